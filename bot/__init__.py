@@ -1,0 +1,1 @@
+"""Telegram transport: thin handlers, one module per flow, texts in catalogs."""

@@ -1,0 +1,176 @@
+"""Settings: a TOML file overridden by `REPAIRBOT_<SECTION>__<KEY>` environment variables.
+
+Precedence, highest first: init arguments, environment, the TOML file, the defaults here.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from store.policy import DEFAULT_CATEGORIES, CategoryTarget, Policy
+
+PLACEHOLDER_MARKERS = ("change-me", "changeme", "your-token", "<", "xxx", "placeholder")
+SUPPORTED_LANGUAGES = ("zh_Hans", "zh_Hant", "en")
+
+
+class ConfigError(Exception):
+    """A setting is missing or still holds a placeholder; the message says which and how."""
+
+
+def looks_like_placeholder(value: str) -> bool:
+    """Whether a value is empty or still the example's placeholder."""
+    lowered = value.strip().lower()
+    return not lowered or any(marker in lowered for marker in PLACEHOLDER_MARKERS)
+
+
+class TelegramSettings(BaseModel):
+    """How to reach Telegram (or the sandbox stand-in)."""
+
+    token: SecretStr = SecretStr("")
+    api_url: str = "https://api.telegram.org/bot"
+    file_url: str = "https://api.telegram.org/file/bot"
+    bot_username: str = ""
+    mode: str = "polling"  # polling or webhook
+    webhook_url: str = ""
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = 8443
+    webhook_secret: SecretStr = SecretStr("")
+
+
+class DatabaseSettings(BaseModel):
+    """Where tickets live."""
+
+    url: str = "sqlite+aiosqlite:///repairbot.db"
+    echo: bool = False
+
+
+class ServiceSettings(BaseModel):
+    """The office's own facts and the rules it runs by."""
+
+    timezone: str = "Asia/Shanghai"
+    languages: list[str] = Field(default_factory=lambda: list(SUPPORTED_LANGUAGES))
+    default_language: str = "zh_Hans"
+    emergency_phone: str = "110"
+    complaint_phone: str = "12345"
+    description_max: int = 1000
+    photos_max: int = 5
+    urge_cooldown_minutes: int = 120
+    reopen_window_days: int = 7
+    auto_close_days: int = 7
+    low_rating_threshold: int = 2
+    offer_batch: int = 3
+    invite_ttl_hours: int = 72
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}; use an IANA name") from exc
+        return value
+
+    @field_validator("languages")
+    @classmethod
+    def _known_languages(cls, value: list[str]) -> list[str]:
+        unknown = [lang for lang in value if lang not in SUPPORTED_LANGUAGES]
+        if unknown or not value:
+            raise ValueError(f"languages must be a non-empty subset of {SUPPORTED_LANGUAGES}")
+        return value
+
+
+class CategorySettings(BaseModel):
+    """Targets for one category, in minutes."""
+
+    accept_minutes: int
+    complete_minutes: int
+
+
+def _default_categories() -> dict[str, CategorySettings]:
+    return {
+        key: CategorySettings(
+            accept_minutes=int(t.accept.total_seconds() // 60),
+            complete_minutes=int(t.complete.total_seconds() // 60),
+        )
+        for key, t in DEFAULT_CATEGORIES.items()
+    }
+
+
+class Settings(BaseSettings):
+    """Every setting of the bot; see config.example.toml for comments on each."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="REPAIRBOT_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    telegram: TelegramSettings = Field(default_factory=TelegramSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    service: ServiceSettings = Field(default_factory=ServiceSettings)
+    categories: dict[str, CategorySettings] = Field(default_factory=_default_categories)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Env beats the TOML file (set by `load_settings`), which beats defaults."""
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+    def policy(self) -> Policy:
+        """The domain's rules, built from these settings."""
+        svc = self.service
+        return Policy(
+            description_max=svc.description_max,
+            photos_max=svc.photos_max,
+            urge_cooldown=timedelta(minutes=svc.urge_cooldown_minutes),
+            reopen_window=timedelta(days=svc.reopen_window_days),
+            auto_close_after=timedelta(days=svc.auto_close_days),
+            low_rating_threshold=svc.low_rating_threshold,
+            offer_batch=svc.offer_batch,
+            categories={
+                key: CategoryTarget(
+                    timedelta(minutes=c.accept_minutes), timedelta(minutes=c.complete_minutes)
+                )
+                for key, c in self.categories.items()
+            },
+        )
+
+    def require_token(self) -> str:
+        """The bot token, or ConfigError saying how to set it (never echoing the value)."""
+        token = self.telegram.token.get_secret_value()
+        if looks_like_placeholder(token):
+            raise ConfigError(
+                "telegram.token is missing or still a placeholder. Get a token from "
+                "@BotFather and set it in config.toml under [telegram] token, or in the "
+                "environment as REPAIRBOT_TELEGRAM__TOKEN."
+            )
+        return token
+
+
+def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
+    """Load settings from `config_file` (if given), the environment and `overrides`."""
+    if config_file is None:
+        return Settings(**overrides)
+    path = Path(config_file)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} not found; copy config.example.toml to it")
+
+    class FileSettings(Settings):
+        model_config = SettingsConfigDict(**{**Settings.model_config, "toml_file": path})
+
+    return FileSettings(**overrides)

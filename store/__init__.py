@@ -1,0 +1,1 @@
+"""The repair-ticket domain and its persistence. Nothing here imports Telegram."""

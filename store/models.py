@@ -1,0 +1,242 @@
+"""SQLModel tables. All datetimes are naive UTC; the transport converts to campus time.
+
+Statuses are changed only by services through `store.lifecycle`; every change writes a
+`TicketEvent` and its `Outbox` rows in the same transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from store.lifecycle import Role, Status
+
+# Naming convention keeps Alembic's constraint names stable across SQLite and PostgreSQL.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+# --- places -------------------------------------------------------------------------------
+
+
+class Campus(SQLModel, table=True):
+    """A campus; buildings belong to one."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100, unique=True)
+
+
+class Building(SQLModel, table=True):
+    """A building, unique by name within its campus, with its responsible supervisor."""
+
+    __table_args__ = (UniqueConstraint("campus_id", "name"),)
+    id: int | None = Field(default=None, primary_key=True)
+    campus_id: int = Field(foreign_key="campus.id", index=True)
+    name: str = Field(max_length=100)
+    supervisor_id: int | None = Field(default=None, foreign_key="person.id")
+
+
+class Room(SQLModel, table=True):
+    """A room (or hall, toilet, corridor); `code` is unique and printed on its QR sticker."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    building_id: int = Field(foreign_key="building.id", index=True)
+    floor: str = Field(max_length=20)
+    name: str = Field(max_length=100)
+    code: str = Field(max_length=40, unique=True)
+
+
+class Category(SQLModel, table=True):
+    """A repair category with its targets (minutes); labels come from the catalogs."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=40, unique=True)
+    accept_minutes: int
+    complete_minutes: int
+    position: int = 0
+    active: bool = True
+
+
+# --- people -------------------------------------------------------------------------------
+
+
+class Person(SQLModel, table=True):
+    """Anyone who wrote to the bot or was added as staff."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    telegram_id: int | None = Field(default=None, sa_type=BigInteger, unique=True)
+    name: str = Field(default="", max_length=200)
+    language: str | None = Field(default=None, max_length=10)
+    phone: str | None = Field(default=None, max_length=40)
+    on_duty: bool = False
+    # Category keys the technician covers; empty means every category.
+    skills: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    unreachable_since: datetime | None = None
+    created_at: datetime
+
+
+class RoleGrant(SQLModel, table=True):
+    """A role held by a person; a staff role is scoped to a campus, a building, or all."""
+
+    __table_args__ = (UniqueConstraint("person_id", "role", "campus_id", "building_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    role: Role = Field(max_length=20)
+    campus_id: int | None = Field(default=None, foreign_key="campus.id")
+    building_id: int | None = Field(default=None, foreign_key="building.id")
+
+
+class Invite(SQLModel, table=True):
+    """A staff invite: only the token's hash is stored; single use, expiring."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    role: Role = Field(max_length=20)
+    campus_id: int | None = Field(default=None, foreign_key="campus.id")
+    building_ids: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    created_by_id: int | None = Field(default=None, foreign_key="person.id")
+    created_at: datetime
+    expires_at: datetime
+    used_at: datetime | None = None
+    used_by_id: int | None = Field(default=None, foreign_key="person.id")
+
+
+# --- tickets ------------------------------------------------------------------------------
+
+
+class Counter(SQLModel, table=True):
+    """Last issued number per series ("ticket-2026"); bumped by a row-locking UPDATE."""
+
+    name: str = Field(primary_key=True, max_length=40)
+    last: int = 0
+
+
+class Ticket(SQLModel, table=True):
+    """A repair request and everything its lifecycle records."""
+
+    __table_args__ = (
+        Index("ix_ticket_room_category_status", "room_id", "category_id", "status"),
+        Index("ix_ticket_requester_created", "requester_id", "created_at"),
+        Index("ix_ticket_status_created", "status", "created_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    number: str = Field(max_length=20, unique=True)
+    status: Status = Field(max_length=20)
+    requester_id: int = Field(foreign_key="person.id")
+    filed_by_id: int = Field(foreign_key="person.id")
+    room_id: int = Field(foreign_key="room.id")
+    category_id: int = Field(foreign_key="category.id")
+    urgency: str = Field(default="normal", max_length=20)
+    description: str = Field(sa_column=Column(Text, nullable=False))
+    contact_phone: str | None = Field(default=None, max_length=40)
+    assignee_id: int | None = Field(default=None, foreign_key="person.id", index=True)
+    # Targets fixed at filing from the category (reset on reopen): SLA checks are indexed
+    # column comparisons, the same on SQLite and PostgreSQL.
+    accept_due_at: datetime | None = None
+    due_at: datetime | None = None
+    escalated_at: datetime | None = None
+    visit_at: datetime | None = None
+    visit_confirmed: bool = False
+    promised_at: datetime | None = None
+    defer_reason: str | None = Field(default=None, max_length=500)
+    duplicate_of_id: int | None = Field(default=None, foreign_key="ticket.id")
+    rework_count: int = 0
+    urge_count: int = 0
+    last_urged_at: datetime | None = None
+    rating: int | None = None
+    rating_comment: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime
+    updated_at: datetime
+    dispatched_at: datetime | None = None
+    accepted_at: datetime | None = None
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    closed_at: datetime | None = None
+
+
+class TicketPhoto(SQLModel, table=True):
+    """A Telegram file id attached to a ticket, in order; `kind` is report or result."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    position: int
+    file_id: str = Field(max_length=200)
+    kind: str = Field(default="report", max_length=10)
+
+
+class TicketFollower(SQLModel, table=True):
+    """Someone who chose to follow an existing ticket instead of filing a duplicate."""
+
+    ticket_id: int = Field(foreign_key="ticket.id", primary_key=True)
+    person_id: int = Field(foreign_key="person.id", primary_key=True)
+    since: datetime
+
+
+class TicketEvent(SQLModel, table=True):
+    """Append-only history: who did what, when, from which status to which."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    at: datetime
+    actor_id: int | None = Field(default=None, foreign_key="person.id")
+    action: str = Field(max_length=30)
+    from_status: Status | None = Field(default=None, max_length=20)
+    to_status: Status | None = Field(default=None, max_length=20)
+    note: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class Offer(SQLModel, table=True):
+    """A job offered to one technician; kept so late offers can be withdrawn."""
+
+    __table_args__ = (UniqueConstraint("ticket_id", "technician_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    technician_id: int = Field(foreign_key="person.id", index=True)
+    offered_at: datetime
+    outcome: str | None = Field(default=None, max_length=20)  # accepted, declined, taken
+
+
+# --- notices and follow-ups ---------------------------------------------------------------
+
+
+class Outbox(SQLModel, table=True):
+    """A notice to deliver. The sender marks it sent only after Telegram accepted it."""
+
+    __table_args__ = (Index("ix_outbox_pending", "sent_at", "failed_at", "due_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    recipient_id: int = Field(foreign_key="person.id")
+    ticket_id: int | None = Field(default=None, foreign_key="ticket.id")
+    kind: str = Field(max_length=40)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime
+    due_at: datetime
+    attempts: int = 0
+    sent_at: datetime | None = None
+    failed_at: datetime | None = None  # given up: recipient unreachable or rejected
+    last_error: str | None = Field(default=None, max_length=500)
+    # What the transport got back (a message id), so a later notice can edit it.
+    delivery_ref: int | None = Field(default=None, sa_type=BigInteger)
+
+
+class FollowUp(SQLModel, table=True):
+    """A supervisor's to-do raised by a low rating or a complaint; open until resolved."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    number: str = Field(max_length=20, unique=True)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    kind: str = Field(max_length=20)  # low_rating, complaint
+    text: str | None = Field(default=None, sa_column=Column(Text))
+    raised_by_id: int | None = Field(default=None, foreign_key="person.id")
+    supervisor_id: int | None = Field(default=None, foreign_key="person.id", index=True)
+    opened_at: datetime
+    resolved_at: datetime | None = None
+    resolved_by_id: int | None = Field(default=None, foreign_key="person.id")
+    resolution: str | None = Field(default=None, sa_column=Column(Text))

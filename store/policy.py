@@ -1,0 +1,42 @@
+"""Tunable business rules, passed to services as plain values (built from settings)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+
+@dataclass(frozen=True, slots=True)
+class CategoryTarget:
+    """How fast a category should be accepted and completed."""
+
+    accept: timedelta
+    complete: timedelta
+
+
+DEFAULT_CATEGORIES: dict[str, CategoryTarget] = {
+    "water": CategoryTarget(timedelta(minutes=30), timedelta(hours=4)),
+    "electrical": CategoryTarget(timedelta(minutes=30), timedelta(hours=4)),
+    "hvac": CategoryTarget(timedelta(hours=1), timedelta(hours=24)),
+    "furniture": CategoryTarget(timedelta(hours=2), timedelta(hours=48)),
+    "doors_locks": CategoryTarget(timedelta(minutes=30), timedelta(hours=4)),
+    "network": CategoryTarget(timedelta(hours=1), timedelta(hours=24)),
+    "other": CategoryTarget(timedelta(hours=2), timedelta(hours=72)),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """Limits and windows the services enforce."""
+
+    description_max: int = 1000
+    comment_max: int = 1000
+    reason_max: int = 500
+    photos_max: int = 5
+    urge_cooldown: timedelta = timedelta(hours=2)
+    reopen_window: timedelta = timedelta(days=7)
+    auto_close_after: timedelta = timedelta(days=7)
+    low_rating_threshold: int = 2
+    offer_batch: int = 3
+    max_defer: timedelta = timedelta(days=90)
+    categories: dict[str, CategoryTarget] = field(default_factory=lambda: dict(DEFAULT_CATEGORIES))

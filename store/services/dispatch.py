@@ -1,0 +1,253 @@
+"""Getting a job to a technician: offers, accept, decline, assign, release, escalate."""
+
+from __future__ import annotations
+
+from sqlalchemy import update
+from sqlmodel import col, select
+
+from store.errors import (
+    AlreadyTaken,
+    InvalidInput,
+    NotPermitted,
+    ReasonRequired,
+    TransitionNotAllowed,
+)
+from store.lifecycle import Action, Capacity, Role, Status
+from store.models import Offer, Ticket
+from store.services._common import (
+    TicketContext,
+    clean_text,
+    get_person,
+    load,
+    log_event,
+    move,
+    notify,
+    notify_audience,
+    notify_dispatchers,
+    roles_covering,
+)
+from store.services.queries import technicians_for, ticket_view
+from store.uow import UnitOfWork
+from store.views import TicketView
+
+
+def checked_reason(uow: UnitOfWork, reason: str | None, *, required: bool) -> str | None:
+    text = clean_text(reason)
+    if required and not text:
+        raise ReasonRequired("a reason is required")
+    if text and len(text) > uow.policy.reason_max:
+        raise InvalidInput("reason too long", limit=uow.policy.reason_max)
+    return text
+
+
+async def offer_to_on_duty_technicians(
+    uow: UnitOfWork, ctx: TicketContext, *, exclude: frozenset[int] = frozenset()
+) -> list[int]:
+    """Offer a dispatching ticket to the least-loaded eligible technicians on duty.
+
+    Returns who got an offer. With nobody eligible the dispatchers are told at once
+    and the requester hears so honestly.
+    """
+    already = set(
+        (
+            await uow.session.execute(select(Offer.technician_id).where(Offer.ticket_id == ctx.id))
+        ).scalars()
+    )
+    candidates = [
+        t
+        for t in await technicians_for(uow, ctx.place.building.id or 0, ctx.category.key)
+        if t.reachable and t.person_id not in already and t.person_id not in exclude
+    ][: uow.policy.offer_batch]
+    now = uow.now()
+    payload = {
+        **ctx.summary(),
+        "description": ctx.ticket.description,
+        "contact_phone": ctx.ticket.contact_phone,
+        "rework": ctx.ticket.rework_count,
+    }
+    for tech in candidates:
+        uow.session.add(Offer(ticket_id=ctx.id, technician_id=tech.person_id, offered_at=now))
+        notify(uow, tech.person_id, "offer.new", payload, ticket_id=ctx.id)
+    if candidates:
+        log_event(uow, ctx, "offer", None, None, note=",".join(t.name for t in candidates))
+    else:
+        await escalate(uow, ctx, reason="no_technician")
+    return [t.person_id for t in candidates]
+
+
+async def escalate(uow: UnitOfWork, ctx: TicketContext, *, reason: str) -> None:
+    """Hand an unaccepted ticket to the dispatchers' attention, once."""
+    ctx.ticket.escalated_at = uow.now()
+    uow.session.add(ctx.ticket)
+    log_event(uow, ctx, "escalate", None, None, note=reason)
+    await notify_dispatchers(uow, ctx, "queue.escalated", reason=reason)
+    if reason == "no_technician":
+        await notify_audience(uow, ctx, "ticket.queued")
+
+
+async def _close_offers(uow: UnitOfWork, ctx: TicketContext, winner_id: int | None) -> None:
+    """Mark pending offers as taken and ask the transport to update those messages."""
+    pending = (
+        await uow.session.execute(
+            select(Offer).where(Offer.ticket_id == ctx.id, col(Offer.outcome).is_(None))
+        )
+    ).scalars()
+    winner_name = (await get_person(uow, winner_id)).name if winner_id else None
+    for offer in pending:
+        if offer.technician_id == winner_id:
+            offer.outcome = "accepted"
+        else:
+            offer.outcome = "taken"
+            notify(
+                uow,
+                offer.technician_id,
+                "offer.taken",
+                {**ctx.summary(), "taken_by": winner_name},
+                ticket_id=ctx.id,
+            )
+        uow.session.add(offer)
+
+
+async def accept(uow: UnitOfWork, ticket_id: int, technician_id: int) -> TicketView:
+    """A technician takes the job; of simultaneous presses exactly one wins."""
+    async with uow:
+        ctx = await load(uow, ticket_id, technician_id)
+        now = uow.now()
+        try:
+            await move(uow, ctx, Action.ACCEPT, assignee_id=technician_id, accepted_at=now)
+        except TransitionNotAllowed as exc:
+            if ctx.ticket.assignee_id is not None and ctx.ticket.status != Status.DISPATCHING:
+                taken_by = (await get_person(uow, ctx.ticket.assignee_id)).name
+                raise AlreadyTaken(str(ctx.ticket.status), taken_by) from exc
+            raise
+        await _close_offers(uow, ctx, technician_id)
+        assert ctx.actor is not None
+        await notify_audience(uow, ctx, "ticket.assigned", technician=ctx.actor.name)
+        await uow.commit()
+        return await ticket_view(uow, ticket_id)
+
+
+async def decline(uow: UnitOfWork, ticket_id: int, technician_id: int) -> None:
+    """A technician turns an offer down; when all offers are declined, offer on or escalate."""
+    async with uow:
+        ctx = await load(uow, ticket_id, technician_id)
+        result = await uow.session.execute(
+            update(Offer)
+            .where(
+                col(Offer.ticket_id) == ticket_id,
+                col(Offer.technician_id) == technician_id,
+                col(Offer.outcome).is_(None),
+            )
+            .values(outcome="declined")
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise TransitionNotAllowed("decline", str(ctx.ticket.status))
+        log_event(uow, ctx, "decline", None, None)
+        pending = (
+            await uow.session.execute(
+                select(Offer.id).where(Offer.ticket_id == ticket_id, col(Offer.outcome).is_(None))
+            )
+        ).first()
+        if pending is None and ctx.ticket.status == Status.DISPATCHING:
+            await offer_to_on_duty_technicians(uow, ctx)
+        await uow.commit()
+
+
+async def _check_assignee(uow: UnitOfWork, ctx: TicketContext, technician_id: int) -> str:
+    """The technician must cover the building and the category; returns their name."""
+    tech = await get_person(uow, technician_id)
+    roles = await roles_covering(uow, technician_id, ctx.place.building)
+    if Role.TECHNICIAN not in roles or (tech.skills and ctx.category.key not in tech.skills):
+        raise InvalidInput("technician does not cover this job", technician=tech.name)
+    return tech.name
+
+
+async def assign(
+    uow: UnitOfWork, ticket_id: int, dispatcher_id: int, technician_id: int
+) -> TicketView:
+    """A dispatcher gives a queued job to a technician (or moves it to another one)."""
+    async with uow:
+        ctx = await load(uow, ticket_id, dispatcher_id)
+        if Capacity.DISPATCHER not in ctx.capacities:
+            raise NotPermitted("assign needs a dispatcher")
+        name = await _check_assignee(uow, ctx, technician_id)
+        previous = ctx.ticket.assignee_id
+        if ctx.ticket.status == Status.ASSIGNED:
+            if previous == technician_id:
+                raise InvalidInput("already assigned to this technician", technician=name)
+            action = Action.REASSIGN
+        else:
+            action = Action.ASSIGN
+        await move(uow, ctx, action, note=name, assignee_id=technician_id, accepted_at=uow.now())
+        await _close_offers(uow, ctx, None)
+        notify(
+            uow,
+            technician_id,
+            "job.assigned",
+            {
+                **ctx.summary(),
+                "description": ctx.ticket.description,
+                "contact_phone": ctx.ticket.contact_phone,
+            },
+            ticket_id=ticket_id,
+        )
+        if previous is not None:
+            notify(uow, previous, "job.unassigned", ctx.summary(), ticket_id=ticket_id)
+        await notify_audience(uow, ctx, "ticket.assigned", technician=name)
+        await uow.commit()
+        return await ticket_view(uow, ticket_id)
+
+
+async def release(
+    uow: UnitOfWork, ticket_id: int, actor_id: int, reason: str | None
+) -> TicketView:
+    """The assignee (or a dispatcher) hands the job back to dispatch, with a reason."""
+    async with uow:
+        ctx = await load(uow, ticket_id, actor_id)
+        note = checked_reason(uow, reason, required=True)
+        previous = ctx.ticket.assignee_id
+        await move(
+            uow,
+            ctx,
+            Action.RELEASE,
+            note=note,
+            assignee_id=None,
+            accepted_at=None,
+            visit_at=None,
+            visit_confirmed=False,
+        )
+        if previous is not None and previous != actor_id:
+            notify(
+                uow,
+                previous,
+                "job.unassigned",
+                {**ctx.summary(), "reason": note},
+                ticket_id=ticket_id,
+            )
+        await notify_audience(uow, ctx, "ticket.released", reason=note)
+        exclude = frozenset({previous}) if previous is not None else frozenset()
+        await offer_to_on_duty_technicians(uow, ctx, exclude=exclude)
+        await uow.commit()
+        return await ticket_view(uow, ticket_id)
+
+
+async def escalate_overdue_offers(uow: UnitOfWork) -> list[str]:
+    """System job: dispatching tickets past their accept target go to the dispatchers."""
+    async with uow:
+        now = uow.now()
+        ids = (
+            await uow.session.execute(
+                select(Ticket.id).where(
+                    Ticket.status == Status.DISPATCHING,
+                    col(Ticket.accept_due_at) < now,
+                    col(Ticket.escalated_at).is_(None),
+                )
+            )
+        ).scalars()
+        numbers = []
+        for ticket_id in list(ids):
+            ctx = await load(uow, ticket_id, None)
+            await escalate(uow, ctx, reason="accept_overdue")
+            numbers.append(ctx.ticket.number)
+        await uow.commit()
+        return numbers

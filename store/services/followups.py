@@ -1,0 +1,100 @@
+"""Supervisors' follow-ups raised by low ratings and complaints."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlmodel import col, select
+
+from store.errors import InvalidInput, NotFound, NotPermitted, TransitionNotAllowed
+from store.models import FollowUp, Ticket
+from store.services._common import (
+    SUPERVISOR_ROLES,
+    clean_text,
+    get_place,
+    load,
+    log_event,
+    notify_audience,
+    roles_covering,
+)
+from store.uow import UnitOfWork
+
+
+@dataclass(frozen=True, slots=True)
+class FollowUpView:
+    """A follow-up as the supervisor's list shows it."""
+
+    id: int
+    number: str
+    kind: str
+    text: str | None
+    ticket_id: int
+    ticket_number: str
+    rating: int | None
+    opened_at: datetime
+    resolved_at: datetime | None
+    resolution: str | None
+
+
+async def open_followups(uow: UnitOfWork, supervisor_id: int) -> list[FollowUpView]:
+    """Open follow-ups for buildings the supervisor covers, oldest first."""
+    async with uow:
+        rows = (
+            await uow.session.execute(
+                select(FollowUp, Ticket)
+                .join(Ticket, col(Ticket.id) == FollowUp.ticket_id)
+                .where(col(FollowUp.resolved_at).is_(None))
+                .order_by(col(FollowUp.opened_at))
+            )
+        ).all()
+        result = []
+        for followup, ticket in rows:
+            place = await get_place(uow, ticket.room_id)
+            covered = await roles_covering(uow, supervisor_id, place.building)
+            if followup.supervisor_id == supervisor_id or covered & SUPERVISOR_ROLES:
+                result.append(_view(followup, ticket))
+        return result
+
+
+def _view(f: FollowUp, t: Ticket) -> FollowUpView:
+    return FollowUpView(
+        id=f.id or 0,
+        number=f.number,
+        kind=f.kind,
+        text=f.text,
+        ticket_id=t.id or 0,
+        ticket_number=t.number,
+        rating=t.rating,
+        opened_at=f.opened_at,
+        resolved_at=f.resolved_at,
+        resolution=f.resolution,
+    )
+
+
+async def resolve(uow: UnitOfWork, followup_id: int, supervisor_id: int, note: str) -> None:
+    """Close a follow-up with a note; the requester is told the outcome."""
+    text = clean_text(note)
+    if not text:
+        raise InvalidInput("a note is required")
+    async with uow:
+        followup = await uow.session.get(FollowUp, followup_id)
+        if followup is None:
+            raise NotFound("followup", followup_id=followup_id)
+        ctx = await load(uow, followup.ticket_id, supervisor_id)
+        covered = await roles_covering(uow, supervisor_id, ctx.place.building)
+        if followup.supervisor_id != supervisor_id and not covered & SUPERVISOR_ROLES:
+            raise NotPermitted("not your building")
+        result = await uow.session.execute(
+            update(FollowUp)
+            .where(col(FollowUp.id) == followup_id, col(FollowUp.resolved_at).is_(None))
+            .values(resolved_at=uow.now(), resolved_by_id=supervisor_id, resolution=text)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise TransitionNotAllowed("resolve", "resolved")
+        log_event(uow, ctx, "followup_resolved", None, None, note=text)
+        await notify_audience(
+            uow, ctx, "followup.resolved", followup=followup.number, resolution=text
+        )
+        await uow.commit()

@@ -1,0 +1,131 @@
+"""Parsing and checking a locations CSV (`campus,building,floor,room,code`). Pure: no I/O.
+
+Every bad row is reported with its line number, so an operator fixes the file in one pass.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+
+from sqlalchemy import String
+
+from store.errors import LocationImportError
+from store.models import Building, Campus, Room
+
+COLUMNS = ("campus", "building", "floor", "room", "code")
+
+
+def _max_length(column: object) -> int:
+    """The VARCHAR length the model declares, so the file check never drifts from it."""
+    col_type = getattr(column, "type", None)
+    assert isinstance(col_type, String) and col_type.length is not None
+    return col_type.length
+
+
+# Column limits, read from the tables themselves.
+MAX_LENGTH: dict[str, int] = {
+    "campus": _max_length(Campus.__table__.c.name),  # type: ignore[attr-defined]
+    "building": _max_length(Building.__table__.c.name),  # type: ignore[attr-defined]
+    "floor": _max_length(Room.__table__.c.floor),  # type: ignore[attr-defined]
+    "room": _max_length(Room.__table__.c.name),  # type: ignore[attr-defined]
+    "code": _max_length(Room.__table__.c.code),  # type: ignore[attr-defined]
+}
+
+
+@dataclass(frozen=True, slots=True)
+class LocationRow:
+    """One checked row of a locations file; `line` is its line number in the file."""
+
+    campus: str
+    building: str
+    floor: str
+    room: str
+    code: str
+    line: int = 0
+
+    def data(self) -> tuple[str, str, str, str]:
+        """Everything but the code and the line: what a code must agree on."""
+        return (self.campus, self.building, self.floor, self.room)
+
+
+def _header_positions(header: list[str]) -> dict[str, int] | str:
+    names = [name.strip().lower() for name in header]
+    missing = [c for c in COLUMNS if c not in names]
+    if missing:
+        return f"header must name the columns {','.join(COLUMNS)}; missing {', '.join(missing)}"
+    duplicated = sorted({n for n in names if n in COLUMNS and names.count(n) > 1})
+    if duplicated:
+        return f"column {', '.join(duplicated)} appears twice in the header"
+    return {c: names.index(c) for c in COLUMNS}
+
+
+def _check_row(
+    fields: list[str], positions: dict[str, int], width: int, line: int
+) -> LocationRow | list[str]:
+    if len(fields) != width:
+        return [f"expected {width} columns, got {len(fields)}"]
+    values = {c: fields[positions[c]].strip() for c in COLUMNS}
+    problems = []
+    for column, value in values.items():
+        if not value:
+            problems.append(f"empty {column}")
+        elif len(value) > MAX_LENGTH[column]:
+            problems.append(
+                f"{column} is {len(value)} characters long; the limit is {MAX_LENGTH[column]}"
+            )
+        elif any(ch < " " for ch in value):
+            problems.append(f"{column} contains a control character")
+    if problems:
+        return problems
+    return LocationRow(line=line, **values)
+
+
+def parse_locations_csv(text: str) -> list[LocationRow]:
+    """Parse and check a locations file; LocationImportError lists every bad row."""
+    text = text.removeprefix("\ufeff")
+    reader = csv.reader(io.StringIO(text, newline=""))
+    errors: list[tuple[int, str]] = []
+    try:
+        header = next(reader, None)
+        while header is not None and not any(h.strip() for h in header):
+            header = next(reader, None)
+        if header is None:
+            raise LocationImportError(
+                [(1, f"file is empty; expected a header {','.join(COLUMNS)}")]
+            )
+        positions = _header_positions(header)
+        if isinstance(positions, str):
+            raise LocationImportError([(reader.line_num, positions)])
+        rows: list[LocationRow] = []
+        first_by_code: dict[str, LocationRow] = {}
+        for fields in reader:
+            line = reader.line_num
+            if not any(f.strip() for f in fields):
+                continue  # blank lines are harmless; spreadsheets like to add them
+            checked = _check_row(fields, positions, len(header), line)
+            if isinstance(checked, list):
+                errors.extend((line, problem) for problem in checked)
+                continue
+            first = first_by_code.get(checked.code)
+            if first is None:
+                first_by_code[checked.code] = checked
+                rows.append(checked)
+            elif first.data() == checked.data():
+                errors.append(
+                    (line, f"duplicate code {checked.code} (first on line {first.line})")
+                )
+            else:
+                errors.append(
+                    (
+                        line,
+                        f"code {checked.code} is also on line {first.line} with different "
+                        f"data ({', '.join(first.data())})",
+                    )
+                )
+    except csv.Error as exc:
+        errors.append((reader.line_num, f"malformed CSV: {exc}"))
+    if errors:
+        raise LocationImportError(errors)
+    return rows

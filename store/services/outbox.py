@@ -1,0 +1,159 @@
+"""The outbox's read and bookkeeping side; the transport's sender does the sending."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import col, select
+
+from store.models import Outbox, Person
+from store.uow import UnitOfWork
+
+MAX_ATTEMPTS = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """One notice ready to render and send."""
+
+    id: int
+    kind: str
+    payload: dict[str, Any]
+    ticket_id: int | None
+    recipient_id: int
+    telegram_id: int | None
+    language: str | None
+    attempts: int
+
+
+async def due_notices(uow: UnitOfWork, *, limit: int = 100) -> list[Notice]:
+    """Unsent notices whose time has come, oldest first."""
+    async with uow:
+        rows = await uow.session.execute(
+            select(Outbox, Person.telegram_id, Person.language)
+            .join(Person, col(Person.id) == Outbox.recipient_id)
+            .where(
+                col(Outbox.sent_at).is_(None),
+                col(Outbox.failed_at).is_(None),
+                col(Outbox.due_at) <= uow.now(),
+            )
+            .order_by(col(Outbox.due_at), col(Outbox.id))
+            .limit(limit)
+        )
+        return [
+            Notice(
+                id=o.id or 0,
+                kind=o.kind,
+                payload=dict(o.payload),
+                ticket_id=o.ticket_id,
+                recipient_id=o.recipient_id,
+                telegram_id=tg,
+                language=lang,
+                attempts=o.attempts,
+            )
+            for o, tg, lang in rows.all()
+        ]
+
+
+async def mark_sent(uow: UnitOfWork, notice_id: int, delivery_ref: int | None) -> None:
+    """Telegram accepted it: never send it again."""
+    async with uow:
+        await uow.session.execute(
+            update(Outbox)
+            .where(col(Outbox.id) == notice_id)
+            .values(sent_at=uow.now(), attempts=Outbox.attempts + 1, delivery_ref=delivery_ref)
+        )
+        await uow.commit()
+
+
+async def mark_retry(uow: UnitOfWork, notice_id: int, error: str, delay: timedelta) -> bool:
+    """A passing failure: try again after `delay`; False once attempts are used up."""
+    async with uow:
+        row = await uow.session.get(Outbox, notice_id)
+        if row is None:
+            return False
+        row.attempts += 1
+        row.last_error = error[:500]
+        if row.attempts >= MAX_ATTEMPTS:
+            row.failed_at = uow.now()
+        else:
+            row.due_at = uow.now() + delay
+        uow.session.add(row)
+        await uow.commit()
+        return row.failed_at is None
+
+
+async def postpone(uow: UnitOfWork, notice_id: int, until: datetime) -> None:
+    """Rate-limited (429): not the notice's fault, so no attempt is counted."""
+    async with uow:
+        await uow.session.execute(
+            update(Outbox).where(col(Outbox.id) == notice_id).values(due_at=until)
+        )
+        await uow.commit()
+
+
+async def mark_unreachable(uow: UnitOfWork, notice_id: int, error: str) -> list[int]:
+    """The recipient blocked the bot or never started it: stop trying every notice of theirs.
+
+    Returns the ids of their other pending notices that were given up as well.
+    """
+    async with uow:
+        row = await uow.session.get(Outbox, notice_id)
+        if row is None:
+            return []
+        now = uow.now()
+        person = await uow.session.get(Person, row.recipient_id)
+        if person is not None and person.unreachable_since is None:
+            person.unreachable_since = now
+            uow.session.add(person)
+        pending = list(
+            (
+                await uow.session.execute(
+                    select(Outbox.id).where(
+                        Outbox.recipient_id == row.recipient_id,
+                        col(Outbox.sent_at).is_(None),
+                        col(Outbox.failed_at).is_(None),
+                    )
+                )
+            ).scalars()
+        )
+        await uow.session.execute(
+            update(Outbox)
+            .where(col(Outbox.id).in_(pending))
+            .values(failed_at=now, last_error=error[:500], attempts=Outbox.attempts + 1)
+        )
+        await uow.commit()
+        return [pid for pid in pending if pid != notice_id]
+
+
+async def mark_reachable(uow: UnitOfWork, person_id: int) -> None:
+    """They wrote to the bot again: deliver to them from now on."""
+    async with uow:
+        person = await uow.session.get(Person, person_id)
+        if person is not None and person.unreachable_since is not None:
+            person.unreachable_since = None
+            uow.session.add(person)
+            await uow.commit()
+
+
+async def delivery_ref(
+    uow: UnitOfWork, recipient_id: int, ticket_id: int, kind: str
+) -> int | None:
+    """The message id of an earlier notice, so a follow-up can edit it in place."""
+    async with uow:
+        return (
+            await uow.session.execute(
+                select(Outbox.delivery_ref)
+                .where(
+                    Outbox.recipient_id == recipient_id,
+                    Outbox.ticket_id == ticket_id,
+                    Outbox.kind == kind,
+                    col(Outbox.delivery_ref).is_not(None),
+                )
+                .order_by(col(Outbox.id).desc())
+                .limit(1)
+            )
+        ).scalar_one_or_none()

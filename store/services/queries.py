@@ -1,0 +1,364 @@
+"""Read-side use cases: lists, details and timelines. They never change anything."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import ColumnElement, case, func, or_
+from sqlalchemy import select as sa_select
+from sqlalchemy.orm import aliased
+from sqlmodel import col, select
+
+from store.errors import NotFound, NotPermitted
+from store.lifecycle import OPEN_STATUSES, Capacity, Role, Status
+from store.models import (
+    Building,
+    Campus,
+    Category,
+    Person,
+    RoleGrant,
+    Room,
+    Ticket,
+    TicketEvent,
+    TicketFollower,
+    TicketPhoto,
+)
+from store.services._common import get_person, load
+from store.uow import UnitOfWork
+from store.views import EventView, Page, TechnicianLoad, TicketView
+
+Assignee = aliased(Person)
+ASSIGNEE_NAME: Any = Assignee.name  # an aliased column; SQLModel types it as str
+# Jobs a technician still holds; they count towards the load the dispatcher sees.
+HELD_STATUSES = (Status.ASSIGNED, Status.IN_PROGRESS, Status.DEFERRED)
+
+
+def _base_query() -> Any:
+    return (
+        sa_select(Ticket, Room, Building, Campus, Category, ASSIGNEE_NAME)
+        .join(Room, col(Room.id) == Ticket.room_id)
+        .join(Building, col(Building.id) == Room.building_id)
+        .join(Campus, col(Campus.id) == Building.campus_id)
+        .join(Category, col(Category.id) == Ticket.category_id)
+        .outerjoin(Assignee, col(Assignee.id) == Ticket.assignee_id)
+    )
+
+
+async def _views(
+    uow: UnitOfWork,
+    where: Sequence[ColumnElement[bool]],
+    *,
+    order: Sequence[Any] = (col(Ticket.created_at).desc(), col(Ticket.id).desc()),
+    offset: int = 0,
+    limit: int | None = None,
+) -> list[TicketView]:
+    stmt = _base_query().where(*where).order_by(*order).offset(offset)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    rows = (await uow.session.execute(stmt)).all()
+    ids = [row[0].id for row in rows]
+    photos: dict[int, dict[str, list[str]]] = {}
+    if ids:
+        photo_rows = await uow.session.execute(
+            select(TicketPhoto)
+            .where(col(TicketPhoto.ticket_id).in_(ids))
+            .order_by(col(TicketPhoto.ticket_id), col(TicketPhoto.position))
+        )
+        for photo in photo_rows.scalars():
+            by_kind = photos.setdefault(photo.ticket_id, {})
+            by_kind.setdefault(photo.kind, []).append(photo.file_id)
+    return [_to_view(*row, photos=photos.get(row[0].id, {})) for row in rows]
+
+
+def _to_view(
+    t: Ticket,
+    room: Room,
+    building: Building,
+    campus: Campus,
+    category: Category,
+    assignee_name: str | None,
+    *,
+    photos: dict[str, list[str]],
+) -> TicketView:
+    assert t.id is not None and building.id is not None
+    return TicketView(
+        id=t.id,
+        number=t.number,
+        status=Status(t.status),
+        campus=campus.name,
+        building=building.name,
+        building_id=building.id,
+        floor=room.floor,
+        room=room.name,
+        room_code=room.code,
+        category=category.key,
+        urgency=t.urgency,
+        description=t.description,
+        requester_id=t.requester_id,
+        filed_by_id=t.filed_by_id,
+        contact_phone=t.contact_phone,
+        assignee_id=t.assignee_id,
+        assignee_name=assignee_name,
+        visit_at=t.visit_at,
+        visit_confirmed=t.visit_confirmed,
+        promised_at=t.promised_at,
+        defer_reason=t.defer_reason,
+        rework_count=t.rework_count,
+        urge_count=t.urge_count,
+        last_urged_at=t.last_urged_at,
+        rating=t.rating,
+        rating_comment=t.rating_comment,
+        created_at=t.created_at,
+        updated_at=t.updated_at,
+        completed_at=t.completed_at,
+        photos=tuple(photos.get("report", ())),
+        result_photos=tuple(photos.get("result", ())),
+    )
+
+
+async def ticket_view(uow: UnitOfWork, ticket_id: int) -> TicketView:
+    """One ticket as a view, without permission checks (services use it after a change)."""
+    views = await _views(uow, [col(Ticket.id) == ticket_id])
+    if not views:
+        raise NotFound("ticket", ticket_id=ticket_id)
+    return views[0]
+
+
+async def viewer_capacities(
+    uow: UnitOfWork, ticket_id: int, viewer_id: int
+) -> frozenset[Capacity]:
+    """How the viewer relates to the ticket; NotPermitted if they may not see it at all."""
+    ctx = await load(uow, ticket_id, viewer_id)
+    caps = ctx.capacities
+    if caps - {Capacity.FILER} or ctx.ticket.filed_by_id == viewer_id:
+        return caps
+    following = await uow.session.get(TicketFollower, (ticket_id, viewer_id))
+    if following is not None:
+        return caps
+    # Same answer as for a missing ticket, so ids cannot be probed.
+    raise NotFound("ticket", ticket_id=ticket_id)
+
+
+async def ticket_detail(
+    uow: UnitOfWork, ticket_id: int, viewer_id: int
+) -> tuple[TicketView, frozenset[Capacity]]:
+    """A ticket the viewer may see, with the capacities that decide their buttons."""
+    async with uow:
+        caps = await viewer_capacities(uow, ticket_id, viewer_id)
+        return await ticket_view(uow, ticket_id), caps
+
+
+async def timeline(uow: UnitOfWork, ticket_id: int, viewer_id: int) -> list[EventView]:
+    """The ticket's whole history, oldest first, for someone allowed to see it."""
+    async with uow:
+        await viewer_capacities(uow, ticket_id, viewer_id)
+        rows = await uow.session.execute(
+            select(TicketEvent, Person.name)
+            .outerjoin(Person, col(Person.id) == TicketEvent.actor_id)
+            .where(TicketEvent.ticket_id == ticket_id)
+            .order_by(col(TicketEvent.at), col(TicketEvent.id))
+        )
+        return [
+            EventView(
+                at=event.at,
+                action=event.action,
+                from_status=event.from_status,
+                to_status=event.to_status,
+                actor_name=name,
+                note=event.note,
+            )
+            for event, name in rows.all()
+        ]
+
+
+async def my_tickets(
+    uow: UnitOfWork, person_id: int, *, offset: int = 0, limit: int = 5
+) -> Page[TicketView]:
+    """Tickets the person filed, was filed for or follows; newest first."""
+    followed = select(TicketFollower.ticket_id).where(TicketFollower.person_id == person_id)
+    mine = or_(
+        col(Ticket.requester_id) == person_id,
+        col(Ticket.filed_by_id) == person_id,
+        col(Ticket.id).in_(followed),
+    )
+    async with uow:
+        total = (
+            await uow.session.execute(select(func.count()).select_from(Ticket).where(mine))
+        ).scalar_one()
+        items = await _views(uow, [mine], offset=max(offset, 0), limit=limit)
+        return Page(items, int(total), max(offset, 0), limit)
+
+
+async def open_duplicates(uow: UnitOfWork, room_id: int, category_id: int) -> list[TicketView]:
+    """Open tickets in the same room and category: the duplicate guard's candidates."""
+    async with uow:
+        return await _views(
+            uow,
+            [
+                col(Ticket.room_id) == room_id,
+                col(Ticket.category_id) == category_id,
+                col(Ticket.status).in_(list(OPEN_STATUSES)),
+            ],
+        )
+
+
+class QueueFilter(StrEnum):
+    """The dispatcher's queue views."""
+
+    UNASSIGNED = "unassigned"
+    OVERDUE = "overdue"
+    DEFERRED = "deferred"
+    ALL = "all"
+
+
+async def _scope_filter(uow: UnitOfWork, person_id: int, roles: set[Role]) -> Any:
+    """A WHERE clause limiting tickets to the buildings the person's grants cover."""
+    grants = (
+        await uow.session.execute(
+            select(RoleGrant).where(
+                RoleGrant.person_id == person_id, col(RoleGrant.role).in_(list(roles))
+            )
+        )
+    ).scalars()
+    clauses: list[ColumnElement[bool]] = []
+    for grant in grants:
+        if grant.building_id is None and grant.campus_id is None:
+            return True
+        if grant.building_id is not None:
+            clauses.append(col(Building.id) == grant.building_id)
+        else:
+            clauses.append(col(Building.campus_id) == grant.campus_id)
+    if not clauses:
+        raise NotPermitted("no dispatcher role")
+    return or_(*clauses)
+
+
+async def dispatcher_queue(
+    uow: UnitOfWork,
+    person_id: int,
+    flt: QueueFilter = QueueFilter.UNASSIGNED,
+    *,
+    offset: int = 0,
+    limit: int = 10,
+) -> Page[TicketView]:
+    """Tickets in the dispatcher's scope, oldest and most urgent first."""
+    async with uow:
+        scope = await _scope_filter(uow, person_id, {Role.DISPATCHER, Role.ADMIN})
+        now = uow.now()
+        where: list[Any] = [scope]
+        if flt is QueueFilter.UNASSIGNED:
+            where.append(col(Ticket.status).in_([Status.RECEIVED, Status.DISPATCHING]))
+        elif flt is QueueFilter.DEFERRED:
+            where.append(col(Ticket.status) == Status.DEFERRED)
+        elif flt is QueueFilter.OVERDUE:
+            where.append(col(Ticket.status).in_(list(OPEN_STATUSES)))
+            where.append(_overdue_clause(now))
+        else:
+            where.append(col(Ticket.status).in_(list(OPEN_STATUSES)))
+        total = (
+            await uow.session.execute(
+                select(func.count())
+                .select_from(Ticket)
+                .join(Room, col(Room.id) == Ticket.room_id)
+                .join(Building, col(Building.id) == Room.building_id)
+                .where(*where)
+            )
+        ).scalar_one()
+        items = await _views(
+            uow,
+            where,
+            order=(URGENCY_RANK, col(Ticket.created_at), col(Ticket.id)),
+            offset=max(offset, 0),
+            limit=limit,
+        )
+        return Page(items, int(total), max(offset, 0), limit)
+
+
+URGENCY_RANK = case(
+    (col(Ticket.urgency) == "emergency", 0), (col(Ticket.urgency) == "urgent", 1), else_=2
+)
+
+
+def _overdue_clause(now: datetime) -> ColumnElement[bool]:
+    """Past a promised date when deferred, else past the category's completion target."""
+    return or_(
+        (col(Ticket.status) == Status.DEFERRED) & (col(Ticket.promised_at) < now),
+        (col(Ticket.status) != Status.DEFERRED) & (col(Ticket.due_at) < now),
+    )
+
+
+async def technician_jobs(uow: UnitOfWork, person_id: int) -> list[TicketView]:
+    """The technician's open jobs, grouped by state, oldest first within a state."""
+    async with uow:
+        return await _views(
+            uow,
+            [col(Ticket.assignee_id) == person_id, col(Ticket.status).in_(HELD_STATUSES)],
+            order=(col(Ticket.status), URGENCY_RANK, col(Ticket.created_at)),
+        )
+
+
+async def technicians_for(
+    uow: UnitOfWork, building_id: int, category_key: str, *, on_duty_only: bool = True
+) -> list[TechnicianLoad]:
+    """Technicians whose scope covers the building and skills cover the category.
+
+    Least loaded first; ties go to whoever has been waiting longest (lowest id is a
+    stable stand-in). Unreachable technicians are listed last and flagged.
+    """
+    building = await uow.session.get(Building, building_id)
+    if building is None:
+        raise NotFound("building", building_id=building_id)
+    load_sq = (
+        select(Ticket.assignee_id, func.count().label("n"))
+        .where(col(Ticket.status).in_(HELD_STATUSES))
+        .group_by(col(Ticket.assignee_id))
+        .subquery()
+    )
+    scope = or_(
+        (col(RoleGrant.building_id).is_(None)) & (col(RoleGrant.campus_id).is_(None)),
+        col(RoleGrant.building_id) == building.id,
+        (col(RoleGrant.building_id).is_(None)) & (col(RoleGrant.campus_id) == building.campus_id),
+    )
+    stmt = (
+        select(Person, func.coalesce(load_sq.c.n, 0))
+        .join(RoleGrant, col(RoleGrant.person_id) == Person.id)
+        .outerjoin(load_sq, load_sq.c.assignee_id == Person.id)
+        .where(col(RoleGrant.role) == Role.TECHNICIAN, scope)
+        .distinct()
+    )
+    if on_duty_only:
+        stmt = stmt.where(col(Person.on_duty).is_(True))
+    rows = (await uow.session.execute(stmt)).all()
+    result = [
+        TechnicianLoad(
+            person_id=p.id,
+            telegram_id=p.telegram_id,
+            name=p.name,
+            on_duty=p.on_duty,
+            open_jobs=int(n),
+            reachable=p.unreachable_since is None,
+        )
+        for p, n in rows
+        if p.id is not None and (not p.skills or category_key in p.skills)
+    ]
+    result.sort(key=lambda t: (not t.reachable, t.open_jobs, t.person_id))
+    return result
+
+
+async def on_duty_technicians(
+    uow: UnitOfWork, room_id: int, category_key: str
+) -> list[TechnicianLoad]:
+    """On-duty technicians eligible for a room and category, least loaded first."""
+    async with uow:
+        room = await uow.session.get(Room, room_id)
+        if room is None:
+            raise NotFound("room", room_id=room_id)
+        return await technicians_for(uow, room.building_id, category_key)
+
+
+async def person_name(uow: UnitOfWork, person_id: int) -> str:
+    """A person's display name."""
+    return (await get_person(uow, person_id)).name

@@ -1,0 +1,151 @@
+"""Filing a ticket: validate, number it, log it, and hand it to dispatch at once."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
+
+from sqlmodel import select
+
+from store.errors import DescriptionTooLong, InvalidInput, NotFound, NotPermitted, TooManyPhotos
+from store.lifecycle import Action, Capacity, Status
+from store.models import Category, Ticket, TicketFollower, TicketPhoto
+from store.services._common import (
+    FILER_ROLES,
+    TicketContext,
+    clean_text,
+    get_person,
+    get_place,
+    load,
+    log_event,
+    move,
+    next_number,
+    notify_audience,
+    roles_covering,
+)
+from store.services.dispatch import offer_to_on_duty_technicians
+from store.services.queries import ticket_view
+from store.uow import UnitOfWork
+from store.views import ReportResult
+
+
+class Urgency(StrEnum):
+    """How soon it must be fixed; emergency also shows the emergency phone."""
+
+    NORMAL = "normal"
+    URGENT = "urgent"
+    EMERGENCY = "emergency"
+
+
+@dataclass(frozen=True, slots=True)
+class NewTicket:
+    """Everything a report carries; `filed_by_id` differs for proxy filing."""
+
+    requester_id: int
+    room_id: int
+    category_key: str
+    description: str
+    urgency: Urgency = Urgency.NORMAL
+    photos: Sequence[str] = ()
+    contact_phone: str | None = None
+    filed_by_id: int | None = None
+
+
+def validate_description(uow: UnitOfWork, text: str) -> str:
+    """The trimmed description, or an error naming the limit."""
+    cleaned = clean_text(text)
+    if not cleaned:
+        raise InvalidInput("description is empty")
+    if len(cleaned) > uow.policy.description_max:
+        raise DescriptionTooLong(
+            "description too long", limit=uow.policy.description_max, length=len(cleaned)
+        )
+    return cleaned
+
+
+async def report(uow: UnitOfWork, new: NewTicket) -> ReportResult:
+    """File a ticket (received), then dispatch it (offers or the queue) in one transaction."""
+    async with uow:
+        description = validate_description(uow, new.description)
+        if len(new.photos) > uow.policy.photos_max:
+            raise TooManyPhotos("too many photos", limit=uow.policy.photos_max)
+        urgency = Urgency(new.urgency)
+        category = (
+            await uow.session.execute(
+                select(Category).where(Category.key == new.category_key, Category.active)
+            )
+        ).scalar_one_or_none()
+        if category is None:
+            raise NotFound("category", category=new.category_key)
+        place = await get_place(uow, new.room_id)
+        requester = await get_person(uow, new.requester_id)
+        filer_id = new.filed_by_id or new.requester_id
+        if filer_id != new.requester_id:
+            filer_roles = await roles_covering(uow, filer_id, place.building)
+            if not filer_roles & FILER_ROLES:
+                raise NotPermitted("filing for someone else needs inspector or booth staff")
+        now = uow.now()
+        year = now.year
+        number = f"{year}-{await next_number(uow, f'ticket-{year}'):06d}"
+        target = uow.policy.categories.get(category.key)
+        accept_in = target.accept if target else timedelta(minutes=category.accept_minutes)
+        complete_in = target.complete if target else timedelta(minutes=category.complete_minutes)
+        ticket = Ticket(
+            number=number,
+            status=Status.RECEIVED,
+            requester_id=new.requester_id,
+            filed_by_id=filer_id,
+            room_id=new.room_id,
+            category_id=category.id or 0,
+            urgency=urgency,
+            description=description,
+            contact_phone=clean_text(new.contact_phone) or requester.phone,
+            accept_due_at=now + accept_in,
+            due_at=now + complete_in,
+            created_at=now,
+            updated_at=now,
+        )
+        uow.session.add(ticket)
+        await uow.flush()
+        assert ticket.id is not None
+        for position, file_id in enumerate(new.photos):
+            uow.session.add(TicketPhoto(ticket_id=ticket.id, position=position, file_id=file_id))
+        filer = requester if filer_id == new.requester_id else await get_person(uow, filer_id)
+        caps = frozenset({Capacity.REQUESTER if filer_id == new.requester_id else Capacity.FILER})
+        ctx = TicketContext(ticket, place, category, filer, caps)
+        log_event(uow, ctx, Action.FILE, None, Status.RECEIVED)
+        await notify_audience(uow, ctx, "ticket.received")
+        offered = await dispatch_now(uow, ctx)
+        await uow.commit()
+        view = await ticket_view(uow, ticket.id)
+        return ReportResult(view, offered, escalated=not offered)
+
+
+async def dispatch_now(uow: UnitOfWork, ctx: TicketContext) -> list[int]:
+    """received → dispatching by the system, then offer it; returns who was offered."""
+    system = TicketContext(ctx.ticket, ctx.place, ctx.category, None, frozenset({Capacity.SYSTEM}))
+    await move(uow, system, Action.DISPATCH, dispatched_at=uow.now())
+    offered = await offer_to_on_duty_technicians(uow, system)
+    if offered:
+        await notify_audience(uow, system, "ticket.dispatching", offered=len(offered))
+    return offered
+
+
+async def follow(uow: UnitOfWork, ticket_id: int, person_id: int) -> None:
+    """Follow an existing open ticket instead of filing a duplicate: get its notices too."""
+    async with uow:
+        ctx = await load(uow, ticket_id, person_id)
+        if ctx.ticket.status in (Status.CLOSED, Status.CANCELLED):
+            from store.errors import TransitionNotAllowed
+
+            raise TransitionNotAllowed("follow", ctx.ticket.status)
+        if ctx.ticket.requester_id == person_id:
+            return
+        if await uow.session.get(TicketFollower, (ticket_id, person_id)) is None:
+            uow.session.add(
+                TicketFollower(ticket_id=ticket_id, person_id=person_id, since=uow.now())
+            )
+            log_event(uow, ctx, "follow", None, None)
+        await uow.commit()

@@ -1,0 +1,329 @@
+"""The requester's actions on their own ticket: cancel, confirm and rate, reopen, urge,
+complain. Dispatchers share `cancel` and `mark_duplicate`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import col, select
+
+from store.errors import (
+    CooldownActive,
+    InvalidInput,
+    NotPermitted,
+    RatingOutOfRange,
+    ReopenWindowClosed,
+    TransitionNotAllowed,
+)
+from store.lifecycle import (
+    COMPLAIN_STATUSES,
+    OPEN_STATUSES,
+    URGE_STATUSES,
+    Action,
+    Capacity,
+    Status,
+    needs_reason,
+)
+from store.models import FollowUp, Offer, Ticket, TicketFollower
+from store.services._common import (
+    TicketContext,
+    clean_text,
+    load,
+    log_event,
+    move,
+    next_number,
+    notify,
+    notify_audience,
+    notify_dispatchers,
+    responsible_supervisors,
+    ticket_audience,
+)
+from store.services.dispatch import checked_reason, offer_to_on_duty_technicians
+from store.services.queries import ticket_view
+from store.uow import UnitOfWork
+from store.views import TicketView
+
+
+async def _withdraw_offers(uow: UnitOfWork, ctx: TicketContext) -> None:
+    """Pending offers of a cancelled ticket become void; their messages are updated."""
+    offers = (
+        await uow.session.execute(
+            select(Offer).where(Offer.ticket_id == ctx.id, col(Offer.outcome).is_(None))
+        )
+    ).scalars()
+    for offer in offers:
+        offer.outcome = "withdrawn"
+        uow.session.add(offer)
+        notify(uow, offer.technician_id, "offer.withdrawn", ctx.summary(), ticket_id=ctx.id)
+
+
+async def cancel(
+    uow: UnitOfWork, ticket_id: int, actor_id: int, reason: str | None = None
+) -> TicketView:
+    """Cancel before work starts: the requester their own, a dispatcher with a reason."""
+    async with uow:
+        ctx = await load(uow, ticket_id, actor_id)
+        note = checked_reason(uow, reason, required=needs_reason(Action.CANCEL, ctx.capacities))
+        assignee = ctx.ticket.assignee_id
+        await move(uow, ctx, Action.CANCEL, note=note)
+        await _withdraw_offers(uow, ctx)
+        by_requester = Capacity.REQUESTER in ctx.capacities
+        await notify_audience(uow, ctx, "ticket.cancelled", reason=note, by_requester=by_requester)
+        if assignee is not None:
+            notify(
+                uow,
+                assignee,
+                "job.cancelled",
+                {**ctx.summary(), "reason": note},
+                ticket_id=ticket_id,
+            )
+        await uow.commit()
+        return await ticket_view(uow, ticket_id)
+
+
+async def mark_duplicate(
+    uow: UnitOfWork, ticket_id: int, dispatcher_id: int, original_number: str
+) -> TicketView:
+    """A dispatcher folds a ticket into an earlier one; its people follow the original."""
+    async with uow:
+        ctx = await load(uow, ticket_id, dispatcher_id)
+        if Capacity.DISPATCHER not in ctx.capacities:
+            raise NotPermitted("marking duplicates needs a dispatcher")
+        original = (
+            await uow.session.execute(select(Ticket).where(Ticket.number == original_number))
+        ).scalar_one_or_none()
+        if original is None or original.id == ticket_id or original.status not in OPEN_STATUSES:
+            raise InvalidInput("no open ticket with that number", number=original_number)
+        people = await ticket_audience(uow, ctx.ticket)
+        await move(
+            uow,
+            ctx,
+            Action.CANCEL,
+            note=f"duplicate of {original.number}",
+            duplicate_of_id=original.id,
+        )
+        await _withdraw_offers(uow, ctx)
+        assert original.id is not None
+        for person_id in people:
+            if (
+                person_id != original.requester_id
+                and await uow.session.get(TicketFollower, (original.id, person_id)) is None
+            ):
+                uow.session.add(
+                    TicketFollower(ticket_id=original.id, person_id=person_id, since=uow.now())
+                )
+        await notify_audience(uow, ctx, "ticket.duplicate", original=original.number)
+        await uow.commit()
+        return await ticket_view(uow, ticket_id)
+
+
+def _own(ctx: TicketContext, what: str) -> None:
+    if Capacity.REQUESTER not in ctx.capacities:
+        raise NotPermitted(f"only the requester can {what}")
+
+
+@dataclass(frozen=True, slots=True)
+class RatingResult:
+    """A closed ticket, and the follow-up a low rating opened (if any)."""
+
+    ticket: TicketView
+    followup_number: str | None
+
+
+async def _open_followup(uow: UnitOfWork, ctx: TicketContext, kind: str, text: str | None) -> str:
+    now = uow.now()
+    number = f"F{now.year}-{await next_number(uow, f'followup-{now.year}'):05d}"
+    supervisors = await responsible_supervisors(uow, ctx.place.building)
+    followup = FollowUp(
+        number=number,
+        ticket_id=ctx.id,
+        kind=kind,
+        text=text,
+        raised_by_id=ctx.actor.id if ctx.actor else None,
+        supervisor_id=supervisors[0] if supervisors else None,
+        opened_at=now,
+    )
+    uow.session.add(followup)
+    payload = {
+        **ctx.summary(),
+        "followup": number,
+        "kind": kind,
+        "text": text,
+        "rating": ctx.ticket.rating,
+        "technician_id": ctx.ticket.assignee_id,
+    }
+    for supervisor_id in supervisors:
+        notify(uow, supervisor_id, "followup.new", payload, ticket_id=ctx.id)
+    log_event(uow, ctx, f"followup_{kind}", None, None, note=number)
+    return number
+
+
+async def confirm_and_rate(
+    uow: UnitOfWork, ticket_id: int, requester_id: int, rating: int, comment: str | None = None
+) -> RatingResult:
+    """The requester confirms the fix with 1–5 stars; 2 or less opens a follow-up."""
+    if not 1 <= rating <= 5:
+        raise RatingOutOfRange("rating must be 1..5", rating=rating)
+    async with uow:
+        ctx = await load(uow, ticket_id, requester_id)
+        _own(ctx, "rate")
+        text = clean_text(comment)
+        if text and len(text) > uow.policy.comment_max:
+            raise InvalidInput("comment too long", limit=uow.policy.comment_max)
+        await move(
+            uow,
+            ctx,
+            Action.CONFIRM,
+            note=f"{rating}★",
+            rating=rating,
+            rating_comment=text,
+            closed_at=uow.now(),
+        )
+        if ctx.ticket.assignee_id is not None:
+            notify(
+                uow,
+                ctx.ticket.assignee_id,
+                "job.rated",
+                {**ctx.summary(), "rating": rating, "comment": text},
+                ticket_id=ticket_id,
+            )
+        followup = None
+        if rating <= uow.policy.low_rating_threshold:
+            followup = await _open_followup(uow, ctx, "low_rating", text)
+        await uow.commit()
+        return RatingResult(await ticket_view(uow, ticket_id), followup)
+
+
+async def comment_rating(
+    uow: UnitOfWork, ticket_id: int, requester_id: int, comment: str
+) -> TicketView:
+    """Add the optional comment after the stars were given."""
+    async with uow:
+        ctx = await load(uow, ticket_id, requester_id)
+        _own(ctx, "comment")
+        text = clean_text(comment)
+        if not text or len(text) > uow.policy.comment_max:
+            raise InvalidInput("comment empty or too long", limit=uow.policy.comment_max)
+        if ctx.ticket.status != Status.CLOSED or ctx.ticket.rating is None:
+            raise TransitionNotAllowed("comment", ctx.ticket.status)
+        ctx.ticket.rating_comment = text
+        uow.session.add(ctx.ticket)
+        log_event(uow, ctx, "comment", None, None, note=text)
+        followup = (
+            await uow.session.execute(
+                select(FollowUp).where(
+                    FollowUp.ticket_id == ticket_id, FollowUp.kind == "low_rating"
+                )
+            )
+        ).scalar_one_or_none()
+        if followup is not None and not followup.text:
+            followup.text = text
+            uow.session.add(followup)
+        await uow.commit()
+        return await ticket_view(uow, ticket_id)
+
+
+async def reopen(
+    uow: UnitOfWork, ticket_id: int, requester_id: int, reason: str | None = None
+) -> TicketView:
+    """ "Not fixed": back to dispatch within the window, counted as rework."""
+    async with uow:
+        ctx = await load(uow, ticket_id, requester_id)
+        _own(ctx, "reopen")
+        t = ctx.ticket
+        now = uow.now()
+        if t.completed_at is not None and now - t.completed_at > uow.policy.reopen_window:
+            raise ReopenWindowClosed("reopen window closed", days=uow.policy.reopen_window.days)
+        previous = t.assignee_id
+        target = uow.policy.categories.get(ctx.category.key)
+        await move(
+            uow,
+            ctx,
+            Action.REOPEN,
+            note=clean_text(reason),
+            rework_count=t.rework_count + 1,
+            assignee_id=None,
+            completed_at=None,
+            accepted_at=None,
+            visit_at=None,
+            visit_confirmed=False,
+            escalated_at=None,
+            accept_due_at=now + target.accept if target else None,
+            due_at=now + target.complete if target else None,
+        )
+        if previous is not None:
+            notify(
+                uow,
+                previous,
+                "job.reopened",
+                {**ctx.summary(), "reason": clean_text(reason)},
+                ticket_id=ticket_id,
+            )
+        await notify_audience(uow, ctx, "ticket.reopened")
+        await offer_to_on_duty_technicians(uow, ctx)
+        await uow.commit()
+        return await ticket_view(uow, ticket_id)
+
+
+async def urge(uow: UnitOfWork, ticket_id: int, requester_id: int) -> datetime:
+    """Nudge whoever holds the ticket; returns when the next urge is allowed."""
+    async with uow:
+        ctx = await load(uow, ticket_id, requester_id)
+        _own(ctx, "urge")
+        t = ctx.ticket
+        if t.status not in URGE_STATUSES:
+            raise TransitionNotAllowed("urge", t.status)
+        now = uow.now()
+        cooldown = uow.policy.urge_cooldown
+        if t.last_urged_at is not None and now < t.last_urged_at + cooldown:
+            raise CooldownActive(t.last_urged_at + cooldown)
+        t.urge_count += 1
+        t.last_urged_at = now
+        uow.session.add(t)
+        log_event(uow, ctx, "urge", None, None)
+        payload = {**ctx.summary(), "urge_count": t.urge_count}
+        if t.assignee_id is not None:
+            notify(uow, t.assignee_id, "job.urged", payload, ticket_id=ticket_id)
+        else:
+            await notify_dispatchers(uow, ctx, "queue.urged", urge_count=t.urge_count)
+        await uow.commit()
+        return now + cooldown
+
+
+async def complain(uow: UnitOfWork, ticket_id: int, requester_id: int, text: str) -> str:
+    """Raise a complaint with the building's supervisor; returns the follow-up number."""
+    async with uow:
+        ctx = await load(uow, ticket_id, requester_id)
+        _own(ctx, "complain")
+        body = clean_text(text)
+        if not body or len(body) > uow.policy.comment_max:
+            raise InvalidInput("complaint empty or too long", limit=uow.policy.comment_max)
+        if ctx.ticket.status not in COMPLAIN_STATUSES:
+            raise TransitionNotAllowed("complain", ctx.ticket.status)
+        number = await _open_followup(uow, ctx, "complaint", body)
+        await uow.commit()
+        return number
+
+
+async def auto_close_completed(uow: UnitOfWork) -> list[str]:
+    """System job: completed tickets nobody confirmed close after N days, unrated."""
+    async with uow:
+        cutoff = uow.now() - uow.policy.auto_close_after
+        ids = list(
+            (
+                await uow.session.execute(
+                    select(Ticket.id).where(
+                        Ticket.status == Status.COMPLETED, col(Ticket.completed_at) < cutoff
+                    )
+                )
+            ).scalars()
+        )
+        numbers = []
+        for ticket_id in ids:
+            ctx = await load(uow, ticket_id, None)
+            await move(uow, ctx, Action.AUTO_CLOSE, closed_at=uow.now())
+            await notify_audience(uow, ctx, "ticket.closed", auto=True)
+            numbers.append(ctx.ticket.number)
+        await uow.commit()
+        return numbers

@@ -1,0 +1,143 @@
+"""The assigned technician's work: visit time, start, defer, resume, complete."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlmodel import func, select
+
+from store.errors import (
+    InvalidInput,
+    NotPermitted,
+    PromisedDateInPast,
+    TooManyPhotos,
+    TransitionNotAllowed,
+)
+from store.lifecycle import VISIT_PROPOSE_STATUSES, Action, Capacity
+from store.models import TicketPhoto
+from store.services._common import load, log_event, move, notify, notify_audience
+from store.services.dispatch import checked_reason
+from store.services.queries import ticket_view
+from store.uow import UnitOfWork
+from store.views import TicketView
+
+
+def _future(uow: UnitOfWork, when: datetime) -> datetime:
+    """A naive-UTC moment that must lie ahead (and not absurdly far)."""
+    now = uow.now()
+    if when <= now:
+        raise PromisedDateInPast("date must be in the future", when=when)
+    if when - now > uow.policy.max_defer:
+        raise InvalidInput("date too far ahead", days=uow.policy.max_defer.days)
+    return when
+
+
+async def propose_visit(
+    uow: UnitOfWork, ticket_id: int, technician_id: int, visit_at: datetime
+) -> TicketView:
+    """The assignee proposes when to come; the requester confirms or asks for another."""
+    async with uow:
+        ctx = await load(uow, ticket_id, technician_id)
+        if Capacity.ASSIGNEE not in ctx.capacities:
+            raise NotPermitted("only the assigned technician proposes a visit")
+        if ctx.ticket.status not in VISIT_PROPOSE_STATUSES:
+            raise TransitionNotAllowed("propose_visit", ctx.ticket.status)
+        ctx.ticket.visit_at = _future(uow, visit_at)
+        ctx.ticket.visit_confirmed = False
+        ctx.ticket.updated_at = uow.now()
+        uow.session.add(ctx.ticket)
+        log_event(uow, ctx, "visit_proposed", None, None, note=visit_at.isoformat())
+        await notify_audience(uow, ctx, "ticket.visit_proposed", visit_at=visit_at.isoformat())
+        await uow.commit()
+        return await ticket_view(uow, ticket_id)
+
+
+async def answer_visit(
+    uow: UnitOfWork, ticket_id: int, requester_id: int, *, accepted: bool
+) -> TicketView:
+    """The requester accepts the proposed visit time, or asks for another one."""
+    async with uow:
+        ctx = await load(uow, ticket_id, requester_id)
+        if Capacity.REQUESTER not in ctx.capacities:
+            raise NotPermitted("only the requester answers a visit proposal")
+        t = ctx.ticket
+        if t.visit_at is None or t.visit_confirmed or t.status not in VISIT_PROPOSE_STATUSES:
+            raise TransitionNotAllowed("answer_visit", t.status)
+        payload = {**ctx.summary(), "visit_at": t.visit_at.isoformat()}
+        if accepted:
+            t.visit_confirmed = True
+        else:
+            t.visit_at = None
+        uow.session.add(t)
+        log_event(uow, ctx, "visit_accepted" if accepted else "visit_declined", None, None)
+        if t.assignee_id is not None:
+            kind = "job.visit_accepted" if accepted else "job.visit_declined"
+            notify(uow, t.assignee_id, kind, payload, ticket_id=ticket_id)
+        await uow.commit()
+        return await ticket_view(uow, ticket_id)
+
+
+async def start(uow: UnitOfWork, ticket_id: int, technician_id: int) -> TicketView:
+    """The assignee starts work."""
+    async with uow:
+        ctx = await load(uow, ticket_id, technician_id)
+        await move(uow, ctx, Action.START, started_at=uow.now())
+        await notify_audience(uow, ctx, "ticket.in_progress")
+        await uow.commit()
+        return await ticket_view(uow, ticket_id)
+
+
+async def defer(
+    uow: UnitOfWork,
+    ticket_id: int,
+    technician_id: int,
+    promised_at: datetime,
+    reason: str | None,
+) -> TicketView:
+    """A hard repair: the assignee commits to a future date and says why."""
+    async with uow:
+        ctx = await load(uow, ticket_id, technician_id)
+        note = checked_reason(uow, reason, required=True)
+        when = _future(uow, promised_at)
+        await move(uow, ctx, Action.DEFER, note=note, promised_at=when, defer_reason=note)
+        await notify_audience(
+            uow, ctx, "ticket.deferred", promised_at=when.isoformat(), reason=note
+        )
+        await uow.commit()
+        return await ticket_view(uow, ticket_id)
+
+
+async def resume(uow: UnitOfWork, ticket_id: int, technician_id: int) -> TicketView:
+    """Back to work on a deferred job."""
+    async with uow:
+        ctx = await load(uow, ticket_id, technician_id)
+        await move(uow, ctx, Action.RESUME)
+        await notify_audience(uow, ctx, "ticket.in_progress", resumed=True)
+        await uow.commit()
+        return await ticket_view(uow, ticket_id)
+
+
+async def complete(
+    uow: UnitOfWork, ticket_id: int, technician_id: int, result_photos: Sequence[str] = ()
+) -> TicketView:
+    """The job is done; the requester is asked to confirm and rate it."""
+    async with uow:
+        ctx = await load(uow, ticket_id, technician_id)
+        if len(result_photos) > uow.policy.photos_max:
+            raise TooManyPhotos("too many photos", limit=uow.policy.photos_max)
+        await move(uow, ctx, Action.COMPLETE, completed_at=uow.now())
+        start_at = (
+            await uow.session.execute(
+                select(func.count()).where(TicketPhoto.ticket_id == ticket_id)
+            )
+        ).scalar_one()
+        for offset, file_id in enumerate(result_photos):
+            uow.session.add(
+                TicketPhoto(
+                    ticket_id=ticket_id, position=start_at + offset, file_id=file_id, kind="result"
+                )
+            )
+        await notify_audience(uow, ctx, "ticket.completed", photos=list(result_photos))
+        await uow.commit()
+        return await ticket_view(uow, ticket_id)
