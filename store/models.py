@@ -1,4 +1,4 @@
-"""SQLModel tables. All datetimes are naive UTC; the transport converts to campus time.
+"""SQLModel tables. All datetimes are aware UTC; the transport converts to campus time.
 
 Statuses are changed only by services through `store.lifecycle`; every change writes a
 `TicketEvent` and its `Outbox` rows in the same transaction.
@@ -240,3 +240,12 @@ class FollowUp(SQLModel, table=True):
     resolved_at: datetime | None = None
     resolved_by_id: int | None = Field(default=None, foreign_key="person.id")
     resolution: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class Draft(SQLModel, table=True):
+    """A report in progress, saved at every step so it survives a restart of the bot."""
+
+    person_id: int = Field(foreign_key="person.id", primary_key=True)
+    step: str = Field(max_length=30)
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    updated_at: datetime

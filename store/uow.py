@@ -13,8 +13,8 @@ from store.policy import Policy
 
 
 def utcnow() -> datetime:
-    """Naive UTC now: the storage convention for every datetime column."""
-    return datetime.now(UTC).replace(tzinfo=None)
+    """Aware UTC now: every datetime column stores aware UTC (SQLModel's UTCDateTime)."""
+    return datetime.now(UTC)
 
 
 Clock = Callable[[], datetime]
@@ -36,7 +36,7 @@ class UnitOfWork:
         return self._session
 
     def now(self) -> datetime:
-        """The store's clock (naive UTC), injectable for tests."""
+        """The store's clock (aware UTC), injectable for tests."""
         return self._store.clock()
 
     async def __aenter__(self) -> Self:

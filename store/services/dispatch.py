@@ -13,7 +13,7 @@ from store.errors import (
     TransitionNotAllowed,
 )
 from store.lifecycle import Action, Capacity, Role, Status
-from store.models import Offer, Ticket
+from store.models import Offer, Ticket, TicketPhoto
 from store.services._common import (
     TicketContext,
     clean_text,
@@ -59,12 +59,7 @@ async def offer_to_on_duty_technicians(
         if t.reachable and t.person_id not in already and t.person_id not in exclude
     ][: uow.policy.offer_batch]
     now = uow.now()
-    payload = {
-        **ctx.summary(),
-        "description": ctx.ticket.description,
-        "contact_phone": ctx.ticket.contact_phone,
-        "rework": ctx.ticket.rework_count,
-    }
+    payload = {**await job_details(uow, ctx), "rework": ctx.ticket.rework_count}
     for tech in candidates:
         uow.session.add(Offer(ticket_id=ctx.id, technician_id=tech.person_id, offered_at=now))
         notify(uow, tech.person_id, "offer.new", payload, ticket_id=ctx.id)
@@ -73,6 +68,23 @@ async def offer_to_on_duty_technicians(
     else:
         await escalate(uow, ctx, reason="no_technician")
     return [t.person_id for t in candidates]
+
+
+async def job_details(uow: UnitOfWork, ctx: TicketContext) -> dict[str, object]:
+    """What a technician needs to see in an offer: place, problem, photos, contact."""
+    photos = (
+        await uow.session.execute(
+            select(TicketPhoto.file_id)
+            .where(TicketPhoto.ticket_id == ctx.id, TicketPhoto.kind == "report")
+            .order_by(col(TicketPhoto.position))
+        )
+    ).scalars()
+    return {
+        **ctx.summary(),
+        "description": ctx.ticket.description,
+        "contact_phone": ctx.ticket.contact_phone,
+        "photos": list(photos),
+    }
 
 
 async def escalate(uow: UnitOfWork, ctx: TicketContext, *, reason: str) -> None:
@@ -180,17 +192,7 @@ async def assign(
             action = Action.ASSIGN
         await move(uow, ctx, action, note=name, assignee_id=technician_id, accepted_at=uow.now())
         await _close_offers(uow, ctx, None)
-        notify(
-            uow,
-            technician_id,
-            "job.assigned",
-            {
-                **ctx.summary(),
-                "description": ctx.ticket.description,
-                "contact_phone": ctx.ticket.contact_phone,
-            },
-            ticket_id=ticket_id,
-        )
+        notify(uow, technician_id, "job.assigned", await job_details(uow, ctx), ticket_id=ticket_id)
         if previous is not None:
             notify(uow, previous, "job.unassigned", ctx.summary(), ticket_id=ticket_id)
         await notify_audience(uow, ctx, "ticket.assigned", technician=name)

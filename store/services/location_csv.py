@@ -9,8 +9,6 @@ import csv
 import io
 from dataclasses import dataclass
 
-from sqlalchemy import String
-
 from store.errors import LocationImportError
 from store.models import Building, Campus, Room
 
@@ -19,9 +17,9 @@ COLUMNS = ("campus", "building", "floor", "room", "code")
 
 def _max_length(column: object) -> int:
     """The VARCHAR length the model declares, so the file check never drifts from it."""
-    col_type = getattr(column, "type", None)
-    assert isinstance(col_type, String) and col_type.length is not None
-    return col_type.length
+    length = getattr(getattr(column, "type", None), "length", None)
+    assert isinstance(length, int), f"{column} has no max_length"
+    return length
 
 
 # Column limits, read from the tables themselves.

@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, or_
+from sqlalchemy import ColumnElement, case, exists, func, or_
 from sqlalchemy import select as sa_select
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
@@ -322,12 +322,15 @@ async def technicians_for(
         col(RoleGrant.building_id) == building.id,
         (col(RoleGrant.building_id).is_(None)) & (col(RoleGrant.campus_id) == building.campus_id),
     )
+    # EXISTS, not JOIN + DISTINCT: one row per person even with several covering grants,
+    # and PostgreSQL cannot DISTINCT over the json `skills` column.
+    covered = exists().where(
+        col(RoleGrant.person_id) == Person.id, col(RoleGrant.role) == Role.TECHNICIAN, scope
+    )
     stmt = (
         select(Person, func.coalesce(load_sq.c.n, 0))
-        .join(RoleGrant, col(RoleGrant.person_id) == Person.id)
         .outerjoin(load_sq, load_sq.c.assignee_id == Person.id)
-        .where(col(RoleGrant.role) == Role.TECHNICIAN, scope)
-        .distinct()
+        .where(covered)
     )
     if on_duty_only:
         stmt = stmt.where(col(Person.on_duty).is_(True))

@@ -24,7 +24,7 @@ from store.views import TicketView
 
 
 def _future(uow: UnitOfWork, when: datetime) -> datetime:
-    """A naive-UTC moment that must lie ahead (and not absurdly far)."""
+    """A UTC moment that must lie ahead (and not absurdly far)."""
     now = uow.now()
     if when <= now:
         raise PromisedDateInPast("date must be in the future", when=when)

@@ -1,0 +1,115 @@
+"""Wiring: the whole Application is assembled here, and `run` starts it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from telegram import Update
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    ContextTypes,
+    TypeHandler,
+)
+
+from bot.context import BotData, Ctx
+from bot.flows import inputs, my_tickets, report, start, technician
+from bot.flows.common import gatekeeper, on_error
+from bot.i18n import LANGUAGES
+from bot.logs import configure_logging
+from bot.sender import OutboxSender
+from bot.settings import Settings
+from scheduler.jobs import schedule
+from store.db import create_engine, is_sqlite
+from store.migrate import upgrade
+from store.services.places import sync_categories
+from store.uow import Store
+
+log = logging.getLogger(__name__)
+BotApp = Application[Any, Ctx, Any, Any, BotData, Any]
+
+
+def build_application(
+    settings: Settings,
+    store: Store,
+    *,
+    sender_poll_interval: float = 1.0,
+    with_scheduler: bool = True,
+) -> BotApp:
+    """The bot: handlers, gatekeeper, error handler, outbox sender, scheduled jobs."""
+    token = settings.require_token()
+    context_types = ContextTypes(context=Ctx, bot_data=BotData)
+    app: BotApp = (
+        ApplicationBuilder()
+        .token(token)
+        .base_url(settings.telegram.api_url)
+        .base_file_url(settings.telegram.file_url)
+        .context_types(context_types)
+        .rate_limiter(AIORateLimiter(overall_max_rate=30, overall_time_period=1, max_retries=1))
+        .post_init(_post_init)
+        .post_shutdown(_post_shutdown)
+        .build()
+    )
+    app.bot_data.settings = settings
+    app.bot_data.store = store
+    app.bot_data.sender = OutboxSender(app.bot, store, settings, sender_poll_interval)
+    app.add_handler(TypeHandler(Update, gatekeeper), group=-1)
+    for flow in (start, report, my_tickets, technician, inputs):
+        app.add_handlers(flow.handlers())
+    app.add_error_handler(on_error)
+    if with_scheduler:
+        schedule(app, store)
+    return app
+
+
+async def _post_init(app: BotApp) -> None:
+    """Categories from settings, commands per language, then start delivering notices."""
+    data = app.bot_data
+    assert data.store is not None and data.sender is not None
+    await sync_categories(data.store.uow(), data.store.policy)
+    await app.bot.set_my_commands(start.bot_commands("en"))
+    for language in LANGUAGES:
+        code = start.TELEGRAM_LANGUAGE.get(language)
+        if code:
+            await app.bot.set_my_commands(start.bot_commands(language), language_code=code)
+    data.sender.start()
+
+
+async def _post_shutdown(app: BotApp) -> None:
+    """Stop the sender; the store is closed by whoever opened it."""
+    if app.bot_data.sender is not None:
+        await app.bot_data.sender.stop()
+
+
+async def open_store(settings: Settings) -> Store:
+    """Engine and store for the settings; a SQLite file is migrated on the spot."""
+    url = settings.database.url
+    if is_sqlite(url):
+        await upgrade(url)
+    return Store(create_engine(url, echo=settings.database.echo), settings.policy())
+
+
+def run(settings: Settings) -> int:
+    """Start the bot (polling by default, webhook when configured) until interrupted."""
+    token = settings.require_token()
+    configure_logging(token)
+    store = asyncio.run(open_store(settings))
+    app = build_application(settings, store)
+    tg = settings.telegram
+    try:
+        if tg.mode == "webhook":
+            app.run_webhook(
+                listen=tg.webhook_listen,
+                port=tg.webhook_port,
+                webhook_url=tg.webhook_url,
+                secret_token=tg.webhook_secret.get_secret_value() or None,
+                allowed_updates=Update.ALL_TYPES,
+            )
+        else:
+            app.run_polling(allowed_updates=Update.ALL_TYPES)
+    finally:
+        asyncio.run(store.dispose())
+    return 0

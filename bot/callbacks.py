@@ -1,0 +1,178 @@
+"""Typed callback data: the one place buttons' data is packed and unpacked.
+
+Telegram carries callback_data as at most 64 bytes that the *client* sends back, so it
+can be forged. Unpacking only yields well-typed values or None; every handler still
+checks, on the server, who presses and what state the ticket is in.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import ClassVar, Self, get_type_hints
+
+MAX_BYTES = 64
+SEP = ":"
+_REGISTRY: dict[str, type[Callback]] = {}
+
+
+class CallbackTooLong(ValueError):
+    """Packed data would exceed Telegram's 64 bytes."""
+
+
+@dataclass(frozen=True)
+class Callback:
+    """Base: subclasses declare PREFIX and int/str fields."""
+
+    PREFIX: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.PREFIX:
+            if cls.PREFIX in _REGISTRY:
+                raise TypeError(f"duplicate callback prefix {cls.PREFIX!r}")
+            _REGISTRY[cls.PREFIX] = cls
+
+    def pack(self) -> str:
+        """`PREFIX:field:field`, checked against Telegram's limit."""
+        parts = [self.PREFIX]
+        for f in dataclasses.fields(self):
+            value = str(getattr(self, f.name))
+            if SEP in value:
+                raise ValueError(f"{f.name} may not contain {SEP!r}")
+            parts.append(value)
+        data = SEP.join(parts)
+        if len(data.encode()) > MAX_BYTES:
+            raise CallbackTooLong(data)
+        return data
+
+    @classmethod
+    def unpack(cls, data: str) -> Self | None:
+        """Parse data of this class, or None when it is malformed in any way."""
+        parsed = parse(data)
+        return parsed if isinstance(parsed, cls) else None
+
+
+def parse(data: str | None) -> Callback | None:
+    """Parse any registered callback; None for garbage, unknown prefixes or bad types."""
+    if not data or len(data.encode()) > MAX_BYTES:
+        return None
+    prefix, _, rest = data.partition(SEP)
+    cls = _REGISTRY.get(prefix)
+    if cls is None:
+        return None
+    fields = dataclasses.fields(cls)
+    values = rest.split(SEP) if fields else []
+    if len(values) != len(fields) or (not fields and rest):
+        return None
+    hints = get_type_hints(cls)
+    kwargs: dict[str, object] = {}
+    for f, raw in zip(fields, values, strict=True):
+        if hints[f.name] is int:
+            if not raw.lstrip("-").isdigit() or len(raw) > 18:
+                return None
+            kwargs[f.name] = int(raw)
+        else:
+            if not raw:
+                return None
+            kwargs[f.name] = raw
+    return cls(**kwargs)
+
+
+# --- the callbacks ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Menu(Callback):
+    """A main-menu entry: report, my, phones, lang."""
+
+    PREFIX: ClassVar[str] = "m"
+    item: str
+
+
+@dataclass(frozen=True)
+class SetLanguage(Callback):
+    """Pick a catalog language."""
+
+    PREFIX: ClassVar[str] = "l"
+    code: str
+
+
+@dataclass(frozen=True)
+class Pick(Callback):
+    """A choice in the report flow: what (campus, building, floor, room, cat, urg, page)
+    and which value (an id, an index or an offset). `step` ties it to the draft's step so
+    a button from an older message is recognised as stale."""
+
+    PREFIX: ClassVar[str] = "p"
+    step: str
+    what: str
+    value: int
+
+
+@dataclass(frozen=True)
+class Nav(Callback):
+    """Report-flow navigation: back, cancel, skip, done, confirm, edit, file_anyway."""
+
+    PREFIX: ClassVar[str] = "n"
+    step: str
+    action: str
+
+
+@dataclass(frozen=True)
+class EditField(Callback):
+    """Jump from the summary to one field."""
+
+    PREFIX: ClassVar[str] = "e"
+    field: str
+
+
+@dataclass(frozen=True)
+class Follow(Callback):
+    """Follow an existing ticket instead of filing a duplicate."""
+
+    PREFIX: ClassVar[str] = "f"
+    ticket_id: int
+
+
+@dataclass(frozen=True)
+class MyPage(Callback):
+    """A page of the requester's ticket list."""
+
+    PREFIX: ClassVar[str] = "mp"
+    offset: int
+
+
+@dataclass(frozen=True)
+class TicketAction(Callback):
+    """A requester action on one ticket: open, urge, cancel, cancel_yes, fixed, notfixed,
+    complain, visit_ok, visit_no."""
+
+    PREFIX: ClassVar[str] = "t"
+    action: str
+    ticket_id: int
+
+
+@dataclass(frozen=True)
+class Rate(Callback):
+    """Stars for a completed ticket."""
+
+    PREFIX: ClassVar[str] = "r"
+    ticket_id: int
+    stars: int
+
+
+@dataclass(frozen=True)
+class OfferAnswer(Callback):
+    """A technician's answer to a job offer: accept or decline."""
+
+    PREFIX: ClassVar[str] = "o"
+    action: str
+    ticket_id: int
+
+
+@dataclass(frozen=True)
+class Noop(Callback):
+    """A label-only button (e.g. the page counter)."""
+
+    PREFIX: ClassVar[str] = "x"

@@ -1,0 +1,1 @@
+"""One module per flow; each exposes `handlers()` for bot.app to register."""

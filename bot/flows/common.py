@@ -1,0 +1,150 @@
+"""Shared pieces of every flow: the gatekeeper, replies, error answers, routing helpers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
+
+from sqlalchemy.exc import OperationalError
+from telegram import (
+    CallbackQuery,
+    InlineKeyboardMarkup,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+    Update,
+)
+from telegram.error import BadRequest
+from telegram.ext import ApplicationHandlerStop
+
+from bot.callbacks import Callback
+from bot.context import Ctx
+from bot.i18n import Texts, language_from_telegram
+from bot.ui import error_text
+from store.errors import DomainError
+from store.services import outbox
+from store.services.people import ensure_person
+
+log = logging.getLogger(__name__)
+C = TypeVar("C", bound=Callback)
+Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None
+
+
+async def gatekeeper(update: Update, context: Ctx) -> None:
+    """Group -1: know who is asking (and in which language) before any flow runs.
+
+    Updates from groups and channels are dropped: the bot works in private chats.
+    """
+    user = update.effective_user
+    chat = update.effective_chat
+    if user is None or user.is_bot or (chat is not None and chat.type != chat.PRIVATE):
+        raise ApplicationHandlerStop
+    default = context.settings.service.default_language
+    try:
+        person = await ensure_person(
+            context.store.uow(),
+            user.id,
+            user.full_name,
+            language_from_telegram(user.language_code, default),
+        )
+        if person.unreachable:
+            await outbox.mark_reachable(context.store.uow(), person.id)
+    except Exception as exc:
+        # PTB would run the other groups after an error here; without knowing who asks,
+        # no flow may run, so answer "busy" and stop this update.
+        context.error = exc
+        await on_error(update, context)
+        raise ApplicationHandlerStop from exc
+    context.person = person
+    context.texts = Texts(person.language or default, context.settings.service.timezone)
+
+
+def pattern(cls: type[Callback]) -> Callable[[object], bool]:
+    """A CallbackQueryHandler pattern matching data of one callback class."""
+    return lambda data: isinstance(data, str) and cls.unpack(data) is not None
+
+
+def data_of(update: Update, cls: type[C]) -> C:
+    """The unpacked callback (the handler's pattern guaranteed it parses)."""
+    assert update.callback_query is not None
+    parsed = cls.unpack(update.callback_query.data or "")
+    assert parsed is not None
+    return parsed
+
+
+async def reply(update: Update, text: str, markup: Markup = None, *, edit: bool = False) -> None:
+    """Answer in the chat; with `edit`, replace the pressed message instead."""
+    query = update.callback_query
+    if edit and query is not None and query.message is not None:
+        try:
+            await query.edit_message_text(
+                text, reply_markup=markup if isinstance(markup, InlineKeyboardMarkup) else None
+            )
+            return
+        except BadRequest as exc:
+            if "not modified" in str(exc):
+                return
+            if "no text in the message" not in str(exc).lower():
+                raise
+    chat = update.effective_chat
+    assert chat is not None
+    await chat.send_message(text, reply_markup=markup)
+
+
+async def answer(
+    query: CallbackQuery | None, text: str | None = None, alert: bool = False
+) -> None:
+    """Answer a button press (clears the client's spinner), optionally with an alert."""
+    if query is not None:
+        try:
+            await query.answer(text, show_alert=alert)
+        except BadRequest:
+            log.debug("callback answer too late", exc_info=True)
+
+
+async def refuse(update: Update, context: Ctx, exc: DomainError) -> None:
+    """Tell the user, in their language, why a domain action was refused."""
+    text = error_text(context.texts, exc.code, exc.params)
+    if update.callback_query is not None:
+        await answer(update.callback_query, text, alert=True)
+    else:
+        await reply(update, text)
+
+
+Handler = Callable[[Update, Ctx], Coroutine[Any, Any, Any]]
+
+
+def guarded(fn: Handler) -> Handler:
+    """Run a handler, turning domain refusals into clear answers instead of errors."""
+
+    async def wrapper(update: Update, context: Ctx) -> Any:
+        try:
+            return await fn(update, context)
+        except DomainError as exc:
+            await refuse(update, context, exc)
+            return None
+
+    wrapper.__doc__ = fn.__doc__
+    wrapper.__name__ = fn.__name__
+    return wrapper
+
+
+async def on_error(update: object, context: Ctx) -> None:
+    """Log the failure, and tell the user something useful instead of silence."""
+    error = context.error
+    if isinstance(error, OperationalError):
+        log.warning("database unavailable while handling an update: %s", error.orig)
+        key = "common.busy"
+    else:
+        log.error("unhandled error while handling an update", exc_info=error)
+        key = "common.error"
+    if isinstance(update, Update) and update.effective_chat is not None:
+        texts = context.texts if context.bot_data.settings is not None else Texts("en")
+        text = texts(key, complaint=context.settings.service.complaint_phone)
+        try:
+            if update.callback_query is not None:
+                await update.callback_query.answer(text, show_alert=True)
+            else:
+                await update.effective_chat.send_message(text)
+        except Exception:  # the error path itself must never raise
+            log.debug("could not tell the user about the error", exc_info=True)

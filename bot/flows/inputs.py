@@ -1,0 +1,39 @@
+"""Routes typed messages (text, photos, files, contacts) to the flow waiting for them."""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.ext import BaseHandler, CallbackQueryHandler, MessageHandler, filters
+
+from bot.context import Ctx
+from bot.flows import my_tickets, report
+from bot.flows.common import answer, guarded, reply
+from store.services import drafts
+
+
+async def on_message(update: Update, context: Ctx) -> None:
+    """Whatever the user sent goes to the step that is waiting for it, if any."""
+    draft = await drafts.get_draft(context.store.uow(), context.person.id)
+    if draft is None:
+        from bot.flows.start import show_menu
+
+        await reply(update, context.texts("common.use_buttons"))
+        await show_menu(update, context)
+        return
+    if draft.step in (my_tickets.AWAIT_COMMENT, my_tickets.AWAIT_COMPLAINT):
+        await my_tickets.on_pending_text(update, context, draft)
+        return
+    await report.on_message(update, context, draft)
+
+
+async def on_unknown_button(update: Update, context: Ctx) -> None:
+    """A button whose data no flow recognises: old, foreign or forged."""
+    await answer(update.callback_query, context.texts("common.stale_button"), alert=True)
+
+
+def handlers() -> list[BaseHandler[Update, Ctx, object]]:
+    """Catch-alls; registered after every flow."""
+    return [
+        MessageHandler(~filters.COMMAND & filters.ChatType.PRIVATE, guarded(on_message)),
+        CallbackQueryHandler(on_unknown_button),
+    ]

@@ -1,0 +1,266 @@
+"""My tickets: a paged list, each ticket's detail with photos and timeline, and the
+requester's actions (urge, cancel, confirm and rate, not fixed, complain, visit answers)."""
+
+from __future__ import annotations
+
+from telegram import InputMediaPhoto, Update
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
+
+from bot.callbacks import Menu, MyPage, Rate, TicketAction
+from bot.context import Ctx
+from bot.flows.common import answer, data_of, guarded, pattern, reply
+from bot.notices import rating_keyboard
+from bot.ui import Button, clip, keyboard, place_label, stars
+from store.errors import CooldownActive
+from store.lifecycle import Action, Capacity, Status, allowed_actions
+from store.services import drafts, queries, requester, work
+from store.services.drafts import DraftView
+from store.views import TicketView
+
+PAGE_SIZE = 5
+# Pending typed input after a button: the draft's step names what the text is for.
+AWAIT_COMMENT, AWAIT_COMPLAINT = "await_comment", "await_complaint"
+
+
+async def my_command(update: Update, context: Ctx) -> None:
+    """/my: the first page of my tickets."""
+    await show_list(update, context, offset=0)
+
+
+async def show_list(update: Update, context: Ctx, *, offset: int, edit: bool = False) -> None:
+    """One page of my tickets, newest first."""
+    t = context.texts
+    page = await queries.my_tickets(
+        context.store.uow(), context.person.id, offset=offset, limit=PAGE_SIZE
+    )
+    back: list[Button] = [(t("menu.back_to_menu"), Menu("menu"))]
+    if not page.items:
+        await reply(update, t("my.empty"), keyboard([back]), edit=edit)
+        return
+    rows: list[list[Button]] = [
+        [(f"{v.number} · {t.status(v.status)}", TicketAction("open", v.id))] for v in page.items
+    ]
+    pager: list[Button] = []
+    if page.has_prev:
+        pager.append((t("common.prev"), MyPage(max(offset - PAGE_SIZE, 0))))
+    if page.has_next:
+        pager.append((t("common.next"), MyPage(offset + PAGE_SIZE)))
+    lines = [t("my.title", total=page.total)]
+    lines += [
+        t(
+            "my.item",
+            number=v.number,
+            status=t.status(v.status),
+            category=t.category(v.category),
+            place=place_label(v),
+        )
+        for v in page.items
+    ]
+    await reply(update, "\n".join(lines), keyboard([*rows, pager, back]), edit=edit)
+
+
+async def on_page(update: Update, context: Ctx) -> None:
+    """Another page of the list."""
+    await answer(update.callback_query)
+    await show_list(update, context, offset=max(data_of(update, MyPage).offset, 0), edit=True)
+
+
+def _actions(context: Ctx, view: TicketView, caps: frozenset[Capacity]) -> list[list[Button]]:
+    """The buttons this person may press on this ticket now."""
+    t, tid = context.texts, view.id
+    rows: list[list[Button]] = []
+    if Capacity.REQUESTER in caps:
+        moves = allowed_actions(view.status, caps)
+        if view.status in (
+            Status.RECEIVED,
+            Status.DISPATCHING,
+            Status.ASSIGNED,
+            Status.IN_PROGRESS,
+            Status.DEFERRED,
+        ):
+            rows.append([_urge_button(context, view)])
+        if (
+            view.visit_at
+            and not view.visit_confirmed
+            and view.status in (Status.ASSIGNED, Status.DEFERRED)
+        ):
+            rows.append(
+                [
+                    (t("my.accept_visit"), TicketAction("visit_ok", tid)),
+                    (t("my.other_visit"), TicketAction("visit_no", tid)),
+                ]
+            )
+        if Action.CONFIRM in moves:
+            rows.append([(t("my.confirm_fixed"), TicketAction("fixed", tid))])
+        if Action.REOPEN in moves:
+            rows.append([(t("my.not_fixed"), TicketAction("notfixed", tid))])
+        if Action.CANCEL in moves:
+            rows.append([(t("my.cancel"), TicketAction("cancel", tid))])
+        if view.status != Status.CANCELLED:
+            rows.append([(t("my.complain"), TicketAction("complain", tid))])
+    rows.append([(t("my.back_to_list"), MyPage(0))])
+    return rows
+
+
+def _urge_button(context: Ctx, view: TicketView) -> Button:
+    t = context.texts
+    cooldown = context.store.policy.urge_cooldown
+    if view.last_urged_at is not None and context.store.clock() < view.last_urged_at + cooldown:
+        label = t("my.urge_wait", when=t.when(view.last_urged_at + cooldown, "HH:mm"))
+    else:
+        label = t("my.urge")
+    return (label, TicketAction("urge", view.id))
+
+
+async def show_detail(update: Update, context: Ctx, ticket_id: int, *, edit: bool) -> None:
+    """A ticket's detail: photos, facts, whole timeline, and the actions it allows."""
+    t, uow = context.texts, context.store.uow
+    view, caps = await queries.ticket_detail(uow(), ticket_id, context.person.id)
+    events = await queries.timeline(uow(), ticket_id, context.person.id)
+    lines = [
+        t(
+            "my.detail",
+            number=view.number,
+            status=t.status(view.status),
+            place=place_label(view),
+            category=t.category(view.category),
+            urgency=t(f"urgency.{view.urgency}"),
+            description=clip(view.description, 1200),
+        )
+    ]
+    if view.assignee_name:
+        lines.append(t("my.assignee", name=view.assignee_name))
+    if view.visit_at:
+        lines.append(t("my.visit", when=t.when(view.visit_at)))
+    if view.status == Status.DEFERRED and view.promised_at:
+        lines.append(t("my.promised", when=t.when(view.promised_at), reason=view.defer_reason))
+    if view.rating is not None:
+        lines.append(t("my.rating", stars=stars(view.rating)))
+    lines.append("")
+    lines.append(t("my.timeline"))
+    for event in events[-15:]:
+        what = t(f"action.{event.action}", actor=event.actor_name or "")
+        note = f" ({clip(event.note, 80)})" if event.note and event.action != "offer" else ""
+        lines.append(t("my.event", when=t.when(event.at), what=what + note))
+    chat = update.effective_chat
+    assert chat is not None
+    photos = list(view.photos) + list(view.result_photos)
+    if edit and photos:
+        edit = False  # photos go above, so the detail must come below them
+    if photos:
+        await chat.send_media_group([InputMediaPhoto(p) for p in photos[:10]])
+    await reply(
+        update, clip("\n".join(lines), 4000), keyboard(_actions(context, view, caps)), edit=edit
+    )
+
+
+async def on_action(update: Update, context: Ctx) -> None:
+    """A requester's button on one ticket; every press is checked by the service."""
+    act = data_of(update, TicketAction)
+    t, uow, tid, me = context.texts, context.store.uow, act.ticket_id, context.person.id
+    query = update.callback_query
+    if act.action == "open":
+        await answer(query)
+        return await show_detail(update, context, tid, edit=True)
+    if act.action == "urge":
+        try:
+            until = await requester.urge(uow(), tid, me)
+        except CooldownActive as exc:
+            return await answer(query, t("my.urge_wait", when=t.when(exc.until, "HH:mm")), True)
+        context.nudge_sender()
+        await answer(query, t("my.urged", when=t.when(until, "HH:mm")), alert=True)
+        return await show_detail(update, context, tid, edit=True)
+    if act.action == "cancel":
+        view, caps = await queries.ticket_detail(uow(), tid, me)
+        if Action.CANCEL not in allowed_actions(view.status, caps & {Capacity.REQUESTER}):
+            return await answer(query, t("error.transition", status=t.status(view.status)), True)
+        await answer(query)
+        rows = [
+            [(t("my.cancel_yes"), TicketAction("cancel_yes", tid))],
+            [(t("common.back"), TicketAction("open", tid))],
+        ]
+        return await reply(
+            update, t("my.cancel_confirm", number=view.number), keyboard(rows), edit=True
+        )
+    if act.action == "cancel_yes":
+        await requester.cancel(uow(), tid, me)
+        context.nudge_sender()
+        await answer(query)
+        return await show_detail(update, context, tid, edit=True)
+    if act.action == "fixed":
+        view, caps = await queries.ticket_detail(uow(), tid, me)
+        if Capacity.REQUESTER not in caps or view.status != Status.COMPLETED:
+            return await answer(query, t("error.transition", status=t.status(view.status)), True)
+        await answer(query)
+        return await reply(update, t("my.rate_ask", number=view.number), rating_keyboard(t, tid))
+    if act.action == "notfixed":
+        view = await requester.reopen(uow(), tid, me)
+        context.nudge_sender()
+        await answer(query)
+        return await reply(update, t("my.not_fixed_done", number=view.number))
+    if act.action in ("visit_ok", "visit_no"):
+        view = await work.answer_visit(uow(), tid, me, accepted=act.action == "visit_ok")
+        context.nudge_sender()
+        await answer(query)
+        key = "my.visit_accepted" if act.action == "visit_ok" else "my.visit_declined"
+        return await reply(update, t(key, when=t.when(view.visit_at)))
+    if act.action == "complain":
+        view, caps = await queries.ticket_detail(uow(), tid, me)
+        if Capacity.REQUESTER not in caps:
+            return await answer(query, t("error.not_permitted"), alert=True)
+        await drafts.save_draft(uow(), me, DraftView(AWAIT_COMPLAINT, {"ticket_id": tid}))
+        await answer(query)
+        phone = context.settings.service.complaint_phone
+        rows = [[(t("common.cancel"), TicketAction("open", tid))]]
+        return await reply(update, t("my.complain_ask", phone=phone), keyboard(rows))
+    await answer(query, t("common.stale_button"), alert=True)
+
+
+async def on_rate(update: Update, context: Ctx) -> None:
+    """Stars for a completed ticket; then an optional comment."""
+    rate = data_of(update, Rate)
+    t = context.texts
+    result = await requester.confirm_and_rate(
+        context.store.uow(), rate.ticket_id, context.person.id, rate.stars
+    )
+    context.nudge_sender()
+    await answer(update.callback_query)
+    await reply(
+        update, t("my.rated", number=result.ticket.number, stars=stars(rate.stars)), edit=True
+    )
+    await drafts.save_draft(
+        context.store.uow(),
+        context.person.id,
+        DraftView(AWAIT_COMMENT, {"ticket_id": rate.ticket_id}),
+    )
+    rows = [[(t("common.skip"), TicketAction("open", rate.ticket_id))]]
+    await reply(update, t("my.comment_ask"), keyboard(rows))
+
+
+async def on_pending_text(update: Update, context: Ctx, draft: DraftView) -> None:
+    """Typed text answering a comment or complaint prompt."""
+    message = update.effective_message
+    assert message is not None
+    t, uow, me = context.texts, context.store.uow, context.person.id
+    tid = int(draft.data["ticket_id"])
+    if not message.text:
+        return await reply(update, t("common.use_buttons"))
+    if draft.step == AWAIT_COMMENT:
+        await requester.comment_rating(uow(), tid, me, message.text)
+        await drafts.drop_draft(uow(), me)
+        return await reply(update, t("my.comment_saved"))
+    number = await requester.complain(uow(), tid, me, message.text)
+    await drafts.drop_draft(uow(), me)
+    context.nudge_sender()
+    phone = context.settings.service.complaint_phone
+    await reply(update, t("my.complained", followup=number, phone=phone))
+
+
+def handlers() -> list[BaseHandler[Update, Ctx, object]]:
+    """This flow's handlers."""
+    return [
+        CommandHandler("my", guarded(my_command)),
+        CallbackQueryHandler(guarded(on_page), pattern=pattern(MyPage)),
+        CallbackQueryHandler(guarded(on_action), pattern=pattern(TicketAction)),
+        CallbackQueryHandler(guarded(on_rate), pattern=pattern(Rate)),
+    ]

@@ -1,0 +1,510 @@
+"""The guided report: place → category → description → photos → urgency → phone → confirm.
+
+The draft is saved to the database at every step (store.services.drafts), so a restart
+of the bot loses nothing: the user's next message or button carries on at the same step.
+Every step has Back and Cancel; /cancel works anywhere. Buttons carry the step they
+belong to, so a press on an older message is recognised as stale.
+"""
+
+from __future__ import annotations
+
+from telegram import (
+    KeyboardButton,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+    Update,
+)
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
+
+from bot.callbacks import EditField, Follow, Nav, Pick
+from bot.context import Ctx
+from bot.flows.common import answer, data_of, guarded, pattern, reply
+from bot.ui import Button, clip, grid, keyboard
+from store.errors import DescriptionTooLong, InvalidInput
+from store.services import drafts, places
+from store.services.drafts import DraftView
+from store.services.queries import open_duplicates
+from store.services.report import NewTicket, Urgency, follow, report, validate_description
+
+# Steps, in order; BACK says where Back leads from each.
+CAMPUS, BUILDING, FLOOR, ROOM = "campus", "building", "floor", "room"
+CATEGORY, DUPLICATE, DESCRIPTION, PHOTOS = "category", "duplicate", "description", "photos"
+URGENCY, CONTACT, SUMMARY, EDIT = "urgency", "contact", "summary", "edit"
+BACK = {
+    BUILDING: CAMPUS,
+    FLOOR: BUILDING,
+    ROOM: FLOOR,
+    CATEGORY: ROOM,
+    DUPLICATE: CATEGORY,
+    DESCRIPTION: CATEGORY,
+    PHOTOS: DESCRIPTION,
+    URGENCY: PHOTOS,
+    CONTACT: URGENCY,
+    SUMMARY: CONTACT,
+    EDIT: SUMMARY,
+}
+EDITABLE = {
+    "place": CAMPUS,
+    "category": CATEGORY,
+    "description": DESCRIPTION,
+    "photos": PHOTOS,
+    "urgency": URGENCY,
+    "contact": CONTACT,
+}
+ROOMS_PER_PAGE = 24
+
+
+# --- entry points ---------------------------------------------------------------------------
+
+
+async def begin(update: Update, context: Ctx) -> None:
+    """Start a fresh report at the first place step."""
+    draft = DraftView(CAMPUS)
+    campuses = await places.list_campuses(context.store.uow())
+    if len(campuses) == 1:  # nothing to choose: skip straight to the buildings
+        draft.data["campus_id"] = campuses[0].id
+        draft.step = BUILDING
+    await _go(update, context, draft)
+
+
+async def start_for_room(update: Update, context: Ctx, code: str) -> bool:
+    """A QR deep link: begin a report with the room filled in; False if the room is unknown."""
+    place = await places.room_by_code(context.store.uow(), code)
+    if place is None:
+        return False
+    draft = DraftView(CATEGORY, _place_data(place))
+    await reply(
+        update,
+        context.texts(
+            "start.deeplink_room", room_code=place.code, building=place.building, room=place.room
+        ),
+    )
+    await _go(update, context, draft)
+    return True
+
+
+async def report_command(update: Update, context: Ctx) -> None:
+    """/report: a new report (a draft in progress is picked up where it was)."""
+    draft = await drafts.get_draft(context.store.uow(), context.person.id)
+    if draft is not None:
+        await reply(update, context.texts("report.resumed"))
+        await render(update, context, draft)
+        return
+    await begin(update, context)
+
+
+async def cancel_command(update: Update, context: Ctx) -> None:
+    """/cancel anywhere: drop whatever is in progress."""
+    dropped = await drafts.drop_draft(context.store.uow(), context.person.id)
+    key = "common.cancelled" if dropped else "common.nothing_to_cancel"
+    await reply(update, context.texts(key), ReplyKeyboardRemove())
+
+
+# --- rendering ------------------------------------------------------------------------------
+
+
+def _nav_row(context: Ctx, step: str, *extra: Button) -> list[Button]:
+    row: list[Button] = list(extra)
+    if step in BACK:
+        row.append((context.texts("common.back"), Nav(step, "back")))
+    row.append((context.texts("common.cancel"), Nav(step, "cancel")))
+    return row
+
+
+async def _go(update: Update, context: Ctx, draft: DraftView, *, edit: bool = False) -> None:
+    """Save the draft, then show its step."""
+    await drafts.save_draft(context.store.uow(), context.person.id, draft)
+    await render(update, context, draft, edit=edit)
+
+
+async def render(update: Update, context: Ctx, draft: DraftView, *, edit: bool = False) -> None:
+    """Show the prompt and buttons of the draft's current step."""
+    t, step, d, uow = context.texts, draft.step, draft.data, context.store.uow
+    policy = context.store.policy
+    if step == CAMPUS:
+        campuses = await places.list_campuses(uow())
+        if not campuses:
+            await drafts.drop_draft(uow(), context.person.id)
+            return await reply(update, t("report.no_places"), edit=edit)
+        buttons: list[Button] = [(c.name, Pick(step, "campus", c.id)) for c in campuses]
+        rows: list[list[Button]] = [*grid(buttons, 2), _nav_row(context, step)]
+        return await reply(update, t("report.choose_campus"), keyboard(rows), edit=edit)
+    if step == BUILDING:
+        buildings = await places.list_buildings(uow(), int(d["campus_id"]))
+        buttons = [(b.name, Pick(step, "building", b.id)) for b in buildings]
+        campus = buildings[0].campus if buildings else ""
+        rows = [*grid(buttons, 3), _nav_row(context, step)]
+        text = t("report.choose_building", campus=campus)
+        return await reply(update, text, keyboard(rows), edit=edit)
+    if step == FLOOR:
+        floors = await places.list_floors(uow(), int(d["building_id"]))
+        buttons = [(f, Pick(step, "floor", i)) for i, f in enumerate(floors)]
+        rows = [*grid(buttons, 5), _nav_row(context, step)]
+        text = t("report.choose_floor", building=d.get("building", ""))
+        return await reply(update, text, keyboard(rows), edit=edit)
+    if step == ROOM:
+        offset = int(d.get("room_offset", 0))
+        rooms, total = await places.list_rooms(
+            uow(), int(d["building_id"]), d.get("floor"), offset=offset, limit=ROOMS_PER_PAGE
+        )
+        buttons = [(r.name, Pick(step, "room", r.id)) for r in rooms]
+        pager: list[Button] = []
+        if offset > 0:
+            pager.append((t("common.prev"), Pick(step, "page", max(offset - ROOMS_PER_PAGE, 0))))
+        if offset + ROOMS_PER_PAGE < total:
+            pager.append((t("common.next"), Pick(step, "page", offset + ROOMS_PER_PAGE)))
+        rows = [*grid(buttons, 4), pager, _nav_row(context, step)]
+        text = t("report.choose_room", floor=d.get("floor", ""))
+        return await reply(update, text, keyboard(rows), edit=edit)
+    if step == CATEGORY:
+        categories = await places.list_categories(uow())
+        buttons = [(t.category(c.key), Pick(step, "cat", c.id)) for c in categories]
+        rows = [*grid(buttons, 2), _nav_row(context, step)]
+        return await reply(update, t("report.choose_category"), keyboard(rows), edit=edit)
+    if step == DUPLICATE:
+        dup = d["duplicate"]
+        rows = [
+            [(t("report.follow_existing", number=dup["number"]), Follow(int(dup["id"])))],
+            [(t("report.file_anyway"), Nav(step, "file_anyway"))],
+            _nav_row(context, step),
+        ]
+        text = t(
+            "report.duplicate_found",
+            number=dup["number"],
+            status=t.status(dup["status"]),
+            description=clip(dup["description"], 200),
+        )
+        return await reply(update, text, keyboard(rows), edit=edit)
+    if step == DESCRIPTION:
+        text = t("report.ask_description", limit=policy.description_max)
+        return await reply(update, text, keyboard([_nav_row(context, step)]), edit=edit)
+    if step == PHOTOS:
+        action = "done" if d.get("photos") else "skip"
+        label = t("common.done") if action == "done" else t("common.skip")
+        rows = [[(label, Nav(step, action))], _nav_row(context, step)]
+        text = t("report.ask_photos", limit=policy.photos_max)
+        return await reply(update, text, keyboard(rows), edit=edit)
+    if step == URGENCY:
+        buttons = [(t(f"urgency.{u}"), Pick(step, "urg", i)) for i, u in enumerate(Urgency)]
+        rows = [buttons, _nav_row(context, step)]
+        return await reply(update, t("report.choose_urgency"), keyboard(rows), edit=edit)
+    if step == CONTACT:
+        markup = ReplyKeyboardMarkup(
+            [
+                [KeyboardButton(t("report.share_contact"), request_contact=True)],
+                [KeyboardButton(t("common.skip"))],
+                [KeyboardButton(t("common.back")), KeyboardButton(t("common.cancel"))],
+            ],
+            resize_keyboard=True,
+            one_time_keyboard=True,
+        )
+        return await reply(update, t("report.ask_contact"), markup)
+    if step == EDIT:
+        names = ["place", "category", "description", "photos", "urgency", "contact"]
+        buttons = [(t(f"report.edit_{n}"), EditField(n)) for n in names]
+        rows = [*grid(buttons, 2), _nav_row(context, step)]
+        return await reply(update, t("report.edit_which"), keyboard(rows), edit=edit)
+    return await _render_summary(update, context, draft, edit=edit)
+
+
+async def _render_summary(update: Update, context: Ctx, draft: DraftView, *, edit: bool) -> None:
+    t, d = context.texts, draft.data
+    text = t(
+        "report.summary",
+        place=f"{d.get('campus', '')} · {d.get('building', '')} · {d.get('room', '')}",
+        category=t.category(d.get("category", "other")),
+        urgency=t(f"urgency.{d.get('urgency', 'normal')}"),
+        description=clip(d.get("description", ""), 1500),
+        photos=len(d.get("photos", [])),
+        phone=d.get("phone") or t("report.no_phone"),
+    )
+    rows = [
+        [(t("common.confirm"), Nav(SUMMARY, "confirm"))],
+        [(t("report.edit"), Nav(SUMMARY, "edit")), (t("common.cancel"), Nav(SUMMARY, "cancel"))],
+    ]
+    return await reply(update, text, keyboard(rows), edit=edit)
+
+
+# --- moving between steps ------------------------------------------------------------------
+
+
+def _place_data(place: places.PlaceView) -> dict[str, object]:
+    return {
+        "campus_id": place.campus_id,
+        "campus": place.campus,
+        "building_id": place.building_id,
+        "building": place.building,
+        "floor": place.floor,
+        "room_id": place.room_id,
+        "room": place.room,
+        "room_code": place.code,
+    }
+
+
+def _after(draft: DraftView, step: str) -> str:
+    """The step after `step`, or the summary when the user came from "Edit"."""
+    order = [CATEGORY, DESCRIPTION, PHOTOS, URGENCY, CONTACT, SUMMARY]
+    if draft.data.get("editing"):
+        draft.data.pop("editing")
+        return SUMMARY
+    return order[order.index(step) + 1] if step in order else CATEGORY
+
+
+async def _after_place(update: Update, context: Ctx, draft: DraftView, edit: bool) -> None:
+    """The room is known: skip to the summary when editing, else on to the category."""
+    if draft.data.get("category_id") and draft.data.get("editing"):
+        draft.data.pop("editing")
+        draft.step = SUMMARY
+    else:
+        draft.step = CATEGORY
+    await _go(update, context, draft, edit=edit)
+
+
+async def _after_category(update: Update, context: Ctx, draft: DraftView) -> None:
+    """Duplicate guard: an open ticket for the same room and category is offered first."""
+    dups = await open_duplicates(
+        context.store.uow(), int(draft.data["room_id"]), int(draft.data["category_id"])
+    )
+    if dups and not draft.data.get("file_anyway"):
+        dup = dups[0]
+        draft.data["duplicate"] = {
+            "id": dup.id,
+            "number": dup.number,
+            "status": dup.status,
+            "description": dup.description,
+        }
+        draft.step = DUPLICATE
+    else:
+        draft.step = _after(draft, CATEGORY)
+    await _go(update, context, draft, edit=True)
+
+
+async def _load(update: Update, context: Ctx, step: str) -> DraftView | None:
+    """The draft, if the pressed button belongs to its current step; else a stale alert."""
+    draft = await drafts.get_draft(context.store.uow(), context.person.id)
+    if draft is None or draft.step != step:
+        await answer(update.callback_query, context.texts("common.stale_button"), alert=True)
+        return None
+    await answer(update.callback_query)
+    return draft
+
+
+async def on_pick(update: Update, context: Ctx) -> None:
+    """A choice button of one of the steps."""
+    pick = data_of(update, Pick)
+    draft = await _load(update, context, pick.step)
+    if draft is None:
+        return
+    d, uow = draft.data, context.store.uow
+    if pick.what == "campus":
+        d["campus_id"] = pick.value
+        draft.step = BUILDING
+    elif pick.what == "building":
+        buildings = await places.list_buildings(uow(), int(d.get("campus_id", 0)))
+        chosen = next((b for b in buildings if b.id == pick.value), None)
+        if chosen is None:
+            return await _stale(update, context)
+        d.update(building_id=chosen.id, building=chosen.name, campus=chosen.campus)
+        draft.step = FLOOR
+    elif pick.what == "floor":
+        floors = await places.list_floors(uow(), int(d["building_id"]))
+        if not 0 <= pick.value < len(floors):
+            return await _stale(update, context)
+        d.update(floor=floors[pick.value], room_offset=0)
+        draft.step = ROOM
+    elif pick.what == "page":
+        d["room_offset"] = max(pick.value, 0)
+    elif pick.what == "room":
+        place = await places.get_room_place(uow(), pick.value)
+        if place.building_id != d.get("building_id"):
+            return await _stale(update, context)
+        d.update(_place_data(place))
+        return await _after_place(update, context, draft, edit=True)
+    elif pick.what == "cat":
+        categories = await places.list_categories(uow())
+        chosen_cat = next((c for c in categories if c.id == pick.value), None)
+        if chosen_cat is None:
+            return await _stale(update, context)
+        d.update(category_id=chosen_cat.id, category=chosen_cat.key)
+        d.pop("file_anyway", None)
+        return await _after_category(update, context, draft)
+    elif pick.what == "urg":
+        urgencies = list(Urgency)
+        if not 0 <= pick.value < len(urgencies):
+            return await _stale(update, context)
+        d["urgency"] = urgencies[pick.value].value
+        if urgencies[pick.value] is Urgency.EMERGENCY:
+            phone = context.settings.service.emergency_phone
+            await reply(update, context.texts("report.emergency_notice", phone=phone))
+        draft.step = _after(draft, URGENCY)
+        return await _go(update, context, draft)
+    else:
+        return await _stale(update, context)
+    await _go(update, context, draft, edit=True)
+
+
+async def _stale(update: Update, context: Ctx) -> None:
+    await reply(update, context.texts("common.stale_button"))
+
+
+async def on_nav(update: Update, context: Ctx) -> None:
+    """Back, Cancel, Skip, Done, Edit, Confirm and "file anyway"."""
+    nav = data_of(update, Nav)
+    draft = await _load(update, context, nav.step)
+    if draft is None:
+        return
+    await navigate(update, context, draft, nav.action, edit=True)
+
+
+async def navigate(
+    update: Update, context: Ctx, draft: DraftView, action: str, *, edit: bool
+) -> None:
+    """Apply a navigation action to the draft."""
+    if action == "cancel":
+        await drafts.drop_draft(context.store.uow(), context.person.id)
+        await reply(update, context.texts("common.cancelled"), edit=edit)
+        if not edit:
+            await reply(update, "⬇️", ReplyKeyboardRemove())
+        return
+    if action == "back":
+        draft.data.pop("editing", None)
+        draft.step = BACK.get(draft.step, CAMPUS)
+        if draft.step == CATEGORY and "room_id" not in draft.data:
+            draft.step = CAMPUS
+    elif action in ("skip", "done") and draft.step in (PHOTOS, CONTACT):
+        draft.step = _after(draft, draft.step)
+    elif action == "file_anyway" and draft.step == DUPLICATE:
+        draft.data["file_anyway"] = True
+        draft.data.pop("duplicate", None)
+        draft.step = _after(draft, CATEGORY)
+    elif action == "edit" and draft.step == SUMMARY:
+        draft.step = EDIT
+    elif action == "confirm" and draft.step == SUMMARY:
+        await _submit(update, context, draft)
+        return
+    else:
+        await _stale(update, context)
+        return
+    await _go(update, context, draft, edit=edit)
+
+
+async def on_edit_field(update: Update, context: Ctx) -> None:
+    """From the edit menu to one field's step; afterwards back to the summary."""
+    field = data_of(update, EditField).field
+    draft = await _load(update, context, EDIT)
+    if draft is None or field not in EDITABLE:
+        return
+    draft.data["editing"] = True
+    draft.step = EDITABLE[field]
+    if field == "photos":
+        draft.data["photos"] = []
+    await _go(update, context, draft, edit=True)
+
+
+async def on_follow(update: Update, context: Ctx) -> None:
+    """Follow the existing ticket instead of filing a duplicate."""
+    ticket_id = data_of(update, Follow).ticket_id
+    draft = await _load(update, context, DUPLICATE)
+    if draft is None:
+        return
+    if int(draft.data.get("duplicate", {}).get("id", -1)) != ticket_id:
+        return await _stale(update, context)
+    await follow(context.store.uow(), ticket_id, context.person.id)
+    await drafts.drop_draft(context.store.uow(), context.person.id)
+    number = draft.data["duplicate"]["number"]
+    await reply(update, context.texts("report.following", number=number), edit=True)
+
+
+async def _submit(update: Update, context: Ctx, draft: DraftView) -> None:
+    d = draft.data
+    await report(
+        context.store.uow(),
+        NewTicket(
+            requester_id=context.person.id,
+            room_id=int(d["room_id"]),
+            category_key=str(d["category"]),
+            description=str(d["description"]),
+            urgency=Urgency(d.get("urgency", "normal")),
+            photos=list(d.get("photos", [])),
+            contact_phone=d.get("phone"),
+        ),
+    )
+    await drafts.drop_draft(context.store.uow(), context.person.id)
+    context.nudge_sender()
+    await reply(update, context.texts("report.submitted"), edit=True)
+
+
+# --- typed input -------------------------------------------------------------------------
+
+
+async def on_message(update: Update, context: Ctx, draft: DraftView) -> None:
+    """A message while a report is in progress: text, photo, contact or something else."""
+    message = update.effective_message
+    assert message is not None
+    t, d, step = context.texts, draft.data, draft.step
+    text = (message.text or "").strip()
+    if step == CONTACT and text in (t("common.skip"), t("common.back"), t("common.cancel")):
+        action = {t("common.skip"): "skip", t("common.back"): "back"}.get(text, "cancel")
+        if action != "cancel":
+            await reply(update, "👌", ReplyKeyboardRemove())
+        return await navigate(update, context, draft, action, edit=False)
+    if step == PHOTOS:
+        return await _on_photo_step(update, context, draft)
+    if step == CONTACT and message.contact is not None:
+        user = update.effective_user
+        if user is None or message.contact.user_id != user.id:
+            return await reply(update, t("report.contact_not_own"))
+        d["phone"] = message.contact.phone_number[:40]
+        await reply(update, t("report.contact_saved"), ReplyKeyboardRemove())
+        draft.step = _after(draft, CONTACT)
+        return await _go(update, context, draft)
+    if step == DESCRIPTION and text:
+        try:
+            d["description"] = validate_description(context.store.uow(), text)
+        except DescriptionTooLong as exc:
+            return await reply(update, t("report.description_too_long", **exc.params))
+        except InvalidInput:
+            return await reply(update, t("report.description_empty"))
+        draft.step = _after(draft, DESCRIPTION)
+        return await _go(update, context, draft)
+    if step in (FLOOR, ROOM) and text and d.get("building_id"):
+        place = await places.find_room(context.store.uow(), int(d["building_id"]), text)
+        if place is None:
+            building = d.get("building", "")
+            return await reply(
+                update, t("report.room_not_found", text=clip(text, 40), building=building)
+            )
+        d.update(_place_data(place))
+        return await _after_place(update, context, draft, edit=False)
+    await reply(update, t("common.use_buttons"))
+    await render(update, context, draft)
+
+
+async def _on_photo_step(update: Update, context: Ctx, draft: DraftView) -> None:
+    message = update.effective_message
+    assert message is not None
+    t, limit = context.texts, context.store.policy.photos_max
+    if not message.photo:
+        return await reply(update, t("report.not_a_photo"))
+    photos: list[str] = list(draft.data.get("photos", []))
+    if len(photos) >= limit:
+        return await reply(update, t("report.too_many_photos", limit=limit))
+    # The largest size is last; its file id is what technicians will be shown.
+    photos.append(message.photo[-1].file_id)
+    draft.data["photos"] = photos
+    await drafts.save_draft(context.store.uow(), context.person.id, draft)
+    rows: list[list[Button]] = [[(t("common.done"), Nav(PHOTOS, "done"))]]
+    rows.append(_nav_row(context, PHOTOS))
+    await reply(update, t("report.photo_added", count=len(photos), limit=limit), keyboard(rows))
+
+
+def handlers() -> list[BaseHandler[Update, Ctx, object]]:
+    """This flow's handlers (typed input is routed here by bot.flows.inputs)."""
+    return [
+        CommandHandler("report", guarded(report_command)),
+        CommandHandler("cancel", cancel_command),
+        CallbackQueryHandler(guarded(on_pick), pattern=pattern(Pick)),
+        CallbackQueryHandler(guarded(on_nav), pattern=pattern(Nav)),
+        CallbackQueryHandler(guarded(on_edit_field), pattern=pattern(EditField)),
+        CallbackQueryHandler(guarded(on_follow), pattern=pattern(Follow)),
+    ]

@@ -1,0 +1,159 @@
+"""/start with its deep links, the main menu, /language, /phones and /help."""
+
+from __future__ import annotations
+
+from telegram import BotCommand, Update
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
+
+from bot.callbacks import Menu, SetLanguage
+from bot.context import Ctx
+from bot.flows import report
+from bot.flows.common import answer, data_of, guarded, pattern, reply
+from bot.i18n import LANGUAGES, Texts
+from bot.ui import keyboard
+from store.deeplink import parse_room_payload
+from store.errors import InviteInvalid
+from store.services.invites import INVITE_PREFIX, derive_invite_secret, redeem_invite
+from store.services.people import set_language
+
+COMMANDS = ("start", "report", "my", "phones", "language", "cancel", "help")
+LANGUAGE_NAMES = {"zh_Hans": "简体中文", "zh_Hant": "繁體中文", "en": "English"}
+# Telegram's menu-language codes for setMyCommands.
+TELEGRAM_LANGUAGE = {"zh_Hans": "zh", "en": "en"}
+
+
+def main_menu(texts: Texts) -> list[list[tuple[str, Menu]]]:
+    """The four entries of the main menu."""
+    return [
+        [(texts("menu.report"), Menu("report"))],
+        [(texts("menu.my_tickets"), Menu("my"))],
+        [(texts("menu.phones"), Menu("phones"))],
+        [(texts("menu.language"), Menu("lang"))],
+    ]
+
+
+async def show_menu(update: Update, context: Ctx, *, greet: bool = False) -> None:
+    """Greeting (optionally) and the menu."""
+    texts = context.texts
+    text = texts("start.menu_prompt")
+    if greet:
+        text = texts("start.greeting", name=context.person.name or "") + "\n\n" + text
+    await reply(update, text, keyboard(main_menu(texts)))
+
+
+async def start(update: Update, context: Ctx) -> None:
+    """Greet and show the menu; a deep link starts a report for a room or redeems an invite."""
+    payload = context.args[0] if context.args else ""
+    if not payload:
+        await show_menu(update, context, greet=True)
+        return
+    if payload.startswith(INVITE_PREFIX):
+        await _redeem(update, context, payload.removeprefix(INVITE_PREFIX))
+        return
+    code = parse_room_payload(payload)
+    if code is not None and await report.start_for_room(update, context, code):
+        return
+    await reply(update, context.texts("start.deeplink_bad"))
+    await show_menu(update, context, greet=True)
+
+
+async def _redeem(update: Update, context: Ctx, token: str) -> None:
+    user = update.effective_user
+    assert user is not None
+    secret = derive_invite_secret(context.settings.require_token())
+    try:
+        grant = await redeem_invite(
+            context.store.uow(),
+            token,
+            telegram_id=user.id,
+            name=user.full_name,
+            language=context.texts.language,
+            secret=secret,
+        )
+    except InviteInvalid as exc:
+        reason = context.texts(f"invite.reason_{exc.reason}")
+        await reply(update, context.texts("error.invite_invalid", reason=reason))
+        await show_menu(update, context)
+        return
+    role = context.texts(f"role.{grant.role}")
+    await reply(update, context.texts("invite.welcome", role=role, scope=grant.scope_label()))
+    await show_menu(update, context)
+
+
+async def on_menu(update: Update, context: Ctx) -> None:
+    """A main-menu button."""
+    item = data_of(update, Menu).item
+    await answer(update.callback_query)
+    if item == "report":
+        await report.begin(update, context)
+    elif item == "my":
+        from bot.flows import my_tickets
+
+        await my_tickets.show_list(update, context, offset=0)
+    elif item == "phones":
+        await phones(update, context)
+    elif item == "lang":
+        await choose_language(update, context)
+    else:
+        await show_menu(update, context)
+
+
+async def phones(update: Update, context: Ctx) -> None:
+    """The emergency and complaint numbers, always one tap away."""
+    svc = context.settings.service
+    text = context.texts(
+        "phones.text", emergency=svc.emergency_phone, complaint=svc.complaint_phone
+    )
+    await reply(update, text, keyboard([[(context.texts("menu.back_to_menu"), Menu("menu"))]]))
+
+
+async def choose_language(update: Update, context: Ctx) -> None:
+    """Offer the configured languages."""
+    rows = [
+        [(LANGUAGE_NAMES[code], SetLanguage(code))]
+        for code in context.settings.service.languages
+        if code in LANGUAGES
+    ]
+    await reply(update, context.texts("language.choose"), keyboard(rows))
+
+
+async def on_language(update: Update, context: Ctx) -> None:
+    """Switch the catalog for this person."""
+    code = data_of(update, SetLanguage).code
+    if code not in context.settings.service.languages:
+        await answer(update.callback_query, context.texts("common.stale_button"), alert=True)
+        return
+    await set_language(context.store.uow(), context.person.id, code)
+    context.texts = Texts(code, context.settings.service.timezone)
+    await answer(update.callback_query)
+    await reply(update, context.texts("language.set"), edit=True)
+    await show_menu(update, context)
+
+
+async def help_command(update: Update, context: Ctx) -> None:
+    """How to use the bot."""
+    await reply(update, context.texts("help.text"))
+
+
+async def menu_command(update: Update, context: Ctx) -> None:
+    """/menu: the menu without the greeting."""
+    await show_menu(update, context)
+
+
+def bot_commands(language: str) -> list[BotCommand]:
+    """The command list published for one language."""
+    texts = Texts(language)
+    return [BotCommand(name, texts(f"commands.{name}")) for name in COMMANDS]
+
+
+def handlers() -> list[BaseHandler[Update, Ctx, object]]:
+    """This flow's handlers, in order."""
+    return [
+        CommandHandler("start", guarded(start)),
+        CommandHandler("help", help_command),
+        CommandHandler("menu", menu_command),
+        CommandHandler("phones", phones),
+        CommandHandler("language", choose_language),
+        CallbackQueryHandler(guarded(on_menu), pattern=pattern(Menu)),
+        CallbackQueryHandler(guarded(on_language), pattern=pattern(SetLanguage)),
+    ]

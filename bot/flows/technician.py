@@ -1,0 +1,52 @@
+"""Technicians: answering job offers (accept / decline) and going on or off duty."""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
+
+from bot.callbacks import OfferAnswer
+from bot.context import Ctx
+from bot.flows.common import answer, data_of, guarded, pattern, reply
+from store.errors import AlreadyTaken
+from store.services import dispatch
+from store.services.people import set_duty
+
+
+async def on_offer(update: Update, context: Ctx) -> None:
+    """Accept (first press wins) or decline an offered job."""
+    offer = data_of(update, OfferAnswer)
+    t, query = context.texts, update.callback_query
+    if offer.action == "accept":
+        try:
+            view = await dispatch.accept(context.store.uow(), offer.ticket_id, context.person.id)
+        except AlreadyTaken as exc:
+            await answer(query, t("error.already_taken", taken_by=exc.taken_by or "—"), True)
+            return
+        context.nudge_sender()
+        await answer(query, t("staff.accepted", number=view.number), alert=False)
+        assert query is not None and query.message is not None
+        await query.edit_message_reply_markup(None)
+        await reply(update, t("staff.accepted", number=view.number))
+    elif offer.action == "decline":
+        await dispatch.decline(context.store.uow(), offer.ticket_id, context.person.id)
+        context.nudge_sender()
+        await answer(query, t("staff.declined"))
+        assert query is not None
+        await query.edit_message_reply_markup(None)
+    else:
+        await answer(query, t("common.stale_button"), alert=True)
+
+
+async def duty(update: Update, context: Ctx) -> None:
+    """/duty toggles on and off duty."""
+    on = await set_duty(context.store.uow(), context.person.id)
+    await reply(update, context.texts("staff.on_duty" if on else "staff.off_duty"))
+
+
+def handlers() -> list[BaseHandler[Update, Ctx, object]]:
+    """This flow's handlers."""
+    return [
+        CommandHandler("duty", guarded(duty)),
+        CallbackQueryHandler(guarded(on_offer), pattern=pattern(OfferAnswer)),
+    ]

@@ -1,0 +1,185 @@
+"""The one outbox sender: drains due notices to Telegram within its rate limits.
+
+A row is marked sent only after Telegram accepted the message, so a crash can at worst
+resend a notice, never lose one. About 30 messages/s overall and 1/s per chat; 429s pause
+sending for `retry_after`; 5xx and network errors retry with backoff; a user who blocked
+the bot (or never started it) is marked unreachable and not retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from datetime import timedelta
+
+from sqlalchemy.exc import OperationalError
+from telegram import Bot, InputMediaPhoto, Message
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
+
+from bot.i18n import Texts
+from bot.notices import Rendered, render
+from bot.settings import Settings
+from store.services import outbox
+from store.services.outbox import Notice
+from store.uow import Store
+
+log = logging.getLogger(__name__)
+
+GLOBAL_RATE = 30.0  # messages per second, bot-wide
+PER_CHAT_INTERVAL = 1.0  # seconds between two messages to one chat
+MAX_BACKOFF = 300.0
+# Edits of messages that are gone or already say the same need no retry.
+HARMLESS_EDIT_ERRORS = ("message to edit not found", "message is not modified")
+
+
+class OutboxSender:
+    """Background task: `start()` in post_init, `stop()` in post_shutdown."""
+
+    def __init__(self, bot: Bot, store: Store, settings: Settings, poll_interval: float = 1.0):
+        self.bot = bot
+        self.store = store
+        self.settings = settings
+        self.poll_interval = poll_interval
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._last_to_chat: dict[int, float] = {}
+        self._next_slot = 0.0
+        self._paused_until = 0.0
+
+    def start(self) -> None:
+        """Begin draining in the background."""
+        self._task = asyncio.create_task(self._run(), name="outbox-sender")
+
+    async def stop(self) -> None:
+        """Stop after the current message."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    def nudge(self) -> None:
+        """New notices were committed: look now rather than at the next poll."""
+        self._wake.set()
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                busy = await self.drain_once()
+            except OperationalError as exc:  # e.g. database briefly locked
+                log.warning("outbox: database unavailable, retrying: %s", exc.orig)
+                busy = False
+            except Exception:
+                log.exception("outbox: unexpected error")
+                busy = False
+            if not busy:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+
+    async def drain_once(self, limit: int = 50) -> bool:
+        """Send what is due now; True if anything was attempted."""
+        notices = await outbox.due_notices(self.store.uow(), limit=limit)
+        held_chats: set[int] = set()
+        attempted = False
+        for notice in notices:
+            chat = notice.telegram_id
+            if chat is None:
+                await outbox.mark_unreachable(self.store.uow(), notice.id, "no telegram id")
+                continue
+            if chat in held_chats:
+                continue  # keep a chat's notices in order: none may overtake a held one
+            wait = self._last_to_chat.get(chat, 0.0) + PER_CHAT_INTERVAL - time.monotonic()
+            if wait > 0:
+                held_chats.add(chat)
+                continue
+            await self._pace()
+            attempted = True
+            await self._deliver(notice, chat)
+        return attempted
+
+    async def _pace(self) -> None:
+        now = time.monotonic()
+        start_at = max(self._next_slot, self._paused_until, now)
+        if start_at > now:
+            await asyncio.sleep(start_at - now)
+        self._next_slot = max(start_at, time.monotonic()) + 1 / GLOBAL_RATE
+
+    async def _deliver(self, notice: Notice, chat: int) -> None:
+        texts = Texts(
+            notice.language or self.settings.service.default_language,
+            self.settings.service.timezone,
+        )
+        try:
+            rendered = render(notice, texts)
+        except (ValueError, KeyError) as exc:
+            log.error("outbox: cannot render notice %s (%s): %s", notice.id, notice.kind, exc)
+            await outbox.mark_retry(self.store.uow(), notice.id, f"render: {exc}", timedelta(0))
+            return
+        self._last_to_chat[chat] = time.monotonic()
+        try:
+            ref = await self._send(notice, chat, rendered)
+        except RetryAfter as exc:
+            delay = exc.retry_after
+            seconds = delay.total_seconds() if isinstance(delay, timedelta) else float(delay)
+            self._paused_until = time.monotonic() + seconds
+            until = self.store.clock() + timedelta(seconds=seconds)
+            await outbox.postpone(self.store.uow(), notice.id, until)
+            log.warning("outbox: flood control, pausing %.0f s", seconds)
+            return
+        except Forbidden as exc:
+            await outbox.mark_unreachable(self.store.uow(), notice.id, str(exc))
+            log.info("outbox: recipient %s unreachable: %s", notice.recipient_id, exc)
+            return
+        except BadRequest as exc:
+            if rendered.edit_of and any(e in str(exc) for e in HARMLESS_EDIT_ERRORS):
+                await outbox.mark_sent(self.store.uow(), notice.id, None)
+                return
+            # Telegram refused this message for good; retrying would not help.
+            await outbox.mark_retry(
+                self.store.uow(), notice.id, f"bad request: {exc}", timedelta(days=3650)
+            )
+            log.error("outbox: notice %s rejected: %s", notice.id, exc)
+            return
+        except (TimedOut, NetworkError) as exc:
+            backoff = min(MAX_BACKOFF, 2.0 ** (notice.attempts + 1))
+            await outbox.mark_retry(
+                self.store.uow(), notice.id, f"network: {exc}", timedelta(seconds=backoff)
+            )
+            return
+        await outbox.mark_sent(self.store.uow(), notice.id, ref)
+
+    async def _send(self, notice: Notice, chat: int, rendered: Rendered) -> int | None:
+        """Send (or edit) and return the message id Telegram gave the main message."""
+        if rendered.edit_of and notice.ticket_id is not None:
+            ref = await outbox.delivery_ref(
+                self.store.uow(), notice.recipient_id, notice.ticket_id, rendered.edit_of
+            )
+            if ref is not None:
+                await self._edit(chat, ref, rendered)
+                return ref
+        photos = rendered.photos
+        if len(photos) > 1:
+            await self.bot.send_media_group(chat, [InputMediaPhoto(p) for p in photos[:10]])
+        elif len(photos) == 1 and len(rendered.text) <= 1024:
+            message: Message = await self.bot.send_photo(
+                chat, photos[0], caption=rendered.text, reply_markup=rendered.markup
+            )
+            return message.message_id
+        elif photos:
+            await self.bot.send_photo(chat, photos[0])
+        message = await self.bot.send_message(chat, rendered.text, reply_markup=rendered.markup)
+        return message.message_id
+
+    async def _edit(self, chat: int, message_id: int, rendered: Rendered) -> None:
+        """Edit a text message, or the caption when the original carried a photo."""
+        try:
+            await self.bot.edit_message_text(rendered.text, chat_id=chat, message_id=message_id)
+        except BadRequest as exc:
+            if "no text in the message" not in str(exc).lower():
+                raise
+            await self.bot.edit_message_caption(
+                chat_id=chat, message_id=message_id, caption=rendered.text
+            )

@@ -1,0 +1,60 @@
+"""Small keyboard and formatting helpers shared by the flows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.callbacks import Callback
+from bot.i18n import Texts
+
+Button = tuple[str, Callback]
+
+
+def button(text: str, data: Callback) -> InlineKeyboardButton:
+    """An inline button whose data is packed through the one callback codec."""
+    return InlineKeyboardButton(text, callback_data=data.pack())
+
+
+def keyboard(rows: Iterable[Sequence[Button]]) -> InlineKeyboardMarkup:
+    """An inline keyboard from rows of (text, callback) pairs; empty rows are dropped."""
+    return InlineKeyboardMarkup(
+        [[button(text, data) for text, data in row] for row in rows if row]
+    )
+
+
+def grid(buttons: Sequence[Button], columns: int) -> list[list[Button]]:
+    """Lay buttons out `columns` to a row."""
+    return [list(buttons[i : i + columns]) for i in range(0, len(buttons), columns)]
+
+
+def place_label(payload: dict[str, Any] | Any) -> str:
+    """`campus · building · room` from a notice payload or a view."""
+    get = payload.get if isinstance(payload, dict) else lambda k: getattr(payload, k, None)
+    parts = [get("campus"), get("building"), get("room")]
+    return " · ".join(str(p) for p in parts if p)
+
+
+def stars(rating: int | None) -> str:
+    """★★★☆☆ for 3, or an em dash for no rating."""
+    if rating is None:
+        return "—"
+    return "★" * rating + "☆" * (5 - rating)
+
+
+def clip(text: str, limit: int) -> str:
+    """Shorten text to `limit` characters with an ellipsis."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def error_text(texts: Texts, code: str, params: dict[str, Any]) -> str:
+    """A domain error's catalog text; unknown parameters are shown as they are."""
+    shown = {k: (texts.when(v) if hasattr(v, "isoformat") else v) for k, v in params.items()}
+    if "status" in shown:
+        shown["status"] = texts.status(str(shown["status"]))
+    try:
+        return texts(code, **shown)
+    except (KeyError, IndexError):
+        return texts("error.generic")

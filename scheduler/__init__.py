@@ -1,0 +1,1 @@
+"""Time-driven work: jobs that call store services on a schedule (rows, not memory)."""

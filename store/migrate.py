@@ -1,0 +1,87 @@
+"""Apply the packaged Alembic migrations to a database URL; works from an installed wheel."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Connection
+
+from store.db import create_engine
+
+MIGRATIONS_DIR = Path(__file__).resolve().with_name("migrations")
+
+
+def make_config(url: str) -> Config:
+    """An Alembic config for the packaged scripts and `url` (no cwd assumption)."""
+    config = Config(str(MIGRATIONS_DIR / "alembic.ini"))
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    # configparser treats % as interpolation; URL-encoded passwords contain it.
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def head_revision() -> str | None:
+    """The newest revision shipped with this package."""
+    return ScriptDirectory.from_config(make_config("")).get_current_head()
+
+
+async def upgrade(url: str, revision: str = "head") -> None:
+    """Bring the database at `url` up to `revision` in one transaction."""
+    config = make_config(url)
+
+    def _upgrade(connection: Connection) -> None:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(_upgrade)
+    finally:
+        await engine.dispose()
+
+
+def upgrade_sync(url: str, revision: str = "head") -> None:
+    """`upgrade` for callers without an event loop (not from inside a running loop)."""
+    asyncio.run(upgrade(url, revision))
+
+
+async def current_revision(url: str) -> str | None:
+    """The revision the database at `url` is at; None when it was never migrated."""
+
+    def _current(connection: Connection) -> str | None:
+        return MigrationContext.configure(connection).get_current_revision()
+
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as connection:
+            return await connection.run_sync(_current)
+    finally:
+        await engine.dispose()
+
+
+async def schema_diff(url: str) -> list[Any]:
+    """Differences between the models and the database at `url` (empty: they match)."""
+    from sqlmodel import SQLModel
+
+    import store.models  # noqa: F401 - registers the tables
+
+    def _compare(connection: Connection) -> list[Any]:
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "render_as_batch": True}
+        )
+        return list(compare_metadata(context, SQLModel.metadata))
+
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as connection:
+            return await connection.run_sync(_compare)
+    finally:
+        await engine.dispose()

@@ -1,0 +1,365 @@
+"""Places and categories: the locations import, browsing for the report flow, category sync."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import func
+from sqlmodel import col, select
+
+from store.errors import AmbiguousName, NotFound
+from store.models import Building, Campus, Category, Room
+from store.policy import Policy
+from store.services._common import Place, get_place
+from store.services.location_csv import LocationRow, parse_locations_csv
+from store.uow import UnitOfWork
+
+__all__ = [
+    "BuildingView",
+    "CampusView",
+    "CategoryView",
+    "ImportResult",
+    "LocationRow",
+    "PlaceView",
+    "RoomView",
+    "building_by_name",
+    "campus_by_name",
+    "category_by_key",
+    "find_room",
+    "get_room_place",
+    "import_locations",
+    "list_buildings",
+    "list_campuses",
+    "list_categories",
+    "list_floors",
+    "list_rooms",
+    "natural_key",
+    "parse_locations_csv",
+    "room_by_code",
+    "sync_categories",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    """What a locations import did."""
+
+    campuses_created: int
+    buildings_created: int
+    rooms_created: int
+    rooms_updated: int
+    unchanged: int
+
+
+@dataclass(frozen=True, slots=True)
+class CampusView:
+    """A campus as a choice on screen."""
+
+    id: int
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class BuildingView:
+    """A building with its campus."""
+
+    id: int
+    name: str
+    campus_id: int
+    campus: str
+
+
+@dataclass(frozen=True, slots=True)
+class RoomView:
+    """A room within a known building."""
+
+    id: int
+    building_id: int
+    floor: str
+    name: str
+    code: str
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceView:
+    """A room with its building and campus: everything a report needs to say where."""
+
+    room_id: int
+    code: str
+    floor: str
+    room: str
+    building_id: int
+    building: str
+    campus_id: int
+    campus: str
+
+
+@dataclass(frozen=True, slots=True)
+class CategoryView:
+    """An active repair category; its label comes from the catalogs by `key`."""
+
+    id: int
+    key: str
+    accept_minutes: int
+    complete_minutes: int
+    position: int
+
+
+def natural_key(text: str) -> tuple[tuple[int, int, str], ...]:
+    """Sort key that orders "2" before "10" and "B2" before "B10"."""
+    parts = re.split(r"(\d+)", text.casefold())
+    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in parts if p)
+
+
+def _place_view(place: Place) -> PlaceView:
+    room, building, campus = place.room, place.building, place.campus
+    assert room.id is not None and building.id is not None and campus.id is not None
+    return PlaceView(
+        room.id,
+        room.code,
+        room.floor,
+        room.name,
+        building.id,
+        building.name,
+        campus.id,
+        campus.name,
+    )
+
+
+def _room_view(room: Room) -> RoomView:
+    assert room.id is not None
+    return RoomView(room.id, room.building_id, room.floor, room.name, room.code)
+
+
+# --- import --------------------------------------------------------------------------------
+
+
+async def import_locations(uow: UnitOfWork, rows: Sequence[LocationRow]) -> ImportResult:
+    """Upsert campuses, buildings and rooms (by code) from checked rows in one transaction."""
+    async with uow:
+        session = uow.session
+        # Load everything once: a campus has thousands of rooms, not millions, and
+        # one query per row would make the sample file take seconds.
+        campuses = {c.name: c for c in (await session.execute(select(Campus))).scalars()}
+        buildings = {
+            (b.campus_id, b.name): b for b in (await session.execute(select(Building))).scalars()
+        }
+        rooms = {r.code: r for r in (await session.execute(select(Room))).scalars()}
+
+        new_campuses = [Campus(name=n) for n in dict.fromkeys(r.campus for r in rows)]
+        new_campuses = [c for c in new_campuses if c.name not in campuses]
+        session.add_all(new_campuses)
+        await session.flush()
+        campuses.update((c.name, c) for c in new_campuses)
+
+        new_buildings: list[Building] = []
+        for campus_name, building_name in dict.fromkeys((r.campus, r.building) for r in rows):
+            campus_id = campuses[campus_name].id
+            assert campus_id is not None
+            if (campus_id, building_name) not in buildings:
+                building = Building(campus_id=campus_id, name=building_name)
+                buildings[(campus_id, building_name)] = building
+                new_buildings.append(building)
+        session.add_all(new_buildings)
+        await session.flush()
+
+        created = updated = unchanged = 0
+        for row in rows:
+            building_id = buildings[(campuses[row.campus].id or 0, row.building)].id
+            assert building_id is not None
+            room = rooms.get(row.code)
+            if room is None:
+                session.add(
+                    Room(building_id=building_id, floor=row.floor, name=row.room, code=row.code)
+                )
+                created += 1
+            elif (room.building_id, room.floor, room.name) != (building_id, row.floor, row.room):
+                room.building_id, room.floor, room.name = building_id, row.floor, row.room
+                updated += 1
+            else:
+                unchanged += 1
+        await uow.commit()
+    return ImportResult(len(new_campuses), len(new_buildings), created, updated, unchanged)
+
+
+# --- browsing ------------------------------------------------------------------------------
+
+
+async def list_campuses(uow: UnitOfWork) -> list[CampusView]:
+    """Every campus, by name."""
+    async with uow:
+        rows = await uow.session.execute(select(Campus))
+        campuses = [CampusView(c.id or 0, c.name) for c in rows.scalars()]
+    return sorted(campuses, key=lambda c: natural_key(c.name))
+
+
+async def list_buildings(uow: UnitOfWork, campus_id: int) -> list[BuildingView]:
+    """The campus's buildings, in natural name order."""
+    async with uow:
+        rows = await uow.session.execute(
+            select(Building, Campus)
+            .join(Campus, col(Campus.id) == Building.campus_id)
+            .where(Building.campus_id == campus_id)
+        )
+        found = [BuildingView(b.id or 0, b.name, c.id or 0, c.name) for b, c in rows.all()]
+    return sorted(found, key=lambda b: natural_key(b.name))
+
+
+async def list_floors(uow: UnitOfWork, building_id: int) -> list[str]:
+    """The building's floors in natural order ("2" before "10")."""
+    async with uow:
+        rows = await uow.session.execute(
+            select(Room.floor).where(Room.building_id == building_id).distinct()
+        )
+        floors = list(rows.scalars())
+    return sorted(floors, key=natural_key)
+
+
+async def list_rooms(
+    uow: UnitOfWork, building_id: int, floor: str | None, *, offset: int = 0, limit: int = 24
+) -> tuple[list[RoomView], int]:
+    """One page of a floor's rooms (all floors when `floor` is None) and the total count."""
+    async with uow:
+        stmt = select(Room).where(Room.building_id == building_id)
+        if floor is not None:
+            stmt = stmt.where(Room.floor == floor)
+        rooms = [_room_view(r) for r in (await uow.session.execute(stmt)).scalars()]
+    # A floor holds tens of rooms, so sorting naturally in Python beats SQL collations.
+    rooms.sort(key=lambda r: (natural_key(r.floor), natural_key(r.name), r.code))
+    start = max(offset, 0)
+    return rooms[start : start + max(limit, 0)], len(rooms)
+
+
+async def room_by_code(uow: UnitOfWork, code: str) -> PlaceView | None:
+    """The room with this code (exact first, then ignoring case), or None."""
+    code = code.strip()
+    if not code:
+        return None
+    async with uow:
+        room_id = (
+            await uow.session.execute(select(Room.id).where(Room.code == code))
+        ).scalar_one_or_none()
+        if room_id is None:
+            ids = (
+                await uow.session.execute(
+                    select(Room.id).where(func.lower(Room.code) == code.lower()).limit(2)
+                )
+            ).scalars()
+            matches = list(ids)
+            room_id = matches[0] if len(matches) == 1 else None
+        if room_id is None:
+            return None
+        return _place_view(await get_place(uow, room_id))
+
+
+async def find_room(uow: UnitOfWork, building_id: int, text: str) -> PlaceView | None:
+    """A room of the building named or coded like `text`, ignoring case; None if not one."""
+    wanted = " ".join(text.split()).casefold()
+    if not wanted:
+        return None
+    async with uow:
+        rooms = list(
+            (await uow.session.execute(select(Room).where(Room.building_id == building_id)))
+            .scalars()
+            .all()
+        )
+        by_code = [r for r in rooms if r.code.casefold() == wanted]
+        by_name = [r for r in rooms if " ".join(r.name.split()).casefold() == wanted]
+        # A code is unique; a name might repeat on several floors, and then we cannot guess.
+        match = by_code or (by_name if len(by_name) == 1 else [])
+        if len(match) != 1 or match[0].id is None:
+            return None
+        return _place_view(await get_place(uow, match[0].id))
+
+
+async def building_by_name(uow: UnitOfWork, name: str, campus: str | None = None) -> BuildingView:
+    """The building called `name` (in `campus` if given); NotFound or AmbiguousName."""
+    name = name.strip()
+    async with uow:
+        stmt = select(Building, Campus).join(Campus, col(Campus.id) == Building.campus_id)
+        rows = [
+            BuildingView(b.id or 0, b.name, c.id or 0, c.name)
+            for b, c in (await uow.session.execute(stmt)).all()
+        ]
+    exact = [b for b in rows if b.name == name]
+    found = exact or [b for b in rows if b.name.casefold() == name.casefold()]
+    if campus is not None:
+        wanted = campus.strip().casefold()
+        found = [b for b in found if b.campus.casefold() == wanted]
+    if not found:
+        where = f" in campus {campus!r}" if campus else ""
+        raise NotFound(f"no building named {name!r}{where}", name=name)
+    if len(found) > 1:
+        choices = sorted(b.campus for b in found)
+        raise AmbiguousName(
+            f"building {name!r} exists in campuses {', '.join(choices)}; name the campus too",
+            choices,
+        )
+    return found[0]
+
+
+async def campus_by_name(uow: UnitOfWork, name: str) -> CampusView:
+    """The campus called `name` (ignoring case), or NotFound."""
+    wanted = name.strip().casefold()
+    for campus in await list_campuses(uow):
+        if campus.name.casefold() == wanted:
+            return campus
+    raise NotFound(f"no campus named {name.strip()!r}", name=name)
+
+
+async def get_room_place(uow: UnitOfWork, room_id: int) -> PlaceView:
+    """The room with its building and campus, or NotFound."""
+    async with uow:
+        return _place_view(await get_place(uow, room_id))
+
+
+# --- categories ----------------------------------------------------------------------------
+
+
+def _category_view(c: Category) -> CategoryView:
+    return CategoryView(c.id or 0, c.key, c.accept_minutes, c.complete_minutes, c.position)
+
+
+async def sync_categories(uow: UnitOfWork, policy: Policy) -> list[CategoryView]:
+    """Make the Category rows match `policy.categories`; unconfigured ones become inactive."""
+    async with uow:
+        existing = {c.key: c for c in (await uow.session.execute(select(Category))).scalars()}
+        for position, (key, target) in enumerate(policy.categories.items()):
+            accept = int(target.accept.total_seconds() // 60)
+            complete = int(target.complete.total_seconds() // 60)
+            category = existing.get(key)
+            if category is None:
+                category = Category(key=key, accept_minutes=accept, complete_minutes=complete)
+                uow.session.add(category)
+            category.accept_minutes, category.complete_minutes = accept, complete
+            category.position, category.active = position, True
+        for key, category in existing.items():
+            # Keep retired categories as rows: old tickets still point at them.
+            if key not in policy.categories and category.active:
+                category.active = False
+        await uow.commit()
+    return await list_categories(uow)
+
+
+async def list_categories(uow: UnitOfWork) -> list[CategoryView]:
+    """Active categories, by position."""
+    async with uow:
+        rows = await uow.session.execute(
+            select(Category)
+            .where(col(Category.active).is_(True))
+            .order_by(col(Category.position), col(Category.key))
+        )
+        return [_category_view(c) for c in rows.scalars()]
+
+
+async def category_by_key(uow: UnitOfWork, key: str) -> CategoryView | None:
+    """The active category with this key, or None."""
+    async with uow:
+        category = (
+            await uow.session.execute(
+                select(Category).where(Category.key == key, col(Category.active).is_(True))
+            )
+        ).scalar_one_or_none()
+        return _category_view(category) if category else None

@@ -1,0 +1,128 @@
+"""Shared fixtures: `store` runs each test on a SQLite file and on a throw-away PostgreSQL.
+
+Both schemas are built by the Alembic migrations, so every test also exercises them.
+PostgreSQL: one database per run (`repairbot_test_<random>`), truncated before each test.
+When it is unreachable the postgres params are skipped, unless REPAIRBOT_REQUIRE_POSTGRES=1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import os
+import secrets
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlmodel import SQLModel
+
+import store.models  # registers the tables truncated below
+from store.db import create_engine
+from store.migrate import schema_diff, upgrade
+from store.uow import Store
+
+pytest_plugins = ["sandbox.testing"] if importlib.util.find_spec("sandbox.testing") else []
+
+PG_SERVER = os.environ.get("REPAIRBOT_TEST_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432")
+PG_HOWTO = (
+    f"PostgreSQL is not reachable at {PG_SERVER} (user postgres, trust auth). Start it, "
+    "e.g. `sudo service postgresql start` or `docker run -d -p 5432:5432 "
+    "-e POSTGRES_HOST_AUTH_METHOD=trust postgres:16`; set REPAIRBOT_REQUIRE_POSTGRES=1 "
+    "to make this a failure instead of a skip."
+)
+
+
+def _migrate_and_check(url: str) -> None:
+    """Migrate `url`; stop the run at once if the migration lags behind store/models.py."""
+    asyncio.run(upgrade(url))
+    diff = asyncio.run(schema_diff(url))
+    if diff:
+        pytest.exit(
+            "store/models.py differs from the initial migration; run "
+            f"scripts/regen_migration.sh. First differences: {diff[:3]}",
+            returncode=1,
+        )
+
+
+def _require_postgres() -> bool:
+    return os.environ.get("REPAIRBOT_REQUIRE_POSTGRES", "") not in ("", "0")
+
+
+async def _admin(sql: str) -> None:
+    engine = create_engine(f"{PG_SERVER}/postgres")
+    try:
+        async with engine.connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text(sql))
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """URL of this run's migrated PostgreSQL database (skips or fails when unreachable)."""
+    name = f"repairbot_test_{secrets.token_hex(4)}"
+    try:
+        asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    except (OSError, ConnectionError) as exc:
+        if _require_postgres():
+            pytest.fail(f"{PG_HOWTO} ({exc})")
+        pytest.skip(f"{PG_HOWTO} ({exc})")
+    url = f"{PG_SERVER}/{name}"
+    try:
+        _migrate_and_check(url)
+        yield url
+    finally:
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file that each test copies (cheaper than migrating per test)."""
+    path = tmp_path_factory.mktemp("schema") / "template.db"
+    _migrate_and_check(f"sqlite+aiosqlite:///{path}")
+    return path
+
+
+@pytest.fixture
+def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
+    """URL of a fresh, migrated SQLite file for this test."""
+    path = tmp_path / "repairbot.db"
+    shutil.copyfile(sqlite_template, path)
+    return f"sqlite+aiosqlite:///{path}"
+
+
+async def _truncate(url: str) -> None:
+    tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest) -> str:
+    """URL of an empty, migrated database: a SQLite file, then this run's PostgreSQL."""
+    if request.param == "sqlite":
+        url: str = request.getfixturevalue("sqlite_url")
+        return url
+    url = request.getfixturevalue("postgres_url")
+    return url
+
+
+@pytest.fixture
+async def store(db_url: str) -> AsyncIterator[Store]:
+    """A Store on an empty, migrated database (parametrised: sqlite, postgres)."""
+    if not db_url.startswith("sqlite"):
+        # Truncate before, not after: a crashed test must not poison the next one.
+        await _truncate(db_url)
+    s = Store(create_engine(db_url))
+    try:
+        yield s
+    finally:
+        await s.dispose()

@@ -1,0 +1,25 @@
+"""Smoke: the real Application greets a user in their language over HTTP."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e.conftest import Harness
+
+
+@pytest.mark.parametrize(
+    ("language_code", "greeting", "menu_button"),
+    [
+        ("en", "Hello Alice", "🛠 Report a repair"),
+        ("zh-hans", "你好", "🛠 我要报修"),
+        ("zh-hant", "你好", "🛠 我要報修"),
+    ],
+)
+async def test_start_greets_in_the_users_language(
+    bot: Harness, language_code: str, greeting: str, menu_button: str
+) -> None:
+    alice = bot.sandbox.user(1001, "Alice", language_code=language_code)
+    await alice.command("start")
+    message = await alice.next_message()
+    assert greeting in message.text
+    assert menu_button in message.button_texts

@@ -1,0 +1,126 @@
+"""People, staff roles and duty, on both engines."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import func
+from sqlmodel import select
+
+from store.errors import InvalidInput, NotFound, NotPermitted
+from store.lifecycle import Role
+from store.models import Person, RoleGrant
+from store.services import people
+from store.uow import Store
+from tests.factories import make_categories, make_person, make_places, next_telegram_id
+
+
+async def _count(store: Store, model: type[Person] | type[RoleGrant]) -> int:
+    async with store.uow() as uow:
+        return int(
+            (await uow.session.execute(select(func.count()).select_from(model))).scalar_one()
+        )
+
+
+async def test_ensure_person_creates_then_refreshes_the_name(store: Store) -> None:
+    tid = next_telegram_id()
+    first = await people.ensure_person(store.uow(), tid, "  Li Lei ", "zh-hans")
+    assert (first.name, first.language, first.roles) == ("Li Lei", "zh-hans", {Role.REQUESTER})
+    await people.set_language(store.uow(), first.id, "en")
+    again = await people.ensure_person(store.uow(), tid, "Li Lei (new)", "zh-hans")
+    # Same person; the name follows Telegram, but the language the user chose stays.
+    assert (again.id, again.name, again.language) == (first.id, "Li Lei (new)", "en")
+    assert await _count(store, Person) == 1
+
+
+async def test_two_first_updates_at_once_make_one_person(store: Store) -> None:
+    tid = next_telegram_id()
+    views = await asyncio.gather(
+        *(people.ensure_person(store.uow(), tid, f"Racer {n}", None) for n in range(4))
+    )
+    assert len({v.id for v in views}) == 1
+    assert await _count(store, Person) == 1
+
+
+async def test_phone_and_language_are_checked(store: Store) -> None:
+    person = await make_person(store)
+    updated = await people.set_phone(store.uow(), person.id, " +86 138-0000-0000 ")
+    assert updated.phone == "+86 138-0000-0000"
+    with pytest.raises(InvalidInput):
+        await people.set_phone(store.uow(), person.id, "call me maybe")
+    assert (await people.set_phone(store.uow(), person.id, "")).phone is None
+    with pytest.raises(InvalidInput):
+        await people.set_language(store.uow(), person.id, "")
+    with pytest.raises(NotFound):
+        await people.get_person_view(store.uow(), 424242)
+
+
+async def test_add_staff_is_idempotent_and_list_shows_scopes(store: Store) -> None:
+    made = await make_places(store)
+    e1, e2 = made.building("E1公寓"), made.building("E2公寓")
+    tid = next_telegram_id()
+    for _ in range(2):
+        staff = await people.add_staff(
+            store.uow(), tid, Role.TECHNICIAN, name="Wang", building_ids=[e1.id, e2.id]
+        )
+    assert [g.buildings for g in staff.grants] == [("東校區/E1公寓",), ("東校區/E2公寓",)]
+    assert await _count(store, RoleGrant) == 2
+    west = made.building("W1公寓")
+    await people.add_staff(store.uow(), tid, Role.SUPERVISOR, campus_id=west.campus_id)
+    await people.add_staff(store.uow(), tid, Role.SUPERVISOR, campus_id=west.campus_id)
+    await people.add_staff(store.uow(), next_telegram_id(), Role.ADMIN, name="Boss")
+    await people.add_staff(store.uow(), next_telegram_id(), Role.ADMIN, name="Boss 2")
+
+    listed = await people.list_staff(store.uow())
+    assert [s.person.name for s in listed] == ["Boss", "Boss 2", "Wang"]
+    wang = listed[2]
+    assert wang.person.roles == {Role.REQUESTER, Role.TECHNICIAN, Role.SUPERVISOR}
+    labels = [(g.role, g.scope_label()) for g in wang.grants]
+    assert (Role.SUPERVISOR, "西校區") in labels
+    assert (Role.TECHNICIAN, "東校區/E1公寓") in labels
+    assert [g.scope_label() for g in listed[0].grants] == ["all"]
+    assert await _count(store, RoleGrant) == 5
+
+
+async def test_add_staff_refuses_requester_and_unknown_buildings(store: Store) -> None:
+    with pytest.raises(InvalidInput):
+        await people.add_staff(store.uow(), next_telegram_id(), Role.REQUESTER)
+    with pytest.raises(NotFound):
+        await people.add_staff(store.uow(), next_telegram_id(), Role.TECHNICIAN, building_ids=[9])
+    assert await _count(store, RoleGrant) == 0
+
+
+async def test_only_technicians_go_on_duty(store: Store) -> None:
+    student = await make_person(store)
+    with pytest.raises(NotPermitted):
+        await people.set_duty(store.uow(), student.id, True)
+    tech = await make_person(store, Role.TECHNICIAN)
+    assert await people.set_duty(store.uow(), tech.id) is True  # toggle from off
+    assert await people.set_duty(store.uow(), tech.id) is False
+    assert await people.set_duty(store.uow(), tech.id, True) is True
+    assert await people.set_duty(store.uow(), tech.id, True) is True
+    assert await people.remove_role(store.uow(), tech.id, Role.TECHNICIAN) == 1
+    after = await people.get_person_view(store.uow(), tech.id)
+    assert (after.on_duty, after.roles) == (False, {Role.REQUESTER})
+
+
+async def test_skills_must_be_known_categories(store: Store) -> None:
+    await make_categories(store)
+    tech = await make_person(store, Role.TECHNICIAN)
+    assert await people.set_skills(store.uow(), tech.id, ["water", "hvac", "water"]) == (
+        "water",
+        "hvac",
+    )
+    with pytest.raises(InvalidInput):
+        await people.set_skills(store.uow(), tech.id, ["plumbing"])
+    assert (await people.get_person_view(store.uow(), tech.id)).skills == ("water", "hvac")
+
+
+async def test_buildings_covered_follows_the_grant_scope(store: Store) -> None:
+    made = await make_places(store)
+    east = made.building("E1公寓").campus_id
+    sup = await make_person(store, Role.SUPERVISOR, campus_id=east)
+    covered = await people.buildings_covered(store.uow(), sup.id, Role.SUPERVISOR)
+    assert sorted(covered) == sorted(b.id for b in made.buildings if b.campus == "東校區")
+    assert await people.buildings_covered(store.uow(), sup.id, Role.TECHNICIAN) == []

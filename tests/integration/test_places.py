@@ -1,0 +1,197 @@
+"""Locations import, browsing for the report flow, and category sync, on both engines."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from store.errors import AmbiguousName, LocationImportError, NotFound
+from store.policy import Policy
+from store.services import places
+from store.services.places import import_locations, parse_locations_csv
+from store.uow import Store
+from tests.factories import location_rows, make_places
+
+SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "campus.csv"
+HEADER = "campus,building,floor,room,code\n"
+
+
+# --- parsing (pure) -------------------------------------------------------------------------
+
+
+def test_parse_accepts_bom_chinese_names_and_trims_whitespace() -> None:
+    text = (
+        "\ufeff"
+        + HEADER
+        + " 東校區 , E1公寓 ,1, 101 ,E1-101\r\n\r\n西校區,圖書館,B1,大廳,WLIB-B1\n"
+    )
+    rows = parse_locations_csv(text)
+    assert [(r.campus, r.building, r.floor, r.room, r.code, r.line) for r in rows] == [
+        ("東校區", "E1公寓", "1", "101", "E1-101", 2),
+        ("西校區", "圖書館", "B1", "大廳", "WLIB-B1", 4),
+    ]
+
+
+def test_parse_accepts_columns_in_any_order() -> None:
+    rows = parse_locations_csv("code,room,floor,building,campus\nX-1,1,1,B,C\n")
+    assert rows[0].code == "X-1" and rows[0].campus == "C"
+
+
+def test_parse_reports_every_bad_row_with_its_line_number() -> None:
+    text = (
+        HEADER
+        + "東校區,E1公寓,1,101,E1-101\n"  # line 2: fine
+        + "東校區,E1公寓,1,102\n"  # 3: a column missing
+        + "東校區,,1,103,E1-103\n"  # 4: empty building
+        + f"東校區,E1公寓,1,{'9' * 101},E1-104\n"  # 5: room name over 100 characters
+        + "東校區,E1公寓,1,101,E1-101\n"  # 6: the same row twice
+        + "東校區,E1公寓,2,201,E1-101\n"  # 7: same code, different room
+        + f"東校區,E1公寓,1,105,{'C' * 41}\n"  # 8: code over 40 characters
+    )
+    with pytest.raises(LocationImportError) as caught:
+        parse_locations_csv(text)
+    errors = dict(caught.value.errors)
+    assert sorted(errors) == [3, 4, 5, 6, 7, 8]
+    assert "expected 5 columns, got 4" in errors[3]
+    assert "empty building" in errors[4]
+    assert "room" in errors[5] and "100" in errors[5]
+    assert "duplicate code E1-101" in errors[6] and "line 2" in errors[6]
+    assert "E1-101" in errors[7] and "different" in errors[7]
+    assert "code" in errors[8] and "40" in errors[8]
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("", "empty"),
+        ("東校區,E1公寓,1,101,E1-101\n", "header"),
+        ("campus,building,floor,room\nA,B,1,1\n", "missing code"),
+    ],
+)
+def test_parse_refuses_a_file_without_a_proper_header(text: str, fragment: str) -> None:
+    with pytest.raises(LocationImportError) as caught:
+        parse_locations_csv(text)
+    assert caught.value.errors[0][0] == 1
+    assert fragment in caught.value.errors[0][1]
+
+
+# --- importing ------------------------------------------------------------------------------
+
+
+async def test_import_creates_then_second_import_changes_nothing(store: Store) -> None:
+    rows = parse_locations_csv(
+        HEADER + "東校區,E1公寓,1,101,E1-101\n東校區,E1公寓,1,102,E1-102\n"
+        "西校區,W1公寓,1,101,W1-101\n"
+    )
+    first = await import_locations(store.uow(), rows)
+    assert first == places.ImportResult(2, 2, 3, 0, 0)
+    second = await import_locations(store.uow(), rows)
+    assert second == places.ImportResult(0, 0, 0, 0, 3)
+    assert len(await places.list_campuses(store.uow())) == 2
+
+
+async def test_import_moves_and_renames_a_room_by_its_code(store: Store) -> None:
+    await make_places(store)
+    moved = location_rows([("西校區", "W1公寓", "3", "301", "E1-101")])
+    result = await import_locations(store.uow(), moved)
+    assert (result.rooms_updated, result.rooms_created, result.buildings_created) == (1, 0, 0)
+    place = await places.room_by_code(store.uow(), "E1-101")
+    assert place is not None
+    assert (place.campus, place.building, place.floor, place.room) == (
+        "西校區",
+        "W1公寓",
+        "3",
+        "301",
+    )
+
+
+async def test_import_sample_campus(store: Store) -> None:
+    rows = parse_locations_csv(SAMPLE.read_text(encoding="utf-8"))
+    assert len(rows) == 3032
+    result = await import_locations(store.uow(), rows)
+    assert result == places.ImportResult(2, 32, 3032, 0, 0)
+    again = await import_locations(store.uow(), rows)
+    assert again == places.ImportResult(0, 0, 0, 0, 3032)
+    e1 = await places.building_by_name(store.uow(), "E1公寓")
+    assert await places.list_floors(store.uow(), e1.id) == ["1", "2", "3", "4", "5", "6"]
+
+
+# --- browsing -------------------------------------------------------------------------------
+
+
+async def test_browse_campus_building_floor_room(store: Store) -> None:
+    made = await make_places(store)
+    campuses = await places.list_campuses(store.uow())
+    assert [c.name for c in campuses] == ["東校區", "西校區"]
+    east = campuses[0]
+    names = [b.name for b in await places.list_buildings(store.uow(), east.id)]
+    assert names == ["E1公寓", "E2公寓", "圖書館"]
+    e1 = made.building("E1公寓")
+    assert await places.list_floors(store.uow(), e1.id) == ["1", "2", "10"]
+    rooms, total = await places.list_rooms(store.uow(), e1.id, "1", offset=0, limit=1)
+    assert ([r.code for r in rooms], total) == (["E1-101"], 2)
+    rooms, total = await places.list_rooms(store.uow(), e1.id, "1", offset=1, limit=1)
+    assert ([r.code for r in rooms], total) == (["E1-102"], 2)
+    everything, total = await places.list_rooms(store.uow(), e1.id, None, offset=0, limit=10)
+    assert [r.code for r in everything] == ["E1-101", "E1-102", "E1-201", "E1-1001"]
+
+
+async def test_room_by_code_and_find_room(store: Store) -> None:
+    made = await make_places(store)
+    assert await places.room_by_code(store.uow(), "nope") is None
+    exact = await places.room_by_code(store.uow(), "E1-101")
+    assert exact is not None and exact.building == "E1公寓"
+    assert await places.room_by_code(store.uow(), " e1-101 ") == exact
+    e1, lib = made.building("E1公寓"), made.building("圖書館", "東校區")
+    found = await places.find_room(store.uow(), e1.id, "102")
+    assert found is not None and found.code == "E1-102"
+    assert await places.find_room(store.uow(), e1.id, "e1-201") == made.room("E1-201")
+    assert await places.find_room(store.uow(), lib.id, "1f大廳") == made.room("ELIB-1-H")
+    # A room of another building is not "in" this one, even by its full code.
+    assert await places.find_room(store.uow(), e1.id, "E2-101") is None
+    assert await places.find_room(store.uow(), e1.id, "999") is None
+    place = await places.get_room_place(store.uow(), exact.room_id)
+    assert place == exact
+    with pytest.raises(NotFound):
+        await places.get_room_place(store.uow(), 999_999)
+
+
+async def test_building_by_name_needs_the_campus_when_ambiguous(store: Store) -> None:
+    await make_places(store)
+    unique = await places.building_by_name(store.uow(), "W1公寓")
+    assert (unique.name, unique.campus) == ("W1公寓", "西校區")
+    with pytest.raises(AmbiguousName) as caught:
+        await places.building_by_name(store.uow(), "圖書館")
+    assert caught.value.choices == ["東校區", "西校區"]
+    assert "東校區" in str(caught.value) and "西校區" in str(caught.value)
+    qualified = await places.building_by_name(store.uow(), "圖書館", campus="西校區")
+    assert qualified.campus == "西校區"
+    with pytest.raises(NotFound):
+        await places.building_by_name(store.uow(), "E9公寓")
+
+
+# --- categories -----------------------------------------------------------------------------
+
+
+async def test_sync_categories_orders_updates_and_retires(store: Store) -> None:
+    created = await places.sync_categories(store.uow(), Policy())
+    expected = ["water", "electrical", "hvac", "furniture", "doors_locks", "network", "other"]
+    assert [c.key for c in created] == expected
+    assert await places.sync_categories(store.uow(), Policy()) == created  # idempotent
+
+    trimmed = dict(Policy().categories)
+    del trimmed["network"]
+    water = dataclasses.replace(trimmed["water"], accept=trimmed["water"].accept * 2)
+    trimmed["water"] = water
+    await places.sync_categories(store.uow(), Policy(categories=trimmed))
+    active = await places.list_categories(store.uow())
+    assert "network" not in [c.key for c in active]
+    assert await places.category_by_key(store.uow(), "network") is None
+    by_key = await places.category_by_key(store.uow(), "water")
+    assert by_key is not None and by_key.accept_minutes == 60
+
+    await places.sync_categories(store.uow(), Policy())  # configured again: active again
+    network = await places.category_by_key(store.uow(), "network")
+    assert network is not None and network.id == created[5].id
