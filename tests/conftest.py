@@ -17,11 +17,10 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
-from sqlmodel import SQLModel
 
-import store.models  # registers the tables truncated below
 from store.db import create_engine
 from store.migrate import schema_diff, upgrade
+from store.models import Room  # importing the models registers every table
 from store.uow import Store
 
 pytest_plugins = ["sandbox.testing"] if importlib.util.find_spec("sandbox.testing") else []
@@ -96,7 +95,7 @@ def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
 
 
 async def _truncate(url: str) -> None:
-    tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
+    tables = ", ".join(f'"{t.name}"' for t in Room.metadata.sorted_tables)
     engine = create_engine(url)
     try:
         async with engine.begin() as conn:

@@ -82,7 +82,10 @@ class Places:
 
 def location_rows(rows: Iterable[Sequence[str]]) -> list[LocationRow]:
     """LocationRows from (campus, building, floor, room, code) tuples, numbered from line 2."""
-    return [LocationRow(*row, line=n) for n, row in enumerate(rows, start=2)]
+    return [
+        LocationRow(campus, building, floor, room, code, line=n)
+        for n, (campus, building, floor, room, code) in enumerate(rows, start=2)
+    ]
 
 
 async def make_places(store: Store, rows: Iterable[Sequence[str]] = DEFAULT_LOCATIONS) -> Places:

@@ -9,6 +9,7 @@ import csv
 import io
 from dataclasses import dataclass
 
+from store.deeplink import room_payload_or_none
 from store.errors import LocationImportError
 from store.models import Building, Campus, Room
 
@@ -75,6 +76,8 @@ def _check_row(
             )
         elif any(ch < " " for ch in value):
             problems.append(f"{column} contains a control character")
+    if not problems and room_payload_or_none(values["code"]) is None:
+        problems.append(f"code {values['code']} is too long for a QR deep link")
     if problems:
         return problems
     return LocationRow(line=line, **values)

@@ -39,7 +39,10 @@ class Harness:
         self.app = build_application(
             self.settings, self.store, sender_poll_interval=0.1, with_scheduler=False
         )
+        # The same order as Application.run_polling: initialize, post_init, start.
         await self.app.initialize()
+        if self.app.post_init is not None:
+            await self.app.post_init(self.app)
         await start_polling(self.app)
 
     async def stop(self) -> None:
@@ -52,6 +55,8 @@ class Harness:
         if app.running:
             await app.stop()
         await app.shutdown()
+        if app.post_shutdown is not None:
+            await app.post_shutdown(app)
 
     async def restart(self) -> None:
         """Kill and start the bot again on the same database."""

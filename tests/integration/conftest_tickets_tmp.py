@@ -16,10 +16,14 @@ from sqlmodel.sql.sqltypes import UTCDateTime
 
 def _bind(self: Any, value: datetime | None, dialect: Any) -> datetime | None:
     if value is None or value.utcoffset() is None:
-        return value if dialect.name != "postgresql" or value is None else value.replace(tzinfo=UTC)
-    return value.astimezone(UTC) if dialect.name == "postgresql" else value.astimezone(
-        UTC
-    ).replace(tzinfo=None)
+        return (
+            value if dialect.name != "postgresql" or value is None else value.replace(tzinfo=UTC)
+        )
+    return (
+        value.astimezone(UTC)
+        if dialect.name == "postgresql"
+        else value.astimezone(UTC).replace(tzinfo=None)
+    )
 
 
 def _result(self: Any, value: datetime | None, dialect: Any) -> datetime | None:

@@ -60,7 +60,7 @@ async def test_redeem_grants_the_role_in_the_invited_buildings(store: Store) -> 
     assert (person.telegram_id, person.name, person.roles) == (
         tid,
         "New Tech",
-        {Role.REQUESTER, Role.TECHNICIAN},
+        frozenset({Role.REQUESTER, Role.TECHNICIAN}),
     )
     staff = {s.person.id: s for s in await people.list_staff(store.uow())}
     assert [g.building_ids for g in staff[grant.person_id].grants] == [(e1.id,)]

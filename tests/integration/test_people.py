@@ -26,7 +26,11 @@ async def _count(store: Store, model: type[Person] | type[RoleGrant]) -> int:
 async def test_ensure_person_creates_then_refreshes_the_name(store: Store) -> None:
     tid = next_telegram_id()
     first = await people.ensure_person(store.uow(), tid, "  Li Lei ", "zh-hans")
-    assert (first.name, first.language, first.roles) == ("Li Lei", "zh-hans", {Role.REQUESTER})
+    assert (first.name, first.language, first.roles) == (
+        "Li Lei",
+        "zh-hans",
+        frozenset({Role.REQUESTER}),
+    )
     await people.set_language(store.uow(), first.id, "en")
     again = await people.ensure_person(store.uow(), tid, "Li Lei (new)", "zh-hans")
     # Same person; the name follows Telegram, but the language the user chose stays.
@@ -75,7 +79,7 @@ async def test_add_staff_is_idempotent_and_list_shows_scopes(store: Store) -> No
     listed = await people.list_staff(store.uow())
     assert [s.person.name for s in listed] == ["Boss", "Boss 2", "Wang"]
     wang = listed[2]
-    assert wang.person.roles == {Role.REQUESTER, Role.TECHNICIAN, Role.SUPERVISOR}
+    assert wang.person.roles == frozenset({Role.REQUESTER, Role.TECHNICIAN, Role.SUPERVISOR})
     labels = [(g.role, g.scope_label()) for g in wang.grants]
     assert (Role.SUPERVISOR, "西校區") in labels
     assert (Role.TECHNICIAN, "東校區/E1公寓") in labels
@@ -102,7 +106,7 @@ async def test_only_technicians_go_on_duty(store: Store) -> None:
     assert await people.set_duty(store.uow(), tech.id, True) is True
     assert await people.remove_role(store.uow(), tech.id, Role.TECHNICIAN) == 1
     after = await people.get_person_view(store.uow(), tech.id)
-    assert (after.on_duty, after.roles) == (False, {Role.REQUESTER})
+    assert (after.on_duty, after.roles) == (False, frozenset({Role.REQUESTER}))
 
 
 async def test_skills_must_be_known_categories(store: Store) -> None:

@@ -49,17 +49,19 @@ def test_parse_reports_every_bad_row_with_its_line_number() -> None:
         + "東校區,E1公寓,1,101,E1-101\n"  # 6: the same row twice
         + "東校區,E1公寓,2,201,E1-101\n"  # 7: same code, different room
         + f"東校區,E1公寓,1,105,{'C' * 41}\n"  # 8: code over 40 characters
+        + f"東校區,E1公寓,1,106,{'碼' * 20}\n"  # 9: too long once encoded for a link
     )
     with pytest.raises(LocationImportError) as caught:
         parse_locations_csv(text)
     errors = dict(caught.value.errors)
-    assert sorted(errors) == [3, 4, 5, 6, 7, 8]
+    assert sorted(errors) == [3, 4, 5, 6, 7, 8, 9]
     assert "expected 5 columns, got 4" in errors[3]
     assert "empty building" in errors[4]
     assert "room" in errors[5] and "100" in errors[5]
     assert "duplicate code E1-101" in errors[6] and "line 2" in errors[6]
     assert "E1-101" in errors[7] and "different" in errors[7]
     assert "code" in errors[8] and "40" in errors[8]
+    assert "too long for a QR deep link" in errors[9]
 
 
 @pytest.mark.parametrize(

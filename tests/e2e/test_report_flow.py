@@ -1,0 +1,116 @@
+"""A full report from a QR link to the rating, through the real Application over HTTP."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from sqlmodel import select
+
+from store.deeplink import room_payload
+from store.lifecycle import Role, Status
+from store.models import Ticket, TicketPhoto
+from store.services import work
+from tests.e2e.conftest import Harness
+from tests.factories import make_person
+
+NUMBER = re.compile(r"\d{4}-\d{6}")
+
+
+async def test_qr_link_to_rating(bot: Harness) -> None:
+    """Alice scans the room's QR code, reports, a technician takes it, she rates it."""
+    sandbox = bot.sandbox
+    tech_user = sandbox.user(2001, "Tom", language_code="en")
+    await tech_user.command("start")  # a bot may only write to users who started it
+    await tech_user.next_message()
+    building = bot.places.room("E1-101").building_id
+    await make_person(
+        bot.store,
+        Role.TECHNICIAN,
+        name="Tom",
+        telegram_id=2001,
+        buildings=[building],
+        on_duty=True,
+    )
+
+    alice = sandbox.user(1001, "Alice", language_code="en")
+    await alice.command("start", room_payload("E1-101"))
+    await alice.expect(text_contains="Room E1-101")
+    step = await alice.expect(text_contains="What kind of problem")
+
+    await alice.press(step, "💡 Electrical")
+    step = await alice.wait_for_edit(step)
+    assert "Describe what happened" in step.text
+
+    await alice.send("The ceiling light flickers and buzzes.")
+    step = await alice.expect(text_contains="Send up to 5 photos")
+    await alice.send_album(2)
+    acks = await alice.collect(2)
+    assert "Photo 2/5 added" in acks[-1].text
+
+    await alice.press(acks[-1], "Done ✅")
+    step = await alice.wait_for_edit(acks[-1], lambda m: "How urgent" in m.text)
+    await alice.press(step, "Urgent")
+    step = await alice.expect(text_contains="Share a phone number")
+    assert alice.reply_keyboard is not None
+    assert alice.reply_keyboard[0][0].request_contact
+
+    await alice.share_contact("+8613800000000")
+    await alice.expect(text_contains="phone number saved")
+    summary = await alice.expect(text_contains="Please check your report")
+    assert "E1-101" not in summary.text or "101" in summary.text
+    assert "ceiling light" in summary.text and "2 photo(s)" in summary.text
+    assert "+8613800000000" in summary.text
+
+    await alice.press(summary, "✅ Confirm")
+    await alice.wait_for_edit(summary, lambda m: "Submitted" in m.text)
+    received = await alice.expect(text_contains="received")
+    number = NUMBER.search(received.text)
+    assert number is not None
+
+    # The technician is offered the job with its photos and Accept/Decline.
+    offer = await tech_user.expect(has_buttons=["✅ Accept", "✖️ Decline"])
+    assert number.group() in offer.body and "+8613800000000" in offer.body
+    await alice.expect(text_contains="offered to 1 on-duty technician")
+    answer = await tech_user.press(offer, "✅ Accept")
+    assert answer is not None and number.group() in (answer.text or "")
+    await alice.expect(text_contains="Tom took your job")
+
+    async with bot.store.uow() as uow:
+        ticket = (
+            await uow.session.execute(select(Ticket).where(Ticket.number == number.group()))
+        ).scalar_one()
+        photos = (
+            (
+                await uow.session.execute(
+                    select(TicketPhoto).where(TicketPhoto.ticket_id == ticket.id)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        assert ticket.status == Status.ASSIGNED and len(photos) == 2
+        assert ticket.contact_phone == "+8613800000000" and ticket.urgency == "urgent"
+        ticket_id, tech_id = ticket.id, ticket.assignee_id
+    assert tech_id is not None and ticket_id is not None
+    await work.start(bot.store.uow(), ticket_id, tech_id)
+    await alice.expect(text_contains="work has started")
+    await work.complete(bot.store.uow(), ticket_id, tech_id)
+    done = await alice.expect(text_contains="is done")
+    assert "5★" in done.button_texts and "🔁 Not fixed" in done.button_texts
+
+    await alice.press(done, "5★")
+    await alice.expect(text_contains="Add a comment")
+    await alice.send("Quick and tidy, thanks!")
+    await alice.expect(text_contains="comment was saved")
+    await tech_user.expect(text_contains="rated ★★★★★")
+
+    async with bot.store.uow() as uow:
+        closed = await uow.session.get(Ticket, ticket_id)
+        assert closed is not None and closed.status == Status.CLOSED
+        assert closed.rating == 5 and closed.rating_comment == "Quick and tidy, thanks!"
+
+    out = os.environ.get("REPAIRBOT_TRANSCRIPT")
+    if out:
+        Path(out).write_text(sandbox.transcript(), encoding="utf-8")

@@ -1,0 +1,197 @@
+"""The `repairbot` command in-process, on a temporary SQLite database."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func
+from sqlmodel import select
+
+from bot.cli import main
+from store.db import create_engine
+from store.deeplink import parse_room_payload
+from store.lifecycle import Role
+from store.migrate import head_revision
+from store.models import Room
+from store.services import invites, people
+from store.uow import Store
+
+TOKEN = "123456:AAH-real-looking-secret-token-value"
+LINK = re.compile(r"^https://t\.me/\w+\?start=[A-Za-z0-9_-]{1,64}$")
+CSV = (
+    "campus,building,floor,room,code\n"
+    + "".join(f"東校區,E1公寓,{1 + n // 10},{101 + n},E1-{101 + n}\n" for n in range(25))
+    + "西校區,圖書館,1,大廳,WLIB-1\n東校區,圖書館,1,大廳,ELIB-1\n"
+)
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A working directory with no config.toml and a database URL in the environment."""
+    monkeypatch.chdir(tmp_path)
+    for key in ("TOKEN", "BOT_USERNAME"):
+        monkeypatch.delenv(f"REPAIRBOT_TELEGRAM__{key}", raising=False)
+    monkeypatch.setenv("REPAIRBOT_DATABASE__URL", f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.setenv("REPAIRBOT_TELEGRAM__BOT_USERNAME", "campus_fix_bot")
+    (tmp_path / "campus.csv").write_text(CSV, encoding="utf-8")
+    return tmp_path
+
+
+def _room_count(path: Path) -> int:
+    async def count() -> int:
+        store = Store(create_engine(f"sqlite+aiosqlite:///{path}"))
+        try:
+            async with store.uow() as uow:
+                stmt = select(func.count()).select_from(Room)
+                return int((await uow.session.execute(stmt)).scalar_one())
+        finally:
+            await store.dispose()
+
+    return asyncio.run(count())
+
+
+def test_run_without_a_real_token_exits_2_and_says_how(
+    env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["run"]) == 2
+    assert "REPAIRBOT_TELEGRAM__TOKEN" in capsys.readouterr().err
+    placeholder = "123:change-me-0123456789abcdef"
+    monkeypatch.setenv("REPAIRBOT_TELEGRAM__TOKEN", placeholder)
+    assert main(["run"]) == 2
+    out, err = capsys.readouterr()
+    assert "REPAIRBOT_TELEGRAM__TOKEN" in err and "Traceback" not in err
+    assert "0123456789abcdef" not in out + err
+
+
+def test_locations_import_prints_counts_and_is_idempotent(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["locations", "import", "campus.csv"]) == 0
+    assert "rooms created: 27" in capsys.readouterr().out
+    assert main(["locations", "import", "campus.csv"]) == 0
+    out = capsys.readouterr().out
+    assert "rooms created: 0" in out and "unchanged: 27" in out
+    assert _room_count(env / "cli.db") == 27
+
+
+def test_locations_import_with_errors_exits_1_and_imports_nothing(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["locations", "import", "campus.csv"]) == 0
+    broken = env / "broken.csv"
+    extra = "東校區,E3公寓,1,101,E3-101\n東校區,E2公寓,1\n東校區,E2公寓,1,101,E1-101\n"
+    broken.write_text(CSV + extra, encoding="utf-8")
+    assert main(["locations", "import", str(broken)]) == 1
+    err = capsys.readouterr().err
+    assert "line 30: expected 5 columns, got 3" in err
+    assert "line 31: code E1-101" in err
+    assert "nothing imported" in err
+    assert _room_count(env / "cli.db") == 27  # not even the good new row E3-101
+    assert main(["locations", "import", "missing.csv"]) == 1
+    assert "cannot read missing.csv" in capsys.readouterr().err
+
+
+def test_qr_room_prints_a_deep_link_to_the_room(
+    env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["locations", "import", "campus.csv"]) == 0
+    capsys.readouterr()
+    assert main(["qr", "--room", "E1-101"]) == 0
+    link = capsys.readouterr().out.strip()
+    assert LINK.match(link), link
+    assert parse_room_payload(link.split("start=", 1)[1]) == "E1-101"
+    assert main(["qr", "--room", "NOPE-1"]) == 1
+    assert "no room with code 'NOPE-1'" in capsys.readouterr().err
+    monkeypatch.delenv("REPAIRBOT_TELEGRAM__BOT_USERNAME")
+    assert main(["qr", "--room", "E1-101"]) == 2
+    assert "REPAIRBOT_TELEGRAM__BOT_USERNAME" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("suffix", ["pdf", "png"])
+def test_qr_building_writes_a_printable_sheet(
+    env: Path, suffix: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["locations", "import", "campus.csv"]) == 0
+    out = env / f"e1.{suffix}"
+    assert main(["qr", "--building", "E1公寓", "--out", str(out)]) == 0
+    assert "25 rooms" in capsys.readouterr().out
+    data = out.read_bytes()
+    if suffix == "pdf":
+        assert data.startswith(b"%PDF")
+        assert len(re.findall(rb"/Type\s*/Page\b", data)) == 2  # 20 codes a page
+    else:
+        assert data.startswith(b"\x89PNG") and (env / "e1-2.png").stat().st_size > 1000
+    assert main(["qr", "--building", "圖書館", "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "東校區" in err and "西校區" in err
+    assert main(["qr", "--building", "圖書館", "--campus", "西校區", "--out", str(out)]) == 0
+
+
+def test_staff_add_then_list(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["locations", "import", "campus.csv"]) == 0
+    args = ["staff", "add", "5551234", "--role", "technician", "--name", "Wang Wei"]
+    assert main([*args, "--building", "E1公寓"]) == 0
+    assert main([*args, "--building", "E1公寓"]) == 0  # idempotent
+    assert main(["staff", "add", "5550000", "--role", "supervisor", "--campus", "西校區"]) == 0
+    assert main(["staff", "add", "5550001", "--role", "admin", "--building", "圖書館"]) == 1
+    assert "name the campus" in capsys.readouterr().err
+    assert main(["staff", "list"]) == 0
+    listing = capsys.readouterr().out
+    assert re.search(r"5551234\tWang Wei\n\ttechnician\t東校區/E1公寓\n(?!\ttechnician)", listing)
+    assert "\tsupervisor\t西校區" in listing
+    assert "5550001" not in listing
+
+
+def test_staff_invite_prints_a_redeemable_link(
+    env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["locations", "import", "campus.csv"]) == 0
+    assert main(["staff", "invite", "--role", "technician"]) == 2  # invites need the token
+    assert "REPAIRBOT_TELEGRAM__TOKEN" in capsys.readouterr().err
+    monkeypatch.setenv("REPAIRBOT_TELEGRAM__TOKEN", TOKEN)
+    args = ["staff", "invite", "--role", "technician", "--building", "E1公寓", "--hours", "2"]
+    assert main(args) == 0
+    out, err = capsys.readouterr()
+    link = out.strip()
+    assert LINK.match(link) and "?start=inv_" in link and "2 hours" in err
+    token = link.split("start=inv_", 1)[1]
+
+    async def redeem() -> people.GrantView:
+        store = Store(create_engine(f"sqlite+aiosqlite:///{env / 'cli.db'}"))
+        try:
+            return await invites.redeem_invite(
+                store.uow(),
+                token,
+                telegram_id=42,
+                name="Zhao",
+                language=None,
+                secret=invites.derive_invite_secret(TOKEN),
+            )
+        finally:
+            await store.dispose()
+
+    grant = asyncio.run(redeem())
+    assert (grant.role, grant.buildings) == (Role.TECHNICIAN, ("E1公寓",))
+    monkeypatch.delenv("REPAIRBOT_TELEGRAM__BOT_USERNAME")
+    assert main(["staff", "invite", "--role", "inspector"]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("inv_") and "bot_username" in err
+
+
+def test_db_upgrade_and_current(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["db", "current"]) == 1  # a fresh database is not migrated yet
+    assert "current: (none)" in capsys.readouterr().out
+    assert main(["db", "upgrade"]) == 0
+    assert f"at revision {head_revision()}" in capsys.readouterr().out
+    assert main(["db", "current"]) == 0
+
+
+def test_bad_config_file_exits_2(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["-c", "nowhere.toml", "staff", "list"]) == 2
+    assert "nowhere.toml not found" in capsys.readouterr().err
+    (env / "config.toml").write_text('[service]\ntimezone = "Mars/Olympus"\n', encoding="utf-8")
+    assert main(["staff", "list"]) == 2  # ./config.toml is picked up by default
+    assert "unknown time zone" in capsys.readouterr().err
