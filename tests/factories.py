@@ -7,7 +7,7 @@ could not reach. Typical use::
     await make_categories(store)                      # the policy's categories
     tech = await make_person(store, Role.TECHNICIAN, buildings=[places.building("E1公寓").id])
     room = places.room("E1-101")                      # a PlaceView
-    store.clock = clock = Clock(datetime(2026, 3, 1, 8, 0)); clock.advance(hours=2)
+    store.clock = clock = Clock(datetime(2026, 3, 1, 8, 0, tzinfo=UTC)); clock.advance(hours=2)
 """
 
 from __future__ import annotations
