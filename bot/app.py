@@ -16,7 +16,16 @@ from telegram.ext import (
 )
 
 from bot.context import BotData, Ctx
-from bot.flows import inputs, my_tickets, report, start, technician
+from bot.flows import (
+    dispatcher,
+    inputs,
+    jobs,
+    my_tickets,
+    report,
+    start,
+    supervisor,
+    technician,
+)
 from bot.flows.common import gatekeeper, on_error
 from bot.i18n import LANGUAGES
 from bot.logs import configure_logging
@@ -57,7 +66,7 @@ def build_application(
     app.bot_data.store = store
     app.bot_data.sender = OutboxSender(app.bot, store, settings, sender_poll_interval)
     app.add_handler(TypeHandler(Update, gatekeeper), group=-1)
-    for flow in (start, report, my_tickets, technician, inputs):
+    for flow in (start, report, my_tickets, technician, jobs, dispatcher, supervisor, inputs):
         app.add_handlers(flow.handlers())
     app.add_error_handler(on_error)
     if with_scheduler:

@@ -176,3 +176,77 @@ class Noop(Callback):
     """A label-only button (e.g. the page counter)."""
 
     PREFIX: ClassVar[str] = "x"
+
+
+@dataclass(frozen=True)
+class JobAction(Callback):
+    """A technician's action on one of their jobs: open, visit, start, complete, defer,
+    resume, release, list."""
+
+    PREFIX: ClassVar[str] = "j"
+    action: str
+    ticket_id: int
+
+
+@dataclass(frozen=True)
+class VisitSlot(Callback):
+    """A proposed visit time, as minutes since the Unix epoch (UTC)."""
+
+    PREFIX: ClassVar[str] = "vs"
+    ticket_id: int
+    at_minutes: int
+
+
+@dataclass(frozen=True)
+class DeferPick(Callback):
+    """A deferral: the promised date as days from today, and the reason key (or "-")."""
+
+    PREFIX: ClassVar[str] = "dp"
+    ticket_id: int
+    days: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class ReleaseReason(Callback):
+    """Give a job back to dispatch with a preset reason."""
+
+    PREFIX: ClassVar[str] = "rl"
+    ticket_id: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class QueueView(Callback):
+    """A dispatcher's queue page: filter and offset."""
+
+    PREFIX: ClassVar[str] = "q"
+    filter: str
+    offset: int
+
+
+@dataclass(frozen=True)
+class QueueItem(Callback):
+    """A dispatcher's action on one ticket: open, assign, cancel, duplicate."""
+
+    PREFIX: ClassVar[str] = "qi"
+    action: str
+    ticket_id: int
+
+
+@dataclass(frozen=True)
+class AssignTo(Callback):
+    """Assign (or reassign) a ticket to one technician."""
+
+    PREFIX: ClassVar[str] = "qa"
+    ticket_id: int
+    person_id: int
+
+
+@dataclass(frozen=True)
+class FollowUpAction(Callback):
+    """A supervisor's action on a follow-up: open or resolve."""
+
+    PREFIX: ClassVar[str] = "fu"
+    action: str
+    followup_id: int

@@ -6,7 +6,7 @@ from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, MessageHandler, filters
 
 from bot.context import Ctx
-from bot.flows import my_tickets, report
+from bot.flows import my_tickets, pending, report  # noqa: F401 - registers answers
 from bot.flows.common import answer, guarded, reply
 from store.services import drafts
 
@@ -20,8 +20,8 @@ async def on_message(update: Update, context: Ctx) -> None:
         await reply(update, context.texts("common.use_buttons"))
         await show_menu(update, context)
         return
-    if draft.step in (my_tickets.AWAIT_COMMENT, my_tickets.AWAIT_COMPLAINT):
-        await my_tickets.on_pending_text(update, context, draft)
+    if draft.step == pending.PENDING:
+        await pending.dispatch(update, context, draft)
         return
     await report.on_message(update, context, draft)
 

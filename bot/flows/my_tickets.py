@@ -3,23 +3,23 @@ requester's actions (urge, cancel, confirm and rate, not fixed, complain, visit 
 
 from __future__ import annotations
 
+from typing import Any
+
 from telegram import InputMediaPhoto, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.callbacks import Menu, MyPage, Rate, TicketAction
 from bot.context import Ctx
+from bot.flows import pending
 from bot.flows.common import answer, data_of, guarded, pattern, reply
 from bot.notices import rating_keyboard
 from bot.ui import Button, clip, keyboard, place_label, stars
 from store.errors import CooldownActive
 from store.lifecycle import Action, Capacity, Status, allowed_actions
-from store.services import drafts, queries, requester, work
-from store.services.drafts import DraftView
+from store.services import queries, requester, work
 from store.views import TicketView
 
 PAGE_SIZE = 5
-# Pending typed input after a button: the draft's step names what the text is for.
-AWAIT_COMMENT, AWAIT_COMPLAINT = "await_comment", "await_complaint"
 
 
 async def my_command(update: Update, context: Ctx) -> None:
@@ -159,8 +159,9 @@ async def on_action(update: Update, context: Ctx) -> None:
     act = data_of(update, TicketAction)
     t, uow, tid, me = context.texts, context.store.uow, act.ticket_id, context.person.id
     query = update.callback_query
-    if act.action == "open":
+    if act.action in ("open", "skip"):
         await answer(query)
+        await pending.clear(context)  # navigating away drops an unanswered question
         return await show_detail(update, context, tid, edit=True)
     if act.action == "urge":
         try:
@@ -208,7 +209,7 @@ async def on_action(update: Update, context: Ctx) -> None:
         view, caps = await queries.ticket_detail(uow(), tid, me)
         if Capacity.REQUESTER not in caps:
             return await answer(query, t("error.not_permitted"), alert=True)
-        await drafts.save_draft(uow(), me, DraftView(AWAIT_COMPLAINT, {"ticket_id": tid}))
+        await pending.ask(context, "complaint", ticket_id=tid)
         await answer(query)
         phone = context.settings.service.complaint_phone
         rows = [[(t("common.cancel"), TicketAction("open", tid))]]
@@ -228,32 +229,42 @@ async def on_rate(update: Update, context: Ctx) -> None:
     await reply(
         update, t("my.rated", number=result.ticket.number, stars=stars(rate.stars)), edit=True
     )
-    await drafts.save_draft(
-        context.store.uow(),
-        context.person.id,
-        DraftView(AWAIT_COMMENT, {"ticket_id": rate.ticket_id}),
-    )
-    rows = [[(t("common.skip"), TicketAction("open", rate.ticket_id))]]
+    await pending.ask(context, "rating_comment", ticket_id=rate.ticket_id)
+    rows = [[(t("common.skip"), TicketAction("skip", rate.ticket_id))]]
     await reply(update, t("my.comment_ask"), keyboard(rows))
 
 
-async def on_pending_text(update: Update, context: Ctx, draft: DraftView) -> None:
-    """Typed text answering a comment or complaint prompt."""
-    message = update.effective_message
-    assert message is not None
-    t, uow, me = context.texts, context.store.uow, context.person.id
-    tid = int(draft.data["ticket_id"])
-    if not message.text:
-        return await reply(update, t("common.use_buttons"))
-    if draft.step == AWAIT_COMMENT:
-        await requester.comment_rating(uow(), tid, me, message.text)
-        await drafts.drop_draft(uow(), me)
-        return await reply(update, t("my.comment_saved"))
-    number = await requester.complain(uow(), tid, me, message.text)
-    await drafts.drop_draft(uow(), me)
+@pending.on_answer("rating_comment")
+async def on_comment(update: Update, context: Ctx, question: dict[str, Any]) -> bool:
+    """The optional comment after the stars."""
+    text = _typed(update)
+    if text is None:
+        await reply(update, context.texts("common.use_buttons"))
+        return False
+    tid = int(question["ticket_id"])
+    await requester.comment_rating(context.store.uow(), tid, context.person.id, text)
+    await reply(update, context.texts("my.comment_saved"))
+    return True
+
+
+@pending.on_answer("complaint")
+async def on_complaint(update: Update, context: Ctx, question: dict[str, Any]) -> bool:
+    """The complaint's text: a follow-up for the building's supervisor."""
+    text = _typed(update)
+    if text is None:
+        await reply(update, context.texts("common.use_buttons"))
+        return False
+    tid = int(question["ticket_id"])
+    number = await requester.complain(context.store.uow(), tid, context.person.id, text)
     context.nudge_sender()
     phone = context.settings.service.complaint_phone
-    await reply(update, t("my.complained", followup=number, phone=phone))
+    await reply(update, context.texts("my.complained", followup=number, phone=phone))
+    return True
+
+
+def _typed(update: Update) -> str | None:
+    message = update.effective_message
+    return message.text if message is not None and message.text else None
 
 
 def handlers() -> list[BaseHandler[Update, Ctx, object]]:

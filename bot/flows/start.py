@@ -13,6 +13,7 @@ from bot.i18n import LANGUAGES, Texts
 from bot.ui import keyboard
 from store.deeplink import parse_room_payload
 from store.errors import InviteInvalid
+from store.lifecycle import Role
 from store.services.invites import INVITE_PREFIX, derive_invite_secret, redeem_invite
 from store.services.people import set_language
 
@@ -131,8 +132,16 @@ async def on_language(update: Update, context: Ctx) -> None:
 
 
 async def help_command(update: Update, context: Ctx) -> None:
-    """How to use the bot."""
-    await reply(update, context.texts("help.text"))
+    """How to use the bot, plus the staff commands the asker's roles allow."""
+    t, roles = context.texts, context.person.roles
+    lines = [t("help.text")]
+    if Role.TECHNICIAN in roles:
+        lines.append(t("help.technician"))
+    if roles & {Role.DISPATCHER, Role.ADMIN}:
+        lines.append(t("help.dispatcher"))
+    if roles & {Role.SUPERVISOR, Role.ADMIN}:
+        lines.append(t("help.supervisor"))
+    await reply(update, "\n\n".join(lines))
 
 
 async def menu_command(update: Update, context: Ctx) -> None:

@@ -192,7 +192,9 @@ async def assign(
             action = Action.ASSIGN
         await move(uow, ctx, action, note=name, assignee_id=technician_id, accepted_at=uow.now())
         await _close_offers(uow, ctx, None)
-        notify(uow, technician_id, "job.assigned", await job_details(uow, ctx), ticket_id=ticket_id)
+        notify(
+            uow, technician_id, "job.assigned", await job_details(uow, ctx), ticket_id=ticket_id
+        )
         if previous is not None:
             notify(uow, previous, "job.unassigned", ctx.summary(), ticket_id=ticket_id)
         await notify_audience(uow, ctx, "ticket.assigned", technician=name)

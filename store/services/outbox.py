@@ -9,7 +9,9 @@ from typing import Any
 from sqlalchemy import update
 from sqlmodel import col, select
 
-from store.models import Outbox, Person
+from store.lifecycle import Role
+from store.models import Outbox, Person, RoleGrant
+from store.services._common import grants_of, notify
 from store.uow import UnitOfWork
 
 MAX_ATTEMPTS = 8
@@ -109,6 +111,7 @@ async def mark_unreachable(uow: UnitOfWork, notice_id: int, error: str) -> list[
         if person is not None and person.unreachable_since is None:
             person.unreachable_since = now
             uow.session.add(person)
+            await _tell_dispatchers_about_staff(uow, person)
         pending = list(
             (
                 await uow.session.execute(
@@ -127,6 +130,21 @@ async def mark_unreachable(uow: UnitOfWork, notice_id: int, error: str) -> list[
         )
         await uow.commit()
         return [pid for pid in pending if pid != notice_id]
+
+
+async def _tell_dispatchers_about_staff(uow: UnitOfWork, person: Person) -> None:
+    """A technician nobody can reach gets no offers; the dispatchers must know."""
+    roles = {g.role for g in await grants_of(uow, person.id or 0)}
+    if Role.TECHNICIAN not in roles:
+        return
+    rows = await uow.session.execute(
+        select(RoleGrant.person_id)
+        .where(col(RoleGrant.role).in_([Role.DISPATCHER, Role.ADMIN]))
+        .distinct()
+    )
+    for dispatcher_id in rows.scalars():
+        if dispatcher_id != person.id:
+            notify(uow, dispatcher_id, "staff.unreachable", {"name": person.name})
 
 
 async def mark_reachable(uow: UnitOfWork, person_id: int) -> None:

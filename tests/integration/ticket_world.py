@@ -21,7 +21,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, update
@@ -49,12 +49,12 @@ from store.views import ReportResult
 _telegram_ids = itertools.count(7_000_001)
 
 # A fixed, far-future "now" so dates, numbers and windows are deterministic.
-T0 = datetime(2031, 3, 4, 9, 0, 0)
+T0 = datetime(2031, 3, 4, 9, 0, 0, tzinfo=UTC)
 
 
 @dataclass
 class FakeClock:
-    """A settable naive-UTC clock for `Store(engine, policy, clock=...)`."""
+    """A settable aware-UTC clock for `Store(engine, policy, clock=...)`."""
 
     now: datetime = T0
 

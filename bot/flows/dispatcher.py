@@ -1,0 +1,211 @@
+"""Dispatchers: /queue with filters; per ticket assign or reassign (technicians listed with
+duty state and load), reject or cancel with a reason, or mark as a duplicate."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from telegram import Update
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
+
+from bot.callbacks import AssignTo, QueueItem, QueueView
+from bot.context import Ctx
+from bot.flows import pending
+from bot.flows.common import answer, data_of, guarded, pattern, reply
+from bot.ui import Button, clip, keyboard, place_label
+from store.errors import NotPermitted
+from store.lifecycle import Capacity, Role, Status
+from store.services import dispatch, queries, requester
+from store.services.queries import QueueFilter
+
+PAGE = 8
+
+
+def _is_dispatcher(context: Ctx) -> None:
+    if not context.person.roles & {Role.DISPATCHER, Role.ADMIN}:
+        raise NotPermitted("dispatchers only")
+
+
+async def queue_command(update: Update, context: Ctx) -> None:
+    """/queue [unassigned|overdue|deferred|all]."""
+    _is_dispatcher(context)
+    arg = context.args[0].lower() if context.args else QueueFilter.UNASSIGNED.value
+    flt = QueueFilter(arg) if arg in {f.value for f in QueueFilter} else QueueFilter.UNASSIGNED
+    await show_queue(update, context, flt, 0, edit=False)
+
+
+async def show_queue(
+    update: Update, context: Ctx, flt: QueueFilter, offset: int, *, edit: bool
+) -> None:
+    """One page of the queue with filter tabs."""
+    t = context.texts
+    page = await queries.dispatcher_queue(
+        context.store.uow(), context.person.id, flt, offset=offset, limit=PAGE
+    )
+    tabs: list[Button] = [
+        (("• " if f is flt else "") + t(f"queue.filter_{f.value}"), QueueView(f.value, 0))
+        for f in QueueFilter
+    ]
+    rows: list[list[Button]] = [tabs[:2], tabs[2:]]
+    for v in page.items:
+        label = f"{t(f'urgency.{v.urgency}')} · {v.number} · {t.status(v.status)} · {v.building}"
+        rows.append([(clip(label, 60), QueueItem("open", v.id))])
+    pager: list[Button] = []
+    if page.has_prev:
+        pager.append((t("common.prev"), QueueView(flt.value, max(offset - PAGE, 0))))
+    if page.has_next:
+        pager.append((t("common.next"), QueueView(flt.value, offset + PAGE)))
+    rows.append(pager)
+    text = t("queue.title", filter=t(f"queue.filter_{flt.value}"), total=page.total)
+    await reply(update, text, keyboard(rows), edit=edit)
+
+
+async def on_queue_view(update: Update, context: Ctx) -> None:
+    """A filter tab or a page button."""
+    _is_dispatcher(context)
+    view = data_of(update, QueueView)
+    flt = QueueFilter(view.filter) if view.filter in {f.value for f in QueueFilter} else None
+    if flt is None:
+        return await answer(update.callback_query, context.texts("common.stale_button"), True)
+    await answer(update.callback_query)
+    await show_queue(update, context, flt, max(view.offset, 0), edit=True)
+
+
+async def show_ticket(update: Update, context: Ctx, ticket_id: int) -> None:
+    """A ticket's detail with what a dispatcher may do in its state."""
+    t = context.texts
+    view, caps = await queries.ticket_detail(context.store.uow(), ticket_id, context.person.id)
+    if Capacity.DISPATCHER not in caps:
+        raise NotPermitted("not in your scope")
+    lines = [
+        t(
+            "my.detail",
+            number=view.number,
+            status=t.status(view.status),
+            place=place_label(view),
+            category=t.category(view.category),
+            urgency=t(f"urgency.{view.urgency}"),
+            description=clip(view.description, 1500),
+        ),
+    ]
+    if view.assignee_name:
+        lines.append(t("my.assignee", name=view.assignee_name))
+    if view.promised_at:
+        lines.append(t("my.promised", when=t.when(view.promised_at), reason=view.defer_reason))
+    tid = view.id
+    rows: list[list[Button]] = []
+    if view.status in (Status.RECEIVED, Status.DISPATCHING):
+        rows.append([(t("queue.assign"), QueueItem("assign", tid))])
+    if view.status == Status.ASSIGNED:
+        rows.append([(t("queue.reassign"), QueueItem("assign", tid))])
+    if view.status in (Status.RECEIVED, Status.DISPATCHING, Status.ASSIGNED):
+        rows.append(
+            [
+                (t("queue.cancel"), QueueItem("cancel", tid)),
+                (t("queue.duplicate"), QueueItem("duplicate", tid)),
+            ]
+        )
+    rows.append([(t("queue.back"), QueueView(QueueFilter.UNASSIGNED.value, 0))])
+    await reply(update, "\n".join(lines), keyboard(rows), edit=True)
+
+
+async def on_item(update: Update, context: Ctx) -> None:
+    """open, assign (pick a technician), cancel (reason), duplicate (original's number)."""
+    _is_dispatcher(context)
+    item = data_of(update, QueueItem)
+    t, tid = context.texts, item.ticket_id
+    await answer(update.callback_query)
+    await pending.clear(context)
+    if item.action == "open":
+        return await show_ticket(update, context, tid)
+    if item.action == "assign":
+        view, caps = await queries.ticket_detail(context.store.uow(), tid, context.person.id)
+        if Capacity.DISPATCHER not in caps:
+            raise NotPermitted("not in your scope")
+        async with context.store.uow() as uow:
+            techs = await queries.technicians_for(
+                uow, view.building_id, view.category, on_duty_only=False
+            )
+        rows: list[list[Button]] = []
+        for tech in techs:
+            if tech.person_id == view.assignee_id:
+                continue
+            duty = "🟢" if tech.on_duty else "⚪️"
+            warn = "" if tech.reachable else " ⚠️"
+            label = t("queue.tech_label", duty=duty, name=tech.name, load=tech.open_jobs) + warn
+            rows.append([(clip(label, 60), AssignTo(tid, tech.person_id))])
+        rows.append([(t("common.back"), QueueItem("open", tid))])
+        key = "queue.pick_technician" if len(rows) > 1 else "queue.no_technicians"
+        return await reply(update, t(key, number=view.number), keyboard(rows), edit=True)
+    if item.action == "cancel":
+        await pending.ask(context, "dispatch_cancel", ticket_id=tid)
+        rows = [[(t("common.back"), QueueItem("open", tid))]]
+        return await reply(update, t("queue.cancel_why"), keyboard(rows), edit=True)
+    if item.action == "duplicate":
+        await pending.ask(context, "dispatch_duplicate", ticket_id=tid)
+        rows = [[(t("common.back"), QueueItem("open", tid))]]
+        return await reply(update, t("queue.duplicate_of"), keyboard(rows), edit=True)
+    await answer(update.callback_query, t("common.stale_button"), alert=True)
+
+
+async def on_assign(update: Update, context: Ctx) -> None:
+    """Give the job to the chosen technician (the service re-checks scope and skills)."""
+    _is_dispatcher(context)
+    pick = data_of(update, AssignTo)
+    view = await dispatch.assign(
+        context.store.uow(), pick.ticket_id, context.person.id, pick.person_id
+    )
+    context.nudge_sender()
+    await answer(update.callback_query, context.texts("jobs.done"))
+    await reply(
+        update,
+        context.texts("queue.assigned", number=view.number, name=view.assignee_name or ""),
+        edit=True,
+    )
+
+
+def _text(update: Update) -> str | None:
+    message = update.effective_message
+    return message.text.strip() if message is not None and message.text else None
+
+
+@pending.on_answer("dispatch_cancel")
+async def typed_cancel_reason(update: Update, context: Ctx, q: dict[str, Any]) -> bool:
+    """The reason a dispatcher rejects or cancels a ticket (the requester sees it)."""
+    reason = _text(update)
+    if not reason:
+        await reply(update, context.texts("error.reason_required"))
+        return False
+    view = await requester.cancel(
+        context.store.uow(), int(q["ticket_id"]), context.person.id, reason
+    )
+    context.nudge_sender()
+    await reply(update, context.texts("queue.cancelled", number=view.number))
+    return True
+
+
+@pending.on_answer("dispatch_duplicate")
+async def typed_duplicate(update: Update, context: Ctx, q: dict[str, Any]) -> bool:
+    """The number of the ticket this one duplicates."""
+    number = _text(update)
+    if not number:
+        await reply(update, context.texts("queue.duplicate_of"))
+        return False
+    view = await requester.mark_duplicate(
+        context.store.uow(), int(q["ticket_id"]), context.person.id, number
+    )
+    context.nudge_sender()
+    await reply(
+        update, context.texts("queue.marked_duplicate", number=view.number, original=number)
+    )
+    return True
+
+
+def handlers() -> list[BaseHandler[Update, Ctx, object]]:
+    """This flow's handlers."""
+    return [
+        CommandHandler("queue", guarded(queue_command)),
+        CallbackQueryHandler(guarded(on_queue_view), pattern=pattern(QueueView)),
+        CallbackQueryHandler(guarded(on_item), pattern=pattern(QueueItem)),
+        CallbackQueryHandler(guarded(on_assign), pattern=pattern(AssignTo)),
+    ]

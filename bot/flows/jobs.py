@@ -1,0 +1,359 @@
+"""A technician's jobs: the list by state, and per job the next actions: propose a visit
+time, start, complete (optionally with a photo), defer with a promised date and a reason,
+resume, release back to dispatch with a reason."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+
+from telegram import Update
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
+
+from bot.callbacks import DeferPick, JobAction, ReleaseReason, VisitSlot
+from bot.context import Ctx
+from bot.flows import pending
+from bot.flows.common import answer, data_of, guarded, pattern, reply
+from bot.ui import Button, clip, grid, keyboard, place_label
+from store.errors import NotPermitted
+from store.lifecycle import Role, Status
+from store.services import dispatch, queries, work
+from store.views import TicketView
+
+VISIT_HOURS = (9, 11, 14, 16, 19)
+DEFER_DAYS = (1, 2, 3, 7, 14)
+DEFER_REASONS = ("parts", "rewiring", "specialist")
+RELEASE_REASONS = ("skill", "team", "busy")
+PROMISE_HOUR = time(18, 0)  # a promised day means "by the end of the working day"
+
+
+def _is_technician(context: Ctx) -> None:
+    if Role.TECHNICIAN not in context.person.roles:
+        raise NotPermitted("technicians only")
+
+
+async def jobs_command(update: Update, context: Ctx) -> None:
+    """/jobs: my open jobs, grouped by state."""
+    _is_technician(context)
+    await show_jobs(update, context, edit=False)
+
+
+async def show_jobs(update: Update, context: Ctx, *, edit: bool) -> None:
+    """The list of my open jobs with a button each."""
+    t = context.texts
+    views = await queries.technician_jobs(context.store.uow(), context.person.id)
+    if not views:
+        await reply(update, t("jobs.empty"), edit=edit)
+        return
+    rows = [
+        [
+            (
+                f"{t.status(v.status)} · {v.number} · {clip(place_label(v), 30)}",
+                JobAction("open", v.id),
+            )
+        ]
+        for v in views
+    ]
+    await reply(update, t("jobs.title", count=len(views)), keyboard(rows), edit=edit)
+
+
+def _job_buttons(context: Ctx, view: TicketView) -> list[list[Button]]:
+    t, tid = context.texts, view.id
+    rows: list[list[Button]] = []
+    if view.status in (Status.ASSIGNED, Status.DEFERRED):
+        rows.append([(t("jobs.propose_visit"), JobAction("visit", tid))])
+    if view.status == Status.ASSIGNED:
+        rows.append([(t("jobs.start"), JobAction("start", tid))])
+        rows.append([(t("jobs.release"), JobAction("release", tid))])
+    if view.status == Status.IN_PROGRESS:
+        rows.append(
+            [
+                (t("jobs.complete"), JobAction("complete", tid)),
+                (t("jobs.defer"), JobAction("defer", tid)),
+            ]
+        )
+    if view.status == Status.DEFERRED:
+        rows.append(
+            [
+                (t("jobs.resume"), JobAction("resume", tid)),
+                (t("jobs.complete"), JobAction("complete", tid)),
+            ]
+        )
+    rows.append([(t("jobs.back"), JobAction("list", tid))])
+    return rows
+
+
+async def show_job(update: Update, context: Ctx, ticket_id: int, *, edit: bool) -> None:
+    """One job: where, what, who to call, and the actions its state allows."""
+    t = context.texts
+    view, _caps = await queries.ticket_detail(context.store.uow(), ticket_id, context.person.id)
+    if view.assignee_id != context.person.id:
+        raise NotPermitted("not your job")
+    lines = [
+        t(
+            "my.detail",
+            number=view.number,
+            status=t.status(view.status),
+            place=place_label(view),
+            category=t.category(view.category),
+            urgency=t(f"urgency.{view.urgency}"),
+            description=clip(view.description, 1500),
+        ),
+        t("jobs.contact", phone=view.contact_phone or t("report.no_phone")),
+    ]
+    if view.visit_at:
+        confirmed = t("jobs.visit_confirmed") if view.visit_confirmed else t("jobs.visit_waiting")
+        lines.append(t("my.visit", when=t.when(view.visit_at)) + f" ({confirmed})")
+    if view.status == Status.DEFERRED and view.promised_at:
+        lines.append(t("my.promised", when=t.when(view.promised_at), reason=view.defer_reason))
+    await reply(update, "\n".join(lines), keyboard(_job_buttons(context, view)), edit=edit)
+
+
+def visit_slots(context: Ctx, now: datetime) -> list[datetime]:
+    """The next six bookable visit times (campus hours), at least 30 minutes ahead."""
+    zone = context.texts.zone
+    local_now = now.astimezone(zone)
+    slots: list[datetime] = []
+    day = local_now.date()
+    while len(slots) < 6:
+        for hour in VISIT_HOURS:
+            slot = datetime.combine(day, time(hour), zone)
+            if slot - local_now >= timedelta(minutes=30) and len(slots) < 6:
+                slots.append(slot.astimezone(UTC))
+        day += timedelta(days=1)
+    return slots
+
+
+async def on_job(update: Update, context: Ctx) -> None:
+    """A button on a job; the services check the state and that it is really mine."""
+    act = data_of(update, JobAction)
+    t, uow, tid, me, query = (
+        context.texts,
+        context.store.uow,
+        act.ticket_id,
+        context.person.id,
+        update.callback_query,
+    )
+    _is_technician(context)
+    if act.action == "list":
+        await answer(query)
+        return await show_jobs(update, context, edit=True)
+    if act.action == "open":
+        await answer(query)
+        return await show_job(update, context, tid, edit=True)
+    if act.action == "start":
+        await work.start(uow(), tid, me)
+    elif act.action == "resume":
+        await work.resume(uow(), tid, me)
+    elif act.action == "complete_now":
+        await work.complete(uow(), tid, me)
+        await pending.clear(context)
+    elif act.action == "visit":
+        await answer(query)
+        slots = visit_slots(context, context.store.clock())
+        buttons: list[Button] = [
+            (t.when(s, "EEE d MMM HH:mm"), VisitSlot(tid, int(s.timestamp() // 60))) for s in slots
+        ]
+        rows: list[list[Button]] = [
+            *grid(buttons, 2),
+            [(t("common.back"), JobAction("open", tid))],
+        ]
+        await pending.ask(context, "visit_time", ticket_id=tid)
+        return await reply(update, t("jobs.visit_ask"), keyboard(rows), edit=True)
+    elif act.action == "complete":
+        await answer(query)
+        await pending.ask(context, "result_photo", ticket_id=tid)
+        rows = [
+            [(t("jobs.complete_now"), JobAction("complete_now", tid))],
+            [(t("common.back"), JobAction("open", tid))],
+        ]
+        return await reply(update, t("jobs.complete_ask"), keyboard(rows), edit=True)
+    elif act.action == "defer":
+        await answer(query)
+        buttons = [(t("jobs.in_days", days=d), DeferPick(tid, d, "-")) for d in DEFER_DAYS]
+        rows = [*grid(buttons, 3), [(t("common.back"), JobAction("open", tid))]]
+        await pending.ask(context, "defer_date", ticket_id=tid)
+        return await reply(update, t("jobs.defer_when"), keyboard(rows), edit=True)
+    elif act.action == "release":
+        await answer(query)
+        buttons = [(t(f"jobs.release_{r}"), ReleaseReason(tid, r)) for r in RELEASE_REASONS]
+        rows = [[b] for b in buttons] + [[(t("common.back"), JobAction("open", tid))]]
+        await pending.ask(context, "release_reason", ticket_id=tid)
+        return await reply(update, t("jobs.release_why"), keyboard(rows), edit=True)
+    else:
+        return await answer(query, t("common.stale_button"), alert=True)
+    context.nudge_sender()
+    await answer(query, t("jobs.done"))
+    await show_job(update, context, tid, edit=True)
+
+
+async def on_visit_slot(update: Update, context: Ctx) -> None:
+    """A proposed visit time picked from the buttons."""
+    slot = data_of(update, VisitSlot)
+    when = datetime.fromtimestamp(slot.at_minutes * 60, UTC)
+    await _propose(update, context, slot.ticket_id, when)
+
+
+async def _propose(update: Update, context: Ctx, ticket_id: int, when: datetime) -> None:
+    view = await work.propose_visit(context.store.uow(), ticket_id, context.person.id, when)
+    await pending.clear(context)
+    context.nudge_sender()
+    await answer(update.callback_query)
+    await reply(
+        update, context.texts("jobs.visit_sent", when=context.texts.when(when), number=view.number)
+    )
+
+
+async def on_defer_pick(update: Update, context: Ctx) -> None:
+    """Deferral: first the day, then the reason (a preset, or typed)."""
+    pick = data_of(update, DeferPick)
+    t, tid = context.texts, pick.ticket_id
+    if not 1 <= pick.days <= context.store.policy.max_defer.days:
+        return await answer(update.callback_query, t("common.stale_button"), alert=True)
+    promised = _promise_day(context, pick.days)
+    if pick.reason == "-":
+        await answer(update.callback_query)
+        return await _ask_defer_reason(update, context, tid, promised)
+    if pick.reason not in DEFER_REASONS:
+        return await answer(update.callback_query, t("common.stale_button"), alert=True)
+    await _defer(update, context, tid, promised, t(f"jobs.reason_{pick.reason}"))
+
+
+def _promise_day(context: Ctx, days: int) -> datetime:
+    zone = context.texts.zone
+    day = context.store.clock().astimezone(zone).date() + timedelta(days=days)
+    return datetime.combine(day, PROMISE_HOUR, zone).astimezone(UTC)
+
+
+async def _ask_defer_reason(update: Update, context: Ctx, tid: int, promised: datetime) -> None:
+    t = context.texts
+    days = (
+        promised.astimezone(t.zone).date() - context.store.clock().astimezone(t.zone).date()
+    ).days
+    buttons = [(t(f"jobs.reason_{r}"), DeferPick(tid, days, r)) for r in DEFER_REASONS]
+    rows = [[b] for b in buttons] + [[(t("common.back"), JobAction("open", tid))]]
+    await pending.ask(context, "defer_reason", ticket_id=tid, promised=promised.isoformat())
+    await reply(update, t("jobs.defer_why", when=t.when(promised)), keyboard(rows), edit=True)
+
+
+async def _defer(update: Update, context: Ctx, tid: int, promised: datetime, reason: str) -> None:
+    view = await work.defer(context.store.uow(), tid, context.person.id, promised, reason)
+    await pending.clear(context)
+    context.nudge_sender()
+    await answer(update.callback_query)
+    t = context.texts
+    await reply(update, t("jobs.deferred", number=view.number, when=t.when(promised)))
+
+
+async def on_release_reason(update: Update, context: Ctx) -> None:
+    """Release with a preset reason."""
+    rel = data_of(update, ReleaseReason)
+    if rel.reason not in RELEASE_REASONS:
+        return await answer(update.callback_query, context.texts("common.stale_button"), True)
+    await _release(update, context, rel.ticket_id, context.texts(f"jobs.release_{rel.reason}"))
+
+
+async def _release(update: Update, context: Ctx, tid: int, reason: str) -> None:
+    view = await dispatch.release(context.store.uow(), tid, context.person.id, reason)
+    await pending.clear(context)
+    context.nudge_sender()
+    await answer(update.callback_query)
+    await reply(update, context.texts("jobs.released", number=view.number))
+
+
+# --- typed answers -------------------------------------------------------------------------
+
+
+def _text(update: Update) -> str | None:
+    message = update.effective_message
+    return message.text.strip() if message is not None and message.text else None
+
+
+@pending.on_answer("visit_time")
+async def typed_visit(update: Update, context: Ctx, q: dict[str, Any]) -> bool:
+    """A typed visit time: YYYY-MM-DD HH:MM in campus time."""
+    when = _parse_local(context, _text(update), with_time=True)
+    if when is None:
+        await reply(update, context.texts("jobs.bad_datetime"))
+        return False
+    await _propose(update, context, int(q["ticket_id"]), when)
+    return True
+
+
+@pending.on_answer("defer_date")
+async def typed_defer_date(update: Update, context: Ctx, q: dict[str, Any]) -> bool:
+    """A typed promised date: YYYY-MM-DD (campus calendar)."""
+    when = _parse_local(context, _text(update), with_time=False)
+    if when is None:
+        await reply(update, context.texts("jobs.bad_date"))
+        return False
+    if when <= context.store.clock():
+        await reply(update, context.texts("error.date_in_past"))
+        return False
+    await _ask_defer_reason(update, context, int(q["ticket_id"]), when)
+    return False  # the question is now the reason; _ask_defer_reason parked it
+
+
+@pending.on_answer("defer_reason")
+async def typed_defer_reason(update: Update, context: Ctx, q: dict[str, Any]) -> bool:
+    """A typed reason for deferring."""
+    reason = _text(update)
+    if not reason:
+        await reply(update, context.texts("error.reason_required"))
+        return False
+    promised = datetime.fromisoformat(str(q["promised"]))
+    await _defer(update, context, int(q["ticket_id"]), promised, reason)
+    return True
+
+
+@pending.on_answer("release_reason")
+async def typed_release_reason(update: Update, context: Ctx, q: dict[str, Any]) -> bool:
+    """A typed reason for releasing."""
+    reason = _text(update)
+    if not reason:
+        await reply(update, context.texts("error.reason_required"))
+        return False
+    await _release(update, context, int(q["ticket_id"]), reason)
+    return True
+
+
+@pending.on_answer("result_photo")
+async def result_photo(update: Update, context: Ctx, q: dict[str, Any]) -> bool:
+    """A photo of the finished repair completes the job."""
+    message = update.effective_message
+    if message is None or not message.photo:
+        await reply(update, context.texts("report.not_a_photo"))
+        return False
+    tid = int(q["ticket_id"])
+    view = await work.complete(
+        context.store.uow(), tid, context.person.id, [message.photo[-1].file_id]
+    )
+    context.nudge_sender()
+    await reply(update, context.texts("jobs.completed", number=view.number))
+    return True
+
+
+def _parse_local(context: Ctx, text: str | None, *, with_time: bool) -> datetime | None:
+    if not text:
+        return None
+    formats = ("%Y-%m-%d %H:%M",) if with_time else ("%Y-%m-%d",)
+    for fmt in formats:
+        try:
+            local = datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+        if not with_time:
+            local = datetime.combine(local.date(), PROMISE_HOUR)
+        return context.texts.to_utc(local)
+    return None
+
+
+def handlers() -> list[BaseHandler[Update, Ctx, object]]:
+    """This flow's handlers."""
+    return [
+        CommandHandler("jobs", guarded(jobs_command)),
+        CallbackQueryHandler(guarded(on_job), pattern=pattern(JobAction)),
+        CallbackQueryHandler(guarded(on_visit_slot), pattern=pattern(VisitSlot)),
+        CallbackQueryHandler(guarded(on_defer_pick), pattern=pattern(DeferPick)),
+        CallbackQueryHandler(guarded(on_release_reason), pattern=pattern(ReleaseReason)),
+    ]

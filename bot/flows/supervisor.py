@@ -1,0 +1,144 @@
+"""Supervisors: /followups raised by low ratings and complaints, resolved with a note that
+the requester is told; /invite to bring staff in with a one-time deep link."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from telegram import Update
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
+
+from bot.callbacks import FollowUpAction
+from bot.context import Ctx
+from bot.flows import pending
+from bot.flows.common import answer, data_of, guarded, pattern, reply
+from bot.ui import Button, clip, keyboard, stars
+from store.errors import AmbiguousName, InvalidInput, NotFound, NotPermitted
+from store.lifecycle import Role
+from store.services import followups, places
+from store.services.invites import INVITE_PREFIX, create_invite, derive_invite_secret
+
+SUPERVISING = {Role.SUPERVISOR, Role.ADMIN}
+
+
+def _is_supervisor(context: Ctx) -> None:
+    if not context.person.roles & SUPERVISING:
+        raise NotPermitted("supervisors only")
+
+
+async def followups_command(update: Update, context: Ctx) -> None:
+    """/followups: the open ones in my buildings, oldest first."""
+    _is_supervisor(context)
+    await show_followups(update, context, edit=False)
+
+
+async def show_followups(update: Update, context: Ctx, *, edit: bool) -> None:
+    """The open follow-ups as buttons."""
+    t = context.texts
+    items = await followups.open_followups(context.store.uow(), context.person.id)
+    if not items:
+        await reply(update, t("followups.empty"), edit=edit)
+        return
+    rows: list[list[Button]] = [
+        [
+            (
+                clip(f"{f.number} · {t(f'followup_kind.{f.kind}')} · {f.ticket_number}", 60),
+                FollowUpAction("open", f.id),
+            )
+        ]
+        for f in items
+    ]
+    await reply(update, t("followups.title", count=len(items)), keyboard(rows), edit=edit)
+
+
+async def on_followup(update: Update, context: Ctx) -> None:
+    """Open a follow-up, or start resolving it (a note is required)."""
+    _is_supervisor(context)
+    act = data_of(update, FollowUpAction)
+    t = context.texts
+    items = await followups.open_followups(context.store.uow(), context.person.id)
+    item = next((f for f in items if f.id == act.followup_id), None)
+    if item is None:
+        return await answer(update.callback_query, t("followups.gone"), alert=True)
+    await answer(update.callback_query)
+    if act.action == "open":
+        text = t(
+            "followups.detail",
+            number=item.number,
+            kind=t(f"followup_kind.{item.kind}"),
+            ticket=item.ticket_number,
+            rating=stars(item.rating),
+            text=item.text or "—",
+            opened=t.when(item.opened_at),
+        )
+        rows: list[list[Button]] = [[(t("followups.resolve"), FollowUpAction("resolve", item.id))]]
+        return await reply(update, text, keyboard(rows), edit=True)
+    if act.action == "resolve":
+        await pending.ask(context, "followup_note", followup_id=item.id, number=item.number)
+        return await reply(update, t("followups.note_ask", number=item.number), edit=True)
+    await answer(update.callback_query, t("common.stale_button"), alert=True)
+
+
+@pending.on_answer("followup_note")
+async def typed_note(update: Update, context: Ctx, q: dict[str, Any]) -> bool:
+    """The resolution note; the requester is told it."""
+    message = update.effective_message
+    note = message.text.strip() if message is not None and message.text else ""
+    if not note:
+        await reply(update, context.texts("error.reason_required"))
+        return False
+    await followups.resolve(context.store.uow(), int(q["followup_id"]), context.person.id, note)
+    context.nudge_sender()
+    await reply(update, context.texts("followups.resolved", number=q.get("number", "")))
+    return True
+
+
+async def invite_command(update: Update, context: Ctx) -> None:
+    """/invite ROLE [BUILDING ...]: a one-time staff link (admins: any role; supervisors:
+    technician, dispatcher or inspector within their own scope)."""
+    t = context.texts
+    if not context.person.roles & SUPERVISING:
+        raise NotPermitted("supervisors and admins only")
+    args = context.args or []
+    staff_roles = [r.value for r in Role if r != Role.REQUESTER]
+    if not args or args[0] not in staff_roles:
+        await reply(update, t("invite.usage", roles=", ".join(staff_roles)))
+        return
+    building_ids: list[int] = []
+    for name in args[1:]:
+        try:
+            building = await places.building_by_name(context.store.uow(), name)
+        except (NotFound, InvalidInput, AmbiguousName):
+            await reply(update, t("invite.unknown_building", name=clip(name, 40)))
+            return
+        building_ids.append(building.id)
+    settings = context.settings
+    token = await create_invite(
+        context.store.uow(),
+        created_by=context.person.id,
+        role=Role(args[0]),
+        secret=derive_invite_secret(settings.require_token()),
+        building_ids=building_ids,
+        ttl=timedelta(hours=settings.service.invite_ttl_hours),
+    )
+    username = settings.telegram.bot_username or (context.bot.username or "")
+    link = f"https://t.me/{username}?start={INVITE_PREFIX}{token}"
+    await reply(
+        update,
+        t(
+            "invite.created",
+            role=t(f"role.{args[0]}"),
+            link=link,
+            hours=settings.service.invite_ttl_hours,
+        ),
+    )
+
+
+def handlers() -> list[BaseHandler[Update, Ctx, object]]:
+    """This flow's handlers."""
+    return [
+        CommandHandler("followups", guarded(followups_command)),
+        CommandHandler("invite", guarded(invite_command)),
+        CallbackQueryHandler(guarded(on_followup), pattern=pattern(FollowUpAction)),
+    ]

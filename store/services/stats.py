@@ -1,0 +1,487 @@
+"""Performance figures for supervisors: per technician, per office, and the raw export.
+
+Every figure is computed from the ticket rows as they are now. Medians are taken in
+Python from fetched timestamps, so SQLite and PostgreSQL give the same answer. Periods
+are half-open: `start <= t < end`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, func, or_, true
+from sqlalchemy import select as sa_select
+from sqlalchemy.orm import aliased
+from sqlmodel import col
+
+from store.errors import InvalidInput, NotPermitted
+from store.lifecycle import OPEN_STATUSES, Status
+from store.models import Building, Campus, Category, FollowUp, Person, Room, Ticket
+from store.services._common import DISPATCH_ROLES, SUPERVISOR_ROLES, grants_of
+from store.services.queries import HELD_STATUSES
+from store.uow import UnitOfWork
+
+STATS_ROLES = SUPERVISOR_ROLES | DISPATCH_ROLES
+DONE_STATUSES = (Status.COMPLETED, Status.CLOSED)
+WITHIN = timedelta(hours=1)  # the office's headline promise: fixed within the hour
+DEFAULT_DAYS = 30
+MAX_DAYS = 366
+
+
+@dataclass(frozen=True)
+class TechnicianStats:
+    """One technician's figures for a period, within the viewer's scope."""
+
+    person_id: int
+    name: str
+    jobs_done: int
+    median_accept: timedelta | None
+    median_resolution: timedelta | None
+    average_rating: float | None
+    rated_jobs: int
+    rework_rate: float | None
+    overdue: int
+
+
+@dataclass(frozen=True)
+class OfficeStats:
+    """The office's figures for a period, within the viewer's scope."""
+
+    period_start: datetime
+    period_end: datetime
+    reported: int
+    completed: int
+    open_now: int
+    median_accept: timedelta | None
+    median_resolution: timedelta | None
+    within_hour_share: float | None
+    average_rating: float | None
+    rated: int
+    low_ratings: int
+    open_followups: int
+    by_category: dict[str, int]
+    by_status: dict[str, int]
+
+
+@dataclass(frozen=True)
+class ExportRow:
+    """One ticket as a spreadsheet row; datetimes are aware UTC, durations in minutes."""
+
+    number: str
+    status: str
+    campus: str
+    building: str
+    floor: str
+    room: str
+    room_code: str
+    category: str
+    urgency: str
+    created_at: datetime
+    dispatched_at: datetime | None
+    accepted_at: datetime | None
+    started_at: datetime | None
+    completed_at: datetime | None
+    closed_at: datetime | None
+    technician: str | None
+    promised_at: datetime | None
+    defer_reason: str | None
+    rework_count: int
+    urge_count: int
+    rating: int | None
+    rating_comment: str | None
+    accept_minutes: float | None
+    resolution_minutes: float | None
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    """Aware UTC, whatever the driver handed back."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.utcoffset() is None else value.astimezone(UTC)
+
+
+def _in(value: datetime | None, start: datetime, end: datetime) -> bool:
+    return value is not None and start <= value < end
+
+
+def _median(values: list[timedelta]) -> timedelta | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
+def _mean(values: list[int]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def _share(hits: int, total: int) -> float | None:
+    return hits / total if total else None
+
+
+def _accept_wait(
+    created: datetime, dispatched: datetime | None, accepted: datetime | None
+) -> timedelta | None:
+    """How long the job waited for a technician: from dispatch (else filing) to accept."""
+    if accepted is None:
+        return None
+    return accepted - (dispatched or created)
+
+
+def _period(start: datetime, end: datetime) -> tuple[datetime, datetime]:
+    s, e = _utc(start), _utc(end)
+    assert s is not None and e is not None
+    if e <= s:
+        raise InvalidInput("period end must be after its start", start=s, end=e)
+    return s, e
+
+
+async def _scope(uow: UnitOfWork, viewer_id: int) -> ColumnElement[bool]:
+    """A WHERE clause on Building limiting tickets to what the viewer oversees."""
+    grants = [g for g in await grants_of(uow, viewer_id) if g.role in STATS_ROLES]
+    if not grants:
+        raise NotPermitted("statistics need a supervisor, dispatcher or admin role")
+    clauses: list[ColumnElement[bool]] = []
+    for grant in grants:
+        # Same reading of a scope as `grant_covers`, but as SQL so no building is loaded.
+        if grant.building_id is not None:
+            clauses.append(col(Building.id) == grant.building_id)
+        elif grant.campus_id is not None:
+            clauses.append(col(Building.campus_id) == grant.campus_id)
+        else:
+            return true()
+    return or_(*clauses)
+
+
+def _touching(start: datetime, end: datetime, *extra: ColumnElement[bool]) -> Any:
+    """Tickets with any timestamp in the period, or still open: all a figure can use."""
+    return or_(
+        and_(col(Ticket.created_at) >= start, col(Ticket.created_at) < end),
+        and_(col(Ticket.accepted_at) >= start, col(Ticket.accepted_at) < end),
+        and_(col(Ticket.completed_at) >= start, col(Ticket.completed_at) < end),
+        *extra,
+    )
+
+
+def _overdue_now(
+    status: str, due: datetime | None, promised: datetime | None, now: datetime
+) -> bool:
+    """An open job past its target, or a deferred one past the promised date."""
+    if status == Status.DEFERRED:
+        return promised is not None and promised < now
+    return due is not None and due < now
+
+
+# --- technicians --------------------------------------------------------------------------
+
+
+@dataclass
+class _TechAcc:
+    name: str
+    accept: list[timedelta]
+    resolution: list[timedelta]
+    ratings: list[int]
+    done: int = 0
+    reworked: int = 0
+    overdue: int = 0
+
+
+async def technician_stats(
+    uow: UnitOfWork, *, start: datetime, end: datetime, viewer_id: int
+) -> list[TechnicianStats]:
+    """Per-technician figures for tickets in the viewer's scope; busiest first.
+
+    Only technicians with something in the period (or an open job) are listed. Figures
+    follow the ticket's current assignee: a reopened ticket's earlier completion is gone.
+    """
+    start, end = _period(start, end)
+    async with uow:
+        scope = await _scope(uow, viewer_id)
+        now = uow.now()
+        stmt = (
+            sa_select(
+                col(Ticket.assignee_id),
+                col(Person.name),
+                col(Ticket.status),
+                col(Ticket.created_at),
+                col(Ticket.dispatched_at),
+                col(Ticket.accepted_at),
+                col(Ticket.completed_at),
+                col(Ticket.due_at),
+                col(Ticket.promised_at),
+                col(Ticket.rework_count),
+                col(Ticket.rating),
+            )
+            .join(Person, col(Person.id) == Ticket.assignee_id)
+            .join(Room, col(Room.id) == Ticket.room_id)
+            .join(Building, col(Building.id) == Room.building_id)
+            .where(scope, _touching(start, end, col(Ticket.status).in_(HELD_STATUSES)))
+        )
+        rows = (await uow.session.execute(stmt)).all()
+    acc: dict[int, _TechAcc] = {}
+    for row in rows:
+        status = str(row.status)
+        created, dispatched = _utc(row.created_at), _utc(row.dispatched_at)
+        accepted, completed = _utc(row.accepted_at), _utc(row.completed_at)
+        due = _utc(row.due_at)
+        assert created is not None
+        a = acc.setdefault(row.assignee_id, _TechAcc(row.name, [], [], []))
+        if _in(accepted, start, end):
+            wait = _accept_wait(created, dispatched, accepted)
+            assert wait is not None
+            a.accept.append(wait)
+        if status in HELD_STATUSES and _overdue_now(status, due, _utc(row.promised_at), now):
+            a.overdue += 1
+        if status in DONE_STATUSES and completed is not None and _in(completed, start, end):
+            a.done += 1
+            a.resolution.append(completed - created)
+            a.reworked += row.rework_count > 0
+            if row.rating is not None:
+                a.ratings.append(row.rating)
+            if due is not None and completed > due:
+                a.overdue += 1
+    result = [
+        TechnicianStats(
+            person_id=person_id,
+            name=a.name,
+            jobs_done=a.done,
+            median_accept=_median(a.accept),
+            median_resolution=_median(a.resolution),
+            average_rating=_mean(a.ratings),
+            rated_jobs=len(a.ratings),
+            rework_rate=_share(a.reworked, a.done),
+            overdue=a.overdue,
+        )
+        for person_id, a in acc.items()
+    ]
+    result.sort(key=lambda t: (-t.jobs_done, t.name, t.person_id))
+    return result
+
+
+# --- the office ---------------------------------------------------------------------------
+
+
+async def office_stats(
+    uow: UnitOfWork, *, start: datetime, end: datetime, viewer_id: int
+) -> OfficeStats:
+    """The office's figures for the period within the viewer's scope (open counts: now)."""
+    start, end = _period(start, end)
+    async with uow:
+        scope = await _scope(uow, viewer_id)
+        low = uow.policy.low_rating_threshold
+        stmt = (
+            sa_select(
+                col(Ticket.status),
+                col(Category.key),
+                col(Ticket.created_at),
+                col(Ticket.dispatched_at),
+                col(Ticket.accepted_at),
+                col(Ticket.completed_at),
+                col(Ticket.rating),
+            )
+            .join(Category, col(Category.id) == Ticket.category_id)
+            .join(Room, col(Room.id) == Ticket.room_id)
+            .join(Building, col(Building.id) == Room.building_id)
+            .where(scope, _touching(start, end, col(Ticket.status).in_(list(OPEN_STATUSES))))
+        )
+        rows = (await uow.session.execute(stmt)).all()
+        followups = (
+            await uow.session.execute(
+                sa_select(func.count())
+                .select_from(FollowUp)
+                .join(Ticket, col(Ticket.id) == FollowUp.ticket_id)
+                .join(Room, col(Room.id) == Ticket.room_id)
+                .join(Building, col(Building.id) == Room.building_id)
+                .where(scope, col(FollowUp.resolved_at).is_(None))
+            )
+        ).scalar_one()
+    by_category: Counter[str] = Counter()
+    by_status: Counter[str] = Counter()
+    accept: list[timedelta] = []
+    resolution: list[timedelta] = []
+    ratings: list[int] = []
+    open_now = 0
+    for row in rows:
+        status = str(row.status)
+        created, accepted = _utc(row.created_at), _utc(row.accepted_at)
+        completed = _utc(row.completed_at)
+        assert created is not None
+        open_now += status in OPEN_STATUSES
+        if _in(created, start, end):
+            by_category[row.key] += 1
+            by_status[status] += 1
+        if _in(accepted, start, end):
+            wait = _accept_wait(created, _utc(row.dispatched_at), accepted)
+            assert wait is not None
+            accept.append(wait)
+        if completed is not None and _in(completed, start, end):
+            resolution.append(completed - created)
+            if row.rating is not None:
+                ratings.append(row.rating)
+    return OfficeStats(
+        period_start=start,
+        period_end=end,
+        reported=by_status.total(),
+        completed=len(resolution),
+        open_now=open_now,
+        median_accept=_median(accept),
+        median_resolution=_median(resolution),
+        within_hour_share=_share(sum(r <= WITHIN for r in resolution), len(resolution)),
+        average_rating=_mean(ratings),
+        rated=len(ratings),
+        low_ratings=sum(r <= low for r in ratings),
+        open_followups=int(followups),
+        by_category=dict(by_category.most_common()),
+        by_status=dict(by_status.most_common()),
+    )
+
+
+# --- export -------------------------------------------------------------------------------
+
+
+def _minutes(delta: timedelta | None) -> float | None:
+    return None if delta is None else delta.total_seconds() / 60
+
+
+async def export_rows(
+    uow: UnitOfWork, *, start: datetime, end: datetime, viewer_id: int
+) -> list[ExportRow]:
+    """Every ticket filed in the period within the viewer's scope, oldest first."""
+    start, end = _period(start, end)
+    technician = aliased(Person)
+    async with uow:
+        scope = await _scope(uow, viewer_id)
+        stmt: Any = (
+            sa_select(
+                col(Ticket.number),
+                col(Ticket.status),
+                col(Campus.name).label("campus"),
+                col(Building.name).label("building"),
+                col(Room.floor),
+                col(Room.name).label("room"),
+                col(Room.code),
+                col(Category.key),
+                col(Ticket.urgency),
+                col(Ticket.created_at),
+                col(Ticket.dispatched_at),
+                col(Ticket.accepted_at),
+                col(Ticket.started_at),
+                col(Ticket.completed_at),
+                col(Ticket.closed_at),
+                col(technician.name).label("technician"),
+                col(Ticket.promised_at),
+                col(Ticket.defer_reason),
+                col(Ticket.rework_count),
+                col(Ticket.urge_count),
+                col(Ticket.rating),
+                col(Ticket.rating_comment),
+            )
+            .join(Room, col(Room.id) == Ticket.room_id)
+            .join(Building, col(Building.id) == Room.building_id)
+            .join(Campus, col(Campus.id) == Building.campus_id)
+            .join(Category, col(Category.id) == Ticket.category_id)
+            .outerjoin(technician, col(technician.id) == Ticket.assignee_id)
+            .where(scope, col(Ticket.created_at) >= start, col(Ticket.created_at) < end)
+            .order_by(col(Ticket.created_at), col(Ticket.id))
+        )
+        rows = (await uow.session.execute(stmt)).all()
+    return [_export_row(row) for row in rows]
+
+
+def _export_row(row: Any) -> ExportRow:
+    created = _utc(row.created_at)
+    assert created is not None
+    dispatched, accepted = _utc(row.dispatched_at), _utc(row.accepted_at)
+    completed = _utc(row.completed_at)
+    return ExportRow(
+        number=row.number,
+        status=str(row.status),
+        campus=row.campus,
+        building=row.building,
+        floor=row.floor,
+        room=row.room,
+        room_code=row.code,
+        category=row.key,
+        urgency=row.urgency,
+        created_at=created,
+        dispatched_at=dispatched,
+        accepted_at=accepted,
+        started_at=_utc(row.started_at),
+        completed_at=completed,
+        closed_at=_utc(row.closed_at),
+        technician=row.technician,
+        promised_at=_utc(row.promised_at),
+        defer_reason=row.defer_reason,
+        rework_count=row.rework_count,
+        urge_count=row.urge_count,
+        rating=row.rating,
+        rating_comment=row.rating_comment,
+        accept_minutes=_minutes(_accept_wait(created, dispatched, accepted)),
+        resolution_minutes=_minutes(completed - created if completed else None),
+    )
+
+
+# --- periods ------------------------------------------------------------------------------
+
+PERIOD_HELP = "today, week, month, Nd (N = 1–366), YYYY-MM or YYYY-MM-DD..YYYY-MM-DD"
+_DAYS = re.compile(r"([0-9]{1,3})d")
+_MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
+_RANGE = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2})\s*\.\.\s*([0-9]{4}-[0-9]{2}-[0-9]{2})")
+
+
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def parse_period(text: str | None, now: datetime) -> tuple[datetime, datetime]:
+    """(start, end) in aware UTC for a period the user typed; default the last 30 days.
+
+    "today" starts at midnight in `now`'s own zone, so a caller passing campus-local
+    `now` gets the campus day; calendar months and dates are UTC.
+    """
+    if now.utcoffset() is None:
+        now = now.replace(tzinfo=UTC)
+    spec = (text or "").strip().lower()
+    try:
+        return _parse(spec, now)
+    except (ValueError, OverflowError) as exc:  # impossible dates such as 2026-02-30
+        raise InvalidInput(
+            f"not a valid period: {text!r}; use {PERIOD_HELP}", period=text
+        ) from exc
+
+
+def _parse(spec: str, now: datetime) -> tuple[datetime, datetime]:
+    end = now.astimezone(UTC)
+    if not spec:
+        return end - timedelta(days=DEFAULT_DAYS), end
+    if spec == "today":
+        local_midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        return local_midnight.astimezone(UTC), end
+    if spec == "week":
+        return end - timedelta(days=7), end
+    if spec == "month":
+        return end - timedelta(days=30), end
+    if m := _DAYS.fullmatch(spec):
+        days = int(m.group(1))
+        if not 1 <= days <= MAX_DAYS:
+            raise ValueError(days)
+        return end - timedelta(days=days), end
+    if m := _MONTH.fullmatch(spec):
+        year, month = int(m.group(1)), int(m.group(2))
+        first = _midnight(date(year, month, 1))
+        following = date(year + month // 12, month % 12 + 1, 1)
+        return first, _midnight(following)
+    if m := _RANGE.fullmatch(spec):
+        first_day, last_day = (date.fromisoformat(g) for g in m.groups())
+        if last_day < first_day:
+            raise ValueError("range ends before it starts")
+        return _midnight(first_day), _midnight(last_day) + timedelta(days=1)
+    raise ValueError(spec)
