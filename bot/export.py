@@ -29,7 +29,7 @@ MINUTES_FORMAT = "0.0"
 MIN_WIDTH, MAX_WIDTH = 6, 50
 DATETIME_WIDTH = 17
 UTF8_BOM = "\ufeff"
-# A cell starting with one of these is run as a formula by spreadsheet apps; the text
+# A CSV cell starting with one of these is run as a formula by spreadsheet apps; the text
 # comes from users (comments, reasons), so it is defused with a leading apostrophe.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _NUMBER = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
@@ -76,17 +76,17 @@ def to_xlsx(
     header = _header_row(headers)
     ws.append(header)
     widths = [_width(h) for h in header]
-    for row in rows:
-        values: list[Cell] = []
-        for i, value in enumerate(astuple(row)):
+    for r, row in enumerate(rows, start=2):
+        for c, value in enumerate(astuple(row), start=1):
             if isinstance(value, datetime):
                 value = _local(value, zone)
             elif isinstance(value, str):
-                # openpyxl refuses control characters and would store "=…" as a formula.
-                value = _defuse(ILLEGAL_CHARACTERS_RE.sub("", value))
-            values.append(value)
-            widths[i] = max(widths[i], _width(value))
-        ws.append(values)
+                value = ILLEGAL_CHARACTERS_RE.sub("", value)  # openpyxl refuses them
+            cell = ws.cell(row=r, column=c, value=value)
+            if cell.data_type == "f":
+                # User text such as "=HYPERLINK(…)" stays text, never a live formula.
+                cell.data_type = "s"
+            widths[c - 1] = max(widths[c - 1], _width(value))
     for i, name in enumerate(COLUMNS, start=1):
         letter = get_column_letter(i)
         ws.column_dimensions[letter].width = min(max(widths[i - 1] + 2, MIN_WIDTH), MAX_WIDTH)

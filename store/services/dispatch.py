@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlmodel import col, select
 
 from store.errors import (
@@ -41,13 +41,22 @@ def checked_reason(uow: UnitOfWork, reason: str | None, *, required: bool) -> st
 
 
 async def offer_to_on_duty_technicians(
-    uow: UnitOfWork, ctx: TicketContext, *, exclude: frozenset[int] = frozenset()
+    uow: UnitOfWork,
+    ctx: TicketContext,
+    *,
+    exclude: frozenset[int] = frozenset(),
+    fresh: bool = False,
 ) -> list[int]:
     """Offer a dispatching ticket to the least-loaded eligible technicians on duty.
 
     Returns who got an offer. With nobody eligible the dispatchers are told at once
-    and the requester hears so honestly.
+    and the requester hears so honestly. `fresh` starts a new round (after a release or
+    a reopen): the closed offers of earlier rounds no longer keep anyone out.
     """
+    if fresh:
+        await uow.session.execute(
+            delete(Offer).where(col(Offer.ticket_id) == ctx.id, col(Offer.outcome).is_not(None))
+        )
     already = set(
         (
             await uow.session.execute(select(Offer.technician_id).where(Offer.ticket_id == ctx.id))
@@ -191,7 +200,7 @@ async def assign(
         else:
             action = Action.ASSIGN
         await move(uow, ctx, action, note=name, assignee_id=technician_id, accepted_at=uow.now())
-        await _close_offers(uow, ctx, None)
+        await _close_offers(uow, ctx, technician_id)
         notify(
             uow, technician_id, "job.assigned", await job_details(uow, ctx), ticket_id=ticket_id
         )
@@ -230,7 +239,7 @@ async def release(
             )
         await notify_audience(uow, ctx, "ticket.released", reason=note)
         exclude = frozenset({previous}) if previous is not None else frozenset()
-        await offer_to_on_duty_technicians(uow, ctx, exclude=exclude)
+        await offer_to_on_duty_technicians(uow, ctx, exclude=exclude, fresh=True)
         await uow.commit()
         return await ticket_view(uow, ticket_id)
 

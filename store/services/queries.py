@@ -282,6 +282,15 @@ URGENCY_RANK = case(
 )
 
 
+# Lifecycle order, the same on both engines (PostgreSQL sorts its enum by declaration,
+# SQLite the stored names alphabetically).
+HELD_RANK = case(
+    (col(Ticket.status) == Status.ASSIGNED, 0),
+    (col(Ticket.status) == Status.IN_PROGRESS, 1),
+    else_=2,
+)
+
+
 def _overdue_clause(now: datetime) -> ColumnElement[bool]:
     """Past a promised date when deferred, else past the category's completion target."""
     return or_(
@@ -296,7 +305,7 @@ async def technician_jobs(uow: UnitOfWork, person_id: int) -> list[TicketView]:
         return await _views(
             uow,
             [col(Ticket.assignee_id) == person_id, col(Ticket.status).in_(HELD_STATUSES)],
-            order=(col(Ticket.status), URGENCY_RANK, col(Ticket.created_at)),
+            order=(HELD_RANK, URGENCY_RANK, col(Ticket.created_at), col(Ticket.id)),
         )
 
 

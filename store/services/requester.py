@@ -261,7 +261,7 @@ async def reopen(
                 ticket_id=ticket_id,
             )
         await notify_audience(uow, ctx, "ticket.reopened")
-        await offer_to_on_duty_technicians(uow, ctx)
+        await offer_to_on_duty_technicians(uow, ctx, fresh=True)
         await uow.commit()
         return await ticket_view(uow, ticket_id)
 

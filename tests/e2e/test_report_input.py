@@ -1,0 +1,203 @@
+"""Bad input during a report gets a clear answer and loses nothing."""
+
+from __future__ import annotations
+
+from sqlmodel import select
+
+from store.models import Draft, Outbox, Person, Ticket
+from tests.e2e.conftest import Harness
+from tests.e2e.steps import NUMBER, file_report, open_room, to_photos
+
+
+async def test_text_where_a_button_was_expected(bot: Harness) -> None:
+    alice = bot.sandbox.user(1001, "Alice")
+    await open_room(alice)
+    await alice.send("water everywhere!!")
+    await alice.expect(text_contains="Please choose one of the buttons")
+    again = await alice.expect(text_contains="What kind of problem")
+    assert "🚰 Water & plumbing" in again.button_texts
+
+
+async def test_button_from_an_old_message_is_stale(bot: Harness) -> None:
+    alice = bot.sandbox.user(1001, "Alice")
+    first = await open_room(alice)
+    await alice.press(first, "🚰 Water & plumbing")
+    await alice.wait_for_edit(first)
+    await alice.send("Leaking pipe under the sink.")
+    await alice.expect(text_contains="Send up to")
+    # The category prompt was edited away; an old copy of its button is now out of date.
+    second = await open_room(alice)
+    await alice.press(second, "💡 Electrical")
+    await alice.wait_for_edit(second)
+    answer = await alice.press(second, "⬅️ Back")
+    assert answer is not None and not answer.show_alert
+    old = await alice.press(first, "⬅️ Back")
+    assert old is not None and old.show_alert and "out of date" in (old.text or "")
+
+
+async def test_over_long_description_is_refused_and_kept_at_the_step(bot: Harness) -> None:
+    alice = bot.sandbox.user(1001, "Alice")
+    step = await open_room(alice)
+    await alice.press(step, "🚰 Water & plumbing")
+    await alice.wait_for_edit(step)
+    await alice.send("x" * 1001)
+    refusal = await alice.expect(text_contains="the limit is 1000")
+    assert "1001 characters" in refusal.text
+    await alice.send("Short and clear.")
+    await alice.expect(text_contains="Send up to 5 photos")
+
+
+async def test_sixth_photo_is_refused(bot: Harness) -> None:
+    alice = bot.sandbox.user(1001, "Alice")
+    await to_photos(alice)
+    for n in range(1, 6):
+        await alice.send_photo()
+        await alice.expect(text_contains=f"Photo {n}/5 added")
+    await alice.send_photo()
+    await alice.expect(text_contains="more than 5 photos")
+    async with bot.store.uow() as uow:
+        draft = await uow.session.get(Draft, (await _person(bot, 1001)))
+        assert draft is not None and len(draft.data["photos"]) == 5
+
+
+async def test_document_in_the_photo_step(bot: Harness) -> None:
+    alice = bot.sandbox.user(1001, "Alice")
+    await to_photos(alice)
+    await alice.send_document(b"%PDF-1.4 fake", "tap.pdf", "application/pdf")
+    await alice.expect(text_contains="send it as a photo")
+    await alice.send("here is the photo")
+    await alice.expect(text_contains="send it as a photo")
+
+
+async def test_start_with_an_over_long_or_unknown_payload(bot: Harness) -> None:
+    alice = bot.sandbox.user(1001, "Alice")
+    cases = [
+        ("r_" + "A" * 198, "isn't valid"),
+        ("r_NOPE-404", "isn't valid"),
+        ("%%%", "isn't valid"),
+        ("inv_garbage", "invite link can't be used (the link is damaged)"),
+    ]
+    for payload, refusal in cases:
+        await alice.command("start", payload)
+        await alice.expect(text_contains=refusal)
+        menu = await alice.expect(text_contains="What would you like to do")
+        assert "🛠 Report a repair" in menu.button_texts
+
+
+async def test_draft_survives_a_restart(bot: Harness) -> None:
+    alice = bot.sandbox.user(1001, "Alice")
+    step = await open_room(alice)
+    await alice.press(step, "❄️ Air-con & heating")
+    await alice.wait_for_edit(step)
+    await bot.restart()
+    await alice.send("The air-con blows warm air.")
+    await alice.expect(text_contains="Send up to 5 photos")
+    async with bot.store.uow() as uow:
+        draft = await uow.session.get(Draft, await _person(bot, 1001))
+        assert draft is not None and draft.step == "photos"
+        assert draft.data["category"] == "hvac" and draft.data["room_code"] == "E1-101"
+
+
+async def test_cancel_anywhere(bot: Harness) -> None:
+    alice = bot.sandbox.user(1001, "Alice")
+    await to_photos(alice)
+    await alice.command("cancel")
+    await alice.expect(text_contains="Cancelled")
+    async with bot.store.uow() as uow:
+        assert await uow.session.get(Draft, await _person(bot, 1001)) is None
+        assert (await uow.session.execute(select(Ticket))).first() is None
+    await alice.command("cancel")
+    await alice.expect(text_contains="nothing to cancel")
+
+
+async def test_duplicate_guard_offers_to_follow(bot: Harness) -> None:
+    alice = bot.sandbox.user(1001, "Alice")
+    number = await file_report(alice, description="Shower is cold.")
+    bob = bot.sandbox.user(1002, "Bob")
+    step = await open_room(bob)
+    await bob.press(step, "🚰 Water & plumbing")
+    guard = await bob.wait_for_edit(step, lambda m: "already an open ticket" in m.text)
+    assert number in guard.text and "Shower is cold." in guard.text
+    await bob.press(guard, f"👀 Follow {number}")
+    await bob.wait_for_edit(guard, lambda m: "now following" in m.text)
+    # A later status change reaches the follower too.
+    async with bot.store.uow() as uow:
+        ticket = (await uow.session.execute(select(Ticket))).scalars().one()
+        ticket_id = ticket.id
+    assert ticket_id is not None
+    from store.services.requester import cancel
+
+    await cancel(bot.store.uow(), ticket_id, await _person(bot, 1001))
+    await bob.expect(text_contains=f"{number} was cancelled")
+
+
+async def test_duplicate_guard_file_anyway(bot: Harness) -> None:
+    alice = bot.sandbox.user(1001, "Alice")
+    first = await file_report(alice)
+    bob = bot.sandbox.user(1002, "Bob")
+    step = await open_room(bob)
+    await bob.press(step, "🚰 Water & plumbing")
+    guard = await bob.wait_for_edit(step, lambda m: "already an open ticket" in m.text)
+    await bob.press(guard, "📝 File a new one anyway")
+    await bob.wait_for_edit(guard, lambda m: "Describe" in m.text)
+    await bob.send("Second leak, other sink.")
+    photos = await bob.expect(text_contains="Send up to")
+    await bob.press(photos, "Skip ➡️")
+    urgency = await bob.wait_for_edit(photos, lambda m: "How urgent" in m.text)
+    await bob.press(urgency, "🚨 Emergency")
+    await bob.expect(text_contains="call 110-999 now")
+    await bob.expect(text_contains="Share a phone number")
+    await bob.send("Skip ➡️")
+    summary = await bob.expect(text_contains="Please check your report")
+    await bob.press(summary, "✅ Confirm")
+    received = await bob.expect(text_contains="received")
+    second = NUMBER.search(received.text or "")
+    assert second is not None and second.group() != first
+
+
+async def test_blocked_user_is_marked_unreachable_and_not_retried(bot: Harness) -> None:
+    alice = bot.sandbox.user(1001, "Alice")
+    number = await file_report(alice)
+    await alice.block()
+    async with bot.store.uow() as uow:
+        ticket = (
+            await uow.session.execute(select(Ticket).where(Ticket.number == number))
+        ).scalar_one()
+        ticket_id = ticket.id
+    assert ticket_id is not None
+    from store.services.requester import cancel
+
+    me = await _person(bot, 1001)
+    await cancel(bot.store.uow(), ticket_id, me)
+    bot.app.bot_data.sender.nudge()  # type: ignore[union-attr]
+    person = await _wait_unreachable(bot, me)
+    assert person
+    async with bot.store.uow() as uow:
+        rows = (
+            await uow.session.execute(
+                select(Outbox).where(Outbox.recipient_id == me, Outbox.kind == "ticket.cancelled")
+            )
+        ).scalars().all()
+        assert len(rows) == 1 and rows[0].failed_at is not None and rows[0].sent_at is None
+        assert rows[0].attempts == 1 and "blocked" in (rows[0].last_error or "")
+
+
+async def _wait_unreachable(bot: Harness, person_id: int) -> bool:
+    import asyncio
+
+    for _ in range(100):
+        async with bot.store.uow() as uow:
+            person = await uow.session.get(Person, person_id)
+            if person is not None and person.unreachable_since is not None:
+                return True
+        await asyncio.sleep(0.05)
+    return False
+
+
+async def _person(bot: Harness, telegram_id: int) -> int:
+    async with bot.store.uow() as uow:
+        person_id = (
+            await uow.session.execute(select(Person.id).where(Person.telegram_id == telegram_id))
+        ).scalar_one()
+    assert person_id is not None
+    return person_id
