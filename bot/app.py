@@ -29,7 +29,7 @@ from bot.flows import (
 from bot.flows.common import gatekeeper, on_error
 from bot.i18n import LANGUAGES
 from bot.logs import configure_logging
-from bot.sender import OutboxSender
+from bot.sender import PER_CHAT_INTERVAL, OutboxSender
 from bot.settings import Settings
 from scheduler.jobs import schedule
 from store.db import create_engine, is_sqlite
@@ -46,6 +46,7 @@ def build_application(
     store: Store,
     *,
     sender_poll_interval: float = 1.0,
+    per_chat_interval: float = PER_CHAT_INTERVAL,
     with_scheduler: bool = True,
 ) -> BotApp:
     """The bot: handlers, gatekeeper, error handler, outbox sender, scheduled jobs."""
@@ -64,7 +65,9 @@ def build_application(
     )
     app.bot_data.settings = settings
     app.bot_data.store = store
-    app.bot_data.sender = OutboxSender(app.bot, store, settings, sender_poll_interval)
+    app.bot_data.sender = OutboxSender(
+        app.bot, store, settings, sender_poll_interval, per_chat_interval
+    )
     app.add_handler(TypeHandler(Update, gatekeeper), group=-1)
     for flow in (start, report, my_tickets, technician, jobs, dispatcher, supervisor, inputs):
         app.add_handlers(flow.handlers())

@@ -172,7 +172,7 @@ def cmd_staff_list(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_staff_invite(args: argparse.Namespace, settings: Settings) -> int:
     """Create an invite link."""
     try:
-        secret = invites.derive_invite_secret(settings.require_token())
+        secret = settings.invite_secret()
     except ConfigError as exc:
         raise CliError(f"invites are signed with the bot token. {exc}", EXIT_CONFIG) from None
     hours = args.hours if args.hours is not None else settings.service.invite_ttl_hours

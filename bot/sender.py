@@ -37,11 +37,19 @@ HARMLESS_EDIT_ERRORS = ("message to edit not found", "message is not modified")
 class OutboxSender:
     """Background task: `start()` in post_init, `stop()` in post_shutdown."""
 
-    def __init__(self, bot: Bot, store: Store, settings: Settings, poll_interval: float = 1.0):
+    def __init__(
+        self,
+        bot: Bot,
+        store: Store,
+        settings: Settings,
+        poll_interval: float = 1.0,
+        per_chat_interval: float = PER_CHAT_INTERVAL,
+    ):
         self.bot = bot
         self.store = store
         self.settings = settings
         self.poll_interval = poll_interval
+        self.per_chat_interval = per_chat_interval
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._last_to_chat: dict[int, float] = {}
@@ -91,7 +99,7 @@ class OutboxSender:
                 continue
             if chat in held_chats:
                 continue  # keep a chat's notices in order: none may overtake a held one
-            wait = self._last_to_chat.get(chat, 0.0) + PER_CHAT_INTERVAL - time.monotonic()
+            wait = self._last_to_chat.get(chat, 0.0) + self.per_chat_interval - time.monotonic()
             if wait > 0:
                 held_chats.add(chat)
                 continue

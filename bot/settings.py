@@ -19,6 +19,7 @@ from pydantic_settings import (
 )
 
 from store.policy import DEFAULT_CATEGORIES, CategoryTarget, Policy
+from store.services.invites import derive_invite_secret
 
 PLACEHOLDER_MARKERS = ("change-me", "changeme", "your-token", "<", "xxx", "placeholder")
 SUPPORTED_LANGUAGES = ("zh_Hans", "zh_Hant", "en")
@@ -71,6 +72,9 @@ class ServiceSettings(BaseModel):
     low_rating_threshold: int = 2
     offer_batch: int = 3
     invite_ttl_hours: int = 72
+    # Signs staff invite links; empty derives one from the bot token (then a new token
+    # voids every outstanding invite).
+    invite_secret: SecretStr = SecretStr("")
 
     @field_validator("timezone")
     @classmethod
@@ -149,6 +153,13 @@ class Settings(BaseSettings):
                 for key, c in self.categories.items()
             },
         )
+
+    def invite_secret(self) -> bytes:
+        """The key that signs invite links: the configured one, else derived from the token."""
+        configured = self.service.invite_secret.get_secret_value()
+        if configured:
+            return configured.encode("utf-8")
+        return derive_invite_secret(self.require_token())
 
     def require_token(self) -> str:
         """The bot token, or ConfigError saying how to set it (never echoing the value)."""

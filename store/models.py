@@ -9,11 +9,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from store.lifecycle import Role, Status
 
+# Enums are stored as their plain string values (String columns, not native ENUM types),
+# so adding a status later is a code change, not an ALTER TYPE.
 # Naming convention keeps Alembic's constraint names stable across SQLite and PostgreSQL.
 SQLModel.metadata.naming_convention = {
     "ix": "ix_%(column_0_label)s",
@@ -89,7 +91,7 @@ class RoleGrant(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("person_id", "role", "campus_id", "building_id"),)
     id: int | None = Field(default=None, primary_key=True)
     person_id: int = Field(foreign_key="person.id", index=True)
-    role: Role = Field(max_length=20)
+    role: Role = Field(sa_type=String(20))
     campus_id: int | None = Field(default=None, foreign_key="campus.id")
     building_id: int | None = Field(default=None, foreign_key="building.id")
 
@@ -99,7 +101,7 @@ class Invite(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     token_hash: str = Field(max_length=64, unique=True)
-    role: Role = Field(max_length=20)
+    role: Role = Field(sa_type=String(20))
     campus_id: int | None = Field(default=None, foreign_key="campus.id")
     building_ids: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     created_by_id: int | None = Field(default=None, foreign_key="person.id")
@@ -129,7 +131,7 @@ class Ticket(SQLModel, table=True):
     )
     id: int | None = Field(default=None, primary_key=True)
     number: str = Field(max_length=20, unique=True)
-    status: Status = Field(max_length=20)
+    status: Status = Field(sa_type=String(20))
     requester_id: int = Field(foreign_key="person.id")
     filed_by_id: int = Field(foreign_key="person.id")
     room_id: int = Field(foreign_key="room.id")
@@ -188,8 +190,8 @@ class TicketEvent(SQLModel, table=True):
     at: datetime
     actor_id: int | None = Field(default=None, foreign_key="person.id")
     action: str = Field(max_length=30)
-    from_status: Status | None = Field(default=None, max_length=20)
-    to_status: Status | None = Field(default=None, max_length=20)
+    from_status: Status | None = Field(default=None, sa_type=String(20))
+    to_status: Status | None = Field(default=None, sa_type=String(20))
     note: str | None = Field(default=None, sa_column=Column(Text))
 
 

@@ -14,7 +14,7 @@ from bot.ui import keyboard
 from store.deeplink import parse_room_payload
 from store.errors import InviteInvalid
 from store.lifecycle import Role
-from store.services.invites import INVITE_PREFIX, derive_invite_secret, redeem_invite
+from store.services.invites import INVITE_PREFIX, redeem_invite
 from store.services.people import set_language
 
 COMMANDS = ("start", "report", "my", "phones", "language", "cancel", "help")
@@ -61,7 +61,7 @@ async def start(update: Update, context: Ctx) -> None:
 async def _redeem(update: Update, context: Ctx, token: str) -> None:
     user = update.effective_user
     assert user is not None
-    secret = derive_invite_secret(context.settings.require_token())
+    secret = context.settings.invite_secret()
     try:
         grant = await redeem_invite(
             context.store.uow(),

@@ -17,7 +17,7 @@ from bot.ui import Button, clip, keyboard, stars
 from store.errors import AmbiguousName, InvalidInput, NotFound, NotPermitted
 from store.lifecycle import Role
 from store.services import followups, places
-from store.services.invites import INVITE_PREFIX, create_invite, derive_invite_secret
+from store.services.invites import INVITE_PREFIX, create_invite
 
 SUPERVISING = {Role.SUPERVISOR, Role.ADMIN}
 
@@ -118,7 +118,7 @@ async def invite_command(update: Update, context: Ctx) -> None:
         context.store.uow(),
         created_by=context.person.id,
         role=Role(args[0]),
-        secret=derive_invite_secret(settings.require_token()),
+        secret=settings.invite_secret(),
         building_ids=building_ids,
         ttl=timedelta(hours=settings.service.invite_ttl_hours),
     )

@@ -27,6 +27,7 @@ class Harness:
     settings: Settings
     places: Places
     app: BotApp | None = None
+    per_chat_interval: float = 0.02
     extra: dict[str, object] = field(default_factory=dict)
 
     @property
@@ -37,7 +38,13 @@ class Harness:
     async def start(self) -> None:
         """Build and start the Application (as `repairbot run` would), polling the stand-in."""
         self.app = build_application(
-            self.settings, self.store, sender_poll_interval=0.1, with_scheduler=False
+            self.settings,
+            self.store,
+            sender_poll_interval=0.1,
+            # Telegram's 1 message/s per chat is tested on its own (with the stand-in's
+            # limits on); here it would only make every notice-heavy test slow.
+            per_chat_interval=self.per_chat_interval,
+            with_scheduler=False,
         )
         # The same order as Application.run_polling: initialize, post_init, start.
         await self.app.initialize()

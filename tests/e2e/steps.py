@@ -18,8 +18,12 @@ async def open_room(user: UserHandle, code: str = "E1-101") -> BotMessage:
     return await user.expect(text_contains="What kind of problem")
 
 
-async def to_photos(user: UserHandle, category: str = "🚰 Water & plumbing",
-                    code: str = "E1-101", description: str = "The tap drips.") -> BotMessage:
+async def to_photos(
+    user: UserHandle,
+    category: str = "🚰 Water & plumbing",
+    code: str = "E1-101",
+    description: str = "The tap drips.",
+) -> BotMessage:
     """From the QR code to the photo step; returns the photo prompt."""
     step = await open_room(user, code)
     await user.press(step, category)
@@ -28,8 +32,12 @@ async def to_photos(user: UserHandle, category: str = "🚰 Water & plumbing",
     return await user.expect(text_contains="Send up to")
 
 
-async def file_report(user: UserHandle, category: str = "🚰 Water & plumbing",
-                      code: str = "E1-101", description: str = "The tap drips.") -> str:
+async def file_report(
+    user: UserHandle,
+    category: str = "🚰 Water & plumbing",
+    code: str = "E1-101",
+    description: str = "The tap drips.",
+) -> str:
     """A whole report without photos or phone; returns the ticket number."""
     photos = await to_photos(user, category, code, description)
     await user.press(photos, "Skip ➡️")

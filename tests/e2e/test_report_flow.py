@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 from pathlib import Path
@@ -113,4 +114,4 @@ async def test_qr_link_to_rating(bot: Harness) -> None:
 
     out = os.environ.get("REPAIRBOT_TRANSCRIPT")
     if out:
-        Path(out).write_text(sandbox.transcript(), encoding="utf-8")
+        await asyncio.to_thread(Path(out).write_text, sandbox.transcript(), encoding="utf-8")

@@ -174,10 +174,16 @@ async def test_blocked_user_is_marked_unreachable_and_not_retried(bot: Harness) 
     assert person
     async with bot.store.uow() as uow:
         rows = (
-            await uow.session.execute(
-                select(Outbox).where(Outbox.recipient_id == me, Outbox.kind == "ticket.cancelled")
+            (
+                await uow.session.execute(
+                    select(Outbox).where(
+                        Outbox.recipient_id == me, Outbox.kind == "ticket.cancelled"
+                    )
+                )
             )
-        ).scalars().all()
+            .scalars()
+            .all()
+        )
         assert len(rows) == 1 and rows[0].failed_at is not None and rows[0].sent_at is None
         assert rows[0].attempts == 1 and "blocked" in (rows[0].last_error or "")
 

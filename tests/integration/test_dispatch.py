@@ -503,9 +503,10 @@ async def test_technician_jobs_are_grouped_by_state(store: Store) -> None:
         (in_progress, S.IN_PROGRESS),
         (deferred, S.DEFERRED),
     ]
-    loads = {x.person_id: x.open_jobs for x in await queries.on_duty_technicians(
-        st.uow(), w.room_a1, "water"
-    )}
+    loads = {
+        x.person_id: x.open_jobs
+        for x in await queries.on_duty_technicians(st.uow(), w.room_a1, "water")
+    }
     assert loads == {w.tom: 3, w.ann: 1}
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -20,13 +20,14 @@ from store.errors import (
     TooManyPhotos,
     TransitionNotAllowed,
 )
-from store.lifecycle import Status
+from store.lifecycle import Role, Status
+from store.models import Person
 from store.services import dispatch, queries, requester, work
 from store.services.report import Urgency
 from store.uow import Store
-
 from tests.integration.ticket_world import (
     Env,
+    add_person,
     event_lines,
     events_of,
     file_ticket,
@@ -243,10 +244,6 @@ async def test_ticket_outside_any_technician_scope_escalates(store: Store) -> No
 
 
 async def test_offers_respect_batch_size_load_skills_and_reachability(store: Store) -> None:
-    from tests.integration.ticket_world import add_person
-
-    from store.lifecycle import Role
-
     env = await make_env(store, offer_batch=2)
     st, w = env.store, env.world
     cy = await add_person(st, "Cy", [(Role.TECHNICIAN, w.north, None)], on_duty=True)
@@ -255,8 +252,6 @@ async def test_offers_respect_batch_size_load_skills_and_reachability(store: Sto
     )
     fay = await add_person(st, "Fay", [(Role.TECHNICIAN, w.north, None)], on_duty=True)
     async with st.uow() as uow:
-        from store.models import Person
-
         person = await uow.session.get(Person, fay)
         assert person is not None
         person.unreachable_since = env.clock.now
@@ -292,7 +287,7 @@ class Bad:
     error: type[DomainError]
 
 
-def _later(env: Env, **kw: float) -> object:
+def _later(env: Env, **kw: float) -> datetime:
     return env.clock.now + timedelta(**kw)
 
 

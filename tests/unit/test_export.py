@@ -77,7 +77,9 @@ def test_xlsx_loads_back_with_headers_rows_and_local_times() -> None:
     # Excel datetimes carry no zone: the wall-clock time in Taipei is what is stored.
     assert first["created_at"] == datetime(2026, 3, 2, 9, 0)
     assert first["completed_at"] == datetime(2026, 3, 2, 9, 50)
-    assert ws.cell(row=2, column=COLUMNS.index("created_at") + 1).is_date
+    assert ws.cell(row=2, column=COLUMNS.index("created_at") + 1).number_format == (
+        "yyyy-mm-dd hh:mm"
+    )
     assert (first["accept_minutes"], first["resolution_minutes"], first["rating"]) == (10, 50, 5)
     assert first["rating_comment"] == "修得很快，謝謝！"
     second = dict(zip(COLUMNS, (c.value for c in ws[3]), strict=True))

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 22:09:01.910187
+Create Date: 2026-11-25 22:19:38.439536
 
 """
 from typing import Sequence, Union
@@ -80,7 +80,7 @@ def upgrade() -> None:
     op.create_table('invite',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('token_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-    sa.Column('role', sa.Enum('REQUESTER', 'TECHNICIAN', 'DISPATCHER', 'SUPERVISOR', 'INSPECTOR', 'ADMIN', name='role'), nullable=False),
+    sa.Column('role', sa.String(length=20), nullable=False),
     sa.Column('campus_id', sa.Integer(), nullable=True),
     sa.Column('building_ids', sa.JSON(), nullable=False),
     sa.Column('created_by_id', sa.Integer(), nullable=True),
@@ -97,7 +97,7 @@ def upgrade() -> None:
     op.create_table('rolegrant',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('person_id', sa.Integer(), nullable=False),
-    sa.Column('role', sa.Enum('REQUESTER', 'TECHNICIAN', 'DISPATCHER', 'SUPERVISOR', 'INSPECTOR', 'ADMIN', name='role'), nullable=False),
+    sa.Column('role', sa.String(length=20), nullable=False),
     sa.Column('campus_id', sa.Integer(), nullable=True),
     sa.Column('building_id', sa.Integer(), nullable=True),
     sa.ForeignKeyConstraint(['building_id'], ['building.id'], name=op.f('fk_rolegrant_building_id_building')),
@@ -125,7 +125,7 @@ def upgrade() -> None:
     op.create_table('ticket',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('number', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
-    sa.Column('status', sa.Enum('RECEIVED', 'DISPATCHING', 'ASSIGNED', 'IN_PROGRESS', 'DEFERRED', 'COMPLETED', 'CLOSED', 'CANCELLED', name='status'), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('requester_id', sa.Integer(), nullable=False),
     sa.Column('filed_by_id', sa.Integer(), nullable=False),
     sa.Column('room_id', sa.Integer(), nullable=False),
@@ -233,8 +233,8 @@ def upgrade() -> None:
     sa.Column('at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
     sa.Column('actor_id', sa.Integer(), nullable=True),
     sa.Column('action', sqlmodel.sql.sqltypes.AutoString(length=30), nullable=False),
-    sa.Column('from_status', sa.Enum('RECEIVED', 'DISPATCHING', 'ASSIGNED', 'IN_PROGRESS', 'DEFERRED', 'COMPLETED', 'CLOSED', 'CANCELLED', name='status'), nullable=True),
-    sa.Column('to_status', sa.Enum('RECEIVED', 'DISPATCHING', 'ASSIGNED', 'IN_PROGRESS', 'DEFERRED', 'COMPLETED', 'CLOSED', 'CANCELLED', name='status'), nullable=True),
+    sa.Column('from_status', sa.String(length=20), nullable=True),
+    sa.Column('to_status', sa.String(length=20), nullable=True),
     sa.Column('note', sa.Text(), nullable=True),
     sa.ForeignKeyConstraint(['actor_id'], ['person.id'], name=op.f('fk_ticketevent_actor_id_person')),
     sa.ForeignKeyConstraint(['ticket_id'], ['ticket.id'], name=op.f('fk_ticketevent_ticket_id_ticket')),

@@ -1,0 +1,171 @@
+"""My tickets: list, detail with timeline, and the requester's actions on their own ticket."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlmodel import select
+
+from store.lifecycle import Role, Status
+from store.models import FollowUp, Person, Ticket
+from store.services import dispatch, work
+from tests.e2e.conftest import Harness
+from tests.e2e.steps import file_report
+from tests.factories import make_person
+
+
+async def _ticket(bot: Harness, number: str) -> Ticket:
+    async with bot.store.uow() as uow:
+        ticket = (
+            await uow.session.execute(select(Ticket).where(Ticket.number == number))
+        ).scalar_one()
+        uow.session.expunge(ticket)
+        return ticket
+
+
+async def _open_detail(bot: Harness, user_id: int, number: str):  # type: ignore[no-untyped-def]
+    user = bot.sandbox.user(user_id)
+    await user.command("my")
+    listing = await user.expect(text_contains="Your tickets")
+    label = next(b for b in listing.button_texts if b.startswith(number))
+    await user.press(listing, label)
+    return await user.wait_for_edit(listing, lambda m: "History:" in m.text)
+
+
+async def test_list_and_detail_with_timeline(bot: Harness) -> None:
+    alice = bot.sandbox.user(1001, "Alice")
+    first = await file_report(alice, description="Tap drips.")
+    second = await file_report(
+        alice, category="💡 Electrical", code="E1-102", description="Lamp is dead."
+    )
+    await alice.command("my")
+    listing = await alice.expect(text_contains="Your tickets (2)")
+    assert listing.text.index(second) < listing.text.index(first)  # newest first
+    detail = await _open_detail(bot, 1001, first)
+    assert "Tap drips." in detail.text and "reported" in detail.text
+    assert "sent to dispatch" in detail.text and "escalated to dispatchers" in detail.text
+    assert "⏰ Urge" in detail.button_texts and "🚫 Cancel ticket" in detail.button_texts
+
+
+async def test_urge_has_a_cool_down(bot: Harness) -> None:
+    alice = bot.sandbox.user(1001, "Alice")
+    number = await file_report(alice)
+    detail = await _open_detail(bot, 1001, number)
+    first = await alice.press(detail, "⏰ Urge")
+    assert first is not None and "Reminder sent" in (first.text or "")
+    detail = await alice.wait_for_edit(detail)
+    label = next(b for b in detail.button_texts if b.startswith("⏰"))
+    assert "after" in label
+    second = await alice.press(detail, label)
+    assert second is not None and second.show_alert and "Urge again after" in (second.text or "")
+    ticket = await _ticket(bot, number)
+    assert ticket.urge_count == 1
+
+
+async def test_cancel_before_work_starts(bot: Harness) -> None:
+    alice = bot.sandbox.user(1001, "Alice")
+    number = await file_report(alice)
+    detail = await _open_detail(bot, 1001, number)
+    await alice.press(detail, "🚫 Cancel ticket")
+    confirm = await alice.wait_for_edit(detail, lambda m: "can't be undone" in m.text)
+    await alice.press(confirm, "Yes, cancel it")
+    await alice.expect(text_contains=f"{number} was cancelled")
+    assert (await _ticket(bot, number)).status == Status.CANCELLED
+
+
+async def _assign_and_complete(bot: Harness, number: str) -> int:
+    tech = await make_person(
+        bot.store, Role.TECHNICIAN, name="Tina", buildings=[bot.places.room("E1-101").building_id]
+    )
+    ticket = await _ticket(bot, number)
+    assert ticket.id is not None
+    dispatcher = await make_person(bot.store, Role.DISPATCHER)
+    await dispatch.assign(bot.store.uow(), ticket.id, dispatcher.id, tech.id)
+    await work.start(bot.store.uow(), ticket.id, tech.id)
+    await work.complete(bot.store.uow(), ticket.id, tech.id)
+    return ticket.id
+
+
+async def test_not_fixed_reopens(bot: Harness) -> None:
+    alice = bot.sandbox.user(1001, "Alice")
+    number = await file_report(alice)
+    await _assign_and_complete(bot, number)
+    done = await alice.expect(text_contains="is done")
+    await alice.press(done, "🔁 Not fixed")
+    await alice.expect(text_contains=f"Sorry it isn't fixed. {number}")
+    ticket = await _ticket(bot, number)
+    assert ticket.status == Status.DISPATCHING and ticket.rework_count == 1
+
+
+async def test_low_rating_opens_a_follow_up(bot: Harness) -> None:
+    alice = bot.sandbox.user(1001, "Alice")
+    number = await file_report(alice)
+    await _assign_and_complete(bot, number)
+    done = await alice.expect(text_contains="is done")
+    await alice.press(done, "1★")
+    ask = await alice.expect(text_contains="Add a comment")
+    await alice.send("Left a mess and it still drips.")
+    await alice.expect(text_contains="comment was saved")
+    async with bot.store.uow() as uow:
+        followup = (await uow.session.execute(select(FollowUp))).scalar_one()
+        assert followup.kind == "low_rating"
+        assert followup.text == "Left a mess and it still drips."
+    assert ask.button_texts == ["Skip ➡️"]
+
+
+async def test_complain_raises_a_follow_up_and_shows_the_number(bot: Harness) -> None:
+    alice = bot.sandbox.user(1001, "Alice")
+    number = await file_report(alice)
+    detail = await _open_detail(bot, 1001, number)
+    await alice.press(detail, "📣 Complain")
+    await alice.expect(text_contains="Complaints line: 12345-678")
+    await alice.send("Nobody came for two days.")
+    done = await alice.expect(text_contains="was passed to the supervisor")
+    assert "12345-678" in done.text
+    async with bot.store.uow() as uow:
+        followup = (await uow.session.execute(select(FollowUp))).scalar_one()
+        assert followup.kind == "complaint" and followup.number in done.text
+
+
+async def test_visit_time_proposal_can_be_accepted(bot: Harness) -> None:
+    alice = bot.sandbox.user(1001, "Alice")
+    number = await file_report(alice)
+    tech = await make_person(
+        bot.store, Role.TECHNICIAN, name="Tina", buildings=[bot.places.room("E1-101").building_id]
+    )
+    dispatcher = await make_person(bot.store, Role.DISPATCHER)
+    ticket = await _ticket(bot, number)
+    assert ticket.id is not None
+    await dispatch.assign(bot.store.uow(), ticket.id, dispatcher.id, tech.id)
+    when = bot.store.clock() + timedelta(days=1)
+    await work.propose_visit(bot.store.uow(), ticket.id, tech.id, when)
+    proposal = await alice.expect(text_contains="proposes to come at")
+    await alice.press(proposal, "👍 That time works")
+    await alice.expect(text_contains="the technician will come at")
+    assert (await _ticket(bot, number)).visit_confirmed
+
+
+async def test_language_switch_and_phones(bot: Harness) -> None:
+    alice = bot.sandbox.user(1001, "Alice")
+    await alice.command("start")
+    menu = await alice.expect(text_contains="What would you like to do")
+    await alice.press(menu, "☎️ Emergency & complaint numbers")
+    phones = await alice.expect(text_contains="110-999")
+    assert "12345-678" in phones.text
+    await alice.command("language")
+    choose = await alice.expect(text_contains="Choose your language")
+    await alice.press(choose, "繁體中文")
+    await alice.wait_for_edit(choose)
+    menu = await alice.expect(has_buttons=["🛠 我要報修"])
+    async with bot.store.uow() as uow:
+        language = (
+            await uow.session.execute(select(Person.language).where(Person.telegram_id == 1001))
+        ).scalar_one()
+    assert language == "zh_Hant" and menu is not None
+
+
+async def test_commands_are_published_per_language(bot: Harness) -> None:
+    sandbox = bot.sandbox
+    assert "report" in sandbox.commands() and "cancel" in sandbox.commands()
+    assert sandbox.commands(language_code="zh") == sandbox.commands()
+    assert sandbox.commands(language_code="en") == sandbox.commands()

@@ -1,0 +1,99 @@
+"""Simultaneous presses on real engines: one winner per job, one number per ticket.
+
+SQLite runs as a file in WAL mode with BEGIN IMMEDIATE (store/db.py), PostgreSQL with
+its row locks; each press is its own unit of work on its own connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+from store.errors import AlreadyTaken
+from store.lifecycle import Role, Status
+from store.services import dispatch
+from store.uow import Store
+from store.views import TicketView
+from tests.integration.ticket_world import (
+    add_person,
+    events_of,
+    file_ticket,
+    make_env,
+    offers_of,
+    outbox_rows,
+    ticket_row,
+)
+
+ROUNDS = 4
+
+
+async def test_five_technicians_accept_at_once_exactly_one_wins(store: Store) -> None:
+    env = await make_env(store, offer_batch=5)
+    st, w = env.store, env.world
+    extra = [
+        await add_person(st, name, [(Role.TECHNICIAN, w.north, None)], on_duty=True)
+        for name in ("Cy", "Dee", "Eli")
+    ]
+    techs = [w.tom, w.ann, *extra]
+    names = {w.tom: "Tom", w.ann: "Ann", extra[0]: "Cy", extra[1]: "Dee", extra[2]: "Eli"}
+    rng = random.Random(20310304)
+    winners = []
+    for _ in range(ROUNDS):
+        result = await file_ticket(st, w)
+        t = result.ticket.id
+        assert sorted(result.offered_to) == sorted(techs)
+        order = rng.sample(techs, len(techs))
+
+        outcomes = await asyncio.gather(
+            *(dispatch.accept(st.uow(), t, tech) for tech in order), return_exceptions=True
+        )
+
+        won = [
+            (tech, o) for tech, o in zip(order, outcomes, strict=True) if isinstance(o, TicketView)
+        ]
+        lost = [o for o in outcomes if isinstance(o, AlreadyTaken)]
+        assert len(won) == 1, outcomes
+        assert len(lost) == 4, outcomes
+        winner, view = won[0]
+        winners.append(winner)
+        assert (view.status, view.assignee_id) == (Status.ASSIGNED, winner)
+        assert {e.taken_by for e in lost} == {names[winner]}
+
+        row = await ticket_row(st, t)
+        assert (row.status, row.assignee_id) == (Status.ASSIGNED, winner)
+        accepts = [e for e in await events_of(st, t) if e.action == "accept"]
+        assert [(e.actor_id, e.from_status, e.to_status) for e in accepts] == [
+            (winner, Status.DISPATCHING, Status.ASSIGNED)
+        ]
+        assert await offers_of(st, t) == {
+            tech: ("accepted" if tech == winner else "taken") for tech in techs
+        }
+        taken = await outbox_rows(st, ticket_id=t, kind="offer.taken")
+        assert sorted(r.recipient_id for r in taken) == sorted(x for x in techs if x != winner)
+        assert {r.payload["taken_by"] for r in taken} == {names[winner]}
+        assigned = await outbox_rows(st, ticket_id=t, kind="ticket.assigned")
+        assert [(r.recipient_id, r.payload["technician"]) for r in assigned] == [
+            (w.requester, names[winner])
+        ]
+    assert len(winners) == ROUNDS
+
+
+async def test_twenty_concurrent_reports_get_distinct_consecutive_numbers(store: Store) -> None:
+    env = await make_env(store)
+    st, w = env.store, env.world
+    first = await file_ticket(st, w)  # the year's counter row exists from here on
+    results = await asyncio.gather(*(file_ticket(st, w) for _ in range(20)))
+    numbers = sorted(r.ticket.number for r in results)
+    assert numbers == [f"2031-{n:06d}" for n in range(2, 22)]
+    assert first.ticket.number == "2031-000001"
+    assert len({r.ticket.id for r in results}) == 20
+    for r in results:
+        assert r.ticket.status is Status.DISPATCHING
+        assert [e.action for e in await events_of(st, r.ticket.id)][:2] == ["file", "dispatch"]
+
+
+async def test_first_reports_of_a_year_race_for_the_counter_row(store: Store) -> None:
+    env = await make_env(store)
+    st, w = env.store, env.world
+    results = await asyncio.gather(*(file_ticket(st, w) for _ in range(8)))
+    assert sorted(r.ticket.number for r in results) == [f"2031-{n:06d}" for n in range(1, 9)]

@@ -1,0 +1,323 @@
+"""Supervisor statistics and the export, from tickets driven through the real services.
+
+One scenario, timed to the minute with a settable clock (minutes after T0):
+
+=====  ========  ====  ======  ========  =========  ======  ==================================
+ticket building  tech  filed   accepted  completed  rating  notes
+=====  ========  ====  ======  ========  =========  ======  ==================================
+t1     E1        Tom   0       10        50         5       within the hour
+t2     E1        Tom   60      80        240        2       3 h; low rating opens a follow-up
+t3     E1        Ann   250     280       555        –       5 h, past its 4 h target; closed
+                                                            unrated by the system after 7 days
+t4     E1        Ann   370     375/420   400/450    4       reopened at 410 ("not fixed")
+t5     E1        Tom   460     470       –          –       in progress, past due at the end
+t6     E1        Ann   480     490       –          –       deferred at 510 for 1 day, missed
+t7     E2        Bob   520     525       540        1       another building
+t8     E1        –     546     –         –          –       cancelled by the requester
+t9     E1        –     550     –         –          –       still waiting for a technician
+=====  ========  ====  ======  ========  =========  ======  ==================================
+
+The figures are read at T0 + 8 days.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from store.errors import InvalidInput, NotPermitted
+from store.lifecycle import Role, Status
+from store.services import dispatch, requester, work
+from store.services.report import NewTicket, report
+from store.services.stats import (
+    OfficeStats,
+    TechnicianStats,
+    export_rows,
+    office_stats,
+    technician_stats,
+)
+from store.uow import Store
+from tests.factories import Clock, make_categories, make_person, make_places
+
+T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+END = T0 + timedelta(days=8)
+PERIOD = {"start": T0, "end": T0 + timedelta(days=9)}
+
+
+def minutes(n: float) -> timedelta:
+    return timedelta(minutes=n)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    store: Store
+    clock: Clock
+    tickets: dict[str, int]
+    numbers: dict[str, str]
+    rita: int
+    tom: int
+    ann: int
+    bob: int
+    sup_e1: int
+    sup_e2: int
+    dana: int
+    ada: int
+
+
+async def build(store: Store) -> Scenario:
+    """Drive the tickets in the module docstring through the services."""
+    clock = Clock(T0 - timedelta(days=1))
+    store.clock = clock
+    places = await make_places(store)
+    await make_categories(store)
+    e1 = places.building("E1公寓")
+    e2 = places.building("E2公寓")
+    rita = (await make_person(store, name="Rita")).id
+    tom = (
+        await make_person(store, Role.TECHNICIAN, name="Tom", buildings=[e1.id], on_duty=True)
+    ).id
+    ann = (
+        await make_person(store, Role.TECHNICIAN, name="Ann", buildings=[e1.id], on_duty=True)
+    ).id
+    bob = (
+        await make_person(store, Role.TECHNICIAN, name="Bob", buildings=[e2.id], on_duty=True)
+    ).id
+    sup_e1 = (await make_person(store, Role.SUPERVISOR, name="Sue", buildings=[e1.id])).id
+    sup_e2 = (await make_person(store, Role.SUPERVISOR, name="Sid", buildings=[e2.id])).id
+    dana = (await make_person(store, Role.DISPATCHER, name="Dana", campus_id=e1.campus_id)).id
+    ada = (await make_person(store, Role.ADMIN, name="Ada")).id
+    room = {"E1": places.room("E1-101").room_id, "E2": places.room("E2-101").room_id}
+    tickets: dict[str, int] = {}
+    numbers: dict[str, str] = {}
+
+    def at(n: float) -> None:
+        assert T0 + minutes(n) >= clock.now, "the scenario must move forward in time"
+        clock.now = T0 + minutes(n)
+
+    async def file(key: str, n: float, where: str = "E1", category: str = "water") -> int:
+        at(n)
+        result = await report(
+            store.uow(),
+            NewTicket(rita, room[where], category, f"{key}: something is broken"),
+        )
+        tickets[key], numbers[key] = result.ticket.id, result.ticket.number
+        return result.ticket.id
+
+    async def accept_start(ticket: int, tech: int, accept: float, start: float) -> None:
+        at(accept)
+        await dispatch.accept(store.uow(), ticket, tech)
+        at(start)
+        await work.start(store.uow(), ticket, tech)
+
+    async def complete(ticket: int, tech: int, n: float) -> None:
+        at(n)
+        await work.complete(store.uow(), ticket, tech)
+
+    async def rate(ticket: int, n: float, stars: int) -> None:
+        at(n)
+        await requester.confirm_and_rate(store.uow(), ticket, rita, stars)
+
+    t1 = await file("t1", 0)
+    await accept_start(t1, tom, 10, 15)
+    await complete(t1, tom, 50)
+    await rate(t1, 60, 5)
+    t2 = await file("t2", 60, category="electrical")
+    await accept_start(t2, tom, 80, 90)
+    await complete(t2, tom, 240)
+    await rate(t2, 250, 2)
+    t3 = await file("t3", 250)
+    await accept_start(t3, ann, 280, 290)
+    t4 = await file("t4", 370)
+    await accept_start(t4, ann, 375, 380)
+    await complete(t4, ann, 400)
+    at(410)
+    await requester.reopen(store.uow(), t4, rita, "still dripping")
+    await accept_start(t4, ann, 420, 425)
+    await complete(t4, ann, 450)
+    await rate(t4, 460, 4)
+    t5 = await file("t5", 460)
+    await accept_start(t5, tom, 470, 480)
+    t6 = await file("t6", 480)
+    await accept_start(t6, ann, 490, 500)
+    at(510)
+    await work.defer(store.uow(), t6, ann, clock.now + timedelta(days=1), "parts on order")
+    t7 = await file("t7", 520, where="E2")
+    await accept_start(t7, bob, 525, 530)
+    await complete(t7, bob, 540)
+    await rate(t7, 545, 1)
+    t8 = await file("t8", 546)
+    at(547)
+    await requester.cancel(store.uow(), t8, rita)
+    await file("t9", 550)
+    await complete(t3, ann, 555)
+    clock.now = END
+    assert await requester.auto_close_completed(store.uow()) == [numbers["t3"]]
+    return Scenario(store, clock, tickets, numbers, rita, tom, ann, bob, sup_e1, sup_e2, dana, ada)
+
+
+@pytest.fixture
+async def world(store: Store) -> Scenario:
+    return await build(store)
+
+
+async def test_office_figures_for_a_building_supervisor(world: Scenario) -> None:
+    s = await office_stats(world.store.uow(), viewer_id=world.sup_e1, **PERIOD)
+    assert s == OfficeStats(
+        period_start=PERIOD["start"],
+        period_end=PERIOD["end"],
+        reported=8,  # t7 is in E2, out of Sue's scope
+        completed=4,
+        open_now=3,  # t5, t6, t9
+        median_accept=minutes(15),  # 10, 10, 10, 20, 30, 50 (t4 counts from first dispatch)
+        median_resolution=minutes(130),  # 50, 80, 180, 305
+        within_hour_share=0.25,  # only t1
+        average_rating=11 / 3,  # 5, 2, 4: unrated t3 adds nothing
+        rated=3,
+        low_ratings=1,
+        open_followups=1,  # t2's low rating; t7's is in E2
+        by_category={"water": 7, "electrical": 1},
+        by_status={
+            Status.CLOSED: 4,
+            Status.IN_PROGRESS: 1,
+            Status.DEFERRED: 1,
+            Status.CANCELLED: 1,
+            Status.DISPATCHING: 1,
+        },
+    )
+
+
+async def test_scope_decides_which_tickets_count(world: Scenario) -> None:
+    e2 = await office_stats(world.store.uow(), viewer_id=world.sup_e2, **PERIOD)
+    assert (e2.reported, e2.completed, e2.open_now, e2.open_followups) == (1, 1, 0, 1)
+    assert (e2.within_hour_share, e2.average_rating, e2.low_ratings) == (1.0, 1.0, 1)
+    assert e2.median_accept == minutes(5) and e2.by_category == {"water": 1}
+    everything = await office_stats(world.store.uow(), viewer_id=world.ada, **PERIOD)
+    campus = await office_stats(world.store.uow(), viewer_id=world.dana, **PERIOD)
+    assert everything == campus  # E1 and E2 are both in the dispatcher's campus
+    assert (everything.reported, everything.completed, everything.rated) == (9, 5, 4)
+    assert everything.within_hour_share == pytest.approx(2 / 5)
+    assert everything.average_rating == pytest.approx(3.0)
+    assert (everything.low_ratings, everything.open_followups) == (2, 2)
+
+
+async def test_period_limits_what_is_counted(world: Scenario) -> None:
+    s = await office_stats(
+        world.store.uow(), viewer_id=world.ada, start=T0 + minutes(60), end=T0 + minutes(300)
+    )
+    assert (s.reported, s.by_category) == (2, {"electrical": 1, "water": 1})  # t2, t3
+    assert (s.completed, s.median_resolution, s.within_hour_share) == (1, minutes(180), 0.0)
+    assert s.median_accept == minutes(25)  # t2 (20) and t3 (30) were accepted in the window
+    assert s.open_now == 3  # "open now" ignores the period
+    empty = await office_stats(
+        world.store.uow(), viewer_id=world.ada, start=T0 - timedelta(days=30), end=T0
+    )
+    assert (empty.reported, empty.completed, empty.median_accept) == (0, 0, None)
+    assert (empty.within_hour_share, empty.average_rating, empty.by_status) == (None, None, {})
+    with pytest.raises(InvalidInput):
+        await office_stats(world.store.uow(), viewer_id=world.ada, start=T0, end=T0)
+
+
+async def test_technician_figures(world: Scenario) -> None:
+    stats = await technician_stats(world.store.uow(), viewer_id=world.sup_e1, **PERIOD)
+    assert stats == [
+        TechnicianStats(
+            person_id=world.ann,
+            name="Ann",
+            jobs_done=2,  # t3, t4
+            median_accept=minutes(30),  # 10 (t6), 30 (t3), 50 (t4)
+            median_resolution=minutes(192.5),  # 80, 305
+            average_rating=4.0,  # t4 only: t3 closed unrated and must not count as good
+            rated_jobs=1,
+            rework_rate=0.5,  # t4 was reopened
+            overdue=2,  # t3 finished past due, t6 missed its promised date
+        ),
+        TechnicianStats(
+            person_id=world.tom,
+            name="Tom",
+            jobs_done=2,  # t1, t2
+            median_accept=minutes(10),  # 10, 10, 20
+            median_resolution=minutes(115),  # 50, 180
+            average_rating=3.5,
+            rated_jobs=2,
+            rework_rate=0.0,
+            overdue=1,  # t5 in progress past due
+        ),
+    ]
+    everyone = await technician_stats(world.store.uow(), viewer_id=world.ada, **PERIOD)
+    assert [t.name for t in everyone] == ["Ann", "Tom", "Bob"]
+    bob = everyone[2]
+    assert (bob.jobs_done, bob.median_accept, bob.average_rating, bob.overdue) == (
+        1,
+        minutes(5),
+        1.0,
+        0,
+    )
+    e2 = await technician_stats(world.store.uow(), viewer_id=world.sup_e2, **PERIOD)
+    assert [t.person_id for t in e2] == [world.bob]
+
+
+async def test_open_jobs_count_even_before_any_completion(world: Scenario) -> None:
+    # An hour's window after everything: no completions, but held jobs still show.
+    later = {"start": END - timedelta(hours=1), "end": END}
+    stats = await technician_stats(world.store.uow(), viewer_id=world.sup_e1, **later)
+    assert [(t.name, t.jobs_done, t.overdue, t.rework_rate) for t in stats] == [
+        ("Ann", 0, 1, None),
+        ("Tom", 0, 1, None),
+    ]
+
+
+async def test_export_rows_cover_the_viewers_tickets(world: Scenario) -> None:
+    rows = await export_rows(world.store.uow(), viewer_id=world.sup_e1, **PERIOD)
+    n = world.numbers
+    assert [r.number for r in rows] == [
+        n[k] for k in ("t1", "t2", "t3", "t4", "t5", "t6", "t8", "t9")
+    ]
+    by = {r.number: r for r in rows}
+    t1 = by[n["t1"]]
+    assert (t1.status, t1.campus, t1.building, t1.room_code, t1.category) == (
+        "closed",
+        "東校區",
+        "E1公寓",
+        "E1-101",
+        "water",
+    )
+    assert (t1.created_at, t1.accepted_at, t1.completed_at, t1.closed_at) == (
+        T0,
+        T0 + minutes(10),
+        T0 + minutes(50),
+        T0 + minutes(60),
+    )
+    assert (t1.technician, t1.rating, t1.accept_minutes, t1.resolution_minutes) == (
+        "Tom",
+        5,
+        10.0,
+        50.0,
+    )
+    t3 = by[n["t3"]]
+    assert (t3.rating, t3.closed_at, t3.resolution_minutes) == (None, END, 305.0)
+    t4 = by[n["t4"]]
+    assert (t4.rework_count, t4.rating, t4.accept_minutes) == (1, 4, 50.0)
+    t6 = by[n["t6"]]
+    assert (t6.status, t6.defer_reason) == ("deferred", "parts on order")
+    assert t6.promised_at == T0 + minutes(510) + timedelta(days=1)
+    t9 = by[n["t9"]]
+    assert (t9.status, t9.technician, t9.accept_minutes, t9.resolution_minutes) == (
+        "dispatching",
+        None,
+        None,
+        None,
+    )
+    assert all(r.created_at.tzinfo is not None for r in rows)
+    assert [
+        r.number for r in await export_rows(world.store.uow(), viewer_id=world.sup_e2, **PERIOD)
+    ] == [n["t7"]]
+
+
+@pytest.mark.parametrize("who", ["rita", "tom"])
+async def test_people_without_an_overseeing_role_are_refused(world: Scenario, who: str) -> None:
+    viewer = getattr(world, who)
+    for fn in (office_stats, technician_stats, export_rows):
+        with pytest.raises(NotPermitted):
+            await fn(world.store.uow(), viewer_id=viewer, **PERIOD)
