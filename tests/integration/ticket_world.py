@@ -43,7 +43,7 @@ from store.models import (
 )
 from store.services.places import sync_categories
 from store.services.report import NewTicket, Urgency, report
-from store.uow import Store
+from store.uow import Store, UnitOfWork
 from store.views import ReportResult
 
 _telegram_ids = itertools.count(7_000_001)
@@ -106,6 +106,34 @@ class World:
 Grant = tuple[Role, int | None, int | None]  # role, campus_id, building_id
 
 
+async def _insert_person(
+    uow: UnitOfWork,
+    name: str,
+    grants: Sequence[Grant],
+    *,
+    on_duty: bool,
+    skills: Sequence[str],
+    phone: str | None,
+) -> int:
+    person = Person(
+        telegram_id=next(_telegram_ids),
+        name=name,
+        language="en",
+        phone=phone,
+        on_duty=on_duty,
+        skills=list(skills),
+        created_at=uow.now(),
+    )
+    uow.session.add(person)
+    await uow.flush()
+    assert person.id is not None
+    for role, campus_id, building_id in grants:
+        uow.session.add(
+            RoleGrant(person_id=person.id, role=role, campus_id=campus_id, building_id=building_id)
+        )
+    return person.id
+
+
 async def add_person(
     store: Store,
     name: str,
@@ -117,26 +145,9 @@ async def add_person(
 ) -> int:
     """A person with a fresh Telegram id and the given role grants; returns the id."""
     async with store.uow() as uow:
-        person = Person(
-            telegram_id=next(_telegram_ids),
-            name=name,
-            language="en",
-            phone=phone,
-            on_duty=on_duty,
-            skills=list(skills),
-            created_at=uow.now(),
-        )
-        uow.session.add(person)
-        await uow.flush()
-        assert person.id is not None
-        for role, campus_id, building_id in grants:
-            uow.session.add(
-                RoleGrant(
-                    person_id=person.id, role=role, campus_id=campus_id, building_id=building_id
-                )
-            )
+        pid = await _insert_person(uow, name, grants, on_duty=on_duty, skills=skills, phone=phone)
         await uow.commit()
-        return person.id
+        return pid
 
 
 async def build_world(store: Store) -> World:
@@ -166,28 +177,30 @@ async def build_world(store: Store) -> World:
         }
         ids = (north.id, south.id, a.id, b.id, c.id)
         room_ids = [r.id or 0 for r in rooms]
+        n, ba, bb = north.id, a.id, b.id
+        specs: list[tuple[str, str, list[Grant], bool, list[str]]] = [
+            ("requester", "Rita", [], False, []),
+            ("neighbour", "Ned", [], False, []),
+            ("stranger", "Stan", [], False, []),
+            ("tom", "Tom", [(Role.TECHNICIAN, n, None)], True, []),
+            ("ann", "Ann", [(Role.TECHNICIAN, None, ba)], True, ["water", "electrical"]),
+            ("bob", "Bob", [(Role.TECHNICIAN, None, bb)], True, []),
+            ("olga", "Olga", [(Role.TECHNICIAN, n, None)], False, []),
+            ("dana", "Dana", [(Role.DISPATCHER, n, None)], False, []),
+            ("sam", "Sam", [(Role.SUPERVISOR, n, None)], False, []),
+            ("ada", "Ada", [(Role.ADMIN, None, None)], False, []),
+            ("ivy", "Ivy", [(Role.INSPECTOR, None, ba)], False, []),
+        ]
+        people: dict[str, int] = {}
+        names: dict[int, str] = {}
+        for key, name, grants, on_duty, skills in specs:
+            phone = "+1 555 0100" if key == "requester" else None
+            pid = await _insert_person(
+                uow, name, grants, on_duty=on_duty, skills=skills, phone=phone
+            )
+            people[key] = pid
+            names[pid] = name
         await uow.commit()
-    n, _s, ba, bb, _bc = ids
-    specs: list[tuple[str, str, list[Grant], bool, list[str]]] = [
-        ("requester", "Rita", [], False, []),
-        ("neighbour", "Ned", [], False, []),
-        ("stranger", "Stan", [], False, []),
-        ("tom", "Tom", [(Role.TECHNICIAN, n, None)], True, []),
-        ("ann", "Ann", [(Role.TECHNICIAN, None, ba)], True, ["water", "electrical"]),
-        ("bob", "Bob", [(Role.TECHNICIAN, None, bb)], True, []),
-        ("olga", "Olga", [(Role.TECHNICIAN, n, None)], False, []),
-        ("dana", "Dana", [(Role.DISPATCHER, n, None)], False, []),
-        ("sam", "Sam", [(Role.SUPERVISOR, n, None)], False, []),
-        ("ada", "Ada", [(Role.ADMIN, None, None)], False, []),
-        ("ivy", "Ivy", [(Role.INSPECTOR, None, ba)], False, []),
-    ]
-    people: dict[str, int] = {}
-    names: dict[int, str] = {}
-    for key, name, grants, on_duty, skills in specs:
-        phone = "+1 555 0100" if key == "requester" else None
-        pid = await add_person(store, name, grants, on_duty=on_duty, skills=skills, phone=phone)
-        people[key] = pid
-        names[pid] = name
     return World(
         north=ids[0],
         south=ids[1],

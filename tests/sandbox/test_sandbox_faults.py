@@ -14,6 +14,7 @@ from sandbox.server import SandboxServer
 from sandbox.testing import RawApi
 
 
+@pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 async def test_flood_fault_raises_retry_after(
     ptb_app: Application,  # type: ignore[type-arg]
     sandbox: SandboxClient,

@@ -9,6 +9,7 @@ import pytest
 from telegram import Update
 from telegram.error import Conflict, InvalidToken
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, MessageHandler, filters
+from telegram.request import HTTPXRequest
 
 from sandbox.client import SandboxClient
 from sandbox.server import SandboxServer
@@ -23,10 +24,13 @@ async def test_get_me_through_ptb(ptb_app: Application, bot_api: SandboxServer) 
 
 
 async def test_wrong_token_is_401_and_ptb_raises_invalid_token(bot_api: SandboxServer) -> None:
-    app = ApplicationBuilder().token("123:wrong").base_url(bot_api.base_url).build()
-    with pytest.raises(InvalidToken):
-        await app.bot.get_me()
-    await app.shutdown()
+    request = HTTPXRequest()
+    app = ApplicationBuilder().token("123:wrong").base_url(bot_api.base_url).request(request)
+    try:
+        with pytest.raises(InvalidToken):
+            await app.build().bot.get_me()
+    finally:
+        await request.shutdown()
 
 
 async def test_unknown_method_is_404_not_found(raw_api: RawApi) -> None:
