@@ -10,7 +10,7 @@ from telegram import ChatMemberBanned, ChatMemberMember, ChatMemberUpdated, Upda
 
 from sandbox.formatting import command_entities, utf16_len
 from sandbox.images import image_size
-from sandbox.models import CallbackRecord, ChatInfo, Content, FileRecord, StoredMessage
+from sandbox.models import CallbackRecord, ChatInfo, Content, StoredMessage
 from sandbox.state import SandboxState
 
 
@@ -184,8 +184,3 @@ def set_blocked(state: SandboxState, user_id: int, blocked: bool) -> None:
     )
     state.log(state.actor(user_id), "blocks the bot" if blocked else "unblocks the bot")
     state.emit("my_chat_member", lambda update_id: Update(update_id, my_chat_member=update))
-
-
-def file_record(state: SandboxState, file_id: str) -> FileRecord | None:
-    """Look up a stored file by id."""
-    return state.files.get(file_id)

@@ -12,6 +12,7 @@ from sandbox.actions import UsageError, describe
 from sandbox.faults import Fault
 from sandbox.models import StoredMessage
 from sandbox.notify import WaitTimeout
+from sandbox.views import BotMessage
 
 if TYPE_CHECKING:
     from sandbox.server import SandboxServer
@@ -123,17 +124,17 @@ def add_routes(app: web.Application, server: SandboxServer) -> None:
         stored = state.find_message(chat_id, int(str(data["message_id"])))
         if stored is None:
             raise UsageError("message not found")
-        from sandbox.views import BotMessage
-
         handle = client.user(user)
+        view = BotMessage(state, stored)
         timeout = float(str(data.get("timeout", client.default_timeout)))
-        answer = await handle._press(
-            BotMessage(state, stored),
-            text=_opt(data.get("text")),
-            data=_opt(data.get("data")),
-            timeout=timeout,
-            wait=data.get("wait", True) is not False,
-        )
+        wait = data.get("wait", True) is not False
+        by_text = _opt(data.get("text"))
+        if by_text is not None:
+            answer = await handle.press(view, by_text, timeout=timeout, wait_answer=wait)
+        else:
+            answer = await handle.press_data(
+                view, str(data["data"]), timeout=timeout, wait_answer=wait
+            )
         payload = (
             None if answer is None else {"text": answer.text, "show_alert": answer.show_alert}
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from telegram import MessageEntity
 
@@ -187,6 +188,6 @@ class BotMessage:
         return list(self.stored.callback_answers)
 
     @property
-    def raw(self) -> dict[str, object]:
+    def raw(self) -> dict[str, Any]:
         """The Bot API JSON object of the message as Telegram would return it."""
         return self._state.message_dict(self.stored)

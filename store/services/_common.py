@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import update
@@ -81,6 +81,14 @@ async def get_place(uow: UnitOfWork, room_id: int) -> Place:
     if row is None:
         raise NotFound("room", room_id=room_id)
     return Place(row[0], row[1], row[2])
+
+
+def category_targets(uow: UnitOfWork, category: Category) -> tuple[timedelta, timedelta]:
+    """Accept and completion targets: the policy's, else the category row's own minutes."""
+    target = uow.policy.categories.get(category.key)
+    if target is not None:
+        return target.accept, target.complete
+    return timedelta(minutes=category.accept_minutes), timedelta(minutes=category.complete_minutes)
 
 
 async def get_category(uow: UnitOfWork, category_id: int) -> Category:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
 from enum import StrEnum
 
 from sqlmodel import select
@@ -15,6 +14,7 @@ from store.models import Category, Ticket, TicketFollower, TicketPhoto
 from store.services._common import (
     FILER_ROLES,
     TicketContext,
+    category_targets,
     clean_text,
     get_person,
     get_place,
@@ -89,9 +89,7 @@ async def report(uow: UnitOfWork, new: NewTicket) -> ReportResult:
         now = uow.now()
         year = now.year
         number = f"{year}-{await next_number(uow, f'ticket-{year}'):06d}"
-        target = uow.policy.categories.get(category.key)
-        accept_in = target.accept if target else timedelta(minutes=category.accept_minutes)
-        complete_in = target.complete if target else timedelta(minutes=category.complete_minutes)
+        accept_in, complete_in = category_targets(uow, category)
         ticket = Ticket(
             number=number,
             status=Status.RECEIVED,

@@ -28,6 +28,7 @@ from store.lifecycle import (
 from store.models import FollowUp, Offer, Ticket, TicketFollower
 from store.services._common import (
     TicketContext,
+    category_targets,
     clean_text,
     load,
     log_event,
@@ -227,7 +228,7 @@ async def comment_rating(
 async def reopen(
     uow: UnitOfWork, ticket_id: int, requester_id: int, reason: str | None = None
 ) -> TicketView:
-    """ "Not fixed": back to dispatch within the window, counted as rework."""
+    """Not fixed: back to dispatch within the window, counted as rework."""
     async with uow:
         ctx = await load(uow, ticket_id, requester_id)
         _own(ctx, "reopen")
@@ -236,7 +237,9 @@ async def reopen(
         if t.completed_at is not None and now - t.completed_at > uow.policy.reopen_window:
             raise ReopenWindowClosed("reopen window closed", days=uow.policy.reopen_window.days)
         previous = t.assignee_id
-        target = uow.policy.categories.get(ctx.category.key)
+        accept_in, complete_in = category_targets(uow, ctx.category)
+        # A reopened ticket starts a fresh round: timings and promises of the failed one
+        # would otherwise leak into accept times, SLA checks and exports.
         await move(
             uow,
             ctx,
@@ -246,11 +249,15 @@ async def reopen(
             assignee_id=None,
             completed_at=None,
             accepted_at=None,
+            started_at=None,
+            dispatched_at=now,
+            promised_at=None,
+            defer_reason=None,
             visit_at=None,
             visit_confirmed=False,
             escalated_at=None,
-            accept_due_at=now + target.accept if target else None,
-            due_at=now + target.complete if target else None,
+            accept_due_at=now + accept_in,
+            due_at=now + complete_in,
         )
         if previous is not None:
             notify(

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import random
+from datetime import datetime
 
-from store.errors import AlreadyTaken
+from store.errors import AlreadyTaken, CooldownActive
 from store.lifecycle import Role, Status
-from store.services import dispatch
+from store.services import dispatch, requester
 from store.uow import Store
 from store.views import TicketView
 from tests.integration.ticket_world import (
@@ -97,3 +98,31 @@ async def test_first_reports_of_a_year_race_for_the_counter_row(store: Store) ->
     st, w = env.store, env.world
     results = await asyncio.gather(*(file_ticket(st, w) for _ in range(8)))
     assert sorted(r.ticket.number for r in results) == [f"2031-{n:06d}" for n in range(1, 9)]
+
+
+async def test_a_double_tapped_urge_counts_once(store: Store) -> None:
+    env = await make_env(store)
+    st, w = env.store, env.world
+    t = (await file_ticket(st, w)).ticket.id
+    await dispatch.accept(st.uow(), t, w.ann)
+    outcomes = await asyncio.gather(
+        *(requester.urge(st.uow(), t, w.requester) for _ in range(3)), return_exceptions=True
+    )
+    assert sum(isinstance(o, datetime) for o in outcomes) == 1, outcomes
+    assert sum(isinstance(o, CooldownActive) for o in outcomes) == 2, outcomes
+    assert (await ticket_row(st, t)).urge_count == 1
+    assert len(await outbox_rows(st, ticket_id=t, kind="job.urged")) == 1
+    assert [e.action for e in await events_of(st, t)].count("urge") == 1
+
+
+async def test_the_last_two_offers_declined_at_once_still_move_on(store: Store) -> None:
+    env = await make_env(store, offer_batch=2)
+    st, w = env.store, env.world
+    cy = await add_person(st, "Cy", [(Role.TECHNICIAN, w.north, None)], on_duty=True)
+    t = (await file_ticket(st, w)).ticket.id  # offered to Tom and Ann
+    await asyncio.gather(
+        dispatch.decline(st.uow(), t, w.tom), dispatch.decline(st.uow(), t, w.ann)
+    )
+    # whoever declined last must hand the job on: here to Cy, the next in line
+    assert await offers_of(st, t) == {w.tom: "declined", w.ann: "declined", cy: None}
+    assert len(await outbox_rows(st, ticket_id=t, kind="offer.new", recipient=cy)) == 1

@@ -170,7 +170,7 @@ async def test_office_figures_for_a_building_supervisor(world: Scenario) -> None
         reported=8,  # t7 is in E2, out of Sue's scope
         completed=4,
         open_now=3,  # t5, t6, t9
-        median_accept=minutes(15),  # 10, 10, 10, 20, 30, 50 (t4 counts from first dispatch)
+        median_accept=minutes(10),  # 10, 10, 10, 10, 20, 30 (t4 counts from its reopening)
         median_resolution=minutes(130),  # 50, 80, 180, 305
         within_hour_share=0.25,  # only t1
         average_rating=11 / 3,  # 5, 2, 4: unrated t3 adds nothing
@@ -226,7 +226,7 @@ async def test_technician_figures(world: Scenario) -> None:
             person_id=world.ann,
             name="Ann",
             jobs_done=2,  # t3, t4
-            median_accept=minutes(30),  # 10 (t6), 30 (t3), 50 (t4)
+            median_accept=minutes(10),  # 10 (t6), 30 (t3), 10 (t4, from its reopening)
             median_resolution=minutes(192.5),  # 80, 305
             average_rating=4.0,  # t4 only: t3 closed unrated and must not count as good
             rated_jobs=1,
@@ -298,7 +298,7 @@ async def test_export_rows_cover_the_viewers_tickets(world: Scenario) -> None:
     t3 = by[n["t3"]]
     assert (t3.rating, t3.closed_at, t3.resolution_minutes) == (None, END, 305.0)
     t4 = by[n["t4"]]
-    assert (t4.rework_count, t4.rating, t4.accept_minutes) == (1, 4, 50.0)
+    assert (t4.rework_count, t4.rating, t4.accept_minutes) == (1, 4, 10.0)  # since reopening
     t6 = by[n["t6"]]
     assert (t6.status, t6.defer_reason) == ("deferred", "parts on order")
     assert t6.promised_at == T0 + minutes(510) + timedelta(days=1)

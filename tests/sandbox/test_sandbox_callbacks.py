@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
+from telegram import InlineKeyboardMarkup, Update
+from telegram.ext import CallbackQueryHandler, CommandHandler, ContextTypes
 
 from sandbox.actions import UsageError
 from sandbox.client import SandboxClient
 from sandbox.notify import WaitTimeout
 from sandbox.server import SandboxServer
-from sandbox.testing import RawApi, start_polling
+from sandbox.testing import AnyApplication, RawApi, start_polling
 
 MENU = {
     "inline_keyboard": [
@@ -23,7 +23,7 @@ MENU = {
 
 
 async def test_press_by_text_and_by_data_through_ptb(
-    ptb_app: Application,  # type: ignore[type-arg]
+    ptb_app: AnyApplication,
     sandbox: SandboxClient,
 ) -> None:
     async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from telegram import BotCommand, BotCommandScopeAllGroupChats, BotCommandScopeChat
-from telegram.ext import Application
 
 from sandbox.client import SandboxClient
-from sandbox.testing import RawApi
+from sandbox.testing import AnyApplication, RawApi
 
 
 async def test_commands_per_scope_and_language(
-    ptb_app: Application,  # type: ignore[type-arg]
+    ptb_app: AnyApplication,
     sandbox: SandboxClient,
 ) -> None:
     bot = ptb_app.bot

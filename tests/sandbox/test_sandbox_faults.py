@@ -6,17 +6,16 @@ import time
 
 import pytest
 from telegram.error import NetworkError, RetryAfter, TimedOut
-from telegram.ext import Application
 
 from sandbox.client import SandboxClient
 from sandbox.faults import Fault, RateLimiter
 from sandbox.server import SandboxServer
-from sandbox.testing import RawApi
+from sandbox.testing import AnyApplication, RawApi
 
 
 @pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 async def test_flood_fault_raises_retry_after(
-    ptb_app: Application,  # type: ignore[type-arg]
+    ptb_app: AnyApplication,
     sandbox: SandboxClient,
     raw_api: RawApi,
 ) -> None:
@@ -37,7 +36,7 @@ async def test_flood_fault_raises_retry_after(
 
 
 async def test_server_error_fault_is_network_error(
-    ptb_app: Application,  # type: ignore[type-arg]
+    ptb_app: AnyApplication,
     sandbox: SandboxClient,
     raw_api: RawApi,
 ) -> None:
@@ -50,7 +49,7 @@ async def test_server_error_fault_is_network_error(
 
 
 async def test_dropped_connection_is_network_error(
-    ptb_app: Application,  # type: ignore[type-arg]
+    ptb_app: AnyApplication,
     sandbox: SandboxClient,
 ) -> None:
     sandbox.fail_next("getMe", Fault.drop())
@@ -62,7 +61,7 @@ async def test_dropped_connection_is_network_error(
 
 
 async def test_slow_answer_times_out_but_the_call_still_happens(
-    ptb_app: Application,  # type: ignore[type-arg]
+    ptb_app: AnyApplication,
     sandbox: SandboxClient,
 ) -> None:
     alice = sandbox.user(1001, "Alice")
@@ -75,7 +74,7 @@ async def test_slow_answer_times_out_but_the_call_still_happens(
 
 
 async def test_slow_answer_within_timeout_succeeds(
-    ptb_app: Application,  # type: ignore[type-arg]
+    ptb_app: AnyApplication,
     sandbox: SandboxClient,
 ) -> None:
     sandbox.fail_next("getMe", Fault.slow(0.2))

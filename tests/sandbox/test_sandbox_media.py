@@ -4,40 +4,49 @@ from __future__ import annotations
 
 import aiohttp
 import pytest
-from telegram import InputMediaDocument, InputMediaPhoto
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputMediaDocument,
+    InputMediaPhoto,
+)
 from telegram.error import BadRequest
-from telegram.ext import Application
 
 from sandbox.client import SandboxClient
 from sandbox.images import image_size, tiny_jpeg, tiny_png
 from sandbox.server import SandboxServer
-from sandbox.testing import RawApi
+from sandbox.testing import AnyApplication, RawApi
 
 
 @pytest.fixture
-async def app(ptb_app: Application, sandbox: SandboxClient) -> Application:  # type: ignore[type-arg]
+async def app(ptb_app: AnyApplication, sandbox: SandboxClient) -> AnyApplication:
     await sandbox.user(1001, "Alice").send("/start")
     return ptb_app
 
 
 async def test_photo_upload_get_file_download_round_trip(
-    app: Application,  # type: ignore[type-arg]
+    app: AnyApplication,
     sandbox: SandboxClient,
 ) -> None:
     data = tiny_png(5, 3)
-    message = await app.bot.send_photo(1001, photo=data, caption="<i>leak</i>", parse_mode="HTML")
+    # Multipart upload with a JSON-encoded nested field (reply_markup) in the same form.
+    keyboard = InlineKeyboardMarkup([[InlineKeyboardButton("Assign", callback_data="a:1")]])
+    message = await app.bot.send_photo(
+        1001, photo=data, caption="<i>leak</i>", parse_mode="HTML", reply_markup=keyboard
+    )
     assert message.caption == "leak"
+    assert message.reply_markup == keyboard
     size = message.photo[-1]
     assert (size.width, size.height) == (5, 3)
     file = await app.bot.get_file(size.file_id)
     assert file.file_size == len(data)
     assert bytes(await file.download_as_bytearray()) == data
     view = await sandbox.user(1001).next_message()
-    assert view.photo == data and view.caption == "leak"
+    assert view.photo == data and view.caption == "leak" and view.button_texts == ["Assign"]
 
 
 async def test_resend_by_file_id_and_wrong_ids(
-    app: Application,  # type: ignore[type-arg]
+    app: AnyApplication,
 ) -> None:
     first = await app.bot.send_photo(1001, photo=tiny_jpeg())
     file_id = first.photo[-1].file_id
@@ -47,7 +56,7 @@ async def test_resend_by_file_id_and_wrong_ids(
         await app.bot.send_photo(1001, photo="AgACAgIAAxkBAAIB-unknown")
     with pytest.raises(BadRequest, match="Invalid file_id"):
         await app.bot.get_file("nope")
-    with pytest.raises(BadRequest, match="(?i)can't use file of type photo as document"):
+    with pytest.raises(BadRequest, match=r"(?i)can't use file of type photo as document"):
         await app.bot.send_document(1001, document=file_id)
 
 
@@ -77,7 +86,7 @@ def _upload_id(server: SandboxServer) -> str:
 
 
 async def test_document_upload_keeps_name_and_type(
-    app: Application,  # type: ignore[type-arg]
+    app: AnyApplication,
 ) -> None:
     payload = b"%PDF-1.4 fake"
     message = await app.bot.send_document(1001, document=payload, filename="report.pdf")
@@ -89,7 +98,7 @@ async def test_document_upload_keeps_name_and_type(
 
 
 async def test_media_group_shares_group_id(
-    app: Application,  # type: ignore[type-arg]
+    app: AnyApplication,
     sandbox: SandboxClient,
 ) -> None:
     photos = [InputMediaPhoto(tiny_jpeg(str(i)), caption=f"p{i}") for i in range(3)]
@@ -109,7 +118,7 @@ async def test_media_group_shares_group_id(
     [(1, "Media group must include 2-10 items"), (11, "Too many messages to send as an album")],
 )
 async def test_media_group_size_rules(
-    app: Application,  # type: ignore[type-arg]
+    app: AnyApplication,
     count: int,
     description: str,
 ) -> None:

@@ -5,10 +5,9 @@ from __future__ import annotations
 import pytest
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, Forbidden
-from telegram.ext import Application
 
 from sandbox.client import SandboxClient, UserHandle
-from sandbox.testing import RawApi
+from sandbox.testing import AnyApplication, RawApi
 
 KEYBOARD = {"inline_keyboard": [[{"text": "Go", "callback_data": "go"}]]}
 
@@ -158,8 +157,8 @@ async def test_chat_access_errors(raw_api: RawApi, sandbox: SandboxClient) -> No
 
 
 async def test_ptb_raises_forbidden_and_bad_request(
-    ptb_app: Application, alice: UserHandle
-) -> None:  # type: ignore[type-arg]
+    ptb_app: AnyApplication, alice: UserHandle
+) -> None:
     bot: Bot = ptb_app.bot
     with pytest.raises(Forbidden, match="can't initiate conversation"):
         await bot.send_message(1001, "hi")

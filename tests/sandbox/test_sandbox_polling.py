@@ -8,15 +8,15 @@ import time
 import pytest
 from telegram import Update
 from telegram.error import Conflict, InvalidToken
-from telegram.ext import Application, ApplicationBuilder, ContextTypes, MessageHandler, filters
+from telegram.ext import ApplicationBuilder, ContextTypes, MessageHandler, filters
 from telegram.request import HTTPXRequest
 
 from sandbox.client import SandboxClient
 from sandbox.server import SandboxServer
-from sandbox.testing import RawApi, start_polling
+from sandbox.testing import AnyApplication, RawApi, start_polling
 
 
-async def test_get_me_through_ptb(ptb_app: Application, bot_api: SandboxServer) -> None:  # type: ignore[type-arg]
+async def test_get_me_through_ptb(ptb_app: AnyApplication, bot_api: SandboxServer) -> None:
     me = await ptb_app.bot.get_me()
     assert me.is_bot
     assert me.id == int(bot_api.token.split(":")[0])
@@ -129,7 +129,7 @@ async def test_update_ids_are_monotonic_across_users(
     assert [u["message"]["chat"]["id"] for u in body["result"]] == [1001, 1002, 1001]
 
 
-async def test_ptb_application_round_trip(ptb_app: Application, sandbox: SandboxClient) -> None:  # type: ignore[type-arg]
+async def test_ptb_application_round_trip(ptb_app: AnyApplication, sandbox: SandboxClient) -> None:
     async def echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         assert update.effective_message is not None and update.effective_user is not None
         await update.effective_message.reply_text(
@@ -147,7 +147,7 @@ async def test_ptb_application_round_trip(ptb_app: Application, sandbox: Sandbox
 
 
 async def test_ptb_get_updates_raises_conflict_with_webhook(
-    ptb_app: Application,  # type: ignore[type-arg]
+    ptb_app: AnyApplication,
 ) -> None:
     await ptb_app.bot.set_webhook("http://127.0.0.1:9/hook")
     with pytest.raises(Conflict, match="webhook is active"):
