@@ -22,6 +22,7 @@ from bot.flows import (
     jobs,
     my_tickets,
     report,
+    reports,
     start,
     supervisor,
     technician,
@@ -69,7 +70,17 @@ def build_application(
         app.bot, store, settings, sender_poll_interval, per_chat_interval
     )
     app.add_handler(TypeHandler(Update, gatekeeper), group=-1)
-    for flow in (start, report, my_tickets, technician, jobs, dispatcher, supervisor, inputs):
+    for flow in (
+        start,
+        report,
+        my_tickets,
+        technician,
+        jobs,
+        dispatcher,
+        supervisor,
+        reports,
+        inputs,
+    ):
         app.add_handlers(flow.handlers())
     app.add_error_handler(on_error)
     if with_scheduler:

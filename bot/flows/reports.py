@@ -1,0 +1,105 @@
+"""Figures for supervisors and dispatchers: /stats [period] and /export [period]."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from telegram import InputFile, Update
+from telegram.ext import BaseHandler, CommandHandler
+
+from bot.context import Ctx
+from bot.export import to_csv, to_xlsx
+from bot.flows.common import guarded, reply
+from bot.i18n import Texts
+from bot.ui import clip
+from store.services import stats
+
+PERIOD_HELP = "today · 7d · 30d · week · month · 2026-03 · 2026-03-01..2026-03-15"
+
+
+def _duration(texts: Texts, value: timedelta | None) -> str:
+    if value is None:
+        return "—"
+    minutes = int(value.total_seconds() // 60)
+    return (
+        texts("stats.hours", h=minutes // 60, m=minutes % 60)
+        if minutes >= 60
+        else texts("stats.minutes", m=minutes)
+    )
+
+
+def _share(value: float | None) -> str:
+    return "—" if value is None else f"{value:.0%}"
+
+
+def _rating(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f}★"
+
+
+async def stats_command(update: Update, context: Ctx) -> None:
+    """Per technician: jobs, median accept and repair times, rating, rework, overdue; and the
+    office totals with the share repaired within an hour."""
+    t, uow = context.texts, context.store.uow
+    now = context.store.clock().astimezone(t.zone)
+    start, end = stats.parse_period(" ".join(context.args or []) or None, now)
+    office = await stats.office_stats(uow(), start=start, end=end, viewer_id=context.person.id)
+    techs = await stats.technician_stats(uow(), start=start, end=end, viewer_id=context.person.id)
+    lines = [
+        t("stats.title", start=t.when(start, "yyyy-MM-dd"), end=t.when(end, "yyyy-MM-dd")),
+        t(
+            "stats.office",
+            reported=office.reported,
+            completed=office.completed,
+            open=office.open_now,
+            within_hour=_share(office.within_hour_share),
+            accept=_duration(t, office.median_accept),
+            resolution=_duration(t, office.median_resolution),
+            rating=_rating(office.average_rating),
+            rated=office.rated,
+            low=office.low_ratings,
+            followups=office.open_followups,
+        ),
+        "",
+    ]
+    for s in techs:
+        lines.append(
+            t(
+                "stats.technician",
+                name=clip(s.name, 30),
+                done=s.jobs_done,
+                accept=_duration(t, s.median_accept),
+                resolution=_duration(t, s.median_resolution),
+                rating=_rating(s.average_rating),
+                rated=s.rated_jobs,
+                rework=_share(s.rework_rate),
+                overdue=s.overdue,
+            )
+        )
+    if not techs:
+        lines.append(t("stats.no_technicians"))
+    lines.append(t("stats.period_help", forms=PERIOD_HELP))
+    await reply(update, clip("\n".join(lines), 4000))
+
+
+async def export_command(update: Update, context: Ctx) -> None:
+    """The period's tickets with their timings, as XLSX and CSV documents."""
+    t, uow = context.texts, context.store.uow
+    now = context.store.clock().astimezone(t.zone)
+    start, end = stats.parse_period(" ".join(context.args or []) or None, now)
+    rows = await stats.export_rows(uow(), start=start, end=end, viewer_id=context.person.id)
+    stem = f"tickets-{t.when(start, 'yyyyMMdd')}-{t.when(end, 'yyyyMMdd')}"
+    chat = update.effective_chat
+    assert chat is not None
+    caption = t("stats.export_caption", count=len(rows))
+    await chat.send_document(
+        InputFile(to_xlsx(rows, t.zone), filename=f"{stem}.xlsx"), caption=caption
+    )
+    await chat.send_document(InputFile(to_csv(rows, t.zone), filename=f"{stem}.csv"))
+
+
+def handlers() -> list[BaseHandler[Update, Ctx, object]]:
+    """This flow's handlers (the services check the asker's role and scope)."""
+    return [
+        CommandHandler("stats", guarded(stats_command)),
+        CommandHandler("export", guarded(export_command)),
+    ]
