@@ -134,12 +134,22 @@ def press(
     *,
     text: str | None,
     data: str | None,
+    forged: bool = False,
 ) -> CallbackRecord:
-    """Press an inline button of a bot message and queue the callback_query update."""
+    """Press an inline button of a bot message and queue the callback_query update.
+
+    `forged` sends `data` whether or not the message has such a button, as a modified
+    client can: the bot must not trust callback_data.
+    """
     _chat_of(state, user_id, message.chat_id)
     if message.deleted:
         raise UsageError(f"message {message.message_id} was deleted")
-    callback_data = find_callback_button(message, text=text, data=data)
+    if forged:
+        if data is None:
+            raise UsageError("a forged press needs data")
+        callback_data = data
+    else:
+        callback_data = find_callback_button(message, text=text, data=data)
     record = CallbackRecord(
         id=str(secrets.randbits(63)),
         user_id=user_id,

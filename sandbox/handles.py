@@ -293,6 +293,14 @@ class UserHandle(ChatHandle):
         """Press the inline button whose callback_data is `data`; return the bot's answer."""
         return await self._press(message, text=None, data=data, timeout=timeout, wait=wait_answer)
 
+    async def press_forged(
+        self, message: BotMessage, data: str, *, timeout: float | None = None
+    ) -> CallbackAnswer | None:
+        """Send a callback_query with arbitrary `data` on a bot message (a tampered client)."""
+        return await self._press(
+            message, text=None, data=data, timeout=timeout, wait=True, forged=True
+        )
+
     async def _press(
         self,
         message: BotMessage,
@@ -301,11 +309,14 @@ class UserHandle(ChatHandle):
         data: str | None,
         timeout: float | None,
         wait: bool,
+        forged: bool = False,
     ) -> CallbackAnswer | None:
         chat = self if message.chat_id == self.id else self.client.chat(message.chat_id)
         chat.mark()
         message.seen_edits = message.edits
-        record = actions.press(self._state, self.id, message.stored, text=text, data=data)
+        record = actions.press(
+            self._state, self.id, message.stored, text=text, data=data, forged=forged
+        )
         if not wait:
             return None
         return await chat._wait(

@@ -151,6 +151,11 @@ async def accept(uow: UnitOfWork, ticket_id: int, technician_id: int) -> TicketV
 async def decline(uow: UnitOfWork, ticket_id: int, technician_id: int) -> None:
     """A technician turns an offer down; when all offers are declined, offer on or escalate."""
     async with uow:
+        # Lock the ticket first: of the last two declines at once, the later one must see
+        # the earlier one, or neither would hand the job on (PostgreSQL; SQLite serialises).
+        await uow.session.execute(
+            select(Ticket.id).where(col(Ticket.id) == ticket_id).with_for_update()
+        )
         ctx = await load(uow, ticket_id, technician_id)
         result = await uow.session.execute(
             update(Offer)

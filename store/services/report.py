@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from store.errors import DescriptionTooLong, InvalidInput, NotFound, NotPermitted, TooManyPhotos
@@ -142,8 +143,12 @@ async def follow(uow: UnitOfWork, ticket_id: int, person_id: int) -> None:
         if ctx.ticket.requester_id == person_id:
             return
         if await uow.session.get(TicketFollower, (ticket_id, person_id)) is None:
-            uow.session.add(
-                TicketFollower(ticket_id=ticket_id, person_id=person_id, since=uow.now())
-            )
+            try:
+                async with uow.session.begin_nested():
+                    uow.session.add(
+                        TicketFollower(ticket_id=ticket_id, person_id=person_id, since=uow.now())
+                    )
+            except IntegrityError:
+                return  # a double tap: the other press is already following
             log_event(uow, ctx, "follow", None, None)
         await uow.commit()

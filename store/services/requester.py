@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import update
 from sqlmodel import col, select
 
 from store.errors import (
@@ -285,15 +286,24 @@ async def urge(uow: UnitOfWork, ticket_id: int, requester_id: int) -> datetime:
         cooldown = uow.policy.urge_cooldown
         if t.last_urged_at is not None and now < t.last_urged_at + cooldown:
             raise CooldownActive(t.last_urged_at + cooldown)
-        t.urge_count += 1
-        t.last_urged_at = now
-        uow.session.add(t)
+        # Compare-and-set on the count: of a double tap only one urge gets through, the
+        # other waits for the first (row lock) and then meets the cool-down.
+        count = t.urge_count + 1
+        result = await uow.session.execute(
+            update(Ticket)
+            .where(col(Ticket.id) == ticket_id, col(Ticket.urge_count) == t.urge_count)
+            .values(urge_count=count, last_urged_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            await uow.session.refresh(t)
+            raise CooldownActive((t.last_urged_at or now) + cooldown)
         log_event(uow, ctx, "urge", None, None)
-        payload = {**ctx.summary(), "urge_count": t.urge_count}
+        payload = {**ctx.summary(), "urge_count": count}
         if t.assignee_id is not None:
             notify(uow, t.assignee_id, "job.urged", payload, ticket_id=ticket_id)
         else:
-            await notify_dispatchers(uow, ctx, "queue.urged", urge_count=t.urge_count)
+            await notify_dispatchers(uow, ctx, "queue.urged", urge_count=count)
         await uow.commit()
         return now + cooldown
 

@@ -7,13 +7,17 @@ its row locks; each press is its own unit of work on its own connection.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 from datetime import datetime
 
+import pytest
+
 from store.errors import AlreadyTaken, CooldownActive
 from store.lifecycle import Role, Status
-from store.services import dispatch, requester
-from store.uow import Store
+from store.services import dispatch, queries, requester
+from store.services.report import follow
+from store.uow import Store, UnitOfWork
 from store.views import TicketView
 from tests.integration.ticket_world import (
     add_person,
@@ -23,9 +27,24 @@ from tests.integration.ticket_world import (
     offers_of,
     outbox_rows,
     ticket_row,
+    warm_pool,
 )
 
 ROUNDS = 4
+
+
+def hold_commits(patch: pytest.MonkeyPatch, parties: int, timeout: float = 0.5) -> None:
+    """Make each unit of work wait (up to `timeout`) at its commit until `parties` units
+    have got there: transactions that can overlap then do, deterministically."""
+    barrier = asyncio.Barrier(parties)
+    commit = UnitOfWork.commit
+
+    async def held(self: UnitOfWork) -> None:
+        with contextlib.suppress(TimeoutError, asyncio.BrokenBarrierError):
+            await asyncio.wait_for(barrier.wait(), timeout)
+        await commit(self)
+
+    patch.setattr(UnitOfWork, "commit", held)
 
 
 async def test_five_technicians_accept_at_once_exactly_one_wins(store: Store) -> None:
@@ -44,6 +63,7 @@ async def test_five_technicians_accept_at_once_exactly_one_wins(store: Store) ->
         t = result.ticket.id
         assert sorted(result.offered_to) == sorted(techs)
         order = rng.sample(techs, len(techs))
+        await warm_pool(st, len(order))
 
         outcomes = await asyncio.gather(
             *(dispatch.accept(st.uow(), t, tech) for tech in order), return_exceptions=True
@@ -83,6 +103,7 @@ async def test_twenty_concurrent_reports_get_distinct_consecutive_numbers(store:
     env = await make_env(store)
     st, w = env.store, env.world
     first = await file_ticket(st, w)  # the year's counter row exists from here on
+    await warm_pool(st, 5)
     results = await asyncio.gather(*(file_ticket(st, w) for _ in range(20)))
     numbers = sorted(r.ticket.number for r in results)
     assert numbers == [f"2031-{n:06d}" for n in range(2, 22)]
@@ -96,6 +117,7 @@ async def test_twenty_concurrent_reports_get_distinct_consecutive_numbers(store:
 async def test_first_reports_of_a_year_race_for_the_counter_row(store: Store) -> None:
     env = await make_env(store)
     st, w = env.store, env.world
+    await warm_pool(st, 5)
     results = await asyncio.gather(*(file_ticket(st, w) for _ in range(8)))
     assert sorted(r.ticket.number for r in results) == [f"2031-{n:06d}" for n in range(1, 9)]
 
@@ -105,6 +127,7 @@ async def test_a_double_tapped_urge_counts_once(store: Store) -> None:
     st, w = env.store, env.world
     t = (await file_ticket(st, w)).ticket.id
     await dispatch.accept(st.uow(), t, w.ann)
+    await warm_pool(st, 3)
     outcomes = await asyncio.gather(
         *(requester.urge(st.uow(), t, w.requester) for _ in range(3)), return_exceptions=True
     )
@@ -115,14 +138,41 @@ async def test_a_double_tapped_urge_counts_once(store: Store) -> None:
     assert [e.action for e in await events_of(st, t)].count("urge") == 1
 
 
-async def test_the_last_two_offers_declined_at_once_still_move_on(store: Store) -> None:
+async def test_the_last_two_offers_declined_at_once_still_move_on(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
     env = await make_env(store, offer_batch=2)
     st, w = env.store, env.world
     cy = await add_person(st, "Cy", [(Role.TECHNICIAN, w.north, None)], on_duty=True)
     t = (await file_ticket(st, w)).ticket.id  # offered to Tom and Ann
-    await asyncio.gather(
-        dispatch.decline(st.uow(), t, w.tom), dispatch.decline(st.uow(), t, w.ann)
-    )
+    await warm_pool(st, 2)
+    # Both declines get as far as their commit before either commits (unless one of them
+    # is made to wait for the other, which is the point).
+    with monkeypatch.context() as patch:
+        hold_commits(patch, parties=2)
+        await asyncio.gather(
+            dispatch.decline(st.uow(), t, w.tom), dispatch.decline(st.uow(), t, w.ann)
+        )
     # whoever declined last must hand the job on: here to Cy, the next in line
     assert await offers_of(st, t) == {w.tom: "declined", w.ann: "declined", cy: None}
     assert len(await outbox_rows(st, ticket_id=t, kind="offer.new", recipient=cy)) == 1
+
+
+async def test_a_double_tapped_follow_adds_one_follower(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = await make_env(store)
+    st, w = env.store, env.world
+    t = (await file_ticket(st, w)).ticket.id
+    await warm_pool(st, 2)
+    with monkeypatch.context() as patch:
+        hold_commits(patch, parties=2)
+        outcomes = await asyncio.gather(
+            follow(st.uow(), t, w.neighbour),
+            follow(st.uow(), t, w.neighbour),
+            return_exceptions=True,
+        )
+    assert outcomes == [None, None]
+    assert [e.action for e in await events_of(st, t)].count("follow") == 1
+    page = await queries.my_tickets(st.uow(), w.neighbour)
+    assert [v.id for v in page.items] == [t]

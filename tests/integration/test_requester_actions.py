@@ -47,7 +47,12 @@ async def _completed(env: Env, technician: int) -> int:
 async def test_reopen_within_the_window_is_rework_and_offered_again(store: Store) -> None:
     env = await make_env(store)
     st, w, clock = env.store, env.world, env.clock
-    t = await _completed(env, w.ann)
+    t = (await file_ticket(st, w)).ticket.id
+    clock.advance(timedelta(minutes=31))
+    assert len(await dispatch.escalate_overdue_offers(st.uow())) == 1  # the first round
+    await dispatch.accept(st.uow(), t, w.ann)
+    await work.start(st.uow(), t, w.ann)
+    await work.complete(st.uow(), t, w.ann)
     clock.advance(timedelta(days=3))
     mark = await last_outbox_id(st)
 
@@ -74,6 +79,11 @@ async def test_reopen_within_the_window_is_rework_and_offered_again(store: Store
     events = await events_of(st, t)
     assert event_lines(events)[-2] == ("reopen", S.COMPLETED, S.DISPATCHING, w.requester)
     assert events[-2].note == "Still leaking"
+    # the reopened ticket is watched afresh: unaccepted past its new target, it escalates
+    clock.advance(timedelta(minutes=29))
+    assert await dispatch.escalate_overdue_offers(st.uow()) == []
+    clock.advance(timedelta(minutes=2))
+    assert await dispatch.escalate_overdue_offers(st.uow()) == [view.number]
 
     # Second round: Tom takes it; a second "not fixed" counts again.
     await dispatch.accept(st.uow(), t, w.tom)

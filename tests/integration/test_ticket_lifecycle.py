@@ -539,3 +539,32 @@ async def test_proxy_filing_needs_a_filer_role(store: Store) -> None:
     rows = await outbox_rows(st, ticket_id=t.id, kind="ticket.received")
     assert sorted(r.recipient_id for r in rows) == sorted([w.requester, w.ivy])
     assert event_lines(await events_of(st, t.id))[0] == ("file", None, S.RECEIVED, w.ivy)
+
+
+async def test_declined_visit_is_cleared_and_can_be_proposed_again(store: Store) -> None:
+    env = await make_env(store)
+    st, w, clock = env.store, env.world, env.clock
+    t = (await file_ticket(st, w)).ticket.id
+    await dispatch.accept(st.uow(), t, w.ann)
+    await work.propose_visit(st.uow(), t, w.ann, clock.now + timedelta(hours=1))
+    mark = await last_outbox_id(st)
+    view = await work.answer_visit(st.uow(), t, w.requester, accepted=False)
+    assert (view.visit_at, view.visit_confirmed) == (None, False)
+    rows = await outbox_rows(st, after=mark)
+    assert notices(rows) == [("job.visit_declined", w.ann)]
+    assert rows[0].payload["visit_at"] == (clock.now + timedelta(hours=1)).isoformat()
+    before = await snapshot(st)
+    with pytest.raises(TransitionNotAllowed):  # nothing left to answer
+        await work.answer_visit(st.uow(), t, w.requester, accepted=True)
+    assert await snapshot(st) == before
+
+    later = clock.now + timedelta(days=1)
+    await work.propose_visit(st.uow(), t, w.ann, later)
+    view = await work.answer_visit(st.uow(), t, w.requester, accepted=True)
+    assert (view.visit_at, view.visit_confirmed) == (later, True)
+    assert [e.action for e in await events_of(st, t)][-4:] == [
+        "visit_proposed",
+        "visit_declined",
+        "visit_proposed",
+        "visit_accepted",
+    ]

@@ -18,13 +18,14 @@ assert what a user or operator would see, not what a function returned.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import func, text, update
 from sqlmodel import col, select
 
 from store.lifecycle import Role, Status
@@ -408,3 +409,15 @@ async def make_env(store: Store, **policy_changes: Any) -> Env:
     clock = FakeClock()
     st = clocked(store, clock, **policy_changes)
     return Env(st, await build_world(st), clock)
+
+
+async def warm_pool(store: Store, n: int) -> None:
+    """Open `n` pooled connections at once, so a later `gather` of n units really races
+    instead of the first one finishing while the others are still connecting."""
+
+    async def hold() -> None:
+        async with store.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+            await asyncio.sleep(0.05)
+
+    await asyncio.gather(*(hold() for _ in range(n)))
