@@ -32,8 +32,9 @@ from bot.i18n import LANGUAGES
 from bot.logs import configure_logging
 from bot.sender import PER_CHAT_INTERVAL, OutboxSender
 from bot.settings import Settings
-from scheduler.jobs import schedule
+from scheduler.jobs import Leadership, schedule
 from store.db import create_engine, is_sqlite
+from store.leader import LeaderLock
 from store.migrate import upgrade
 from store.services.places import sync_categories
 from store.uow import Store
@@ -66,9 +67,10 @@ def build_application(
     )
     app.bot_data.settings = settings
     app.bot_data.store = store
-    app.bot_data.sender = OutboxSender(
-        app.bot, store, settings, sender_poll_interval, per_chat_interval
-    )
+    sender = OutboxSender(app.bot, store, settings, sender_poll_interval, per_chat_interval)
+    app.bot_data.sender = sender
+    leadership = Leadership(LeaderLock(store.engine), sender)
+    app.bot_data.leadership = leadership
     app.add_handler(TypeHandler(Update, gatekeeper), group=-1)
     for flow in (
         start,
@@ -84,7 +86,7 @@ def build_application(
         app.add_handlers(flow.handlers())
     app.add_error_handler(on_error)
     if with_scheduler:
-        schedule(app, store)
+        schedule(app, store, settings, leadership)
     return app
 
 
@@ -98,13 +100,15 @@ async def _post_init(app: BotApp) -> None:
         code = start.TELEGRAM_LANGUAGE.get(language)
         if code:
             await app.bot.set_my_commands(start.bot_commands(language), language_code=code)
-    data.sender.start()
+    # The leader (always, on SQLite) starts the sender now; a standby waits for its turn.
+    assert data.leadership is not None
+    await data.leadership.refresh()
 
 
 async def _post_shutdown(app: BotApp) -> None:
-    """Stop the sender; the store is closed by whoever opened it."""
-    if app.bot_data.sender is not None:
-        await app.bot_data.sender.stop()
+    """Stop the sender and hand leadership on; the store is closed by whoever opened it."""
+    if app.bot_data.leadership is not None:
+        await app.bot_data.leadership.resign()
 
 
 async def open_store(settings: Settings) -> Store:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from telegram.ext import Application, CallbackContext, ExtBot
 
@@ -13,6 +13,9 @@ from bot.settings import Settings
 from store.services.people import PersonView
 from store.uow import Store
 
+if TYPE_CHECKING:
+    from scheduler.jobs import Leadership
+
 
 @dataclass
 class BotData:
@@ -21,6 +24,7 @@ class BotData:
     settings: Settings | None = None
     store: Store | None = None
     sender: OutboxSender | None = None
+    leadership: Leadership | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
 

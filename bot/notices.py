@@ -8,7 +8,7 @@ from typing import Any
 
 from telegram import InlineKeyboardMarkup
 
-from bot.callbacks import OfferAnswer, Rate, TicketAction
+from bot.callbacks import JobAction, OfferAnswer, Rate, TicketAction
 from bot.i18n import Texts
 from bot.ui import keyboard, place_label, stars
 from store.services.outbox import Notice
@@ -63,7 +63,20 @@ def render(notice: Notice, texts: Texts) -> Rendered:
         return Rendered(texts(key, **common))
     if kind == "ticket.deferred":
         when = _when(texts, p.get("promised_at"))
+        if p.get("previous"):
+            previous = _when(texts, p.get("previous"))
+            text = texts(
+                "notice.redeferred",
+                when=when,
+                previous=previous,
+                reason=p.get("reason", ""),
+                **common,
+            )
+            return Rendered(text)
         return Rendered(texts("notice.deferred", when=when, reason=p.get("reason", ""), **common))
+    if kind == "ticket.promise_missed":
+        when = _when(texts, p.get("promised_at"))
+        return Rendered(texts("notice.promise_missed", when=when, **common))
     if kind == "ticket.completed":
         return Rendered(
             texts("notice.completed", **common),
@@ -138,6 +151,16 @@ def _render_staff(
         return Rendered(texts(f"notice.{kind.replace('.', '_')}", when=when, **common))
     if kind in ("job.unassigned", "job.cancelled", "job.reopened"):
         return Rendered(texts(f"notice.{kind.replace('.', '_')}", **common))
+    if kind in ("job.promise_reminder", "job.promise_due"):
+        when = _when(texts, p.get("promised_at"))
+        key = "notice.promise_reminder" if kind == "job.promise_reminder" else "notice.promise_due"
+        markup = keyboard([[(texts("jobs.open"), JobAction("open", tid))]])
+        return Rendered(texts(key, when=when, reason=p.get("reason", ""), **common), markup)
+    if kind == "ticket.overdue":
+        status = texts.status(str(p.get("status", "assigned")))
+        return Rendered(
+            texts("notice.overdue", status=status, when=_when(texts, p.get("due_at")), **common)
+        )
     if kind == "queue.escalated":
         reason = texts(f"reason.{p.get('reason', 'no_technician')}")
         return Rendered(texts("notice.queue_escalated", reason=reason, **common))

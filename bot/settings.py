@@ -18,7 +18,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from store.policy import DEFAULT_CATEGORIES, CategoryTarget, Policy
+from store.policy import DEFAULT_CATEGORIES, DEFAULT_URGENCY_TARGETS, CategoryTarget, Policy
 from store.services.invites import derive_invite_secret
 
 PLACEHOLDER_MARKERS = ("change-me", "changeme", "your-token", "<", "xxx", "placeholder")
@@ -72,6 +72,10 @@ class ServiceSettings(BaseModel):
     low_rating_threshold: int = 2
     offer_batch: int = 3
     invite_ttl_hours: int = 72
+    # Reminder to the technician this long before a promised date (and one at the date).
+    defer_reminder_hours: int = 24
+    # Local time (HH:MM, campus zone or the supervisor's own) of the daily digest.
+    digest_time: str = "08:00"
     # Signs staff invite links; empty derives one from the bot token (then a new token
     # voids every outstanding invite).
     invite_secret: SecretStr = SecretStr("")
@@ -83,6 +87,14 @@ class ServiceSettings(BaseModel):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}; use an IANA name") from exc
+        return value
+
+    @field_validator("digest_time")
+    @classmethod
+    def _clock_time(cls, value: str) -> str:
+        hour, _, minute = value.partition(":")
+        if not (hour.isdigit() and minute.isdigit() and int(hour) < 24 and int(minute) < 60):
+            raise ValueError(f"digest_time must be HH:MM, got {value!r}")
         return value
 
     @field_validator("languages")
@@ -99,6 +111,16 @@ class CategorySettings(BaseModel):
 
     accept_minutes: int
     complete_minutes: int
+
+
+def _default_urgency() -> dict[str, CategorySettings]:
+    return {
+        key: CategorySettings(
+            accept_minutes=int(t.accept.total_seconds() // 60),
+            complete_minutes=int(t.complete.total_seconds() // 60),
+        )
+        for key, t in DEFAULT_URGENCY_TARGETS.items()
+    }
 
 
 def _default_categories() -> dict[str, CategorySettings]:
@@ -122,6 +144,9 @@ class Settings(BaseSettings):
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     service: ServiceSettings = Field(default_factory=ServiceSettings)
     categories: dict[str, CategorySettings] = Field(default_factory=_default_categories)
+    # Shorter targets for urgent and emergency tickets (the shorter of these and the
+    # category's applies).
+    urgency: dict[str, CategorySettings] = Field(default_factory=_default_urgency)
 
     @classmethod
     def settings_customise_sources(
@@ -146,6 +171,13 @@ class Settings(BaseSettings):
             auto_close_after=timedelta(days=svc.auto_close_days),
             low_rating_threshold=svc.low_rating_threshold,
             offer_batch=svc.offer_batch,
+            defer_reminder=timedelta(hours=svc.defer_reminder_hours),
+            urgency_targets={
+                key: CategoryTarget(
+                    timedelta(minutes=c.accept_minutes), timedelta(minutes=c.complete_minutes)
+                )
+                for key, c in self.urgency.items()
+            },
             categories={
                 key: CategoryTarget(
                     timedelta(minutes=c.accept_minutes), timedelta(minutes=c.complete_minutes)

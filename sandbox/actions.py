@@ -43,12 +43,18 @@ def post(
     caption: str | None = None,
     photo: bytes | None = None,
     document: tuple[bytes, str, str] | None = None,
+    sticker: tuple[bytes, str] | None = None,
+    voice: tuple[bytes, int] | None = None,
+    video: tuple[bytes, int] | None = None,
     contact: dict[str, object] | None = None,
     location: tuple[float, float] | None = None,
     media_group_id: str | None = None,
     reply_to: int | None = None,
 ) -> StoredMessage:
-    """Post a user message and queue its 'message' update."""
+    """Post a user message and queue its 'message' update.
+
+    `sticker` is (webp bytes, emoji); `voice` and `video` are (bytes, duration in seconds).
+    """
     chat = _chat_of(state, user_id, chat_id)
     if chat.type == "private":
         state.started.add(user_id)
@@ -61,6 +67,27 @@ def post(
     if document is not None:
         data, name, mime = document
         fields["document"] = state.add_file("document", data, file_name=name, mime_type=mime)
+    if sticker is not None:
+        if caption is not None:
+            raise UsageError("a sticker has no caption")
+        data, emoji = sticker
+        fields["sticker"] = state.add_file(
+            "sticker", _non_empty(data), mime_type="image/webp", size=(512, 512), emoji=emoji
+        )
+    if voice is not None:
+        data, seconds = voice
+        fields["voice"] = state.add_file(
+            "voice", _non_empty(data), mime_type="audio/ogg", duration=_seconds(seconds)
+        )
+    if video is not None:
+        data, seconds = video
+        fields["video"] = state.add_file(
+            "video",
+            _non_empty(data),
+            mime_type="video/mp4",
+            size=(640, 360),
+            duration=_seconds(seconds),
+        )
     if contact is not None:
         fields["contact"] = contact
     if location is not None:
@@ -79,6 +106,18 @@ def post(
     return message
 
 
+def _non_empty(data: bytes) -> bytes:
+    if not data:
+        raise UsageError("a file needs some bytes")
+    return data
+
+
+def _seconds(duration: int) -> int:
+    if duration < 0:
+        raise UsageError("a duration can't be negative")
+    return duration
+
+
 def describe(message: StoredMessage) -> str:
     """One-line human description of a message for transcripts and failures."""
     parts = []
@@ -87,6 +126,13 @@ def describe(message: StoredMessage) -> str:
         parts.append(f"[photo {message.photo.width}x{message.photo.height}]")
     if message.document is not None:
         parts.append(f"[document {message.document.file_name}]")
+    if message.sticker is not None:
+        emoji = message.sticker.emoji
+        parts.append(f"[sticker {emoji}]" if emoji else "[sticker]")
+    if message.voice is not None:
+        parts.append(f"[voice {message.voice.duration}s]")
+    if message.video is not None:
+        parts.append(f"[video {message.video.duration}s]")
     if message.contact is not None:
         parts.append(f"[contact {message.contact.get('phone_number')}]")
     if message.location is not None:

@@ -113,6 +113,10 @@ def add_routes(app: web.Application, server: SandboxServer) -> None:
             sent = await handle.send_photo(photo, caption=_opt(data.get("caption")), chat=target)
         elif data.get("photo") is True:
             sent = await handle.send_photo(caption=_opt(data.get("caption")), chat=target)
+        elif data.get("sticker") is True:
+            sent = await handle.send_sticker(chat=target)
+        elif data.get("voice") is True:
+            sent = await handle.send_voice(caption=_opt(data.get("caption")), chat=target)
         else:
             sent = await handle.send(str(data["text"]), chat=target)
         return web.json_response(message_json(server, sent.stored))

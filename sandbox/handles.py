@@ -22,6 +22,11 @@ T = TypeVar("T")
 Predicate = Callable[[BotMessage], bool]
 
 
+def _placeholder(magic: bytes, serial: int) -> bytes:
+    """Bytes that start like a real file of the kind and differ per call (never decoded)."""
+    return magic + f"sandbox-{serial}".encode()
+
+
 class ChatHandle:
     """A chat seen from the user side: read what the bot posted and wait for more."""
 
@@ -251,6 +256,41 @@ class UserHandle(ChatHandle):
     ) -> BotMessage:
         """Send a file as a document."""
         return self._post(chat, document=(data, file_name, mime_type), caption=caption)
+
+    async def send_sticker(
+        self,
+        data: bytes | None = None,
+        *,
+        emoji: str | None = "👍",
+        chat: ChatHandle | None = None,
+    ) -> BotMessage:
+        """Send a (static, regular) sticker; placeholder WebP bytes unless given."""
+        payload = data or _placeholder(b"RIFF\x00\x00\x00\x00WEBPVP8 ", self._state.serial())
+        return self._post(chat, sticker=(payload, emoji))
+
+    async def send_voice(
+        self,
+        data: bytes | None = None,
+        *,
+        duration: int = 2,
+        caption: str | None = None,
+        chat: ChatHandle | None = None,
+    ) -> BotMessage:
+        """Send a voice message (audio/ogg); placeholder Ogg bytes unless given."""
+        payload = data or _placeholder(b"OggS\x00\x02", self._state.serial())
+        return self._post(chat, voice=(payload, duration), caption=caption)
+
+    async def send_video(
+        self,
+        data: bytes | None = None,
+        *,
+        duration: int = 3,
+        caption: str | None = None,
+        chat: ChatHandle | None = None,
+    ) -> BotMessage:
+        """Send a video (video/mp4); placeholder MP4 bytes unless given."""
+        payload = data or _placeholder(b"\x00\x00\x00\x18ftypmp42", self._state.serial())
+        return self._post(chat, video=(payload, duration), caption=caption)
 
     async def share_contact(
         self, phone_number: str | None = None, *, chat: ChatHandle | None = None

@@ -8,6 +8,7 @@ from typing import Literal
 from telegram import Chat, MessageEntity, User
 
 ChatType = Literal["private", "group", "supergroup"]
+FileKind = Literal["photo", "document", "sticker", "voice", "video"]
 
 
 @dataclass
@@ -63,13 +64,15 @@ class FileRecord:
 
     file_id: str
     file_unique_id: str
-    kind: Literal["photo", "document"]
+    kind: FileKind
     data: bytes
     file_path: str
     file_name: str | None = None
     mime_type: str | None = None
     width: int = 0
     height: int = 0
+    duration: int = 0
+    emoji: str | None = None
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,9 @@ class StoredMessage:
     content: Content
     photo: FileRecord | None = None
     document: FileRecord | None = None
+    sticker: FileRecord | None = None
+    voice: FileRecord | None = None
+    video: FileRecord | None = None
     contact: dict[str, object] | None = None
     location: tuple[float, float] | None = None
     media_group_id: str | None = None

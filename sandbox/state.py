@@ -16,7 +16,10 @@ from telegram import (
     Location,
     Message,
     PhotoSize,
+    Sticker,
     Update,
+    Video,
+    Voice,
 )
 
 from sandbox import errors
@@ -27,6 +30,7 @@ from sandbox.models import (
     ChatInfo,
     ChatType,
     Content,
+    FileKind,
     FileRecord,
     StoredMessage,
     UserInfo,
@@ -40,6 +44,16 @@ from sandbox.webhook import WebhookDelivery
 def new_token() -> str:
     """Return a random token in Telegram's '<bot id>:<secret>' shape."""
     return f"{secrets.randbelow(9 * 10**9) + 10**9}:{secrets.token_urlsafe(26)}"
+
+
+# Download folder and default extension per kind, as Telegram's file paths look.
+_FOLDERS: dict[FileKind, tuple[str, str]] = {
+    "photo": ("photos", "jpg"),
+    "document": ("documents", "bin"),
+    "sticker": ("stickers", "webp"),
+    "voice": ("voice", "oga"),
+    "video": ("videos", "mp4"),
+}
 
 
 def _dt(seconds: int) -> datetime:
@@ -197,6 +211,9 @@ class SandboxState:
             caption_entities=content.caption_entities or None,
             photo=(self._photo_sizes(message.photo) if message.photo else None),
             document=self._document(message.document) if message.document else None,
+            sticker=self._sticker(message.sticker) if message.sticker else None,
+            voice=self._voice(message.voice) if message.voice else None,
+            video=self._video(message.video) if message.video else None,
             contact=Contact(**message.contact) if message.contact else None,  # type: ignore[arg-type]
             location=(
                 Location(longitude=message.location[1], latitude=message.location[0])
@@ -241,32 +258,75 @@ class SandboxState:
             file_size=len(record.data),
         )
 
+    @staticmethod
+    def _sticker(record: FileRecord) -> Sticker:
+        """PTB Sticker: a plain (static, regular) sticker as users send from a pack."""
+        return Sticker(
+            file_id=record.file_id,
+            file_unique_id=record.file_unique_id,
+            width=record.width,
+            height=record.height,
+            is_animated=False,
+            is_video=False,
+            type=Sticker.REGULAR,
+            emoji=record.emoji,
+            file_size=len(record.data),
+        )
+
+    @staticmethod
+    def _voice(record: FileRecord) -> Voice:
+        """PTB Voice: an OGG/Opus voice note."""
+        return Voice(
+            file_id=record.file_id,
+            file_unique_id=record.file_unique_id,
+            duration=record.duration,
+            mime_type=record.mime_type,
+            file_size=len(record.data),
+        )
+
+    @staticmethod
+    def _video(record: FileRecord) -> Video:
+        """PTB Video: an MP4 clip."""
+        return Video(
+            file_id=record.file_id,
+            file_unique_id=record.file_unique_id,
+            width=record.width,
+            height=record.height,
+            duration=record.duration,
+            mime_type=record.mime_type,
+            file_size=len(record.data),
+        )
+
     # -- files ------------------------------------------------------------------------------
 
     def add_file(
         self,
-        kind: str,
+        kind: FileKind,
         data: bytes,
         *,
         file_name: str | None = None,
         mime_type: str | None = None,
         size: tuple[int, int] = (0, 0),
+        duration: int = 0,
+        emoji: str | None = None,
     ) -> FileRecord:
         """Store uploaded bytes under fresh file ids and a download path."""
         number = self.serial()
-        folder, ext = ("photos", "jpg") if kind == "photo" else ("documents", "bin")
+        folder, ext = _FOLDERS[kind]
         if file_name and "." in file_name:
             ext = file_name.rsplit(".", 1)[1]
         record = FileRecord(
             file_id=f"SBX{kind[0].upper()}{number:06d}{secrets.token_hex(8)}",
             file_unique_id=f"U{number:06d}{secrets.token_hex(3)}",
-            kind="photo" if kind == "photo" else "document",
+            kind=kind,
             data=data,
             file_path=f"{folder}/file_{number}.{ext}",
             file_name=file_name,
             mime_type=mime_type,
             width=size[0],
             height=size[1],
+            duration=duration,
+            emoji=emoji,
         )
         self.files[record.file_id] = record
         self.files_by_path[record.file_path] = record

@@ -153,8 +153,9 @@ class BotMessage:
 
     @property
     def file_id(self) -> str | None:
-        """file_id of the photo or document, if any."""
-        record = self.stored.photo or self.stored.document
+        """file_id of the photo, document, sticker, voice or video, if any."""
+        stored = self.stored
+        record = stored.photo or stored.document or stored.sticker or stored.voice or stored.video
         return record.file_id if record else None
 
     @property

@@ -1,43 +1,110 @@
-"""Interval jobs. Everything they act on is derived from database rows, so after downtime
-overdue work is picked up once, and nothing depends on in-memory timers."""
+"""Time-driven work on PTB's job queue (APScheduler 3). Everything the jobs act on is
+derived from database rows (due_at, promised_at, claimed digests), so after downtime
+overdue work is done once, and nothing depends on in-memory timers.
+
+With several instances on PostgreSQL only the leader (advisory lock, store.leader) runs
+these jobs and the outbox sender; the others check every few seconds and take over when
+the leader's connection goes away.
+"""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.exc import OperationalError
 from telegram.ext import Application, JobQueue
 
-from store.services import dispatch, requester
+from bot.digest import send_due_digests
+from bot.sender import OutboxSender
+from bot.settings import Settings
+from store.leader import LeaderLock
+from store.services import dispatch, requester, sla
 from store.uow import Store
 
 log = logging.getLogger(__name__)
-SLA_INTERVAL_S = 60.0
+LEADER_INTERVAL_S = 3.0
+SLA_INTERVAL_S = 30.0
+DIGEST_INTERVAL_S = 60.0
+
+
+@dataclass
+class Leadership:
+    """Whether this instance leads, and the sender that runs only while it does."""
+
+    lock: LeaderLock
+    sender: OutboxSender
+    leading: bool = field(default=False)
+
+    async def refresh(self) -> bool:
+        """Check the lock; start or stop the sender when leadership changes."""
+        try:
+            now_leading = await self.lock.check()
+        except Exception as exc:  # database unreachable: not leading, try again later
+            log.warning("leader check failed: %s", exc)
+            now_leading = False
+        if now_leading and not self.leading:
+            self.sender.start()
+        elif self.leading and not now_leading:
+            await self.sender.stop()
+        self.leading = now_leading
+        return now_leading
+
+    async def resign(self) -> None:
+        """Stop the sender and free the lock (shutdown)."""
+        await self.sender.stop()
+        await self.lock.release()
+        self.leading = False
 
 
 async def sla_tick(store: Store) -> dict[str, list[str]]:
-    """Escalate offers nobody accepted in time; close completed tickets nobody confirmed."""
-    escalated = await dispatch.escalate_overdue_offers(store.uow())
-    closed = await requester.auto_close_completed(store.uow())
-    if escalated or closed:
-        log.info("sla: escalated %s, auto-closed %s", escalated, closed)
-    return {"escalated": escalated, "closed": closed}
+    """Escalations and clean-up whose time has come, each at most once per ticket."""
+    return {
+        "escalated": await dispatch.escalate_overdue_offers(store.uow()),
+        "promise_missed": await sla.escalate_missed_promises(store.uow()),
+        "overdue": await sla.flag_overdue(store.uow()),
+        "closed": await requester.auto_close_completed(store.uow()),
+    }
 
 
-def schedule(app: Application[Any, Any, Any, Any, Any, Any], store: Store) -> None:
-    """Register the repeating jobs on PTB's job queue (APScheduler 3 underneath)."""
+def schedule(
+    app: Application[Any, Any, Any, Any, Any, Any],
+    store: Store,
+    settings: Settings,
+    leadership: Leadership,
+) -> None:
+    """Register the repeating jobs on PTB's job queue."""
     queue: JobQueue[Any] | None = app.job_queue
     if queue is None:
         raise RuntimeError("python-telegram-bot was installed without the job-queue extra")
 
-    async def tick(context: Any) -> None:
+    async def leader(_: Any) -> None:
+        await leadership.refresh()
+
+    async def sla_job(_: Any) -> None:
+        if not leadership.leading:
+            return
         try:
-            await sla_tick(store)
+            done = await sla_tick(store)
         except OperationalError as exc:
             log.warning("sla: database unavailable, will retry: %s", exc.orig)
-        sender = getattr(context.bot_data, "sender", None)
-        if sender is not None:
-            sender.nudge()
+            return
+        if any(done.values()):
+            log.info("sla: %s", done)
+            leadership.sender.nudge()
 
-    queue.run_repeating(tick, interval=SLA_INTERVAL_S, first=5.0, name="sla")
+    async def digest_job(_: Any) -> None:
+        if not leadership.leading:
+            return
+        try:
+            sent = await send_due_digests(app.bot, store, settings)
+        except OperationalError as exc:
+            log.warning("digest: database unavailable, will retry: %s", exc.orig)
+            return
+        if sent:
+            log.info("digest: sent to %d supervisor(s)", len(sent))
+
+    queue.run_repeating(leader, interval=LEADER_INTERVAL_S, first=LEADER_INTERVAL_S, name="leader")
+    queue.run_repeating(sla_job, interval=SLA_INTERVAL_S, first=5.0, name="sla")
+    queue.run_repeating(digest_job, interval=DIGEST_INTERVAL_S, first=10.0, name="digest")

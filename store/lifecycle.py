@@ -71,6 +71,7 @@ class Action(StrEnum):
     RELEASE = "release"
     START = "start"
     DEFER = "defer"
+    REDEFER = "redefer"
     RESUME = "resume"
     COMPLETE = "complete"
     CONFIRM = "confirm"
@@ -104,6 +105,8 @@ TRANSITIONS: dict[Action, Transition] = {
     Action.RELEASE: _t({S.ASSIGNED}, S.DISPATCHING, C.ASSIGNEE, C.DISPATCHER),
     Action.START: _t({S.ASSIGNED}, S.IN_PROGRESS, C.ASSIGNEE),
     Action.DEFER: _t({S.IN_PROGRESS}, S.DEFERRED, C.ASSIGNEE),
+    # A new promised date for a deferred job; like the first, it needs a reason.
+    Action.REDEFER: _t({S.DEFERRED}, S.DEFERRED, C.ASSIGNEE),
     Action.RESUME: _t({S.DEFERRED}, S.IN_PROGRESS, C.ASSIGNEE),
     Action.COMPLETE: _t({S.IN_PROGRESS, S.DEFERRED}, S.COMPLETED, C.ASSIGNEE),
     Action.CONFIRM: _t({S.COMPLETED}, S.CLOSED, C.REQUESTER),
@@ -118,6 +121,7 @@ del C, S
 # Actions that need a reason: the requester or technician sees it, the log keeps it.
 REASON_REQUIRED: dict[Action, frozenset[Capacity]] = {
     Action.DEFER: frozenset({Capacity.ASSIGNEE}),
+    Action.REDEFER: frozenset({Capacity.ASSIGNEE}),
     Action.RELEASE: frozenset({Capacity.ASSIGNEE, Capacity.DISPATCHER}),
     Action.CANCEL: frozenset({Capacity.DISPATCHER}),
 }

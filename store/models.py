@@ -6,7 +6,7 @@ Statuses are changed only by services through `store.lifecycle`; every change wr
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Column, Index, String, Text, UniqueConstraint
@@ -78,6 +78,8 @@ class Person(SQLModel, table=True):
     name: str = Field(default="", max_length=200)
     language: str | None = Field(default=None, max_length=10)
     phone: str | None = Field(default=None, max_length=40)
+    # IANA zone for this person's digest time; None means the campus time zone.
+    timezone: str | None = Field(default=None, max_length=40)
     on_duty: bool = False
     # Category keys the technician covers; empty means every category.
     skills: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
@@ -149,6 +151,10 @@ class Ticket(SQLModel, table=True):
     visit_confirmed: bool = False
     promised_at: datetime | None = None
     defer_reason: str | None = Field(default=None, max_length=500)
+    # Set once when the scheduler escalated a missed promise or a missed completion target,
+    # so a restart or a second tick never tells anyone twice; cleared by a new round.
+    promise_missed_at: datetime | None = None
+    overdue_at: datetime | None = None
     duplicate_of_id: int | None = Field(default=None, foreign_key="ticket.id")
     rework_count: int = 0
     urge_count: int = 0
@@ -251,3 +257,13 @@ class Draft(SQLModel, table=True):
     step: str = Field(max_length=30)
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     updated_at: datetime
+
+
+class DigestRun(SQLModel, table=True):
+    """One supervisor's digest for one local day: claimed before sending, so a restart or a
+    second instance never sends it twice; `sent_at` stays empty if the send failed."""
+
+    person_id: int = Field(foreign_key="person.id", primary_key=True)
+    day: date = Field(primary_key=True)
+    claimed_at: datetime
+    sent_at: datetime | None = None

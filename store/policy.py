@@ -25,6 +25,14 @@ DEFAULT_CATEGORIES: dict[str, CategoryTarget] = {
 }
 
 
+# Urgent and emergency tickets must move faster than their category alone asks: the
+# shorter of the two targets applies.
+DEFAULT_URGENCY_TARGETS: dict[str, CategoryTarget] = {
+    "urgent": CategoryTarget(timedelta(minutes=15), timedelta(hours=2)),
+    "emergency": CategoryTarget(timedelta(minutes=5), timedelta(hours=1)),
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Policy:
     """Limits and windows the services enforce."""
@@ -39,4 +47,8 @@ class Policy:
     low_rating_threshold: int = 2
     offer_batch: int = 3
     max_defer: timedelta = timedelta(days=90)
+    defer_reminder: timedelta = timedelta(hours=24)
     categories: dict[str, CategoryTarget] = field(default_factory=lambda: dict(DEFAULT_CATEGORIES))
+    urgency_targets: dict[str, CategoryTarget] = field(
+        default_factory=lambda: dict(DEFAULT_URGENCY_TARGETS)
+    )

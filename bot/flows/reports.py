@@ -12,6 +12,8 @@ from bot.export import to_csv, to_xlsx
 from bot.flows.common import guarded, reply
 from bot.i18n import Texts
 from bot.ui import clip
+from store.errors import NotPermitted
+from store.lifecycle import Role
 from store.services import stats
 
 PERIOD_HELP = "today · 7d · 30d · week · month · 2026-03 · 2026-03-01..2026-03-15"
@@ -97,9 +99,25 @@ async def export_command(update: Update, context: Ctx) -> None:
     await chat.send_document(InputFile(to_csv(rows, t.zone), filename=f"{stem}.csv"))
 
 
+async def digest_command(update: Update, context: Ctx) -> None:
+    """/digest: yesterday's digest now (does not count as the scheduled one)."""
+    from bot import digest
+
+    if not context.person.roles & {Role.SUPERVISOR, Role.ADMIN, Role.DISPATCHER}:
+        raise NotPermitted("supervisors only")
+    assert context.person.telegram_id is not None
+    zone = context.settings.service.timezone
+    yesterday = context.store.clock().astimezone(context.texts.zone).date() - timedelta(days=1)
+    text, png = await digest.build(
+        context.store, context.settings, context.person.id, yesterday, zone
+    )
+    await digest.send(context.bot, context.person.telegram_id, text, png)
+
+
 def handlers() -> list[BaseHandler[Update, Ctx, object]]:
     """This flow's handlers (the services check the asker's role and scope)."""
     return [
         CommandHandler("stats", guarded(stats_command)),
         CommandHandler("export", guarded(export_command)),
+        CommandHandler("digest", guarded(digest_command)),
     ]

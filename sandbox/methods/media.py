@@ -13,7 +13,13 @@ from sandbox.models import Content, FileRecord
 from sandbox.params import Params, Upload
 from sandbox.state import SandboxState
 
-_TYPE_NAMES = {"photo": "Photo", "document": "Document"}
+_TYPE_NAMES = {
+    "photo": "Photo",
+    "document": "Document",
+    "sticker": "Sticker",
+    "voice": "Voice",
+    "video": "Video",
+}
 
 
 def store_upload(state: SandboxState, kind: str, upload: Upload) -> FileRecord:

@@ -18,6 +18,7 @@ from store.models import (
     Campus,
     Category,
     Counter,
+    FollowUp,
     Outbox,
     Person,
     RoleGrant,
@@ -83,12 +84,40 @@ async def get_place(uow: UnitOfWork, room_id: int) -> Place:
     return Place(row[0], row[1], row[2])
 
 
-def category_targets(uow: UnitOfWork, category: Category) -> tuple[timedelta, timedelta]:
-    """Accept and completion targets: the policy's, else the category row's own minutes."""
+def category_targets(
+    uow: UnitOfWork, category: Category, urgency: str = "normal"
+) -> tuple[timedelta, timedelta]:
+    """Accept and completion targets: the policy's (else the category row's own minutes),
+    shortened to the urgency's targets for urgent and emergency tickets."""
     target = uow.policy.categories.get(category.key)
     if target is not None:
-        return target.accept, target.complete
-    return timedelta(minutes=category.accept_minutes), timedelta(minutes=category.complete_minutes)
+        accept, complete = target.accept, target.complete
+    else:
+        accept = timedelta(minutes=category.accept_minutes)
+        complete = timedelta(minutes=category.complete_minutes)
+    faster = uow.policy.urgency_targets.get(urgency)
+    if faster is not None:
+        accept, complete = min(accept, faster.accept), min(complete, faster.complete)
+    return accept, complete
+
+
+# Notices written ahead of time for a deferred job; withdrawn when the promise changes.
+SCHEDULED_KINDS = ("job.promise_reminder", "job.promise_due")
+
+
+async def withdraw_scheduled(uow: UnitOfWork, ticket_id: int) -> None:
+    """Void not-yet-sent reminders of a ticket (new promise, completed, released...)."""
+    await uow.session.execute(
+        update(Outbox)
+        .where(
+            col(Outbox.ticket_id) == ticket_id,
+            col(Outbox.kind).in_(SCHEDULED_KINDS),
+            col(Outbox.sent_at).is_(None),
+            col(Outbox.failed_at).is_(None),
+        )
+        .values(failed_at=uow.now(), last_error="withdrawn: the promise changed")
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def get_category(uow: UnitOfWork, category_id: int) -> Category:
@@ -326,3 +355,32 @@ async def notify_dispatchers(
     for person_id in ids:
         notify(uow, person_id, kind, payload, ticket_id=ctx.id)
     return ids
+
+
+async def open_followup(uow: UnitOfWork, ctx: TicketContext, kind: str, text: str | None) -> str:
+    """Open a supervisor follow-up on the ticket and tell the responsible supervisors."""
+    now = uow.now()
+    number = f"F{now.year}-{await next_number(uow, f'followup-{now.year}'):05d}"
+    supervisors = await responsible_supervisors(uow, ctx.place.building)
+    followup = FollowUp(
+        number=number,
+        ticket_id=ctx.id,
+        kind=kind,
+        text=text,
+        raised_by_id=ctx.actor.id if ctx.actor else None,
+        supervisor_id=supervisors[0] if supervisors else None,
+        opened_at=now,
+    )
+    uow.session.add(followup)
+    payload = {
+        **ctx.summary(),
+        "followup": number,
+        "kind": kind,
+        "text": text,
+        "rating": ctx.ticket.rating,
+        "technician_id": ctx.ticket.assignee_id,
+    }
+    for supervisor_id in supervisors:
+        notify(uow, supervisor_id, "followup.new", payload, ticket_id=ctx.id)
+    log_event(uow, ctx, f"followup_{kind}", None, None, note=number)
+    return number

@@ -25,6 +25,7 @@ from store.services._common import (
     notify_audience,
     notify_dispatchers,
     roles_covering,
+    withdraw_scheduled,
 )
 from store.services.queries import technicians_for, ticket_view
 from store.uow import UnitOfWork
@@ -242,6 +243,7 @@ async def release(
                 {**ctx.summary(), "reason": note},
                 ticket_id=ticket_id,
             )
+        await withdraw_scheduled(uow, ticket_id)
         await notify_audience(uow, ctx, "ticket.released", reason=note)
         exclude = frozenset({previous}) if previous is not None else frozenset()
         await offer_to_on_duty_technicians(uow, ctx, exclude=exclude, fresh=True)

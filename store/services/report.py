@@ -90,7 +90,7 @@ async def report(uow: UnitOfWork, new: NewTicket) -> ReportResult:
         now = uow.now()
         year = now.year
         number = f"{year}-{await next_number(uow, f'ticket-{year}'):06d}"
-        accept_in, complete_in = category_targets(uow, category)
+        accept_in, complete_in = category_targets(uow, category, urgency)
         ticket = Ticket(
             number=number,
             status=Status.RECEIVED,

@@ -34,12 +34,12 @@ from store.services._common import (
     load,
     log_event,
     move,
-    next_number,
     notify,
     notify_audience,
     notify_dispatchers,
-    responsible_supervisors,
+    open_followup,
     ticket_audience,
+    withdraw_scheduled,
 )
 from store.services.dispatch import checked_reason, offer_to_on_duty_technicians
 from store.services.queries import ticket_view
@@ -69,6 +69,7 @@ async def cancel(
         note = checked_reason(uow, reason, required=needs_reason(Action.CANCEL, ctx.capacities))
         assignee = ctx.ticket.assignee_id
         await move(uow, ctx, Action.CANCEL, note=note)
+        await withdraw_scheduled(uow, ticket_id)
         await _withdraw_offers(uow, ctx)
         by_requester = Capacity.REQUESTER in ctx.capacities
         await notify_audience(uow, ctx, "ticket.cancelled", reason=note, by_requester=by_requester)
@@ -133,34 +134,6 @@ class RatingResult:
     followup_number: str | None
 
 
-async def _open_followup(uow: UnitOfWork, ctx: TicketContext, kind: str, text: str | None) -> str:
-    now = uow.now()
-    number = f"F{now.year}-{await next_number(uow, f'followup-{now.year}'):05d}"
-    supervisors = await responsible_supervisors(uow, ctx.place.building)
-    followup = FollowUp(
-        number=number,
-        ticket_id=ctx.id,
-        kind=kind,
-        text=text,
-        raised_by_id=ctx.actor.id if ctx.actor else None,
-        supervisor_id=supervisors[0] if supervisors else None,
-        opened_at=now,
-    )
-    uow.session.add(followup)
-    payload = {
-        **ctx.summary(),
-        "followup": number,
-        "kind": kind,
-        "text": text,
-        "rating": ctx.ticket.rating,
-        "technician_id": ctx.ticket.assignee_id,
-    }
-    for supervisor_id in supervisors:
-        notify(uow, supervisor_id, "followup.new", payload, ticket_id=ctx.id)
-    log_event(uow, ctx, f"followup_{kind}", None, None, note=number)
-    return number
-
-
 async def confirm_and_rate(
     uow: UnitOfWork, ticket_id: int, requester_id: int, rating: int, comment: str | None = None
 ) -> RatingResult:
@@ -192,7 +165,7 @@ async def confirm_and_rate(
             )
         followup = None
         if rating <= uow.policy.low_rating_threshold:
-            followup = await _open_followup(uow, ctx, "low_rating", text)
+            followup = await open_followup(uow, ctx, "low_rating", text)
         await uow.commit()
         return RatingResult(await ticket_view(uow, ticket_id), followup)
 
@@ -238,7 +211,7 @@ async def reopen(
         if t.completed_at is not None and now - t.completed_at > uow.policy.reopen_window:
             raise ReopenWindowClosed("reopen window closed", days=uow.policy.reopen_window.days)
         previous = t.assignee_id
-        accept_in, complete_in = category_targets(uow, ctx.category)
+        accept_in, complete_in = category_targets(uow, ctx.category, t.urgency)
         # A reopened ticket starts a fresh round: timings and promises of the failed one
         # would otherwise leak into accept times, SLA checks and exports.
         await move(
@@ -254,6 +227,8 @@ async def reopen(
             dispatched_at=now,
             promised_at=None,
             defer_reason=None,
+            promise_missed_at=None,
+            overdue_at=None,
             visit_at=None,
             visit_confirmed=False,
             escalated_at=None,
@@ -318,7 +293,7 @@ async def complain(uow: UnitOfWork, ticket_id: int, requester_id: int, text: str
             raise InvalidInput("complaint empty or too long", limit=uow.policy.comment_max)
         if ctx.ticket.status not in COMPLAIN_STATUSES:
             raise TransitionNotAllowed("complain", ctx.ticket.status)
-        number = await _open_followup(uow, ctx, "complaint", body)
+        number = await open_followup(uow, ctx, "complaint", body)
         await uow.commit()
         return number
 

@@ -100,7 +100,7 @@ class ExportRow:
 # --- helpers ------------------------------------------------------------------------------
 
 
-def _utc(value: datetime | None) -> datetime | None:
+def as_utc(value: datetime | None) -> datetime | None:
     """Aware UTC, whatever the driver handed back."""
     if value is None:
         return None
@@ -111,7 +111,7 @@ def _in(value: datetime | None, start: datetime, end: datetime) -> bool:
     return value is not None and start <= value < end
 
 
-def _median(values: list[timedelta]) -> timedelta | None:
+def median(values: list[timedelta]) -> timedelta | None:
     if not values:
         return None
     ordered = sorted(values)
@@ -137,14 +137,14 @@ def _accept_wait(
 
 
 def _period(start: datetime, end: datetime) -> tuple[datetime, datetime]:
-    s, e = _utc(start), _utc(end)
+    s, e = as_utc(start), as_utc(end)
     assert s is not None and e is not None
     if e <= s:
         raise InvalidInput("period end must be after its start", start=s, end=e)
     return s, e
 
 
-async def _scope(uow: UnitOfWork, viewer_id: int) -> ColumnElement[bool]:
+async def scope_clause(uow: UnitOfWork, viewer_id: int) -> ColumnElement[bool]:
     """A WHERE clause on Building limiting tickets to what the viewer oversees."""
     grants = [g for g in await grants_of(uow, viewer_id) if g.role in STATS_ROLES]
     if not grants:
@@ -204,7 +204,7 @@ async def technician_stats(
     """
     start, end = _period(start, end)
     async with uow:
-        scope = await _scope(uow, viewer_id)
+        scope = await scope_clause(uow, viewer_id)
         now = uow.now()
         stmt = (
             sa_select(
@@ -229,16 +229,16 @@ async def technician_stats(
     acc: dict[int, _TechAcc] = {}
     for row in rows:
         status = str(row.status)
-        created, dispatched = _utc(row.created_at), _utc(row.dispatched_at)
-        accepted, completed = _utc(row.accepted_at), _utc(row.completed_at)
-        due = _utc(row.due_at)
+        created, dispatched = as_utc(row.created_at), as_utc(row.dispatched_at)
+        accepted, completed = as_utc(row.accepted_at), as_utc(row.completed_at)
+        due = as_utc(row.due_at)
         assert created is not None
         a = acc.setdefault(row.assignee_id, _TechAcc(row.name, [], [], []))
         if _in(accepted, start, end):
             wait = _accept_wait(created, dispatched, accepted)
             assert wait is not None
             a.accept.append(wait)
-        if status in HELD_STATUSES and _overdue_now(status, due, _utc(row.promised_at), now):
+        if status in HELD_STATUSES and _overdue_now(status, due, as_utc(row.promised_at), now):
             a.overdue += 1
         if status in DONE_STATUSES and completed is not None and _in(completed, start, end):
             a.done += 1
@@ -253,8 +253,8 @@ async def technician_stats(
             person_id=person_id,
             name=a.name,
             jobs_done=a.done,
-            median_accept=_median(a.accept),
-            median_resolution=_median(a.resolution),
+            median_accept=median(a.accept),
+            median_resolution=median(a.resolution),
             average_rating=_mean(a.ratings),
             rated_jobs=len(a.ratings),
             rework_rate=_share(a.reworked, a.done),
@@ -275,7 +275,7 @@ async def office_stats(
     """The office's figures for the period within the viewer's scope (open counts: now)."""
     start, end = _period(start, end)
     async with uow:
-        scope = await _scope(uow, viewer_id)
+        scope = await scope_clause(uow, viewer_id)
         low = uow.policy.low_rating_threshold
         stmt = (
             sa_select(
@@ -311,15 +311,15 @@ async def office_stats(
     open_now = 0
     for row in rows:
         status = str(row.status)
-        created, accepted = _utc(row.created_at), _utc(row.accepted_at)
-        completed = _utc(row.completed_at)
+        created, accepted = as_utc(row.created_at), as_utc(row.accepted_at)
+        completed = as_utc(row.completed_at)
         assert created is not None
         open_now += status in OPEN_STATUSES
         if _in(created, start, end):
             by_category[row.key] += 1
             by_status[status] += 1
         if _in(accepted, start, end):
-            wait = _accept_wait(created, _utc(row.dispatched_at), accepted)
+            wait = _accept_wait(created, as_utc(row.dispatched_at), accepted)
             assert wait is not None
             accept.append(wait)
         if completed is not None and _in(completed, start, end):
@@ -332,8 +332,8 @@ async def office_stats(
         reported=by_status.total(),
         completed=len(resolution),
         open_now=open_now,
-        median_accept=_median(accept),
-        median_resolution=_median(resolution),
+        median_accept=median(accept),
+        median_resolution=median(resolution),
         within_hour_share=_share(sum(r <= WITHIN for r in resolution), len(resolution)),
         average_rating=_mean(ratings),
         rated=len(ratings),
@@ -358,7 +358,7 @@ async def export_rows(
     start, end = _period(start, end)
     technician = aliased(Person)
     async with uow:
-        scope = await _scope(uow, viewer_id)
+        scope = await scope_clause(uow, viewer_id)
         stmt: Any = (
             sa_select(
                 col(Ticket.number),
@@ -397,10 +397,10 @@ async def export_rows(
 
 
 def _export_row(row: Any) -> ExportRow:
-    created = _utc(row.created_at)
+    created = as_utc(row.created_at)
     assert created is not None
-    dispatched, accepted = _utc(row.dispatched_at), _utc(row.accepted_at)
-    completed = _utc(row.completed_at)
+    dispatched, accepted = as_utc(row.dispatched_at), as_utc(row.accepted_at)
+    completed = as_utc(row.completed_at)
     return ExportRow(
         number=row.number,
         status=str(row.status),
@@ -414,11 +414,11 @@ def _export_row(row: Any) -> ExportRow:
         created_at=created,
         dispatched_at=dispatched,
         accepted_at=accepted,
-        started_at=_utc(row.started_at),
+        started_at=as_utc(row.started_at),
         completed_at=completed,
-        closed_at=_utc(row.closed_at),
+        closed_at=as_utc(row.closed_at),
         technician=row.technician,
-        promised_at=_utc(row.promised_at),
+        promised_at=as_utc(row.promised_at),
         defer_reason=row.defer_reason,
         rework_count=row.rework_count,
         urge_count=row.urge_count,

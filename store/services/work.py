@@ -14,9 +14,16 @@ from store.errors import (
     TooManyPhotos,
     TransitionNotAllowed,
 )
-from store.lifecycle import VISIT_PROPOSE_STATUSES, Action, Capacity
+from store.lifecycle import VISIT_PROPOSE_STATUSES, Action, Capacity, Status
 from store.models import TicketPhoto
-from store.services._common import load, log_event, move, notify, notify_audience
+from store.services._common import (
+    load,
+    log_event,
+    move,
+    notify,
+    notify_audience,
+    withdraw_scheduled,
+)
 from store.services.dispatch import checked_reason
 from store.services.queries import ticket_view
 from store.uow import UnitOfWork
@@ -95,14 +102,47 @@ async def defer(
     promised_at: datetime,
     reason: str | None,
 ) -> TicketView:
-    """A hard repair: the assignee commits to a future date and says why."""
+    """A hard repair: the assignee commits to a future date and says why.
+
+    On a job that is already deferred this sets a new date (again with a reason the
+    requester sees). Reminders to the technician are written now, due 24 h (policy)
+    before and at the promised time; an earlier promise's reminders are withdrawn.
+    """
     async with uow:
         ctx = await load(uow, ticket_id, technician_id)
         note = checked_reason(uow, reason, required=True)
         when = _future(uow, promised_at)
-        await move(uow, ctx, Action.DEFER, note=note, promised_at=when, defer_reason=note)
+        previous = ctx.ticket.promised_at
+        action = Action.REDEFER if ctx.ticket.status == Status.DEFERRED else Action.DEFER
+        await move(
+            uow,
+            ctx,
+            action,
+            note=note,
+            promised_at=when,
+            defer_reason=note,
+            promise_missed_at=None,
+        )
+        await withdraw_scheduled(uow, ticket_id)
+        details = {**ctx.summary(), "promised_at": when.isoformat(), "reason": note}
+        reminder_at = when - uow.policy.defer_reminder
+        if reminder_at > uow.now():
+            notify(
+                uow,
+                technician_id,
+                "job.promise_reminder",
+                details,
+                ticket_id=ticket_id,
+                due_at=reminder_at,
+            )
+        notify(uow, technician_id, "job.promise_due", details, ticket_id=ticket_id, due_at=when)
         await notify_audience(
-            uow, ctx, "ticket.deferred", promised_at=when.isoformat(), reason=note
+            uow,
+            ctx,
+            "ticket.deferred",
+            promised_at=when.isoformat(),
+            reason=note,
+            previous=previous.isoformat() if previous and action == Action.REDEFER else None,
         )
         await uow.commit()
         return await ticket_view(uow, ticket_id)
@@ -127,6 +167,7 @@ async def complete(
         if len(result_photos) > uow.policy.photos_max:
             raise TooManyPhotos("too many photos", limit=uow.policy.photos_max)
         await move(uow, ctx, Action.COMPLETE, completed_at=uow.now())
+        await withdraw_scheduled(uow, ticket_id)
         start_at = (
             await uow.session.execute(
                 select(func.count()).where(TicketPhoto.ticket_id == ticket_id)

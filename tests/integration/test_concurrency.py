@@ -172,7 +172,7 @@ async def test_a_double_tapped_follow_adds_one_follower(
             follow(st.uow(), t, w.neighbour),
             return_exceptions=True,
         )
-    assert outcomes == [None, None]
+    assert list(outcomes) == [None, None]
     assert [e.action for e in await events_of(st, t)].count("follow") == 1
     page = await queries.my_tickets(st.uow(), w.neighbour)
     assert [v.id for v in page.items] == [t]

@@ -1,4 +1,4 @@
-"""Photos, documents and albums: uploads, re-sends by file_id, getFile and downloads."""
+"""Photos, documents, albums, stickers, voice and video: uploads, file ids, getFile, downloads."""
 
 from __future__ import annotations
 
@@ -9,9 +9,12 @@ from telegram import (
     InlineKeyboardMarkup,
     InputMediaDocument,
     InputMediaPhoto,
+    Sticker,
 )
 from telegram.error import BadRequest
 
+from sandbox import actions
+from sandbox.actions import UsageError
 from sandbox.client import SandboxClient
 from sandbox.images import image_size, tiny_jpeg, tiny_png
 from sandbox.server import SandboxServer
@@ -164,3 +167,67 @@ async def test_user_document_contact_location(raw_api: RawApi, sandbox: SandboxC
         "user_id": 1001,
     }
     assert updates[2]["location"] == {"latitude": 31.23, "longitude": 121.47}
+
+
+async def test_user_sticker_voice_and_video_reach_the_bot(
+    app: AnyApplication, sandbox: SandboxClient
+) -> None:
+    alice = sandbox.user(1001)
+    webp, ogg, mp4 = b"RIFF\0\0\0\0WEBPVP8 cat", b"OggS\0\2hello", b"\0\0\0\x18ftypmp42 tap"
+    await alice.send_sticker(webp, emoji="😿")
+    await alice.send_voice(ogg, duration=4)
+    await alice.send_video(mp4, duration=7, caption="the tap")
+    updates = await app.bot.get_updates()
+    messages = [u.message for u in updates if u.message is not None and u.message.text is None]
+    assert len(messages) == 3
+    sticker, voice, video = messages[0].sticker, messages[1].voice, messages[2].video
+    assert sticker is not None and voice is not None and video is not None
+    assert (sticker.width, sticker.height, sticker.type) == (512, 512, Sticker.REGULAR)
+    assert not sticker.is_animated and not sticker.is_video and sticker.emoji == "😿"
+    assert voice.mime_type == "audio/ogg" and voice.to_dict()["duration"] == 4
+    assert video.mime_type == "video/mp4" and video.to_dict()["duration"] == 7
+    assert messages[2].caption == "the tap" and not messages[0].photo
+    for record, data, ext in (
+        (sticker, webp, ".webp"),
+        (voice, ogg, ".oga"),
+        (video, mp4, ".mp4"),
+    ):
+        file = await app.bot.get_file(record.file_id)
+        assert file.file_path is not None and file.file_path.endswith(ext)
+        assert file.file_size == len(data)
+        assert bytes(await file.download_as_bytearray()) == data
+    # A sticker's file id is not a photo's.
+    with pytest.raises(BadRequest, match=r"(?i)can't use file of type sticker as photo"):
+        await app.bot.send_photo(1001, photo=sticker.file_id)
+    assert "[sticker 😿]" in sandbox.transcript() and "[voice 4s]" in sandbox.transcript()
+
+
+async def test_sticker_and_voice_json_shapes(raw_api: RawApi, sandbox: SandboxClient) -> None:
+    alice = sandbox.user(1001, "Alice")
+    sent = await alice.send_sticker()
+    await alice.send_voice()
+    first, second = [u["message"] for u in await raw_api.ok("getUpdates")]
+    assert set(first["sticker"]) == {
+        "file_id",
+        "file_unique_id",
+        "width",
+        "height",
+        "is_animated",
+        "is_video",
+        "type",
+        "emoji",
+        "file_size",
+    }
+    assert first["sticker"]["type"] == "regular" and first["sticker"]["file_id"] == sent.file_id
+    assert set(second["voice"]) == {
+        "file_id",
+        "file_unique_id",
+        "duration",
+        "mime_type",
+        "file_size",
+    }
+    assert second["voice"]["mime_type"] == "audio/ogg" and "text" not in second
+    with pytest.raises(UsageError, match="some bytes"):
+        actions.post(sandbox.state, 1001, None, voice=(b"", 1))
+    with pytest.raises(UsageError, match="no caption"):
+        actions.post(sandbox.state, 1001, None, sticker=(b"x", "👍"), caption="hi")

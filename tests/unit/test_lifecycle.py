@@ -32,6 +32,7 @@ EXPECTED: dict[Action, tuple[set[Status | None], Status, set[Capacity]]] = {
     ),
     Action.START: ({Status.ASSIGNED}, Status.IN_PROGRESS, {Capacity.ASSIGNEE}),
     Action.DEFER: ({Status.IN_PROGRESS}, Status.DEFERRED, {Capacity.ASSIGNEE}),
+    Action.REDEFER: ({Status.DEFERRED}, Status.DEFERRED, {Capacity.ASSIGNEE}),
     Action.RESUME: ({Status.DEFERRED}, Status.IN_PROGRESS, {Capacity.ASSIGNEE}),
     Action.COMPLETE: (
         {Status.IN_PROGRESS, Status.DEFERRED},
@@ -94,4 +95,5 @@ def test_reasons() -> None:
     # A dispatcher cancelling their own ticket acts as its requester: no reason needed.
     assert not needs_reason(Action.CANCEL, frozenset({Capacity.REQUESTER, Capacity.DISPATCHER}))
     assert needs_reason(Action.DEFER, frozenset({Capacity.ASSIGNEE}))
+    assert needs_reason(Action.REDEFER, frozenset({Capacity.ASSIGNEE}))
     assert not needs_reason(Action.START, frozenset({Capacity.ASSIGNEE}))

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 22:19:38.439536
+Create Date: 2026-11-25 22:32:12.492381
 
 """
 from typing import Sequence, Union
@@ -49,6 +49,7 @@ def upgrade() -> None:
     sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
     sa.Column('language', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=True),
     sa.Column('phone', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+    sa.Column('timezone', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
     sa.Column('on_duty', sa.Boolean(), nullable=False),
     sa.Column('skills', sa.JSON(), nullable=False),
     sa.Column('unreachable_since', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
@@ -69,6 +70,14 @@ def upgrade() -> None:
     with op.batch_alter_table('building', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_building_campus_id'), ['campus_id'], unique=False)
 
+    op.create_table('digestrun',
+    sa.Column('person_id', sa.Integer(), nullable=False),
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('claimed_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('sent_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['person_id'], ['person.id'], name=op.f('fk_digestrun_person_id_person')),
+    sa.PrimaryKeyConstraint('person_id', 'day', name=op.f('pk_digestrun'))
+    )
     op.create_table('draft',
     sa.Column('person_id', sa.Integer(), nullable=False),
     sa.Column('step', sqlmodel.sql.sqltypes.AutoString(length=30), nullable=False),
@@ -141,6 +150,8 @@ def upgrade() -> None:
     sa.Column('visit_confirmed', sa.Boolean(), nullable=False),
     sa.Column('promised_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
     sa.Column('defer_reason', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
+    sa.Column('promise_missed_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.Column('overdue_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
     sa.Column('duplicate_of_id', sa.Integer(), nullable=True),
     sa.Column('rework_count', sa.Integer(), nullable=False),
     sa.Column('urge_count', sa.Integer(), nullable=False),
@@ -309,6 +320,7 @@ def downgrade() -> None:
     op.drop_table('rolegrant')
     op.drop_table('invite')
     op.drop_table('draft')
+    op.drop_table('digestrun')
     with op.batch_alter_table('building', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_building_campus_id'))
 

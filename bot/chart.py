@@ -1,0 +1,64 @@
+"""The digest's chart: 14 days of received against completed, and the median repair time."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+
+from store.services.digest import DayPoint
+
+
+def digest_chart(
+    series: Sequence[DayPoint], *, title: str, received: str, completed: str, median_label: str
+) -> bytes:
+    """A PNG (about 1000×500 px) of the series; labels come from the caller's catalog."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display on a server
+    from matplotlib import pyplot as plt
+
+    days = [p.day.strftime("%m-%d") for p in series]
+    x = list(range(len(series)))
+    fig, ax = plt.subplots(figsize=(10, 5), dpi=100)
+    try:
+        width = 0.4
+        ax.bar(
+            [i - width / 2 for i in x],
+            [p.received for p in series],
+            width,
+            label=received,
+            color="#8da0cb",
+        )
+        ax.bar(
+            [i + width / 2 for i in x],
+            [p.completed for p in series],
+            width,
+            label=completed,
+            color="#66c2a5",
+        )
+        ax.set_xticks(x, days, rotation=45, ha="right")
+        ax.set_ylabel("#")
+        ax.set_title(title)
+        hours = [
+            p.median_completion_minutes / 60 if p.median_completion_minutes else None
+            for p in series
+        ]
+        twin = ax.twinx()
+        twin.plot(
+            [i for i, h in zip(x, hours, strict=True) if h is not None],
+            [h for h in hours if h is not None],
+            color="#fc8d62",
+            marker="o",
+            label=median_label,
+        )
+        twin.set_ylabel("h")
+        twin.set_ylim(bottom=0)
+        handles = ax.get_legend_handles_labels()
+        twin_handles = twin.get_legend_handles_labels()
+        ax.legend(handles[0] + twin_handles[0], handles[1] + twin_handles[1], loc="upper left")
+        fig.tight_layout()
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png")
+        return buffer.getvalue()
+    finally:
+        plt.close(fig)

@@ -1,0 +1,131 @@
+"""The daily digest as a supervisor sees it: text in their language plus the chart; sent
+by the scheduler at the set local time (once per day) and by /digest on demand."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import date, time, timedelta
+from zoneinfo import ZoneInfo
+
+from telegram import Bot, InputFile
+from telegram.error import TelegramError
+
+from bot.chart import digest_chart
+from bot.i18n import Texts
+from bot.settings import Settings
+from bot.ui import clip, stars
+from store.services import digest as digest_service
+from store.services.digest import Digest
+from store.services.people import get_person_view
+from store.uow import Store
+
+log = logging.getLogger(__name__)
+
+
+def _minutes(texts: Texts, value: timedelta | None) -> str:
+    if value is None:
+        return "—"
+    minutes = int(value.total_seconds() // 60)
+    if minutes >= 60:
+        return texts("stats.hours", h=minutes // 60, m=minutes % 60)
+    return texts("stats.minutes", m=minutes)
+
+
+def render_text(d: Digest, texts: Texts) -> str:
+    """The digest's text (under Telegram's 4096 characters)."""
+    o = d.office
+    share = "—" if o.within_hour_share is None else f"{o.within_hour_share:.0%}"
+    rating = "—" if o.average_rating is None else f"{o.average_rating:.1f}★"
+    lines = [
+        texts("digest.title", day=d.day.isoformat()),
+        texts("digest.flow", received=o.reported, completed=o.completed, cancelled=d.cancelled),
+        texts(
+            "digest.backlog",
+            items=", ".join(f"{texts.status(s)} {n}" for s, n in d.backlog.items()) or "0",
+        ),
+        texts("digest.overdue", count=len(d.overdue), items=", ".join(d.overdue[:15]) or "—"),
+        texts(
+            "digest.due_soon",
+            count=len(d.due_soon),
+            items=", ".join(f"{n} ({texts.when(w, 'MM-dd')})" for n, w in d.due_soon[:15]) or "—",
+        ),
+        texts(
+            "digest.times",
+            median=_minutes(texts, o.median_resolution),
+            p90=_minutes(texts, d.p90_resolution),
+            accept=_minutes(texts, o.median_accept),
+            within_hour=share,
+        ),
+        texts("digest.ratings", average=rating, count=o.rated),
+    ]
+    for number, value in d.low_ratings[:15]:
+        lines.append(texts("digest.low_rating", number=number, stars=stars(value)))
+    if d.technicians:
+        lines.append(texts("digest.technicians"))
+        for t in d.technicians[:20]:
+            avg = "—" if t.average_rating is None else f"{t.average_rating:.1f}★"
+            lines.append(
+                texts(
+                    "digest.technician",
+                    name=clip(t.name, 24),
+                    done=t.jobs_done,
+                    median=_minutes(texts, t.median_resolution),
+                    rating=avg,
+                    overdue=t.overdue,
+                )
+            )
+    return clip("\n".join(lines), 4000)
+
+
+async def build(
+    store: Store, settings: Settings, person_id: int, day: date, zone_name: str
+) -> tuple[str, bytes]:
+    """Text and chart of one supervisor's digest for the local `day` in their zone."""
+    person = await get_person_view(store.uow(), person_id)
+    zone = ZoneInfo(zone_name)
+    texts = Texts(person.language or settings.service.default_language, str(zone))
+    figures = await digest_service.digest_figures(
+        store.uow(), viewer_id=person_id, day=day, zone=zone
+    )
+    png = await asyncio.to_thread(
+        digest_chart,
+        figures.series,
+        title=texts("digest.chart_title"),
+        received=texts("digest.chart_received"),
+        completed=texts("digest.chart_completed"),
+        median_label=texts("digest.chart_median"),
+    )
+    return render_text(figures, texts), png
+
+
+async def send(bot: Bot, chat_id: int, text: str, png: bytes) -> None:
+    """The chart with a short caption, then the full text."""
+    await bot.send_photo(chat_id, InputFile(png, filename="digest.png"), caption=text[:1000])
+    if len(text) > 1000:
+        await bot.send_message(chat_id, text)
+
+
+async def send_due_digests(bot: Bot, store: Store, settings: Settings) -> list[int]:
+    """Every supervisor past their digest time today who has not had it: claim, send, mark.
+    Returns who got one. A failed send leaves the claim to go stale and be retried."""
+    hour, minute = (int(part) for part in settings.service.digest_time.split(":"))
+    due = await digest_service.supervisors_due(
+        store.uow(), at=time(hour, minute), default_zone=settings.service.timezone
+    )
+    sent: list[int] = []
+    for person_id, today, zone in due:
+        if not await digest_service.claim_digest(store.uow(), person_id, today):
+            continue
+        person = await get_person_view(store.uow(), person_id)
+        if person.telegram_id is None:
+            continue
+        try:
+            text, png = await build(store, settings, person_id, today - timedelta(days=1), zone)
+            await send(bot, person.telegram_id, text, png)
+        except TelegramError as exc:
+            log.warning("digest for %s not sent: %s", person_id, exc)
+            continue
+        await digest_service.mark_digest_sent(store.uow(), person_id, today)
+        sent.append(person_id)
+    return sent

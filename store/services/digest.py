@@ -1,0 +1,241 @@
+"""The supervisors' daily digest: who is due one, claiming it once, and its figures."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select as sa_select
+from sqlalchemy import update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import col, select
+
+from store.lifecycle import OPEN_STATUSES, Role, Status
+from store.models import Building, DigestRun, Person, RoleGrant, Room, Ticket
+from store.services.stats import (
+    OfficeStats,
+    TechnicianStats,
+    as_utc,
+    median,
+    office_stats,
+    scope_clause,
+    technician_stats,
+)
+from store.uow import UnitOfWork
+
+# A claim whose send never finished (crash, Telegram down) may be taken again after this.
+STALE_CLAIM = timedelta(minutes=10)
+SERIES_DAYS = 14
+
+
+@dataclass(frozen=True, slots=True)
+class DayPoint:
+    """One day of the chart: received, completed, median completion (minutes)."""
+
+    day: date
+    received: int
+    completed: int
+    median_completion_minutes: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    """Everything one supervisor's digest shows, for `day` (the local day reported on)."""
+
+    day: date
+    office: OfficeStats
+    cancelled: int
+    backlog: dict[str, int]
+    overdue: list[str]
+    due_soon: list[tuple[str, datetime]]
+    p90_resolution: timedelta | None
+    low_ratings: list[tuple[str, int]]
+    technicians: list[TechnicianStats]
+    series: list[DayPoint]
+
+
+def local_day_bounds(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """Start and end (aware UTC) of a local calendar day."""
+    start = datetime.combine(day, time(0), zone)
+    end = datetime.combine(day + timedelta(days=1), time(0), zone)
+    return as_utc(start) or start, as_utc(end) or end
+
+
+async def supervisors_due(
+    uow: UnitOfWork, *, at: time, default_zone: str
+) -> list[tuple[int, date, str]]:
+    """Supervisors whose local time has passed `at` today and who have no digest for today
+    yet (or only a stale, unsent claim): (person id, local day, zone name)."""
+    async with uow:
+        now = uow.now()
+        rows = (
+            await uow.session.execute(
+                select(Person.id, Person.timezone)
+                .join(RoleGrant, col(RoleGrant.person_id) == Person.id)
+                .where(RoleGrant.role == Role.SUPERVISOR, col(Person.telegram_id).is_not(None))
+                .distinct()
+            )
+        ).all()
+        due: list[tuple[int, date, str]] = []
+        for person_id, zone_name in rows:
+            zone = zone_name or default_zone
+            local = now.astimezone(ZoneInfo(zone))
+            if local.time() < at:
+                continue
+            run = await uow.session.get(DigestRun, (person_id, local.date()))
+            if run is None or (run.sent_at is None and as_utc(run.claimed_at) < now - STALE_CLAIM):  # type: ignore[operator]
+                due.append((person_id, local.date(), zone))
+        return due
+
+
+async def claim_digest(uow: UnitOfWork, person_id: int, day: date) -> bool:
+    """Take the right to send this digest; False when someone else holds or sent it."""
+    async with uow:
+        now = uow.now()
+        insert = (
+            pg_insert if uow.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        )
+        inserted = await uow.session.execute(
+            insert(DigestRun)
+            .values(person_id=person_id, day=day, claimed_at=now)
+            .on_conflict_do_nothing()
+        )
+        if inserted.rowcount == 1:  # type: ignore[attr-defined]
+            await uow.commit()
+            return True
+        retaken = await uow.session.execute(
+            update(DigestRun)
+            .where(
+                col(DigestRun.person_id) == person_id,
+                col(DigestRun.day) == day,
+                col(DigestRun.sent_at).is_(None),
+                col(DigestRun.claimed_at) < now - STALE_CLAIM,
+            )
+            .values(claimed_at=now)
+        )
+        await uow.commit()
+        return bool(retaken.rowcount == 1)  # type: ignore[attr-defined]
+
+
+async def mark_digest_sent(uow: UnitOfWork, person_id: int, day: date) -> None:
+    """The digest reached Telegram."""
+    async with uow:
+        await uow.session.execute(
+            update(DigestRun)
+            .where(col(DigestRun.person_id) == person_id, col(DigestRun.day) == day)
+            .values(sent_at=uow.now())
+        )
+        await uow.commit()
+
+
+def _p90(values: list[timedelta]) -> timedelta | None:
+    """Nearest-rank 90th percentile."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, -(-9 * len(ordered) // 10))  # ceil(0.9 n)
+    return ordered[rank - 1]
+
+
+async def digest_figures(uow: UnitOfWork, *, viewer_id: int, day: date, zone: ZoneInfo) -> Digest:
+    """The digest for the local `day` (usually yesterday) in the viewer's scope."""
+    start, end = local_day_bounds(day, zone)
+    office = await office_stats(uow, start=start, end=end, viewer_id=viewer_id)
+    technicians = await technician_stats(uow, start=start, end=end, viewer_id=viewer_id)
+    series_start, _ = local_day_bounds(day - timedelta(days=SERIES_DAYS - 1), zone)
+    async with uow:
+        now = uow.now()
+        scope = await scope_clause(uow, viewer_id)
+        rows = (
+            await uow.session.execute(
+                sa_select(
+                    col(Ticket.number),
+                    col(Ticket.status),
+                    col(Ticket.created_at),
+                    col(Ticket.completed_at),
+                    col(Ticket.updated_at),
+                    col(Ticket.due_at),
+                    col(Ticket.promised_at),
+                    col(Ticket.rating),
+                    col(Ticket.closed_at),
+                )
+                .join(Room, col(Room.id) == Ticket.room_id)
+                .join(Building, col(Building.id) == Room.building_id)
+                .where(
+                    scope,
+                    (col(Ticket.created_at) >= series_start)
+                    | (col(Ticket.completed_at) >= series_start)
+                    | (col(Ticket.updated_at) >= series_start)
+                    | col(Ticket.status).in_(list(OPEN_STATUSES)),
+                )
+            )
+        ).all()
+    low = uow.policy.low_rating_threshold
+    backlog: dict[str, int] = {}
+    overdue: list[str] = []
+    due_soon: list[tuple[str, datetime]] = []
+    resolutions: list[timedelta] = []
+    low_ratings: list[tuple[str, int]] = []
+    cancelled = 0
+    per_day: dict[date, tuple[int, int, list[timedelta]]] = {}
+    for r in rows:
+        status = str(r.status)
+        created, completed = as_utc(r.created_at), as_utc(r.completed_at)
+        due, promised = as_utc(r.due_at), as_utc(r.promised_at)
+        assert created is not None
+        if status in OPEN_STATUSES:
+            backlog[status] = backlog.get(status, 0) + 1
+            late = (
+                (promised is not None and promised < now)
+                if status == Status.DEFERRED
+                else (due is not None and due < now)
+            )
+            if late:
+                overdue.append(r.number)
+            if status == Status.DEFERRED and promised and now <= promised < now + timedelta(3):
+                due_soon.append((r.number, promised))
+        updated = as_utc(r.updated_at)
+        if status == Status.CANCELLED and updated is not None and start <= updated < end:
+            cancelled += 1
+        if completed is not None and start <= completed < end:
+            resolutions.append(completed - created)
+        closed = as_utc(r.closed_at)
+        if r.rating is not None and r.rating <= low and closed and start <= closed < end:
+            low_ratings.append((r.number, int(r.rating)))
+        _count(per_day, created.astimezone(zone).date(), received=1)
+        if completed is not None:
+            _count(per_day, completed.astimezone(zone).date(), completed=completed - created)
+    series = []
+    for offset in range(SERIES_DAYS - 1, -1, -1):
+        d = day - timedelta(days=offset)
+        received, done, durations = per_day.get(d, (0, 0, []))
+        m = median(durations)
+        series.append(DayPoint(d, received, done, m.total_seconds() / 60 if m else None))
+    return Digest(
+        day=day,
+        office=office,
+        cancelled=cancelled,
+        backlog=dict(sorted(backlog.items())),
+        overdue=sorted(overdue),
+        due_soon=sorted(due_soon, key=lambda item: item[1]),
+        p90_resolution=_p90(resolutions),
+        low_ratings=sorted(low_ratings),
+        technicians=technicians,
+        series=series,
+    )
+
+
+def _count(
+    per_day: dict[date, tuple[int, int, list[timedelta]]],
+    day: date,
+    *,
+    received: int = 0,
+    completed: timedelta | None = None,
+) -> None:
+    got, done, durations = per_day.get(day, (0, 0, []))
+    if completed is not None:
+        durations = [*durations, completed]
+        done += 1
+    per_day[day] = (got + received, done, durations)
