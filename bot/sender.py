@@ -30,8 +30,12 @@ log = logging.getLogger(__name__)
 GLOBAL_RATE = 30.0  # messages per second, bot-wide
 PER_CHAT_INTERVAL = 1.0  # seconds between two messages to one chat
 MAX_BACKOFF = 300.0
-# Edits of messages that are gone or already say the same need no retry.
+# Edits of messages that are gone or already say the same need no retry. PTB capitalises
+# Telegram's descriptions ("Message is not modified"), so these are matched lower-cased.
 HARMLESS_EDIT_ERRORS = ("message to edit not found", "message is not modified")
+# A user who never opened the bot is often unknown to it: Telegram says 400 "chat not
+# found" rather than 403. Like a block, that means nobody can reach them.
+UNREACHABLE_ERRORS = ("chat not found",)
 
 
 class OutboxSender:
@@ -142,8 +146,13 @@ class OutboxSender:
             log.info("outbox: recipient %s unreachable: %s", notice.recipient_id, exc)
             return
         except BadRequest as exc:
-            if rendered.edit_of and any(e in str(exc) for e in HARMLESS_EDIT_ERRORS):
+            description = str(exc).lower()
+            if rendered.edit_of and any(e in description for e in HARMLESS_EDIT_ERRORS):
                 await outbox.mark_sent(self.store.uow(), notice.id, None)
+                return
+            if any(e in description for e in UNREACHABLE_ERRORS):
+                await outbox.mark_unreachable(self.store.uow(), notice.id, str(exc))
+                log.info("outbox: recipient %s unreachable: %s", notice.recipient_id, exc)
                 return
             # Telegram refused this message for good; retrying would not help.
             await outbox.mark_retry(

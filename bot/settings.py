@@ -18,7 +18,13 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from store.policy import DEFAULT_CATEGORIES, DEFAULT_URGENCY_TARGETS, CategoryTarget, Policy
+from store.policy import (
+    DEFAULT_CATEGORIES,
+    DEFAULT_CHECKLISTS,
+    DEFAULT_URGENCY_TARGETS,
+    CategoryTarget,
+    Policy,
+)
 from store.services.invites import derive_invite_secret
 
 PLACEHOLDER_MARKERS = ("change-me", "changeme", "your-token", "<", "xxx", "placeholder")
@@ -147,6 +153,10 @@ class Settings(BaseSettings):
     # Shorter targets for urgent and emergency tickets (the shorter of these and the
     # category's applies).
     urgency: dict[str, CategorySettings] = Field(default_factory=_default_urgency)
+    # Sweep checklists: [checklists.<kind>] item = "category" (see config.example.toml).
+    checklists: dict[str, dict[str, str]] = Field(
+        default_factory=lambda: {k: dict(v) for k, v in DEFAULT_CHECKLISTS.items()}
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -178,6 +188,7 @@ class Settings(BaseSettings):
                 )
                 for key, c in self.urgency.items()
             },
+            checklists={k: dict(v) for k, v in self.checklists.items()},
             categories={
                 key: CategoryTarget(
                     timedelta(minutes=c.accept_minutes), timedelta(minutes=c.complete_minutes)

@@ -20,7 +20,7 @@ from bot.digest import send_due_digests
 from bot.sender import OutboxSender
 from bot.settings import Settings
 from store.leader import LeaderLock
-from store.services import dispatch, requester, sla
+from store.services import dispatch, requester, sla, sweep
 from store.uow import Store
 
 log = logging.getLogger(__name__)
@@ -65,6 +65,7 @@ async def sla_tick(store: Store) -> dict[str, list[str]]:
         "promise_missed": await sla.escalate_missed_promises(store.uow()),
         "overdue": await sla.flag_overdue(store.uow()),
         "closed": await requester.auto_close_completed(store.uow()),
+        "sweeps_started": [str(i) for i in await sweep.repeat_due_campaigns(store.uow())],
     }
 
 

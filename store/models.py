@@ -78,6 +78,8 @@ class Person(SQLModel, table=True):
     name: str = Field(default="", max_length=200)
     language: str | None = Field(default=None, max_length=10)
     phone: str | None = Field(default=None, max_length=40)
+    # The resident's own room: their reports start there, and sweeps of it reach them.
+    room_id: int | None = Field(default=None, foreign_key="room.id", index=True)
     # IANA zone for this person's digest time; None means the campus time zone.
     timezone: str | None = Field(default=None, max_length=40)
     on_duty: bool = False
@@ -156,6 +158,8 @@ class Ticket(SQLModel, table=True):
     promise_missed_at: datetime | None = None
     overdue_at: datetime | None = None
     duplicate_of_id: int | None = Field(default=None, foreign_key="ticket.id")
+    # Set when an inspector found the fault while sweeping the building.
+    sweep_id: int | None = Field(default=None, foreign_key="sweepcampaign.id")
     rework_count: int = 0
     urge_count: int = 0
     last_urged_at: datetime | None = None
@@ -267,3 +271,43 @@ class DigestRun(SQLModel, table=True):
     day: date = Field(primary_key=True)
     claimed_at: datetime
     sent_at: datetime | None = None
+
+
+class SweepCampaign(SQLModel, table=True):
+    """A "sweep the building" campaign: every room (of some floors) checked against a list."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    building_id: int = Field(foreign_key="building.id", index=True)
+    floors: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    checklist: str = Field(max_length=40)
+    started_by_id: int = Field(foreign_key="person.id")
+    started_at: datetime
+    closed_at: datetime | None = None
+    # Repeat every N weeks through the scheduler (None: once).
+    repeat_weeks: int | None = None
+    next_start_at: datetime | None = None
+
+
+class SweepRoom(SQLModel, table=True):
+    """One room of a campaign: pending, claimed by an inspector, checked or nobody home."""
+
+    campaign_id: int = Field(foreign_key="sweepcampaign.id", primary_key=True)
+    room_id: int = Field(foreign_key="room.id", primary_key=True)
+    position: int
+    state: str = Field(default="pending", max_length=20)
+    inspector_id: int | None = Field(default=None, foreign_key="person.id")
+    claimed_at: datetime | None = None
+    done_at: datetime | None = None
+    # item key -> "ok" or the number of the ticket filed for it
+    results: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class ClaimCode(SQLModel, table=True):
+    """A booth ticket's claim code: opening its link once links the ticket to that person."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", unique=True)
+    code_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime
+    used_at: datetime | None = None
+    used_by_id: int | None = Field(default=None, foreign_key="person.id")

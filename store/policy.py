@@ -33,6 +33,46 @@ DEFAULT_URGENCY_TARGETS: dict[str, CategoryTarget] = {
 }
 
 
+# Sweep checklists per kind of place: item key -> the category a fault is filed under.
+DEFAULT_CHECKLISTS: dict[str, dict[str, str]] = {
+    "dorm_room": {
+        "lights": "electrical",
+        "sockets": "electrical",
+        "taps": "water",
+        "door_lock": "doors_locks",
+        "windows": "other",
+        "hvac": "hvac",
+        "furniture": "furniture",
+        "network": "network",
+    },
+    "classroom": {
+        "lights": "electrical",
+        "sockets": "electrical",
+        "projector": "electrical",
+        "door_lock": "doors_locks",
+        "windows": "other",
+        "hvac": "hvac",
+        "furniture": "furniture",
+        "network": "network",
+    },
+    "public_area": {
+        "lights": "electrical",
+        "taps": "water",
+        "door_lock": "doors_locks",
+        "windows": "other",
+        "floor": "other",
+    },
+    "office": {
+        "lights": "electrical",
+        "sockets": "electrical",
+        "door_lock": "doors_locks",
+        "hvac": "hvac",
+        "furniture": "furniture",
+        "network": "network",
+    },
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Policy:
     """Limits and windows the services enforce."""
@@ -51,4 +91,7 @@ class Policy:
     categories: dict[str, CategoryTarget] = field(default_factory=lambda: dict(DEFAULT_CATEGORIES))
     urgency_targets: dict[str, CategoryTarget] = field(
         default_factory=lambda: dict(DEFAULT_URGENCY_TARGETS)
+    )
+    checklists: dict[str, dict[str, str]] = field(
+        default_factory=lambda: {k: dict(v) for k, v in DEFAULT_CHECKLISTS.items()}
     )

@@ -40,6 +40,11 @@ async def gatekeeper(update: Update, context: Ctx) -> None:
     if user is None or user.is_bot or (chat is not None and chat.type != chat.PRIVATE):
         raise ApplicationHandlerStop
     default = context.settings.service.default_language
+    # Until the person's stored language is known, their Telegram language will do: an
+    # error answer (the database is busy) must not come in a language they can't read.
+    context.texts = Texts(
+        language_from_telegram(user.language_code, default), context.settings.service.timezone
+    )
     try:
         person = await ensure_person(
             context.store.uow(),

@@ -159,6 +159,9 @@ async def on_action(update: Update, context: Ctx) -> None:
     act = data_of(update, TicketAction)
     t, uow, tid, me = context.texts, context.store.uow, act.ticket_id, context.person.id
     query = update.callback_query
+    # First of all: a ticket this person may not see gets the answer a missing one gets
+    # (NotFound), before any answer or change, so forged data probes nothing.
+    view, caps = await queries.ticket_detail(uow(), tid, me)
     if act.action in ("open", "skip"):
         await answer(query)
         await pending.clear(context)  # navigating away drops an unanswered question
@@ -172,7 +175,6 @@ async def on_action(update: Update, context: Ctx) -> None:
         await answer(query, t("my.urged", when=t.when(until, "HH:mm")), alert=True)
         return await show_detail(update, context, tid, edit=True)
     if act.action == "cancel":
-        view, caps = await queries.ticket_detail(uow(), tid, me)
         if Action.CANCEL not in allowed_actions(view.status, caps & {Capacity.REQUESTER}):
             return await answer(query, t("error.transition", status=t.status(view.status)), True)
         await answer(query)
@@ -189,7 +191,6 @@ async def on_action(update: Update, context: Ctx) -> None:
         await answer(query)
         return await show_detail(update, context, tid, edit=True)
     if act.action == "fixed":
-        view, caps = await queries.ticket_detail(uow(), tid, me)
         if Capacity.REQUESTER not in caps or view.status != Status.COMPLETED:
             return await answer(query, t("error.transition", status=t.status(view.status)), True)
         await answer(query)
@@ -206,7 +207,6 @@ async def on_action(update: Update, context: Ctx) -> None:
         key = "my.visit_accepted" if act.action == "visit_ok" else "my.visit_declined"
         return await reply(update, t(key, when=t.when(view.visit_at)))
     if act.action == "complain":
-        view, caps = await queries.ticket_detail(uow(), tid, me)
         if Capacity.REQUESTER not in caps:
             return await answer(query, t("error.not_permitted"), alert=True)
         await pending.ask(context, "complaint", ticket_id=tid)
@@ -221,6 +221,8 @@ async def on_rate(update: Update, context: Ctx) -> None:
     """Stars for a completed ticket; then an optional comment."""
     rate = data_of(update, Rate)
     t = context.texts
+    # A stranger's ticket is answered as a missing one (see on_action).
+    await queries.ticket_detail(context.store.uow(), rate.ticket_id, context.person.id)
     result = await requester.confirm_and_rate(
         context.store.uow(), rate.ticket_id, context.person.id, rate.stars
     )

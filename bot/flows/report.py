@@ -20,7 +20,7 @@ from bot.callbacks import EditField, Follow, Nav, Pick
 from bot.context import Ctx
 from bot.flows.common import answer, data_of, guarded, pattern, reply
 from bot.ui import Button, clip, grid, keyboard
-from store.errors import DescriptionTooLong, InvalidInput
+from store.errors import DescriptionTooLong, InvalidInput, NotFound
 from store.services import drafts, places
 from store.services.drafts import DraftView
 from store.services.queries import open_duplicates
@@ -52,6 +52,16 @@ EDITABLE = {
     "contact": CONTACT,
 }
 ROOMS_PER_PAGE = 24
+# Which kinds of Pick each step offers; callback data can be forged, so no other kind of
+# choice may act on the step (e.g. an urgency pressed "at" the category step).
+PICKS = {
+    CAMPUS: {"campus"},
+    BUILDING: {"building"},
+    FLOOR: {"floor"},
+    ROOM: {"room", "page"},
+    CATEGORY: {"cat"},
+    URGENCY: {"urg"},
+}
 
 
 # --- entry points ---------------------------------------------------------------------------
@@ -296,42 +306,49 @@ async def on_pick(update: Update, context: Ctx) -> None:
     if draft is None:
         return
     d, uow = draft.data, context.store.uow
+    if pick.what not in PICKS.get(draft.step, set()):
+        return await _stale(update, context, draft)
     if pick.what == "campus":
+        if pick.value not in {c.id for c in await places.list_campuses(uow())}:
+            return await _stale(update, context, draft)
         d["campus_id"] = pick.value
         draft.step = BUILDING
     elif pick.what == "building":
         buildings = await places.list_buildings(uow(), int(d.get("campus_id", 0)))
         chosen = next((b for b in buildings if b.id == pick.value), None)
         if chosen is None:
-            return await _stale(update, context)
+            return await _stale(update, context, draft)
         d.update(building_id=chosen.id, building=chosen.name, campus=chosen.campus)
         draft.step = FLOOR
     elif pick.what == "floor":
         floors = await places.list_floors(uow(), int(d["building_id"]))
         if not 0 <= pick.value < len(floors):
-            return await _stale(update, context)
+            return await _stale(update, context, draft)
         d.update(floor=floors[pick.value], room_offset=0)
         draft.step = ROOM
     elif pick.what == "page":
         d["room_offset"] = max(pick.value, 0)
     elif pick.what == "room":
-        place = await places.get_room_place(uow(), pick.value)
+        try:
+            place = await places.get_room_place(uow(), pick.value)
+        except NotFound:  # the press was answered already: a refusal alert can't follow
+            return await _stale(update, context, draft)
         if place.building_id != d.get("building_id"):
-            return await _stale(update, context)
+            return await _stale(update, context, draft)
         d.update(_place_data(place))
         return await _after_place(update, context, draft, edit=True)
     elif pick.what == "cat":
         categories = await places.list_categories(uow())
         chosen_cat = next((c for c in categories if c.id == pick.value), None)
         if chosen_cat is None:
-            return await _stale(update, context)
+            return await _stale(update, context, draft)
         d.update(category_id=chosen_cat.id, category=chosen_cat.key)
         d.pop("file_anyway", None)
         return await _after_category(update, context, draft)
     elif pick.what == "urg":
         urgencies = list(Urgency)
         if not 0 <= pick.value < len(urgencies):
-            return await _stale(update, context)
+            return await _stale(update, context, draft)
         d["urgency"] = urgencies[pick.value].value
         if urgencies[pick.value] is Urgency.EMERGENCY:
             phone = context.settings.service.emergency_phone
@@ -339,12 +356,15 @@ async def on_pick(update: Update, context: Ctx) -> None:
         draft.step = _after(draft, URGENCY)
         return await _go(update, context, draft)
     else:
-        return await _stale(update, context)
+        return await _stale(update, context, draft)
     await _go(update, context, draft, edit=True)
 
 
-async def _stale(update: Update, context: Ctx) -> None:
+async def _stale(update: Update, context: Ctx, draft: DraftView) -> None:
+    """A button whose value no longer fits (or was forged): say so, and show the step anew
+    with today's choices, so "use the latest message" has a latest message to use."""
     await reply(update, context.texts("common.stale_button"))
+    await render(update, context, draft)
 
 
 async def on_nav(update: Update, context: Ctx) -> None:
@@ -383,7 +403,7 @@ async def navigate(
         await _submit(update, context, draft)
         return
     else:
-        await _stale(update, context)
+        await _stale(update, context, draft)
         return
     await _go(update, context, draft, edit=edit)
 
@@ -408,7 +428,7 @@ async def on_follow(update: Update, context: Ctx) -> None:
     if draft is None:
         return
     if int(draft.data.get("duplicate", {}).get("id", -1)) != ticket_id:
-        return await _stale(update, context)
+        return await _stale(update, context, draft)
     await follow(context.store.uow(), ticket_id, context.person.id)
     await drafts.drop_draft(context.store.uow(), context.person.id)
     number = draft.data["duplicate"]["number"]

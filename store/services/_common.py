@@ -288,10 +288,11 @@ def notify(
 
 
 async def ticket_audience(uow: UnitOfWork, ticket: Ticket) -> list[int]:
-    """Who hears about a ticket's progress: its requester, its filer and its followers."""
-    ids = [ticket.requester_id]
-    if ticket.filed_by_id != ticket.requester_id:
-        ids.append(ticket.filed_by_id)
+    """Who hears about a ticket's progress: its requester, its followers, and the filer
+    while the requester cannot be reached on Telegram (a booth ticket not yet claimed)."""
+    requester = await uow.session.get(Person, ticket.requester_id)
+    reachable = requester is not None and requester.telegram_id is not None
+    ids = [ticket.requester_id if reachable else ticket.filed_by_id]
     rows = await uow.session.execute(
         select(TicketFollower.person_id).where(TicketFollower.ticket_id == ticket.id)
     )

@@ -12,7 +12,7 @@ from sqlmodel import col, select
 
 from store.errors import InvalidInput, NotFound, NotPermitted
 from store.lifecycle import Role
-from store.models import Building, Campus, Category, Person, RoleGrant
+from store.models import Building, Campus, Category, Person, RoleGrant, Room
 from store.services._common import clean_text, get_person, grant_covers, grants_of
 from store.uow import UnitOfWork
 
@@ -324,3 +324,23 @@ async def set_skills(uow: UnitOfWork, person_id: int, skills: Iterable[str]) -> 
         person.skills = list(wanted)
         await uow.commit()
     return wanted
+
+
+async def set_room(uow: UnitOfWork, person_id: int, room_id: int | None) -> PersonView:
+    """Set (or clear) the person's own room: reports start there, sweeps reach them."""
+    async with uow:
+        person = await get_person(uow, person_id)
+        if room_id is not None and await uow.session.get(Room, room_id) is None:
+            raise NotFound("room", room_id=room_id)
+        person.room_id = room_id
+        uow.session.add(person)
+        await uow.flush()
+        view = await _person_view(uow, person)
+        await uow.commit()
+    return view
+
+
+async def room_of(uow: UnitOfWork, person_id: int) -> int | None:
+    """The person's own room, if set."""
+    async with uow:
+        return (await get_person(uow, person_id)).room_id

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -135,6 +135,13 @@ async def answers_to(
     return await bot.sandbox.state.changed.wait_for(
         probe, timeout, f"{count} answer(s) to presses on message {message.message_id}"
     )
+
+
+async def until(
+    bot: Harness, condition: Callable[[], bool], what: str, *, timeout: float = WAIT
+) -> None:
+    """Wait until `condition` holds for what users see (re-checked on every sandbox change)."""
+    await bot.sandbox.state.changed.wait_for(lambda: True if condition() else None, timeout, what)
 
 
 async def open_job(user: UserHandle, number: str) -> BotMessage:

@@ -1,0 +1,131 @@
+"""Booth intake: staff file for a walk-up person, who claims the ticket later with a code.
+
+Until the ticket is claimed its notices go to the staff member who filed it (the
+requester has no Telegram account yet). The claim code is single use and bound to that
+one ticket; only its hash is stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass, replace
+
+from sqlalchemy import update
+from sqlmodel import col, select
+
+from store.errors import InvalidInput, InviteInvalid, NotPermitted
+from store.lifecycle import Role
+from store.models import ClaimCode, Person, Ticket
+from store.services._common import (
+    FILER_ROLES,
+    clean_text,
+    get_place,
+    load,
+    log_event,
+    roles_covering,
+)
+from store.services.people import upsert_person
+from store.services.report import NewTicket, report
+from store.uow import UnitOfWork
+from store.views import ReportResult
+
+CLAIM_PREFIX = "c_"  # start payload: CLAIM_PREFIX + code
+# Unambiguous characters only: the code may be read aloud or typed from paper.
+_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+CODE_LENGTH = 10  # about 50 bits: not guessable, still short enough to type
+
+
+@dataclass(frozen=True, slots=True)
+class BoothResult:
+    """The filed ticket and the claim code to hand to the walk-up person."""
+
+    report: ReportResult
+    code: str
+
+    @property
+    def payload(self) -> str:
+        """The deep-link start payload for the claim."""
+        return CLAIM_PREFIX + self.code
+
+
+def _hash(code: str) -> str:
+    return hashlib.sha256(code.upper().encode("ascii")).hexdigest()
+
+
+async def file_walkup(
+    uow: UnitOfWork, *, staff_id: int, name: str, phone: str | None, new: NewTicket
+) -> BoothResult:
+    """File `new` for a walk-up person (name, phone) on behalf of booth staff."""
+    person_name = clean_text(name)
+    if not person_name or len(person_name) > 200:
+        raise InvalidInput("the walk-up person's name is required (up to 200 characters)")
+    async with uow:
+        place = await get_place(uow, new.room_id)
+        roles = await roles_covering(uow, staff_id, place.building)
+        if not roles & (FILER_ROLES | {Role.SUPERVISOR}):
+            raise NotPermitted("booth intake needs staff of this building")
+        walkup = Person(name=person_name, phone=clean_text(phone), created_at=uow.now())
+        uow.session.add(walkup)
+        await uow.flush()
+        assert walkup.id is not None
+        walkup_id = walkup.id
+        await uow.commit()
+    result = await report(
+        uow,
+        replace(
+            new,
+            requester_id=walkup_id,
+            filed_by_id=staff_id,
+            contact_phone=new.contact_phone or clean_text(phone),
+        ),
+    )
+    code = "".join(secrets.choice(_ALPHABET) for _ in range(CODE_LENGTH))
+    async with uow:
+        uow.session.add(
+            ClaimCode(ticket_id=result.ticket.id, code_hash=_hash(code), created_at=uow.now())
+        )
+        await uow.commit()
+    return BoothResult(result, code)
+
+
+async def claim(
+    uow: UnitOfWork, code: str, *, telegram_id: int, name: str | None, language: str | None
+) -> str:
+    """Link a booth ticket to the Telegram user who opened its claim link; returns its
+    number. A code works once, and only for its ticket."""
+    cleaned = code.strip().upper()
+    if len(cleaned) != CODE_LENGTH or any(c not in _ALPHABET for c in cleaned):
+        raise InviteInvalid("tampered")
+    async with uow:
+        row = (
+            await uow.session.execute(
+                select(ClaimCode).where(ClaimCode.code_hash == _hash(cleaned))
+            )
+        ).scalar_one_or_none()
+        if row is None:
+            raise InviteInvalid("unknown")
+        if row.used_at is not None:
+            raise InviteInvalid("used")
+        person = await upsert_person(uow, telegram_id, name, language)
+        await uow.flush()
+        assert person.id is not None and row.id is not None
+        won = await uow.session.execute(
+            update(ClaimCode)
+            .where(col(ClaimCode.id) == row.id, col(ClaimCode.used_at).is_(None))
+            .values(used_at=uow.now(), used_by_id=person.id)
+            .execution_options(synchronize_session=False)
+        )
+        if won.rowcount != 1:  # type: ignore[attr-defined]
+            raise InviteInvalid("used")
+        ticket = await uow.session.get(Ticket, row.ticket_id)
+        assert ticket is not None
+        walkup = await uow.session.get(Person, ticket.requester_id)
+        if person.phone is None and walkup is not None:
+            person.phone = walkup.phone
+        ticket.requester_id = person.id
+        uow.session.add(ticket)
+        ctx = await load(uow, row.ticket_id, person.id)
+        log_event(uow, ctx, "claim", None, None, note=person.name)
+        await uow.commit()
+        return ticket.number

@@ -1,0 +1,229 @@
+"""/jobs: a technician's jobs and their next steps, as the technician and requester see them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlmodel import select
+
+from sandbox.client import UserHandle
+from store.lifecycle import Status
+from store.models import TicketPhoto
+from store.services import drafts
+from tests.e2e.conftest import Harness
+from tests.e2e.staff_steps import (
+    ACCEPT,
+    Staff,
+    events,
+    offer_for,
+    offers,
+    open_job,
+    started,
+    technicians,
+    ticket,
+    until,
+)
+from tests.e2e.steps import file_report
+from tests.factories import Clock
+
+# Monday 2 March 2026, 16:00 in the campus zone (Asia/Shanghai).
+MONDAY_8_UTC = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+
+
+@dataclass
+class Job:
+    """An accepted job: who reported it, who does it, and its number and id."""
+
+    alice: UserHandle
+    tech: Staff
+    number: str
+    id: int
+    others: list[Staff]
+
+
+async def _accepted_job(bot: Harness, *others: str) -> Job:
+    """Alice reports, Tom (on duty, plus `others`) accepts it from his offer."""
+    bot.store.clock = Clock(MONDAY_8_UTC)
+    tom, *rest = await technicians(bot, "Tom", *others)
+    alice = await started(bot, 1001, "Alice")
+    number = await file_report(alice, description="The tap drips.")
+    offer = await offer_for(tom.user, number)
+    await tom.user.press(offer, ACCEPT)
+    await tom.user.expect(text_contains=f"{number} is yours")
+    await alice.expect(text_contains="Tom took your job")
+    row = await ticket(bot, number)
+    assert row.id is not None
+    return Job(alice, tom, number, row.id, rest)
+
+
+async def test_list_and_open_a_job(bot: Harness) -> None:
+    bot.store.clock = Clock(MONDAY_8_UTC)
+    (tom,) = await technicians(bot, "Tom")
+    await tom.user.command("jobs")
+    await tom.user.expect(text_contains="You have no open jobs")
+
+    job = await _accepted_job(bot)
+    await tom.user.command("jobs")
+    listing = await tom.user.expect(text="Your open jobs (1):")
+    assert listing.button_texts == [f"👷 Assigned · {job.number} · 東校區 · E1公寓 · 101"]
+    await tom.user.press(listing, listing.button_texts[0])
+    card = await tom.user.wait_for_edit(listing)
+    assert job.number in card.body and "The tap drips." in card.body
+    assert "東校區 · E1公寓 · 101" in card.body and "Requester's phone: not given" in card.body
+    assert card.button_texts == [
+        "🕒 Propose a visit time",
+        "▶️ Start work",
+        "↩️ Give back to dispatch",
+        "⬅️ My jobs",
+    ]
+    await tom.user.press(card, "⬅️ My jobs")
+    back = await tom.user.wait_for_edit(card)
+    assert back.body == "Your open jobs (1):"
+
+
+async def test_visit_time_proposed_and_confirmed(bot: Harness) -> None:
+    job = await _accepted_job(bot)
+    tom, alice = job.tech.user, job.alice
+    card = await open_job(tom, job.number)
+    await tom.press(card, "🕒 Propose a visit time")
+    slots = await tom.wait_for_edit(card, lambda m: "When can you come" in m.body)
+    # Campus time is 16:00 on Monday: the first bookable slot is 19:00 that day.
+    assert slots.button_texts[0] == "Mon 2 Mar 19:00" and "⬅️ Back" in slots.button_texts
+    await tom.press(slots, "Tue 3 Mar 09:00")
+    await tom.expect(text_contains=f"Proposed 2026-03-03 09:00 for {job.number}")
+
+    proposal = await alice.expect(text_contains="proposes to come at 2026-03-03 09:00")
+    assert proposal.button_texts == ["👍 That time works", "🕒 Ask for another time"]
+    await alice.press(proposal, "👍 That time works")
+    await alice.expect(text_contains="the technician will come at 2026-03-03 09:00")
+    await tom.expect(text_contains=f"{job.number}: the requester accepted the visit")
+
+    row = await ticket(bot, job.number)
+    assert row.visit_confirmed and row.visit_at == datetime(2026, 3, 3, 1, 0, tzinfo=UTC)
+    card = await open_job(tom, job.number)
+    assert "Visit: 2026-03-03 09:00 (confirmed)" in card.body
+
+
+async def test_start_defer_resume_and_complete_with_a_photo(bot: Harness) -> None:
+    job = await _accepted_job(bot)
+    tom, alice = job.tech.user, job.alice
+    card = await open_job(tom, job.number)
+
+    done = await tom.press(card, "▶️ Start work")
+    assert done is not None and done.text == "Done."
+    card = await tom.wait_for_edit(card, lambda m: "In progress" in m.body)
+    assert card.button_texts == ["✅ Complete", "📅 Needs more time", "⬅️ My jobs"]
+    await alice.expect(text_contains=f"{job.number}: work has started")
+    assert (await ticket(bot, job.number)).status == Status.IN_PROGRESS
+
+    await tom.press(card, "📅 Needs more time")
+    days = await tom.wait_for_edit(card, lambda m: "By when" in m.body)
+    await tom.press(days, "+2 d")
+    why = await tom.wait_for_edit(days, lambda m: "Why does it need more time" in m.body)
+    assert "Promised by 2026-03-04 18:00" in why.body
+    await tom.press(why, "Parts to order")
+    await tom.expect(text_contains=f"{job.number} is scheduled")
+    promise = await alice.expect(text_contains="needs more time")
+    assert promise.body == (
+        f"📅 {job.number}: this needs more time (Parts to order). Promised by 2026-03-04 18:00."
+    )
+    row = await ticket(bot, job.number)
+    assert row.status == Status.DEFERRED and row.defer_reason == "Parts to order"
+    assert row.promised_at == datetime(2026, 3, 4, 10, 0, tzinfo=UTC)  # 18:00 campus time
+
+    card = await open_job(tom, job.number)
+    assert "Promised by 2026-03-04 18:00: Parts to order" in card.body
+    await tom.press(card, "▶️ Resume")
+    card = await tom.wait_for_edit(card, lambda m: "In progress" in m.body)
+    await alice.expect(text_contains=f"{job.number}: work has resumed")
+
+    await tom.press(card, "✅ Complete")
+    await tom.wait_for_edit(card, lambda m: "Send a photo of the finished repair" in m.body)
+    await tom.send_photo()
+    await tom.expect(text_contains=f"{job.number} is completed")
+    finished = await alice.expect(text_contains=f"{job.number} is done")
+    assert finished.photo is not None  # the photo of the result comes along
+    assert "5★" in finished.button_texts and "🔁 Not fixed" in finished.button_texts
+
+    row = await ticket(bot, job.number)
+    assert row.status == Status.COMPLETED and row.completed_at is not None
+    async with bot.store.uow() as uow:
+        kinds = (
+            await uow.session.execute(
+                select(TicketPhoto.kind).where(TicketPhoto.ticket_id == job.id)
+            )
+        ).scalars()
+        assert list(kinds) == ["result"]
+    actions = [a for a, _ in await events(bot, job.id)]
+    assert actions[-4:] == ["start", "defer", "resume", "complete"]
+
+
+async def test_defer_with_a_typed_date_and_reason(bot: Harness) -> None:
+    job = await _accepted_job(bot)
+    tom, alice = job.tech.user, job.alice
+    card = await open_job(tom, job.number)
+    await tom.press(card, "▶️ Start work")
+    card = await tom.wait_for_edit(card, lambda m: "In progress" in m.body)
+    await tom.press(card, "📅 Needs more time")
+    await tom.wait_for_edit(card, lambda m: "By when" in m.body)
+
+    # A date in another format gets the hint, and the question is still open.
+    await tom.send("next Tuesday")
+    hint = await tom.expect(text_contains="YYYY-MM-DD")
+    assert hint.body == "Please type the date as YYYY-MM-DD, e.g. 2026-03-12."
+    await tom.send("2026-03-01")
+    await tom.expect(text_contains="That date is in the past")
+    assert (await ticket(bot, job.number)).status == Status.IN_PROGRESS
+
+    await tom.send("2026-03-10")
+    why = await tom.expect(text_contains="Why does it need more time")
+    assert "Promised by 2026-03-10 18:00" in why.body
+    await tom.send("The whole pipe must be replaced")
+    await tom.expect(text_contains=f"{job.number} is scheduled")
+    promise = await alice.expect(text_contains="needs more time")
+    assert "(The whole pipe must be replaced)" in promise.body
+    assert "Promised by 2026-03-10 18:00" in promise.body
+
+    row = await ticket(bot, job.number)
+    assert row.status == Status.DEFERRED
+    assert row.defer_reason == "The whole pipe must be replaced"
+    assert row.promised_at == datetime(2026, 3, 10, 10, 0, tzinfo=UTC)
+    assert await drafts.get_draft(bot.store.uow(), job.tech.id) is None  # question answered
+
+
+async def test_release_with_a_typed_reason_reoffers_to_others(bot: Harness) -> None:
+    job = await _accepted_job(bot, "Una")
+    tom, alice, una = job.tech.user, job.alice, job.others[0].user
+    first_offer = await una.next_message(lambda m: job.number in m.body)
+    await until(bot, lambda: "taken by Tom" in first_offer.body, "Una's offer marked taken")
+
+    card = await open_job(tom, job.number)
+    await tom.press(card, "↩️ Give back to dispatch")
+    why = await tom.wait_for_edit(card, lambda m: "Why are you giving it back" in m.body)
+    assert why.button_texts[:3] == ["Not my trade", "Needs a team", "Too busy right now"]
+    await tom.send("Needs a ladder I don't have")
+    await tom.expect(text_contains=f"{job.number} went back to dispatch")
+    await alice.expect(text_contains=f"{job.number} is looking for a technician again")
+
+    again = await offer_for(una, job.number)  # a fresh offer to the others...
+    assert again.message_id != first_offer.message_id
+    await tom.assert_no_message(0.3)  # ...but not to the one who gave it back
+    row = await ticket(bot, job.number)
+    assert row.status == Status.DISPATCHING and row.assignee_id is None
+    assert await offers(bot, job.id) == {job.others[0].id: None}
+    assert ("release", "Needs a ladder I don't have") in await events(bot, job.id)
+
+
+async def test_forged_start_on_someone_elses_job_changes_nothing(bot: Harness) -> None:
+    job = await _accepted_job(bot, "Una")
+    una = job.others[0].user
+    before = await events(bot, job.id)
+    any_message = una.messages[-1]
+    refusal = await una.press_forged(any_message, f"j:start:{job.id}")
+    assert refusal is not None and refusal.show_alert
+    assert refusal.text == "You're not allowed to do that."
+    row = await ticket(bot, job.number)
+    assert row.status == Status.ASSIGNED and row.assignee_id == job.tech.id
+    assert await events(bot, job.id) == before
+    await job.alice.assert_no_message(0.2)
