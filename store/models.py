@@ -79,7 +79,9 @@ class Person(SQLModel, table=True):
     language: str | None = Field(default=None, max_length=10)
     phone: str | None = Field(default=None, max_length=40)
     # The resident's own room: their reports start there, and sweeps of it reach them.
-    room_id: int | None = Field(default=None, foreign_key="room.id", index=True)
+    # No FOREIGN KEY on purpose: person → room → building → person (supervisor) would be
+    # a cycle the schema cannot create in one pass; set_room checks the room exists.
+    room_id: int | None = Field(default=None, index=True)
     # IANA zone for this person's digest time; None means the campus time zone.
     timezone: str | None = Field(default=None, max_length=40)
     on_duty: bool = False

@@ -227,14 +227,21 @@ async def test_forged_inactive_or_unknown_category_is_refused(bot: Harness) -> N
     assert retired_id is not None
     alice = bot.sandbox.user(1001, "Alice")
     step = await open_room(alice)
-    for category_id in (retired_id, 99_999):
-        await alice.press_forged(step, Pick("category", "cat", category_id).pack())
+    forgeries = [
+        Pick("category", "cat", retired_id),
+        Pick("category", "cat", 99_999),
+        # A choice another step offers, "pressed" at this one, would skip the description.
+        Pick("category", "urg", 0),
+    ]
+    for pick in forgeries:
+        await alice.press_forged(step, pick.pack())
         await alice.expect(text=STALE)
         fresh = await alice.expect(text_contains="What kind of problem")
         assert "🚰 Water & plumbing" in fresh.button_texts and len(fresh.button_texts) > 2
         draft = await _draft(bot, 1001)
         assert draft is not None and draft.step == "category"
-        assert "category_id" not in draft.data
+        assert "category_id" not in draft.data and "urgency" not in draft.data
+        assert "retired" not in " ".join(fresh.button_texts)
     # The real buttons still work.
     await alice.press(fresh, "🚰 Water & plumbing")
     await alice.wait_for_edit(fresh, lambda m: "Describe" in (m.text or ""))
@@ -277,7 +284,8 @@ async def test_briefly_locked_database_only_delays_the_answer(bot: Harness) -> N
         await alice.press(summary, "✅ Confirm", wait_answer=False)
         await alice.assert_no_message(within=0.4)
         assert summary.edits == 0
-    await alice.wait_for_edit(summary, lambda m: "received" in (m.text or ""))
+    await alice.wait_for_edit(summary, lambda m: "Submitted" in (m.text or ""))
+    await alice.expect(text_contains="received")
     async with bot.store.uow() as uow:
         tickets = (await uow.session.execute(select(Ticket))).scalars().all()
         assert [t.description for t in tickets] == ["Water under the sink."]
