@@ -17,6 +17,7 @@ from telegram.ext import (
 
 from bot.context import BotData, Ctx
 from bot.flows import (
+    booth,
     dispatcher,
     inputs,
     jobs,
@@ -25,6 +26,7 @@ from bot.flows import (
     reports,
     start,
     supervisor,
+    sweep,
     technician,
 )
 from bot.flows.common import gatekeeper, on_error
@@ -81,6 +83,8 @@ def build_application(
         dispatcher,
         supervisor,
         reports,
+        booth,
+        sweep,
         inputs,
     ):
         app.add_handlers(flow.handlers())

@@ -250,3 +250,33 @@ class FollowUpAction(Callback):
     PREFIX: ClassVar[str] = "fu"
     action: str
     followup_id: int
+
+
+@dataclass(frozen=True)
+class SweepAct(Callback):
+    """An inspector's action in a campaign: open, ok, fault, done, nobody, stop, close,
+    progress (`room_id` 0 and `item` "-" when not about a room or an item)."""
+
+    PREFIX: ClassVar[str] = "sw"
+    action: str
+    campaign_id: int
+    room_id: int
+    item: str
+
+
+@dataclass(frozen=True)
+class SweepChecklist(Callback):
+    """The checklist for a campaign being started (building and floors are in the
+    parked question, which a forged press cannot change)."""
+
+    PREFIX: ClassVar[str] = "sc"
+    checklist: str
+
+
+@dataclass(frozen=True)
+class NobodyHomeReply(Callback):
+    """A resident's answer to "the building check passed your room": fine or report."""
+
+    PREFIX: ClassVar[str] = "nh"
+    answer: str
+    room_id: int

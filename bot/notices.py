@@ -8,7 +8,7 @@ from typing import Any
 
 from telegram import InlineKeyboardMarkup
 
-from bot.callbacks import JobAction, OfferAnswer, Rate, TicketAction
+from bot.callbacks import JobAction, NobodyHomeReply, OfferAnswer, Rate, TicketAction
 from bot.i18n import Texts
 from bot.ui import keyboard, place_label, stars
 from store.services.outbox import Notice
@@ -173,6 +173,39 @@ def _render_staff(
             **common,
         )
         return Rendered(text)
+    if kind == "sweep.nobody_home":
+        room = int(p.get("room_id", 0))
+        markup = keyboard(
+            [
+                [(texts("sweep.resident_report"), NobodyHomeReply("report", room))],
+                [(texts("sweep.resident_fine"), NobodyHomeReply("fine", room))],
+            ]
+        )
+        text = texts(
+            "notice.sweep_nobody_home", building=p.get("building", ""), room=p.get("room", "")
+        )
+        return Rendered(text, markup)
+    if kind == "sweep.report":
+        by_item = ", ".join(
+            f"{texts(f'checklist_item.{k}')} {n}"
+            for k, n in dict(p.get("faults_by_item", {})).items()
+        )
+        by_floor = ", ".join(f"{k}: {n}" for k, n in dict(p.get("faults_by_floor", {})).items())
+        tickets = ", ".join(
+            f"{number} {texts.status(status)}" for number, status in p.get("tickets", [])
+        )
+        text = texts(
+            "notice.sweep_report",
+            building=p.get("building", ""),
+            total=p.get("total", 0),
+            checked=p.get("checked", 0),
+            nobody=p.get("nobody_home", 0),
+            not_reached=p.get("not_reached", 0),
+            by_item=by_item or "—",
+            by_floor=by_floor or "—",
+            tickets=tickets or "—",
+        )
+        return Rendered(text[:4000])
     if kind == "staff.unreachable":
         return Rendered(texts("notice.unreachable", name=p.get("name", "")))
     raise ValueError(f"no renderer for notice kind {kind!r}")

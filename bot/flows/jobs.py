@@ -17,7 +17,7 @@ from bot.flows.common import answer, data_of, guarded, pattern, reply
 from bot.ui import Button, clip, grid, keyboard, place_label
 from store.errors import NotPermitted
 from store.lifecycle import Role, Status
-from store.services import dispatch, queries, work
+from store.services import dispatch, drafts, queries, work
 from store.views import TicketView
 
 VISIT_HOURS = (9, 11, 14, 16, 19)
@@ -27,9 +27,15 @@ RELEASE_REASONS = ("skill", "team", "busy")
 PROMISE_HOUR = time(18, 0)  # a promised day means "by the end of the working day"
 
 
+class TechniciansOnly(NotPermitted):
+    """A technician's command or button from someone who holds no technician role."""
+
+    code = "jobs.technicians_only"
+
+
 def _is_technician(context: Ctx) -> None:
     if Role.TECHNICIAN not in context.person.roles:
-        raise NotPermitted("technicians only")
+        raise TechniciansOnly("technicians only")
 
 
 async def jobs_command(update: Update, context: Ctx) -> None:
@@ -187,9 +193,24 @@ async def on_job(update: Update, context: Ctx) -> None:
     await show_job(update, context, tid, edit=True)
 
 
+async def _asked(context: Ctx, ticket_id: int, *kinds: str) -> bool:
+    """Whether one of these questions about the ticket is still open for this person.
+
+    A picker's buttons stay on screen after their answer was taken; a second tap (or a
+    double tap) must not act again, e.g. defer twice or send two visit proposals.
+    """
+    draft = await drafts.get_draft(context.store.uow(), context.person.id)
+    if draft is None or draft.step != pending.PENDING:
+        return False
+    question = draft.data.get("pending") or {}
+    return question.get("kind") in kinds and question.get("ticket_id") == ticket_id
+
+
 async def on_visit_slot(update: Update, context: Ctx) -> None:
     """A proposed visit time picked from the buttons."""
     slot = data_of(update, VisitSlot)
+    if not await _asked(context, slot.ticket_id, "visit_time"):
+        return await answer(update.callback_query, context.texts("common.stale_button"), True)
     when = datetime.fromtimestamp(slot.at_minutes * 60, UTC)
     await _propose(update, context, slot.ticket_id, when)
 
@@ -208,7 +229,9 @@ async def on_defer_pick(update: Update, context: Ctx) -> None:
     """Deferral: first the day, then the reason (a preset, or typed)."""
     pick = data_of(update, DeferPick)
     t, tid = context.texts, pick.ticket_id
-    if not 1 <= pick.days <= context.store.policy.max_defer.days:
+    if not 1 <= pick.days <= context.store.policy.max_defer.days or not await _asked(
+        context, tid, "defer_date", "defer_reason"
+    ):
         return await answer(update.callback_query, t("common.stale_button"), alert=True)
     promised = _promise_day(context, pick.days)
     if pick.reason == "-":
@@ -276,6 +299,8 @@ async def typed_visit(update: Update, context: Ctx, q: dict[str, Any]) -> bool:
     if when is None:
         await reply(update, context.texts("jobs.bad_datetime"))
         return False
+    if await _too_far(update, context, when):
+        return False
     await _propose(update, context, int(q["ticket_id"]), when)
     return True
 
@@ -290,6 +315,8 @@ async def typed_defer_date(update: Update, context: Ctx, q: dict[str, Any]) -> b
     if when <= context.store.clock():
         await reply(update, context.texts("error.date_in_past"))
         return False
+    if await _too_far(update, context, when):
+        return False  # refused now: once the reason is typed it would be too late to say
     await _ask_defer_reason(update, context, int(q["ticket_id"]), when)
     return False  # the question is now the reason; _ask_defer_reason parked it
 
@@ -330,6 +357,15 @@ async def result_photo(update: Update, context: Ctx, q: dict[str, Any]) -> bool:
     )
     context.nudge_sender()
     await reply(update, context.texts("jobs.completed", number=view.number))
+    return True
+
+
+async def _too_far(update: Update, context: Ctx, when: datetime) -> bool:
+    """Say so (and keep the question) when a typed date lies beyond what may be promised."""
+    limit = context.store.policy.max_defer
+    if when - context.store.clock() <= limit:
+        return False
+    await reply(update, context.texts("jobs.date_too_far", days=limit.days))
     return True
 
 

@@ -23,6 +23,7 @@ from bot.ui import Button, clip, grid, keyboard
 from store.errors import DescriptionTooLong, InvalidInput, NotFound
 from store.services import drafts, places
 from store.services.drafts import DraftView
+from store.services.people import room_of
 from store.services.queries import open_duplicates
 from store.services.report import NewTicket, Urgency, follow, report, validate_description
 
@@ -67,9 +68,28 @@ PICKS = {
 # --- entry points ---------------------------------------------------------------------------
 
 
-async def begin(update: Update, context: Ctx) -> None:
-    """Start a fresh report at the first place step."""
+async def begin(update: Update, context: Ctx, *, walkup: dict[str, str] | None = None) -> None:
+    """Start a fresh report: at the person's own room when set, else at the first place
+    step. `walkup` (name, phone) files it for a walk-up person at a booth."""
     draft = DraftView(CAMPUS)
+    if walkup is not None:
+        draft.data["walkup"] = walkup
+    else:
+        room_id = await room_of(context.store.uow(), context.person.id)
+        if room_id is not None:
+            place = await places.get_room_place(context.store.uow(), room_id)
+            draft = DraftView(CATEGORY, _place_data(place))
+            await reply(
+                update,
+                context.texts(
+                    "report.my_room_used",
+                    room_code=place.code,
+                    building=place.building,
+                    room=place.room,
+                ),
+            )
+            await _go(update, context, draft)
+            return
     campuses = await places.list_campuses(context.store.uow())
     if len(campuses) == 1:  # nothing to choose: skip straight to the buildings
         draft.data["campus_id"] = campuses[0].id
@@ -437,21 +457,25 @@ async def on_follow(update: Update, context: Ctx) -> None:
 
 async def _submit(update: Update, context: Ctx, draft: DraftView) -> None:
     d = draft.data
-    await report(
-        context.store.uow(),
-        NewTicket(
-            requester_id=context.person.id,
-            room_id=int(d["room_id"]),
-            category_key=str(d["category"]),
-            description=str(d["description"]),
-            urgency=Urgency(d.get("urgency", "normal")),
-            photos=list(d.get("photos", [])),
-            contact_phone=d.get("phone"),
-        ),
+    new = NewTicket(
+        requester_id=context.person.id,
+        room_id=int(d["room_id"]),
+        category_key=str(d["category"]),
+        description=str(d["description"]),
+        urgency=Urgency(d.get("urgency", "normal")),
+        photos=list(d.get("photos", [])),
+        contact_phone=d.get("phone"),
     )
+    walkup = d.get("walkup")
+    if isinstance(walkup, dict):
+        from bot.flows import booth
+
+        await booth.submit_walkup(update, context, new, walkup)
+    else:
+        await report(context.store.uow(), new)
+        await reply(update, context.texts("report.submitted"), edit=True)
     await drafts.drop_draft(context.store.uow(), context.person.id)
     context.nudge_sender()
-    await reply(update, context.texts("report.submitted"), edit=True)
 
 
 # --- typed input -------------------------------------------------------------------------

@@ -14,10 +14,11 @@ from bot.ui import keyboard
 from store.deeplink import parse_room_payload
 from store.errors import InviteInvalid
 from store.lifecycle import Role
+from store.services.booth import CLAIM_PREFIX
 from store.services.invites import INVITE_PREFIX, redeem_invite
 from store.services.people import set_language
 
-COMMANDS = ("start", "report", "my", "phones", "language", "cancel", "help")
+COMMANDS = ("start", "report", "my", "myroom", "phones", "language", "cancel", "help")
 LANGUAGE_NAMES = {"zh_Hans": "简体中文", "zh_Hant": "繁體中文", "en": "English"}
 # Telegram's menu-language codes for setMyCommands.
 TELEGRAM_LANGUAGE = {"zh_Hans": "zh", "en": "en"}
@@ -50,6 +51,11 @@ async def start(update: Update, context: Ctx) -> None:
         return
     if payload.startswith(INVITE_PREFIX):
         await _redeem(update, context, payload.removeprefix(INVITE_PREFIX))
+        return
+    if payload.startswith(CLAIM_PREFIX):
+        from bot.flows import booth
+
+        await booth.redeem_claim(update, context, payload.removeprefix(CLAIM_PREFIX))
         return
     code = parse_room_payload(payload)
     if code is not None and await report.start_for_room(update, context, code):
@@ -137,6 +143,8 @@ async def help_command(update: Update, context: Ctx) -> None:
     lines = [t("help.text")]
     if Role.TECHNICIAN in roles:
         lines.append(t("help.technician"))
+    if roles & {Role.INSPECTOR, Role.SUPERVISOR, Role.ADMIN}:
+        lines.append(t("help.inspector"))
     if roles & {Role.DISPATCHER, Role.ADMIN}:
         lines.append(t("help.dispatcher"))
     if roles & {Role.SUPERVISOR, Role.ADMIN}:

@@ -114,14 +114,18 @@ async def invite_command(update: Update, context: Ctx) -> None:
             return
         building_ids.append(building.id)
     settings = context.settings
-    token = await create_invite(
-        context.store.uow(),
-        created_by=context.person.id,
-        role=Role(args[0]),
-        secret=settings.invite_secret(),
-        building_ids=building_ids,
-        ttl=timedelta(hours=settings.service.invite_ttl_hours),
-    )
+    try:
+        token = await create_invite(
+            context.store.uow(),
+            created_by=context.person.id,
+            role=Role(args[0]),
+            secret=settings.invite_secret(),
+            building_ids=building_ids,
+            ttl=timedelta(hours=settings.service.invite_ttl_hours),
+        )
+    except NotPermitted:  # a role or a scope beyond the supervisor's own: say what is allowed
+        await reply(update, t("invite.not_allowed"))
+        return
     username = settings.telegram.bot_username or (context.bot.username or "")
     link = f"https://t.me/{username}?start={INVITE_PREFIX}{token}"
     await reply(

@@ -124,13 +124,14 @@ async def offer_for(user: UserHandle, number: str, *, timeout: float = WAIT) -> 
 
 
 async def answers_to(
-    bot: Harness, message: BotMessage, count: int = 1, *, timeout: float = WAIT
+    bot: Harness, message: BotMessage, count: int = 1, *, skip: int = 0, timeout: float = WAIT
 ) -> list[CallbackAnswer]:
-    """Wait until the bot answered `count` presses of buttons on `message`."""
+    """Wait until the bot answered `count` presses of buttons on `message` beyond the first
+    `skip` answers (those given before the presses in question); returns those `count`."""
 
     def probe() -> list[CallbackAnswer] | None:
-        found = message.callback_answers
-        return found if len(found) >= count else None
+        found = message.callback_answers[skip:]
+        return found[:count] if len(found) >= count else None
 
     return await bot.sandbox.state.changed.wait_for(
         probe, timeout, f"{count} answer(s) to presses on message {message.message_id}"

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from sqlmodel import select
 
 from sandbox.client import UserHandle
+from sandbox.views import BotMessage
 from store.lifecycle import Status
 from store.models import TicketPhoto
 from store.services import drafts
@@ -15,6 +16,7 @@ from tests.e2e.conftest import Harness
 from tests.e2e.staff_steps import (
     ACCEPT,
     Staff,
+    answers_to,
     events,
     offer_for,
     offers,
@@ -227,3 +229,53 @@ async def test_forged_start_on_someone_elses_job_changes_nothing(bot: Harness) -
     assert row.status == Status.ASSIGNED and row.assignee_id == job.tech.id
     assert await events(bot, job.id) == before
     await job.alice.assert_no_message(0.2)
+
+
+
+async def _deferral_reasons(bot: Harness, job: Job) -> BotMessage:
+    """Start the job and pick "+2 d"; returns the message asking why."""
+    tom = job.tech.user
+    card = await open_job(tom, job.number)
+    await tom.press(card, "▶️ Start work")
+    card = await tom.wait_for_edit(card, lambda m: "In progress" in m.body)
+    await tom.press(card, "📅 Needs more time")
+    days = await tom.wait_for_edit(card, lambda m: "By when" in m.body)
+    await tom.press(days, "+2 d")
+    return await tom.wait_for_edit(days, lambda m: "Why does it need more time" in m.body)
+
+
+async def test_a_second_tap_on_a_reason_does_not_defer_again(bot: Harness) -> None:
+    job = await _accepted_job(bot)
+    tom, alice = job.tech.user, job.alice
+    why = await _deferral_reasons(bot, job)
+    earlier = len(why.callback_answers)
+    await tom.press(why, "Parts to order", wait_answer=False)
+    await tom.press(why, "Rewiring needed", wait_answer=False)  # a nervous double tap
+    first, second = await answers_to(bot, why, 2, skip=earlier)
+    assert not first.show_alert
+    assert second.show_alert and second.text == "This button is out of date. Please use the latest message."
+    await tom.expect(text_contains=f"{job.number} is scheduled")
+    await alice.expect(text_contains="needs more time (Parts to order)")
+    await alice.assert_no_message(0.3)
+    actions = [a for a, _ in await events(bot, job.id)]
+    assert actions.count("defer") == 1 and "redefer" not in actions
+    assert (await ticket(bot, job.number)).defer_reason == "Parts to order"
+
+
+async def test_a_typed_date_too_far_ahead_is_refused_at_once(bot: Harness) -> None:
+    job = await _accepted_job(bot)
+    tom = job.tech.user
+    why = await _deferral_reasons(bot, job)
+    await tom.press(why, "⬅️ Back")
+    card = await tom.wait_for_edit(why, lambda m: "Needs more time" in str(m.button_texts))
+    await tom.press(card, "📅 Needs more time")
+    await tom.wait_for_edit(card, lambda m: "By when" in m.body)
+    await tom.send("2027-03-10")  # beyond the 90 days a promise may reach
+    refusal = await tom.expect(text_contains="days ahead")
+    assert refusal.body == "That's more than 90 days ahead. Please choose an earlier date."
+    await tom.send("2026-04-30")  # the date question is still open
+    await tom.expect(text_contains="Promised by 2026-04-30 18:00")
+    await tom.send("Special valve on back-order")
+    await tom.expect(text_contains=f"{job.number} is scheduled")
+    row = await ticket(bot, job.number)
+    assert row.status == Status.DEFERRED and row.defer_reason == "Special valve on back-order"

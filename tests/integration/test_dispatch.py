@@ -463,9 +463,10 @@ async def test_dispatcher_queue_filters_order_and_scope(store: Store) -> None:
         True,
     )
 
-    # past the 4 h water target; furniture (48 h) and the deferred promise are not due yet
+    # past the 4 h water target and the 1 h emergency target (shorter than furniture's
+    # 48 h); the deferred job's promise is not due yet
     clock.advance(timedelta(hours=4))
-    assert await queue(w.dana, QueueFilter.OVERDUE) == [q1.number, q3.number]
+    assert await queue(w.dana, QueueFilter.OVERDUE) == [q2.number, q1.number, q3.number]
     clock.advance(timedelta(days=2))
     assert await queue(w.dana, QueueFilter.OVERDUE) == [
         q2.number,

@@ -123,16 +123,26 @@ async def test_happy_path_from_report_to_closed(store: Store) -> None:
     rows = await outbox_rows(st, after=mark)
     assert [(r.kind, r.recipient_id) for r in rows] == [
         ("ticket.in_progress", w.requester),
+        ("job.promise_reminder", w.ann),
+        ("job.promise_due", w.ann),
         ("ticket.deferred", w.requester),
         ("ticket.in_progress", w.requester),
     ]
-    assert rows[1].payload["promised_at"] == promised.isoformat()
-    assert rows[1].payload["reason"] == "Valve on order"
-    assert rows[2].payload["resumed"] is True
+    _started, reminder, due, deferred, resumed = rows
+    # the technician is reminded ahead of the promise and at it, written ahead of time
+    assert reminder.due_at == promised - st.policy.defer_reminder
+    assert due.due_at == promised
+    assert deferred.payload["promised_at"] == promised.isoformat()
+    assert deferred.payload["reason"] == "Valve on order"
+    assert resumed.payload["resumed"] is True
 
     # complete with a photo of the result, then the requester confirms and rates
     mark = await last_outbox_id(st)
     view = await work.complete(st.uow(), t.id, w.ann, ["result-1"])
+    # the promise is kept: its pending reminders are withdrawn, never sent
+    for scheduled in await outbox_rows(st, ticket_id=t.id, recipient=w.ann):
+        if scheduled.kind.startswith("job.promise_"):
+            assert (scheduled.failed_at, scheduled.sent_at) == (clock.now, None)
     assert view.status is S.COMPLETED and view.completed_at == clock.now
     assert (view.photos, view.result_photos) == (("photo-1", "photo-2"), ("result-1",))
     rated = await requester.confirm_and_rate(st.uow(), t.id, w.requester, 5, "Quick, thanks")

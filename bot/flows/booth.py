@@ -1,0 +1,158 @@
+"""Booth intake: staff file for a walk-up person (name and phone, then the usual report
+steps); the person gets a claim code and a QR link that ties the ticket to their Telegram
+account. /myroom lets anyone set their own room."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import segno
+from telegram import InputFile, Update
+from telegram.ext import BaseHandler, CommandHandler
+
+from bot.context import Ctx
+from bot.flows import pending, report
+from bot.flows.common import guarded, reply
+from bot.ui import clip
+from store.errors import InviteInvalid, NotPermitted
+from store.lifecycle import Role
+from store.services import places
+from store.services.booth import CLAIM_PREFIX, claim, file_walkup
+from store.services.people import set_room
+from store.services.report import NewTicket
+
+BOOTH_ROLES = {Role.INSPECTOR, Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN}
+
+
+async def booth_command(update: Update, context: Ctx) -> None:
+    """/booth: file for a walk-up person; first their name."""
+    if not context.person.roles & BOOTH_ROLES:
+        raise NotPermitted("booth staff only")
+    await pending.ask(context, "booth_name")
+    await reply(update, context.texts("booth.ask_name"))
+
+
+def _text(update: Update) -> str | None:
+    message = update.effective_message
+    return message.text.strip() if message is not None and message.text else None
+
+
+@pending.on_answer("booth_name")
+async def typed_name(update: Update, context: Ctx, q: dict[str, Any]) -> bool:
+    """The walk-up person's name; then their phone."""
+    name = _text(update)
+    if not name or len(name) > 200:
+        await reply(update, context.texts("booth.ask_name"))
+        return False
+    await pending.clear(context)
+    await pending.ask(context, "booth_phone", name=name)
+    await reply(update, context.texts("booth.ask_phone", name=clip(name, 60)))
+    return False  # the question is now the phone
+
+
+@pending.on_answer("booth_phone")
+async def typed_phone(update: Update, context: Ctx, q: dict[str, Any]) -> bool:
+    """Their phone ("-" for none); then the usual report steps."""
+    phone = _text(update)
+    if not phone:
+        await reply(update, context.texts("booth.ask_phone", name=q.get("name", "")))
+        return False
+    await pending.clear(context)
+    walkup = {"name": str(q.get("name", "")), "phone": "" if phone == "-" else phone[:40]}
+    await report.begin(update, context, walkup=walkup)
+    return False  # already cleared; the report draft is now in progress
+
+
+async def submit_walkup(
+    update: Update, context: Ctx, new: NewTicket, walkup: dict[str, Any]
+) -> None:
+    """File the booth ticket and show the claim code with its QR link."""
+    result = await file_walkup(
+        context.store.uow(),
+        staff_id=context.person.id,
+        name=str(walkup.get("name", "")),
+        phone=str(walkup.get("phone") or "") or None,
+        new=new,
+    )
+    username = context.settings.telegram.bot_username or (context.bot.username or "")
+    link = f"https://t.me/{username}?start={result.payload}"
+    t = context.texts
+    text = t(
+        "booth.filed",
+        number=result.report.ticket.number,
+        code=result.code,
+        link=link,
+        name=clip(str(walkup.get("name", "")), 60),
+    )
+    await reply(update, text, edit=True)
+    png = io.BytesIO()
+    segno.make(link, error="m").save(png, kind="png", scale=8, border=2)
+    chat = update.effective_chat
+    assert chat is not None
+    await chat.send_photo(
+        InputFile(png.getvalue(), filename=f"claim-{result.code}.png"),
+        caption=t("booth.qr_caption", code=result.code),
+    )
+
+
+async def redeem_claim(update: Update, context: Ctx, code: str) -> None:
+    """/start c_CODE: the walk-up person takes over their ticket."""
+    user = update.effective_user
+    assert user is not None
+    try:
+        number = await claim(
+            context.store.uow(),
+            code,
+            telegram_id=user.id,
+            name=user.full_name,
+            language=context.texts.language,
+        )
+    except InviteInvalid as exc:
+        await reply(
+            update,
+            context.texts(
+                "booth.claim_invalid", reason=context.texts(f"invite.reason_{exc.reason}")
+            ),
+        )
+        return
+    await reply(update, context.texts("booth.claimed", number=number))
+
+
+async def myroom_command(update: Update, context: Ctx) -> None:
+    """/myroom: set the room your reports start from (type its code, or "-" to clear)."""
+    await pending.ask(context, "my_room")
+    await reply(update, context.texts("myroom.ask"))
+
+
+@pending.on_answer("my_room")
+async def typed_room(update: Update, context: Ctx, q: dict[str, Any]) -> bool:
+    """The room code for "my room"."""
+    text = _text(update)
+    if text == "-":
+        await set_room(context.store.uow(), context.person.id, None)
+        await reply(update, context.texts("myroom.cleared"))
+        return True
+    place = await places.room_by_code(context.store.uow(), text or "")
+    if place is None:
+        await reply(update, context.texts("myroom.unknown", text=clip(text or "", 40)))
+        return False
+    await set_room(context.store.uow(), context.person.id, place.room_id)
+    await reply(
+        update,
+        context.texts(
+            "myroom.set", room_code=place.code, building=place.building, room=place.room
+        ),
+    )
+    return True
+
+
+def handlers() -> list[BaseHandler[Update, Ctx, object]]:
+    """This flow's handlers."""
+    return [
+        CommandHandler("booth", guarded(booth_command)),
+        CommandHandler("myroom", guarded(myroom_command)),
+    ]
+
+
+__all__ = ["CLAIM_PREFIX", "handlers", "redeem_claim", "submit_walkup"]

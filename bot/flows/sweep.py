@@ -1,0 +1,262 @@
+"""Sweep the building: start a campaign, walk room by room with the checklist as buttons,
+file a ticket for each fault (note and photo), tell residents who were not home, and close
+the campaign with a report for the supervisor. Stop any time; /sweep resumes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from telegram import Update
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
+
+from bot.callbacks import NobodyHomeReply, SweepAct, SweepChecklist
+from bot.context import Ctx
+from bot.flows import pending
+from bot.flows.common import answer, data_of, guarded, pattern, reply
+from bot.ui import Button, clip, keyboard
+from store.errors import AmbiguousName, NotFound, NotPermitted
+from store.lifecycle import Role
+from store.services import places, sweep
+from store.services.sweep import RoomCard
+
+SWEEPERS = {Role.SUPERVISOR, Role.INSPECTOR, Role.ADMIN}
+
+
+def _is_sweeper(context: Ctx) -> None:
+    if not context.person.roles & SWEEPERS:
+        raise NotPermitted("supervisors and inspectors only")
+
+
+async def sweep_command(update: Update, context: Ctx) -> None:
+    """/sweep: the open campaigns to join or resume; /sweep BUILDING [FLOOR ...] starts one."""
+    _is_sweeper(context)
+    t = context.texts
+    if context.args:
+        name, floors = context.args[0], context.args[1:]
+        try:
+            building = await places.building_by_name(context.store.uow(), name)
+        except (NotFound, AmbiguousName):
+            await reply(update, t("sweep.unknown_building", name=clip(name, 40)))
+            return
+        await pending.ask(context, "sweep_start", building_id=building.id, floors=floors)
+        choices: list[list[Button]] = [
+            [(t(f"checklist.{key}"), SweepChecklist(key))]
+            for key in context.store.policy.checklists
+        ]
+        text = t("sweep.choose_checklist", building=building.name)
+        await reply(update, text, keyboard(choices))
+        return
+    campaigns = await sweep.active_campaigns(context.store.uow(), context.person.id)
+    if not campaigns:
+        await reply(update, t("sweep.none"))
+        return
+    rows: list[list[Button]] = []
+    for c in campaigns:
+        label = t("sweep.campaign_label", building=c.building, done=c.done, total=c.total)
+        rows.append([(label, SweepAct("open", c.id, 0, "-"))])
+    await reply(update, t("sweep.campaigns"), keyboard(rows))
+
+
+async def on_checklist(update: Update, context: Ctx) -> None:
+    """The checklist chosen: the campaign starts and the first room is shown."""
+    _is_sweeper(context)
+    key = data_of(update, SweepChecklist).checklist
+    question = await pending.clear(context)
+    if question is None or question.get("kind") != "sweep_start":
+        return await answer(update.callback_query, context.texts("common.stale_button"), True)
+    view = await sweep.start_campaign(
+        context.store.uow(),
+        actor_id=context.person.id,
+        building_id=int(question["building_id"]),
+        checklist=key,
+        floors=[str(f) for f in question.get("floors", [])],
+    )
+    await answer(update.callback_query)
+    await reply(
+        update, context.texts("sweep.started", building=view.building, total=view.total), edit=True
+    )
+    await show_next(update, context, view.id)
+
+
+def _card_markup(context: Ctx, card: RoomCard) -> list[list[Button]]:
+    t, cid, rid = context.texts, card.campaign_id, card.room_id
+    rows: list[list[Button]] = []
+    for item in card.items:
+        label = t(f"checklist_item.{item}")
+        result = card.results.get(item)
+        if result is None:
+            rows.append(
+                [
+                    ("✅ " + label, SweepAct("ok", cid, rid, item)),
+                    ("❌ " + label, SweepAct("fault", cid, rid, item)),
+                ]
+            )
+        elif result == "ok":
+            rows.append([("✔︎ " + label, SweepAct("fault", cid, rid, item))])
+        else:
+            rows.append([(f"🎫 {label} · {result}", SweepAct("noop", cid, rid, item))])
+    rows.append(
+        [
+            (t("sweep.nobody_home"), SweepAct("nobody", cid, rid, "-")),
+            (t("sweep.room_done"), SweepAct("done", cid, rid, "-")),
+        ]
+    )
+    rows.append(
+        [
+            (t("sweep.stop"), SweepAct("stop", cid, 0, "-")),
+            (t("sweep.progress"), SweepAct("progress", cid, 0, "-")),
+        ]
+    )
+    return rows
+
+
+def _card_text(context: Ctx, card: RoomCard) -> str:
+    return context.texts(
+        "sweep.room_card",
+        floor=card.floor,
+        room=card.room,
+        code=card.code,
+        residents=card.residents,
+    )
+
+
+async def show_next(update: Update, context: Ctx, campaign_id: int, *, edit: bool = False) -> None:
+    """The room this inspector is at, or the next free one; or "all rooms done"."""
+    t = context.texts
+    card = await sweep.next_room(context.store.uow(), campaign_id, context.person.id)
+    if card is None:
+        view = await sweep.progress(context.store.uow(), campaign_id)
+        rows = [[(t("sweep.close"), SweepAct("close", campaign_id, 0, "-"))]]
+        await reply(
+            update,
+            t("sweep.all_done", done=view.done, total=view.total),
+            keyboard(rows),
+            edit=edit,
+        )
+        return
+    await reply(
+        update, _card_text(context, card), keyboard(_card_markup(context, card)), edit=edit
+    )
+
+
+async def on_act(update: Update, context: Ctx) -> None:
+    """A button on a room card or a campaign; the service checks the room is mine."""
+    _is_sweeper(context)
+    act = data_of(update, SweepAct)
+    t, uow, me, query = context.texts, context.store.uow, context.person.id, update.callback_query
+    cid, rid = act.campaign_id, act.room_id
+    if act.action == "open":
+        await answer(query)
+        return await show_next(update, context, cid, edit=True)
+    if act.action == "ok":
+        card = await sweep.mark_ok(uow(), cid, rid, me, act.item)
+        await answer(query)
+        return await reply(
+            update, _card_text(context, card), keyboard(_card_markup(context, card)), edit=True
+        )
+    if act.action == "fault":
+        if act.item not in context.store.policy.checklists.get(
+            (await sweep.progress(uow(), cid)).checklist, {}
+        ):
+            return await answer(query, t("common.stale_button"), alert=True)
+        await pending.ask(context, "sweep_fault", campaign_id=cid, room_id=rid, item=act.item)
+        await answer(query)
+        rows = [[(t("common.back"), SweepAct("open", cid, 0, "-"))]]
+        return await reply(
+            update,
+            t("sweep.fault_ask", item=t(f"checklist_item.{act.item}")),
+            keyboard(rows),
+            edit=True,
+        )
+    if act.action in ("done", "nobody"):
+        asked = await sweep.finish_room(uow(), cid, rid, me, nobody_home=act.action == "nobody")
+        context.nudge_sender()
+        await answer(
+            query,
+            t("sweep.residents_asked", count=asked) if act.action == "nobody" else t("jobs.done"),
+        )
+        return await show_next(update, context, cid, edit=True)
+    if act.action == "stop":
+        await answer(query)
+        return await reply(update, t("sweep.stopped"), edit=True)
+    if act.action == "progress":
+        view = await sweep.progress(uow(), cid)
+        faults = ", ".join(
+            f"{t(f'checklist_item.{k}')} {n}" for k, n in view.faults_by_item.items()
+        )
+        await answer(
+            query,
+            t("sweep.progress_text", done=view.done, total=view.total, faults=faults or "—"),
+            alert=True,
+        )
+        return None
+    if act.action == "close":
+        report = await sweep.close_campaign(uow(), cid, me)
+        context.nudge_sender()
+        await answer(query)
+        return await reply(
+            update,
+            t(
+                "sweep.closed",
+                building=report.campaign.building,
+                checked=report.checked,
+                nobody=report.nobody_home,
+                not_reached=report.not_reached,
+                tickets=len(report.tickets),
+            ),
+            edit=True,
+        )
+    await answer(query, t("common.stale_button"), alert=True)
+
+
+@pending.on_answer("sweep_fault")
+async def typed_fault(update: Update, context: Ctx, q: dict[str, Any]) -> bool:
+    """The fault's note (text, or a photo with a caption): files the ticket."""
+    message = update.effective_message
+    assert message is not None
+    t = context.texts
+    photos = [message.photo[-1].file_id] if message.photo else []
+    note = (message.text or message.caption or "").strip()
+    item = str(q["item"])
+    if not note and photos:
+        note = t(f"checklist_item.{item}")
+    if not note:
+        await reply(update, t("sweep.fault_ask", item=t(f"checklist_item.{item}")))
+        return False
+    number = await sweep.file_fault(
+        context.store.uow(),
+        int(q["campaign_id"]),
+        int(q["room_id"]),
+        context.person.id,
+        item,
+        f"{t(f'checklist_item.{item}')}: {note}",
+        photos,
+    )
+    context.nudge_sender()
+    await reply(update, t("sweep.fault_filed", number=number))
+    await pending.clear(context)
+    await show_next(update, context, int(q["campaign_id"]))
+    return False  # cleared above, before showing the card
+
+
+async def on_nobody_home_reply(update: Update, context: Ctx) -> None:
+    """A resident answers the "we passed your room" message."""
+    reply_data = data_of(update, NobodyHomeReply)
+    t = context.texts
+    await answer(update.callback_query)
+    if reply_data.answer == "fine":
+        await reply(update, t("sweep.thanks_fine"), edit=True)
+        return
+    from bot.flows import report
+
+    await report.begin(update, context)
+
+
+def handlers() -> list[BaseHandler[Update, Ctx, object]]:
+    """This flow's handlers."""
+    return [
+        CommandHandler("sweep", guarded(sweep_command)),
+        CallbackQueryHandler(guarded(on_checklist), pattern=pattern(SweepChecklist)),
+        CallbackQueryHandler(guarded(on_act), pattern=pattern(SweepAct)),
+        CallbackQueryHandler(guarded(on_nobody_home_reply), pattern=pattern(NobodyHomeReply)),
+    ]

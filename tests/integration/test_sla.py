@@ -1,0 +1,338 @@
+"""The scheduler's time-driven checks: promise reminders, missed promises, accept and
+completion targets, urgency, auto-close. Time is a settable clock; "downtime" is simply
+moving it far ahead before anything runs, as after a restart."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+
+from scheduler.jobs import sla_tick
+from store.errors import ReasonRequired
+from store.lifecycle import Role, Status
+from store.services import dispatch, outbox, requester, sla, stats, work
+from store.services.outbox import Notice
+from store.services.report import Urgency
+from store.uow import Store
+from tests.integration.ticket_world import (
+    T0,
+    Env,
+    add_person,
+    file_ticket,
+    followups_of,
+    last_outbox_id,
+    make_env,
+    notices,
+    outbox_rows,
+    set_building_supervisor,
+    set_on_duty,
+    snapshot,
+    ticket_row,
+)
+
+SCHEDULED = ("job.promise_reminder", "job.promise_due")
+NOTHING = {"escalated": [], "promise_missed": [], "overdue": [], "closed": []}
+
+
+async def drain(st: Store) -> list[Notice]:
+    """What the outbox sender would send now; marked sent as the sender does."""
+    due = await outbox.due_notices(st.uow(), limit=1000)
+    for notice in due:
+        await outbox.mark_sent(st.uow(), notice.id, None)
+    return due
+
+
+def sent(due: list[Notice]) -> list[tuple[str, int]]:
+    return sorted((n.kind, n.recipient_id) for n in due)
+
+
+async def in_progress(env: Env) -> tuple[int, str]:
+    """A water ticket in A-101, accepted and started by Tom; (id, number)."""
+    st, w = env.store, env.world
+    ticket = (await file_ticket(st, w)).ticket
+    await dispatch.accept(st.uow(), ticket.id, w.tom)
+    await work.start(st.uow(), ticket.id, w.tom)
+    return ticket.id, ticket.number
+
+
+async def with_building_supervisor(env: Env) -> int:
+    """Sue supervises Building A by name (Sam only covers North as a whole)."""
+    sue = await add_person(env.store, "Sue", [(Role.SUPERVISOR, None, env.world.building_a)])
+    await set_building_supervisor(env.store, env.world.building_a, sue)
+    return sue
+
+
+# --- promises -----------------------------------------------------------------------------
+
+
+async def test_after_downtime_reminders_and_the_missed_promise_fire_once(store: Store) -> None:
+    env = await make_env(store)
+    st, w, clock = env.store, env.world, env.clock
+    sue = await with_building_supervisor(env)
+    t, number = await in_progress(env)
+    promised = T0 + timedelta(days=2)
+    await work.defer(st.uow(), t, w.tom, promised, "a new valve is on order")
+    await drain(st)  # what was due at once went out
+    clock.advance(timedelta(hours=23))  # the reminder is due 24 h before: not yet
+    assert await drain(st) == []
+
+    # The bot was down for three days: past the reminder time and the promised date.
+    clock.advance(timedelta(days=3))
+    caught_up = await drain(st)
+    assert [(n.kind, n.recipient_id) for n in caught_up] == [
+        ("job.promise_reminder", w.tom),
+        ("job.promise_due", w.tom),
+    ]
+    for notice in caught_up:
+        assert notice.payload["promised_at"] == promised.isoformat()
+        assert notice.payload["reason"] == "a new valve is on order"
+        assert notice.payload["number"] == number
+    assert await outbox.due_notices(st.uow()) == []  # sent means never again
+
+    assert await sla.escalate_missed_promises(st.uow()) == [number]
+    assert await sla.escalate_missed_promises(st.uow()) == []
+    assert await sla_tick(st) == NOTHING  # a whole tick (or a second instance) adds nothing
+    [followup] = await followups_of(st, t)
+    assert (followup.kind, followup.supervisor_id, followup.text) == (
+        "missed_promise",
+        sue,
+        "a new valve is on order",
+    )
+    told = await drain(st)
+    assert sent(told) == [("followup.new", sue), ("ticket.promise_missed", w.requester)]
+    by_kind = {n.kind: n.payload for n in told}
+    assert by_kind["ticket.promise_missed"]["promised_at"] == promised.isoformat()
+    assert by_kind["ticket.promise_missed"]["followup"] == followup.number
+    assert by_kind["followup.new"]["kind"] == "missed_promise"
+    row = await ticket_row(st, t)
+    assert (row.status, row.promise_missed_at) == (Status.DEFERRED, clock.now)
+
+    clock.advance(timedelta(days=1))  # a restart a day later: still nothing twice
+    assert await sla_tick(st) == NOTHING
+    assert await drain(st) == []
+
+
+async def test_a_new_date_needs_a_reason_and_replaces_the_reminders(store: Store) -> None:
+    env = await make_env(store)
+    st, w, clock = env.store, env.world, env.clock
+    t, number = await in_progress(env)
+    first = T0 + timedelta(days=2)
+    await work.defer(st.uow(), t, w.tom, first, "parts on order")
+    old = await outbox_rows(st, ticket_id=t, kind="job.promise_reminder") + await outbox_rows(
+        st, ticket_id=t, kind="job.promise_due"
+    )
+    assert sorted((r.kind, r.due_at) for r in old) == [
+        ("job.promise_due", first),
+        ("job.promise_reminder", first - timedelta(hours=24)),
+    ]
+
+    second = T0 + timedelta(days=5)
+    before = await snapshot(st)
+    for reason in (None, "", "   "):
+        with pytest.raises(ReasonRequired):
+            await work.defer(st.uow(), t, w.tom, second, reason)
+    assert await snapshot(st) == before
+    assert (await ticket_row(st, t)).promised_at == first
+
+    clock.advance(timedelta(hours=1))
+    mark = await last_outbox_id(st)
+    await work.defer(st.uow(), t, w.tom, second, "the supplier is late")
+    new = await outbox_rows(st, after=mark)
+    assert notices(new) == sorted(
+        [
+            ("job.promise_due", w.tom),
+            ("job.promise_reminder", w.tom),
+            ("ticket.deferred", w.requester),
+        ]
+    )
+    told = next(r for r in new if r.kind == "ticket.deferred")
+    assert told.payload["previous"] == first.isoformat()
+    assert told.payload["promised_at"] == second.isoformat()
+    assert told.payload["reason"] == "the supplier is late"
+    for row in await outbox_rows(st, ticket_id=t):
+        if row.id in {r.id for r in old}:
+            assert (row.failed_at, row.sent_at) == (clock.now, None)  # withdrawn
+
+    clock.now = first + timedelta(hours=1)  # the old date passes: none of its reminders
+    assert [n.kind for n in await drain(st) if n.kind in SCHEDULED] == []
+    assert await sla.escalate_missed_promises(st.uow()) == []  # the new date stands
+    assert (await ticket_row(st, t)).promise_missed_at is None
+
+
+async def test_a_new_date_after_a_missed_one_starts_a_new_escalation(store: Store) -> None:
+    env = await make_env(store)
+    st, w, clock = env.store, env.world, env.clock
+    t, number = await in_progress(env)
+    first = T0 + timedelta(days=1)
+    await work.defer(st.uow(), t, w.tom, first, "parts on order")
+    clock.now = first + timedelta(minutes=1)
+    assert await sla.escalate_missed_promises(st.uow()) == [number]
+    assert (await ticket_row(st, t)).promise_missed_at == clock.now
+
+    second = clock.now + timedelta(days=2)
+    mark = await last_outbox_id(st)
+    await work.defer(st.uow(), t, w.tom, second, "the part arrived broken")
+    row = await ticket_row(st, t)
+    assert (row.promised_at, row.promise_missed_at) == (second, None)
+    [told] = await outbox_rows(st, after=mark, kind="ticket.deferred")
+    assert (told.payload["previous"], told.payload["promised_at"]) == (
+        first.isoformat(),
+        second.isoformat(),
+    )
+    assert await sla.escalate_missed_promises(st.uow()) == []
+    clock.now = second + timedelta(minutes=1)
+    assert await sla.escalate_missed_promises(st.uow()) == [number]
+    assert [f.kind for f in await followups_of(st, t)] == ["missed_promise", "missed_promise"]
+
+
+async def test_completing_withdraws_pending_reminders(store: Store) -> None:
+    env = await make_env(store)
+    st, w, clock = env.store, env.world, env.clock
+    t, _ = await in_progress(env)
+    promised = T0 + timedelta(days=3)
+    await work.defer(st.uow(), t, w.tom, promised, "parts on order")
+    await drain(st)
+    clock.advance(timedelta(hours=2))
+    await work.resume(st.uow(), t, w.tom)
+    await work.complete(st.uow(), t, w.tom)
+    for row in await outbox_rows(st, ticket_id=t):
+        if row.kind in SCHEDULED:
+            assert (row.failed_at, row.sent_at) == (clock.now, None)
+    clock.now = promised + timedelta(days=1)
+    assert [n.kind for n in await drain(st) if n.kind in SCHEDULED] == []
+    assert await sla.escalate_missed_promises(st.uow()) == []
+
+
+async def test_a_resumed_job_is_judged_by_its_promise_not_the_target(store: Store) -> None:
+    """Back at work on a deferred job: the promise still stands, so the category's
+    (long passed) completion target must not raise an overdue alarm; a missed promise
+    escalates once, as a missed promise only."""
+    env = await make_env(store)
+    st, w, clock = env.store, env.world, env.clock
+    t, number = await in_progress(env)
+    promised = T0 + timedelta(days=3)
+    await work.defer(st.uow(), t, w.tom, promised, "parts on order")
+    clock.now = promised - timedelta(hours=2)  # long past the 4 h water target
+    await work.resume(st.uow(), t, w.tom)
+    assert await sla_tick(st) == NOTHING
+    clock.now = promised + timedelta(minutes=1)
+    assert await sla_tick(st) == {**NOTHING, "promise_missed": [number]}
+    assert await sla_tick(st) == NOTHING
+    assert await outbox_rows(st, ticket_id=t, kind="ticket.overdue") == []
+
+
+# --- targets ------------------------------------------------------------------------------
+
+
+async def test_unaccepted_offers_go_to_the_dispatchers_once(store: Store) -> None:
+    env = await make_env(store)
+    st, w, clock = env.store, env.world, env.clock
+    ticket = (await file_ticket(st, w)).ticket  # water: accept within 30 minutes
+    assert ticket.status == Status.DISPATCHING
+    mark = await last_outbox_id(st)
+    clock.advance(timedelta(minutes=29))
+    assert await dispatch.escalate_overdue_offers(st.uow()) == []
+    clock.advance(timedelta(minutes=2))
+    assert await dispatch.escalate_overdue_offers(st.uow()) == [ticket.number]
+    assert await dispatch.escalate_overdue_offers(st.uow()) == []
+    rows = await outbox_rows(st, after=mark)
+    assert notices(rows) == [("queue.escalated", w.ada), ("queue.escalated", w.dana)]
+    assert {r.payload["reason"] for r in rows} == {"accept_overdue"}
+
+
+async def test_a_job_past_its_completion_target_is_flagged_once(store: Store) -> None:
+    env = await make_env(store)
+    st, w, clock = env.store, env.world, env.clock
+    sue = await with_building_supervisor(env)
+    t, number = await in_progress(env)  # water: complete within 4 hours
+    mark = await last_outbox_id(st)
+    clock.advance(timedelta(hours=3, minutes=59))
+    assert await sla.flag_overdue(st.uow()) == []
+    clock.advance(timedelta(minutes=2))
+    assert await sla.flag_overdue(st.uow()) == [number]
+    assert await sla.flag_overdue(st.uow()) == []
+    assert await sla_tick(st) == NOTHING
+    [row] = await outbox_rows(st, after=mark)
+    assert (row.kind, row.recipient_id) == ("ticket.overdue", sue)
+    assert row.payload["due_at"] == (T0 + timedelta(hours=4)).isoformat()
+    assert row.payload["status"] == Status.IN_PROGRESS
+    assert (await ticket_row(st, t)).overdue_at == clock.now
+
+
+@pytest.mark.parametrize("category", ["water", "hvac"])
+async def test_urgent_and_emergency_targets_are_shorter(store: Store, category: str) -> None:
+    env = await make_env(store)
+    st, w, clock = env.store, env.world, env.clock
+    await set_on_duty(st, w.technicians, False)  # all queued: only the accept target acts
+    targets = st.policy.categories[category]
+    created: dict[Urgency, tuple[int, str]] = {}
+    for n, urgency in enumerate(Urgency):
+        ticket = (
+            await file_ticket(
+                st, w, category=category, urgency=urgency, room=(w.room_a1, w.room_a2, w.room_b1)[n]
+            )
+        ).ticket
+        created[urgency] = ticket.id, ticket.number
+
+    def targets_of(row_created: datetime, accept: datetime, due: datetime) -> tuple[int, int]:
+        return (
+            int((accept - row_created).total_seconds() // 60),
+            int((due - row_created).total_seconds() // 60),
+        )
+
+    found = {}
+    for urgency, (t, _) in created.items():
+        row = await ticket_row(st, t)
+        assert row.accept_due_at is not None and row.due_at is not None
+        found[urgency] = targets_of(row.created_at, row.accept_due_at, row.due_at)
+    normal = (int(targets.accept.total_seconds() // 60), int(targets.complete.total_seconds() // 60))
+    assert found == {
+        Urgency.NORMAL: normal,
+        Urgency.URGENT: (min(15, normal[0]), min(120, normal[1])),
+        Urgency.EMERGENCY: (5, 60),
+    }
+    assert found[Urgency.EMERGENCY] < found[Urgency.URGENT] <= found[Urgency.NORMAL]
+
+    # The shorter completion target is the one the overdue check applies.
+    clock.advance(timedelta(minutes=6))
+    assert await sla.flag_overdue(st.uow()) == []
+    clock.advance(timedelta(minutes=55))  # 61 minutes after filing
+    assert await sla.flag_overdue(st.uow()) == [created[Urgency.EMERGENCY][1]]
+
+
+async def test_emergency_offer_escalates_before_a_normal_one(store: Store) -> None:
+    env = await make_env(store)
+    st, w, clock = env.store, env.world, env.clock
+    normal = (await file_ticket(st, w, category="hvac")).ticket
+    emergency = (
+        await file_ticket(st, w, category="hvac", urgency=Urgency.EMERGENCY, room=w.room_a2)
+    ).ticket
+    clock.advance(timedelta(minutes=6))
+    assert await dispatch.escalate_overdue_offers(st.uow()) == [emergency.number]
+    clock.advance(timedelta(minutes=55))
+    assert await dispatch.escalate_overdue_offers(st.uow()) == [normal.number]
+
+
+async def test_auto_close_leaves_no_rating_and_no_mark_on_the_average(store: Store) -> None:
+    env = await make_env(store)
+    st, w, clock = env.store, env.world, env.clock
+    rated, _ = await in_progress(env)
+    await work.complete(st.uow(), rated, w.tom)
+    await requester.confirm_and_rate(st.uow(), rated, w.requester, 3)
+    silent, number = await in_progress(env)
+    await work.complete(st.uow(), silent, w.tom)
+    completed_at = clock.now
+    clock.advance(st.policy.auto_close_after - timedelta(minutes=1))
+    assert await requester.auto_close_completed(st.uow()) == []
+    clock.advance(timedelta(minutes=2))
+    assert await sla_tick(st) == {**NOTHING, "closed": [number]}
+    assert await sla_tick(st) == NOTHING
+    row = await ticket_row(st, silent)
+    assert (row.status, row.rating, row.closed_at) == (Status.CLOSED, None, clock.now)
+    assert row.completed_at == completed_at
+    figures = await stats.office_stats(
+        st.uow(), start=T0, end=clock.now + timedelta(minutes=1), viewer_id=w.sam
+    )
+    assert (figures.completed, figures.rated, figures.average_rating) == (2, 1, 3.0)
+    assert figures.low_ratings == 0
