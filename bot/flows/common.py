@@ -21,7 +21,7 @@ from bot.callbacks import Callback
 from bot.context import Ctx
 from bot.i18n import Texts, language_from_telegram
 from bot.ui import error_text
-from store.errors import DomainError
+from store.errors import DomainError, InvalidInput
 from store.services import outbox
 from store.services.people import ensure_person
 
@@ -114,6 +114,14 @@ async def refuse(update: Update, context: Ctx, exc: DomainError) -> None:
         await answer(update.callback_query, text, alert=True)
     else:
         await reply(update, text)
+
+
+async def refused_answer(update: Update, context: Ctx, exc: DomainError) -> bool:
+    """A typed answer to a parked question that the service refused: say why. A bad value
+    keeps the question (try again); anything else (the ticket moved on, no permission)
+    ends it, or every later message would meet the same refusal. For `pending` answers."""
+    await refuse(update, context, exc)
+    return not isinstance(exc, InvalidInput)
 
 
 Handler = Callable[[Update, Ctx], Coroutine[Any, Any, Any]]

@@ -11,14 +11,23 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 from bot.callbacks import AssignTo, QueueItem, QueueView
 from bot.context import Ctx
 from bot.flows import pending
-from bot.flows.common import answer, data_of, guarded, pattern, reply
+from bot.flows.common import answer, data_of, guarded, pattern, refused_answer, reply
 from bot.ui import Button, clip, keyboard, place_label
-from store.errors import NotPermitted
+from store.errors import DomainError, InvalidInput, NotPermitted, TransitionNotAllowed
 from store.lifecycle import Capacity, Role, Status
 from store.services import dispatch, queries, requester
 from store.services.queries import QueueFilter
+from store.views import TicketView
 
 PAGE = 8
+# The statuses in which each per-ticket action may be started ("open" works in any).
+BEFORE_WORK = (Status.RECEIVED, Status.DISPATCHING, Status.ASSIGNED)
+ITEM_ACTIONS: dict[str, tuple[Status, ...]] = {
+    "open": tuple(Status),
+    "assign": BEFORE_WORK,
+    "cancel": BEFORE_WORK,
+    "duplicate": BEFORE_WORK,
+}
 
 
 def _is_dispatcher(context: Ctx) -> None:
@@ -71,12 +80,17 @@ async def on_queue_view(update: Update, context: Ctx) -> None:
     await show_queue(update, context, flt, max(view.offset, 0), edit=True)
 
 
-async def show_ticket(update: Update, context: Ctx, ticket_id: int) -> None:
-    """A ticket's detail with what a dispatcher may do in its state."""
-    t = context.texts
+async def _in_scope(context: Ctx, ticket_id: int) -> TicketView:
+    """The ticket, if it lies in the dispatcher's scope."""
     view, caps = await queries.ticket_detail(context.store.uow(), ticket_id, context.person.id)
     if Capacity.DISPATCHER not in caps:
         raise NotPermitted("not in your scope")
+    return view
+
+
+async def show_ticket(update: Update, context: Ctx, view: TicketView) -> None:
+    """A ticket's detail with what a dispatcher may do in its state."""
+    t = context.texts
     lines = [
         t(
             "my.detail",
@@ -114,14 +128,18 @@ async def on_item(update: Update, context: Ctx) -> None:
     _is_dispatcher(context)
     item = data_of(update, QueueItem)
     t, tid = context.texts, item.ticket_id
+    if item.action not in ITEM_ACTIONS:
+        return await answer(update.callback_query, t("common.stale_button"), alert=True)
+    # Scope and state are checked before the press is answered: a refusal must reach the
+    # presser as an alert, and no question may be asked that could never be answered.
+    view = await _in_scope(context, tid)
+    if view.status not in ITEM_ACTIONS[item.action]:
+        raise TransitionNotAllowed(item.action, view.status)
     await answer(update.callback_query)
     await pending.clear(context)
     if item.action == "open":
-        return await show_ticket(update, context, tid)
+        return await show_ticket(update, context, view)
     if item.action == "assign":
-        view, caps = await queries.ticket_detail(context.store.uow(), tid, context.person.id)
-        if Capacity.DISPATCHER not in caps:
-            raise NotPermitted("not in your scope")
         async with context.store.uow() as uow:
             techs = await queries.technicians_for(
                 uow, view.building_id, view.category, on_duty_only=False
@@ -141,11 +159,9 @@ async def on_item(update: Update, context: Ctx) -> None:
         await pending.ask(context, "dispatch_cancel", ticket_id=tid)
         rows = [[(t("common.back"), QueueItem("open", tid))]]
         return await reply(update, t("queue.cancel_why"), keyboard(rows), edit=True)
-    if item.action == "duplicate":
-        await pending.ask(context, "dispatch_duplicate", ticket_id=tid)
-        rows = [[(t("common.back"), QueueItem("open", tid))]]
-        return await reply(update, t("queue.duplicate_of"), keyboard(rows), edit=True)
-    await answer(update.callback_query, t("common.stale_button"), alert=True)
+    await pending.ask(context, "dispatch_duplicate", ticket_id=tid)
+    rows = [[(t("common.back"), QueueItem("open", tid))]]
+    await reply(update, t("queue.duplicate_of"), keyboard(rows), edit=True)
 
 
 async def on_assign(update: Update, context: Ctx) -> None:
@@ -176,9 +192,12 @@ async def typed_cancel_reason(update: Update, context: Ctx, q: dict[str, Any]) -
     if not reason:
         await reply(update, context.texts("error.reason_required"))
         return False
-    view = await requester.cancel(
-        context.store.uow(), int(q["ticket_id"]), context.person.id, reason
-    )
+    try:
+        view = await requester.cancel(
+            context.store.uow(), int(q["ticket_id"]), context.person.id, reason
+        )
+    except DomainError as exc:
+        return await refused_answer(update, context, exc)
     context.nudge_sender()
     await reply(update, context.texts("queue.cancelled", number=view.number))
     return True
@@ -191,9 +210,15 @@ async def typed_duplicate(update: Update, context: Ctx, q: dict[str, Any]) -> bo
     if not number:
         await reply(update, context.texts("queue.duplicate_of"))
         return False
-    view = await requester.mark_duplicate(
-        context.store.uow(), int(q["ticket_id"]), context.person.id, number
-    )
+    try:
+        view = await requester.mark_duplicate(
+            context.store.uow(), int(q["ticket_id"]), context.person.id, number
+        )
+    except InvalidInput:  # no such open ticket, or this very one: ask again
+        await reply(update, context.texts("queue.duplicate_unknown", number=clip(number, 40)))
+        return False
+    except DomainError as exc:
+        return await refused_answer(update, context, exc)
     context.nudge_sender()
     await reply(
         update, context.texts("queue.marked_duplicate", number=view.number, original=number)

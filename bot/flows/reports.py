@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from telegram import InputFile, Update
 from telegram.ext import BaseHandler, CommandHandler
@@ -12,11 +12,12 @@ from bot.export import to_csv, to_xlsx
 from bot.flows.common import guarded, reply
 from bot.i18n import Texts
 from bot.ui import clip
-from store.errors import NotPermitted
+from store.errors import InvalidInput, NotPermitted
 from store.lifecycle import Role
 from store.services import stats
 
 PERIOD_HELP = "today · 7d · 30d · week · month · 2026-03 · 2026-03-01..2026-03-15"
+FIGURES_ROLES = frozenset({Role.SUPERVISOR, Role.DISPATCHER, Role.ADMIN})
 
 
 def _duration(texts: Texts, value: timedelta | None) -> str:
@@ -38,12 +39,28 @@ def _rating(value: float | None) -> str:
     return "—" if value is None else f"{value:.1f}★"
 
 
+async def _period(update: Update, context: Ctx) -> tuple[datetime, datetime] | None:
+    """The period the command names (default: the last 30 days); None once the asker has
+    been told which forms are understood. Only staff who may see figures get that far."""
+    if not context.person.roles & FIGURES_ROLES:
+        raise NotPermitted("figures are for supervisors, dispatchers and admins")
+    t = context.texts
+    text = " ".join(context.args or [])
+    try:
+        return stats.parse_period(text or None, context.store.clock().astimezone(t.zone))
+    except InvalidInput:
+        await reply(update, t("stats.bad_period", period=clip(text, 40), forms=PERIOD_HELP))
+        return None
+
+
 async def stats_command(update: Update, context: Ctx) -> None:
     """Per technician: jobs, median accept and repair times, rating, rework, overdue; and the
     office totals with the share repaired within an hour."""
     t, uow = context.texts, context.store.uow
-    now = context.store.clock().astimezone(t.zone)
-    start, end = stats.parse_period(" ".join(context.args or []) or None, now)
+    period = await _period(update, context)
+    if period is None:
+        return
+    start, end = period
     office = await stats.office_stats(uow(), start=start, end=end, viewer_id=context.person.id)
     techs = await stats.technician_stats(uow(), start=start, end=end, viewer_id=context.person.id)
     lines = [
@@ -86,8 +103,10 @@ async def stats_command(update: Update, context: Ctx) -> None:
 async def export_command(update: Update, context: Ctx) -> None:
     """The period's tickets with their timings, as XLSX and CSV documents."""
     t, uow = context.texts, context.store.uow
-    now = context.store.clock().astimezone(t.zone)
-    start, end = stats.parse_period(" ".join(context.args or []) or None, now)
+    period = await _period(update, context)
+    if period is None:
+        return
+    start, end = period
     rows = await stats.export_rows(uow(), start=start, end=end, viewer_id=context.person.id)
     stem = f"tickets-{t.when(start, 'yyyyMMdd')}-{t.when(end, 'yyyyMMdd')}"
     chat = update.effective_chat

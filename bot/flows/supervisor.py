@@ -12,9 +12,16 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 from bot.callbacks import FollowUpAction
 from bot.context import Ctx
 from bot.flows import pending
-from bot.flows.common import answer, data_of, guarded, pattern, reply
+from bot.flows.common import answer, data_of, guarded, pattern, refused_answer, reply
 from bot.ui import Button, clip, keyboard, stars
-from store.errors import AmbiguousName, InvalidInput, NotFound, NotPermitted
+from store.errors import (
+    AmbiguousName,
+    DomainError,
+    InvalidInput,
+    NotFound,
+    NotPermitted,
+    TransitionNotAllowed,
+)
 from store.lifecycle import Role
 from store.services import followups, places
 from store.services.invites import INVITE_PREFIX, create_invite
@@ -57,6 +64,8 @@ async def on_followup(update: Update, context: Ctx) -> None:
     _is_supervisor(context)
     act = data_of(update, FollowUpAction)
     t = context.texts
+    if act.action not in ("open", "resolve"):
+        return await answer(update.callback_query, t("common.stale_button"), alert=True)
     items = await followups.open_followups(context.store.uow(), context.person.id)
     item = next((f for f in items if f.id == act.followup_id), None)
     if item is None:
@@ -74,10 +83,8 @@ async def on_followup(update: Update, context: Ctx) -> None:
         )
         rows: list[list[Button]] = [[(t("followups.resolve"), FollowUpAction("resolve", item.id))]]
         return await reply(update, text, keyboard(rows), edit=True)
-    if act.action == "resolve":
-        await pending.ask(context, "followup_note", followup_id=item.id, number=item.number)
-        return await reply(update, t("followups.note_ask", number=item.number), edit=True)
-    await answer(update.callback_query, t("common.stale_button"), alert=True)
+    await pending.ask(context, "followup_note", followup_id=item.id, number=item.number)
+    await reply(update, t("followups.note_ask", number=item.number), edit=True)
 
 
 @pending.on_answer("followup_note")
@@ -88,7 +95,15 @@ async def typed_note(update: Update, context: Ctx, q: dict[str, Any]) -> bool:
     if not note:
         await reply(update, context.texts("error.reason_required"))
         return False
-    await followups.resolve(context.store.uow(), int(q["followup_id"]), context.person.id, note)
+    try:
+        await followups.resolve(
+            context.store.uow(), int(q["followup_id"]), context.person.id, note
+        )
+    except TransitionNotAllowed:  # someone resolved it meanwhile
+        await reply(update, context.texts("followups.gone"))
+        return True
+    except DomainError as exc:
+        return await refused_answer(update, context, exc)
     context.nudge_sender()
     await reply(update, context.texts("followups.resolved", number=q.get("number", "")))
     return True

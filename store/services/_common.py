@@ -209,6 +209,13 @@ async def load(uow: UnitOfWork, ticket_id: int, actor_id: int | None) -> TicketC
     return TicketContext(ticket, place, category, actor, caps)
 
 
+def hide_from_strangers(ctx: TicketContext) -> None:
+    """Someone with no relation at all to a ticket gets the same answer as for a missing
+    one, so ticket ids cannot be probed with forged buttons."""
+    if not ctx.capacities:
+        raise NotFound("ticket", ticket_id=ctx.id)
+
+
 async def move(
     uow: UnitOfWork,
     ctx: TicketContext,
@@ -224,6 +231,7 @@ async def move(
     TransitionNotAllowed with the status that beat it.
     """
     current = ctx.ticket.status
+    hide_from_strangers(ctx)
     target = authorize(action, current, ctx.capacities)
     now = uow.now()
     values = {"status": target, "updated_at": now, **changes}

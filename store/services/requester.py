@@ -31,6 +31,7 @@ from store.services._common import (
     TicketContext,
     category_targets,
     clean_text,
+    hide_from_strangers,
     load,
     log_event,
     move,
@@ -122,6 +123,7 @@ async def mark_duplicate(
 
 
 def _own(ctx: TicketContext, what: str) -> None:
+    hide_from_strangers(ctx)
     if Capacity.REQUESTER not in ctx.capacities:
         raise NotPermitted(f"only the requester can {what}")
 

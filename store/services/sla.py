@@ -23,7 +23,9 @@ from store.uow import UnitOfWork
 
 # A resumed job keeps its promise; only completion (or a new promise) settles it.
 PROMISE_STATUSES = (Status.DEFERRED, Status.IN_PROGRESS)
-# Deferred jobs are judged by their promised date instead of the category's target.
+# Deferred jobs are judged by their promised date instead of the category's target, and
+# so are resumed ones (in progress with a promise): `flag_overdue` skips any ticket that
+# carries a promise, `escalate_missed_promises` handles it.
 TARGET_STATUSES = (Status.ASSIGNED, Status.IN_PROGRESS, Status.DISPATCHING)
 
 
@@ -70,6 +72,7 @@ async def flag_overdue(uow: UnitOfWork) -> list[str]:
                         col(Ticket.status).in_(TARGET_STATUSES),
                         col(Ticket.due_at) < now,
                         col(Ticket.overdue_at).is_(None),
+                        col(Ticket.promised_at).is_(None),
                     )
                 )
             ).scalars()

@@ -17,6 +17,7 @@ from store.errors import (
 from store.lifecycle import VISIT_PROPOSE_STATUSES, Action, Capacity, Status
 from store.models import TicketPhoto
 from store.services._common import (
+    hide_from_strangers,
     load,
     log_event,
     move,
@@ -46,6 +47,7 @@ async def propose_visit(
     """The assignee proposes when to come; the requester confirms or asks for another."""
     async with uow:
         ctx = await load(uow, ticket_id, technician_id)
+        hide_from_strangers(ctx)
         if Capacity.ASSIGNEE not in ctx.capacities:
             raise NotPermitted("only the assigned technician proposes a visit")
         if ctx.ticket.status not in VISIT_PROPOSE_STATUSES:
@@ -66,6 +68,7 @@ async def answer_visit(
     """The requester accepts the proposed visit time, or asks for another one."""
     async with uow:
         ctx = await load(uow, ticket_id, requester_id)
+        hide_from_strangers(ctx)
         if Capacity.REQUESTER not in ctx.capacities:
             raise NotPermitted("only the requester answers a visit proposal")
         t = ctx.ticket

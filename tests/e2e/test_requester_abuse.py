@@ -43,7 +43,7 @@ async def _person_id(bot: Harness, telegram_id: int) -> int:
             select(Person.id).where(Person.telegram_id == telegram_id)
         )
         person_id = found.scalar_one()
-    assert person_id is not None
+    assert isinstance(person_id, int)
     return person_id
 
 
@@ -96,7 +96,7 @@ async def _ticket_id(bot: Harness, number: str) -> int:
     async with bot.store.uow() as uow:
         found = await uow.session.execute(select(Ticket.id).where(Ticket.number == number))
         ticket_id = found.scalar_one()
-    assert ticket_id is not None
+    assert isinstance(ticket_id, int)
     return ticket_id
 
 
@@ -314,7 +314,7 @@ async def test_database_locked_too_long_answers_busy(
     async with _write_lock(bot):
         await alice.send("Water under the sink.")
         busy = await alice.expect(text_contains=BUSY)
-        assert "try again" in busy.text
+        assert "try again" in busy.body
         answer = await alice.press(step, "⬅️ Back")
         assert answer is not None and answer.show_alert and BUSY in (answer.text or "")
         assert step.edits == 1  # still the description prompt
