@@ -7,9 +7,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlmodel import col, select
+from telegram.ext import SimpleUpdateProcessor
+
+from bot.app import build_application
 
 from sandbox.client import UserHandle
 from sandbox.models import CallbackAnswer
+from sandbox.testing import start_polling
 from sandbox.views import BotMessage
 from store.lifecycle import Role
 from store.models import Offer, Outbox, Person, Ticket, TicketEvent
@@ -88,6 +92,26 @@ async def reconfigure(bot: Harness, **service: Any) -> None:
     bot.settings = bot.settings.model_copy(update={"service": changed})
     bot.store.policy = bot.settings.policy()
     await bot.start()
+
+
+async def serve_concurrently(bot: Harness, limit: int = 8) -> None:
+    """Restart the bot handling up to `limit` updates at once, as several instances behind
+    one webhook would, so that button presses really race each other in the database."""
+    await bot.stop()
+    app = build_application(
+        bot.settings,
+        bot.store,
+        sender_poll_interval=0.1,
+        per_chat_interval=bot.per_chat_interval,
+        with_scheduler=False,
+    )
+    # ApplicationBuilder.concurrent_updates() is only reachable inside build_application.
+    app._update_processor = SimpleUpdateProcessor(limit)
+    await app.initialize()
+    if app.post_init is not None:
+        await app.post_init(app)
+    await start_polling(app)
+    bot.app = app
 
 
 async def file_report_with_photo(

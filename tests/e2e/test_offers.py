@@ -20,6 +20,7 @@ from tests.e2e.staff_steps import (
     offers,
     person,
     reconfigure,
+    serve_concurrently,
     staff,
     started,
     technicians,
@@ -38,6 +39,17 @@ async def _dispatcher(bot: Harness) -> Staff:
 @pytest.mark.parametrize("e2e_db", ["sqlite", "postgres"], indirect=True)
 async def test_first_accept_wins_the_others_see_who_took_it(bot: Harness) -> None:
     """Three technicians press Accept at once: one gets the job, the others are told who."""
+    await _accept_race(bot)
+
+
+@pytest.mark.parametrize("e2e_db", ["sqlite", "postgres"], indirect=True)
+async def test_accept_race_with_updates_handled_concurrently(bot: Harness) -> None:
+    """The same race with the presses handled in parallel: the database picks the winner."""
+    await serve_concurrently(bot)
+    await _accept_race(bot)
+
+
+async def _accept_race(bot: Harness) -> None:
     techs = await technicians(bot, "Ann", "Ben", "Cat")
     alice = await started(bot, 1001, "Alice")
     number = await file_report_with_photo(alice, description="Water under the sink.")
