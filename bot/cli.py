@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import importlib
 import sys
 from collections.abc import Awaitable, Callable
@@ -92,6 +93,14 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         raise CliError(f"the bot application is not available: {exc}") from None
     result = app.run(settings)
     return result if isinstance(result, int) else EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the bot offline against the sandbox stand-in and play one repair."""
+    demo = importlib.import_module("bot.demo")
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how the demo is stopped
+        asyncio.run(demo.run_demo(settings, port=args.port, once=args.once))
+    return EXIT_OK
 
 
 def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
@@ -251,6 +260,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     sub.add_parser("run", help="start the bot").set_defaults(func=cmd_run)
+
+    demo = sub.add_parser("demo", help="run the bot offline against the sandbox, no token")
+    demo.add_argument("--port", type=int, default=8081, help="stand-in port (0: any free)")
+    demo.add_argument("--once", action="store_true", help="exit after the scripted repair")
+    demo.set_defaults(func=cmd_demo)
 
     db = sub.add_parser("db", help="database schema").add_subparsers(dest="db", required=True)
     db.add_parser("upgrade", help="apply migrations").set_defaults(func=cmd_db_upgrade)

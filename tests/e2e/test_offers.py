@@ -223,3 +223,26 @@ async def test_unreachable_technician_is_reported_and_skipped(
     assert await offers(bot, second_id) == {ann.id: None}
     # Dispatch heard about Nick once, not once per failed notice.
     assert len(await notices(bot, dan.id, ["staff.unreachable"])) == 1
+
+    # Once Nick opens the bot he is reachable again and gets the next offer.
+    telegram_id = (await person(bot, nick_id)).telegram_id
+    assert telegram_id is not None
+    nick_user = await started(bot, telegram_id, "Nick")
+    assert (await person(bot, nick_id)).unreachable_since is None
+    third = await file_report(alice, code="E1-201", description="Window won't close.")
+    await offer_for(nick_user, third)
+    await offer_for(ann.user, third)
+
+
+async def test_declines_hand_on_even_when_a_colleague_is_unreachable(bot: Harness) -> None:
+    """Ann declines; Nick's offer never reached him, so nobody is left to answer it."""
+    dan = await _dispatcher(bot)
+    (ann,) = await technicians(bot, "Ann")
+    await staff(bot, 3099, "Nick", Role.TECHNICIAN, on_duty=True, start=False)
+    alice = await started(bot, 1001, "Alice")
+    number = await file_report(alice)
+    offer = await offer_for(ann.user, number)
+    await dan.user.expect(text_contains="Nick can't receive messages")
+    await ann.user.press(offer, DECLINE)
+    await dan.user.expect(text_contains=f"{number} {ESCALATED}")
+    await alice.expect(text_contains=f"{number}: no technician")

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from store.errors import InvalidInput, NotPermitted, TransitionNotAllowed
+from store.errors import InvalidInput, NotFound, NotPermitted, TransitionNotAllowed
 from store.lifecycle import Role, Status
 from store.services import dispatch, followups, requester, work
 from store.uow import Store
@@ -91,8 +91,10 @@ async def test_bad_complaints_change_nothing(store: Store) -> None:
         await requester.complain(st.uow(), t, w.requester, "   ")
     with pytest.raises(InvalidInput):
         await requester.complain(st.uow(), t, w.requester, "x" * 101)
-    with pytest.raises(NotPermitted):
+    with pytest.raises(NotFound):
         await requester.complain(st.uow(), t, w.stranger, "I live next door")
+    with pytest.raises(NotPermitted):
+        await requester.complain(st.uow(), t, w.dana, "complaining for someone")
     with pytest.raises(TransitionNotAllowed):
         await requester.complain(st.uow(), gone, w.requester, "why cancelled?")
     assert await snapshot(st) == before

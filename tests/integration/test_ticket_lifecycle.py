@@ -13,6 +13,7 @@ from store.errors import (
     DescriptionTooLong,
     DomainError,
     InvalidInput,
+    NotFound,
     NotPermitted,
     PromisedDateInPast,
     RatingOutOfRange,
@@ -334,10 +335,24 @@ BAD_ACTIONS = [
         TransitionNotAllowed,
     ),
     # no role or no scope
+    # Bob's scope is Building B: he has no relation to the ticket at all, and learns no
+    # more than for a ticket that does not exist.
     Bad(
         "technician outside scope accepts",
         S.DISPATCHING,
         lambda e, t: dispatch.accept(e.store.uow(), t, e.world.bob),
+        NotFound,
+    ),
+    Bad(
+        "inspector of the building accepts",
+        S.DISPATCHING,
+        lambda e, t: dispatch.accept(e.store.uow(), t, e.world.ivy),
+        NotPermitted,
+    ),
+    Bad(
+        "dispatcher accepts",
+        S.DISPATCHING,
+        lambda e, t: dispatch.accept(e.store.uow(), t, e.world.dana),
         NotPermitted,
     ),
     Bad(
@@ -398,13 +413,13 @@ BAD_ACTIONS = [
         "stranger answers the visit",
         S.ASSIGNED,
         lambda e, t: work.answer_visit(e.store.uow(), t, e.world.stranger, accepted=True),
-        NotPermitted,
+        NotFound,
     ),
     Bad(
         "stranger rates",
         S.COMPLETED,
         lambda e, t: requester.confirm_and_rate(e.store.uow(), t, e.world.stranger, 5),
-        NotPermitted,
+        NotFound,
     ),
     # bad values
     Bad(
