@@ -15,8 +15,15 @@ from bot.context import Ctx
 from bot.flows import pending
 from bot.flows.common import answer, data_of, guarded, pattern, reply
 from bot.ui import Button, clip, grid, keyboard, place_label
-from store.errors import NotPermitted
-from store.lifecycle import Role, Status
+from store.errors import NotPermitted, TransitionNotAllowed
+from store.lifecycle import (
+    VISIT_PROPOSE_STATUSES,
+    Action,
+    Capacity,
+    Role,
+    Status,
+    authorize,
+)
 from store.services import dispatch, drafts, queries, work
 from store.views import TicketView
 
@@ -27,15 +34,25 @@ RELEASE_REASONS = ("skill", "team", "busy")
 PROMISE_HOUR = time(18, 0)  # a promised day means "by the end of the working day"
 
 
-class TechniciansOnly(NotPermitted):
-    """A technician's command or button from someone who holds no technician role."""
-
-    code = "jobs.technicians_only"
-
-
 def _is_technician(context: Ctx) -> None:
     if Role.TECHNICIAN not in context.person.roles:
-        raise TechniciansOnly("technicians only")
+        raise NotPermitted("technicians only")
+
+
+async def _own_job(context: Ctx, ticket_id: int, action: Action | None) -> TicketView:
+    """The job, if it is the presser's and its state allows `action` (None: a visit time).
+
+    Checked before a question is asked, so that a forged or stale button is refused at
+    once instead of parking a question whose answer would only be refused later.
+    """
+    view, caps = await queries.ticket_detail(context.store.uow(), ticket_id, context.person.id)
+    if Capacity.ASSIGNEE not in caps:
+        raise NotPermitted("not your job")
+    if action is not None:
+        authorize(action, view.status, caps)
+    elif view.status not in VISIT_PROPOSE_STATUSES:
+        raise TransitionNotAllowed("propose_visit", view.status)
+    return view
 
 
 async def jobs_command(update: Update, context: Ctx) -> None:
@@ -155,6 +172,7 @@ async def on_job(update: Update, context: Ctx) -> None:
         await work.complete(uow(), tid, me)
         await pending.clear(context)
     elif act.action == "visit":
+        await _own_job(context, tid, None)
         await answer(query)
         slots = visit_slots(context, context.store.clock())
         buttons: list[Button] = [
@@ -167,6 +185,7 @@ async def on_job(update: Update, context: Ctx) -> None:
         await pending.ask(context, "visit_time", ticket_id=tid)
         return await reply(update, t("jobs.visit_ask"), keyboard(rows), edit=True)
     elif act.action == "complete":
+        await _own_job(context, tid, Action.COMPLETE)
         await answer(query)
         await pending.ask(context, "result_photo", ticket_id=tid)
         rows = [
@@ -175,12 +194,14 @@ async def on_job(update: Update, context: Ctx) -> None:
         ]
         return await reply(update, t("jobs.complete_ask"), keyboard(rows), edit=True)
     elif act.action == "defer":
+        await _own_job(context, tid, Action.DEFER)
         await answer(query)
         buttons = [(t("jobs.in_days", days=d), DeferPick(tid, d, "-")) for d in DEFER_DAYS]
         rows = [*grid(buttons, 3), [(t("common.back"), JobAction("open", tid))]]
         await pending.ask(context, "defer_date", ticket_id=tid)
         return await reply(update, t("jobs.defer_when"), keyboard(rows), edit=True)
     elif act.action == "release":
+        await _own_job(context, tid, Action.RELEASE)
         await answer(query)
         buttons = [(t(f"jobs.release_{r}"), ReleaseReason(tid, r)) for r in RELEASE_REASONS]
         rows = [[b] for b in buttons] + [[(t("common.back"), JobAction("open", tid))]]
@@ -209,6 +230,7 @@ async def _asked(context: Ctx, ticket_id: int, *kinds: str) -> bool:
 async def on_visit_slot(update: Update, context: Ctx) -> None:
     """A proposed visit time picked from the buttons."""
     slot = data_of(update, VisitSlot)
+    await _own_job(context, slot.ticket_id, None)
     if not await _asked(context, slot.ticket_id, "visit_time"):
         return await answer(update.callback_query, context.texts("common.stale_button"), True)
     when = datetime.fromtimestamp(slot.at_minutes * 60, UTC)
@@ -229,9 +251,10 @@ async def on_defer_pick(update: Update, context: Ctx) -> None:
     """Deferral: first the day, then the reason (a preset, or typed)."""
     pick = data_of(update, DeferPick)
     t, tid = context.texts, pick.ticket_id
-    if not 1 <= pick.days <= context.store.policy.max_defer.days or not await _asked(
-        context, tid, "defer_date", "defer_reason"
-    ):
+    if not 1 <= pick.days <= context.store.policy.max_defer.days:
+        return await answer(update.callback_query, t("common.stale_button"), alert=True)
+    await _own_job(context, tid, Action.DEFER)
+    if not await _asked(context, tid, "defer_date", "defer_reason"):
         return await answer(update.callback_query, t("common.stale_button"), alert=True)
     promised = _promise_day(context, pick.days)
     if pick.reason == "-":

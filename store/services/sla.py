@@ -7,6 +7,9 @@ fell due meanwhile fires exactly once.
 
 from __future__ import annotations
 
+from typing import Any
+
+from sqlalchemy import ColumnElement, update
 from sqlmodel import col, select
 
 from store.lifecycle import Status
@@ -29,27 +32,38 @@ PROMISE_STATUSES = (Status.DEFERRED, Status.IN_PROGRESS)
 TARGET_STATUSES = (Status.ASSIGNED, Status.IN_PROGRESS, Status.DISPATCHING)
 
 
+async def _claim(uow: UnitOfWork, due: list[ColumnElement[bool]], **mark: Any) -> list[int]:
+    """Ids of the tickets matching `due`, each marked by compare-and-set: of two runs at once
+    (a leader takeover, a slow tick) exactly one gets each ticket, since PostgreSQL
+    re-checks the condition after the other's commit and SQLite serialises writers. In id
+    order, so two runs lock rows in the same order."""
+    query = select(Ticket.id).where(*due).order_by(col(Ticket.id))
+    claimed = []
+    for ticket_id in list((await uow.session.execute(query)).scalars()):
+        result = await uow.session.execute(
+            update(Ticket)
+            .where(col(Ticket.id) == ticket_id, *due)
+            .values(**mark)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount == 1:  # type: ignore[attr-defined]
+            claimed.append(ticket_id)
+    return claimed
+
+
 async def escalate_missed_promises(uow: UnitOfWork) -> list[str]:
     """Promised dates that passed with the job not complete: supervisor follow-up, and the
     requester is told the date was missed and what happens next."""
     async with uow:
         now = uow.now()
-        ids = list(
-            (
-                await uow.session.execute(
-                    select(Ticket.id).where(
-                        col(Ticket.status).in_(PROMISE_STATUSES),
-                        col(Ticket.promised_at) < now,
-                        col(Ticket.promise_missed_at).is_(None),
-                    )
-                )
-            ).scalars()
-        )
+        due = [
+            col(Ticket.status).in_(PROMISE_STATUSES),
+            col(Ticket.promised_at) < now,
+            col(Ticket.promise_missed_at).is_(None),
+        ]
         numbers = []
-        for ticket_id in ids:
+        for ticket_id in await _claim(uow, due, promise_missed_at=now):
             ctx = await load(uow, ticket_id, None)
-            ctx.ticket.promise_missed_at = now
-            uow.session.add(ctx.ticket)
             promised = ctx.ticket.promised_at.isoformat() if ctx.ticket.promised_at else None
             log_event(uow, ctx, "promise_missed", None, None, note=promised)
             followup = await open_followup(uow, ctx, "missed_promise", ctx.ticket.defer_reason)
@@ -65,23 +79,15 @@ async def flag_overdue(uow: UnitOfWork) -> list[str]:
     """Open tickets past their completion target: flagged, and the supervisor told once."""
     async with uow:
         now = uow.now()
-        ids = list(
-            (
-                await uow.session.execute(
-                    select(Ticket.id).where(
-                        col(Ticket.status).in_(TARGET_STATUSES),
-                        col(Ticket.due_at) < now,
-                        col(Ticket.overdue_at).is_(None),
-                        col(Ticket.promised_at).is_(None),
-                    )
-                )
-            ).scalars()
-        )
+        due = [
+            col(Ticket.status).in_(TARGET_STATUSES),
+            col(Ticket.due_at) < now,
+            col(Ticket.overdue_at).is_(None),
+            col(Ticket.promised_at).is_(None),
+        ]
         numbers = []
-        for ticket_id in ids:
+        for ticket_id in await _claim(uow, due, overdue_at=now):
             ctx = await load(uow, ticket_id, None)
-            ctx.ticket.overdue_at = now
-            uow.session.add(ctx.ticket)
             log_event(uow, ctx, "overdue", None, None)
             payload = {
                 **ctx.summary(),

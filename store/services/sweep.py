@@ -14,7 +14,16 @@ from sqlmodel import col, select
 
 from store.errors import InvalidInput, NotFound, NotPermitted, TransitionNotAllowed
 from store.lifecycle import Role
-from store.models import Building, Person, Room, SweepCampaign, SweepRoom, Ticket, TicketFollower
+from store.models import (
+    Building,
+    Outbox,
+    Person,
+    Room,
+    SweepCampaign,
+    SweepRoom,
+    Ticket,
+    TicketFollower,
+)
 from store.services._common import (
     clean_text,
     grant_covers,
@@ -170,21 +179,22 @@ async def progress(uow: UnitOfWork, campaign_id: int) -> CampaignView:
                 )
             ).scalars()
         )
-    faults: Counter[str] = Counter(
-        item for r in rooms for item, result in r.results.items() if result != "ok"
-    )
-    return CampaignView(
-        id=campaign_id,
-        building_id=building.id or 0,
-        building=building.name,
-        checklist=campaign.checklist,
-        floors=tuple(campaign.floors),
-        total=len(rooms),
-        done=sum(r.state in (CHECKED, NOBODY_HOME) for r in rooms),
-        nobody_home=sum(r.state == NOBODY_HOME for r in rooms),
-        closed=campaign.closed_at is not None,
-        faults_by_item=dict(faults.most_common()),
-    )
+        # Built before the unit ends: its rollback expires every row read here.
+        faults: Counter[str] = Counter(
+            item for r in rooms for item, result in r.results.items() if result != "ok"
+        )
+        return CampaignView(
+            id=campaign_id,
+            building_id=building.id or 0,
+            building=building.name,
+            checklist=campaign.checklist,
+            floors=tuple(campaign.floors),
+            total=len(rooms),
+            done=sum(r.state in (CHECKED, NOBODY_HOME) for r in rooms),
+            nobody_home=sum(r.state == NOBODY_HOME for r in rooms),
+            closed=campaign.closed_at is not None,
+            faults_by_item=dict(faults.most_common()),
+        )
 
 
 async def next_room(uow: UnitOfWork, campaign_id: int, inspector_id: int) -> RoomCard | None:
@@ -235,8 +245,13 @@ async def next_room(uow: UnitOfWork, campaign_id: int, inspector_id: int) -> Roo
                     .where(
                         col(SweepRoom.campaign_id) == campaign_id,
                         col(SweepRoom.room_id) == room_id,
+                        # The same test as the candidates' query: a room finished since
+                        # it was read (old claim, now checked) must not be taken again.
                         (col(SweepRoom.state) == PENDING)
-                        | (col(SweepRoom.claimed_at) < now - CLAIM_TIMEOUT),
+                        | (
+                            (col(SweepRoom.state) == CLAIMED)
+                            & (col(SweepRoom.claimed_at) < now - CLAIM_TIMEOUT)
+                        ),
                     )
                     .values(state=CLAIMED, inspector_id=inspector_id, claimed_at=now)
                     .execution_options(synchronize_session=False)
@@ -341,13 +356,29 @@ async def file_fault(
         assert ticket is not None
         ticket.sweep_id = campaign_id
         uow.session.add(ticket)
+        # Filing already told the inspector (received, dispatching or queued); residents
+        # follow from the start, so they get those notices too, not only later ones.
+        filed = list(
+            (
+                await uow.session.execute(
+                    select(Outbox).where(
+                        Outbox.ticket_id == result.ticket.id,
+                        Outbox.recipient_id == inspector_id,
+                        col(Outbox.kind).startswith("ticket."),
+                    )
+                )
+            ).scalars()
+        )
         for resident in await _residents(uow, room_id):
             if resident != inspector_id:
                 uow.session.add(
                     TicketFollower(ticket_id=result.ticket.id, person_id=resident, since=uow.now())
                 )
-        # Re-read: another tick may have landed while the ticket was being filed.
-        await uow.session.refresh(sweep_room)
+                for row in filed:
+                    notify(uow, resident, row.kind, dict(row.payload), ticket_id=row.ticket_id)
+        # Re-read (in this unit's session): another tick may have landed meanwhile.
+        sweep_room = await uow.session.get(SweepRoom, (campaign_id, room_id))
+        assert sweep_room is not None
         sweep_room.results = {**sweep_room.results, item: result.ticket.number}
         uow.session.add(sweep_room)
         await uow.commit()
@@ -435,14 +466,16 @@ async def sweep_report(uow: UnitOfWork, campaign_id: int) -> SweepReport:
                 .order_by(col(Ticket.number))
             )
         ).all()
-    by_floor: Counter[str] = Counter()
-    for sweep_room, floor in rows:
-        by_floor[floor] += sum(result != "ok" for result in sweep_room.results.values())
+        # Read before the unit ends: its rollback expires the SweepRoom rows.
+        states = [r.state for r, _ in rows]
+        by_floor: Counter[str] = Counter()
+        for sweep_room, floor in rows:
+            by_floor[floor] += sum(result != "ok" for result in sweep_room.results.values())
     return SweepReport(
         campaign=view,
-        checked=sum(r.state == CHECKED for r, _ in rows),
-        nobody_home=sum(r.state == NOBODY_HOME for r, _ in rows),
-        not_reached=sum(r.state in (PENDING, CLAIMED) for r, _ in rows),
+        checked=states.count(CHECKED),
+        nobody_home=states.count(NOBODY_HOME),
+        not_reached=sum(state in (PENDING, CLAIMED) for state in states),
         faults_by_item=view.faults_by_item,
         faults_by_floor={
             f: n for f, n in sorted(by_floor.items(), key=lambda x: natural_key(x[0])) if n

@@ -10,7 +10,6 @@ from sqlmodel import col, select
 from telegram.ext import SimpleUpdateProcessor
 
 from bot.app import build_application
-
 from sandbox.client import UserHandle
 from sandbox.models import CallbackAnswer
 from sandbox.testing import start_polling
@@ -140,15 +139,15 @@ async def file_report_with_photo(
     return found.group()
 
 
-async def offer_for(user: UserHandle, number: str, *, timeout: float = WAIT) -> BotMessage:
+async def offer_for(user: UserHandle, number: str, *, within: float = WAIT) -> BotMessage:
     """The offer of ticket `number` arriving in a technician's chat."""
     return await user.next_message(
-        lambda m: number in m.body and ACCEPT in m.button_texts, timeout=timeout
+        lambda m: number in m.body and ACCEPT in m.button_texts, timeout=within
     )
 
 
 async def answers_to(
-    bot: Harness, message: BotMessage, count: int = 1, *, skip: int = 0, timeout: float = WAIT
+    bot: Harness, message: BotMessage, count: int = 1, *, skip: int = 0, within: float = WAIT
 ) -> list[CallbackAnswer]:
     """Wait until the bot answered `count` presses of buttons on `message` beyond the first
     `skip` answers (those given before the presses in question); returns those `count`."""
@@ -158,15 +157,15 @@ async def answers_to(
         return found[:count] if len(found) >= count else None
 
     return await bot.sandbox.state.changed.wait_for(
-        probe, timeout, f"{count} answer(s) to presses on message {message.message_id}"
+        probe, within, f"{count} answer(s) to presses on message {message.message_id}"
     )
 
 
 async def until(
-    bot: Harness, condition: Callable[[], bool], what: str, *, timeout: float = WAIT
+    bot: Harness, condition: Callable[[], bool], what: str, *, within: float = WAIT
 ) -> None:
     """Wait until `condition` holds for what users see (re-checked on every sandbox change)."""
-    await bot.sandbox.state.changed.wait_for(lambda: True if condition() else None, timeout, what)
+    await bot.sandbox.state.changed.wait_for(lambda: True if condition() else None, within, what)
 
 
 async def open_job(user: UserHandle, number: str) -> BotMessage:

@@ -29,6 +29,7 @@ from tests.e2e.staff_steps import (
 from tests.e2e.steps import file_report
 from tests.factories import Clock
 
+STALE = "This button is out of date. Please use the latest message."
 # Monday 2 March 2026, 16:00 in the campus zone (Asia/Shanghai).
 MONDAY_8_UTC = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 
@@ -94,9 +95,13 @@ async def test_visit_time_proposed_and_confirmed(bot: Harness) -> None:
     assert slots.button_texts[0] == "Mon 2 Mar 19:00" and "⬅️ Back" in slots.button_texts
     await tom.press(slots, "Tue 3 Mar 09:00")
     await tom.expect(text_contains=f"Proposed 2026-03-03 09:00 for {job.number}")
+    # The slots stay on screen; a second tap does not send Alice a second proposal.
+    again = await tom.press(slots, "Tue 3 Mar 11:00")
+    assert again is not None and again.show_alert and again.text == STALE
 
     proposal = await alice.expect(text_contains="proposes to come at 2026-03-03 09:00")
     assert proposal.button_texts == ["👍 That time works", "🕒 Ask for another time"]
+    await alice.assert_no_message(0.2)
     await alice.press(proposal, "👍 That time works")
     await alice.expect(text_contains="the technician will come at 2026-03-03 09:00")
     await tom.expect(text_contains=f"{job.number}: the requester accepted the visit")
@@ -219,17 +224,26 @@ async def test_release_with_a_typed_reason_reoffers_to_others(bot: Harness) -> N
 
 async def test_forged_start_on_someone_elses_job_changes_nothing(bot: Harness) -> None:
     job = await _accepted_job(bot, "Una")
-    una = job.others[0].user
+    una = job.others[0]
     before = await events(bot, job.id)
-    any_message = una.messages[-1]
-    refusal = await una.press_forged(any_message, f"j:start:{job.id}")
-    assert refusal is not None and refusal.show_alert
-    assert refusal.text == "You're not allowed to do that."
+    any_message = una.user.messages[-1]
+    # Start it, or begin to propose a time, hand it back or defer it: all refused at once,
+    # without a question parked for Una.
+    for data in ("start", "visit", "release", "defer", "complete"):
+        refusal = await una.user.press_forged(any_message, f"j:{data}:{job.id}")
+        assert refusal is not None and refusal.show_alert, data
+        assert refusal.text == "You're not allowed to do that.", data
+        assert await drafts.get_draft(bot.store.uow(), una.id) is None, data
+    slot = int(datetime(2026, 3, 3, 1, 0, tzinfo=UTC).timestamp() // 60)
+    for data in (f"vs:{job.id}:{slot}", f"dp:{job.id}:2:-", f"dp:{job.id}:2:parts"):
+        refusal = await una.user.press_forged(any_message, data)
+        assert refusal is not None and refusal.show_alert, data
+        assert refusal.text == "You're not allowed to do that.", data
     row = await ticket(bot, job.number)
     assert row.status == Status.ASSIGNED and row.assignee_id == job.tech.id
+    assert row.visit_at is None
     assert await events(bot, job.id) == before
     await job.alice.assert_no_message(0.2)
-
 
 
 async def _deferral_reasons(bot: Harness, job: Job) -> BotMessage:
@@ -253,7 +267,9 @@ async def test_a_second_tap_on_a_reason_does_not_defer_again(bot: Harness) -> No
     await tom.press(why, "Rewiring needed", wait_answer=False)  # a nervous double tap
     first, second = await answers_to(bot, why, 2, skip=earlier)
     assert not first.show_alert
-    assert second.show_alert and second.text == "This button is out of date. Please use the latest message."
+    # The stale button says what changed.
+    assert second.show_alert
+    assert second.text == "That's no longer possible: the ticket is now 📅 Scheduled."
     await tom.expect(text_contains=f"{job.number} is scheduled")
     await alice.expect(text_contains="needs more time (Parts to order)")
     await alice.assert_no_message(0.3)

@@ -20,7 +20,6 @@ SUPERVISOR_LIMITS = (
     "Supervisors can invite a technician, dispatcher or inspector, for buildings they "
     "supervise: /invite ROLE BUILDING."
 )
-TECHNICIANS_ONLY = "That's for technicians. If you are one, ask your supervisor for an invite link."
 
 
 async def _invite(inviter: UserHandle, args: str) -> str:
@@ -148,6 +147,6 @@ async def test_requester_has_no_duty_and_no_jobs(bot: Harness) -> None:
     alice = await started(bot, 1001, "Alice")
     for command in ("duty", "jobs"):
         await alice.command(command)
-        await alice.expect(text=TECHNICIANS_ONLY)
+        await alice.expect(text=REFUSED)
     who = await person_by_telegram_id(bot.store.uow(), 1001)
     assert who is not None and not who.on_duty and who.roles == {Role.REQUESTER}

@@ -4,11 +4,13 @@ moving it far ahead before anything runs, as after a restart."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
 
 from scheduler.jobs import sla_tick
+from store.db import create_engine
 from store.errors import ReasonRequired
 from store.lifecycle import Role, Status
 from store.services import dispatch, outbox, requester, sla, stats, work
@@ -223,6 +225,38 @@ async def test_a_resumed_job_is_judged_by_its_promise_not_the_target(store: Stor
     assert await tick(st) == {"promise_missed": [number]}
     assert await tick(st) == {}
     assert await outbox_rows(st, ticket_id=t, kind="ticket.overdue") == []
+
+
+async def test_two_instances_checking_at_once_tell_once(store: Store) -> None:
+    """During a leader takeover two instances may run the same check at the same moment;
+    each missed promise and each overdue job is still escalated once."""
+    env = await make_env(store)
+    st, w, clock = env.store, env.world, env.clock
+    deferred, missed = await in_progress(env)
+    await work.defer(st.uow(), deferred, w.tom, T0 + timedelta(days=1), "parts on order")
+    late = (await file_ticket(st, w, room=w.room_a2)).ticket
+    await dispatch.accept(st.uow(), late.id, w.ann)
+    clock.now = T0 + timedelta(days=2)
+    mark = await last_outbox_id(st)
+    other = Store(create_engine(st.engine.url.render_as_string(hide_password=False)), st.policy)
+    other.clock = clock
+    try:
+        both = await asyncio.gather(
+            sla.escalate_missed_promises(st.uow()), sla.escalate_missed_promises(other.uow())
+        )
+        assert sorted(both) == [[], [missed]]
+        both = await asyncio.gather(sla.flag_overdue(st.uow()), sla.flag_overdue(other.uow()))
+        assert sorted(both) == [[], [late.number]]
+    finally:
+        await other.dispose()
+    assert len(await followups_of(st, deferred)) == 1
+    assert notices(await outbox_rows(st, after=mark)) == sorted(
+        [
+            ("followup.new", w.sam),
+            ("ticket.promise_missed", w.requester),
+            ("ticket.overdue", w.sam),
+        ]
+    )
 
 
 # --- targets ------------------------------------------------------------------------------

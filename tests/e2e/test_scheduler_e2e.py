@@ -1,0 +1,64 @@
+"""The supervisor's digest through Telegram: /digest on demand, and the scheduled one that
+arrives once a day however often the scheduler (or a restarted bot) asks."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from bot.digest import send_due_digests
+from sandbox.views import BotMessage
+from store.lifecycle import Role
+from store.services.report import NewTicket, report
+from tests.e2e.conftest import Harness
+from tests.e2e.staff_steps import staff
+from tests.factories import Clock, make_person
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+YESTERDAY = "2026-03-10"
+
+
+def is_digest(message: BotMessage) -> bool:
+    return message.photo is not None
+
+
+async def scheduler_tick(bot: Harness) -> list[int]:
+    """What the scheduler's digest job does each minute (on the running bot)."""
+    assert bot.app is not None
+    return await send_due_digests(bot.app.bot, bot.store, bot.settings)
+
+
+async def test_digest_on_demand_and_once_a_day(bot: Harness) -> None:
+    sue = await staff(bot, 4101, "Sue", Role.SUPERVISOR)
+    clock = Clock(datetime(2026, 3, 10, 3, 0, tzinfo=UTC))  # 11:00 on 03-10 in Shanghai
+    bot.store.clock = clock
+    rita = await make_person(bot.store, name="Rita")
+    room = bot.places.room("E1-101").room_id
+    ticket = await report(bot.store.uow(), NewTicket(rita.id, room, "water", "The tap drips"))
+
+    clock.now = datetime(2026, 3, 11, 0, 30, tzinfo=UTC)  # 08:30 on 03-11 in Shanghai
+    await sue.user.command("digest")
+    chart = await sue.user.next_message(is_digest, timeout=10)
+    assert chart.photo is not None and chart.photo.startswith(PNG_SIGNATURE)
+    assert len(chart.photo) > 10_000
+    text = chart.body
+    assert f"Daily digest for {YESTERDAY}" in text
+    assert "Received 1 · completed 0 · cancelled 0" in text
+    assert f"Overdue (1): {ticket.ticket.number}" in text  # past its 4 h target
+
+    # On demand does not count as the scheduled digest, which goes out once.
+    sue.user.mark()
+    assert await scheduler_tick(bot) == [sue.id]
+    scheduled = await sue.user.next_message(timeout=5)
+    assert scheduled.photo is not None and scheduled.photo.startswith(PNG_SIGNATURE)
+    assert f"Daily digest for {YESTERDAY}" in scheduled.body
+    assert await scheduler_tick(bot) == []
+
+    clock.advance(hours=6)  # a restart later the same day
+    await bot.restart()
+    assert await scheduler_tick(bot) == []
+    await sue.user.assert_no_message(within=0.3)
+
+    clock.now += timedelta(days=1)  # the next morning brings the next one
+    assert await scheduler_tick(bot) == [sue.id]
+    following = await sue.user.next_message(timeout=5)
+    assert "Daily digest for 2026-03-11" in following.body

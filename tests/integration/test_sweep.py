@@ -1,0 +1,493 @@
+"""Sweep campaigns against a real database (SQLite and PostgreSQL): rooms shared between
+inspectors, resume, faults filed as tickets the residents follow, "nobody home" notices,
+the closing report, and repeating campaigns."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import update
+from sqlmodel import col, select
+
+from store.errors import InvalidInput, NotFound, NotPermitted, TransitionNotAllowed
+from store.lifecycle import Role, Status
+from store.models import (
+    Building,
+    Category,
+    Outbox,
+    Person,
+    RoleGrant,
+    SweepCampaign,
+    SweepRoom,
+    Ticket,
+    TicketFollower,
+    TicketPhoto,
+)
+from store.services import dispatch, sweep
+from store.services.people import set_room
+from store.uow import Store
+from tests.factories import Clock, Places, make_categories, make_places, next_telegram_id
+
+E1, E2 = "E1公寓", "E2公寓"
+# E1公寓's rooms in walking order: floor 1, 2, then 10 (natural sort).
+E1_ROOMS = ["E1-101", "E1-102", "E1-201", "E1-1001"]
+
+
+@dataclass(frozen=True)
+class World:
+    store: Store
+    clock: Clock
+    places: Places
+    e1: int
+    sue: int  # E1's named supervisor
+    sid: int  # another supervisor covering E1
+    ivan: int  # inspectors of E1
+    iris: int
+    eve: int  # inspector of E2 only
+    tom: int  # technician of E1, on duty
+    pat: int  # a plain requester
+    rita: int  # residents of E1-101 on Telegram
+    rob: int
+    nora: int  # resident of E1-101 without Telegram (a booth walk-up)
+
+    def room(self, code: str) -> int:
+        return self.places.room(code).room_id
+
+
+async def make_world(store: Store) -> World:
+    clock = Clock(datetime(2026, 3, 2, 8, 0, tzinfo=UTC))
+    store.clock = clock
+    places = await make_places(store)
+    await make_categories(store)
+    e1, e2 = places.building(E1).id, places.building(E2).id
+    room = places.room("E1-101").room_id
+    ids: dict[str, int] = {}
+    async with store.uow() as uow:  # people in one go: ~12 people, one transaction
+
+        async def person(name: str, *grants: tuple[Role, int], **fields: Any) -> None:
+            fields.setdefault("telegram_id", next_telegram_id())
+            row = Person(name=name, language="en", created_at=clock(), **fields)
+            uow.session.add(row)
+            await uow.flush()
+            assert row.id is not None
+            ids[name] = row.id
+            for role, building in grants:
+                uow.session.add(RoleGrant(person_id=row.id, role=role, building_id=building))
+
+        await person("Sue", (Role.SUPERVISOR, e1))
+        await person("Sid", (Role.SUPERVISOR, e1))
+        await person("Ivan", (Role.INSPECTOR, e1))
+        await person("Iris", (Role.INSPECTOR, e1))
+        await person("Eve", (Role.INSPECTOR, e2))
+        await person("Tom", (Role.TECHNICIAN, e1), on_duty=True)
+        await person("Pat")
+        await person("Rita")
+        await person("Rob")
+        await person("Nora", room_id=room, telegram_id=None)  # a walk-up: no Telegram
+        await uow.session.execute(
+            update(Building).where(col(Building.id) == e1).values(supervisor_id=ids["Sue"])
+        )
+        await uow.commit()
+    # Residents choose their room through the service, as /myroom does.
+    await set_room(store.uow(), ids["Rita"], room)
+    await set_room(store.uow(), ids["Rob"], room)
+    return World(
+        store,
+        clock,
+        places,
+        e1,
+        *(ids[n] for n in ("Sue", "Sid", "Ivan", "Iris", "Eve", "Tom", "Pat", "Rita", "Rob")),
+        ids["Nora"],
+    )
+
+
+async def start(w: World, actor: int | None = None, **kw: Any) -> sweep.CampaignView:
+    kw.setdefault("building_id", w.e1)
+    kw.setdefault("checklist", "dorm_room")
+    return await sweep.start_campaign(w.store.uow(), actor_id=actor or w.sue, **kw)
+
+
+async def outbox(w: World, kind: str) -> list[Outbox]:
+    async with w.store.uow() as uow:
+        rows = await uow.session.execute(
+            select(Outbox).where(Outbox.kind == kind).order_by(col(Outbox.id))
+        )
+        found = list(rows.scalars())
+        uow.session.expunge_all()  # detached, fully loaded: the unit's rollback expires rows
+        return found
+
+
+async def ticket(w: World, number: str) -> Ticket:
+    async with w.store.uow() as uow:
+        found = await uow.session.execute(select(Ticket).where(Ticket.number == number))
+        row = found.scalar_one()
+        uow.session.expunge(row)
+        return row
+
+
+async def followers(w: World, ticket_id: int) -> set[int]:
+    async with w.store.uow() as uow:
+        rows = await uow.session.execute(
+            select(TicketFollower.person_id).where(TicketFollower.ticket_id == ticket_id)
+        )
+        return set(rows.scalars())
+
+
+# --- rooms, inspectors, resume ------------------------------------------------------------
+
+
+async def test_two_inspectors_share_the_rooms_without_overlap(store: Store) -> None:
+    w = await make_world(store)
+    view = await start(w)
+    assert (view.total, view.done, view.building, view.closed) == (4, 0, E1, False)
+
+    seen: list[int] = []
+    while True:
+        cards = await asyncio.gather(
+            sweep.next_room(store.uow(), view.id, w.ivan),
+            sweep.next_room(store.uow(), view.id, w.iris),
+        )
+        rooms = [c.room_id for c in cards if c is not None]
+        assert len(rooms) == len(set(rooms)), "two inspectors got the same room"
+        assert not set(rooms) & set(seen), "a done room was handed out again"
+        if not rooms:
+            break
+        seen.extend(rooms)
+        for card, inspector in zip(cards, (w.ivan, w.iris), strict=True):
+            if card is not None:
+                await sweep.finish_room(
+                    store.uow(), view.id, card.room_id, inspector, nobody_home=False
+                )
+    assert sorted(seen) == sorted(w.room(c) for c in E1_ROOMS)
+    progress = await sweep.progress(store.uow(), view.id)
+    assert (progress.done, progress.total, progress.nobody_home) == (4, 4, 0)
+
+
+async def test_many_concurrent_claims_never_give_a_room_to_two_inspectors(
+    store: Store,
+) -> None:
+    w = await make_world(store)
+    view = await start(w)
+    inspectors = (w.ivan, w.iris) * 3  # six claims at once, each in its own unit of work
+    cards = await asyncio.gather(*(sweep.next_room(store.uow(), view.id, i) for i in inspectors))
+    holder: dict[int, int] = {}
+    for card, who in zip(cards, inspectors, strict=True):
+        if card is not None:
+            assert holder.setdefault(card.room_id, who) == who, "a room went to two inspectors"
+    assert {w.ivan, w.iris} <= set(holder.values())
+    async with store.uow() as uow:
+        rows = await uow.session.execute(
+            select(SweepRoom.room_id, SweepRoom.inspector_id).where(
+                SweepRoom.campaign_id == view.id, SweepRoom.state == sweep.CLAIMED
+            )
+        )
+        assert {room: who for room, who in rows.all()} == holder
+
+
+async def test_resume_returns_the_same_room_with_its_ticks(store: Store) -> None:
+    w = await make_world(store)
+    view = await start(w)
+    first = await sweep.next_room(store.uow(), view.id, w.ivan)
+    assert first is not None
+    assert (first.code, first.floor, first.residents) == ("E1-101", "1", 2)  # Nora: no Telegram
+    assert first.items == tuple(store.policy.checklists["dorm_room"])
+    card = await sweep.mark_ok(store.uow(), view.id, first.room_id, w.ivan, "lights")
+    assert card.results == {"lights": "ok"}
+
+    # "After a restart": a new Store on the same database knows nothing in memory.
+    fresh = Store(store.engine, store.policy, clock=w.clock)
+    again = await sweep.next_room(fresh.uow(), view.id, w.ivan)
+    assert again is not None
+    assert (again.room_id, again.results) == (first.room_id, {"lights": "ok"})
+    other = await sweep.next_room(fresh.uow(), view.id, w.iris)
+    assert other is not None and other.code == "E1-102"
+    listed = await sweep.active_campaigns(fresh.uow(), w.ivan)
+    assert [(c.id, c.done, c.total) for c in listed] == [(view.id, 0, 4)]
+
+
+async def test_an_abandoned_claim_goes_to_another_inspector_after_the_timeout(
+    store: Store,
+) -> None:
+    w = await make_world(store)
+    view = await start(w, floors=["1"])
+    mine = await sweep.next_room(store.uow(), view.id, w.ivan)
+    assert mine is not None and mine.code == "E1-101"
+    w.clock.advance(hours=1)
+    theirs = await sweep.next_room(store.uow(), view.id, w.iris)
+    assert theirs is not None and theirs.code == "E1-102"  # still Ivan's
+    await sweep.finish_room(store.uow(), view.id, theirs.room_id, w.iris, nobody_home=False)
+    w.clock.advance(seconds=sweep.CLAIM_TIMEOUT.total_seconds())
+    taken = await sweep.next_room(store.uow(), view.id, w.iris)
+    assert taken is not None and taken.code == "E1-101"
+    with pytest.raises(TransitionNotAllowed):
+        await sweep.mark_ok(store.uow(), view.id, mine.room_id, w.ivan, "lights")
+    await sweep.finish_room(store.uow(), view.id, taken.room_id, w.iris, nobody_home=False)
+    # A finished room is never handed out again, however old its claim.
+    w.clock.advance(hours=5)
+    assert await sweep.next_room(store.uow(), view.id, w.ivan) is None
+
+
+async def test_floors_filter_and_refusals_when_starting(store: Store) -> None:
+    w = await make_world(store)
+    view = await start(w, floors=[" 10 ", "1", ""])
+    assert (view.total, view.floors) == (3, ("10", "1"))
+    codes = []
+    while (card := await sweep.next_room(store.uow(), view.id, w.ivan)) is not None:
+        codes.append(card.code)
+        await sweep.finish_room(store.uow(), view.id, card.room_id, w.ivan, nobody_home=False)
+    assert codes == ["E1-101", "E1-102", "E1-1001"]
+
+    with pytest.raises(InvalidInput) as unknown_floor:
+        await start(w, floors=["1", "7"])
+    assert unknown_floor.value.params == {"floors": "7"}
+    with pytest.raises(InvalidInput):
+        await start(w, checklist="spaceship")
+    with pytest.raises(InvalidInput):
+        await start(w, repeat_weeks=0)
+    with pytest.raises(NotFound):
+        await start(w, building_id=999_999)
+    async with store.uow() as uow:  # nothing half-made by the refusals
+        count = len(list((await uow.session.execute(select(SweepCampaign.id))).scalars()))
+    assert count == 1
+
+
+async def test_only_sweepers_of_the_building_may_sweep_it(store: Store) -> None:
+    w = await make_world(store)
+    for outsider in (w.pat, w.tom, w.eve):  # requester, technician, inspector of E2
+        with pytest.raises(NotPermitted):
+            await start(w, actor=outsider)
+    view = await start(w, actor=w.ivan)  # an inspector may start one too
+    for outsider in (w.pat, w.tom, w.eve):
+        with pytest.raises(NotPermitted):
+            await sweep.next_room(store.uow(), view.id, outsider)
+        with pytest.raises(NotPermitted):
+            await sweep.close_campaign(store.uow(), view.id, outsider)
+        assert await sweep.active_campaigns(store.uow(), outsider) == []
+    card = await sweep.next_room(store.uow(), view.id, w.ivan)
+    assert card is not None
+    # A room claimed by Ivan cannot be ticked, faulted or finished by anyone else.
+    with pytest.raises(TransitionNotAllowed):
+        await sweep.mark_ok(store.uow(), view.id, card.room_id, w.iris, "lights")
+    with pytest.raises(TransitionNotAllowed):
+        await sweep.file_fault(store.uow(), view.id, card.room_id, w.eve, "taps", "Drips")
+    with pytest.raises(TransitionNotAllowed):
+        await sweep.finish_room(store.uow(), view.id, card.room_id, w.iris, nobody_home=True)
+    with pytest.raises(NotFound):
+        await sweep.mark_ok(store.uow(), view.id, w.room("E2-101"), w.ivan, "lights")
+    assert await outbox(w, "sweep.nobody_home") == []
+
+
+# --- faults --------------------------------------------------------------------------------
+
+
+async def test_a_fault_files_a_ticket_the_residents_follow(store: Store) -> None:
+    w = await make_world(store)
+    view = await start(w)
+    card = await sweep.next_room(store.uow(), view.id, w.ivan)
+    assert card is not None and card.code == "E1-101"
+    await sweep.mark_ok(store.uow(), view.id, card.room_id, w.ivan, "lights")
+
+    number = await sweep.file_fault(
+        store.uow(), view.id, card.room_id, w.ivan, "taps", "  The tap drips.  ", ["photo-1"]
+    )
+    row = await ticket(w, number)
+    assert row.sweep_id == view.id
+    assert (row.requester_id, row.filed_by_id, row.room_id) == (w.ivan, w.ivan, card.room_id)
+    assert row.description == "The tap drips."
+    async with store.uow() as uow:
+        photos = await uow.session.execute(
+            select(TicketPhoto.file_id).where(TicketPhoto.ticket_id == row.id)
+        )
+        assert list(photos.scalars()) == ["photo-1"]
+        category = await uow.session.get(Category, row.category_id)
+        assert category is not None and category.key == "water"  # taps → water
+    assert await followers(w, row.id or 0) == {w.rita, w.rob}  # Nora has no Telegram
+
+    # Everyone on the ticket hears it was received; the technician got the offer.
+    received = {o.recipient_id for o in await outbox(w, "ticket.received")}
+    assert received == {w.ivan, w.rita, w.rob}
+    assert {o.recipient_id for o in await outbox(w, "offer.new")} == {w.tom}
+    # ... and every later notice too.
+    await dispatch.accept(store.uow(), row.id or 0, w.tom)
+    assigned = {o.recipient_id for o in await outbox(w, "ticket.assigned")}
+    assert assigned == {w.ivan, w.rita, w.rob}
+
+    # Second fault on the same item: refused; ticking it fine afterwards: refused.
+    with pytest.raises(TransitionNotAllowed):
+        await sweep.file_fault(store.uow(), view.id, card.room_id, w.ivan, "taps", "Again")
+    with pytest.raises(TransitionNotAllowed):
+        await sweep.mark_ok(store.uow(), view.id, card.room_id, w.ivan, "taps")
+    # An item ticked fine may still turn out faulty; unknown items and empty notes: refused.
+    electrical = await sweep.file_fault(
+        store.uow(), view.id, card.room_id, w.ivan, "lights", "Flickers"
+    )
+    with pytest.raises(InvalidInput):
+        await sweep.file_fault(store.uow(), view.id, card.room_id, w.ivan, "projector", "X")
+    with pytest.raises(InvalidInput):
+        await sweep.mark_ok(store.uow(), view.id, card.room_id, w.ivan, "projector")
+    with pytest.raises(InvalidInput):
+        await sweep.file_fault(store.uow(), view.id, card.room_id, w.ivan, "hvac", "   ")
+    again = await sweep.next_room(store.uow(), view.id, w.ivan)
+    assert again is not None
+    assert again.results == {"lights": electrical, "taps": number}
+    progress = await sweep.progress(store.uow(), view.id)
+    assert progress.faults_by_item == {"lights": 1, "taps": 1}
+    async with store.uow() as uow:
+        count = (
+            await uow.session.execute(select(Ticket.id).where(Ticket.sweep_id == view.id))
+        ).all()
+    assert len(count) == 2
+
+
+async def test_nobody_home_asks_the_residents_on_telegram_only(store: Store) -> None:
+    w = await make_world(store)
+    view = await start(w)
+    card = await sweep.next_room(store.uow(), view.id, w.ivan)
+    assert card is not None and card.code == "E1-101"
+    asked = await sweep.finish_room(store.uow(), view.id, card.room_id, w.ivan, nobody_home=True)
+    assert asked == 2
+    rows = await outbox(w, "sweep.nobody_home")
+    assert sorted(r.recipient_id for r in rows) == sorted([w.rita, w.rob])
+    assert rows[0].payload == {
+        "room_id": card.room_id,
+        "room": "101",
+        "room_code": "E1-101",
+        "building": E1,
+        "campaign_id": view.id,
+    }
+    # A room with no residents on file asks nobody; the room is still done.
+    card = await sweep.next_room(store.uow(), view.id, w.ivan)
+    assert card is not None and card.residents == 0
+    assert (
+        await sweep.finish_room(store.uow(), view.id, card.room_id, w.ivan, nobody_home=True) == 0
+    )
+    with pytest.raises(TransitionNotAllowed):  # finished rooms are finished
+        await sweep.finish_room(store.uow(), view.id, card.room_id, w.ivan, nobody_home=False)
+    progress = await sweep.progress(store.uow(), view.id)
+    assert (progress.done, progress.nobody_home) == (2, 2)
+    assert len(await outbox(w, "sweep.nobody_home")) == 2
+
+
+# --- closing -------------------------------------------------------------------------------
+
+
+async def test_close_reports_the_figures_to_the_buildings_supervisor(store: Store) -> None:
+    w = await make_world(store)
+    view = await start(w)
+    uow = store.uow
+    # Ivan: E1-101 with two faults; Iris: E1-102 nobody home; Ivan: E1-201 one fault;
+    # E1-1001 stays with Iris, claimed but never finished.
+    r101 = await sweep.next_room(uow(), view.id, w.ivan)
+    r102 = await sweep.next_room(uow(), view.id, w.iris)
+    assert r101 is not None and r102 is not None
+    t1 = await sweep.file_fault(uow(), view.id, r101.room_id, w.ivan, "taps", "Drips")
+    t2 = await sweep.file_fault(uow(), view.id, r101.room_id, w.ivan, "sockets", "Loose")
+    await sweep.mark_ok(uow(), view.id, r101.room_id, w.ivan, "lights")
+    await sweep.finish_room(uow(), view.id, r101.room_id, w.ivan, nobody_home=False)
+    await sweep.finish_room(uow(), view.id, r102.room_id, w.iris, nobody_home=True)
+    r201 = await sweep.next_room(uow(), view.id, w.ivan)
+    assert r201 is not None and r201.code == "E1-201"
+    t3 = await sweep.file_fault(uow(), view.id, r201.room_id, w.ivan, "taps", "No water")
+    await sweep.finish_room(uow(), view.id, r201.room_id, w.ivan, nobody_home=False)
+    r1001 = await sweep.next_room(uow(), view.id, w.iris)
+    assert r1001 is not None and r1001.code == "E1-1001"
+    await dispatch.accept(uow(), (await ticket(w, t1)).id or 0, w.tom)
+
+    report = await sweep.close_campaign(uow(), view.id, w.ivan)
+    assert (report.checked, report.nobody_home, report.not_reached) == (2, 1, 1)
+    assert report.faults_by_item == {"taps": 2, "sockets": 1}
+    assert report.faults_by_floor == {"1": 2, "2": 1}
+    assert report.tickets == sorted(
+        [(t1, Status.ASSIGNED), (t2, Status.DISPATCHING), (t3, Status.DISPATCHING)]
+    )
+    assert report.campaign.closed and report.campaign.done == 3
+
+    rows = await outbox(w, "sweep.report")
+    assert [r.recipient_id for r in rows] == [w.sue]  # the named supervisor, not Sid
+    assert rows[0].payload == {
+        "campaign_id": view.id,
+        "building": E1,
+        "total": 4,
+        "checked": 2,
+        "nobody_home": 1,
+        "not_reached": 1,
+        "faults_by_item": {"taps": 2, "sockets": 1},
+        "faults_by_floor": {"1": 2, "2": 1},
+        "tickets": [[n, str(s)] for n, s in report.tickets],
+    }
+    # Closed: no second close, no more rooms or ticks, and it leaves the open list.
+    with pytest.raises(TransitionNotAllowed):
+        await sweep.close_campaign(uow(), view.id, w.sue)
+    with pytest.raises(TransitionNotAllowed):
+        await sweep.next_room(uow(), view.id, w.iris)
+    with pytest.raises(NotFound):
+        await sweep.finish_room(uow(), view.id, r1001.room_id, w.iris, nobody_home=False)
+    assert await sweep.active_campaigns(uow(), w.ivan) == []
+    assert len(await outbox(w, "sweep.report")) == 1
+
+
+async def test_two_concurrent_closes_report_once(store: Store) -> None:
+    w = await make_world(store)
+    view = await start(w)
+    results = await asyncio.gather(
+        sweep.close_campaign(store.uow(), view.id, w.ivan),
+        sweep.close_campaign(store.uow(), view.id, w.iris),
+        return_exceptions=True,
+    )
+    assert sorted(type(r).__name__ for r in results) == ["SweepReport", "TransitionNotAllowed"]
+    assert len(await outbox(w, "sweep.report")) == 1
+    ok = next(r for r in results if isinstance(r, sweep.SweepReport))
+    assert (ok.checked, ok.nobody_home, ok.not_reached, ok.tickets) == (0, 0, 4, [])
+
+
+async def test_supervisors_covering_the_building_get_the_report_when_none_is_named(
+    store: Store,
+) -> None:
+    w = await make_world(store)
+    async with store.uow() as uow:
+        await uow.session.execute(
+            update(Building).where(col(Building.id) == w.e1).values(supervisor_id=None)
+        )
+        await uow.commit()
+    view = await start(w, actor=w.ivan)
+    await sweep.close_campaign(store.uow(), view.id, w.ivan)
+    assert sorted(r.recipient_id for r in await outbox(w, "sweep.report")) == [w.sue, w.sid]
+
+
+# --- repeating -----------------------------------------------------------------------------
+
+
+async def test_a_repeating_campaign_starts_again_once_when_due(store: Store) -> None:
+    w = await make_world(store)
+    view = await start(w, floors=["2"], repeat_weeks=2)
+    w.clock.advance(weeks=1, days=6)
+    assert await sweep.repeat_due_campaigns(store.uow()) == []
+    w.clock.advance(days=1)
+    started = await asyncio.gather(
+        sweep.repeat_due_campaigns(store.uow()), sweep.repeat_due_campaigns(store.uow())
+    )
+    new_ids = [cid for batch in started for cid in batch]
+    assert len(new_ids) == 1 and new_ids[0] != view.id
+    assert await sweep.repeat_due_campaigns(store.uow()) == []
+    again = await sweep.progress(store.uow(), new_ids[0])
+    assert (again.building_id, again.checklist, again.floors, again.total) == (
+        w.e1,
+        "dorm_room",
+        ("2",),
+        1,
+    )
+    async with store.uow() as uow:
+        old = await uow.session.get(SweepCampaign, view.id)
+        new = await uow.session.get(SweepCampaign, new_ids[0])
+        assert old is not None and new is not None
+        assert old.next_start_at is None
+        assert (new.repeat_weeks, new.started_by_id) == (2, w.sue)
+        assert (new.started_at, new.next_start_at) == (w.clock(), w.clock() + timedelta(weeks=2))
+    # Two weeks later the new one repeats in turn (once).
+    w.clock.advance(weeks=2)
+    assert len(await sweep.repeat_due_campaigns(store.uow())) == 1
+    assert await sweep.repeat_due_campaigns(store.uow()) == []

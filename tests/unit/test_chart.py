@@ -1,0 +1,63 @@
+"""The digest's chart is a real PNG of the promised size, with or without data."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from datetime import date, timedelta
+
+import pytest
+
+from bot.chart import digest_chart
+from store.services.digest import SERIES_DAYS, DayPoint
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+LABELS = {
+    "title": "Last 14 days",
+    "received": "received",
+    "completed": "completed",
+    "median_label": "median repair time (h)",
+}
+
+
+def series(*, empty: bool = False) -> list[DayPoint]:
+    last = date(2026, 3, 10)
+    points = []
+    for k in range(SERIES_DAYS):
+        day = last - timedelta(days=SERIES_DAYS - 1 - k)
+        if empty:
+            points.append(DayPoint(day, 0, 0, None))
+        else:
+            done = k % 4
+            points.append(DayPoint(day, 3 + k % 5, done, 45.0 + 20 * k if done else None))
+    return points
+
+
+def chunks(png: bytes) -> list[tuple[bytes, bytes]]:
+    """(type, data) of every chunk, each checked against its CRC."""
+    found = []
+    pos = len(PNG_SIGNATURE)
+    while pos < len(png):
+        (length,) = struct.unpack(">I", png[pos : pos + 4])
+        kind = png[pos + 4 : pos + 8]
+        data = png[pos + 8 : pos + 8 + length]
+        (crc,) = struct.unpack(">I", png[pos + 8 + length : pos + 12 + length])
+        assert zlib.crc32(kind + data) == crc, f"bad CRC in {kind!r}"
+        found.append((kind, data))
+        pos += 12 + length
+    return found
+
+
+@pytest.mark.parametrize("empty", [False, True], ids=["data", "quiet fortnight"])
+def test_digest_chart_is_a_png_of_about_1000_by_500(empty: bool) -> None:
+    png = digest_chart(series(empty=empty), **LABELS)
+    assert png.startswith(PNG_SIGNATURE)
+    found = chunks(png)
+    kind, header = found[0]
+    assert kind == b"IHDR"
+    width, height, bit_depth, colour_type = struct.unpack(">IIBB", header[:10])
+    assert (width, height) == (1000, 500)
+    assert bit_depth == 8 and colour_type in (2, 6)  # truecolour (with alpha)
+    assert found[-1] == (b"IEND", b"")
+    assert any(kind == b"IDAT" for kind, _ in found)
+    assert 10_000 <= len(png) <= 500_000
