@@ -44,7 +44,8 @@ def render(notice: Notice, texts: Texts) -> Rendered:
     if kind == "ticket.dispatching":
         return Rendered(texts("notice.dispatching", offered=p.get("offered", 0), **common))
     if kind == "ticket.queued":
-        return Rendered(texts("notice.queued", **common))
+        key = "notice.queued_declined" if p.get("reason") == "all_declined" else "notice.queued"
+        return Rendered(texts(key, **common))
     if kind == "ticket.assigned":
         return Rendered(texts("notice.assigned", technician=p.get("technician", ""), **common))
     if kind == "ticket.visit_proposed":

@@ -12,11 +12,17 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 from bot.callbacks import NobodyHomeReply, SweepAct, SweepChecklist
 from bot.context import Ctx
 from bot.flows import pending
-from bot.flows.common import answer, data_of, guarded, pattern, reply
+from bot.flows.common import answer, data_of, guarded, pattern, refused_answer, reply
 from bot.ui import Button, clip, keyboard
-from store.errors import AmbiguousName, NotFound, NotPermitted
+from store.errors import (
+    AmbiguousName,
+    DomainError,
+    NotFound,
+    NotPermitted,
+    TransitionNotAllowed,
+)
 from store.lifecycle import Role
-from store.services import places, sweep
+from store.services import drafts, places, sweep
 from store.services.sweep import RoomCard
 
 SWEEPERS = {Role.SUPERVISOR, Role.INSPECTOR, Role.ADMIN}
@@ -139,15 +145,33 @@ async def show_next(update: Update, context: Ctx, campaign_id: int, *, edit: boo
     )
 
 
+async def _drop_fault_question(context: Ctx) -> None:
+    """Forget a parked "describe the fault" question, or the next message would file it."""
+    draft = await drafts.get_draft(context.store.uow(), context.person.id)
+    parked = draft.data.get("pending", {}) if draft and draft.step == pending.PENDING else {}
+    if parked.get("kind") == "sweep_fault":
+        await pending.clear(context)
+
+
 async def on_act(update: Update, context: Ctx) -> None:
     """A button on a room card or a campaign; the service checks the room is mine."""
     _is_sweeper(context)
+    try:
+        await _act(update, context)
+    except (TransitionNotAllowed, NotFound):
+        # The room was finished or taken over, or the campaign closed: the button is
+        # stale (a ticket's "now {status}" text would name a room state as a status).
+        await answer(update.callback_query, context.texts("common.stale_button"), alert=True)
+
+
+async def _act(update: Update, context: Ctx) -> None:
     act = data_of(update, SweepAct)
     t, uow, me, query = context.texts, context.store.uow, context.person.id, update.callback_query
     cid, rid = act.campaign_id, act.room_id
     if act.action == "open":
-        await answer(query)
-        return await show_next(update, context, cid, edit=True)
+        await _drop_fault_question(context)  # "Back" from a fault's note: no note after all
+        await show_next(update, context, cid, edit=True)
+        return await answer(query)
     if act.action == "ok":
         card = await sweep.mark_ok(uow(), cid, rid, me, act.item)
         await answer(query)
@@ -223,15 +247,22 @@ async def typed_fault(update: Update, context: Ctx, q: dict[str, Any]) -> bool:
     if not note:
         await reply(update, t("sweep.fault_ask", item=t(f"checklist_item.{item}")))
         return False
-    number = await sweep.file_fault(
-        context.store.uow(),
-        int(q["campaign_id"]),
-        int(q["room_id"]),
-        context.person.id,
-        item,
-        f"{t(f'checklist_item.{item}')}: {note}",
-        photos,
-    )
+    try:
+        number = await sweep.file_fault(
+            context.store.uow(),
+            int(q["campaign_id"]),
+            int(q["room_id"]),
+            context.person.id,
+            item,
+            f"{t(f'checklist_item.{item}')}: {note}",
+            photos,
+        )
+    except (TransitionNotAllowed, NotFound):
+        # The room was finished or taken over, or the campaign closed meanwhile.
+        await reply(update, t("sweep.fault_too_late"))
+        return True
+    except DomainError as exc:
+        return await refused_answer(update, context, exc)
     context.nudge_sender()
     await reply(update, t("sweep.fault_filed", number=number))
     await pending.clear(context)

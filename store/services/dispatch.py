@@ -47,12 +47,14 @@ async def offer_to_on_duty_technicians(
     *,
     exclude: frozenset[int] = frozenset(),
     fresh: bool = False,
+    if_none: str = "no_technician",
 ) -> list[int]:
     """Offer a dispatching ticket to the least-loaded eligible technicians on duty.
 
     Returns who got an offer. With nobody eligible the dispatchers are told at once
     and the requester hears so honestly. `fresh` starts a new round (after a release or
-    a reopen): the closed offers of earlier rounds no longer keep anyone out.
+    a reopen): the closed offers of earlier rounds no longer keep anyone out. `if_none`
+    is the escalation reason when nobody is left (e.g. "all_declined").
     """
     if fresh:
         await uow.session.execute(
@@ -75,8 +77,11 @@ async def offer_to_on_duty_technicians(
         notify(uow, tech.person_id, "offer.new", payload, ticket_id=ctx.id)
     if candidates:
         log_event(uow, ctx, "offer", None, None, note=",".join(t.name for t in candidates))
+    elif already - exclude and if_none == "no_technician":
+        # Everyone eligible was already offered it and none took it: say so honestly.
+        await escalate(uow, ctx, reason="all_declined")
     else:
-        await escalate(uow, ctx, reason="no_technician")
+        await escalate(uow, ctx, reason=if_none)
     return [t.person_id for t in candidates]
 
 
@@ -103,8 +108,8 @@ async def escalate(uow: UnitOfWork, ctx: TicketContext, *, reason: str) -> None:
     uow.session.add(ctx.ticket)
     log_event(uow, ctx, "escalate", None, None, note=reason)
     await notify_dispatchers(uow, ctx, "queue.escalated", reason=reason)
-    if reason == "no_technician":
-        await notify_audience(uow, ctx, "ticket.queued")
+    if reason in ("no_technician", "all_declined"):
+        await notify_audience(uow, ctx, "ticket.queued", reason=reason)
 
 
 async def _close_offers(uow: UnitOfWork, ctx: TicketContext, winner_id: int | None) -> None:
@@ -178,6 +183,37 @@ async def decline(uow: UnitOfWork, ticket_id: int, technician_id: int) -> None:
         if pending is None and ctx.ticket.status == Status.DISPATCHING:
             await offer_to_on_duty_technicians(uow, ctx)
         await uow.commit()
+
+
+async def withdraw_offers_of(uow: UnitOfWork, technician_id: int) -> list[int]:
+    """An unreachable technician's open offers are void; a job left with no open offer is
+    offered on (or escalated) at once instead of waiting for the SLA check. No commit."""
+    offers = list(
+        (
+            await uow.session.execute(
+                select(Offer).where(
+                    Offer.technician_id == technician_id, col(Offer.outcome).is_(None)
+                )
+            )
+        ).scalars()
+    )
+    handed_on = []
+    for offer in offers:
+        offer.outcome = "unreachable"
+        uow.session.add(offer)
+        await uow.flush()
+        still_open = (
+            await uow.session.execute(
+                select(Offer.id).where(
+                    Offer.ticket_id == offer.ticket_id, col(Offer.outcome).is_(None)
+                )
+            )
+        ).first()
+        ctx = await load(uow, offer.ticket_id, None)
+        if still_open is None and ctx.ticket.status == Status.DISPATCHING:
+            await offer_to_on_duty_technicians(uow, ctx)
+            handed_on.append(offer.ticket_id)
+    return handed_on
 
 
 async def _check_assignee(uow: UnitOfWork, ctx: TicketContext, technician_id: int) -> str:

@@ -12,6 +12,7 @@ from sqlmodel import col, select
 from store.lifecycle import Role
 from store.models import Outbox, Person, RoleGrant
 from store.services._common import grants_of, notify
+from store.services.dispatch import withdraw_offers_of
 from store.uow import UnitOfWork
 
 MAX_ATTEMPTS = 8
@@ -112,6 +113,7 @@ async def mark_unreachable(uow: UnitOfWork, notice_id: int, error: str) -> list[
             person.unreachable_since = now
             uow.session.add(person)
             await _tell_dispatchers_about_staff(uow, person)
+            await withdraw_offers_of(uow, person.id or 0)
         pending = list(
             (
                 await uow.session.execute(

@@ -377,10 +377,10 @@ async def file_fault(
                 for row in filed:
                     notify(uow, resident, row.kind, dict(row.payload), ticket_id=row.ticket_id)
         # Re-read (in this unit's session): another tick may have landed meanwhile.
-        sweep_room = await uow.session.get(SweepRoom, (campaign_id, room_id))
-        assert sweep_room is not None
-        sweep_room.results = {**sweep_room.results, item: result.ticket.number}
-        uow.session.add(sweep_room)
+        fresh = await uow.session.get(SweepRoom, (campaign_id, room_id))
+        assert fresh is not None
+        fresh.results = {**fresh.results, item: result.ticket.number}
+        uow.session.add(fresh)
         await uow.commit()
     return result.ticket.number
 
@@ -514,13 +514,18 @@ async def repeat_due_campaigns(uow: UnitOfWork) -> list[int]:
         await uow.commit()
     started = []
     for old in claimed:
-        view = await start_campaign(
-            uow,
-            actor_id=old.started_by_id,
-            building_id=old.building_id,
-            checklist=old.checklist,
-            floors=old.floors,
-            repeat_weeks=old.repeat_weeks,
-        )
+        try:
+            view = await start_campaign(
+                uow,
+                actor_id=old.started_by_id,
+                building_id=old.building_id,
+                checklist=old.checklist,
+                floors=old.floors,
+                repeat_weeks=old.repeat_weeks,
+            )
+        except (InvalidInput, NotFound, NotPermitted):
+            # It can't repeat any more (its starter lost the role, the checklist or the
+            # floors are gone); the other due campaigns must still start.
+            continue
         started.append(view.id)
     return started

@@ -144,7 +144,7 @@ async def followup_id(bot: Harness, number: str) -> int:
     """The id of the follow-up with this number."""
     async with bot.store.uow() as uow:
         found = await uow.session.execute(select(FollowUp.id).where(FollowUp.number == number))
-        value = found.scalar_one()
+        value: int | None = found.scalar_one()
     assert value is not None
     return value
 
@@ -153,9 +153,7 @@ async def outbox_kinds(bot: Harness, recipient_id: int) -> list[str]:
     """Kinds of the notices written for one person, oldest first."""
     async with bot.store.uow() as uow:
         rows = await uow.session.execute(
-            select(Outbox.kind)
-            .where(Outbox.recipient_id == recipient_id)
-            .order_by(col(Outbox.id))
+            select(Outbox.kind).where(Outbox.recipient_id == recipient_id).order_by(col(Outbox.id))
         )
         return list(rows.scalars())
 

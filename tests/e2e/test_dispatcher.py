@@ -8,11 +8,12 @@ from datetime import UTC, datetime
 import pytest
 from sqlmodel import select
 
+from bot.callbacks import QueueItem
 from sandbox.client import UserHandle
 from sandbox.views import BotMessage
 from store.lifecycle import Role, Status
-from store.models import TicketFollower
-from store.services import dispatch
+from store.models import Draft, TicketFollower
+from store.services import dispatch, work
 from tests.e2e.authz_steps import (
     WAIT,
     Actor,
@@ -209,3 +210,33 @@ async def test_duplicate_moves_the_requester_to_the_original(bot: Harness) -> No
     await dispatch.assign(bot.store.uow(), original_id, dora.id, tom.id)
     await bob.user.expect(text_contains=f"{original}: Tom took your job", timeout=WAIT)
     await alice.user.expect(text_contains=f"{original}: Tom took your job", timeout=WAIT)
+
+
+async def test_a_ticket_that_moved_on_is_refused_and_asks_nothing(bot: Harness) -> None:
+    alice = await actor(bot, 1001, "Alice")
+    dora = await actor(bot, 4001, "Dora", Role.DISPATCHER, buildings=(E1,))
+    tina = await actor(bot, 3001, "Tina", Role.TECHNICIAN, buildings=(E1,))
+    ticket_id = await new_ticket(bot, alice.id)
+    await put_in_state(bot, ticket_id, "assigned", dispatcher_id=dora.id, technician_id=tina.id)
+    number = (await row(bot, ticket_id)).number
+
+    detail = await _open(dora, number, "all")
+    await dora.user.press(detail, "🚫 Reject / cancel")
+    await dora.user.wait_for_edit(detail, lambda m: "Why is it rejected" in (m.text or ""))
+    await work.start(bot.store.uow(), ticket_id, tina.id)  # meanwhile, work begins
+    await dora.user.send("Landlord's job.")
+    await dora.user.expect(text="That's no longer possible: the ticket is now 🔧 In progress.")
+    await dora.user.send("Landlord's job.")  # the question is over, not refused forever
+    await dora.user.expect(text_contains="Please choose one of the buttons")
+
+    detail = await _open(dora, number, "all")
+    assert detail.button_texts == ["⬅️ Queue"]  # nothing to do before work any more
+    for action in ("cancel", "duplicate", "assign"):  # an older copy of the detail
+        answer = await dora.user.press_forged(detail, QueueItem(action, ticket_id).pack())
+        assert answer is not None and answer.show_alert
+        assert answer.text == "That's no longer possible: the ticket is now 🔧 In progress."
+    ticket = await row(bot, ticket_id)
+    assert (ticket.status, ticket.assignee_id) == (Status.IN_PROGRESS, tina.id)
+    assert [a for a, _ in await event_actions(bot, ticket_id)][-1] == "start"
+    async with bot.store.uow() as uow:
+        assert await uow.session.get(Draft, dora.id) is None  # no question parked

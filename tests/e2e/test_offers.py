@@ -138,7 +138,7 @@ async def test_least_loaded_first_then_the_next_then_dispatchers(bot: Harness) -
     # Nobody left: the dispatchers get it, and Alice is told it is queued.
     escalated = await dan.user.expect(text_contains=f"{number} {ESCALATED}")
     assert "E1公寓" in escalated.body
-    await alice.expect(text_contains=f"{number}: no technician")
+    await alice.expect(text_contains=f"{number}: the technicians on duty couldn't take it")
     row = await ticket(bot, number)
     assert row.status == Status.DISPATCHING and row.assignee_id is None
     assert row.escalated_at is not None
@@ -236,12 +236,6 @@ async def test_unreachable_technician_is_reported_and_skipped(
     await offer_for(ann.user, third)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="store bug: an unreachable technician's offer stays pending (outbox.mark_unreachable "
-    "leaves it open), so decline() sees an open offer and neither offers on nor escalates; the "
-    "job waits for the SLA tick",
-)
 async def test_declines_hand_on_even_when_a_colleague_is_unreachable(bot: Harness) -> None:
     """Ann declines; Nick's offer never reached him, so nobody is left to answer it."""
     dan = await _dispatcher(bot)
@@ -252,5 +246,5 @@ async def test_declines_hand_on_even_when_a_colleague_is_unreachable(bot: Harnes
     offer = await offer_for(ann.user, number)
     await dan.user.expect(text_contains="Nick can't receive messages")
     await ann.user.press(offer, DECLINE)
-    await dan.user.expect(text_contains=f"{number} {ESCALATED}")
-    await alice.expect(text_contains=f"{number}: no technician")
+    await dan.user.expect(text_contains=f"{number} {ESCALATED}", timeout=2.0)
+    await alice.expect(text_contains=f"{number}: the technicians on duty couldn't take it")

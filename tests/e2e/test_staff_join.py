@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from sqlmodel import select
+from sqlmodel import col, select
 
 from sandbox.client import UserHandle
 from store.lifecycle import Role
@@ -101,7 +101,7 @@ async def test_used_expired_and_tampered_links_are_refused(bot: Harness) -> None
     assert await _roles(bot, 5102) == set()
     async with bot.store.uow() as uow:
         unused = (
-            await uow.session.execute(select(Invite.role).where(Invite.used_at.is_(None)))  # type: ignore[union-attr]
+            await uow.session.execute(select(Invite.role).where(col(Invite.used_at).is_(None)))
         ).scalars()
         assert sorted(unused) == ["inspector", "technician"]
 
@@ -119,7 +119,11 @@ async def test_supervisor_may_not_invite_an_admin(bot: Harness) -> None:
         await boss.user.expect(text=SUPERVISOR_LIMITS)
     async with bot.store.uow() as uow:
         roles = (await uow.session.execute(select(Invite.role))).scalars().all()
-    assert roles == ["technician"] and token
+    assert roles == ["technician"]
+    una = bot.sandbox.user(5103, "Una")
+    await una.command("start", f"inv_{token}")
+    await una.expect(text="Welcome aboard! You are now technician (E1公寓).")
+    assert await _roles(bot, 5103) == {(Role.TECHNICIAN, bot.places.building("E1公寓").id)}
 
 
 async def test_requester_cannot_invite(bot: Harness) -> None:

@@ -176,10 +176,11 @@ async def test_stats_and_export_for_a_day_on_the_clock(bot: Harness) -> None:
     assert "Median accept 20 min · median repair 1 h 20 min" in lines
     assert "⭐ 3.5★ from 2 rated · 1 low · 1 open follow-ups" in lines
     techs = [line for line in lines if line.startswith("👷")]
-    assert techs == [
+    assert techs == [  # busiest first, then by name; Wes works in another building
         "👷 Tina: 1 done · accept 10 min · repair 40 min · 5.0★ (1 rated) · rework 0% · overdue 0",
-        "👷 Tom: 1 done · accept 30 min · repair 2 h 0 min · 2.0★ (1 rated) · rework 0% · overdue 0",
-    ]  # Wes works in another building
+        "👷 Tom: 1 done · accept 30 min · repair 2 h 0 min · 2.0★ (1 rated) · "
+        "rework 0% · overdue 0",
+    ]
 
     await sue.user.command("stats", "garbage")
     error = await sue.user.expect(text_contains="I don't understand the period “garbage”")

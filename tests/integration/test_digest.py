@@ -210,7 +210,9 @@ async def world(store: Store) -> Scenario:
     return await build(store)
 
 
-async def test_digest_figures_match_the_hand_computed_ones(world: Scenario) -> None:
+async def test_digest_figures_text_and_scope_match_the_hand_computed_ones(
+    world: Scenario,
+) -> None:
     n = world.numbers
     d = await digest.digest_figures(world.store.uow(), viewer_id=world.sue, day=D2, zone=ZONE)
     o = d.office
@@ -262,10 +264,7 @@ async def test_digest_figures_match_the_hand_computed_ones(world: Scenario) -> N
     assert d.series == [expected[day] for day in sorted(expected)]
     assert d.series[0].day == date(2026, 2, 25) and d.series[-1].day == D2
 
-
-async def test_digest_text_shows_the_figures(world: Scenario) -> None:
-    n = world.numbers
-    d = await digest.digest_figures(world.store.uow(), viewer_id=world.sue, day=D2, zone=ZONE)
+    # What Sue reads (one scenario build serves the three checks: it is the slow part).
     text = render_text(d, Texts("en", "Asia/Shanghai"))
     lines = text.splitlines()
     assert lines[0] == "🗓 Daily digest for 2026-03-10"
@@ -276,9 +275,7 @@ async def test_digest_text_shows_the_figures(world: Scenario) -> None:
     assert f"  ↘️ {n['c']}: ★★☆☆☆" in lines and f"  ↘️ {n['e']}: ★☆☆☆☆" in lines
     assert n["m"] not in text
 
-
-async def test_digest_keeps_to_the_supervisors_scope(world: Scenario) -> None:
-    n = world.numbers
+    # Sid oversees E2公寓 only: his digest is m alone.
     d = await digest.digest_figures(world.store.uow(), viewer_id=world.sid, day=D2, zone=ZONE)
     o = d.office
     assert (o.reported, o.completed, d.cancelled, o.open_now) == (1, 1, 0, 0)

@@ -118,6 +118,25 @@ async def test_after_downtime_reminders_and_the_missed_promise_fire_once(store: 
     assert await drain(st) == []
 
 
+async def test_the_reminder_lead_time_is_configurable(store: Store) -> None:
+    env = await make_env(store, defer_reminder=timedelta(hours=2))  # defer_reminder_hours
+    st, w, clock = env.store, env.world, env.clock
+    far, _ = await in_progress(env)
+    await work.defer(st.uow(), far, w.tom, T0 + timedelta(days=1), "parts on order")
+    near = (await file_ticket(st, w, room=w.room_a2)).ticket.id
+    await dispatch.accept(st.uow(), near, w.tom)
+    await work.start(st.uow(), near, w.tom)
+    await work.defer(st.uow(), near, w.tom, T0 + timedelta(hours=1), "glue must dry")
+    await drain(st)
+    clock.now = T0 + timedelta(hours=21, minutes=59)
+    assert [(n.kind, n.ticket_id) for n in await drain(st)] == [("job.promise_due", near)]
+    clock.advance(timedelta(minutes=1))  # 2 h before the far promise
+    assert [(n.kind, n.ticket_id) for n in await drain(st)] == [("job.promise_reminder", far)]
+    # the near promise was under 2 h away: no reminder ahead of it, only the one at the time
+    rows = await outbox_rows(st, ticket_id=near)
+    assert [r.kind for r in rows if r.kind in SCHEDULED] == ["job.promise_due"]
+
+
 async def test_a_new_date_needs_a_reason_and_replaces_the_reminders(store: Store) -> None:
     env = await make_env(store)
     st, w, clock = env.store, env.world, env.clock

@@ -491,3 +491,21 @@ async def test_a_repeating_campaign_starts_again_once_when_due(store: Store) -> 
     w.clock.advance(weeks=2)
     assert len(await sweep.repeat_due_campaigns(store.uow())) == 1
     assert await sweep.repeat_due_campaigns(store.uow()) == []
+
+
+async def test_a_campaign_that_cannot_repeat_does_not_hold_up_the_others(store: Store) -> None:
+    w = await make_world(store)
+    await start(w, actor=w.ivan, floors=["1"], repeat_weeks=1)
+    kept = await start(w, actor=w.iris, floors=["2"], repeat_weeks=1)
+    async with store.uow() as uow:  # Ivan is no longer an inspector
+        grant = (
+            await uow.session.execute(select(RoleGrant).where(RoleGrant.person_id == w.ivan))
+        ).scalar_one()
+        await uow.session.delete(grant)
+        await uow.commit()
+    w.clock.advance(weeks=1)
+    started = await sweep.repeat_due_campaigns(store.uow())
+    assert len(started) == 1
+    again = await sweep.progress(store.uow(), started[0])
+    assert (again.floors, again.checklist) == (kept.floors, kept.checklist)
+    assert await sweep.repeat_due_campaigns(store.uow()) == []

@@ -1,0 +1,125 @@
+"""Booth intake through the bot: staff file for a walk-up person and hand over a claim code
+with its QR link; the person opens it once to follow and rate the repair in Telegram.
+Until then (or if they never do) the ticket's notices go to the staff member."""
+
+from __future__ import annotations
+
+import re
+
+from store.lifecycle import Role
+from store.services import booth, requester
+from store.services.report import NewTicket
+from tests.e2e.authz_steps import WAIT, Actor, actor, by_number, outbox_kinds, put_in_state
+from tests.e2e.conftest import Harness
+from tests.e2e.steps import NUMBER
+
+E1 = "E1公寓"
+CODE = re.compile(r"Claim code: ([A-Z0-9]+)")
+
+
+async def _file_at_the_booth(bea: Actor) -> tuple[str, str]:
+    """/booth → name → phone → the report steps; returns (ticket number, claim code)."""
+    user = bea.user
+    await user.command("booth")
+    await user.expect(text="Booth intake: what is the person's name?")
+    await user.send("Wang Wei")
+    await user.expect(text_contains="Phone number of Wang Wei?")
+    await user.send("+86 138 0000 1111")
+    step = await user.expect(text_contains="Choose the campus")
+    await user.press(step, "東校區")
+    await user.wait_for_edit(step, lambda m: "Choose the building" in m.body)
+    await user.press(step, E1)
+    await user.wait_for_edit(step, lambda m: "Choose the floor" in m.body)
+    await user.send("101")  # the room typed as on the door
+    step = await user.expect(text_contains="What kind of problem")
+    await user.press(step, "🚰 Water & plumbing")
+    await user.wait_for_edit(step, lambda m: "Describe what happened" in m.body)
+    await user.send("The shower drain is blocked.")
+    photos = await user.expect(text_contains="Send up to")
+    await user.press(photos, "Skip ➡️")
+    await user.wait_for_edit(photos, lambda m: "How urgent" in m.body)
+    await user.press(photos, "Normal")
+    await user.expect(text_contains="Share a phone number")
+    await user.send("Skip ➡️")
+    summary = await user.expect(text_contains="Please check your report")
+    await user.press(summary, "✅ Confirm")
+    filed = await user.wait_for_edit(summary, lambda m: "filed for Wang Wei" in m.body)
+    number, code = NUMBER.search(filed.body), CODE.search(filed.body)
+    assert number is not None and code is not None, filed
+    assert f"https://t.me/sandbox_bot?start=c_{code.group(1)}" in filed.body
+    qr = await user.next_message(lambda m: m.photo is not None, timeout=WAIT)
+    assert qr.caption == f"Claim code {code.group(1)}: scan to follow the repair in Telegram."
+    assert qr.photo is not None and qr.photo.startswith(b"\x89PNG")
+    return number.group(), code.group(1)
+
+
+async def test_a_booth_ticket_is_claimed_once_and_then_followed_and_rated_by_the_claimer(
+    bot: Harness,
+) -> None:
+    bea = await actor(bot, 6001, "Bea", Role.INSPECTOR, buildings=(E1,))
+    dora = await actor(bot, 4001, "Dora", Role.DISPATCHER, buildings=(E1,))
+    tina = await actor(bot, 3001, "Tina", Role.TECHNICIAN, buildings=(E1,))
+    number, code = await _file_at_the_booth(bea)
+    # Not claimed yet: the booth staff member hears about it.
+    await bea.user.expect(text_contains=f"Ticket {number} received", timeout=WAIT)
+    ticket = await by_number(bot, number)
+    walkup_id = ticket.requester_id
+    assert (ticket.filed_by_id, ticket.contact_phone) == (bea.id, "+86 138 0000 1111")
+
+    # Wang opens the link: the ticket is his from now on.
+    wang = bot.sandbox.user(1201, "Wang Wei", language_code="en")
+    await wang.command("start", f"c_{code}")
+    linked = await wang.expect(text_contains="is now linked to you")
+    assert linked.body == (
+        f"✅ Ticket {number} is now linked to you. You'll get its updates here and can rate it."
+    )
+    ticket = await by_number(bot, number)
+    assert ticket.requester_id != walkup_id
+
+    # A later change reaches Wang, not Bea; he rates the repair.
+    bea_before = await outbox_kinds(bot, bea.id)
+    await put_in_state(
+        bot, ticket.id or 0, "completed", dispatcher_id=dora.id, technician_id=tina.id
+    )
+    await wang.expect(text_contains=f"{number}: Tina took your job", timeout=WAIT)
+    done = await wang.expect(text_contains=f"{number} is done", timeout=WAIT)
+    await wang.press(done, "5★")
+    await wang.wait_for_edit(done, lambda m: f"Thank you for rating {number}" in m.body)
+    assert await outbox_kinds(bot, bea.id) == bea_before
+
+    # Someone else opening the same link is refused; the ticket stays Wang's.
+    mallory = bot.sandbox.user(1202, "Mallory", language_code="en")
+    await mallory.command("start", f"c_{code}")
+    await mallory.expect(
+        text="This claim link can't be used (the link was already used).", timeout=WAIT
+    )
+    await mallory.command("start", "c_NOT-A-CODE")
+    await mallory.expect(text="This claim link can't be used (the link is damaged).")
+    assert (await by_number(bot, number)).requester_id == ticket.requester_id
+
+
+async def test_a_booth_ticket_never_claimed_keeps_the_staff_member_informed(
+    bot: Harness,
+) -> None:
+    bea = await actor(bot, 6001, "Bea", Role.INSPECTOR, buildings=(E1,))
+    dora = await actor(bot, 4001, "Dora", Role.DISPATCHER, buildings=(E1,))
+    result = await booth.file_walkup(
+        bot.store.uow(),
+        staff_id=bea.id,
+        name="Li Na",
+        phone=None,
+        new=NewTicket(
+            requester_id=bea.id,
+            room_id=bot.places.room("E1-102").room_id,
+            category_key="furniture",
+            description="The wardrobe door fell off.",
+        ),
+    )
+    number = result.report.ticket.number
+    await bea.user.expect(text_contains=f"Ticket {number} received", timeout=WAIT)
+    await requester.cancel(
+        bot.store.uow(), result.report.ticket.id, dora.id, "Furniture is replaced in May."
+    )
+    await bea.user.expect(
+        text=f"🚫 {number} was cancelled: Furniture is replaced in May.", timeout=WAIT
+    )
