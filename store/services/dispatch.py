@@ -16,6 +16,7 @@ from store.lifecycle import Action, Capacity, Role, Status
 from store.models import Offer, Ticket, TicketPhoto
 from store.services._common import (
     TicketContext,
+    category_targets,
     clean_text,
     get_person,
     load,
@@ -241,7 +242,17 @@ async def assign(
             action = Action.REASSIGN
         else:
             action = Action.ASSIGN
-        await move(uow, ctx, action, note=name, assignee_id=technician_id, accepted_at=uow.now())
+        # A visit time agreed with the previous technician does not bind the new one.
+        await move(
+            uow,
+            ctx,
+            action,
+            note=name,
+            assignee_id=technician_id,
+            accepted_at=uow.now(),
+            visit_at=None,
+            visit_confirmed=False,
+        )
         await _close_offers(uow, ctx, technician_id)
         notify(
             uow, technician_id, "job.assigned", await job_details(uow, ctx), ticket_id=ticket_id
@@ -261,6 +272,9 @@ async def release(
         ctx = await load(uow, ticket_id, actor_id)
         note = checked_reason(uow, reason, required=True)
         previous = ctx.ticket.assignee_id
+        accept_in, _complete_in = category_targets(uow, ctx.category, ctx.ticket.urgency)
+        # Back in the pool: a fresh accept target and escalation, as for a new ticket; the
+        # completion target stays, because the requester's wait goes on.
         await move(
             uow,
             ctx,
@@ -270,6 +284,9 @@ async def release(
             accepted_at=None,
             visit_at=None,
             visit_confirmed=False,
+            dispatched_at=uow.now(),
+            accept_due_at=uow.now() + accept_in,
+            escalated_at=None,
         )
         if previous is not None and previous != actor_id:
             notify(

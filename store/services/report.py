@@ -72,7 +72,10 @@ async def report(uow: UnitOfWork, new: NewTicket) -> ReportResult:
         description = validate_description(uow, new.description)
         if len(new.photos) > uow.policy.photos_max:
             raise TooManyPhotos("too many photos", limit=uow.policy.photos_max)
-        urgency = Urgency(new.urgency)
+        try:
+            urgency = Urgency(new.urgency)
+        except ValueError:
+            raise InvalidInput("unknown urgency", urgency=str(new.urgency)) from None
         category = (
             await uow.session.execute(
                 select(Category).where(Category.key == new.category_key, Category.active)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 
+from sandbox.client import UserHandle
+from sandbox.views import BotMessage
 from store.lifecycle import Role
 from store.services import booth, requester
 from store.services.report import NewTicket
@@ -17,7 +19,17 @@ E1 = "E1公寓"
 CODE = re.compile(r"Claim code: ([A-Z0-9]+)")
 
 
-async def _file_at_the_booth(bea: Actor) -> tuple[str, str]:
+async def _shown(bot: Harness, user: UserHandle, needle: str) -> BotMessage:
+    """A message in the user's chat containing `needle`, whenever it came: the sender's
+    notices and the flow's own replies may arrive in either order."""
+
+    def probe() -> BotMessage | None:
+        return next((m for m in user.messages if needle in m.body), None)
+
+    return await bot.sandbox.state.changed.wait_for(probe, WAIT, f"a message with {needle!r}")
+
+
+async def _file_at_the_booth(bot: Harness, bea: Actor) -> tuple[str, str]:
     """/booth → name → phone → the report steps; returns (ticket number, claim code)."""
     user = bea.user
     await user.command("booth")
@@ -47,7 +59,7 @@ async def _file_at_the_booth(bea: Actor) -> tuple[str, str]:
     number, code = NUMBER.search(filed.body), CODE.search(filed.body)
     assert number is not None and code is not None, filed
     assert f"https://t.me/sandbox_bot?start=c_{code.group(1)}" in filed.body
-    qr = await user.next_message(lambda m: m.photo is not None, timeout=WAIT)
+    qr = await _shown(bot, user, f"Claim code {code.group(1)}: scan")
     assert qr.caption == f"Claim code {code.group(1)}: scan to follow the repair in Telegram."
     assert qr.photo is not None and qr.photo.startswith(b"\x89PNG")
     return number.group(), code.group(1)
@@ -59,9 +71,9 @@ async def test_a_booth_ticket_is_claimed_once_and_then_followed_and_rated_by_the
     bea = await actor(bot, 6001, "Bea", Role.INSPECTOR, buildings=(E1,))
     dora = await actor(bot, 4001, "Dora", Role.DISPATCHER, buildings=(E1,))
     tina = await actor(bot, 3001, "Tina", Role.TECHNICIAN, buildings=(E1,))
-    number, code = await _file_at_the_booth(bea)
+    number, code = await _file_at_the_booth(bot, bea)
     # Not claimed yet: the booth staff member hears about it.
-    await bea.user.expect(text_contains=f"Ticket {number} received", timeout=WAIT)
+    await _shown(bot, bea.user, f"Ticket {number} received")
     ticket = await by_number(bot, number)
     walkup_id = ticket.requester_id
     assert (ticket.filed_by_id, ticket.contact_phone) == (bea.id, "+86 138 0000 1111")
