@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 GLOBAL_RATE = 30.0  # messages per second, bot-wide
 PER_CHAT_INTERVAL = 1.0  # seconds between two messages to one chat
 MAX_BACKOFF = 300.0
+# How long a claimed notice is reserved for the sender that claimed it.
+CLAIM_LEASE = timedelta(seconds=60)
 # Edits of messages that are gone or already say the same need no retry. PTB capitalises
 # Telegram's descriptions ("Message is not modified"), so these are matched lower-cased.
 HARMLESS_EDIT_ERRORS = ("message to edit not found", "message is not modified")
@@ -59,25 +61,36 @@ class OutboxSender:
         self._last_to_chat: dict[int, float] = {}
         self._next_slot = 0.0
         self._paused_until = 0.0
+        self._stopping = False
 
     def start(self) -> None:
         """Begin draining in the background."""
         self._task = asyncio.create_task(self._run(), name="outbox-sender")
 
-    async def stop(self) -> None:
-        """Stop after the current message."""
-        if self._task is not None:
-            self._task.cancel()
+    async def stop(self, grace: float = 10.0) -> None:
+        """Stop between two deliveries, so a message Telegram accepted is always marked sent
+        (cancelling mid-send could make the next leader send it again); cancel only if the
+        current delivery hangs past `grace` seconds."""
+        task, self._task = self._task, None
+        if task is None:
+            return
+        self._stopping = True
+        self._wake.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(task), grace)
+        except TimeoutError:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+                await task
+        finally:
+            self._stopping = False
 
     def nudge(self) -> None:
         """New notices were committed: look now rather than at the next poll."""
         self._wake.set()
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 busy = await self.drain_once()
             except OperationalError as exc:  # e.g. database briefly locked
@@ -86,7 +99,7 @@ class OutboxSender:
             except Exception:
                 log.exception("outbox: unexpected error")
                 busy = False
-            if not busy:
+            if not busy and not self._stopping:
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.poll_interval)
@@ -97,6 +110,8 @@ class OutboxSender:
         held_chats: set[int] = set()
         attempted = False
         for notice in notices:
+            if self._stopping:
+                break
             chat = notice.telegram_id
             if chat is None:
                 await outbox.mark_unreachable(self.store.uow(), notice.id, "no telegram id")
@@ -108,6 +123,9 @@ class OutboxSender:
                 held_chats.add(chat)
                 continue
             await self._pace()
+            # Claim it first: another instance (a leader taking over) must not send it too.
+            if not await outbox.claim(self.store.uow(), notice.id, CLAIM_LEASE):
+                continue
             attempted = True
             await self._deliver(notice, chat)
         return attempted

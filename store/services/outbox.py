@@ -61,6 +61,26 @@ async def due_notices(uow: UnitOfWork, *, limit: int = 100) -> list[Notice]:
         ]
 
 
+async def claim(uow: UnitOfWork, notice_id: int, lease: timedelta) -> bool:
+    """Reserve a due notice for one sender by moving its due time past the lease; of two
+    senders (say, a leader and its successor) only one gets it. If the claimer dies
+    before marking it, the notice becomes due again when the lease ends."""
+    async with uow:
+        now = uow.now()
+        result = await uow.session.execute(
+            update(Outbox)
+            .where(
+                col(Outbox.id) == notice_id,
+                col(Outbox.sent_at).is_(None),
+                col(Outbox.failed_at).is_(None),
+                col(Outbox.due_at) <= now,
+            )
+            .values(due_at=now + lease)
+        )
+        await uow.commit()
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
 async def mark_sent(uow: UnitOfWork, notice_id: int, delivery_ref: int | None) -> None:
     """Telegram accepted it: never send it again."""
     async with uow:

@@ -21,6 +21,7 @@ from store.services.report import NewTicket
 from tests.e2e.conftest import Harness
 from tests.factories import make_person
 
+E1, E2, W1 = "E1公寓", "E2公寓", "W1公寓"  # buildings of tests.factories' campus
 MENU = "What would you like to do"
 NOT_PERMITTED = "You're not allowed to do that."
 NOT_FOUND = "That ticket doesn't exist or isn't yours."

@@ -6,10 +6,11 @@ alert (a refused command, a message) and changes nothing: not the ticket's statu
 assignee or visit, not one TicketEvent, Outbox or open follow-up row, and no question is
 parked for the presser. Where a role should pass, it does, and it sees the result.
 
-The matrix shares one bot per module; each case files a fresh ticket and walks it to the
-state its button needs, so no case sees another's ticket. The outbox sender is stopped:
-notices are not what this is about, and with nothing writing behind the presses' backs
-the row counts compare exactly.
+The matrix shares one bot per module. Each case presses on a ticket walked to the state
+its button needs and untouched by any other case: a ticket is handed on only while every
+press on it was refused and changed nothing. The outbox sender is stopped: notices are
+not what this is about, and with nothing writing behind the presses' backs the row counts
+compare exactly.
 """
 
 from __future__ import annotations
@@ -43,8 +44,11 @@ from store.lifecycle import Role, Status
 from store.services import drafts, people, requester
 from store.uow import Store
 from tests.e2e.authz_steps import (
+    E1,
+    E2,
     NOT_FOUND,
     STALE,
+    W1,
     Actor,
     actor,
     new_ticket,
@@ -56,8 +60,6 @@ from tests.e2e.authz_steps import (
 )
 from tests.e2e.conftest import Harness, make_settings
 from tests.factories import make_categories, make_places
-
-E1, E2, W1 = "E1公寓", "E2公寓", "W1公寓"
 
 # The presser's relation to the ticket (always filed by Alice in E1公寓, worked by Tina).
 REQUESTER = "requester"  # a plain requester who never filed anything
@@ -154,7 +156,7 @@ async def build_world(bot: Harness) -> World:
 async def world(
     sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[World]:
-    """One bot (SQLite) for the whole matrix; every case files its own ticket."""
+    """One bot (SQLite) for the whole matrix."""
     path = tmp_path_factory.mktemp("authz") / "repairbot.db"
     shutil.copyfile(sqlite_template, path)
     url = f"sqlite+aiosqlite:///{path}"
@@ -319,7 +321,7 @@ async def test_staff_button(world: World, role: str, name: str) -> None:
 
 # --- commands -------------------------------------------------------------------------------
 
-# command → role → what that role sees; every other role is told it is not allowed.
+# command → role → what that role sees; every other role is refused.
 COMMANDS: dict[str, dict[str, str]] = {
     "queue": {DISPATCHER_ELSEWHERE: "Queue · Unassigned (0):", ADMIN: "Queue · Unassigned ("},
     "followups": {SUPERVISOR_ELSEWHERE: "No open follow-ups.", ADMIN: "Open follow-ups ("},
@@ -398,9 +400,7 @@ async def test_staff_command(world: World, role: str, command: str) -> None:
         pytest.param(TECH_OTHER_JOB, "rl:1:bribe", STALE, id="release-unknown-reason"),
     ],
 )
-async def test_garbage_is_a_stale_button(
-    world: World, role: str, data: str, expected: str
-) -> None:
+async def test_garbage_is_refused(world: World, role: str, data: str, expected: str) -> None:
     assert len(data.encode()) <= 64
     who = world.roles[role]
     before = await snapshot(world.bot, None, who.id)

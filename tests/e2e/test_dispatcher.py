@@ -15,6 +15,9 @@ from store.lifecycle import Role, Status
 from store.models import Draft, TicketFollower
 from store.services import dispatch, work
 from tests.e2e.authz_steps import (
+    E1,
+    E2,
+    W1,
     WAIT,
     Actor,
     actor,
@@ -26,8 +29,6 @@ from tests.e2e.authz_steps import (
 )
 from tests.e2e.conftest import Harness
 from tests.factories import Clock
-
-E1, E2, W1 = "E1公寓", "E2公寓", "W1公寓"
 
 
 async def _tab(user: UserHandle, queue: BotMessage, tab: str) -> BotMessage:

@@ -14,6 +14,9 @@ from store.lifecycle import Role
 from store.models import Building, FollowUp
 from store.services import dispatch, followups, requester, work
 from tests.e2e.authz_steps import (
+    E1,
+    E2,
+    W1,
     WAIT,
     Actor,
     actor,
@@ -25,8 +28,6 @@ from tests.e2e.authz_steps import (
 )
 from tests.e2e.conftest import Harness
 from tests.factories import Clock
-
-E1, E2, W1 = "E1公寓", "E2公寓", "W1公寓"
 
 
 async def _followup(bot: Harness, ticket_id: int) -> FollowUp:

@@ -229,12 +229,6 @@ async def _at_least(store: Store, count: int) -> bool:
 
 
 @pytest.mark.postgres
-@pytest.mark.xfail(
-    strict=True,
-    reason="bot/sender.py + scheduler/jobs.py: the old leader's sender keeps running until "
-    "its next refresh and a notice has no claim, so one in flight at the takeover is sent by "
-    "both leaders",
-)
 async def test_a_notice_in_flight_at_the_takeover_is_not_sent_twice(
     pg: tuple[AsyncEngine, AsyncEngine, AsyncEngine], bot_api: SandboxServer
 ) -> None:
