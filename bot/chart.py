@@ -17,6 +17,15 @@ def digest_chart(
     matplotlib.use("Agg")  # no display on a server
     from matplotlib import pyplot as plt
 
+    # Chinese labels need a CJK font (Debian: fonts-noto-cjk); without one matplotlib falls
+    # back to DejaVu and draws empty boxes for Chinese, but the figures stay readable.
+    plt.rcParams["font.sans-serif"] = [
+        "Noto Sans CJK SC",
+        "Noto Sans CJK TC",
+        "WenQuanYi Zen Hei",
+        "DejaVu Sans",
+    ]
+
     days = [p.day.strftime("%m-%d") for p in series]
     x = list(range(len(series)))
     fig, ax = plt.subplots(figsize=(10, 5), dpi=100)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import ColumnElement, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
@@ -393,3 +393,24 @@ async def open_followup(uow: UnitOfWork, ctx: TicketContext, kind: str, text: st
         notify(uow, supervisor_id, "followup.new", payload, ticket_id=ctx.id)
     log_event(uow, ctx, f"followup_{kind}", None, None, note=number)
     return number
+
+
+async def claim_due_tickets(
+    uow: UnitOfWork, due: list[ColumnElement[bool]], **mark: Any
+) -> list[int]:
+    """Ids of the tickets matching `due`, each marked by compare-and-set: of two runs at once
+    (a leader takeover, a slow tick) exactly one gets each ticket, since PostgreSQL
+    re-checks the condition after the other's commit and SQLite serialises writers. In id
+    order, so two runs lock rows in the same order."""
+    query = select(Ticket.id).where(*due).order_by(col(Ticket.id))
+    claimed = []
+    for ticket_id in list((await uow.session.execute(query)).scalars()):
+        result = await uow.session.execute(
+            update(Ticket)
+            .where(col(Ticket.id) == ticket_id, *due)
+            .values(**mark)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount == 1:  # type: ignore[attr-defined]
+            claimed.append(ticket_id)
+    return claimed

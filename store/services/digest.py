@@ -74,7 +74,12 @@ async def supervisors_due(
             await uow.session.execute(
                 select(Person.id, Person.timezone)
                 .join(RoleGrant, col(RoleGrant.person_id) == Person.id)
-                .where(RoleGrant.role == Role.SUPERVISOR, col(Person.telegram_id).is_not(None))
+                .where(
+                    RoleGrant.role == Role.SUPERVISOR,
+                    col(Person.telegram_id).is_not(None),
+                    # A supervisor who blocked the bot is not retried all day.
+                    col(Person.unreachable_since).is_(None),
+                )
                 .distinct()
             )
         ).all()

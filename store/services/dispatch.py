@@ -17,6 +17,7 @@ from store.models import Offer, Ticket, TicketPhoto
 from store.services._common import (
     TicketContext,
     category_targets,
+    claim_due_tickets,
     clean_text,
     get_person,
     load,
@@ -305,20 +306,17 @@ async def release(
 
 
 async def escalate_overdue_offers(uow: UnitOfWork) -> list[str]:
-    """System job: dispatching tickets past their accept target go to the dispatchers."""
+    """System job: dispatching tickets past their accept target go to the dispatchers,
+    each once even when two instances run this at the same moment."""
     async with uow:
         now = uow.now()
-        ids = (
-            await uow.session.execute(
-                select(Ticket.id).where(
-                    Ticket.status == Status.DISPATCHING,
-                    col(Ticket.accept_due_at) < now,
-                    col(Ticket.escalated_at).is_(None),
-                )
-            )
-        ).scalars()
+        due = [
+            col(Ticket.status) == Status.DISPATCHING,
+            col(Ticket.accept_due_at) < now,
+            col(Ticket.escalated_at).is_(None),
+        ]
         numbers = []
-        for ticket_id in list(ids):
+        for ticket_id in await claim_due_tickets(uow, due, escalated_at=now):
             ctx = await load(uow, ticket_id, None)
             await escalate(uow, ctx, reason="accept_overdue")
             numbers.append(ctx.ticket.number)

@@ -21,6 +21,8 @@ from store.services._common import (
 )
 from store.uow import UnitOfWork
 
+RESOLUTION_MAX = 2000
+
 
 @dataclass(frozen=True, slots=True)
 class FollowUpView:
@@ -78,6 +80,8 @@ async def resolve(uow: UnitOfWork, followup_id: int, supervisor_id: int, note: s
     text = clean_text(note)
     if not text:
         raise InvalidInput("a note is required")
+    if len(text) > RESOLUTION_MAX:  # it is quoted to the requester within Telegram's 4096
+        raise InvalidInput("note too long", limit=RESOLUTION_MAX)
     async with uow:
         followup = await uow.session.get(FollowUp, followup_id)
         if followup is None:

@@ -99,7 +99,13 @@ async def mark_duplicate(
         ).scalar_one_or_none()
         if original is None or original.id == ticket_id or original.status not in OPEN_STATUSES:
             raise InvalidInput("no open ticket with that number", number=original_number)
+        assert original.id is not None
+        # The original must be in the dispatcher's scope too, or numbers elsewhere could be
+        # probed and tickets merged across buildings nobody here answers for.
+        if Capacity.DISPATCHER not in (await load(uow, original.id, dispatcher_id)).capacities:
+            raise InvalidInput("no open ticket with that number", number=original_number)
         people = await ticket_audience(uow, ctx.ticket)
+        assignee = ctx.ticket.assignee_id
         await move(
             uow,
             ctx,
@@ -118,6 +124,16 @@ async def mark_duplicate(
                     TicketFollower(ticket_id=original.id, person_id=person_id, since=uow.now())
                 )
         await notify_audience(uow, ctx, "ticket.duplicate", original=original.number)
+        if assignee is not None:
+            reason = f"duplicate of {original.number}"
+            notify(
+                uow,
+                assignee,
+                "job.cancelled",
+                {**ctx.summary(), "reason": reason},
+                ticket_id=ticket_id,
+            )
+        await withdraw_scheduled(uow, ticket_id)
         await uow.commit()
         return await ticket_view(uow, ticket_id)
 

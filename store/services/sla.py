@@ -7,14 +7,12 @@ fell due meanwhile fires exactly once.
 
 from __future__ import annotations
 
-from typing import Any
-
-from sqlalchemy import ColumnElement, update
-from sqlmodel import col, select
+from sqlmodel import col
 
 from store.lifecycle import Status
 from store.models import Ticket
 from store.services._common import (
+    claim_due_tickets,
     load,
     log_event,
     notify,
@@ -32,25 +30,6 @@ PROMISE_STATUSES = (Status.DEFERRED, Status.IN_PROGRESS)
 TARGET_STATUSES = (Status.ASSIGNED, Status.IN_PROGRESS, Status.DISPATCHING)
 
 
-async def _claim(uow: UnitOfWork, due: list[ColumnElement[bool]], **mark: Any) -> list[int]:
-    """Ids of the tickets matching `due`, each marked by compare-and-set: of two runs at once
-    (a leader takeover, a slow tick) exactly one gets each ticket, since PostgreSQL
-    re-checks the condition after the other's commit and SQLite serialises writers. In id
-    order, so two runs lock rows in the same order."""
-    query = select(Ticket.id).where(*due).order_by(col(Ticket.id))
-    claimed = []
-    for ticket_id in list((await uow.session.execute(query)).scalars()):
-        result = await uow.session.execute(
-            update(Ticket)
-            .where(col(Ticket.id) == ticket_id, *due)
-            .values(**mark)
-            .execution_options(synchronize_session=False)
-        )
-        if result.rowcount == 1:  # type: ignore[attr-defined]
-            claimed.append(ticket_id)
-    return claimed
-
-
 async def escalate_missed_promises(uow: UnitOfWork) -> list[str]:
     """Promised dates that passed with the job not complete: supervisor follow-up, and the
     requester is told the date was missed and what happens next."""
@@ -62,7 +41,7 @@ async def escalate_missed_promises(uow: UnitOfWork) -> list[str]:
             col(Ticket.promise_missed_at).is_(None),
         ]
         numbers = []
-        for ticket_id in await _claim(uow, due, promise_missed_at=now):
+        for ticket_id in await claim_due_tickets(uow, due, promise_missed_at=now):
             ctx = await load(uow, ticket_id, None)
             promised = ctx.ticket.promised_at.isoformat() if ctx.ticket.promised_at else None
             log_event(uow, ctx, "promise_missed", None, None, note=promised)
@@ -86,7 +65,7 @@ async def flag_overdue(uow: UnitOfWork) -> list[str]:
             col(Ticket.promised_at).is_(None),
         ]
         numbers = []
-        for ticket_id in await _claim(uow, due, overdue_at=now):
+        for ticket_id in await claim_due_tickets(uow, due, overdue_at=now):
             ctx = await load(uow, ticket_id, None)
             log_event(uow, ctx, "overdue", None, None)
             payload = {
