@@ -79,11 +79,9 @@ def render(notice: Notice, texts: Texts) -> Rendered:
         when = _when(texts, p.get("promised_at"))
         return Rendered(texts("notice.promise_missed", when=when, **common))
     if kind == "ticket.completed":
-        return Rendered(
-            texts("notice.completed", **common),
-            rating_keyboard(texts, tid),
-            list(p.get("photos", [])),
-        )
+        # Followers (residents, a booth filer) see the news; only the requester rates.
+        rating = rating_keyboard(texts, tid) if p.get("is_requester", True) else None
+        return Rendered(texts("notice.completed", **common), rating, list(p.get("photos", [])))
     if kind == "ticket.cancelled":
         reason = p.get("reason")
         key = "notice.cancelled_reason" if reason else "notice.cancelled"

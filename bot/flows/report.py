@@ -295,7 +295,9 @@ async def _after_category(update: Update, context: Ctx, draft: DraftView) -> Non
     dups = await open_duplicates(
         context.store.uow(), int(draft.data["room_id"]), int(draft.data["category_id"])
     )
-    if dups and not draft.data.get("file_anyway"):
+    # At a booth the walk-up person files their own ticket (they get a claim code); following
+    # someone else's would leave them with nothing to claim.
+    if dups and not draft.data.get("file_anyway") and "walkup" not in draft.data:
         dup = dups[0]
         draft.data["duplicate"] = {
             "id": dup.id,

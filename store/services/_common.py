@@ -309,10 +309,12 @@ async def ticket_audience(uow: UnitOfWork, ticket: Ticket) -> list[int]:
 
 
 async def notify_audience(uow: UnitOfWork, ctx: TicketContext, kind: str, **extra: Any) -> None:
-    """Tell the requester side about a ticket event."""
+    """Tell the requester side about a ticket event. `is_requester` lets the transport
+    offer requester-only buttons (rating, "not fixed") to the requester alone."""
     payload = {**ctx.summary(), **extra}
     for person_id in await ticket_audience(uow, ctx.ticket):
-        notify(uow, person_id, kind, payload, ticket_id=ctx.id)
+        mine = person_id == ctx.ticket.requester_id
+        notify(uow, person_id, kind, {**payload, "is_requester": mine}, ticket_id=ctx.id)
 
 
 async def next_number(uow: UnitOfWork, series: str) -> int:
