@@ -4,6 +4,7 @@ the campaign with a report for the supervisor. Stop any time; /sweep resumes."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from telegram import Update
@@ -25,6 +26,7 @@ from store.lifecycle import Role
 from store.services import drafts, places, sweep
 from store.services.sweep import RoomCard
 
+REPEAT = re.compile(r"(\d{1,2})w", re.IGNORECASE)
 SWEEPERS = {Role.SUPERVISOR, Role.INSPECTOR, Role.ADMIN}
 
 
@@ -38,13 +40,23 @@ async def sweep_command(update: Update, context: Ctx) -> None:
     _is_sweeper(context)
     t = context.texts
     if context.args:
-        name, floors = context.args[0], context.args[1:]
+        name = context.args[0]
+        # "4w" among the arguments repeats the campaign every 4 weeks; the rest are floors.
+        repeats = [a for a in context.args[1:] if REPEAT.fullmatch(a)]
+        floors = [a for a in context.args[1:] if not REPEAT.fullmatch(a)]
+        repeat_weeks = int(repeats[-1][:-1]) if repeats else None
         try:
             building = await places.building_by_name(context.store.uow(), name)
         except (NotFound, AmbiguousName):
             await reply(update, t("sweep.unknown_building", name=clip(name, 40)))
             return
-        await pending.ask(context, "sweep_start", building_id=building.id, floors=floors)
+        await pending.ask(
+            context,
+            "sweep_start",
+            building_id=building.id,
+            floors=floors,
+            repeat_weeks=repeat_weeks,
+        )
         choices: list[list[Button]] = [
             [(t(f"checklist.{key}"), SweepChecklist(key))]
             for key in context.store.policy.checklists
@@ -76,6 +88,7 @@ async def on_checklist(update: Update, context: Ctx) -> None:
         building_id=int(question["building_id"]),
         checklist=key,
         floors=[str(f) for f in question.get("floors", [])],
+        repeat_weeks=question.get("repeat_weeks"),
     )
     await answer(update.callback_query)
     await reply(
