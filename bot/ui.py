@@ -58,3 +58,22 @@ def error_text(texts: Texts, code: str, params: dict[str, Any]) -> str:
         return texts(code, **shown)
     except (KeyError, IndexError):
         return texts("error.generic")
+
+
+def ticket_lines(texts: Texts, view: Any, *, description_limit: int = 1500) -> list[str]:
+    """The facts every ticket screen starts with: number, status, place, category,
+    urgency, description, and the technician when there is one."""
+    lines = [
+        texts(
+            "my.detail",
+            number=view.number,
+            status=texts.status(view.status),
+            place=place_label(view),
+            category=texts.category(view.category),
+            urgency=texts(f"urgency.{view.urgency}"),
+            description=clip(view.description, description_limit),
+        )
+    ]
+    if view.assignee_name:
+        lines.append(texts("my.assignee", name=view.assignee_name))
+    return lines

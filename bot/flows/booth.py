@@ -13,7 +13,7 @@ from telegram.ext import BaseHandler, CommandHandler
 
 from bot.context import Ctx
 from bot.flows import pending, report
-from bot.flows.common import guarded, reply
+from bot.flows.common import guarded, reply, typed_text
 from bot.ui import clip
 from store.errors import InviteInvalid, NotPermitted
 from store.lifecycle import Role
@@ -33,15 +33,10 @@ async def booth_command(update: Update, context: Ctx) -> None:
     await reply(update, context.texts("booth.ask_name"))
 
 
-def _text(update: Update) -> str | None:
-    message = update.effective_message
-    return message.text.strip() if message is not None and message.text else None
-
-
 @pending.on_answer("booth_name")
 async def typed_name(update: Update, context: Ctx, q: dict[str, Any]) -> bool:
     """The walk-up person's name; then their phone."""
-    name = _text(update)
+    name = typed_text(update)
     if not name or len(name) > 200:
         await reply(update, context.texts("booth.ask_name"))
         return False
@@ -54,7 +49,7 @@ async def typed_name(update: Update, context: Ctx, q: dict[str, Any]) -> bool:
 @pending.on_answer("booth_phone")
 async def typed_phone(update: Update, context: Ctx, q: dict[str, Any]) -> bool:
     """Their phone ("-" for none); then the usual report steps."""
-    phone = _text(update)
+    phone = typed_text(update)
     if not phone:
         await reply(update, context.texts("booth.ask_phone", name=q.get("name", "")))
         return False
@@ -128,7 +123,7 @@ async def myroom_command(update: Update, context: Ctx) -> None:
 @pending.on_answer("my_room")
 async def typed_room(update: Update, context: Ctx, q: dict[str, Any]) -> bool:
     """The room code for "my room"."""
-    text = _text(update)
+    text = typed_text(update)
     if text == "-":
         await set_room(context.store.uow(), context.person.id, None)
         await reply(update, context.texts("myroom.cleared"))

@@ -64,6 +64,12 @@ async def gatekeeper(update: Update, context: Ctx) -> None:
     context.texts = Texts(person.language or default, context.settings.service.timezone)
 
 
+def typed_text(update: Update) -> str | None:
+    """The stripped text of the message, or None for a photo, sticker, empty text..."""
+    message = update.effective_message
+    return message.text.strip() if message is not None and message.text else None
+
+
 def pattern(cls: type[Callback]) -> Callable[[object], bool]:
     """A CallbackQueryHandler pattern matching data of one callback class."""
     return lambda data: isinstance(data, str) and cls.unpack(data) is not None

@@ -11,8 +11,8 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 from bot.callbacks import AssignTo, QueueItem, QueueView
 from bot.context import Ctx
 from bot.flows import pending
-from bot.flows.common import answer, data_of, guarded, pattern, refused_answer, reply
-from bot.ui import Button, clip, keyboard, place_label
+from bot.flows.common import answer, data_of, guarded, pattern, refused_answer, reply, typed_text
+from bot.ui import Button, clip, keyboard, ticket_lines
 from store.errors import DomainError, InvalidInput, NotPermitted, TransitionNotAllowed
 from store.lifecycle import Capacity, Role, Status
 from store.services import dispatch, queries, requester
@@ -91,19 +91,7 @@ async def _in_scope(context: Ctx, ticket_id: int) -> TicketView:
 async def show_ticket(update: Update, context: Ctx, view: TicketView) -> None:
     """A ticket's detail with what a dispatcher may do in its state."""
     t = context.texts
-    lines = [
-        t(
-            "my.detail",
-            number=view.number,
-            status=t.status(view.status),
-            place=place_label(view),
-            category=t.category(view.category),
-            urgency=t(f"urgency.{view.urgency}"),
-            description=clip(view.description, 1500),
-        ),
-    ]
-    if view.assignee_name:
-        lines.append(t("my.assignee", name=view.assignee_name))
+    lines = ticket_lines(t, view, description_limit=1500)
     if view.promised_at:
         lines.append(t("my.promised", when=t.when(view.promised_at), reason=view.defer_reason))
     tid = view.id
@@ -180,15 +168,10 @@ async def on_assign(update: Update, context: Ctx) -> None:
     )
 
 
-def _text(update: Update) -> str | None:
-    message = update.effective_message
-    return message.text.strip() if message is not None and message.text else None
-
-
 @pending.on_answer("dispatch_cancel")
 async def typed_cancel_reason(update: Update, context: Ctx, q: dict[str, Any]) -> bool:
     """The reason a dispatcher rejects or cancels a ticket (the requester sees it)."""
-    reason = _text(update)
+    reason = typed_text(update)
     if not reason:
         await reply(update, context.texts("error.reason_required"))
         return False
@@ -206,7 +189,7 @@ async def typed_cancel_reason(update: Update, context: Ctx, q: dict[str, Any]) -
 @pending.on_answer("dispatch_duplicate")
 async def typed_duplicate(update: Update, context: Ctx, q: dict[str, Any]) -> bool:
     """The number of the ticket this one duplicates."""
-    number = _text(update)
+    number = typed_text(update)
     if not number:
         await reply(update, context.texts("queue.duplicate_of"))
         return False

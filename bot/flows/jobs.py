@@ -13,8 +13,8 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 from bot.callbacks import DeferPick, JobAction, ReleaseReason, VisitSlot
 from bot.context import Ctx
 from bot.flows import pending
-from bot.flows.common import answer, data_of, guarded, pattern, reply
-from bot.ui import Button, clip, grid, keyboard, place_label
+from bot.flows.common import answer, data_of, guarded, pattern, reply, typed_text
+from bot.ui import Button, clip, grid, keyboard, place_label, ticket_lines
 from store.errors import NotPermitted, TransitionNotAllowed
 from store.lifecycle import (
     VISIT_PROPOSE_STATUSES,
@@ -112,18 +112,8 @@ async def show_job(update: Update, context: Ctx, ticket_id: int, *, edit: bool) 
     view, _caps = await queries.ticket_detail(context.store.uow(), ticket_id, context.person.id)
     if view.assignee_id != context.person.id:
         raise NotPermitted("not your job")
-    lines = [
-        t(
-            "my.detail",
-            number=view.number,
-            status=t.status(view.status),
-            place=place_label(view),
-            category=t.category(view.category),
-            urgency=t(f"urgency.{view.urgency}"),
-            description=clip(view.description, 1500),
-        ),
-        t("jobs.contact", phone=view.contact_phone or t("report.no_phone")),
-    ]
+    lines = ticket_lines(t, view, description_limit=1500)
+    lines.append(t("jobs.contact", phone=view.contact_phone or t("report.no_phone")))
     if view.visit_at:
         confirmed = t("jobs.visit_confirmed") if view.visit_confirmed else t("jobs.visit_waiting")
         lines.append(t("my.visit", when=t.when(view.visit_at)) + f" ({confirmed})")
@@ -310,15 +300,10 @@ async def _release(update: Update, context: Ctx, tid: int, reason: str) -> None:
 # --- typed answers -------------------------------------------------------------------------
 
 
-def _text(update: Update) -> str | None:
-    message = update.effective_message
-    return message.text.strip() if message is not None and message.text else None
-
-
 @pending.on_answer("visit_time")
 async def typed_visit(update: Update, context: Ctx, q: dict[str, Any]) -> bool:
     """A typed visit time: YYYY-MM-DD HH:MM in campus time."""
-    when = _parse_local(context, _text(update), with_time=True)
+    when = _parse_local(context, typed_text(update), with_time=True)
     if when is None:
         await reply(update, context.texts("jobs.bad_datetime"))
         return False
@@ -331,7 +316,7 @@ async def typed_visit(update: Update, context: Ctx, q: dict[str, Any]) -> bool:
 @pending.on_answer("defer_date")
 async def typed_defer_date(update: Update, context: Ctx, q: dict[str, Any]) -> bool:
     """A typed promised date: YYYY-MM-DD (campus calendar)."""
-    when = _parse_local(context, _text(update), with_time=False)
+    when = _parse_local(context, typed_text(update), with_time=False)
     if when is None:
         await reply(update, context.texts("jobs.bad_date"))
         return False
@@ -347,7 +332,7 @@ async def typed_defer_date(update: Update, context: Ctx, q: dict[str, Any]) -> b
 @pending.on_answer("defer_reason")
 async def typed_defer_reason(update: Update, context: Ctx, q: dict[str, Any]) -> bool:
     """A typed reason for deferring."""
-    reason = _text(update)
+    reason = typed_text(update)
     if not reason:
         await reply(update, context.texts("error.reason_required"))
         return False
@@ -359,7 +344,7 @@ async def typed_defer_reason(update: Update, context: Ctx, q: dict[str, Any]) ->
 @pending.on_answer("release_reason")
 async def typed_release_reason(update: Update, context: Ctx, q: dict[str, Any]) -> bool:
     """A typed reason for releasing."""
-    reason = _text(update)
+    reason = typed_text(update)
     if not reason:
         await reply(update, context.texts("error.reason_required"))
         return False

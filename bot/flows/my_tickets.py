@@ -11,9 +11,9 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 from bot.callbacks import Menu, MyPage, Rate, TicketAction
 from bot.context import Ctx
 from bot.flows import pending
-from bot.flows.common import answer, data_of, guarded, pattern, reply
+from bot.flows.common import answer, data_of, guarded, pattern, reply, typed_text
 from bot.notices import rating_keyboard
-from bot.ui import Button, clip, keyboard, place_label, stars
+from bot.ui import Button, clip, keyboard, place_label, stars, ticket_lines
 from store.errors import CooldownActive
 from store.lifecycle import Action, Capacity, Status, allowed_actions
 from store.services import queries, requester, work
@@ -117,19 +117,7 @@ async def show_detail(update: Update, context: Ctx, ticket_id: int, *, edit: boo
     t, uow = context.texts, context.store.uow
     view, caps = await queries.ticket_detail(uow(), ticket_id, context.person.id)
     events = await queries.timeline(uow(), ticket_id, context.person.id)
-    lines = [
-        t(
-            "my.detail",
-            number=view.number,
-            status=t.status(view.status),
-            place=place_label(view),
-            category=t.category(view.category),
-            urgency=t(f"urgency.{view.urgency}"),
-            description=clip(view.description, 1200),
-        )
-    ]
-    if view.assignee_name:
-        lines.append(t("my.assignee", name=view.assignee_name))
+    lines = ticket_lines(t, view, description_limit=1200)
     if view.visit_at:
         lines.append(t("my.visit", when=t.when(view.visit_at)))
     if view.status == Status.DEFERRED and view.promised_at:
@@ -239,7 +227,7 @@ async def on_rate(update: Update, context: Ctx) -> None:
 @pending.on_answer("rating_comment")
 async def on_comment(update: Update, context: Ctx, question: dict[str, Any]) -> bool:
     """The optional comment after the stars."""
-    text = _typed(update)
+    text = typed_text(update)
     if text is None:
         await reply(update, context.texts("common.use_buttons"))
         return False
@@ -252,7 +240,7 @@ async def on_comment(update: Update, context: Ctx, question: dict[str, Any]) -> 
 @pending.on_answer("complaint")
 async def on_complaint(update: Update, context: Ctx, question: dict[str, Any]) -> bool:
     """The complaint's text: a follow-up for the building's supervisor."""
-    text = _typed(update)
+    text = typed_text(update)
     if text is None:
         await reply(update, context.texts("common.use_buttons"))
         return False
@@ -262,11 +250,6 @@ async def on_complaint(update: Update, context: Ctx, question: dict[str, Any]) -
     phone = context.settings.service.complaint_phone
     await reply(update, context.texts("my.complained", followup=number, phone=phone))
     return True
-
-
-def _typed(update: Update) -> str | None:
-    message = update.effective_message
-    return message.text if message is not None and message.text else None
 
 
 def handlers() -> list[BaseHandler[Update, Ctx, object]]:

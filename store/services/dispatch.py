@@ -20,6 +20,7 @@ from store.services._common import (
     claim_due_tickets,
     clean_text,
     get_person,
+    hide_from_strangers,
     load,
     log_event,
     move,
@@ -271,6 +272,7 @@ async def release(
     """The assignee (or a dispatcher) hands the job back to dispatch, with a reason."""
     async with uow:
         ctx = await load(uow, ticket_id, actor_id)
+        hide_from_strangers(ctx)  # before validating input: reveal nothing
         note = checked_reason(uow, reason, required=True)
         previous = ctx.ticket.assignee_id
         accept_in, _complete_in = category_targets(uow, ctx.category, ctx.ticket.urgency)

@@ -67,6 +67,7 @@ async def cancel(
     """Cancel before work starts: the requester their own, a dispatcher with a reason."""
     async with uow:
         ctx = await load(uow, ticket_id, actor_id)
+        hide_from_strangers(ctx)  # before validating input: reveal nothing
         note = checked_reason(uow, reason, required=needs_reason(Action.CANCEL, ctx.capacities))
         assignee = ctx.ticket.assignee_id
         await move(uow, ctx, Action.CANCEL, note=note)

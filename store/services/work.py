@@ -113,6 +113,7 @@ async def defer(
     """
     async with uow:
         ctx = await load(uow, ticket_id, technician_id)
+        hide_from_strangers(ctx)  # before validating input: reveal nothing
         note = checked_reason(uow, reason, required=True)
         when = _future(uow, promised_at)
         previous = ctx.ticket.promised_at
