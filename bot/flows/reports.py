@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from telegram import InputFile, Update
 from telegram.ext import BaseHandler, CommandHandler
@@ -15,6 +16,7 @@ from bot.ui import clip
 from store.errors import InvalidInput, NotPermitted
 from store.lifecycle import Role
 from store.services import stats
+from store.services.people import set_timezone
 
 PERIOD_HELP = "today · 7d · 30d · week · month · 2026-03 · 2026-03-01..2026-03-15"
 FIGURES_ROLES = frozenset({Role.SUPERVISOR, Role.DISPATCHER, Role.ADMIN})
@@ -125,12 +127,25 @@ async def digest_command(update: Update, context: Ctx) -> None:
     if not context.person.roles & {Role.SUPERVISOR, Role.ADMIN, Role.DISPATCHER}:
         raise NotPermitted("supervisors only")
     assert context.person.telegram_id is not None
-    zone = context.settings.service.timezone
-    yesterday = context.store.clock().astimezone(context.texts.zone).date() - timedelta(days=1)
+    zone = context.person.timezone or context.settings.service.timezone
+    local_today = context.store.clock().astimezone(ZoneInfo(zone)).date()
+    yesterday = local_today - timedelta(days=1)
     text, png = await digest.build(
         context.store, context.settings, context.person.id, yesterday, zone
     )
     await digest.send(context.bot, context.person.telegram_id, text, png)
+
+
+async def timezone_command(update: Update, context: Ctx) -> None:
+    """/timezone [ZONE]: show or set your own time zone (digest time), "-" for the campus's."""
+    t = context.texts
+    if not context.args:
+        current = context.person.timezone or context.settings.service.timezone
+        await reply(update, t("timezone.current", zone=current))
+        return
+    arg = context.args[0]
+    view = await set_timezone(context.store.uow(), context.person.id, None if arg == "-" else arg)
+    await reply(update, t("timezone.set", zone=view.timezone or context.settings.service.timezone))
 
 
 def handlers() -> list[BaseHandler[Update, Ctx, object]]:
@@ -139,4 +154,5 @@ def handlers() -> list[BaseHandler[Update, Ctx, object]]:
         CommandHandler("stats", guarded(stats_command)),
         CommandHandler("export", guarded(export_command)),
         CommandHandler("digest", guarded(digest_command)),
+        CommandHandler("timezone", guarded(timezone_command)),
     ]

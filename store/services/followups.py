@@ -9,11 +9,12 @@ from sqlalchemy import update
 from sqlmodel import col, select
 
 from store.errors import InvalidInput, NotFound, NotPermitted, TransitionNotAllowed
-from store.models import FollowUp, Ticket
+from store.models import Building, FollowUp, Room, Ticket
 from store.services._common import (
     SUPERVISOR_ROLES,
     clean_text,
-    get_place,
+    grant_covers,
+    grants_of,
     load,
     log_event,
     notify_audience,
@@ -45,19 +46,22 @@ async def open_followups(uow: UnitOfWork, supervisor_id: int) -> list[FollowUpVi
     async with uow:
         rows = (
             await uow.session.execute(
-                select(FollowUp, Ticket)
+                select(FollowUp, Ticket, Building)
                 .join(Ticket, col(Ticket.id) == FollowUp.ticket_id)
+                .join(Room, col(Room.id) == Ticket.room_id)
+                .join(Building, col(Building.id) == Room.building_id)
                 .where(col(FollowUp.resolved_at).is_(None))
-                .order_by(col(FollowUp.opened_at))
+                .order_by(col(FollowUp.opened_at), col(FollowUp.id))
             )
         ).all()
-        result = []
-        for followup, ticket in rows:
-            place = await get_place(uow, ticket.room_id)
-            covered = await roles_covering(uow, supervisor_id, place.building)
-            if followup.supervisor_id == supervisor_id or covered & SUPERVISOR_ROLES:
-                result.append(_view(followup, ticket))
-        return result
+        # One grants query for the viewer, then scope is checked in memory per row.
+        grants = [g for g in await grants_of(uow, supervisor_id) if g.role in SUPERVISOR_ROLES]
+        return [
+            _view(followup, ticket)
+            for followup, ticket, building in rows
+            if followup.supervisor_id == supervisor_id
+            or any(grant_covers(g, building) for g in grants)
+        ]
 
 
 def _view(f: FollowUp, t: Ticket) -> FollowUpView:

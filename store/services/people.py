@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
@@ -34,6 +35,7 @@ class PersonView:
     roles: frozenset[Role]
     unreachable: bool
     skills: tuple[str, ...] = ()
+    timezone: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +76,7 @@ def _view(person: Person, grants: Iterable[RoleGrant]) -> PersonView:
         roles=frozenset({Role.REQUESTER, *(g.role for g in grants)}),
         unreachable=person.unreachable_since is not None,
         skills=tuple(person.skills),
+        timezone=person.timezone,
     )
 
 
@@ -344,3 +347,20 @@ async def room_of(uow: UnitOfWork, person_id: int) -> int | None:
     """The person's own room, if set."""
     async with uow:
         return (await get_person(uow, person_id)).room_id
+
+
+async def set_timezone(uow: UnitOfWork, person_id: int, zone: str | None) -> PersonView:
+    """A person's own time zone (their digest time follows it); None: the campus zone."""
+    if zone is not None:
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise InvalidInput("unknown time zone", zone=zone) from None
+    async with uow:
+        person = await get_person(uow, person_id)
+        person.timezone = zone
+        uow.session.add(person)
+        await uow.flush()
+        view = await _person_view(uow, person)
+        await uow.commit()
+    return view
