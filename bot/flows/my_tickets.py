@@ -126,10 +126,22 @@ async def show_detail(update: Update, context: Ctx, ticket_id: int, *, edit: boo
         lines.append(t("my.rating", stars=stars(view.rating)))
     lines.append("")
     lines.append(t("my.timeline"))
-    for event in events[-15:]:
+    history = []
+    for event in events:
         what = t(f"action.{event.action}", actor=event.actor_name or "")
         note = f" ({clip(event.note, 80)})" if event.note and event.action != "offer" else ""
-        lines.append(t("my.event", when=t.when(event.at), what=what + note))
+        history.append(t("my.event", when=t.when(event.at), what=what + note))
+    # The whole timeline, unless it would not fit one message: then the oldest entries
+    # give way (the newest are what the requester is looking for).
+    room = 3900 - sum(len(line) + 1 for line in lines)
+    shown: list[str] = []
+    for line in reversed(history):
+        if room - len(line) - 1 < 40:
+            shown.append(t("my.earlier", count=len(history) - len(shown)))
+            break
+        room -= len(line) + 1
+        shown.append(line)
+    lines.extend(reversed(shown))
     chat = update.effective_chat
     assert chat is not None
     photos = list(view.photos) + list(view.result_photos)
