@@ -106,6 +106,7 @@ class OutboxSender:
 
     async def drain_once(self, limit: int = 50) -> bool:
         """Send what is due now; True if anything was attempted."""
+        await outbox.give_up_unreachable(self.store.uow())
         notices = await outbox.due_notices(self.store.uow(), limit=limit)
         held_chats: set[int] = set()
         attempted = False

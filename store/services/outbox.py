@@ -32,6 +32,25 @@ class Notice:
     attempts: int
 
 
+async def give_up_unreachable(uow: UnitOfWork) -> int:
+    """Notices for someone known to have blocked the bot (or never started it) are given up
+    without another call to Telegram, until they write to the bot again. Returns how many."""
+    async with uow:
+        unreachable = select(Person.id).where(col(Person.unreachable_since).is_not(None))
+        result = await uow.session.execute(
+            update(Outbox)
+            .where(
+                col(Outbox.recipient_id).in_(unreachable),
+                col(Outbox.sent_at).is_(None),
+                col(Outbox.failed_at).is_(None),
+            )
+            .values(failed_at=uow.now(), last_error="recipient unreachable")
+            .execution_options(synchronize_session=False)
+        )
+        await uow.commit()
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
 async def due_notices(uow: UnitOfWork, *, limit: int = 100) -> list[Notice]:
     """Unsent notices whose time has come, oldest first."""
     async with uow:

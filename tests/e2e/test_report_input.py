@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlmodel import select
+from sqlmodel import col, select
 
 from store.models import Draft, Outbox, Person, Ticket
 from tests.e2e.conftest import Harness
@@ -169,23 +169,52 @@ async def test_blocked_user_is_marked_unreachable_and_not_retried(bot: Harness) 
 
     me = await _person(bot, 1001)
     await cancel(bot.store.uow(), ticket_id, me)
-    bot.app.bot_data.sender.nudge()  # type: ignore[union-attr]
-    person = await _wait_unreachable(bot, me)
-    assert person
+    sender = bot.app.bot_data.sender  # type: ignore[union-attr]
+    sender.nudge()
+    assert await _wait_unreachable(bot, me)
+    cancelled = await _wait_given_up(bot, me, "ticket.cancelled")
+    # Whichever notice met the block first marked her unreachable; the cancellation was
+    # then tried at most once and is never retried, nor sent.
+    assert cancelled.sent_at is None and cancelled.attempts <= 1
+    assert "blocked" in (cancelled.last_error or "") or "unreachable" in (
+        cancelled.last_error or ""
+    )
+    await sender.drain_once()
     async with bot.store.uow() as uow:
-        rows = (
+        again = await uow.session.get(Outbox, cancelled.id)
+        assert again is not None and again.attempts == cancelled.attempts
+        pending = (
             (
                 await uow.session.execute(
                     select(Outbox).where(
-                        Outbox.recipient_id == me, Outbox.kind == "ticket.cancelled"
-                    )
+                        Outbox.recipient_id == me,
+                        Outbox.failed_at.is_(None),  # type: ignore[union-attr]
+                        Outbox.sent_at.is_(None),
+                    )  # type: ignore[union-attr]
                 )
             )
             .scalars()
             .all()
         )
-        assert len(rows) == 1 and rows[0].failed_at is not None and rows[0].sent_at is None
-        assert rows[0].attempts == 1 and "blocked" in (rows[0].last_error or "")
+        assert pending == []
+    assert all("cancelled" not in (m.body or "") for m in alice.messages)
+
+
+async def _wait_given_up(bot: Harness, person_id: int, kind: str) -> Outbox:
+    import asyncio
+
+    for _ in range(200):
+        async with bot.store.uow() as uow:
+            row = (
+                await uow.session.execute(
+                    select(Outbox).where(Outbox.recipient_id == person_id, Outbox.kind == kind)
+                )
+            ).scalar_one_or_none()
+            if row is not None and row.failed_at is not None:
+                uow.session.expunge(row)
+                return row
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{kind} for {person_id} was never given up")
 
 
 async def _wait_unreachable(bot: Harness, person_id: int) -> bool:
