@@ -188,9 +188,9 @@ async def test_blocked_user_is_marked_unreachable_and_not_retried(bot: Harness) 
                 await uow.session.execute(
                     select(Outbox).where(
                         Outbox.recipient_id == me,
-                        Outbox.failed_at.is_(None),  # type: ignore[union-attr]
-                        Outbox.sent_at.is_(None),
-                    )  # type: ignore[union-attr]
+                        col(Outbox.failed_at).is_(None),
+                        col(Outbox.sent_at).is_(None),
+                    )
                 )
             )
             .scalars()
