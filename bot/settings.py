@@ -174,6 +174,7 @@ class Settings(BaseSettings):
         """The domain's rules, built from these settings."""
         svc = self.service
         return Policy(
+            timezone=svc.timezone,
             description_max=svc.description_max,
             photos_max=svc.photos_max,
             urge_cooldown=timedelta(minutes=svc.urge_cooldown_minutes),

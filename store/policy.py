@@ -77,6 +77,8 @@ DEFAULT_CHECKLISTS: dict[str, dict[str, str]] = {
 class Policy:
     """Limits and windows the services enforce."""
 
+    # The campus zone: ticket and follow-up numbers follow its calendar year.
+    timezone: str = "Asia/Shanghai"
     description_max: int = 1000
     comment_max: int = 1000
     reason_max: int = 500

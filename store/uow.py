@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Self
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -38,6 +39,10 @@ class UnitOfWork:
     def now(self) -> datetime:
         """The store's clock (aware UTC), injectable for tests."""
         return self._store.clock()
+
+    def local_year(self) -> int:
+        """The current year on the campus calendar (numbers roll over at local New Year)."""
+        return self.now().astimezone(ZoneInfo(self.policy.timezone)).year
 
     async def __aenter__(self) -> Self:
         self._session = self._store.sessionmaker()

@@ -371,7 +371,8 @@ async def notify_dispatchers(
 async def open_followup(uow: UnitOfWork, ctx: TicketContext, kind: str, text: str | None) -> str:
     """Open a supervisor follow-up on the ticket and tell the responsible supervisors."""
     now = uow.now()
-    number = f"F{now.year}-{await next_number(uow, f'followup-{now.year}'):05d}"
+    year = uow.local_year()
+    number = f"F{year}-{await next_number(uow, f'followup-{year}'):05d}"
     supervisors = await responsible_supervisors(uow, ctx.place.building)
     followup = FollowUp(
         number=number,

@@ -91,7 +91,7 @@ async def report(uow: UnitOfWork, new: NewTicket) -> ReportResult:
             if not filer_roles & FILER_ROLES:
                 raise NotPermitted("filing for someone else needs inspector or booth staff")
         now = uow.now()
-        year = now.year
+        year = uow.local_year()
         number = f"{year}-{await next_number(uow, f'ticket-{year}'):06d}"
         accept_in, complete_in = category_targets(uow, category, urgency)
         ticket = Ticket(

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlmodel import func, select
+from sqlalchemy import update
+from sqlmodel import col, func, select
 
 from store.errors import (
     InvalidInput,
@@ -15,7 +16,7 @@ from store.errors import (
     TransitionNotAllowed,
 )
 from store.lifecycle import VISIT_PROPOSE_STATUSES, Action, Capacity, Status
-from store.models import TicketPhoto
+from store.models import Ticket, TicketPhoto
 from store.services._common import (
     hide_from_strangers,
     load,
@@ -75,11 +76,21 @@ async def answer_visit(
         if t.visit_at is None or t.visit_confirmed or t.status not in VISIT_PROPOSE_STATUSES:
             raise TransitionNotAllowed("answer_visit", t.status)
         payload = {**ctx.summary(), "visit_at": t.visit_at.isoformat()}
-        if accepted:
-            t.visit_confirmed = True
-        else:
-            t.visit_at = None
-        uow.session.add(t)
+        # Conditional on the proposal we read: of two taps at once only one answers it.
+        changes = {"visit_confirmed": True} if accepted else {"visit_at": None}
+        answered = await uow.session.execute(
+            update(Ticket)
+            .where(
+                col(Ticket.id) == ticket_id,
+                col(Ticket.visit_at) == t.visit_at,
+                col(Ticket.visit_confirmed).is_(False),
+            )
+            .values(updated_at=uow.now(), **changes)
+            .execution_options(synchronize_session=False)
+        )
+        if answered.rowcount != 1:  # type: ignore[attr-defined]
+            raise TransitionNotAllowed("answer_visit", t.status)
+        await uow.session.refresh(t)
         log_event(uow, ctx, "visit_accepted" if accepted else "visit_declined", None, None)
         if t.assignee_id is not None:
             kind = "job.visit_accepted" if accepted else "job.visit_declined"
