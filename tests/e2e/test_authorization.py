@@ -160,7 +160,7 @@ async def world(
     path = tmp_path_factory.mktemp("authz") / "repairbot.db"
     shutil.copyfile(sqlite_template, path)
     url = f"sqlite+aiosqlite:///{path}"
-    server = SandboxServer(default_timeout=3.0)
+    server = SandboxServer(default_timeout=10.0)
     await server.start()
     settings = make_settings(server, url)
     store = Store(create_engine(url), settings.policy())

@@ -246,5 +246,5 @@ async def test_declines_hand_on_even_when_a_colleague_is_unreachable(bot: Harnes
     offer = await offer_for(ann.user, number)
     await dan.user.expect(text_contains="Nick can't receive messages")
     await ann.user.press(offer, DECLINE)
-    await dan.user.expect(text_contains=f"{number} {ESCALATED}", timeout=2.0)
+    await dan.user.expect(text_contains=f"{number} {ESCALATED}")
     await alice.expect(text_contains=f"{number}: the technicians on duty couldn't take it")
