@@ -203,7 +203,7 @@ async def test_blocked_user_is_marked_unreachable_and_not_retried(bot: Harness) 
 async def _wait_given_up(bot: Harness, person_id: int, kind: str) -> Outbox:
     import asyncio
 
-    for _ in range(200):
+    for _ in range(300):
         async with bot.store.uow() as uow:
             row = (
                 await uow.session.execute(
@@ -218,14 +218,21 @@ async def _wait_given_up(bot: Harness, person_id: int, kind: str) -> Outbox:
 
 
 async def _wait_unreachable(bot: Harness, person_id: int) -> bool:
+    """Poll (at most 15 s, nudging the sender) until the person is marked unreachable."""
     import asyncio
 
-    for _ in range(100):
+    sender = bot.app.bot_data.sender if bot.app is not None else None
+    for _ in range(300):
         async with bot.store.uow() as uow:
             person = await uow.session.get(Person, person_id)
             if person is not None and person.unreachable_since is not None:
                 return True
+        if sender is not None:
+            sender.nudge()
         await asyncio.sleep(0.05)
+    async with bot.store.uow() as uow:
+        rows = (await uow.session.execute(select(Outbox))).scalars().all()
+        print("outbox at timeout:", [(r.kind, r.due_at, r.sent_at, r.failed_at) for r in rows])
     return False
 
 
