@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 from sqlalchemy.exc import OperationalError
 from telegram import (
     CallbackQuery,
+    ChatMember,
     InlineKeyboardMarkup,
     ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
@@ -26,6 +27,7 @@ from store.services import outbox
 from store.services.people import ensure_person
 
 log = logging.getLogger(__name__)
+GONE = (ChatMember.BANNED, ChatMember.LEFT)  # "kicked" is what blocking the bot looks like
 C = TypeVar("C", bound=Callback)
 Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None
 
@@ -52,7 +54,14 @@ async def gatekeeper(update: Update, context: Ctx) -> None:
             user.full_name,
             language_from_telegram(user.language_code, default),
         )
-        if person.unreachable:
+        member = update.my_chat_member
+        blocked = member is not None and member.new_chat_member.status in GONE
+        if blocked:
+            # The user blocked the bot (or left): stop sending; no flow has work to do.
+            await outbox.person_blocked_bot(context.store.uow(), person.id)
+        elif person.unreachable:
+            # Any other update from them (a message, a press, an unblock) means we can
+            # reach them again.
             await outbox.mark_reachable(context.store.uow(), person.id)
     except Exception as exc:
         # PTB would run the other groups after an error here; without knowing who asks,
@@ -60,6 +69,8 @@ async def gatekeeper(update: Update, context: Ctx) -> None:
         context.error = exc
         await on_error(update, context)
         raise ApplicationHandlerStop from exc
+    if blocked:
+        raise ApplicationHandlerStop
     context.person = person
     context.texts = Texts(person.language or default, context.settings.service.timezone)
 

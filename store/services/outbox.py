@@ -147,12 +147,7 @@ async def mark_unreachable(uow: UnitOfWork, notice_id: int, error: str) -> list[
         if row is None:
             return []
         now = uow.now()
-        person = await uow.session.get(Person, row.recipient_id)
-        if person is not None and person.unreachable_since is None:
-            person.unreachable_since = now
-            uow.session.add(person)
-            await _tell_dispatchers_about_staff(uow, person)
-            await withdraw_offers_of(uow, person.id or 0)
+        await _flag_unreachable(uow, row.recipient_id)
         pending = list(
             (
                 await uow.session.execute(
@@ -171,6 +166,24 @@ async def mark_unreachable(uow: UnitOfWork, notice_id: int, error: str) -> list[
         )
         await uow.commit()
         return [pid for pid in pending if pid != notice_id]
+
+
+async def _flag_unreachable(uow: UnitOfWork, person_id: int) -> None:
+    """Set the flag once; a technician's open offers move on and dispatchers hear of it."""
+    person = await uow.session.get(Person, person_id)
+    if person is not None and person.unreachable_since is None:
+        person.unreachable_since = uow.now()
+        uow.session.add(person)
+        await _tell_dispatchers_about_staff(uow, person)
+        await withdraw_offers_of(uow, person_id)
+
+
+async def person_blocked_bot(uow: UnitOfWork, person_id: int) -> None:
+    """Telegram told us (my_chat_member "kicked") that the person blocked the bot: stop
+    sending to them now, before a notice fails."""
+    async with uow:
+        await _flag_unreachable(uow, person_id)
+        await uow.commit()
 
 
 async def _tell_dispatchers_about_staff(uow: UnitOfWork, person: Person) -> None:
