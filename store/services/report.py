@@ -52,6 +52,10 @@ class NewTicket:
     photos: Sequence[str] = ()
     contact_phone: str | None = None
     filed_by_id: int | None = None
+    # A fault found while sweeping the building, and who else hears about it from the
+    # start (the room's residents).
+    sweep_id: int | None = None
+    followers: Sequence[int] = ()
 
 
 def validate_description(uow: UnitOfWork, text: str) -> str:
@@ -104,6 +108,7 @@ async def report(uow: UnitOfWork, new: NewTicket) -> ReportResult:
             urgency=urgency,
             description=description,
             contact_phone=clean_text(new.contact_phone) or requester.phone,
+            sweep_id=new.sweep_id,
             accept_due_at=now + accept_in,
             due_at=now + complete_in,
             created_at=now,
@@ -114,6 +119,9 @@ async def report(uow: UnitOfWork, new: NewTicket) -> ReportResult:
         assert ticket.id is not None
         for position, file_id in enumerate(new.photos):
             uow.session.add(TicketPhoto(ticket_id=ticket.id, position=position, file_id=file_id))
+        for follower in dict.fromkeys(new.followers):
+            if follower != new.requester_id:
+                uow.session.add(TicketFollower(ticket_id=ticket.id, person_id=follower, since=now))
         filer = requester if filer_id == new.requester_id else await get_person(uow, filer_id)
         caps = frozenset({Capacity.REQUESTER if filer_id == new.requester_id else Capacity.FILER})
         ctx = TicketContext(ticket, place, category, filer, caps)

@@ -16,13 +16,11 @@ from store.errors import InvalidInput, NotFound, NotPermitted, TransitionNotAllo
 from store.lifecycle import Role
 from store.models import (
     Building,
-    Outbox,
     Person,
     Room,
     SweepCampaign,
     SweepRoom,
     Ticket,
-    TicketFollower,
 )
 from store.services._common import (
     clean_text,
@@ -337,9 +335,12 @@ async def file_fault(
             raise InvalidInput("not on this checklist", item=item)
         if sweep_room.results.get(item, "ok") != "ok":
             raise TransitionNotAllowed("fault", "already filed")
+        residents = [r for r in await _residents(uow, room_id) if r != inspector_id]
     text = clean_text(note)
     if not text:
         raise InvalidInput("describe the fault")
+    # One transaction files the ticket with its sweep mark and its followers, so the
+    # residents get every notice from "received" on.
     result = await report(
         uow,
         NewTicket(
@@ -349,33 +350,11 @@ async def file_fault(
             category_key=category,
             description=text,
             photos=list(photos),
+            sweep_id=campaign_id,
+            followers=residents,
         ),
     )
     async with uow:
-        ticket = await uow.session.get(Ticket, result.ticket.id)
-        assert ticket is not None
-        ticket.sweep_id = campaign_id
-        uow.session.add(ticket)
-        # Filing already told the inspector (received, dispatching or queued); residents
-        # follow from the start, so they get those notices too, not only later ones.
-        filed = list(
-            (
-                await uow.session.execute(
-                    select(Outbox).where(
-                        Outbox.ticket_id == result.ticket.id,
-                        Outbox.recipient_id == inspector_id,
-                        col(Outbox.kind).startswith("ticket."),
-                    )
-                )
-            ).scalars()
-        )
-        for resident in await _residents(uow, room_id):
-            if resident != inspector_id:
-                uow.session.add(
-                    TicketFollower(ticket_id=result.ticket.id, person_id=resident, since=uow.now())
-                )
-                for row in filed:
-                    notify(uow, resident, row.kind, dict(row.payload), ticket_id=row.ticket_id)
         # Re-read (in this unit's session): another tick may have landed meanwhile.
         fresh = await uow.session.get(SweepRoom, (campaign_id, room_id))
         assert fresh is not None
