@@ -38,6 +38,7 @@ from scheduler.jobs import Leadership, schedule
 from store.db import create_engine, is_sqlite
 from store.leader import LeaderLock
 from store.migrate import upgrade
+from store.services.people import list_staff
 from store.services.places import sync_categories
 from store.uow import Store
 
@@ -97,13 +98,17 @@ def build_application(
 async def _post_init(app: BotApp) -> None:
     """Categories from settings, commands per language, then start delivering notices."""
     data = app.bot_data
-    assert data.store is not None and data.sender is not None
+    assert data.store is not None and data.sender is not None and data.settings is not None
     await sync_categories(data.store.uow(), data.store.policy)
     await app.bot.set_my_commands(start.bot_commands("en"))
     for language in LANGUAGES:
         code = start.TELEGRAM_LANGUAGE.get(language)
         if code:
             await app.bot.set_my_commands(start.bot_commands(language), language_code=code)
+    for staff in await list_staff(data.store.uow()):
+        await start.publish_staff_commands(
+            app.bot, staff.person, data.settings.service.default_language
+        )
     # The leader (always, on SQLite) starts the sender now; a standby waits for its turn.
     assert data.leadership is not None
     await data.leadership.refresh()

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from telegram import BotCommand, Update
+import logging
+
+from telegram import Bot, BotCommand, BotCommandScopeChat, Update
+from telegram.error import TelegramError
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.callbacks import Menu, SetLanguage
@@ -16,8 +19,9 @@ from store.errors import InviteInvalid
 from store.lifecycle import Role
 from store.services.booth import CLAIM_PREFIX
 from store.services.invites import INVITE_PREFIX, redeem_invite
-from store.services.people import set_language
+from store.services.people import PersonView, get_person_view, set_language
 
+log = logging.getLogger(__name__)
 COMMANDS = ("start", "report", "my", "myroom", "phones", "language", "cancel", "help")
 LANGUAGE_NAMES = {"zh_Hans": "简体中文", "zh_Hant": "繁體中文", "en": "English"}
 # Telegram's menu-language codes for setMyCommands.
@@ -82,6 +86,8 @@ async def _redeem(update: Update, context: Ctx, token: str) -> None:
         await reply(update, context.texts("error.invite_invalid", reason=reason))
         await show_menu(update, context)
         return
+    person = await get_person_view(context.store.uow(), context.person.id)
+    await publish_staff_commands(context.bot, person, context.settings.service.default_language)
     role = context.texts(f"role.{grant.role}")
     await reply(update, context.texts("invite.welcome", role=role, scope=grant.scope_label()))
     await show_menu(update, context)
@@ -130,7 +136,8 @@ async def on_language(update: Update, context: Ctx) -> None:
     if code not in context.settings.service.languages:
         await answer(update.callback_query, context.texts("common.stale_button"), alert=True)
         return
-    await set_language(context.store.uow(), context.person.id, code)
+    person = await set_language(context.store.uow(), context.person.id, code)
+    await publish_staff_commands(context.bot, person, context.settings.service.default_language)
     context.texts = Texts(code, context.settings.service.timezone)
     await answer(update.callback_query)
     await reply(update, context.texts("language.set"), edit=True)
@@ -157,10 +164,38 @@ async def menu_command(update: Update, context: Ctx) -> None:
     await show_menu(update, context)
 
 
-def bot_commands(language: str) -> list[BotCommand]:
-    """The command list published for one language."""
+# What each staff role adds to a person's own command menu.
+STAFF_COMMANDS: dict[Role, tuple[str, ...]] = {
+    Role.TECHNICIAN: ("duty", "jobs"),
+    Role.DISPATCHER: ("queue", "booth"),
+    Role.INSPECTOR: ("sweep", "booth"),
+    Role.SUPERVISOR: ("followups", "stats", "export", "digest", "timezone", "invite", "sweep"),
+}
+STAFF_COMMANDS[Role.ADMIN] = tuple(
+    dict.fromkeys(c for cmds in STAFF_COMMANDS.values() for c in cmds)
+)
+
+
+def bot_commands(language: str, roles: frozenset[Role] = frozenset()) -> list[BotCommand]:
+    """The command list for one language; staff roles add their own commands."""
     texts = Texts(language)
-    return [BotCommand(name, texts(f"commands.{name}")) for name in COMMANDS]
+    names = list(COMMANDS)
+    for role in Role:
+        if role in roles:
+            names += [c for c in STAFF_COMMANDS.get(role, ()) if c not in names]
+    return [BotCommand(name, texts(f"commands.{name}")) for name in names]
+
+
+async def publish_staff_commands(bot: Bot, person: PersonView, default_language: str) -> None:
+    """Give a staff member's own chat a menu with their commands (everyone else keeps the
+    default list). Called when someone joins as staff, changes language, and at start."""
+    if person.telegram_id is None or not person.roles - {Role.REQUESTER}:
+        return
+    commands = bot_commands(person.language or default_language, person.roles)
+    try:
+        await bot.set_my_commands(commands, scope=BotCommandScopeChat(person.telegram_id))
+    except TelegramError as exc:  # e.g. they never started the bot: the menu can wait
+        log.info("no command menu for %s: %s", person.telegram_id, exc)
 
 
 def handlers() -> list[BaseHandler[Update, Ctx, object]]:
