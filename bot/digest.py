@@ -14,7 +14,7 @@ from telegram.error import TelegramError
 from bot.chart import digest_chart
 from bot.i18n import Texts
 from bot.settings import Settings
-from bot.ui import clip, stars
+from bot.ui import average_rating, clip, duration, share, stars
 from store.services import digest as digest_service
 from store.services.digest import Digest
 from store.services.people import get_person_view
@@ -23,20 +23,11 @@ from store.uow import Store
 log = logging.getLogger(__name__)
 
 
-def _minutes(texts: Texts, value: timedelta | None) -> str:
-    if value is None:
-        return "—"
-    minutes = int(value.total_seconds() // 60)
-    if minutes >= 60:
-        return texts("stats.hours", h=minutes // 60, m=minutes % 60)
-    return texts("stats.minutes", m=minutes)
-
-
 def render_text(d: Digest, texts: Texts) -> str:
     """The digest's text (under Telegram's 4096 characters)."""
     o = d.office
-    share = "—" if o.within_hour_share is None else f"{o.within_hour_share:.0%}"
-    rating = "—" if o.average_rating is None else f"{o.average_rating:.1f}★"
+    within_hour = share(o.within_hour_share)
+    rating = average_rating(o.average_rating)
     lines = [
         texts("digest.title", day=d.day.isoformat()),
         texts("digest.flow", received=o.reported, completed=o.completed, cancelled=d.cancelled),
@@ -52,10 +43,10 @@ def render_text(d: Digest, texts: Texts) -> str:
         ),
         texts(
             "digest.times",
-            median=_minutes(texts, o.median_resolution),
-            p90=_minutes(texts, d.p90_resolution),
-            accept=_minutes(texts, o.median_accept),
-            within_hour=share,
+            median=duration(texts, o.median_resolution),
+            p90=duration(texts, d.p90_resolution),
+            accept=duration(texts, o.median_accept),
+            within_hour=within_hour,
         ),
         texts("digest.ratings", average=rating, count=o.rated),
     ]
@@ -64,13 +55,13 @@ def render_text(d: Digest, texts: Texts) -> str:
     if d.technicians:
         lines.append(texts("digest.technicians"))
         for t in d.technicians[:20]:
-            avg = "—" if t.average_rating is None else f"{t.average_rating:.1f}★"
+            avg = average_rating(t.average_rating)
             lines.append(
                 texts(
                     "digest.technician",
                     name=clip(t.name, 24),
                     done=t.jobs_done,
-                    median=_minutes(texts, t.median_resolution),
+                    median=duration(texts, t.median_resolution),
                     rating=avg,
                     overdue=t.overdue,
                 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import timedelta
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
@@ -77,3 +78,23 @@ def ticket_lines(texts: Texts, view: Any, *, description_limit: int = 1500) -> l
     if view.assignee_name:
         lines.append(texts("my.assignee", name=view.assignee_name))
     return lines
+
+
+def duration(texts: Texts, value: timedelta | None) -> str:
+    """A duration as "1 h 20 min" or "45 min" in the reader's language; "—" for none."""
+    if value is None:
+        return "—"
+    minutes = int(value.total_seconds() // 60)
+    if minutes >= 60:
+        return texts("stats.hours", h=minutes // 60, m=minutes % 60)
+    return texts("stats.minutes", m=minutes)
+
+
+def share(value: float | None) -> str:
+    """A share as a whole percentage; "—" when there was nothing to count."""
+    return "—" if value is None else f"{value:.0%}"
+
+
+def average_rating(value: float | None) -> str:
+    """An average rating like "4.3★"; "—" when nothing was rated."""
+    return "—" if value is None else f"{value:.1f}★"

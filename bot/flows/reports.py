@@ -11,8 +11,7 @@ from telegram.ext import BaseHandler, CommandHandler
 from bot.context import Ctx
 from bot.export import to_csv, to_xlsx
 from bot.flows.common import guarded, reply
-from bot.i18n import Texts
-from bot.ui import clip
+from bot.ui import average_rating, clip, duration, share
 from store.errors import InvalidInput, NotPermitted
 from store.lifecycle import Role
 from store.services import stats
@@ -20,25 +19,6 @@ from store.services.people import set_timezone
 
 PERIOD_HELP = "today · 7d · 30d · week · month · 2026-03 · 2026-03-01..2026-03-15"
 FIGURES_ROLES = frozenset({Role.SUPERVISOR, Role.DISPATCHER, Role.ADMIN})
-
-
-def _duration(texts: Texts, value: timedelta | None) -> str:
-    if value is None:
-        return "—"
-    minutes = int(value.total_seconds() // 60)
-    return (
-        texts("stats.hours", h=minutes // 60, m=minutes % 60)
-        if minutes >= 60
-        else texts("stats.minutes", m=minutes)
-    )
-
-
-def _share(value: float | None) -> str:
-    return "—" if value is None else f"{value:.0%}"
-
-
-def _rating(value: float | None) -> str:
-    return "—" if value is None else f"{value:.1f}★"
 
 
 async def _period(update: Update, context: Ctx) -> tuple[datetime, datetime] | None:
@@ -72,10 +52,10 @@ async def stats_command(update: Update, context: Ctx) -> None:
             reported=office.reported,
             completed=office.completed,
             open=office.open_now,
-            within_hour=_share(office.within_hour_share),
-            accept=_duration(t, office.median_accept),
-            resolution=_duration(t, office.median_resolution),
-            rating=_rating(office.average_rating),
+            within_hour=share(office.within_hour_share),
+            accept=duration(t, office.median_accept),
+            resolution=duration(t, office.median_resolution),
+            rating=average_rating(office.average_rating),
             rated=office.rated,
             low=office.low_ratings,
             followups=office.open_followups,
@@ -88,11 +68,11 @@ async def stats_command(update: Update, context: Ctx) -> None:
                 "stats.technician",
                 name=clip(s.name, 30),
                 done=s.jobs_done,
-                accept=_duration(t, s.median_accept),
-                resolution=_duration(t, s.median_resolution),
-                rating=_rating(s.average_rating),
+                accept=duration(t, s.median_accept),
+                resolution=duration(t, s.median_resolution),
+                rating=average_rating(s.average_rating),
                 rated=s.rated_jobs,
-                rework=_share(s.rework_rate),
+                rework=share(s.rework_rate),
                 overdue=s.overdue,
             )
         )

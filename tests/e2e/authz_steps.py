@@ -19,6 +19,7 @@ from store.services import dispatch, report, requester, work
 from store.services.people import PersonView
 from store.services.report import NewTicket
 from tests.e2e.conftest import Harness
+from tests.e2e.staff_steps import ticket as ticket_by_number
 from tests.factories import make_person
 
 E1, E2, W1 = "E1公寓", "E2公寓", "W1公寓"  # buildings of tests.factories' campus
@@ -133,12 +134,7 @@ async def row(bot: Harness, ticket_id: int) -> Ticket:
 
 async def by_number(bot: Harness, number: str) -> Ticket:
     """The ticket row with this number, detached."""
-    async with bot.store.uow() as uow:
-        found = (
-            await uow.session.execute(select(Ticket).where(Ticket.number == number))
-        ).scalar_one()
-        uow.session.expunge(found)
-        return found
+    return await ticket_by_number(bot, number)
 
 
 async def followup_id(bot: Harness, number: str) -> int:
