@@ -5,6 +5,7 @@ Precedence, highest first: init arguments, environment, the TOML file, the defau
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,14 @@ from store.policy import (
 )
 from store.services.invites import derive_invite_secret
 
-PLACEHOLDER_MARKERS = ("change-me", "changeme", "your-token", "<", "xxx", "placeholder")
+# Words that mark an example value. A real token's secret is random base64, so these are
+# matched only where they cannot arise by chance: whole words, or a run of six x's. (A
+# plain substring test for "xxx" rejected about one random token in a thousand.)
+PLACEHOLDER_MARKERS = re.compile(
+    r"change-?me|your[-_]?token|placeholder|[<>]|x{6,}", re.IGNORECASE
+)
+# Telegram's shape: "<bot id>:<secret>", e.g. 123456789:AAH… (35 url-safe characters).
+TOKEN_SHAPE = re.compile(r"^\d{1,20}:[A-Za-z0-9_-]{20,}$")
 SUPPORTED_LANGUAGES = ("zh_Hans", "zh_Hant", "en")
 
 
@@ -36,9 +44,13 @@ class ConfigError(Exception):
 
 
 def looks_like_placeholder(value: str) -> bool:
-    """Whether a value is empty or still the example's placeholder."""
-    lowered = value.strip().lower()
-    return not lowered or any(marker in lowered for marker in PLACEHOLDER_MARKERS)
+    """Whether a value is empty, still the example's placeholder, or not token-shaped."""
+    value = value.strip()
+    return (
+        not value
+        or PLACEHOLDER_MARKERS.search(value) is not None
+        or TOKEN_SHAPE.fullmatch(value) is None
+    )
 
 
 class TelegramSettings(BaseModel):
@@ -210,9 +222,10 @@ class Settings(BaseSettings):
         token = self.telegram.token.get_secret_value()
         if looks_like_placeholder(token):
             raise ConfigError(
-                "telegram.token is missing or still a placeholder. Get a token from "
-                "@BotFather and set it in config.toml under [telegram] token, or in the "
-                "environment as REPAIRBOT_TELEGRAM__TOKEN."
+                "telegram.token is missing, still a placeholder, or not shaped like a bot "
+                "token (<bot id>:<secret>). Get a token from @BotFather and set it in "
+                "config.toml under [telegram] token, or in the environment as "
+                "REPAIRBOT_TELEGRAM__TOKEN."
             )
         return token
 
