@@ -244,11 +244,14 @@ def cmd_qr(args: argparse.Namespace, settings: Settings) -> int:
         raise CliError(f"cannot write {out}: {exc}") from None
     if not has_cjk_font():
         _err("note: no CJK font found; Chinese labels may show as boxes (install fonts-noto-cjk)")
-    print(f"{len(rooms)} rooms -> {', '.join(str(f) for f in files)}")
+    print(f"{len(rooms)} room{'' if len(rooms) == 1 else 's'} -> {', '.join(str(f) for f in files)}")
     return EXIT_OK
 
 
 # --- wiring --------------------------------------------------------------------------------
+
+
+BUILDING_HELP = "a building's name, or the code its room codes start with (ED1 for ED1-101)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -282,20 +285,22 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("telegram_id", type=int)
     add.add_argument("--role", required=True, choices=STAFF_ROLES)
     add.add_argument("--name")
-    add.add_argument("--building", action="append", default=[], metavar="NAME")
+    add.add_argument("--building", action="append", default=[], metavar="NAME", help=BUILDING_HELP)
     add.add_argument("--campus", metavar="NAME")
     add.set_defaults(func=cmd_staff_add)
     staff_sub.add_parser("list", help="list staff").set_defaults(func=cmd_staff_list)
     inv = staff_sub.add_parser("invite", help="make a one-time invite link")
     inv.add_argument("--role", required=True, choices=STAFF_ROLES)
-    inv.add_argument("--building", action="append", default=[], metavar="NAME")
+    inv.add_argument("--building", action="append", default=[], metavar="NAME", help=BUILDING_HELP)
     inv.add_argument("--campus", metavar="NAME")
     inv.add_argument("--hours", type=float, help="lifetime (default: service.invite_ttl_hours)")
     inv.set_defaults(func=cmd_staff_invite)
 
     qr = sub.add_parser("qr", help="room QR codes and links")
     which = qr.add_mutually_exclusive_group(required=True)
-    which.add_argument("--building", metavar="NAME", help="write a sheet for every room")
+    which.add_argument(
+        "--building", metavar="NAME", help="write a sheet for every room; " + BUILDING_HELP
+    )
     which.add_argument("--room", metavar="CODE", help="print one room's link")
     qr.add_argument("--campus", metavar="NAME", help="campus of --building, if ambiguous")
     qr.add_argument("--out", metavar="FILE", help="output .pdf or .png (default: qr-*.pdf)")

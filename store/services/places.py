@@ -275,7 +275,10 @@ async def find_room(uow: UnitOfWork, building_id: int, text: str) -> PlaceView |
 
 
 async def building_by_name(uow: UnitOfWork, name: str, campus: str | None = None) -> BuildingView:
-    """The building called `name` (in `campus` if given); NotFound or AmbiguousName."""
+    """The building called `name` (in `campus` if given); NotFound or AmbiguousName.
+
+    A building's short code, the part of its rooms' codes before the dash ("ED1" for
+    ED1-101, ED1-102 …), names it too, as the design promises for every `--building`."""
     name = name.strip()
     async with uow:
         stmt = select(Building, Campus).join(Campus, col(Campus.id) == Building.campus_id)
@@ -283,21 +286,43 @@ async def building_by_name(uow: UnitOfWork, name: str, campus: str | None = None
             BuildingView(b.id or 0, b.name, c.id or 0, c.name)
             for b, c in (await uow.session.execute(stmt)).all()
         ]
+        coded = set(await _buildings_with_code(uow, name)) if name else set()
     exact = [b for b in rows if b.name == name]
-    found = exact or [b for b in rows if b.name.casefold() == name.casefold()]
+    found = (
+        exact
+        or [b for b in rows if b.name.casefold() == name.casefold()]
+        or [b for b in rows if b.id in coded]
+    )
     if campus is not None:
         wanted = campus.strip().casefold()
         found = [b for b in found if b.campus.casefold() == wanted]
     if not found:
         where = f" in campus {campus!r}" if campus else ""
-        raise NotFound(f"no building named {name!r}{where}", name=name)
-    if len(found) > 1:
+        raise NotFound(f"no building named or coded {name!r}{where}", name=name)
+    if len(found) > 1 and len({b.campus for b in found}) == len(found):
         choices = sorted(b.campus for b in found)
         raise AmbiguousName(
             f"building {name!r} exists in campuses {', '.join(choices)}; name the campus too",
             choices,
         )
+    if len(found) > 1:  # a code shared by buildings of one campus: only the name will do
+        choices = sorted(f"{b.campus} {b.name}" for b in found)
+        raise AmbiguousName(
+            f"code {name!r} is used by rooms of {', '.join(choices)}; give the building's name",
+            choices,
+        )
     return found[0]
+
+
+async def _buildings_with_code(uow: UnitOfWork, code: str) -> list[int]:
+    """Buildings having a room whose code is `code` + "-" + something (any case)."""
+    escaped = code.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    stmt = (
+        select(Room.building_id)
+        .where(func.lower(col(Room.code)).like(f"{escaped}-%", escape="\\"))
+        .distinct()
+    )
+    return list((await uow.session.execute(stmt)).scalars())
 
 
 async def campus_by_name(uow: UnitOfWork, name: str) -> CampusView:

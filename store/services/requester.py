@@ -312,6 +312,19 @@ async def complain(uow: UnitOfWork, ticket_id: int, requester_id: int, text: str
             raise InvalidInput("complaint empty or too long", limit=uow.policy.comment_max)
         if ctx.ticket.status not in COMPLAIN_STATUSES:
             raise TransitionNotAllowed("complain", ctx.ticket.status)
+        # A double tap, or a resend after a timeout, must not open a second follow-up for the
+        # same words: the open complaint that already says this is the answer.
+        same = await uow.session.execute(
+            select(FollowUp.number).where(
+                FollowUp.ticket_id == ticket_id,
+                FollowUp.kind == "complaint",
+                FollowUp.raised_by_id == requester_id,
+                col(FollowUp.resolved_at).is_(None),
+                FollowUp.text == body,
+            )
+        )
+        if (existing := same.scalars().first()) is not None:
+            return existing
         number = await open_followup(uow, ctx, "complaint", body)
         await uow.commit()
         return number

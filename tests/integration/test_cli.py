@@ -145,6 +145,19 @@ def test_staff_add_then_list(env: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert "5550001" not in listing
 
 
+def test_building_options_take_the_short_code_printed_on_room_stickers(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["locations", "import", "campus.csv"]) == 0
+    assert main(["staff", "add", "5551235", "--role", "technician", "--building", "e1"]) == 0
+    assert main(["qr", "--building", "WLIB", "--out", str(env / "lib.png")]) == 0
+    out = capsys.readouterr().out
+    assert "[5551235]: technician (東校區/E1公寓)" in out
+    assert f"1 room -> {env / 'lib.png'}" in out
+    assert main(["qr", "--building", "E9", "--out", str(env / "x.png")]) == 1
+    assert "no building named or coded 'E9'" in capsys.readouterr().err
+
+
 def test_staff_invite_prints_a_redeemable_link(
     env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

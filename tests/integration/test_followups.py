@@ -68,6 +68,25 @@ async def test_complaint_goes_to_the_buildings_supervisor_first(store: Store) ->
     assert await requester.complain(st.uow(), t, w.requester, "Still nobody") == "F2031-00002"
 
 
+async def test_the_same_complaint_sent_twice_opens_one_followup(store: Store) -> None:
+    env = await make_env(store)
+    st, w = env.store, env.world
+    t = (await file_ticket(st, w)).ticket.id
+    first = await requester.complain(st.uow(), t, w.requester, "Nobody came")
+    mark = await last_outbox_id(st)
+    # A resend after a timeout (same words, spacing aside) gets the same number, and the
+    # supervisor hears once.
+    assert await requester.complain(st.uow(), t, w.requester, " Nobody came ") == first
+    assert await outbox_rows(st, after=mark) == []
+    [opened] = await followups_of(st, t)
+    assert opened.number == first
+    # Once it is resolved, the same words are a new complaint.
+    assert opened.id is not None
+    await followups.resolve(st.uow(), opened.id, w.sam, "Spoke to the technician")
+    again = await requester.complain(st.uow(), t, w.requester, "Nobody came")
+    assert again != first
+
+
 async def test_complaint_falls_back_to_covering_supervisors_then_admins(store: Store) -> None:
     env = await make_env(store)
     st, w = env.store, env.world

@@ -12,7 +12,7 @@ from store.policy import Policy
 from store.services import places
 from store.services.places import import_locations, parse_locations_csv
 from store.uow import Store
-from tests.factories import location_rows, make_places
+from tests.factories import DEFAULT_LOCATIONS, location_rows, make_places
 
 SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "campus.csv"
 HEADER = "campus,building,floor,room,code\n"
@@ -172,6 +172,35 @@ async def test_building_by_name_needs_the_campus_when_ambiguous(store: Store) ->
     assert qualified.campus == "西校區"
     with pytest.raises(NotFound):
         await places.building_by_name(store.uow(), "E9公寓")
+
+
+async def test_a_building_is_also_named_by_its_rooms_code_prefix(store: Store) -> None:
+    await make_places(
+        store,
+        [
+            *DEFAULT_LOCATIONS,
+            ("東校區", "E3公寓", "1", "101", "X_1-101"),
+            ("東校區", "E4公寓", "1", "101", "XA1-101"),
+            ("東校區", "E5公寓", "1", "101", "SHARED-101"),
+            ("東校區", "E6公寓", "1", "101", "SHARED-102"),
+        ],
+    )
+    for code in ("E1", "e1", " E1 "):  # E1-101, E1-1001 … ; not E2-101
+        assert (await places.building_by_name(store.uow(), code)).name == "E1公寓"
+    lib = await places.building_by_name(store.uow(), "WLIB")  # WLIB-1-H: up to the first dash
+    assert (lib.name, lib.campus) == ("圖書館", "西校區")
+    # "_" is a literal in a code, not LIKE's any-character: X_1 is E3 only, never XA1's E4.
+    assert (await places.building_by_name(store.uow(), "X_1")).name == "E3公寓"
+    assert (await places.building_by_name(store.uow(), "XA1")).name == "E4公寓"
+    with pytest.raises(AmbiguousName) as caught:
+        await places.building_by_name(store.uow(), "SHARED")
+    assert caught.value.choices == ["東校區 E5公寓", "東校區 E6公寓"]
+    for nothing in ("E", "E1-1", "%", ""):  # a prefix must end at a dash; no wildcards
+        with pytest.raises(NotFound):
+            await places.building_by_name(store.uow(), nothing)
+    # A name wins over a code: a building literally called "E1" is that building.
+    await make_places(store, [("東校區", "E1", "1", "1", "Z-1")])
+    assert (await places.building_by_name(store.uow(), "E1")).name == "E1"
 
 
 # --- categories -----------------------------------------------------------------------------
