@@ -244,7 +244,8 @@ def cmd_qr(args: argparse.Namespace, settings: Settings) -> int:
         raise CliError(f"cannot write {out}: {exc}") from None
     if not has_cjk_font():
         _err("note: no CJK font found; Chinese labels may show as boxes (install fonts-noto-cjk)")
-    print(f"{len(rooms)} room{'' if len(rooms) == 1 else 's'} -> {', '.join(str(f) for f in files)}")
+    rooms_written = f"{len(rooms)} room{'' if len(rooms) == 1 else 's'}"
+    print(f"{rooms_written} -> {', '.join(str(f) for f in files)}")
     return EXIT_OK
 
 
