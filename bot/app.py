@@ -106,7 +106,7 @@ async def _post_init(app: BotApp) -> None:
         if code:
             await app.bot.set_my_commands(start.bot_commands(language), language_code=code)
     for staff in await list_staff(data.store.uow()):
-        await start.publish_staff_commands(
+        await start.publish_personal_commands(
             app.bot, staff.person, data.settings.service.default_language
         )
     # The leader (always, on SQLite) starts the sender now; a standby waits for its turn.

@@ -99,6 +99,13 @@ class SandboxClient:
         key = (json.dumps(scope or {"type": "default"}, sort_keys=True), language_code)
         return [entry["command"] for entry in self.state.commands.get(key, [])]
 
+    def command_menu(
+        self, scope: dict[str, object] | None = None, language_code: str = ""
+    ) -> dict[str, str]:
+        """The menu the bot set for a scope and language: command name -> description."""
+        key = (json.dumps(scope or {"type": "default"}, sort_keys=True), language_code)
+        return {e["command"]: e["description"] for e in self.state.commands.get(key, [])}
+
     def transcript(self) -> str:
         """The readable log of everything that happened."""
         return self.state.transcript.render()

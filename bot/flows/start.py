@@ -51,6 +51,9 @@ async def start(update: Update, context: Ctx) -> None:
     """Greet and show the menu; a deep link starts a report for a room or redeems an invite."""
     payload = context.args[0] if context.args else ""
     if not payload:
+        await publish_personal_commands(
+            context.bot, context.person, context.settings.service.default_language
+        )
         await show_menu(update, context, greet=True)
         return
     if payload.startswith(INVITE_PREFIX):
@@ -87,7 +90,7 @@ async def _redeem(update: Update, context: Ctx, token: str) -> None:
         await show_menu(update, context)
         return
     person = await get_person_view(context.store.uow(), context.person.id)
-    await publish_staff_commands(context.bot, person, context.settings.service.default_language)
+    await publish_personal_commands(context.bot, person, context.settings.service.default_language)
     role = context.texts(f"role.{grant.role}")
     await reply(update, context.texts("invite.welcome", role=role, scope=grant.scope_label()))
     await show_menu(update, context)
@@ -137,7 +140,9 @@ async def on_language(update: Update, context: Ctx) -> None:
         await answer(update.callback_query, context.texts("common.stale_button"), alert=True)
         return
     person = await set_language(context.store.uow(), context.person.id, code)
-    await publish_staff_commands(context.bot, person, context.settings.service.default_language)
+    await publish_personal_commands(
+        context.bot, person, context.settings.service.default_language, chosen=True
+    )
     context.texts = Texts(code, context.settings.service.timezone)
     await answer(update.callback_query)
     await reply(update, context.texts("language.set"), edit=True)
@@ -186,12 +191,19 @@ def bot_commands(language: str, roles: frozenset[Role] = frozenset()) -> list[Bo
     return [BotCommand(name, texts(f"commands.{name}")) for name in names]
 
 
-async def publish_staff_commands(bot: Bot, person: PersonView, default_language: str) -> None:
-    """Give a staff member's own chat a menu with their commands (everyone else keeps the
-    default list). Called when someone joins as staff, changes language, and at start."""
-    if person.telegram_id is None or not person.roles - {Role.REQUESTER}:
+async def publish_personal_commands(
+    bot: Bot, person: PersonView, default_language: str, *, chosen: bool = False
+) -> None:
+    """Give one person's chat its own command menu where the per-language default would be
+    wrong for them: staff (their extra commands), Traditional Chinese readers (Telegram's
+    menus are keyed by two-letter codes, so "zh" shows Simplified), and anyone who has just
+    picked a language with /language (`chosen`), which may differ from their app's.
+    Everyone else keeps the default list. Called at start, on joining and on /language."""
+    language = person.language or default_language
+    staff = bool(person.roles - {Role.REQUESTER})
+    if person.telegram_id is None or not (staff or chosen or language not in TELEGRAM_LANGUAGE):
         return
-    commands = bot_commands(person.language or default_language, person.roles)
+    commands = bot_commands(language, person.roles)
     try:
         await bot.set_my_commands(commands, scope=BotCommandScopeChat(person.telegram_id))
     except TelegramError as exc:  # e.g. they never started the bot: the menu can wait

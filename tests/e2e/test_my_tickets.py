@@ -169,3 +169,25 @@ async def test_commands_are_published_per_language(bot: Harness) -> None:
     assert "report" in sandbox.commands() and "cancel" in sandbox.commands()
     assert sandbox.commands(language_code="zh") == sandbox.commands()
     assert sandbox.commands(language_code="en") == sandbox.commands()
+
+
+async def test_traditional_chinese_and_chosen_languages_get_their_own_menu(bot: Harness) -> None:
+    sandbox = bot.sandbox
+    mei = sandbox.user(1002, "Mei", language_code="zh-hant")
+    await mei.command("start")
+    await mei.expect(text_contains="報修")
+    # Telegram keys menus by "zh", which carries Simplified; Mei's chat gets Traditional.
+    assert sandbox.command_menu(language_code="zh")["my"] == "我的工单"
+    assert sandbox.command_menu({"type": "chat", "chat_id": 1002})["my"] == "我的工單"
+
+    alice = sandbox.user(1001, "Alice", language_code="en")
+    await alice.command("start")
+    await alice.expect(text_contains="What would you like to do")
+    assert sandbox.command_menu({"type": "chat", "chat_id": 1001}) == {}  # default suits her
+    await alice.command("language")
+    choose = await alice.expect(text_contains="Choose your language")
+    await alice.press(choose, "简体中文")
+    await alice.wait_for_edit(choose)
+    # Her app is still English, so the "en" default would be wrong; her own menu is Chinese.
+    assert sandbox.command_menu({"type": "chat", "chat_id": 1001})["report"] == "我要报修"
+    assert "jobs" not in sandbox.command_menu({"type": "chat", "chat_id": 1001})
