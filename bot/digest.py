@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import date, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -90,10 +91,27 @@ async def build(
     return render_text(figures, texts), png
 
 
-async def send(bot: Bot, chat_id: int, text: str, png: bytes) -> None:
-    """The chart with a short caption, then the full text."""
-    await bot.send_photo(chat_id, InputFile(png, filename="digest.png"), caption=text[:1000])
-    if len(text) > 1000:
+CAPTION_MAX = 1000  # Telegram allows 1024 characters in a caption
+
+
+async def send(
+    bot: Bot,
+    chat_id: int,
+    text: str,
+    png: bytes,
+    *,
+    chart_sent: bool = False,
+    after_chart: Callable[[], Awaitable[None]] | None = None,
+) -> None:
+    """The chart with a short caption, then the full text if the caption could not hold it.
+    `chart_sent` skips the chart (an earlier try delivered it); `after_chart` records it."""
+    if not chart_sent:
+        await bot.send_photo(
+            chat_id, InputFile(png, filename="digest.png"), caption=text[:CAPTION_MAX]
+        )
+        if after_chart is not None:
+            await after_chart()
+    if len(text) > CAPTION_MAX:
         await bot.send_message(chat_id, text)
 
 
@@ -111,9 +129,16 @@ async def send_due_digests(bot: Bot, store: Store, settings: Settings) -> list[i
         person = await get_person_view(store.uow(), person_id)
         if person.telegram_id is None:
             continue
+        chart_sent = await digest_service.chart_was_sent(store.uow(), person_id, today)
+
+        async def after_chart(person_id: int = person_id, day: date = today) -> None:
+            await digest_service.mark_chart_sent(store.uow(), person_id, day)
+
         try:
             text, png = await build(store, settings, person_id, today - timedelta(days=1), zone)
-            await send(bot, person.telegram_id, text, png)
+            await send(
+                bot, person.telegram_id, text, png, chart_sent=chart_sent, after_chart=after_chart
+            )
         except TelegramError as exc:
             log.warning("digest for %s not sent: %s", person_id, exc)
             continue

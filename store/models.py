@@ -267,11 +267,13 @@ class Draft(SQLModel, table=True):
 
 class DigestRun(SQLModel, table=True):
     """One supervisor's digest for one local day: claimed before sending, so a restart or a
-    second instance never sends it twice; `sent_at` stays empty if the send failed."""
+    second instance never sends it twice; `sent_at` stays empty if the send failed.
+    `chart_sent_at` marks the first of its two messages, so a retry sends only the rest."""
 
     person_id: int = Field(foreign_key="person.id", primary_key=True)
     day: date = Field(primary_key=True)
     claimed_at: datetime
+    chart_sent_at: datetime | None = None
     sent_at: datetime | None = None
 
 

@@ -135,6 +135,24 @@ async def mark_digest_sent(uow: UnitOfWork, person_id: int, day: date) -> None:
         await uow.commit()
 
 
+async def mark_chart_sent(uow: UnitOfWork, person_id: int, day: date) -> None:
+    """The digest's chart went out; a retry of the rest must not send it again."""
+    async with uow:
+        await uow.session.execute(
+            update(DigestRun)
+            .where(col(DigestRun.person_id) == person_id, col(DigestRun.day) == day)
+            .values(chart_sent_at=uow.now())
+        )
+        await uow.commit()
+
+
+async def chart_was_sent(uow: UnitOfWork, person_id: int, day: date) -> bool:
+    """Whether an earlier, interrupted try already delivered this digest's chart."""
+    async with uow:
+        run = await uow.session.get(DigestRun, (person_id, day))
+        return run is not None and run.chart_sent_at is not None
+
+
 def _p90(values: list[timedelta]) -> timedelta | None:
     """Nearest-rank 90th percentile."""
     if not values:

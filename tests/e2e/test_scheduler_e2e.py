@@ -3,11 +3,20 @@ arrives once a day however often the scheduler (or a restarted bot) asks."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import pytest
+from sqlalchemy import func
+from sqlmodel import col, select
+
+from bot import digest as digest_module
 from bot.digest import send_due_digests
+from sandbox.faults import Fault
 from sandbox.views import BotMessage
 from store.lifecycle import Role
+from store.models import Outbox
 from store.services.report import NewTicket, report
 from tests.e2e.conftest import Harness
 from tests.e2e.staff_steps import staff
@@ -25,6 +34,21 @@ async def scheduler_tick(bot: Harness) -> list[int]:
     """What the scheduler's digest job does each minute (on the running bot)."""
     assert bot.app is not None
     return await send_due_digests(bot.app.bot, bot.store, bot.settings)
+
+
+async def outbox_settled(bot: Harness) -> None:
+    """Wait until the sender has dealt with every notice (sent or given up)."""
+    for _ in range(200):
+        async with bot.store.uow() as uow:
+            pending = await uow.session.execute(
+                select(func.count())
+                .select_from(Outbox)
+                .where(col(Outbox.sent_at).is_(None), col(Outbox.failed_at).is_(None))
+            )
+            if pending.scalar_one() == 0:
+                return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the outbox did not settle within 10 s")
 
 
 async def test_digest_on_demand_and_once_a_day(bot: Harness) -> None:
@@ -62,3 +86,38 @@ async def test_digest_on_demand_and_once_a_day(bot: Harness) -> None:
     assert await scheduler_tick(bot) == [sue.id]
     following = await sue.user.next_message(timeout=5)
     assert "Daily digest for 2026-03-11" in following.body
+
+
+async def test_a_digest_cut_short_after_its_chart_resends_only_the_text(
+    bot: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sue = await staff(bot, 4102, "Sue", Role.SUPERVISOR)
+    clock = Clock(datetime(2026, 3, 10, 3, 0, tzinfo=UTC))
+    bot.store.clock = clock
+    rita = await make_person(bot.store, name="Rita")
+    room = bot.places.room("E1-101").room_id
+    await report(bot.store.uow(), NewTicket(rita.id, room, "water", "The tap drips"))
+    clock.now = datetime(2026, 3, 11, 0, 30, tzinfo=UTC)
+    real_build = digest_module.build
+
+    async def long_build(*args: Any, **kwargs: Any) -> tuple[str, bytes]:
+        # A big office's digest (a long technician table) outgrows a photo caption.
+        text, png = await real_build(*args, **kwargs)
+        return text + "\n" + "\n".join(f"Technician {n}: 3 jobs" for n in range(60)), png
+
+    monkeypatch.setattr(digest_module, "build", long_build)
+    await outbox_settled(bot)  # so the injected failure hits the digest, not Rita's notice
+    sue.user.mark()
+    bot.sandbox.fail_next("sendMessage", Fault.server_error(502))
+    assert await scheduler_tick(bot) == []  # the chart went, the text did not
+    chart = await sue.user.next_message(is_digest, timeout=10)
+    assert f"Daily digest for {YESTERDAY}" in chart.body
+
+    clock.advance(minutes=11)  # the claim goes stale and the next tick retries
+    sue.user.mark()
+    assert await scheduler_tick(bot) == [sue.id]
+    rest = await sue.user.next_message(timeout=10)
+    assert rest.photo is None and f"Daily digest for {YESTERDAY}" in rest.body
+    assert "Technician 59: 3 jobs" in rest.body
+    await sue.user.assert_no_message(within=0.3)  # no second chart
+    assert await scheduler_tick(bot) == []
