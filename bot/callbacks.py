@@ -8,11 +8,16 @@ checks, on the server, who presses and what state the ticket is in.
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass
 from typing import ClassVar, Self, get_type_hints
 
 MAX_BYTES = 64
 SEP = ":"
+# Every int a button carries (ids, offsets, counts, epoch minutes) fits PostgreSQL's
+# INTEGER, the type of the id columns; a forged value beyond it is malformed, not a query.
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1
+_INT = re.compile(r"-?[0-9]{1,10}")
 _REGISTRY: dict[str, type[Callback]] = {}
 
 
@@ -69,7 +74,8 @@ def parse(data: str | None) -> Callback | None:
     kwargs: dict[str, object] = {}
     for f, raw in zip(fields, values, strict=True):
         if hints[f.name] is int:
-            if not raw.lstrip("-").isdigit() or len(raw) > 18:
+            # ASCII digits only: str.isdigit() also passes "²", which int() refuses.
+            if not _INT.fullmatch(raw) or not INT_MIN <= int(raw) <= INT_MAX:
                 return None
             kwargs[f.name] = int(raw)
         else:
@@ -146,11 +152,22 @@ class MyPage(Callback):
 @dataclass(frozen=True)
 class TicketAction(Callback):
     """A requester action on one ticket: open, urge, cancel, cancel_yes, fixed, notfixed,
-    complain, visit_ok, visit_no."""
+    complain (a visit proposal is answered with VisitAnswer)."""
 
     PREFIX: ClassVar[str] = "t"
     action: str
     ticket_id: int
+
+
+@dataclass(frozen=True)
+class VisitAnswer(Callback):
+    """The requester's answer to one visit proposal: ok or no, and the proposed time as
+    minutes since the Unix epoch (UTC), so that an answer to an older proposal is stale."""
+
+    PREFIX: ClassVar[str] = "va"
+    action: str
+    ticket_id: int
+    at_minutes: int
 
 
 @dataclass(frozen=True)
@@ -236,11 +253,13 @@ class QueueItem(Callback):
 
 @dataclass(frozen=True)
 class AssignTo(Callback):
-    """Assign (or reassign) a ticket to one technician."""
+    """Assign (or reassign) a ticket to one technician. `replacing` is whom the picker was
+    shown for (0: nobody), so a press after the job changed hands is recognised as stale."""
 
     PREFIX: ClassVar[str] = "qa"
     ticket_id: int
     person_id: int
+    replacing: int = 0
 
 
 @dataclass(frozen=True)

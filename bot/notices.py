@@ -8,10 +8,18 @@ from typing import Any
 
 from telegram import InlineKeyboardMarkup
 
-from bot.callbacks import JobAction, NobodyHomeReply, OfferAnswer, Rate, TicketAction
+from bot.callbacks import (
+    JobAction,
+    NobodyHomeReply,
+    OfferAnswer,
+    Rate,
+    TicketAction,
+    VisitAnswer,
+)
 from bot.i18n import Texts
 from bot.ui import keyboard, place_label, stars
 from store.services.outbox import Notice
+from store.services.work import epoch_minutes
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,11 +57,12 @@ def render(notice: Notice, texts: Texts) -> Rendered:
     if kind == "ticket.assigned":
         return Rendered(texts("notice.assigned", technician=p.get("technician", ""), **common))
     if kind == "ticket.visit_proposed":
+        at = epoch_minutes(datetime.fromisoformat(p["visit_at"])) if p.get("visit_at") else 0
         markup = keyboard(
             [
                 [
-                    (texts("my.accept_visit"), TicketAction("visit_ok", tid)),
-                    (texts("my.other_visit"), TicketAction("visit_no", tid)),
+                    (texts("my.accept_visit"), VisitAnswer("ok", tid, at)),
+                    (texts("my.other_visit"), VisitAnswer("no", tid, at)),
                 ]
             ]
         )

@@ -128,9 +128,14 @@ async def refuse(update: Update, context: Ctx, exc: DomainError) -> None:
     """Tell the user, in their language, why a domain action was refused."""
     text = error_text(context.texts, exc.code, exc.params)
     if update.callback_query is not None:
-        await answer(update.callback_query, text, alert=True)
-    else:
-        await reply(update, text)
+        try:
+            await update.callback_query.answer(text, show_alert=True)
+            return
+        except BadRequest:
+            # The flow answered the press before the refusal came (a press can be answered
+            # once): say it in the chat, or the press would seem to do nothing at all.
+            log.debug("refusal after the press was answered", exc_info=True)
+    await reply(update, text)
 
 
 async def refused_answer(update: Update, context: Ctx, exc: DomainError) -> bool:

@@ -139,7 +139,8 @@ async def on_item(update: Update, context: Ctx) -> None:
             duty = "🟢" if tech.on_duty else "⚪️"
             warn = "" if tech.reachable else " ⚠️"
             label = t("queue.tech_label", duty=duty, name=tech.name, load=tech.open_jobs) + warn
-            rows.append([(clip(label, 60), AssignTo(tid, tech.person_id))])
+            pick = AssignTo(tid, tech.person_id, view.assignee_id or 0)
+            rows.append([(clip(label, 60), pick)])
         rows.append([(t("common.back"), QueueItem("open", tid))])
         key = "queue.pick_technician" if len(rows) > 1 else "queue.no_technicians"
         return await reply(update, t(key, number=view.number), keyboard(rows), edit=True)
@@ -157,7 +158,11 @@ async def on_assign(update: Update, context: Ctx) -> None:
     _is_dispatcher(context)
     pick = data_of(update, AssignTo)
     view = await dispatch.assign(
-        context.store.uow(), pick.ticket_id, context.person.id, pick.person_id
+        context.store.uow(),
+        pick.ticket_id,
+        context.person.id,
+        pick.person_id,
+        replacing=pick.replacing or None,
     )
     context.nudge_sender()
     await answer(update.callback_query, context.texts("jobs.done"))

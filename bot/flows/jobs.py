@@ -13,9 +13,17 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 from bot.callbacks import DeferPick, JobAction, ReleaseReason, VisitSlot
 from bot.context import Ctx
 from bot.flows import pending
-from bot.flows.common import answer, data_of, guarded, pattern, reply, typed_text
+from bot.flows.common import (
+    answer,
+    data_of,
+    guarded,
+    pattern,
+    refused_answer,
+    reply,
+    typed_text,
+)
 from bot.ui import Button, clip, grid, keyboard, place_label, ticket_lines
-from store.errors import NotPermitted, TransitionNotAllowed
+from store.errors import DomainError, NotPermitted, TransitionNotAllowed
 from store.lifecycle import (
     VISIT_PROPOSE_STATUSES,
     Action,
@@ -223,7 +231,10 @@ async def on_visit_slot(update: Update, context: Ctx) -> None:
     await _own_job(context, slot.ticket_id, None)
     if not await _asked(context, slot.ticket_id, "visit_time"):
         return await answer(update.callback_query, context.texts("common.stale_button"), True)
-    when = datetime.fromtimestamp(slot.at_minutes * 60, UTC)
+    try:
+        when = datetime.fromtimestamp(slot.at_minutes * 60, UTC)
+    except (OverflowError, ValueError, OSError):  # a forged time no calendar holds
+        return await answer(update.callback_query, context.texts("common.stale_button"), True)
     await _propose(update, context, slot.ticket_id, when)
 
 
@@ -309,7 +320,10 @@ async def typed_visit(update: Update, context: Ctx, q: dict[str, Any]) -> bool:
         return False
     if await _too_far(update, context, when):
         return False
-    await _propose(update, context, int(q["ticket_id"]), when)
+    try:
+        await _propose(update, context, int(q["ticket_id"]), when)
+    except DomainError as exc:  # e.g. the job changed hands meanwhile
+        return await refused_answer(update, context, exc)
     return True
 
 
@@ -337,7 +351,10 @@ async def typed_defer_reason(update: Update, context: Ctx, q: dict[str, Any]) ->
         await reply(update, context.texts("error.reason_required"))
         return False
     promised = datetime.fromisoformat(str(q["promised"]))
-    await _defer(update, context, int(q["ticket_id"]), promised, reason)
+    try:
+        await _defer(update, context, int(q["ticket_id"]), promised, reason)
+    except DomainError as exc:
+        return await refused_answer(update, context, exc)
     return True
 
 
@@ -348,7 +365,10 @@ async def typed_release_reason(update: Update, context: Ctx, q: dict[str, Any]) 
     if not reason:
         await reply(update, context.texts("error.reason_required"))
         return False
-    await _release(update, context, int(q["ticket_id"]), reason)
+    try:
+        await _release(update, context, int(q["ticket_id"]), reason)
+    except DomainError as exc:
+        return await refused_answer(update, context, exc)
     return True
 
 
@@ -360,9 +380,12 @@ async def result_photo(update: Update, context: Ctx, q: dict[str, Any]) -> bool:
         await reply(update, context.texts("report.not_a_photo"))
         return False
     tid = int(q["ticket_id"])
-    view = await work.complete(
-        context.store.uow(), tid, context.person.id, [message.photo[-1].file_id]
-    )
+    try:
+        view = await work.complete(
+            context.store.uow(), tid, context.person.id, [message.photo[-1].file_id]
+        )
+    except DomainError as exc:
+        return await refused_answer(update, context, exc)
     context.nudge_sender()
     await reply(update, context.texts("jobs.completed", number=view.number))
     return True

@@ -8,14 +8,22 @@ from typing import Any
 from telegram import InputMediaPhoto, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
-from bot.callbacks import Menu, MyPage, Rate, TicketAction
+from bot.callbacks import Menu, MyPage, Rate, TicketAction, VisitAnswer
 from bot.context import Ctx
 from bot.flows import pending
-from bot.flows.common import answer, data_of, guarded, pattern, reply, typed_text
+from bot.flows.common import (
+    answer,
+    data_of,
+    guarded,
+    pattern,
+    refused_answer,
+    reply,
+    typed_text,
+)
 from bot.notices import rating_keyboard
 from bot.ui import Button, clip, keyboard, place_label, stars, ticket_lines
-from store.errors import CooldownActive
-from store.lifecycle import Action, Capacity, Status, allowed_actions
+from store.errors import CooldownActive, DomainError
+from store.lifecycle import COMPLAIN_STATUSES, Action, Capacity, Status, allowed_actions
 from store.services import queries, requester, work
 from store.views import TicketView
 
@@ -84,10 +92,11 @@ def _actions(context: Ctx, view: TicketView, caps: frozenset[Capacity]) -> list[
             and not view.visit_confirmed
             and view.status in (Status.ASSIGNED, Status.DEFERRED)
         ):
+            at = work.epoch_minutes(view.visit_at)
             rows.append(
                 [
-                    (t("my.accept_visit"), TicketAction("visit_ok", tid)),
-                    (t("my.other_visit"), TicketAction("visit_no", tid)),
+                    (t("my.accept_visit"), VisitAnswer("ok", tid, at)),
+                    (t("my.other_visit"), VisitAnswer("no", tid, at)),
                 ]
             )
         if Action.CONFIRM in moves:
@@ -200,21 +209,38 @@ async def on_action(update: Update, context: Ctx) -> None:
         context.nudge_sender()
         await answer(query)
         return await reply(update, t("my.not_fixed_done", number=view.number))
-    if act.action in ("visit_ok", "visit_no"):
-        view = await work.answer_visit(uow(), tid, me, accepted=act.action == "visit_ok")
-        context.nudge_sender()
-        await answer(query)
-        key = "my.visit_accepted" if act.action == "visit_ok" else "my.visit_declined"
-        return await reply(update, t(key, when=t.when(view.visit_at)))
     if act.action == "complain":
         if Capacity.REQUESTER not in caps:
             return await answer(query, t("error.not_permitted"), alert=True)
+        if view.status not in COMPLAIN_STATUSES:
+            return await answer(query, t("error.transition", status=t.status(view.status)), True)
         await pending.ask(context, "complaint", ticket_id=tid)
         await answer(query)
         phone = context.settings.service.complaint_phone
         rows = [[(t("common.cancel"), TicketAction("open", tid))]]
         return await reply(update, t("my.complain_ask", phone=phone), keyboard(rows))
     await answer(query, t("common.stale_button"), alert=True)
+
+
+async def on_visit_answer(update: Update, context: Ctx) -> None:
+    """The requester accepts a proposed visit time or asks for another; an answer to an
+    older proposal than the latest is stale."""
+    ans = data_of(update, VisitAnswer)
+    t, uow, tid, me = context.texts, context.store.uow, ans.ticket_id, context.person.id
+    query = update.callback_query
+    # A stranger's ticket is answered as a missing one (see on_action).
+    view, _caps = await queries.ticket_detail(uow(), tid, me)
+    proposed = work.epoch_minutes(view.visit_at) if view.visit_at is not None else None
+    if ans.action not in ("ok", "no") or proposed != ans.at_minutes:
+        return await answer(query, t("common.stale_button"), alert=True)
+    accepted = ans.action == "ok"
+    view = await work.answer_visit(
+        uow(), tid, me, accepted=accepted, proposed_minutes=ans.at_minutes
+    )
+    context.nudge_sender()
+    await answer(query)
+    key = "my.visit_accepted" if accepted else "my.visit_declined"
+    await reply(update, t(key, when=t.when(view.visit_at)))
 
 
 async def on_rate(update: Update, context: Ctx) -> None:
@@ -244,7 +270,10 @@ async def on_comment(update: Update, context: Ctx, question: dict[str, Any]) -> 
         await reply(update, context.texts("common.use_buttons"))
         return False
     tid = int(question["ticket_id"])
-    await requester.comment_rating(context.store.uow(), tid, context.person.id, text)
+    try:
+        await requester.comment_rating(context.store.uow(), tid, context.person.id, text)
+    except DomainError as exc:
+        return await refused_answer(update, context, exc)
     await reply(update, context.texts("my.comment_saved"))
     return True
 
@@ -257,7 +286,10 @@ async def on_complaint(update: Update, context: Ctx, question: dict[str, Any]) -
         await reply(update, context.texts("common.use_buttons"))
         return False
     tid = int(question["ticket_id"])
-    number = await requester.complain(context.store.uow(), tid, context.person.id, text)
+    try:
+        number = await requester.complain(context.store.uow(), tid, context.person.id, text)
+    except DomainError as exc:  # e.g. the ticket was cancelled meanwhile
+        return await refused_answer(update, context, exc)
     context.nudge_sender()
     phone = context.settings.service.complaint_phone
     await reply(update, context.texts("my.complained", followup=number, phone=phone))
@@ -271,4 +303,5 @@ def handlers() -> list[BaseHandler[Update, Ctx, object]]:
         CallbackQueryHandler(guarded(on_page), pattern=pattern(MyPage)),
         CallbackQueryHandler(guarded(on_action), pattern=pattern(TicketAction)),
         CallbackQueryHandler(guarded(on_rate), pattern=pattern(Rate)),
+        CallbackQueryHandler(guarded(on_visit_answer), pattern=pattern(VisitAnswer)),
     ]

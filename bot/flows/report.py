@@ -18,6 +18,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.callbacks import EditField, Follow, Nav, Pick
 from bot.context import Ctx
+from bot.flows import pending
 from bot.flows.common import answer, data_of, guarded, pattern, reply
 from bot.ui import Button, clip, grid, keyboard
 from store.errors import DescriptionTooLong, InvalidInput, NotFound
@@ -69,8 +70,19 @@ PICKS = {
 
 
 async def begin(update: Update, context: Ctx, *, walkup: dict[str, str] | None = None) -> None:
-    """Start a fresh report: at the person's own room when set, else at the first place
-    step. `walkup` (name, phone) files it for a walk-up person at a booth."""
+    """Start a report: at the person's own room when set, else at the first place step.
+    `walkup` (name, phone) files a fresh one for a walk-up person at a booth.
+
+    A report already in progress is picked up instead (as /report does): a Report button
+    on an older message (the menu, a sweep's question) must not wipe it. A parked question
+    is dropped, as any navigation drops it, resuming the report it kept aside."""
+    if walkup is None:
+        await pending.clear(context)
+        existing = await drafts.get_draft(context.store.uow(), context.person.id)
+        if existing is not None:
+            await reply(update, context.texts("report.resumed"))
+            await render(update, context, existing)
+            return
     draft = DraftView(CAMPUS)
     if walkup is not None:
         draft.data["walkup"] = walkup
@@ -115,11 +127,6 @@ async def start_for_room(update: Update, context: Ctx, code: str) -> bool:
 
 async def report_command(update: Update, context: Ctx) -> None:
     """/report: a new report (a draft in progress is picked up where it was)."""
-    draft = await drafts.get_draft(context.store.uow(), context.person.id)
-    if draft is not None:
-        await reply(update, context.texts("report.resumed"))
-        await render(update, context, draft)
-        return
     await begin(update, context)
 
 

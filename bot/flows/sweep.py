@@ -18,6 +18,7 @@ from bot.ui import Button, clip, keyboard
 from store.errors import (
     AmbiguousName,
     DomainError,
+    InvalidInput,
     NotFound,
     NotPermitted,
     TransitionNotAllowed,
@@ -192,9 +193,9 @@ async def _act(update: Update, context: Ctx) -> None:
             update, _card_text(context, card), keyboard(_card_markup(context, card)), edit=True
         )
     if act.action == "fault":
-        if act.item not in context.store.policy.checklists.get(
-            (await sweep.progress(uow(), cid)).checklist, {}
-        ):
+        try:
+            await sweep.check_fault(uow(), cid, rid, me, act.item)
+        except InvalidInput:
             return await answer(query, t("common.stale_button"), alert=True)
         await pending.ask(context, "sweep_fault", campaign_id=cid, room_id=rid, item=act.item)
         await answer(query)
@@ -217,7 +218,7 @@ async def _act(update: Update, context: Ctx) -> None:
         await answer(query)
         return await reply(update, t("sweep.stopped"), edit=True)
     if act.action == "progress":
-        view = await sweep.progress(uow(), cid)
+        view = await sweep.progress_for(uow(), cid, me)
         faults = ", ".join(
             f"{t(f'checklist_item.{k}')} {n}" for k, n in view.faults_by_item.items()
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from sqlalchemy import delete, update
 from sqlmodel import col, select
 
@@ -229,13 +231,28 @@ async def _check_assignee(uow: UnitOfWork, ctx: TicketContext, technician_id: in
 
 
 async def assign(
-    uow: UnitOfWork, ticket_id: int, dispatcher_id: int, technician_id: int
+    uow: UnitOfWork,
+    ticket_id: int,
+    dispatcher_id: int,
+    technician_id: int,
+    *,
+    replacing: int | Literal["any"] | None = "any",
 ) -> TicketView:
-    """A dispatcher gives a queued job to a technician (or moves it to another one)."""
+    """A dispatcher gives a queued job to a technician (or moves it to another one).
+
+    `replacing` is who the dispatcher saw holding the job (None: nobody). If it changed
+    hands since (a technician accepted it, another dispatcher moved it), the press is
+    refused: an assign that lost the race must not turn into a reassign and take the job
+    from whoever won it. "any" skips the check (callers that showed no picker)."""
     async with uow:
         ctx = await load(uow, ticket_id, dispatcher_id)
         if Capacity.DISPATCHER not in ctx.capacities:
             raise NotPermitted("assign needs a dispatcher")
+        holder = ctx.ticket.assignee_id
+        if replacing != "any" and holder != replacing:
+            if holder is not None:
+                raise AlreadyTaken(str(ctx.ticket.status), (await get_person(uow, holder)).name)
+            raise TransitionNotAllowed(Action.ASSIGN, ctx.ticket.status)
         name = await _check_assignee(uow, ctx, technician_id)
         previous = ctx.ticket.assignee_id
         if ctx.ticket.status == Status.ASSIGNED:

@@ -354,7 +354,8 @@ async def set_timezone(uow: UnitOfWork, person_id: int, zone: str | None) -> Per
     if zone is not None:
         try:
             ZoneInfo(zone)
-        except (ZoneInfoNotFoundError, ValueError):
+        # OSError: a key naming a folder of the zone database ("Asia") or too long a name.
+        except (ZoneInfoNotFoundError, ValueError, OSError):
             raise InvalidInput("unknown time zone", zone=zone) from None
     async with uow:
         person = await get_person(uow, person_id)

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from store.errors import DescriptionTooLong, InvalidInput, NotFound, NotPermitted, TooManyPhotos
-from store.lifecycle import Action, Capacity, Status
+from store.lifecycle import Action, Capacity, Role, Status
 from store.models import Category, Ticket, TicketFollower, TicketPhoto
 from store.services._common import (
     FILER_ROLES,
@@ -92,7 +92,8 @@ async def report(uow: UnitOfWork, new: NewTicket) -> ReportResult:
         filer_id = new.filed_by_id or new.requester_id
         if filer_id != new.requester_id:
             filer_roles = await roles_covering(uow, filer_id, place.building)
-            if not filer_roles & FILER_ROLES:
+            # Supervisors file at the booth too (booth.file_walkup admits the same roles).
+            if not filer_roles & (FILER_ROLES | {Role.SUPERVISOR}):
                 raise NotPermitted("filing for someone else needs inspector or booth staff")
         now = uow.now()
         year = uow.local_year()

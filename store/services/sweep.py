@@ -195,6 +195,28 @@ async def progress(uow: UnitOfWork, campaign_id: int) -> CampaignView:
         )
 
 
+async def progress_for(uow: UnitOfWork, campaign_id: int, viewer_id: int) -> CampaignView:
+    """`progress` for someone who may sweep the campaign's building, and nobody else."""
+    async with uow:
+        _campaign_row, building = await _campaign(uow, campaign_id)
+        await _require_sweeper(uow, viewer_id, building)
+    return await progress(uow, campaign_id)
+
+
+async def check_fault(
+    uow: UnitOfWork, campaign_id: int, room_id: int, inspector_id: int, item: str
+) -> None:
+    """Raise unless `file_fault` would take a fault of `item` in this room from this
+    inspector now: checked before the note is asked for, so that a forged or stale press
+    parks no question whose answer could only be refused."""
+    async with uow:
+        campaign, sweep_room = await _my_room(uow, campaign_id, room_id, inspector_id)
+        if item not in uow.policy.checklists.get(campaign.checklist, {}):
+            raise InvalidInput("not on this checklist", item=item)
+        if sweep_room.results.get(item, "ok") != "ok":
+            raise TransitionNotAllowed("fault", "already filed")
+
+
 async def next_room(uow: UnitOfWork, campaign_id: int, inspector_id: int) -> RoomCard | None:
     """The room this inspector is at (resume), else claim the next free one; None: done.
 

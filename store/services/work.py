@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import update
 from sqlmodel import col, func, select
@@ -30,6 +30,12 @@ from store.services.dispatch import checked_reason
 from store.services.queries import ticket_view
 from store.uow import UnitOfWork
 from store.views import TicketView
+
+
+def epoch_minutes(when: datetime) -> int:
+    """Minutes since the Unix epoch of a moment (a naive value is UTC, as stored)."""
+    aware = when if when.utcoffset() is not None else when.replace(tzinfo=UTC)
+    return int(aware.timestamp() // 60)
 
 
 def _future(uow: UnitOfWork, when: datetime) -> datetime:
@@ -64,9 +70,18 @@ async def propose_visit(
 
 
 async def answer_visit(
-    uow: UnitOfWork, ticket_id: int, requester_id: int, *, accepted: bool
+    uow: UnitOfWork,
+    ticket_id: int,
+    requester_id: int,
+    *,
+    accepted: bool,
+    proposed_minutes: int | None = None,
 ) -> TicketView:
-    """The requester accepts the proposed visit time, or asks for another one."""
+    """The requester accepts the proposed visit time, or asks for another one.
+
+    `proposed_minutes` (epoch minutes) names the proposal being answered: once the
+    technician has proposed another time, an answer to the older one is refused rather
+    than taken for the newer one, which the requester may not have seen."""
     async with uow:
         ctx = await load(uow, ticket_id, requester_id)
         hide_from_strangers(ctx)
@@ -74,6 +89,8 @@ async def answer_visit(
             raise NotPermitted("only the requester answers a visit proposal")
         t = ctx.ticket
         if t.visit_at is None or t.visit_confirmed or t.status not in VISIT_PROPOSE_STATUSES:
+            raise TransitionNotAllowed("answer_visit", t.status)
+        if proposed_minutes is not None and epoch_minutes(t.visit_at) != proposed_minutes:
             raise TransitionNotAllowed("answer_visit", t.status)
         payload = {**ctx.summary(), "visit_at": t.visit_at.isoformat()}
         # Conditional on the proposal we read: of two taps at once only one answers it.

@@ -1,0 +1,338 @@
+"""Forged and stale presses found in a review of every button and command.
+
+Each case is a press (or a typed answer) that a tampered client, or an old message pressed
+after the ticket moved on, could send. The server must refuse it with a clear answer and
+leave everything as it was; where the press is legitimate it must work.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlmodel import col, select
+
+from bot.callbacks import JobAction, SweepAct, TicketAction, VisitAnswer, VisitSlot
+from sandbox.client import UserHandle
+from sandbox.views import BotMessage
+from store.lifecycle import Role, Status
+from store.models import Person, SweepCampaign, Ticket
+from store.services import dispatch, drafts, requester, work
+from tests.e2e.authz_steps import (
+    E1,
+    E2,
+    NOT_FOUND,
+    NOT_PERMITTED,
+    STALE,
+    W1,
+    WAIT,
+    actor,
+    event_actions,
+    new_ticket,
+    row,
+    shows,
+    until,
+)
+from tests.e2e.conftest import Harness
+from tests.e2e.steps import NUMBER, to_photos
+
+USE_BUTTONS = "Please choose one of the buttons above, or /cancel."
+
+
+# --- dispatcher ---------------------------------------------------------------------------
+
+
+async def test_an_old_technician_picker_does_not_take_the_job_from_whoever_accepted_it(
+    bot: Harness,
+) -> None:
+    alice = await actor(bot, 1001, "Alice")
+    dora = await actor(bot, 4001, "Dora", Role.DISPATCHER, buildings=(E1,))
+    tina = await actor(bot, 3001, "Tina", Role.TECHNICIAN, buildings=(E1,))
+    tom = await actor(bot, 3002, "Tom", Role.TECHNICIAN, buildings=(E1,))
+    ticket_id = await new_ticket(bot, alice.id)
+    number = (await row(bot, ticket_id)).number
+    await dora.user.command("queue")
+    queue = await dora.user.expect(text_contains="Queue · Unassigned (1):")
+    await dora.user.press(queue, next(b for b in queue.button_texts if number in b))
+    detail = await dora.user.wait_for_edit(queue, lambda m: f"🎫 {number}" in m.body)
+    await dora.user.press(detail, "👷 Assign")
+    pick = await dora.user.wait_for_edit(detail, lambda m: "Who should take" in m.body)
+    # While Dora looks at the list, Tina accepts the job (first accept wins).
+    await dispatch.accept(bot.store.uow(), ticket_id, tina.id)
+    before = await event_actions(bot, ticket_id)
+    answer = await dora.user.press(pick, next(b for b in pick.button_texts if "Tom" in b))
+    assert answer is not None and answer.show_alert, answer
+    assert answer.text == "Too late: Tina already took this job."
+    ticket = await row(bot, ticket_id)
+    assert (ticket.status, ticket.assignee_id) == (Status.ASSIGNED, tina.id)
+    assert await event_actions(bot, ticket_id) == before
+    await tom.user.assert_no_message(within=0.3)
+
+
+# --- technician -----------------------------------------------------------------------------
+
+
+async def _assigned(bot: Harness) -> tuple[int, int, int]:
+    """Alice's ticket assigned to Tom (Telegram id 3001) by Dora; returns the ticket's,
+    Tom's and Dora's ids."""
+    alice = await actor(bot, 1001, "Alice")
+    dora = await actor(bot, 4001, "Dora", Role.DISPATCHER, buildings=(E1,))
+    tom = await actor(bot, 3001, "Tom", Role.TECHNICIAN, buildings=(E1,))
+    ticket_id = await new_ticket(bot, alice.id)
+    await dispatch.assign(bot.store.uow(), ticket_id, dora.id, tom.id)
+    return ticket_id, tom.id, dora.id
+
+
+@pytest.mark.parametrize("minutes", [10**17, -(2**31)], ids=["huge", "negative"])
+async def test_a_forged_visit_time_beyond_any_calendar_is_a_stale_button(
+    bot: Harness, minutes: int
+) -> None:
+    ticket_id, _tom_id, _dora_id = await _assigned(bot)
+    tom = bot.sandbox.user(3001, "Tom", language_code="en")
+    menu = tom.messages[-1]
+    await tom.press_forged(menu, JobAction("visit", ticket_id).pack())
+    await tom.wait_for_edit(menu, lambda m: "When can you come?" in m.body)
+    answer = await tom.press_forged(menu, VisitSlot(ticket_id, minutes).pack())
+    assert answer is not None and (answer.text, answer.show_alert) == (STALE, True), answer
+    assert (await row(bot, ticket_id)).visit_at is None
+
+
+@pytest.mark.parametrize("e2e_db", ["sqlite", "postgres"], indirect=True)
+async def test_numbers_no_column_holds_or_no_int_parses_are_stale_buttons(
+    bot: Harness,
+) -> None:
+    sam = await actor(bot, 1002, "Sam")
+    tom = await actor(bot, 3001, "Tom", Role.TECHNICIAN, buildings=(E1,))
+    big = 3_000_000_000  # beyond PostgreSQL's INTEGER, the type of every id column
+    for who, data in (
+        # str.isdigit() passes these, int() does not (an error on either database).
+        (sam, "t:urge:--5"),
+        (sam, "mp:²"),
+        # Not an id PostgreSQL can look up (an error there).
+        (sam, f"t:open:{big}"),
+        (sam, f"r:{big}:5"),
+        (sam, f"mp:{big}"),
+        (tom, f"j:start:{big}"),
+        (tom, f"o:accept:{big}"),
+    ):
+        answer = await who.user.press_forged(who.menu, data)
+        assert answer is not None and (answer.text, answer.show_alert) == (STALE, True), data
+
+
+async def test_a_typed_reason_for_a_job_taken_away_meanwhile_ends_the_question(
+    bot: Harness,
+) -> None:
+    ticket_id, tom_id, dora_id = await _assigned(bot)
+    una = await actor(bot, 3002, "Una", Role.TECHNICIAN, buildings=(E1,))
+    tom = bot.sandbox.user(3001, "Tom", language_code="en")
+    menu = tom.messages[-1]
+    await tom.press_forged(menu, JobAction("release", ticket_id).pack())
+    await tom.wait_for_edit(menu, lambda m: "Why are you giving it back?" in m.body)
+    # Meanwhile the dispatcher gives the job to Una.
+    await dispatch.assign(bot.store.uow(), ticket_id, dora_id, una.id)
+    await tom.send("Needs a ladder")
+    await tom.expect(text=NOT_PERMITTED)
+    await tom.send("Hello?")  # no longer taken as the reason
+    await tom.expect(text=USE_BUTTONS)
+    assert await drafts.get_draft(bot.store.uow(), tom_id) is None
+    ticket = await row(bot, ticket_id)
+    assert (ticket.status, ticket.assignee_id) == (Status.ASSIGNED, una.id)
+
+
+async def test_a_job_from_an_old_list_that_went_to_someone_else_says_so(bot: Harness) -> None:
+    ticket_id, _tom_id, dora_id = await _assigned(bot)
+    una = await actor(bot, 3002, "Una", Role.TECHNICIAN, buildings=(E1,))
+    tom = bot.sandbox.user(3001, "Tom", language_code="en")
+    await tom.command("jobs")
+    listing = await tom.expect(text_contains="Your open jobs")
+    number = (await row(bot, ticket_id)).number
+    await dispatch.assign(bot.store.uow(), ticket_id, dora_id, una.id)
+    # The press was answered before the job was looked up: the refusal comes as a message.
+    await tom.press(listing, next(b for b in listing.button_texts if number in b))
+    await until(bot, shows(tom, NOT_PERMITTED), "Tom to be told the job is not his")
+    assert listing.edits == 0
+
+
+# --- requester ------------------------------------------------------------------------------
+
+
+async def test_complain_on_a_cancelled_ticket_is_refused_before_asking(bot: Harness) -> None:
+    alice = await actor(bot, 1001, "Alice")
+    ticket_id = await new_ticket(bot, alice.id)
+    await requester.cancel(bot.store.uow(), ticket_id, alice.id)
+    answer = await alice.user.press_forged(alice.menu, TicketAction("complain", ticket_id).pack())
+    assert answer is not None and answer.show_alert, answer
+    assert answer.text == "That's no longer possible: the ticket is now 🚫 Cancelled."
+    assert await drafts.get_draft(bot.store.uow(), alice.id) is None
+
+
+async def test_a_complaint_typed_after_the_ticket_was_cancelled_ends_the_question(
+    bot: Harness,
+) -> None:
+    alice = await actor(bot, 1001, "Alice")
+    ticket_id = await new_ticket(bot, alice.id)
+    await alice.user.press_forged(alice.menu, TicketAction("complain", ticket_id).pack())
+    await alice.user.expect(text_contains="Tell us what went wrong")
+    await requester.cancel(bot.store.uow(), ticket_id, alice.id)
+    await alice.user.send("Nobody came for days.")
+    await alice.user.expect(text_contains="That's no longer possible")
+    await alice.user.send("Hello?")
+    await alice.user.expect(text=USE_BUTTONS)
+    assert await drafts.get_draft(bot.store.uow(), alice.id) is None
+
+
+async def test_accepting_an_older_visit_proposal_does_not_confirm_a_newer_one(
+    bot: Harness,
+) -> None:
+    ticket_id, tom_id, _dora_id = await _assigned(bot)
+    alice = bot.sandbox.user(1001, "Alice", language_code="en")
+    first = bot.store.clock() + timedelta(days=1)
+    await work.propose_visit(bot.store.uow(), ticket_id, tom_id, first)
+    old = await alice.expect(text_contains="proposes to come at", timeout=WAIT)
+    # The technician proposes another time before Alice answered the first.
+    await work.propose_visit(bot.store.uow(), ticket_id, tom_id, first + timedelta(days=1))
+    new = await alice.expect(text_contains="proposes to come at", timeout=WAIT)
+    answer = await alice.press(old, "👍 That time works")
+    assert answer is not None and (answer.text, answer.show_alert) == (STALE, True), answer
+    assert not (await row(bot, ticket_id)).visit_confirmed
+    answer = await alice.press(old, "🕒 Ask for another time")
+    assert answer is not None and (answer.text, answer.show_alert) == (STALE, True), answer
+    assert (await row(bot, ticket_id)).visit_at is not None
+    # Nobody but the requester may answer it, even with the right time.
+    sam = await actor(bot, 1002, "Sam")
+    at = VisitAnswer("ok", ticket_id, int((first + timedelta(days=1)).timestamp() // 60))
+    answer = await sam.user.press_forged(sam.menu, at.pack())
+    assert answer is not None and (answer.text, answer.show_alert) == (NOT_FOUND, True), answer
+    assert not (await row(bot, ticket_id)).visit_confirmed
+    # The latest proposal is answered as before.
+    await alice.press(new, "👍 That time works")
+    await alice.expect(text_contains="the technician will come at")
+    assert (await row(bot, ticket_id)).visit_confirmed
+
+
+async def test_report_from_an_old_menu_picks_up_the_report_in_progress(bot: Harness) -> None:
+    alice = await actor(bot, 1001, "Alice")
+    await to_photos(alice.user, description="The tap drips all night.")
+    await alice.user.send_photo()
+    await alice.user.expect(text_contains="Photo 1/5 added")
+    # The menu from /start is still on screen; its Report button must not start afresh.
+    await alice.user.press(alice.menu, "🛠 Report a repair")
+    await alice.user.expect(text="Let's continue your report where you left it.")
+    await alice.user.expect(text_contains="Send up to")
+    draft = await drafts.get_draft(bot.store.uow(), alice.id)
+    assert draft is not None and draft.step == "photos"
+    assert draft.data["description"] == "The tap drips all night."
+    assert len(draft.data["photos"]) == 1
+
+
+async def test_report_while_a_question_is_parked_starts_a_report(bot: Harness) -> None:
+    alice = await actor(bot, 1001, "Alice")
+    await alice.user.command("myroom")
+    await alice.user.expect(text_contains="Type the code of your room")
+    await alice.user.command("report")
+    step = await alice.user.next_message()
+    # Not an empty "check your report" summary whose Confirm could only be stale.
+    assert "Choose the campus" in step.body, step
+    draft = await drafts.get_draft(bot.store.uow(), alice.id)
+    assert draft is not None and draft.step == "campus"
+
+
+# --- commands -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("zone", ["Asia", "Europe/" + "x" * 300], ids=["a-folder", "too-long"])
+async def test_a_time_zone_that_is_a_folder_or_too_long_is_refused(
+    bot: Harness, zone: str
+) -> None:
+    sue = await actor(bot, 5001, "Sue", Role.SUPERVISOR, buildings=(E1,))
+    await sue.user.command("timezone", zone)
+    await sue.user.expect(text="That value isn't accepted.")
+    async with bot.store.uow() as uow:
+        person = await uow.session.get(Person, sue.id)
+        assert person is not None and person.timezone is None
+
+
+# --- sweeps ---------------------------------------------------------------------------------
+
+
+async def test_sweep_buttons_of_someone_elses_campaign_or_room(bot: Harness) -> None:
+    ivan = await actor(bot, 6001, "Ivan", Role.INSPECTOR, buildings=(E1,))
+    iris = await actor(bot, 6002, "Iris", Role.INSPECTOR, buildings=(E1,))
+    wes = await actor(bot, 6003, "Wes", Role.INSPECTOR, buildings=(W1,))
+    await ivan.user.command("sweep", E1)
+    choose = await ivan.user.expect(text_contains="which checklist?")
+    await ivan.user.press(choose, "Dorm room")
+    await ivan.user.expect(text_contains="(E1-101)")
+    async with bot.store.uow() as uow:
+        campaign_id = (await uow.session.execute(select(SweepCampaign.id))).scalar_one()
+    room_id = bot.places.room("E1-101").room_id
+    # An inspector of another building sees nothing of the campaign's progress.
+    progress = SweepAct("progress", campaign_id, 0, "-").pack()
+    answer = await wes.user.press_forged(wes.menu, progress)
+    assert answer is not None and (answer.text, answer.show_alert) == (NOT_PERMITTED, True)
+    # Nobody but the inspector at a room is asked to describe a fault there.
+    for who in (wes, iris):
+        fault = SweepAct("fault", campaign_id, room_id, "lights").pack()
+        answer = await who.user.press_forged(who.menu, fault)
+        assert answer is not None and (answer.text, answer.show_alert) == (STALE, True), who
+        assert await drafts.get_draft(bot.store.uow(), who.id) is None
+        assert who.menu.edits == 0
+    # Ivan's own buttons still work.
+    answer = await ivan.user.press_forged(ivan.menu, progress)
+    assert answer is not None and answer.text == "0/4 rooms done. Faults: —"
+
+
+# --- booth ----------------------------------------------------------------------------------
+
+
+async def _booth(user: UserHandle) -> BotMessage:
+    """/booth for Wang Wei (no phone) in E1公寓 101; returns the report's summary."""
+    await user.command("booth")
+    await user.expect(text="Booth intake: what is the person's name?")
+    await user.send("Wang Wei")
+    await user.expect(text_contains="Phone number of Wang Wei?")
+    await user.send("-")
+    step = await user.expect(text_contains="Choose the campus")
+    await user.press(step, "東校區")
+    await user.wait_for_edit(step, lambda m: "Choose the building" in m.body)
+    await user.press(step, E1)
+    await user.wait_for_edit(step, lambda m: "Choose the floor" in m.body)
+    await user.send("101")  # the room typed as on the door
+    step = await user.expect(text_contains="What kind of problem")
+    await user.press(step, "🚰 Water & plumbing")
+    await user.wait_for_edit(step, lambda m: "Describe what happened" in m.body)
+    await user.send("The shower drain is blocked.")
+    photos = await user.expect(text_contains="Send up to")
+    await user.press(photos, "Skip ➡️")
+    await user.wait_for_edit(photos, lambda m: "How urgent" in m.body)
+    await user.press(photos, "Normal")
+    await user.expect(text_contains="Share a phone number")
+    await user.send("Skip ➡️")
+    return await user.expect(text_contains="Please check your report")
+
+
+async def test_booth_staff_filing_outside_their_buildings_are_told_so(bot: Harness) -> None:
+    eve = await actor(bot, 4002, "Eve", Role.DISPATCHER, buildings=(E2,))
+    summary = await _booth(eve.user)
+    await eve.user.press(summary, "✅ Confirm")
+    await until(bot, shows(eve.user, NOT_PERMITTED), "Eve to be told she may not file there")
+    async with bot.store.uow() as uow:
+        assert (await uow.session.execute(select(Ticket.id))).first() is None
+
+
+async def test_a_supervisor_files_for_a_walk_up_person_at_the_booth(bot: Harness) -> None:
+    """/help tells supervisors that /booth files for a walk-up person: it must work to the
+    end, not refuse at the last step."""
+    sue = await actor(bot, 5001, "Sue", Role.SUPERVISOR, buildings=(E1,))
+    user = sue.user
+    summary = await _booth(user)
+    answer = await user.press(summary, "✅ Confirm")
+    assert answer is not None and not answer.show_alert, answer
+    filed = await user.wait_for_edit(summary, lambda m: "filed for Wang Wei" in m.body)
+    found = NUMBER.search(filed.body)
+    assert found is not None
+    async with bot.store.uow() as uow:
+        walkups = (
+            await uow.session.execute(select(Person).where(col(Person.name) == "Wang Wei"))
+        ).all()
+    assert len(walkups) == 1
