@@ -42,11 +42,9 @@ async def gatekeeper(update: Update, context: Ctx) -> None:
     if user is None or user.is_bot or (chat is not None and chat.type != chat.PRIVATE):
         raise ApplicationHandlerStop
     default = context.settings.service.default_language
-    # Until the person's stored language is known, their Telegram language will do: an
-    # error answer (the database is busy) must not come in a language they can't read.
-    context.texts = Texts(
-        language_from_telegram(user.language_code, default), context.settings.service.timezone
-    )
+    # Until the person's stored language is read, the last one seen will do: an error
+    # answer (the database is busy) must not come in a language they can't read.
+    context.texts = asker_texts(update, context)
     try:
         person = await ensure_person(
             context.store.uow(),
@@ -72,7 +70,29 @@ async def gatekeeper(update: Update, context: Ctx) -> None:
     if blocked:
         raise ApplicationHandlerStop
     context.person = person
+    remember_language(context, person.language or default)
     context.texts = Texts(person.language or default, context.settings.service.timezone)
+
+
+LANGUAGE_SEEN = "language"  # user_data key: the language last read from the person's row
+
+
+def remember_language(context: Ctx, language: str) -> None:
+    """Keep the asker's language in memory, for answers when the database cannot be read."""
+    if context.user_data is not None:
+        context.user_data[LANGUAGE_SEEN] = language
+
+
+def asker_texts(update: object, context: Ctx) -> Texts:
+    """The catalog for whoever sent `update`, without touching the database: the language
+    last read from their row in this process, else their Telegram app's language."""
+    settings = context.settings.service
+    seen = context.user_data.get(LANGUAGE_SEEN) if context.user_data is not None else None
+    if isinstance(seen, str):
+        return Texts(seen, settings.timezone)
+    user = update.effective_user if isinstance(update, Update) else None
+    code = user.language_code if user is not None else None
+    return Texts(language_from_telegram(code, settings.default_language), settings.timezone)
 
 
 def typed_text(update: Update) -> str | None:
@@ -174,7 +194,8 @@ async def on_error(update: object, context: Ctx) -> None:
         log.error("unhandled error while handling an update", exc_info=error)
         key = "common.error"
     if isinstance(update, Update) and update.effective_chat is not None:
-        texts = context.texts if context.bot_data.settings is not None else Texts("en")
+        # The error handler gets a fresh context: find the asker's language again.
+        texts = asker_texts(update, context)
         text = texts(key, complaint=context.settings.service.complaint_phone)
         try:
             if update.callback_query is not None:

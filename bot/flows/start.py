@@ -11,7 +11,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 from bot.callbacks import Menu, SetLanguage
 from bot.context import Ctx
 from bot.flows import report
-from bot.flows.common import answer, data_of, guarded, pattern, reply
+from bot.flows.common import answer, data_of, guarded, pattern, remember_language, reply
 from bot.i18n import LANGUAGES, Texts
 from bot.ui import keyboard
 from store.deeplink import parse_room_payload
@@ -143,6 +143,7 @@ async def on_language(update: Update, context: Ctx) -> None:
     await publish_personal_commands(
         context.bot, person, context.settings.service.default_language, chosen=True
     )
+    remember_language(context, code)
     context.texts = Texts(code, context.settings.service.timezone)
     await answer(update.callback_query)
     await reply(update, context.texts("language.set"), edit=True)

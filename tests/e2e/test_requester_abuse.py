@@ -21,6 +21,7 @@ import store.db
 from bot.callbacks import Pick, Rate, TicketAction
 from sandbox.client import UserHandle
 from sandbox.views import BotMessage
+from store.deeplink import room_payload
 from store.lifecycle import Role, Status
 from store.models import Category, Draft, FollowUp, Outbox, Person, Ticket, TicketEvent
 from store.services import dispatch, work
@@ -323,3 +324,21 @@ async def test_database_locked_too_long_answers_busy(
     assert draft is not None and draft.step == "description" and "description" not in draft.data
     await alice.send("Water under the sink.")
     await alice.expect(text_contains="Send up to")
+
+
+async def test_the_busy_answer_comes_in_the_askers_own_language(
+    short_busy_timeout: int, bot: Harness
+) -> None:
+    # Mei's phone is in English but she reads Traditional Chinese in the bot: a busy answer
+    # must not fall back to her phone's language, nor to the office's default.
+    mei = bot.sandbox.user(1002, "Mei", language_code="en")
+    await mei.command("language")
+    choose = await mei.expect(text_contains="Choose your language")
+    await mei.press(choose, "繁體中文")
+    await mei.expect(has_buttons=["🛠 我要報修"])
+    await mei.command("start", room_payload("E1-101"))
+    step = await mei.expect(text_contains="是哪一類問題")
+    async with _write_lock(bot):
+        answer = await mei.press(step, "🚰 給排水")
+    assert answer is not None and answer.show_alert
+    assert "系統暫時忙碌中" in (answer.text or "")
