@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from openpyxl import load_workbook
+from openpyxl.utils import get_column_letter
 
 from bot.export import COLUMNS, to_csv, to_xlsx
 from store.services.stats import ExportRow
@@ -93,6 +94,10 @@ def test_xlsx_loads_back_with_headers_rows_and_local_times() -> None:
     assert second["rating_comment"] == 'line one\nline two, with "quotes"'
     widths = {ws.column_dimensions[c].width for c in ("A", "J", "V")}
     assert all(w and w > 6 for w in widths)
+    last = get_column_letter(len(COLUMNS))
+    assert ws.auto_filter.ref == f"A1:{last}3"  # Excel's filter arrows over every row
+    minutes = ws.cell(row=2, column=COLUMNS.index("accept_minutes") + 1)
+    assert minutes.number_format == "0.0"
 
 
 def test_xlsx_with_no_rows_is_a_header_only_sheet() -> None:
