@@ -15,6 +15,7 @@ from sandbox.server import SandboxServer
 from sandbox.testing import start_polling
 from store.db import create_engine
 from store.uow import Store
+from tests.conftest import _empty
 from tests.factories import Places, make_categories, make_places
 
 
@@ -98,12 +99,11 @@ def make_settings(server: SandboxServer, db_url: str) -> Settings:
 @pytest_asyncio.fixture
 async def bot(bot_api: SandboxServer, e2e_db: str) -> AsyncIterator[Harness]:
     """The project's bot running against the stand-in, with a small campus imported."""
-    if not e2e_db.startswith("sqlite"):
-        from tests.conftest import _truncate
-
-        await _truncate(e2e_db)
     settings = make_settings(bot_api, e2e_db)
     store = Store(create_engine(e2e_db), settings.policy())
+    if not e2e_db.startswith("sqlite"):
+        # Emptied on the bot's own engine, which then reuses the connection.
+        await _empty(store.engine)
     places = await make_places(store)
     await make_categories(store)
     harness = Harness(bot_api, store, settings, places)
