@@ -28,6 +28,13 @@ class NotPermitted(DomainError):
     code = "error.not_permitted"
 
 
+class OwnTicket(NotPermitted):
+    """A technician pressing Accept on a job they reported themselves: a colleague takes it
+    (a dispatcher may still assign it to them on purpose)."""
+
+    code = "error.own_ticket"
+
+
 class TransitionNotAllowed(DomainError):
     """The ticket's current status does not allow this action (often: a stale button)."""
 

@@ -11,6 +11,7 @@ from store.errors import (
     AlreadyTaken,
     InvalidInput,
     NotPermitted,
+    OwnTicket,
     ReasonRequired,
     TransitionNotAllowed,
 )
@@ -73,7 +74,10 @@ async def offer_to_on_duty_technicians(
     candidates = [
         t
         for t in await technicians_for(uow, ctx.place.building.id or 0, ctx.category.key)
-        if t.reachable and t.person_id not in already and t.person_id not in exclude
+        if t.reachable
+        and t.person_id not in already
+        and t.person_id not in exclude
+        and t.person_id != ctx.ticket.requester_id  # nobody is offered their own report
     ][: uow.policy.offer_batch]
     now = uow.now()
     payload = {**await job_details(uow, ctx), "rework": ctx.ticket.rework_count}
@@ -145,6 +149,8 @@ async def accept(uow: UnitOfWork, ticket_id: int, technician_id: int) -> TicketV
     async with uow:
         ctx = await load(uow, ticket_id, technician_id)
         now = uow.now()
+        if technician_id == ctx.ticket.requester_id and Capacity.TECHNICIAN in ctx.capacities:
+            raise OwnTicket("a job you reported goes to a colleague", number=ctx.ticket.number)
         try:
             await move(uow, ctx, Action.ACCEPT, assignee_id=technician_id, accepted_at=now)
         except TransitionNotAllowed as exc:

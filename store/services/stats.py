@@ -219,6 +219,7 @@ async def technician_stats(
                 col(Ticket.promised_at),
                 col(Ticket.rework_count),
                 col(Ticket.rating),
+                col(Ticket.requester_id),
             )
             .join(Person, col(Person.id) == Ticket.assignee_id)
             .join(Room, col(Room.id) == Ticket.room_id)
@@ -244,8 +245,8 @@ async def technician_stats(
             a.done += 1
             a.resolution.append(completed - created)
             a.reworked += row.rework_count > 0
-            if row.rating is not None:
-                a.ratings.append(row.rating)
+            if row.rating is not None and row.requester_id != row.assignee_id:
+                a.ratings.append(row.rating)  # a rating of one's own job never counts
             if due is not None and completed > due:
                 a.overdue += 1
     result = [
@@ -286,6 +287,8 @@ async def office_stats(
                 col(Ticket.accepted_at),
                 col(Ticket.completed_at),
                 col(Ticket.rating),
+                col(Ticket.requester_id),
+                col(Ticket.assignee_id),
             )
             .join(Category, col(Category.id) == Ticket.category_id)
             .join(Room, col(Room.id) == Ticket.room_id)
@@ -324,7 +327,7 @@ async def office_stats(
             accept.append(wait)
         if completed is not None and _in(completed, start, end):
             resolution.append(completed - created)
-            if row.rating is not None:
+            if row.rating is not None and row.requester_id != row.assignee_id:
                 ratings.append(row.rating)
     return OfficeStats(
         period_start=start,

@@ -27,9 +27,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from store.errors import InvalidInput, NotPermitted
+from store.errors import InvalidInput, NotPermitted, OwnTicket
 from store.lifecycle import Role, Status
-from store.services import dispatch, requester, work
+from store.services import dispatch, places, requester, work
 from store.services.report import NewTicket, report
 from store.services.stats import (
     OfficeStats,
@@ -256,6 +256,41 @@ async def test_technician_figures(world: Scenario) -> None:
     )
     e2 = await technician_stats(world.store.uow(), viewer_id=world.sup_e2, **PERIOD)
     assert [t.person_id for t in e2] == [world.bob]
+
+
+async def test_a_technicians_own_report_is_not_theirs_to_take_or_to_rate(
+    world: Scenario,
+) -> None:
+    st, clock = world.store, world.clock
+    place = await places.room_by_code(st.uow(), "E1-102")
+    assert place is not None
+    before = {
+        t.person_id: t for t in await technician_stats(st.uow(), viewer_id=world.sup_e1, **PERIOD)
+    }
+    office_before = await office_stats(st.uow(), viewer_id=world.sup_e1, **PERIOD)
+    filed = await report(st.uow(), NewTicket(world.tom, place.room_id, "water", "My own tap"))
+    # Offered to Ann, not to Tom who reported it; his forged or pooled Accept is refused.
+    assert filed.offered_to == [world.ann]
+    with pytest.raises(OwnTicket):
+        await dispatch.accept(st.uow(), filed.ticket.id, world.tom)
+    # A dispatcher may still give it to him on purpose; he fixes it and rates it 5.
+    await dispatch.assign(st.uow(), filed.ticket.id, world.dana, world.tom)
+    await work.start(st.uow(), filed.ticket.id, world.tom)
+    clock.advance(minutes=30)
+    await work.complete(st.uow(), filed.ticket.id, world.tom)
+    await requester.confirm_and_rate(st.uow(), filed.ticket.id, world.tom, 5)
+    after = {
+        t.person_id: t for t in await technician_stats(st.uow(), viewer_id=world.sup_e1, **PERIOD)
+    }
+    tom, was = after[world.tom], before[world.tom]
+    assert tom.jobs_done == was.jobs_done + 1  # the work counts
+    assert (tom.rated_jobs, tom.average_rating) == (was.rated_jobs, was.average_rating) == (2, 3.5)
+    office = await office_stats(st.uow(), viewer_id=world.sup_e1, **PERIOD)
+    assert office.completed == office_before.completed + 1
+    assert (office.rated, office.average_rating) == (
+        office_before.rated,
+        office_before.average_rating,
+    )
 
 
 async def test_open_jobs_count_even_before_any_completion(world: Scenario) -> None:
