@@ -51,6 +51,7 @@ async def sweep_command(update: Update, context: Ctx) -> None:
         except (NotFound, AmbiguousName):
             await reply(update, t("sweep.unknown_building", name=clip(name, 40)))
             return
+        await sweep.may_sweep(context.store.uow(), context.person.id, building.id)
         await pending.ask(
             context,
             "sweep_start",

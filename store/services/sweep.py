@@ -195,6 +195,16 @@ async def progress(uow: UnitOfWork, campaign_id: int) -> CampaignView:
         )
 
 
+async def may_sweep(uow: UnitOfWork, person_id: int, building_id: int) -> None:
+    """NotPermitted unless the person may start or walk a sweep of this building (asked
+    before a campaign's questions, so nobody answers them only to be refused at the end)."""
+    async with uow:
+        building = await uow.session.get(Building, building_id)
+        if building is None:
+            raise NotFound("building", building_id=building_id)
+        await _require_sweeper(uow, person_id, building)
+
+
 async def progress_for(uow: UnitOfWork, campaign_id: int, viewer_id: int) -> CampaignView:
     """`progress` for someone who may sweep the campaign's building, and nobody else."""
     async with uow:

@@ -210,3 +210,14 @@ async def test_two_inspectors_sweep_a_building_and_the_supervisor_gets_the_repor
     async with bot.store.uow() as uow:
         count = len((await uow.session.execute(select(Ticket.id))).all())
     assert count == 2
+
+
+async def test_sweep_of_a_building_outside_ones_scope_is_refused_before_any_question(
+    bot: Harness,
+) -> None:
+    ivan = await actor(bot, 5301, "Ivan", Role.INSPECTOR, buildings=(E1,))
+    await ivan.user.command("sweep", "E2公寓")
+    refused = await ivan.user.expect(text_contains="not allowed")
+    assert refused.buttons == []  # no checklist question to answer in vain
+    await ivan.user.command("sweep", "E1")  # his own building, by its short code
+    await ivan.user.expect(text_contains="Sweep E1公寓: which checklist?", timeout=WAIT)
