@@ -42,6 +42,11 @@ async def show_list(update: Update, context: Ctx, *, offset: int, edit: bool = F
         context.store.uow(), context.person.id, offset=offset, limit=PAGE_SIZE
     )
     back: list[Button] = [(t("menu.back_to_menu"), Menu("menu"))]
+    if not page.items and page.total > 0:
+        # A page past the end (an old or forged button): the last page there is.
+        last = (page.total - 1) // PAGE_SIZE * PAGE_SIZE
+        await show_list(update, context, offset=last, edit=edit)
+        return
     if not page.items:
         await reply(update, t("my.empty"), keyboard([back]), edit=edit)
         return

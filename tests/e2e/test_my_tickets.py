@@ -6,9 +6,11 @@ from datetime import timedelta
 
 from sqlmodel import select
 
+from bot.callbacks import MyPage
 from store.lifecycle import Role, Status
 from store.models import FollowUp, Person, Ticket
 from store.services import dispatch, work
+from store.services.report import NewTicket, report
 from tests.e2e.conftest import Harness
 from tests.e2e.steps import file_report
 from tests.factories import make_person
@@ -191,3 +193,31 @@ async def test_traditional_chinese_and_chosen_languages_get_their_own_menu(bot: 
     # Her app is still English, so the "en" default would be wrong; her own menu is Chinese.
     assert sandbox.command_menu({"type": "chat", "chat_id": 1001})["report"] == "我要报修"
     assert "jobs" not in sandbox.command_menu({"type": "chat", "chat_id": 1001})
+
+
+async def test_pages_and_a_page_past_the_end_shows_the_last_one(bot: Harness) -> None:
+    alice = bot.sandbox.user(1001, "Alice")
+    await alice.command("start")
+    await alice.expect(text_contains="What would you like to do")
+    async with bot.store.uow() as uow:
+        me = (
+            await uow.session.execute(select(Person.id).where(Person.telegram_id == 1001))
+        ).scalar_one()
+    room = bot.places.room("E1-101").room_id
+    numbers = [
+        (await report(bot.store.uow(), NewTicket(me, room, "water", f"Leak {n}"))).ticket.number
+        for n in range(7)
+    ]
+    await alice.command("my")
+    first = await alice.expect(text_contains="Your tickets (7)")
+    assert numbers[6] in first.text and numbers[1] not in first.text  # newest five
+    await alice.press(first, "Next ▶️")
+    second = await alice.wait_for_edit(first, lambda m: numbers[0] in m.text)
+    assert numbers[2] not in second.text
+    # An old or forged page number beyond the end: the last page, not "no tickets yet".
+    await alice.command("my")
+    again = await alice.expect(text_contains="Your tickets (7)")
+    await alice.press_forged(again, MyPage(500).pack())
+    last = await alice.wait_for_edit(again)
+    assert numbers[0] in last.text and numbers[6] not in last.text
+    assert "Next ▶️" not in last.button_texts and "◀️ Prev" in last.button_texts
