@@ -17,7 +17,7 @@ from bot.flows.common import guarded, reply, typed_text
 from bot.ui import clip
 from store.errors import InviteInvalid, NotPermitted
 from store.lifecycle import Role
-from store.services import places
+from store.services import drafts, places
 from store.services.booth import CLAIM_PREFIX, claim, file_walkup
 from store.services.people import set_room
 from store.services.report import NewTicket
@@ -29,6 +29,12 @@ async def booth_command(update: Update, context: Ctx) -> None:
     """/booth: file for a walk-up person; first their name."""
     if not context.person.roles & BOOTH_ROLES:
         raise NotPermitted("booth staff only")
+    # One draft per person: a booth report would replace the staff member's own.
+    existing = await drafts.get_draft(context.store.uow(), context.person.id)
+    if existing is not None:
+        await reply(update, context.texts("booth.draft_first"))
+        await report.render(update, context, existing)
+        return
     await pending.ask(context, "booth_name")
     await reply(update, context.texts("booth.ask_name"))
 

@@ -8,8 +8,10 @@ import re
 
 from sandbox.client import UserHandle
 from sandbox.views import BotMessage
+from store.deeplink import room_payload
 from store.lifecycle import Role
 from store.services import booth, requester
+from store.services.drafts import get_draft
 from store.services.report import NewTicket
 from tests.e2e.authz_steps import WAIT, Actor, actor, by_number, outbox_kinds, put_in_state
 from tests.e2e.conftest import Harness
@@ -135,3 +137,23 @@ async def test_a_booth_ticket_never_claimed_keeps_the_staff_member_informed(
     await bea.user.expect(
         text=f"🚫 {number} was cancelled: Furniture is replaced in May.", timeout=WAIT
     )
+
+
+async def test_booth_intake_waits_for_the_staff_members_own_report_in_progress(
+    bot: Harness,
+) -> None:
+    bea = await actor(bot, 6002, "Bea", Role.INSPECTOR, buildings=(E1,))
+    user = bea.user
+    await user.command("start", room_payload("E1-101"))
+    step = await user.expect(text_contains="What kind of problem")
+    await user.press(step, "🚰 Water & plumbing")
+    await user.wait_for_edit(step, lambda m: "Describe what happened" in m.body)
+    await user.send("My own office tap drips.")
+    await user.expect(text_contains="Send up to")
+    # /booth would replace her draft (one per person): she is told, and it comes back.
+    await user.command("booth")
+    await user.expect(text_contains="You have a report of your own in progress")
+    await user.expect(text_contains="Send up to")
+    draft = await get_draft(bot.store.uow(), bea.id)
+    assert draft is not None and draft.data["description"] == "My own office tap drips."
+    assert "walkup" not in draft.data
