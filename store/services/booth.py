@@ -26,7 +26,8 @@ from store.services._common import (
     roles_covering,
 )
 from store.services.people import upsert_person
-from store.services.report import NewTicket, report
+from store.services.queries import ticket_view
+from store.services.report import NewTicket, file_in
 from store.uow import UnitOfWork
 from store.views import ReportResult
 
@@ -60,6 +61,9 @@ async def file_walkup(
     person_name = clean_text(name)
     if not person_name or len(person_name) > 200:
         raise InvalidInput("the walk-up person's name is required (up to 200 characters)")
+    code = "".join(secrets.choice(_ALPHABET) for _ in range(CODE_LENGTH))
+    # One transaction: the walk-up person, their ticket and its claim code exist together
+    # or not at all (no stray person when filing is refused, no ticket without a code).
     async with uow:
         place = await get_place(uow, new.room_id)
         roles = await roles_covering(uow, staff_id, place.building)
@@ -69,23 +73,19 @@ async def file_walkup(
         uow.session.add(walkup)
         await uow.flush()
         assert walkup.id is not None
-        walkup_id = walkup.id
-        await uow.commit()
-    result = await report(
-        uow,
-        replace(
-            new,
-            requester_id=walkup_id,
-            filed_by_id=staff_id,
-            contact_phone=new.contact_phone or clean_text(phone),
-        ),
-    )
-    code = "".join(secrets.choice(_ALPHABET) for _ in range(CODE_LENGTH))
-    async with uow:
-        uow.session.add(
-            ClaimCode(ticket_id=result.ticket.id, code_hash=_hash(code), created_at=uow.now())
+        ticket_id, offered = await file_in(
+            uow,
+            replace(
+                new,
+                requester_id=walkup.id,
+                filed_by_id=staff_id,
+                contact_phone=new.contact_phone or clean_text(phone),
+            ),
         )
+        claim_code = ClaimCode(ticket_id=ticket_id, code_hash=_hash(code), created_at=uow.now())
+        uow.session.add(claim_code)
         await uow.commit()
+        result = ReportResult(await ticket_view(uow, ticket_id), offered, escalated=not offered)
     return BoothResult(result, code)
 
 

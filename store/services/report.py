@@ -73,65 +73,72 @@ def validate_description(uow: UnitOfWork, text: str) -> str:
 async def report(uow: UnitOfWork, new: NewTicket) -> ReportResult:
     """File a ticket (received), then dispatch it (offers or the queue) in one transaction."""
     async with uow:
-        description = validate_description(uow, new.description)
-        if len(new.photos) > uow.policy.photos_max:
-            raise TooManyPhotos("too many photos", limit=uow.policy.photos_max)
-        try:
-            urgency = Urgency(new.urgency)
-        except ValueError:
-            raise InvalidInput("unknown urgency", urgency=str(new.urgency)) from None
-        category = (
-            await uow.session.execute(
-                select(Category).where(Category.key == new.category_key, Category.active)
-            )
-        ).scalar_one_or_none()
-        if category is None:
-            raise NotFound("category", category=new.category_key)
-        place = await get_place(uow, new.room_id)
-        requester = await get_person(uow, new.requester_id)
-        filer_id = new.filed_by_id or new.requester_id
-        if filer_id != new.requester_id:
-            filer_roles = await roles_covering(uow, filer_id, place.building)
-            # Supervisors file at the booth too (booth.file_walkup admits the same roles).
-            if not filer_roles & (FILER_ROLES | {Role.SUPERVISOR}):
-                raise NotPermitted("filing for someone else needs inspector or booth staff")
-        now = uow.now()
-        year = uow.local_year()
-        number = f"{year}-{await next_number(uow, f'ticket-{year}'):06d}"
-        accept_in, complete_in = category_targets(uow, category, urgency)
-        ticket = Ticket(
-            number=number,
-            status=Status.RECEIVED,
-            requester_id=new.requester_id,
-            filed_by_id=filer_id,
-            room_id=new.room_id,
-            category_id=category.id or 0,
-            urgency=urgency,
-            description=description,
-            contact_phone=clean_text(new.contact_phone) or requester.phone,
-            sweep_id=new.sweep_id,
-            accept_due_at=now + accept_in,
-            due_at=now + complete_in,
-            created_at=now,
-            updated_at=now,
-        )
-        uow.session.add(ticket)
-        await uow.flush()
-        assert ticket.id is not None
-        for position, file_id in enumerate(new.photos):
-            uow.session.add(TicketPhoto(ticket_id=ticket.id, position=position, file_id=file_id))
-        for follower in dict.fromkeys(new.followers):
-            if follower != new.requester_id:
-                uow.session.add(TicketFollower(ticket_id=ticket.id, person_id=follower, since=now))
-        filer = requester if filer_id == new.requester_id else await get_person(uow, filer_id)
-        caps = frozenset({Capacity.REQUESTER if filer_id == new.requester_id else Capacity.FILER})
-        ctx = TicketContext(ticket, place, category, filer, caps)
-        log_event(uow, ctx, Action.FILE, None, Status.RECEIVED)
-        await notify_audience(uow, ctx, "ticket.received")
-        offered = await dispatch_now(uow, ctx)
+        ticket_id, offered = await file_in(uow, new)
         await uow.commit()
-        view = await ticket_view(uow, ticket.id)
-        return ReportResult(view, offered, escalated=not offered)
+        view = await ticket_view(uow, ticket_id)
+    return ReportResult(view, offered, escalated=not offered)
+
+
+async def file_in(uow: UnitOfWork, new: NewTicket) -> tuple[int, list[int]]:
+    """`report` inside a transaction the caller owns and commits, for callers that write
+    more in the same one (booth intake, sweep faults). Returns (ticket id, offered to)."""
+    description = validate_description(uow, new.description)
+    if len(new.photos) > uow.policy.photos_max:
+        raise TooManyPhotos("too many photos", limit=uow.policy.photos_max)
+    try:
+        urgency = Urgency(new.urgency)
+    except ValueError:
+        raise InvalidInput("unknown urgency", urgency=str(new.urgency)) from None
+    category = (
+        await uow.session.execute(
+            select(Category).where(Category.key == new.category_key, Category.active)
+        )
+    ).scalar_one_or_none()
+    if category is None:
+        raise NotFound("category", category=new.category_key)
+    place = await get_place(uow, new.room_id)
+    requester = await get_person(uow, new.requester_id)
+    filer_id = new.filed_by_id or new.requester_id
+    if filer_id != new.requester_id:
+        filer_roles = await roles_covering(uow, filer_id, place.building)
+        # Supervisors file at the booth too (booth.file_walkup admits the same roles).
+        if not filer_roles & (FILER_ROLES | {Role.SUPERVISOR}):
+            raise NotPermitted("filing for someone else needs inspector or booth staff")
+    now = uow.now()
+    year = uow.local_year()
+    number = f"{year}-{await next_number(uow, f'ticket-{year}'):06d}"
+    accept_in, complete_in = category_targets(uow, category, urgency)
+    ticket = Ticket(
+        number=number,
+        status=Status.RECEIVED,
+        requester_id=new.requester_id,
+        filed_by_id=filer_id,
+        room_id=new.room_id,
+        category_id=category.id or 0,
+        urgency=urgency,
+        description=description,
+        contact_phone=clean_text(new.contact_phone) or requester.phone,
+        sweep_id=new.sweep_id,
+        accept_due_at=now + accept_in,
+        due_at=now + complete_in,
+        created_at=now,
+        updated_at=now,
+    )
+    uow.session.add(ticket)
+    await uow.flush()
+    assert ticket.id is not None
+    for position, file_id in enumerate(new.photos):
+        uow.session.add(TicketPhoto(ticket_id=ticket.id, position=position, file_id=file_id))
+    for follower in dict.fromkeys(new.followers):
+        if follower != new.requester_id:
+            uow.session.add(TicketFollower(ticket_id=ticket.id, person_id=follower, since=now))
+    filer = requester if filer_id == new.requester_id else await get_person(uow, filer_id)
+    caps = frozenset({Capacity.REQUESTER if filer_id == new.requester_id else Capacity.FILER})
+    ctx = TicketContext(ticket, place, category, filer, caps)
+    log_event(uow, ctx, Action.FILE, None, Status.RECEIVED)
+    await notify_audience(uow, ctx, "ticket.received")
+    offered = await dispatch_now(uow, ctx)
+    return ticket.id, offered
 
 
 async def dispatch_now(uow: UnitOfWork, ctx: TicketContext) -> list[int]:

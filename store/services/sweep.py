@@ -30,7 +30,7 @@ from store.services._common import (
     responsible_supervisors,
 )
 from store.services.places import natural_key
-from store.services.report import NewTicket, report
+from store.services.report import NewTicket, file_in
 from store.uow import UnitOfWork
 
 SWEEP_ROLES = frozenset({Role.SUPERVISOR, Role.INSPECTOR, Role.ADMIN})
@@ -324,7 +324,9 @@ async def _my_room(
     uow: UnitOfWork, campaign_id: int, room_id: int, inspector_id: int
 ) -> tuple[SweepCampaign, SweepRoom]:
     campaign, _building = await _campaign(uow, campaign_id)
-    sweep_room = await uow.session.get(SweepRoom, (campaign_id, room_id))
+    # Locked (PostgreSQL; SQLite serialises writers anyway): two presses on one card
+    # at once must not each write `results` over the other's item.
+    sweep_room = await uow.session.get(SweepRoom, (campaign_id, room_id), with_for_update=True)
     if sweep_room is None or campaign.closed_at is not None:
         raise NotFound("sweep room", room_id=room_id)
     if sweep_room.state != CLAIMED or sweep_room.inspector_id != inspector_id:
@@ -360,6 +362,9 @@ async def file_fault(
 ) -> str:
     """A faulty item: file a ticket for the room in the item's category, found in the sweep;
     the room's residents follow it. Returns the ticket number."""
+    # One transaction files the ticket with its sweep mark and its followers (so the
+    # residents get every notice from "received" on) and records it on the room's card
+    # (so a crash in between cannot leave a ticket the card does not know, filed twice).
     async with uow:
         campaign, sweep_room = await _my_room(uow, campaign_id, room_id, inspector_id)
         category = uow.policy.checklists.get(campaign.checklist, {}).get(item)
@@ -367,33 +372,30 @@ async def file_fault(
             raise InvalidInput("not on this checklist", item=item)
         if sweep_room.results.get(item, "ok") != "ok":
             raise TransitionNotAllowed("fault", "already filed")
+        text = clean_text(note)
+        if not text:
+            raise InvalidInput("describe the fault")
         residents = [r for r in await _residents(uow, room_id) if r != inspector_id]
-    text = clean_text(note)
-    if not text:
-        raise InvalidInput("describe the fault")
-    # One transaction files the ticket with its sweep mark and its followers, so the
-    # residents get every notice from "received" on.
-    result = await report(
-        uow,
-        NewTicket(
-            requester_id=inspector_id,
-            filed_by_id=inspector_id,
-            room_id=room_id,
-            category_key=category,
-            description=text,
-            photos=list(photos),
-            sweep_id=campaign_id,
-            followers=residents,
-        ),
-    )
-    async with uow:
-        # Re-read (in this unit's session): another tick may have landed meanwhile.
-        fresh = await uow.session.get(SweepRoom, (campaign_id, room_id))
-        assert fresh is not None
-        fresh.results = {**fresh.results, item: result.ticket.number}
-        uow.session.add(fresh)
+        ticket_id, _offered = await file_in(
+            uow,
+            NewTicket(
+                requester_id=inspector_id,
+                filed_by_id=inspector_id,
+                room_id=room_id,
+                category_key=category,
+                description=text,
+                photos=list(photos),
+                sweep_id=campaign_id,
+                followers=residents,
+            ),
+        )
+        ticket = await uow.session.get(Ticket, ticket_id)
+        assert ticket is not None
+        number = ticket.number
+        sweep_room.results = {**sweep_room.results, item: number}
+        uow.session.add(sweep_room)
         await uow.commit()
-    return result.ticket.number
+    return number
 
 
 async def finish_room(

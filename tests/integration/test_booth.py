@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlmodel import col, select
 
-from store.errors import InvalidInput, InviteInvalid, NotPermitted
+from store.errors import InvalidInput, InviteInvalid, NotFound, NotPermitted
 from store.lifecycle import Role, Status
 from store.models import ClaimCode, Outbox, Person, RoleGrant, Ticket, TicketEvent
 from store.services import booth, dispatch, requester, work
@@ -167,6 +167,18 @@ async def test_only_staff_of_the_building_file_walkups_with_a_name(store: Store)
         assert (await uow.session.execute(select(Ticket.id))).all() == []
         walkups = await uow.session.execute(select(Person.id).where(Person.name == "Wang Wei"))
         assert walkups.all() == []
+    # A report the ticket rules refuse (description too long, category retired) leaves
+    # no walk-up person behind either: person, ticket and claim code are one transaction.
+    for refused in (w.new(description="x" * 5000), w.new(category_key="no_such")):
+        with pytest.raises((InvalidInput, NotFound)):
+            await booth.file_walkup(
+                store.uow(), staff_id=w.bea, name="Zhao Lei", phone=None, new=refused
+            )
+    async with store.uow() as uow:
+        assert (
+            await uow.session.execute(select(Person.id).where(Person.name == "Zhao Lei"))
+        ).all() == []
+        assert (await uow.session.execute(select(ClaimCode.ticket_id))).all() == []
     # The dispatcher (booth staff too) files one without a phone.
     result = await booth.file_walkup(
         store.uow(), staff_id=w.dora, name="Li Na", phone="  ", new=w.new()
