@@ -126,6 +126,19 @@ async def test_reassign_moves_the_job_and_tells_the_old_technician(store: Store)
     assert await snapshot(st) == before
 
 
+async def test_accept_needs_the_skill_for_the_category(store: Store) -> None:
+    env = await make_env(store)
+    st, w = env.store, env.world
+    t = (await file_ticket(st, w, category="furniture")).ticket
+    assert w.ann not in await offers_of(st, t.id)  # her skills: water, electrical
+    before = await snapshot(st)
+    with pytest.raises(NotFound):  # a forged Accept: no skill, no relation to the job
+        await dispatch.accept(st.uow(), t.id, w.ann)
+    assert await snapshot(st) == before
+    view = await dispatch.accept(st.uow(), t.id, w.tom)  # no skills listed: every category
+    assert view.assignee_id == w.tom
+
+
 async def test_dispatcher_outside_scope_may_not_assign(store: Store) -> None:
     env = await make_env(store)
     st, w = env.store, env.world
