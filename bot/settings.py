@@ -6,7 +6,7 @@ Precedence, highest first: init arguments, environment, the TOML file, the defau
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -94,6 +94,9 @@ class ServiceSettings(BaseModel):
     defer_reminder_hours: int = 24
     # Local time (HH:MM, campus zone or the supervisor's own) of the daily digest.
     digest_time: str = "08:00"
+    # First days of the terms, e.g. ["2026-09-07", "2027-02-22"]: a sweep started with
+    # "term" repeats on each one (at midnight, campus time).
+    term_starts: list[date] = Field(default_factory=list)
     # Signs staff invite links; empty derives one from the bot token (then a new token
     # voids every outstanding invite).
     invite_secret: SecretStr = SecretStr("")
@@ -202,6 +205,7 @@ class Settings(BaseSettings):
                 for key, c in self.urgency.items()
             },
             checklists={k: dict(v) for k, v in self.checklists.items()},
+            term_starts=tuple(sorted(set(svc.term_starts))),
             categories={
                 key: CategoryTarget(
                     timedelta(minutes=c.accept_minutes), timedelta(minutes=c.complete_minutes)

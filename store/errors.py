@@ -87,6 +87,12 @@ class PromisedDateInPast(InvalidInput):
     code = "error.date_in_past"
 
 
+class NoTermDates(InvalidInput):
+    """A sweep set to repeat each term, with no term start date configured ahead."""
+
+    code = "error.no_term_dates"
+
+
 class ReasonRequired(InvalidInput):
     """An action that must carry a reason was given none."""
 

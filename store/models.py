@@ -134,6 +134,13 @@ class Ticket(SQLModel, table=True):
         Index("ix_ticket_room_category_status", "room_id", "category_id", "status"),
         Index("ix_ticket_requester_created", "requester_id", "created_at"),
         Index("ix_ticket_status_created", "status", "created_at"),
+        # The digest and /stats pick the tickets touching a period (filed, accepted,
+        # completed or changed in it, or still open) one index per timestamp, so their
+        # cost follows the period's activity, not the office's history (stats.any_ticket).
+        Index("ix_ticket_created_at", "created_at"),
+        Index("ix_ticket_accepted_at", "accepted_at"),
+        Index("ix_ticket_completed_at", "completed_at"),
+        Index("ix_ticket_updated_at", "updated_at"),
     )
     id: int | None = Field(default=None, primary_key=True)
     number: str = Field(max_length=20, unique=True)
@@ -287,8 +294,10 @@ class SweepCampaign(SQLModel, table=True):
     started_by_id: int = Field(foreign_key="person.id")
     started_at: datetime
     closed_at: datetime | None = None
-    # Repeat every N weeks through the scheduler (None: once).
+    # Repeat every N weeks, or at each term start (service.term_starts), through the
+    # scheduler; neither: once.
     repeat_weeks: int | None = None
+    repeat_each_term: bool = False
     next_start_at: datetime | None = None
 
 

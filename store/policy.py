@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,3 +97,5 @@ class Policy:
     checklists: dict[str, dict[str, str]] = field(
         default_factory=lambda: {k: dict(v) for k, v in DEFAULT_CHECKLISTS.items()}
     )
+    # First days of the terms (campus calendar); sweeps may repeat at each one.
+    term_starts: tuple[date, ...] = ()

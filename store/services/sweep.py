@@ -7,12 +7,19 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import update
 from sqlmodel import col, select
 
-from store.errors import InvalidInput, NotFound, NotPermitted, TransitionNotAllowed
+from store.errors import (
+    InvalidInput,
+    NoTermDates,
+    NotFound,
+    NotPermitted,
+    TransitionNotAllowed,
+)
 from store.lifecycle import Role
 from store.models import (
     Building,
@@ -22,6 +29,7 @@ from store.models import (
     SweepRoom,
     Ticket,
 )
+from store.policy import Policy
 from store.services._common import (
     clean_text,
     grant_covers,
@@ -53,6 +61,8 @@ class CampaignView:
     nobody_home: int
     closed: bool
     faults_by_item: dict[str, int] = field(default_factory=dict)
+    # When it starts again by itself (None: it does not repeat, or no date is left).
+    next_start_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,12 +115,22 @@ async def start_campaign(
     checklist: str,
     floors: Sequence[str] = (),
     repeat_weeks: int | None = None,
+    each_term: bool = False,
+    scheduled: bool = False,
 ) -> CampaignView:
-    """Start a campaign over a building (or some floors) with one of the checklists."""
+    """Start a campaign over a building (or some floors) with one of the checklists.
+
+    It may repeat every `repeat_weeks` weeks or, with `each_term`, on each configured
+    term start. A person asking for "each term" with no term date ahead is told so; a
+    `scheduled` repeat on the last known term still runs, and stops repeating."""
     if checklist not in uow.policy.checklists:
         raise InvalidInput("unknown checklist", checklist=checklist)
     if repeat_weeks is not None and not 1 <= repeat_weeks <= 52:
         raise InvalidInput("repeat every 1-52 weeks", repeat_weeks=repeat_weeks)
+    if each_term and repeat_weeks is not None:
+        raise InvalidInput("repeat every N weeks or each term, not both")
+    if each_term and not scheduled and next_term_start(uow.policy, uow.now()) is None:
+        raise NoTermDates("no term start ahead; set service.term_starts")
     async with uow:
         building = await uow.session.get(Building, building_id)
         if building is None:
@@ -138,7 +158,14 @@ async def start_campaign(
             started_by_id=actor_id,
             started_at=now,
             repeat_weeks=repeat_weeks,
-            next_start_at=now + timedelta(weeks=repeat_weeks) if repeat_weeks else None,
+            repeat_each_term=each_term,
+            next_start_at=(
+                now + timedelta(weeks=repeat_weeks)
+                if repeat_weeks
+                else next_term_start(uow.policy, now)
+                if each_term
+                else None
+            ),
         )
         uow.session.add(campaign)
         await uow.flush()
@@ -192,7 +219,18 @@ async def progress(uow: UnitOfWork, campaign_id: int) -> CampaignView:
             nobody_home=sum(r.state == NOBODY_HOME for r in rooms),
             closed=campaign.closed_at is not None,
             faults_by_item=dict(faults.most_common()),
+            next_start_at=campaign.next_start_at,
         )
+
+
+def next_term_start(policy: Policy, after: datetime) -> datetime | None:
+    """The first configured term start (midnight, campus time) later than `after`."""
+    zone = ZoneInfo(policy.timezone)
+    for day in sorted(policy.term_starts):
+        start = datetime.combine(day, time(0), zone).astimezone(UTC)
+        if start > after:
+            return start
+    return None
 
 
 async def may_sweep(uow: UnitOfWork, person_id: int, building_id: int) -> None:
@@ -505,7 +543,8 @@ async def repeat_due_campaigns(uow: UnitOfWork) -> list[int]:
             (
                 await uow.session.execute(
                     select(SweepCampaign).where(
-                        col(SweepCampaign.repeat_weeks).is_not(None),
+                        col(SweepCampaign.repeat_weeks).is_not(None)
+                        | col(SweepCampaign.repeat_each_term),
                         col(SweepCampaign.next_start_at) <= now,
                     )
                 )
@@ -535,6 +574,8 @@ async def repeat_due_campaigns(uow: UnitOfWork) -> list[int]:
                 checklist=old.checklist,
                 floors=old.floors,
                 repeat_weeks=old.repeat_weeks,
+                each_term=old.repeat_each_term,
+                scheduled=True,
             )
         except (InvalidInput, NotFound, NotPermitted):
             # It can't repeat any more (its starter lost the role, the checklist or the

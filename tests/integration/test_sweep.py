@@ -5,15 +5,22 @@ the closing report, and repeating campaigns."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import update
 from sqlmodel import col, select
 
-from store.errors import InvalidInput, NotFound, NotPermitted, TransitionNotAllowed
+from store.errors import (
+    InvalidInput,
+    NoTermDates,
+    NotFound,
+    NotPermitted,
+    TransitionNotAllowed,
+)
 from store.lifecycle import Role, Status
 from store.models import (
     Building,
@@ -508,4 +515,35 @@ async def test_a_campaign_that_cannot_repeat_does_not_hold_up_the_others(store: 
     assert len(started) == 1
     again = await sweep.progress(store.uow(), started[0])
     assert (again.floors, again.checklist) == (kept.floors, kept.checklist)
+    assert await sweep.repeat_due_campaigns(store.uow()) == []
+
+
+async def test_a_campaign_repeats_at_each_term_start_until_the_terms_run_out(
+    store: Store,
+) -> None:
+    w = await make_world(store)  # 2026-03-02 16:00 in Shanghai
+    with pytest.raises(NoTermDates):  # no term dates configured: say so, start nothing
+        await start(w, each_term=True)
+    terms = (date(2026, 2, 23), date(2026, 9, 7), date(2027, 2, 22))
+    store.policy = dataclasses.replace(store.policy, term_starts=terms)
+    with pytest.raises(InvalidInput):
+        await start(w, each_term=True, repeat_weeks=4)
+    view = await start(w, floors=["2"], each_term=True)
+    autumn = datetime(2026, 9, 6, 16, 0, tzinfo=UTC)  # 2026-09-07 00:00 in Shanghai
+    assert view.next_start_at == autumn  # the spring term had already begun
+    w.clock.now = autumn - timedelta(minutes=1)
+    assert await sweep.repeat_due_campaigns(store.uow()) == []
+    w.clock.now = autumn
+    [second] = await sweep.repeat_due_campaigns(store.uow())
+    again = await sweep.progress(store.uow(), second)
+    assert (again.floors, again.next_start_at) == (
+        ("2",),
+        datetime(2027, 2, 21, 16, 0, tzinfo=UTC),
+    )
+    assert await sweep.repeat_due_campaigns(store.uow()) == []
+    # The last known term still gets its sweep; with no date after it, repeating stops.
+    w.clock.now = datetime(2027, 2, 21, 16, 0, tzinfo=UTC)
+    [third] = await sweep.repeat_due_campaigns(store.uow())
+    assert (await sweep.progress(store.uow(), third)).next_start_at is None
+    w.clock.advance(weeks=60)
     assert await sweep.repeat_due_campaigns(store.uow()) == []

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 00:28:00.123330
+Create Date: 2026-11-26 01:28:51.846480
 
 """
 from typing import Sequence, Union
@@ -145,6 +145,7 @@ def upgrade() -> None:
     sa.Column('started_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
     sa.Column('closed_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
     sa.Column('repeat_weeks', sa.Integer(), nullable=True),
+    sa.Column('repeat_each_term', sa.Boolean(), nullable=False),
     sa.Column('next_start_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
     sa.ForeignKeyConstraint(['building_id'], ['building.id'], name=op.f('fk_sweepcampaign_building_id_building')),
     sa.ForeignKeyConstraint(['started_by_id'], ['person.id'], name=op.f('fk_sweepcampaign_started_by_id_person')),
@@ -213,10 +214,14 @@ def upgrade() -> None:
     sa.UniqueConstraint('number', name=op.f('uq_ticket_number'))
     )
     with op.batch_alter_table('ticket', schema=None) as batch_op:
+        batch_op.create_index('ix_ticket_accepted_at', ['accepted_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_ticket_assignee_id'), ['assignee_id'], unique=False)
+        batch_op.create_index('ix_ticket_completed_at', ['completed_at'], unique=False)
+        batch_op.create_index('ix_ticket_created_at', ['created_at'], unique=False)
         batch_op.create_index('ix_ticket_requester_created', ['requester_id', 'created_at'], unique=False)
         batch_op.create_index('ix_ticket_room_category_status', ['room_id', 'category_id', 'status'], unique=False)
         batch_op.create_index('ix_ticket_status_created', ['status', 'created_at'], unique=False)
+        batch_op.create_index('ix_ticket_updated_at', ['updated_at'], unique=False)
 
     op.create_table('claimcode',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -356,10 +361,14 @@ def downgrade() -> None:
     op.drop_table('followup')
     op.drop_table('claimcode')
     with op.batch_alter_table('ticket', schema=None) as batch_op:
+        batch_op.drop_index('ix_ticket_updated_at')
         batch_op.drop_index('ix_ticket_status_created')
         batch_op.drop_index('ix_ticket_room_category_status')
         batch_op.drop_index('ix_ticket_requester_created')
+        batch_op.drop_index('ix_ticket_created_at')
+        batch_op.drop_index('ix_ticket_completed_at')
         batch_op.drop_index(batch_op.f('ix_ticket_assignee_id'))
+        batch_op.drop_index('ix_ticket_accepted_at')
 
     op.drop_table('ticket')
     op.drop_table('sweeproom')
