@@ -28,6 +28,7 @@ from store.services import drafts, places, sweep
 from store.services.sweep import RoomCard
 
 REPEAT = re.compile(r"(\d{1,2})w", re.IGNORECASE)
+EACH_TERM = {"term", "学期", "學期"}  # "/sweep E1 term": again at each term start
 SWEEPERS = {Role.SUPERVISOR, Role.INSPECTOR, Role.ADMIN}
 
 
@@ -42,10 +43,22 @@ async def sweep_command(update: Update, context: Ctx) -> None:
     t = context.texts
     if context.args:
         name = context.args[0]
-        # "4w" among the arguments repeats the campaign every 4 weeks; the rest are floors.
-        repeats = [a for a in context.args[1:] if REPEAT.fullmatch(a)]
-        floors = [a for a in context.args[1:] if not REPEAT.fullmatch(a)]
+        # "4w" among the arguments repeats the campaign every 4 weeks, "term" at each term
+        # start; the rest are floors.
+        extra = context.args[1:]
+        repeats = [a for a in extra if REPEAT.fullmatch(a)]
+        each_term = any(a.casefold() in EACH_TERM for a in extra)
+        floors = [a for a in extra if not REPEAT.fullmatch(a) and a.casefold() not in EACH_TERM]
         repeat_weeks = int(repeats[-1][:-1]) if repeats else None
+        if each_term and repeat_weeks is not None:
+            await reply(update, t("sweep.repeat_one_way"))
+            return
+        if (
+            each_term
+            and sweep.next_term_start(context.store.policy, context.store.clock()) is None
+        ):
+            await reply(update, t("error.no_term_dates"))
+            return
         try:
             building = await places.building_by_name(context.store.uow(), name)
         except (NotFound, AmbiguousName):
@@ -58,6 +71,7 @@ async def sweep_command(update: Update, context: Ctx) -> None:
             building_id=building.id,
             floors=floors,
             repeat_weeks=repeat_weeks,
+            each_term=each_term,
         )
         choices: list[list[Button]] = [
             [(t(f"checklist.{key}"), SweepChecklist(key))]
@@ -91,11 +105,14 @@ async def on_checklist(update: Update, context: Ctx) -> None:
         checklist=key,
         floors=[str(f) for f in question.get("floors", [])],
         repeat_weeks=question.get("repeat_weeks"),
+        each_term=bool(question.get("each_term")),
     )
     await answer(update.callback_query)
-    await reply(
-        update, context.texts("sweep.started", building=view.building, total=view.total), edit=True
-    )
+    t = context.texts
+    text = t("sweep.started", building=view.building, total=view.total)
+    if view.next_start_at is not None:
+        text += "\n" + t("sweep.repeats_on", day=t.when(view.next_start_at, "yyyy-MM-dd"))
+    await reply(update, text, edit=True)
     await show_next(update, context, view.id)
 
 

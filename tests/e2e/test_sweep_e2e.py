@@ -5,7 +5,9 @@ checked against the tickets that were filed."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
+from datetime import date
 
 from sqlalchemy import update
 from sqlmodel import col, select
@@ -221,3 +223,21 @@ async def test_sweep_of_a_building_outside_ones_scope_is_refused_before_any_ques
     assert refused.buttons == []  # no checklist question to answer in vain
     await ivan.user.command("sweep", "E1")  # his own building, by its short code
     await ivan.user.expect(text_contains="Sweep E1公寓: which checklist?", timeout=WAIT)
+
+
+async def test_a_sweep_set_to_repeat_each_term_says_when_it_comes_back(bot: Harness) -> None:
+    sue = await actor(bot, 5302, "Sue", Role.SUPERVISOR, buildings=(E1,))
+    await sue.user.command("sweep", f"{E1} term")
+    await sue.user.expect(text_contains="No term start dates are set", timeout=WAIT)
+    bot.store.policy = dataclasses.replace(
+        bot.store.policy, term_starts=(date(2020, 2, 24), date(2099, 9, 7))
+    )
+    await sue.user.command("sweep", f"{E1} term 4w")
+    await sue.user.expect(text_contains="either every few weeks or each term", timeout=WAIT)
+    await sue.user.command("sweep", f"{E1} 2 term")
+    choose = await sue.user.expect(text_contains=f"Sweep {E1}: which checklist?")
+    await sue.user.press(choose, "Dorm room")
+    started = await sue.user.wait_for_edit(choose, lambda m: "Campaign started" in m.body)
+    assert started.body == (  # floor 2 only; the autumn term of 2020 is long past
+        f"🧹 Campaign started for {E1}: 1 rooms.\n🔁 Starts again by itself on 2099-09-07."
+    )
