@@ -33,7 +33,7 @@ from bot.flows.common import gatekeeper, on_error
 from bot.i18n import LANGUAGES
 from bot.logs import configure_logging
 from bot.sender import PER_CHAT_INTERVAL, OutboxSender
-from bot.settings import Settings
+from bot.settings import ConfigError, Settings
 from scheduler.jobs import Leadership, schedule
 from store.db import create_engine, is_sqlite
 from store.leader import LeaderLock
@@ -131,6 +131,12 @@ async def open_store(settings: Settings) -> Store:
 def run(settings: Settings) -> int:
     """Start the bot (polling by default, webhook when configured) until interrupted."""
     token = settings.require_token()
+    if settings.telegram.mode == "webhook" and not settings.telegram.webhook_url:
+        raise ConfigError(
+            "telegram.mode is webhook but telegram.webhook_url is empty: set the public "
+            "HTTPS URL Telegram should post to (REPAIRBOT_TELEGRAM__WEBHOOK_URL), or use "
+            'mode = "polling".'
+        )
     configure_logging(token)
     store = asyncio.run(open_store(settings))
     app = build_application(settings, store)
@@ -140,6 +146,9 @@ def run(settings: Settings) -> int:
             app.run_webhook(
                 listen=tg.webhook_listen,
                 port=tg.webhook_port,
+                # Without it PTB answers only "/", and every update to ".../telegram" got
+                # a 404: the bot never heard anyone (tests/e2e/test_run_command.py).
+                url_path=tg.webhook_local_path(),
                 webhook_url=tg.webhook_url,
                 secret_token=tg.webhook_secret.get_secret_value() or None,
                 allowed_updates=Update.ALL_TYPES,

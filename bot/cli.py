@@ -91,7 +91,10 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         app = importlib.import_module("bot.app")
     except ImportError as exc:
         raise CliError(f"the bot application is not available: {exc}") from None
-    result = app.run(settings)
+    try:
+        result = app.run(settings)
+    except ConfigError as exc:  # e.g. webhook mode without a webhook URL
+        raise CliError(str(exc), EXIT_CONFIG) from None
     return result if isinstance(result, int) else EXIT_OK
 
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
@@ -60,11 +61,22 @@ class TelegramSettings(BaseModel):
     api_url: str = "https://api.telegram.org/bot"
     file_url: str = "https://api.telegram.org/file/bot"
     bot_username: str = ""
-    mode: str = "polling"  # polling or webhook
+    mode: Literal["polling", "webhook"] = "polling"
+    # Webhook mode: the public HTTPS URL Telegram posts to, and where the bot listens for
+    # it (usually behind a reverse proxy). The local path is the URL's path unless
+    # `webhook_path` says otherwise (a proxy that rewrites it).
     webhook_url: str = ""
     webhook_listen: str = "127.0.0.1"
     webhook_port: int = 8443
+    webhook_path: str | None = None
     webhook_secret: SecretStr = SecretStr("")
+
+    def webhook_local_path(self) -> str:
+        """The path the bot's own webhook server answers on (no leading slash)."""
+        path = (
+            self.webhook_path if self.webhook_path is not None else urlsplit(self.webhook_url).path
+        )
+        return path.strip("/")
 
 
 class DatabaseSettings(BaseModel):

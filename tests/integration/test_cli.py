@@ -208,3 +208,18 @@ def test_bad_config_file_exits_2(env: Path, capsys: pytest.CaptureFixture[str]) 
     (env / "config.toml").write_text('[service]\ntimezone = "Mars/Olympus"\n', encoding="utf-8")
     assert main(["staff", "list"]) == 2  # ./config.toml is picked up by default
     assert "unknown time zone" in capsys.readouterr().err
+
+
+def test_run_in_webhook_mode_without_a_url_or_with_an_unknown_mode_exits_2_and_says_how(
+    env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("REPAIRBOT_TELEGRAM__TOKEN", TOKEN)
+    monkeypatch.setenv("REPAIRBOT_TELEGRAM__MODE", "webhook")
+    assert main(["run"]) == 2
+    err = capsys.readouterr().err
+    assert "REPAIRBOT_TELEGRAM__WEBHOOK_URL" in err and "Traceback" not in err
+    monkeypatch.setenv("REPAIRBOT_TELEGRAM__MODE", "pollin")  # a typo
+    assert main(["run"]) == 2
+    err = capsys.readouterr().err
+    assert "mode" in err and "polling" in err and "Traceback" not in err
+    assert TOKEN not in err
