@@ -6,6 +6,8 @@ import asyncio
 import logging
 from typing import Any
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 from telegram import Update
 from telegram.ext import (
     AIORateLimiter,
@@ -37,7 +39,7 @@ from bot.settings import ConfigError, Settings
 from scheduler.jobs import Leadership, schedule
 from store.db import create_engine, is_sqlite
 from store.leader import LeaderLock
-from store.migrate import upgrade
+from store.migrate import current_revision, head_revision, upgrade
 from store.services.people import list_staff
 from store.services.places import sync_categories
 from store.uow import Store
@@ -121,10 +123,27 @@ async def _post_shutdown(app: BotApp) -> None:
 
 
 async def open_store(settings: Settings) -> Store:
-    """Engine and store for the settings; a SQLite file is migrated on the spot."""
+    """Engine and store for the settings; a SQLite file is migrated on the spot. Any other
+    database must be reachable and at the code's schema revision, or start-up stops with
+    what to do (rather than every update failing on a missing table)."""
     url = settings.database.url
     if is_sqlite(url):
         await upgrade(url)
+    else:
+        shown = make_url(url).render_as_string(hide_password=True)
+        try:
+            current = await current_revision(url)
+        except (OSError, SQLAlchemyError) as exc:
+            raise ConfigError(
+                f"cannot reach the database {shown}: {type(exc).__name__}. Check database.url "
+                "(REPAIRBOT_DATABASE__URL) and that the server is running."
+            ) from None
+        head = head_revision()
+        if current != head:
+            raise ConfigError(
+                f"the database {shown} is at schema revision {current or 'none'}, this "
+                f"version needs {head}: run `repairbot db upgrade` first."
+            )
     return Store(create_engine(url, echo=settings.database.echo), settings.policy())
 
 
