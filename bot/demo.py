@@ -133,8 +133,9 @@ async def run_demo(settings: Settings, *, port: int, once: bool) -> str:
             print(transcript, flush=True)
             if not once:
                 print(
-                    f"\nThe stand-in keeps running at {server.url} (user side under "
-                    f"{server.url}/_sandbox/). Press Ctrl-C to stop.",
+                    f"\nThe stand-in keeps running: open {server.url}/_sandbox/chat in a "
+                    f"browser to play Alice ({STUDENT_ID}) or Tom ({TECH_ID}). "
+                    "Press Ctrl-C to stop.",
                     flush=True,
                 )
                 with contextlib.suppress(asyncio.CancelledError):

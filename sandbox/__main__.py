@@ -31,7 +31,8 @@ async def serve(args: argparse.Namespace) -> None:
         print(f"  base_url:      {server.base_url}", flush=True)
         print(f"  base_file_url: {server.base_file_url}", flush=True)
         print(
-            f"  controls:      {server.url}/_sandbox/ (transcript: /_sandbox/transcript)",
+            f"  controls:      {server.url}/_sandbox/ (chat: /_sandbox/chat, "
+            "transcript: /_sandbox/transcript)",
             flush=True,
         )
         stop = asyncio.Event()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import binascii
+import re
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
@@ -10,9 +12,11 @@ from aiohttp import web
 
 from sandbox.actions import UsageError, describe
 from sandbox.faults import Fault
+from sandbox.images import image_type
 from sandbox.models import StoredMessage
 from sandbox.notify import WaitTimeout
 from sandbox.views import BotMessage
+from sandbox.webchat import CSP, PAGE
 
 if TYPE_CHECKING:
     from sandbox.server import SandboxServer
@@ -25,6 +29,8 @@ def message_json(server: SandboxServer, message: StoredMessage) -> dict[str, obj
     return {
         "message": server.state.message_dict(message),
         "summary": describe(message),
+        # The markup as sent, reply keyboards included (the Bot API message shows inline only).
+        "reply_markup": message.content.reply_markup,
         "deleted": message.deleted,
         "history": [
             {"text": c.text, "caption": c.caption, "reply_markup": c.reply_markup}
@@ -83,6 +89,21 @@ def add_routes(app: web.Application, server: SandboxServer) -> None:
         )
         return web.json_response({"id": user.id})
 
+    async def list_users(request: web.Request) -> web.StreamResponse:
+        return web.json_response(
+            [
+                {
+                    "id": u.id,
+                    "first_name": u.first_name,
+                    "last_name": u.last_name,
+                    "username": u.username,
+                    "language_code": u.language_code,
+                    "blocked": u.id in state.blocked,
+                }
+                for u in state.users.values()
+            ]
+        )
+
     async def add_group(request: web.Request) -> web.StreamResponse:
         data = await body(request)
         ids = data.get("member_ids") or []
@@ -109,7 +130,7 @@ def add_routes(app: web.Application, server: SandboxServer) -> None:
         handle = client.user(user)
         target = client.chat(chat) if chat is not None else None
         if "photo_base64" in data:
-            photo = base64.b64decode(str(data["photo_base64"]))
+            photo = _base64(data["photo_base64"])
             sent = await handle.send_photo(photo, caption=_opt(data.get("caption")), chat=target)
         elif data.get("photo") is True:
             sent = await handle.send_photo(caption=_opt(data.get("caption")), chat=target)
@@ -117,6 +138,9 @@ def add_routes(app: web.Application, server: SandboxServer) -> None:
             sent = await handle.send_sticker(chat=target)
         elif data.get("voice") is True:
             sent = await handle.send_voice(caption=_opt(data.get("caption")), chat=target)
+        elif data.get("contact") is True:
+            phone = _opt(data.get("phone_number"))
+            sent = await handle.share_contact(phone, chat=target)
         else:
             sent = await handle.send(str(data["text"]), chat=target)
         return web.json_response(message_json(server, sent.stored))
@@ -155,15 +179,45 @@ def add_routes(app: web.Application, server: SandboxServer) -> None:
         chat_id = int(request.match_info["chat_id"])
         after = int(request.query.get("after", "0"))
         timeout = float(request.query.get("timeout", "0"))
+        # all=1 adds the users' own messages (the default is only what the bot sent).
+        both = request.query.get("all", "").lower() in ("1", "true", "yes")
 
         def newer() -> list[StoredMessage] | None:
             found = [
-                m for m in state.messages.get(chat_id, ()) if m.from_bot and m.message_id > after
+                m
+                for m in state.messages.get(chat_id, ())
+                if (both or m.from_bot) and m.message_id > after
             ]
             return found or None
 
         found = newer() if timeout <= 0 else await state.changed.wait_for(newer, timeout)
         return web.json_response([message_json(server, m) for m in found or []])
+
+    async def file_bytes(request: web.Request) -> web.StreamResponse:
+        """A stored file by file_id: images inline, anything else only as a download."""
+        record = state.files.get(request.match_info["file_id"])
+        if record is None:
+            return web.json_response({"error": "unknown file_id"}, status=404)
+        headers = {"X-Content-Type-Options": "nosniff", "Cache-Control": "private, max-age=3600"}
+        shown = image_type(record.data) if record.kind == "photo" else None
+        if shown is None:
+            base = (record.file_name or record.file_path).rsplit("/", 1)[-1]
+            name = re.sub(r"[^A-Za-z0-9._-]", "_", base)
+            headers["Content-Disposition"] = f'attachment; filename="{name}"'
+        content_type = shown or "application/octet-stream"
+        return web.Response(body=record.data, content_type=content_type, headers=headers)
+
+    async def chat_page(request: web.Request) -> web.StreamResponse:
+        headers = {
+            "Content-Security-Policy": CSP,
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "no-referrer",
+        }
+        return web.Response(text=PAGE, content_type="text/html", headers=headers)
+
+    async def to_chat(request: web.Request) -> web.StreamResponse:
+        raise web.HTTPFound("/_sandbox/chat")
 
     async def faults(request: web.Request) -> web.StreamResponse:
         data = await body(request)
@@ -187,18 +241,34 @@ def add_routes(app: web.Application, server: SandboxServer) -> None:
 
     routes: list[tuple[str, str, Route]] = [
         ("GET", "/_sandbox/info", info),
+        ("GET", "/_sandbox", to_chat),
+        ("GET", "/_sandbox/", to_chat),
+        ("GET", "/_sandbox/chat", chat_page),
+        ("GET", "/_sandbox/users", list_users),
         ("POST", "/_sandbox/users", add_user),
         ("POST", "/_sandbox/groups", add_group),
         ("POST", "/_sandbox/users/{user_id}/send", send),
         ("POST", "/_sandbox/users/{user_id}/press", press),
         ("POST", "/_sandbox/users/{user_id}/block", block),
         ("GET", "/_sandbox/chats/{chat_id}/messages", messages),
+        ("GET", "/_sandbox/files/{file_id}", file_bytes),
         ("POST", "/_sandbox/faults", faults),
         ("POST", "/_sandbox/rate_limits", rate_limits),
         ("GET", "/_sandbox/transcript", transcript),
     ]
     for verb, path, route in routes:
         app.router.add_route(verb, path, guarded(route))
+
+
+def _base64(value: object) -> bytes:
+    """Decode strict base64 (line breaks allowed); garbage or nothing is a usage error."""
+    try:
+        decoded = base64.b64decode("".join(str(value).split()), validate=True)
+    except binascii.Error:
+        decoded = b""
+    if not decoded:
+        raise UsageError("photo_base64 must be non-empty base64 image bytes")
+    return decoded
 
 
 def _opt(value: object) -> str | None:

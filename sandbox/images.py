@@ -64,6 +64,15 @@ def image_size(data: bytes) -> tuple[int, int] | None:
     return None
 
 
+def image_type(data: bytes) -> str | None:
+    """MIME type of a PNG, GIF or JPEG, or None if it is not one of those."""
+    if image_size(data) is None:
+        return None
+    if data.startswith(b"\x89PNG"):
+        return "image/png"
+    return "image/gif" if data.startswith(b"GIF") else "image/jpeg"
+
+
 def _jpeg_size(data: bytes) -> tuple[int, int] | None:
     """Walk JPEG segments to the first start-of-frame marker."""
     pos = 2
