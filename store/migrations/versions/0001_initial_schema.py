@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 01:28:51.846480
+Create Date: 2026-11-26 01:43:13.313010
 
 """
 from typing import Sequence, Union
