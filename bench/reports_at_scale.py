@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/reports_at_scale.py [--sizes 1000,20000] [--runs 5]
         [--pg postgresql+asyncpg://postgres@127.0.0.1:5432]
+        [--history-days 1095] [--compare] [--explain]
 
 For each size N, a fresh SQLite file and a throw-away PostgreSQL database get the sample
 campus (examples/campus.csv, 32 buildings), one supervisor granted every building, eight
@@ -30,6 +31,18 @@ so it never overlaps a timed run; memory the C libraries take for themselves is 
 over the same 60 days, a report that scales linearly grows about as much as N does.
 Figures come from a shared machine: compare within one run, not across runs. Never fails
 on time.
+
+--history-days DAYS files the N tickets (default 50,000) over DAYS instead of 60, so an
+office with years of long-closed tickets is timed on its last day and 30 days: a report
+whose cost follows the period's activity takes about as long as on a young office with
+the same daily load. Only the four store reports are timed (the documents read no table).
+
+--compare times each store report twice on the same rows, before the fix, then as
+shipped: "before" drops the ticket timestamp indexes (REPORT_INDEXES) and swaps
+stats.any_ticket for the plain OR of timestamp conditions the reports sent until then
+(the very same SQL), and "same" says whether both gave an equal result. --explain prints
+the plan of the digest's and office_stats' main ticket query (EXPLAIN (ANALYZE, BUFFERS)
+on PostgreSQL, EXPLAIN QUERY PLAN on SQLite), before and after with --compare.
 """
 
 from __future__ import annotations
@@ -45,15 +58,16 @@ import sys
 import tempfile
 import time
 import tracemalloc
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import text, update
-from sqlmodel import col, select
+from sqlalchemy import ColumnElement, event, or_, text, update
+from sqlmodel import SQLModel, col, select
 
 from bot.chart import digest_chart
 from bot.export import to_csv, to_xlsx
@@ -64,7 +78,7 @@ from store.models import Building, Category, Counter, FollowUp, Person, Room, Ti
 from store.policy import Policy
 from store.services import digest, people, places, stats
 from store.services.location_csv import parse_locations_csv
-from store.uow import Store
+from store.uow import Store, UnitOfWork
 
 SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "campus.csv"
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -124,16 +138,16 @@ def _minutes(rng: random.Random, median: float, sigma: float) -> timedelta:
     return timedelta(minutes=median * math.exp(rng.gauss(0.0, sigma)))
 
 
-def _created_times(rng: random.Random, n: int) -> list[datetime]:
-    """N filing times over the SPAN_DAYS before NOW, weighted by the campus hour."""
+def _created_times(rng: random.Random, n: int, span_days: int) -> list[datetime]:
+    """N filing times over the `span_days` before NOW, weighted by the campus hour."""
     today = NOW.astimezone(ZONE).replace(hour=0, minute=0, second=0, microsecond=0)
     times: list[datetime] = []
     while len(times) < n:
-        day = today - timedelta(days=rng.randrange(SPAN_DAYS))
+        day = today - timedelta(days=rng.randrange(span_days))
         hour = rng.choices(range(24), HOUR_WEIGHTS)[0]
         local = day + timedelta(hours=hour, seconds=rng.randrange(3600))
         at = local.astimezone(UTC)
-        if NOW - timedelta(days=SPAN_DAYS) <= at < NOW:
+        if NOW - timedelta(days=span_days) <= at < NOW:
             times.append(at)
     return sorted(times)
 
@@ -306,8 +320,9 @@ def _ticket_row(
     return ticket, kind, opened
 
 
-async def seed(store: Store, n: int) -> Office:
-    """The sample campus, its staff and residents, and N tickets; returns the supervisor."""
+async def seed(store: Store, n: int, span_days: int = SPAN_DAYS) -> Office:
+    """The sample campus, its staff and residents, and N tickets filed over the `span_days`
+    before NOW; returns the supervisor."""
     rng = random.Random(SEED + n)
     rows = parse_locations_csv(SAMPLE.read_text(encoding="utf-8-sig"))
     await places.import_locations(store.uow(), rows)
@@ -336,7 +351,7 @@ async def seed(store: Store, n: int) -> Office:
                 name=f"Resident {i}",
                 language=rng.choice(["zh-hant", "zh-hans", "en"]),
                 room_id=rng.choice(rooms),
-                created_at=NOW - timedelta(days=SPAN_DAYS + rng.randrange(300)),
+                created_at=NOW - timedelta(days=span_days + rng.randrange(300)),
             )
             for i in range(max(40, n // 8))
         ]
@@ -346,7 +361,7 @@ async def seed(store: Store, n: int) -> Office:
         keys = list(CATEGORIES)
         tickets: list[Ticket] = []
         followups: list[tuple[Ticket, str, datetime]] = []
-        for number, created in enumerate(_created_times(rng, n), start=1):
+        for number, created in enumerate(_created_times(rng, n, span_days), start=1):
             resident = rng.choice(residents)
             assert resident.id is not None and resident.room_id is not None
             room_id = resident.room_id if rng.random() < 0.7 else rng.choice(rooms)
@@ -407,19 +422,46 @@ class Figure:
     median_s: float
     peak_bytes: int
     note: str
+    # Median time inside the driver's execute (the query, and the driver fetching and
+    # decoding its rows: SQLAlchemy's async adapters fetch every row there), when taken.
+    sql_s: float | None = None
+
+
+class DriverClock:
+    """Adds up the time an engine's statements spend in the driver's execute."""
+
+    def __init__(self, store: Store) -> None:
+        self.spent = 0.0
+        self._started: list[float] = []
+        engine = store.engine.sync_engine
+        event.listen(engine, "before_cursor_execute", self._before)
+        event.listen(engine, "after_cursor_execute", self._after)
+
+    def _before(self, *_: Any) -> None:
+        self._started.append(time.perf_counter())
+
+    def _after(self, *_: Any) -> None:
+        self.spent += time.perf_counter() - self._started.pop()
 
 
 async def measure(
-    fn: Callable[[], Awaitable[Any]], runs: int, describe: Callable[[Any], str]
+    fn: Callable[[], Awaitable[Any]],
+    runs: int,
+    describe: Callable[[Any], str],
+    clock: DriverClock | None = None,
 ) -> Figure:
     """Warm up once, time `runs` runs for the median, then one run under tracemalloc."""
     result = await fn()
-    times = []
+    times, in_driver = [], []
     for _ in range(runs):
         gc.collect()
+        if clock:
+            clock.spent = 0.0
         start = time.perf_counter()
         await fn()
         times.append(time.perf_counter() - start)
+        if clock:
+            in_driver.append(clock.spent)
     gc.collect()
     tracemalloc.start()
     try:
@@ -427,15 +469,106 @@ async def measure(
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    return Figure(statistics.median(times), peak, describe(result))
+    sql = statistics.median(in_driver) if in_driver else None
+    return Figure(statistics.median(times), peak, describe(result), sql)
 
 
-async def run_engine(url: str, n: int, runs: int) -> dict[str, Figure]:
+@dataclass
+class Measured:
+    """One engine at one size: the figures, and with --compare the same reports before
+    the fix; with --explain, the query plans."""
+
+    figures: dict[str, Figure]
+    before: dict[str, Figure] = field(default_factory=dict)
+    same: dict[str, bool] = field(default_factory=dict)
+    plans: list[str] = field(default_factory=list)
+
+
+# The indexes the reports' period predicates rely on (store/models.py, Ticket).
+REPORT_INDEXES = (
+    "ix_ticket_created_at",
+    "ix_ticket_accepted_at",
+    "ix_ticket_completed_at",
+    "ix_ticket_updated_at",
+)
+
+
+PREDICATE = "any_ticket"  # stats.any_ticket, also imported by name into digest
+
+
+def _plain_or(uow: UnitOfWork, *conditions: ColumnElement[bool]) -> ColumnElement[bool]:
+    """The predicate the reports used before `stats.any_ticket`: one plain OR."""
+    return or_(*conditions)
+
+
+@asynccontextmanager
+async def before_the_fix(store: Store) -> AsyncIterator[None]:
+    """The reports as they were: the plain OR of timestamp conditions and no index on the
+    ticket timestamps. Same rows, same code otherwise; restored on exit."""
+    table = SQLModel.metadata.tables["ticket"]
+    indexes = [i for i in table.indexes if i.name in REPORT_INDEXES]
+    assert len(indexes) == len(REPORT_INDEXES), "store/models.py lost a report index"
+    async with store.engine.begin() as conn:
+        for index in indexes:
+            await conn.run_sync(index.drop)
+    saved = [(module, getattr(module, PREDICATE)) for module in (stats, digest)]
+    for module, _ in saved:
+        setattr(module, PREDICATE, _plain_or)
+    try:
+        yield
+    finally:
+        for module, predicate in saved:
+            setattr(module, PREDICATE, predicate)
+        async with store.engine.begin() as conn:
+            for index in indexes:
+                await conn.run_sync(index.create)
+
+
+@contextmanager
+def statements(store: Store) -> Iterator[list[tuple[str, Any]]]:
+    """Every (SQL, parameters) the store sends to its driver while the block runs."""
+    seen: list[tuple[str, Any]] = []
+
+    def record(*args: Any) -> None:
+        seen.append((args[2], args[3]))  # conn, cursor, statement, parameters, ...
+
+    event.listen(store.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(store.engine.sync_engine, "before_cursor_execute", record)
+
+
+async def explain(store: Store, title: str, fn: Callable[[], Awaitable[Any]], last: bool) -> str:
+    """The plan of the main ticket query `fn` sends (its last or first statement reading
+    the ticket table), with the very parameters it used: EXPLAIN (ANALYZE, BUFFERS) on
+    PostgreSQL, EXPLAIN QUERY PLAN on SQLite."""
+    with statements(store) as seen:
+        await fn()
+    reads = [(sql, params) for sql, params in seen if "FROM ticket" in sql]
+    sql, params = reads[-1] if last else reads[0]
+    postgres = store.engine.dialect.name == "postgresql"
+    prefix = "EXPLAIN (ANALYZE, BUFFERS) " if postgres else "EXPLAIN QUERY PLAN "
+    async with store.engine.connect() as conn:
+        rows = (await conn.exec_driver_sql(prefix + sql, params)).all()
+    lines = [f"--- {title}"]
+    if postgres:
+        lines += [str(row[0]) for row in rows]
+    else:
+        depth: dict[int, int] = {0: 0}
+        for node, parent, _, detail in map(tuple, rows):
+            depth[node] = depth.get(parent, 0) + 1
+            lines.append("  " * (depth[node] - 1) + str(detail))
+    return "\n".join(line if len(line) <= 180 else line[:179] + "…" for line in lines)
+
+
+async def run_engine(url: str, n: int, args: argparse.Namespace) -> Measured:
     await upgrade(url)
     store = Store(create_engine(url), clock=lambda: NOW)
+    history = args.history_days is not None
     try:
         started = time.perf_counter()
-        office = await seed(store, n)
+        office = await seed(store, n, args.history_days or SPAN_DAYS)
         if store.engine.dialect.name == "postgresql":
             async with store.engine.connect() as conn:
                 conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
@@ -447,7 +580,7 @@ async def run_engine(url: str, n: int, runs: int) -> dict[str, Figure]:
         viewer = office.supervisor_id
         yesterday = NOW.astimezone(ZONE).date() - timedelta(days=1)
         start, end = stats.parse_period(None, NOW)
-        figures: dict[str, Figure] = {}
+        runs = args.runs
 
         async def the_digest() -> digest.Digest:
             return await digest.digest_figures(
@@ -465,20 +598,42 @@ async def run_engine(url: str, n: int, runs: int) -> dict[str, Figure]:
         async def export_30d() -> list[stats.ExportRow]:
             return await stats.export_rows(store.uow(), start=start, end=end, viewer_id=viewer)
 
-        figures["digest_figures (yesterday)"] = await measure(
-            the_digest,
-            runs,
-            lambda d: f"{d.office.reported} filed, {sum(d.backlog.values())} open",
-        )
-        figures["office_stats (30 d)"] = await measure(
-            office_30d, runs, lambda o: f"{o.reported:,} filed, {o.completed:,} done"
-        )
-        figures["technician_stats (30 d)"] = await measure(
-            techs_30d, runs, lambda ts: f"{len(ts)} technicians"
-        )
-        figures["export_rows (30 d)"] = await measure(
-            export_30d, runs, lambda rows: f"{len(rows):,} rows"
-        )
+        reports: list[tuple[str, Callable[[], Awaitable[Any]], Callable[[Any], str]]] = [
+            (
+                "digest_figures (yesterday)",
+                the_digest,
+                lambda d: f"{d.office.reported} filed, {sum(d.backlog.values())} open",
+            ),
+            (
+                "office_stats (30 d)",
+                office_30d,
+                lambda o: f"{o.reported:,} filed, {o.completed:,} done",
+            ),
+            ("technician_stats (30 d)", techs_30d, lambda ts: f"{len(ts)} technicians"),
+            ("export_rows (30 d)", export_30d, lambda rows: f"{len(rows):,} rows"),
+        ]
+        measured = Measured({})
+        clock = DriverClock(store)
+        explained: list[tuple[str, Callable[[], Awaitable[Any]], bool]] = [
+            ("digest_figures: main query", the_digest, True),
+            ("office_stats (30 d): main query", office_30d, False),
+        ]
+        for op, fn, describe in reports:
+            if args.compare:  # before and after, one report at a time, on the same rows
+                async with before_the_fix(store):
+                    measured.before[op] = await measure(fn, runs, describe, clock)
+                    old = await fn()
+                measured.same[op] = old == await fn()
+            measured.figures[op] = await measure(fn, runs, describe, clock)
+        if args.explain:
+            for title, fn, last in explained:
+                if args.compare:
+                    async with before_the_fix(store):
+                        measured.plans.append(await explain(store, f"{title}, before", fn, last))
+                    title = f"{title}, after"
+                measured.plans.append(await explain(store, title, fn, last))
+        if history or args.compare:
+            return measured  # the documents below read no table
         rows = await export_30d()
 
         async def xlsx() -> bytes:
@@ -487,10 +642,10 @@ async def run_engine(url: str, n: int, runs: int) -> dict[str, Figure]:
         async def csv() -> bytes:
             return to_csv(rows, ZONE)
 
-        figures["to_xlsx (30 d rows)"] = await measure(
+        measured.figures["to_xlsx (30 d rows)"] = await measure(
             xlsx, runs, lambda b: f"{len(b) / MIB:.2f} MiB file"
         )
-        figures["to_csv (30 d rows)"] = await measure(
+        measured.figures["to_csv (30 d rows)"] = await measure(
             csv, runs, lambda b: f"{len(b) / MIB:.2f} MiB file"
         )
         series = (await the_digest()).series
@@ -504,15 +659,15 @@ async def run_engine(url: str, n: int, runs: int) -> dict[str, Figure]:
                 median_label="median",
             )
 
-        figures["digest_chart (14 days)"] = await measure(
+        measured.figures["digest_chart (14 days)"] = await measure(
             chart, runs, lambda b: f"{len(b) / 1024:.0f} KiB PNG"
         )
-        return figures
+        return measured
     finally:
         await store.dispose()
 
 
-async def on_postgres(pg: str, n: int, runs: int) -> dict[str, Figure] | None:
+async def on_postgres(pg: str, n: int, args: argparse.Namespace) -> Measured | None:
     """Run one size on a throw-away database, dropped afterwards whatever happens."""
     name = f"repairbot_bench_{secrets.token_hex(4)}"
     admin = create_engine(f"{pg}/postgres")
@@ -520,7 +675,7 @@ async def on_postgres(pg: str, n: int, runs: int) -> dict[str, Figure] | None:
         async with admin.connect() as conn:
             conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
             await conn.execute(text(f'CREATE DATABASE "{name}"'))
-        return await run_engine(f"{pg}/{name}", n, runs)
+        return await run_engine(f"{pg}/{name}", n, args)
     except OSError as exc:
         print(f"PostgreSQL skipped: {exc}", file=sys.stderr)
         return None
@@ -538,6 +693,10 @@ def _ms(figure: Figure | None) -> str:
     return "—" if figure is None else f"{figure.median_s * 1000:,.1f}"
 
 
+def _sql_ms(figure: Figure | None) -> str:
+    return "—" if figure is None or figure.sql_s is None else f"{figure.sql_s * 1000:,.1f}"
+
+
 def _mib(figure: Figure | None) -> str:
     return "—" if figure is None else f"{figure.peak_bytes / MIB:,.2f}"
 
@@ -548,7 +707,32 @@ def _ratio(a: Figure | None, b: Figure | None) -> str:
     return f"{a.median_s / b.median_s:,.1f}"
 
 
-def print_table(results: dict[int, dict[str, dict[str, Figure] | None]]) -> None:
+Results = dict[int, dict[str, Measured | None]]
+
+
+def _figures(results: Results, n: int, engine: str, before: bool = False) -> dict[str, Figure]:
+    got = results[n].get(engine)
+    if got is None:
+        return {}
+    return got.before if before else got.figures
+
+
+def _render(header: list[str], table: list[list[str]], left: set[int]) -> None:
+    widths = [max(len(r[i]) for r in [header, *table]) for i in range(len(header))]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(
+            c.ljust(w) if i in left else c.rjust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        )
+
+    print(line(header))
+    print("  ".join("-" * w for w in widths))
+    for row in table:
+        print(line(row))
+
+
+def print_table(results: Results) -> None:
     sizes = sorted(results)
     smallest = sizes[0]
     header = [
@@ -564,13 +748,13 @@ def print_table(results: dict[int, dict[str, dict[str, Figure] | None]]) -> None
         "PG MiB",
     ]
     table: list[list[str]] = []
-    operations = list(next(f for f in results[smallest].values() if f))
-    for op in operations:
+    first = _figures(results, smallest, "SQLite file") or _figures(results, smallest, "PostgreSQL")
+    for op in first:
         for n in sizes:
-            lite = (results[n].get("SQLite file") or {}).get(op)
-            pg = (results[n].get("PostgreSQL") or {}).get(op)
-            base_lite = (results[smallest].get("SQLite file") or {}).get(op)
-            base_pg = (results[smallest].get("PostgreSQL") or {}).get(op)
+            lite = _figures(results, n, "SQLite file").get(op)
+            pg = _figures(results, n, "PostgreSQL").get(op)
+            base_lite = _figures(results, smallest, "SQLite file").get(op)
+            base_pg = _figures(results, smallest, "PostgreSQL").get(op)
             table.append(
                 [
                     op,
@@ -585,43 +769,84 @@ def print_table(results: dict[int, dict[str, dict[str, Figure] | None]]) -> None
                     _mib(pg),
                 ]
             )
-    widths = [max(len(r[i]) for r in [header, *table]) for i in range(len(header))]
-    left = {0, 2}
+    _render(header, table, {0, 2})
 
-    def line(cells: list[str]) -> str:
-        return "  ".join(
-            c.ljust(w) if i in left else c.rjust(w)
-            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
-        )
 
-    print(line(header))
-    print("  ".join("-" * w for w in widths))
-    for row in table:
-        print(line(row))
+def print_comparison(results: Results) -> None:
+    """Before and after the fix, side by side: median wall time and median time in the
+    driver's execute (ms), and whether both gave the very same result."""
+    header = ["operation", "tickets", "result (SQLite)"]
+    for engine in ("SQLite", "PG"):
+        header += [f"{engine} ms before", "after", "x", "in driver before", "after", "same"]
+    table: list[list[str]] = []
+    first = next(
+        (m.figures for by_engine in results.values() for m in by_engine.values() if m), {}
+    )
+    for op in first:
+        for n in sorted(results):
+            row = [op, f"{n:,}", "—"]
+            for engine in ("SQLite file", "PostgreSQL"):
+                got = results[n].get(engine)
+                after = got.figures.get(op) if got else None
+                before = got.before.get(op) if got else None
+                if after and row[2] == "—":
+                    row[2] = after.note
+                same = "—" if got is None else ("yes" if got.same.get(op) else "NO")
+                row += [_ms(before), _ms(after), _ratio(before, after)]
+                row += [_sql_ms(before), _sql_ms(after), same]
+            table.append(row)
+    _render(header, table, {0, 2})
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--sizes",
-        default="1000,20000",
-        help="comma-separated ticket counts (default 1000,20000)",
+        default=None,
+        help="comma-separated ticket counts (default 1000,20000; 50000 with --history-days)",
     )
     parser.add_argument("--runs", type=int, default=5, help="timed runs per operation")
     parser.add_argument("--pg", default="postgresql+asyncpg://postgres@127.0.0.1:5432")
+    parser.add_argument(
+        "--history-days",
+        type=int,
+        default=None,
+        metavar="DAYS",
+        help=f"file the tickets over DAYS instead of {SPAN_DAYS} (e.g. 1095: three years, "
+        "mostly long closed) and time only the reports that read the store",
+    )
+    parser.add_argument(
+        "--compare",
+        action="store_true",
+        help="time each store report before the fix too (plain OR, no timestamp indexes)",
+    )
+    parser.add_argument(
+        "--explain",
+        action="store_true",
+        help="print the plans of the digest's and office_stats' main ticket queries",
+    )
     args = parser.parse_args()
-    sizes = sorted({int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()})
-    results: dict[int, dict[str, dict[str, Figure] | None]] = {}
+    default = "50000" if args.history_days is not None else "1000,20000"
+    spec = args.sizes or default
+    sizes = sorted({int(s.replace("_", "")) for s in spec.split(",") if s.strip()})
+    results: Results = {}
     for n in sizes:
         results[n] = {}
         with tempfile.TemporaryDirectory() as tmp:
             print(f"SQLite file, {n:,} tickets", file=sys.stderr)
             results[n]["SQLite file"] = await run_engine(
-                f"sqlite+aiosqlite:///{tmp}/bench.db", n, args.runs
+                f"sqlite+aiosqlite:///{tmp}/bench.db", n, args
             )
         print(f"PostgreSQL, {n:,} tickets", file=sys.stderr)
-        results[n]["PostgreSQL"] = await on_postgres(args.pg, n, args.runs)
-    print_table(results)
+        results[n]["PostgreSQL"] = await on_postgres(args.pg, n, args)
+    if args.compare:
+        print_comparison(results)
+    else:
+        print_table(results)
+    for n in sizes:
+        for engine, got in results[n].items():
+            for plan in got.plans if got else []:
+                print(f"\n{engine}, {n:,} tickets: {plan}")
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from store.models import Building, DigestRun, Person, RoleGrant, Room, Ticket
 from store.services.stats import (
     OfficeStats,
     TechnicianStats,
+    any_ticket,
     as_utc,
     median,
     office_stats,
@@ -188,10 +189,13 @@ async def digest_figures(uow: UnitOfWork, *, viewer_id: int, day: date, zone: Zo
                 .join(Building, col(Building.id) == Room.building_id)
                 .where(
                     scope,
-                    (col(Ticket.created_at) >= series_start)
-                    | (col(Ticket.completed_at) >= series_start)
-                    | (col(Ticket.updated_at) >= series_start)
-                    | col(Ticket.status).in_(list(OPEN_STATUSES)),
+                    any_ticket(
+                        uow,
+                        col(Ticket.created_at) >= series_start,
+                        col(Ticket.completed_at) >= series_start,
+                        col(Ticket.updated_at) >= series_start,
+                        col(Ticket.status).in_(list(OPEN_STATUSES)),
+                    ),
                 )
             )
         ).all()

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, true
+from sqlalchemy import ColumnElement, and_, func, or_, true, union_all
 from sqlalchemy import select as sa_select
 from sqlalchemy.orm import aliased
 from sqlmodel import col
@@ -161,9 +161,30 @@ async def scope_clause(uow: UnitOfWork, viewer_id: int) -> ColumnElement[bool]:
     return or_(*clauses)
 
 
-def _touching(start: datetime, end: datetime, *extra: ColumnElement[bool]) -> Any:
+def any_ticket(uow: UnitOfWork, *conditions: ColumnElement[bool]) -> ColumnElement[bool]:
+    """Tickets meeting any of `conditions`, each on ticket columns alone, in the shape
+    each engine serves from the ticket indexes (one per timestamp, and
+    `ix_ticket_status_created`), so a report's cost follows the period's activity rather
+    than the office's whole history (bench/reports_at_scale.py --history-days).
+
+    PostgreSQL: the plain OR, which it answers with a BitmapOr of those indexes. SQLite:
+    `ticket.id IN (SELECT id ... WHERE c1 UNION ALL SELECT id ... WHERE c2 ...)`, the same
+    rows; given the OR (no ANALYZE statistics, and a scope clause on building) it walks the
+    viewer's buildings and rooms and then every ticket each room ever had, while the id
+    list makes it read each branch from its index and fetch the few tickets by rowid.
+    """
+    if uow.session.get_bind().dialect.name == "postgresql":
+        return or_(*conditions)
+    branches = [sa_select(col(Ticket.id)).where(c).correlate(None) for c in conditions]
+    return col(Ticket.id).in_(union_all(*branches))
+
+
+def _touching(
+    uow: UnitOfWork, start: datetime, end: datetime, *extra: ColumnElement[bool]
+) -> ColumnElement[bool]:
     """Tickets with any timestamp in the period, or still open: all a figure can use."""
-    return or_(
+    return any_ticket(
+        uow,
         and_(col(Ticket.created_at) >= start, col(Ticket.created_at) < end),
         and_(col(Ticket.accepted_at) >= start, col(Ticket.accepted_at) < end),
         and_(col(Ticket.completed_at) >= start, col(Ticket.completed_at) < end),
@@ -224,7 +245,7 @@ async def technician_stats(
             .join(Person, col(Person.id) == Ticket.assignee_id)
             .join(Room, col(Room.id) == Ticket.room_id)
             .join(Building, col(Building.id) == Room.building_id)
-            .where(scope, _touching(start, end, col(Ticket.status).in_(HELD_STATUSES)))
+            .where(scope, _touching(uow, start, end, col(Ticket.status).in_(HELD_STATUSES)))
         )
         rows = (await uow.session.execute(stmt)).all()
     acc: dict[int, _TechAcc] = {}
@@ -293,7 +314,7 @@ async def office_stats(
             .join(Category, col(Category.id) == Ticket.category_id)
             .join(Room, col(Room.id) == Ticket.room_id)
             .join(Building, col(Building.id) == Room.building_id)
-            .where(scope, _touching(start, end, col(Ticket.status).in_(list(OPEN_STATUSES))))
+            .where(scope, _touching(uow, start, end, col(Ticket.status).in_(list(OPEN_STATUSES))))
         )
         rows = (await uow.session.execute(stmt)).all()
         followups = (
@@ -392,7 +413,12 @@ async def export_rows(
             .join(Campus, col(Campus.id) == Building.campus_id)
             .join(Category, col(Category.id) == Ticket.category_id)
             .outerjoin(technician, col(technician.id) == Ticket.assignee_id)
-            .where(scope, col(Ticket.created_at) >= start, col(Ticket.created_at) < end)
+            .where(
+                scope,
+                any_ticket(
+                    uow, and_(col(Ticket.created_at) >= start, col(Ticket.created_at) < end)
+                ),
+            )
             .order_by(col(Ticket.created_at), col(Ticket.id))
         )
         rows = (await uow.session.execute(stmt)).all()
