@@ -1,11 +1,13 @@
 """Catalog lookup: every user-facing text lives in bot/locales/<lang>.toml.
 
 Languages are zh_Hans, zh_Hant and en. Keys are dotted (`menu.report`); values use
-`str.format` placeholders. A test checks every catalog has every key and placeholder.
+`str.format` placeholders, and `{count|one|other}` picks a plural form by `count`. A test
+checks every catalog has every key and placeholder.
 """
 
 from __future__ import annotations
 
+import re
 import tomllib
 from datetime import UTC, datetime
 from functools import cache
@@ -53,6 +55,17 @@ def language_from_telegram(code: str | None, default: str = "zh_Hans") -> str:
     return default
 
 
+# "{count|room|rooms}": the first form when `count` is 1, else the second. English needs
+# it ("1 room", "3 rooms"); Chinese has no plural forms and simply writes "{count} 间".
+_PLURAL = re.compile(r"\{(\w+)\|([^{}|]*)\|([^{}|]*)\}")
+
+
+def fill(text: str, params: dict[str, Any]) -> str:
+    """A catalog text with its plural choices made and its placeholders filled."""
+    chosen = _PLURAL.sub(lambda m: m.group(2) if params.get(m.group(1)) == 1 else m.group(3), text)
+    return chosen.format(**params)
+
+
 class Texts:
     """One language's texts, with time formatting in the campus time zone."""
 
@@ -65,7 +78,7 @@ class Texts:
         text = catalog(self.language).get(key) or catalog(FALLBACK).get(key)
         if text is None:
             return key
-        return text.format(**params) if params else text
+        return fill(text, params) if params else text
 
     def has(self, key: str) -> bool:
         """Whether the catalog knows `key`."""

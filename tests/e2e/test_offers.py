@@ -62,7 +62,7 @@ async def _accept_race(bot: Harness) -> None:
         assert "東校區 · E1公寓 · 101" in offer.body and "Water & plumbing" in offer.body
         assert "Urgent" in offer.body and "Water under the sink." in offer.body
         assert "+8613800000001" in offer.body
-    await alice.expect(text_contains="offered to 3 on-duty technician(s)")
+    await alice.expect(text_contains="offered to 3 on-duty technicians")
 
     for tech, offer in zip(techs, offered, strict=True):
         await tech.user.press(offer, ACCEPT, wait_answer=False)
@@ -119,7 +119,7 @@ async def test_least_loaded_first_then_the_next_then_dispatchers(bot: Harness) -
     number = await file_report(alice, code="E1-102", description="Tap drips too.")
     ben_offer = await offer_for(ben.user, number)
     cat_offer = await offer_for(cat.user, number)
-    await alice.expect(text_contains="offered to 2 on-duty technician(s)")
+    await alice.expect(text_contains="offered to 2 on-duty technicians")
     await ann.user.assert_no_message(0.3)
     row = await ticket(bot, number)
     assert row.id is not None
@@ -219,7 +219,7 @@ async def test_unreachable_technician_is_reported_and_skipped(
 
     second = await file_report(alice, code="E1-102", description="Door handle fell off.")
     await offer_for(ann.user, second)
-    await alice.expect(text_contains=f"{second}: offered to 1 on-duty technician(s)")
+    await alice.expect(text_contains=f"{second}: offered to 1 on-duty technician")
     second_id = (await ticket(bot, second)).id
     assert second_id is not None
     assert await offers(bot, second_id) == {ann.id: None}

@@ -61,7 +61,7 @@ async def test_qr_link_to_rating(bot: Harness) -> None:
     await alice.expect(text_contains="phone number saved")
     summary = await alice.expect(text_contains="Please check your report")
     assert "E1-101" not in summary.text or "101" in summary.text
-    assert "ceiling light" in summary.text and "2 photo(s)" in summary.text
+    assert "ceiling light" in summary.text and "2 photos" in summary.text
     assert "+8613800000000" in summary.text
 
     await alice.press(summary, "✅ Confirm")

@@ -82,7 +82,7 @@ async def test_two_inspectors_sweep_a_building_and_the_supervisor_gets_the_repor
         choose, lambda m: "Campaign started for E1公寓: 4 rooms" in m.body
     )
     card_101 = await _card(ivan.user, "E1-101")
-    assert "Floor 1 · room 101" in card_101.body and "0 resident(s)" in card_101.body
+    assert "Floor 1 · room 101" in card_101.body and "0 residents" in card_101.body
     assert {"✅ Lights", "❌ Lights", "✅ Taps & drains", NOBODY_HOME, "⏸ Stop"} <= set(
         card_101.button_texts
     )
@@ -92,7 +92,7 @@ async def test_two_inspectors_sweep_a_building_and_the_supervisor_gets_the_repor
     listing = await iris.user.expect(text_contains="Open campaigns")
     await iris.user.press(listing, f"🏢 {E1} · 0/4 rooms")
     card_102 = await iris.user.wait_for_edit(listing, _is_card("E1-102"))
-    assert "2 resident(s) on file" in card_102.body
+    assert "2 residents on file" in card_102.body
 
     # Ivan opens a fault by mistake and goes back: his next message files nothing.
     await ivan.user.press(card_101, "❌ Windows")
@@ -118,7 +118,7 @@ async def test_two_inspectors_sweep_a_building_and_the_supervisor_gets_the_repor
     # Iris: nobody home at E1-102; both residents are asked.
     nobody = next(b for row in card_102.buttons for b in row if b.text == NOBODY_HOME)
     asked = await iris.user.press(card_102, NOBODY_HOME)
-    assert asked is not None and asked.text == "2 resident(s) asked whether anything needs repair."
+    assert asked is not None and asked.text == "2 residents asked whether anything needs repair."
     card_201 = await iris.user.wait_for_edit(card_102, _is_card("E1-201"))
     # A double tap arriving after the card moved on: out of date, nobody is asked twice.
     again = await iris.user.press_forged(card_102, nobody.callback_data or "")
@@ -160,7 +160,7 @@ async def test_two_inspectors_sweep_a_building_and_the_supervisor_gets_the_repor
     await iris.user.press(done, "🏁 Close the campaign")
     closed = await iris.user.wait_for_edit(done, lambda m: "closed" in m.body)
     assert closed.body == (
-        f"🏁 {E1} closed: 2 checked, 1 nobody home, 1 not reached, 2 ticket(s). "
+        f"🏁 {E1} closed: 2 checked, 1 nobody home, 1 not reached, 2 tickets. "
         "The supervisor has the report."
     )
 
@@ -239,5 +239,5 @@ async def test_a_sweep_set_to_repeat_each_term_says_when_it_comes_back(bot: Harn
     await sue.user.press(choose, "Dorm room")
     started = await sue.user.wait_for_edit(choose, lambda m: "Campaign started" in m.body)
     assert started.body == (  # floor 2 only; the autumn term of 2020 is long past
-        f"🧹 Campaign started for {E1}: 1 rooms.\n🔁 Starts again by itself on 2099-09-07."
+        f"🧹 Campaign started for {E1}: 1 room.\n🔁 Starts again by itself on 2099-09-07."
     )

@@ -8,7 +8,15 @@ from typing import Any
 
 import pytest
 
-from bot.i18n import FALLBACK, LANGUAGES, LOCALES_DIR, catalog, language_from_telegram
+from bot.i18n import (
+    FALLBACK,
+    LANGUAGES,
+    LOCALES_DIR,
+    Texts,
+    catalog,
+    fill,
+    language_from_telegram,
+)
 
 TRANSLATIONS = tuple(lang for lang in LANGUAGES if lang != FALLBACK)
 _FORMATTER = string.Formatter()
@@ -19,7 +27,7 @@ def _placeholders(text: str) -> set[str]:
     names: set[str] = set()
     for _literal, field, _spec, _conversion in _FORMATTER.parse(text):
         if field is not None:
-            names.add(field.split(".", 1)[0].split("[", 1)[0])
+            names.add(field.split("|", 1)[0].split(".", 1)[0].split("[", 1)[0])
     return names
 
 
@@ -95,7 +103,7 @@ def test_values_format_with_dummy_params(language: str) -> None:
     for key, text in catalog(language).items():
         params = _dummy_params(english.get(key, text))
         try:
-            text.format(**params)
+            fill(text, params)
         except (KeyError, IndexError, ValueError, AttributeError, TypeError) as exc:
             failures[key] = f"{type(exc).__name__}: {exc}"
     assert not failures, f"{language}.toml texts that don't format: {failures}"
@@ -125,3 +133,17 @@ def test_language_from_telegram(code: str, expected: str) -> None:
 def test_language_from_telegram_default(code: str | None) -> None:
     assert language_from_telegram(code) == "zh_Hans"
     assert language_from_telegram(code, default="en") == "en"
+
+
+def test_english_plurals_follow_the_count_and_chinese_needs_none() -> None:
+    en, hans = Texts("en"), Texts("zh_Hans")
+    one = en("sweep.started", building="E1", total=1)
+    many = en("sweep.started", building="E1", total=12)
+    assert one.endswith("E1: 1 room.") and many.endswith("E1: 12 rooms.")
+    assert en("notice.dispatching", number="N", offered=1).endswith("1 on-duty technician.")
+    assert en("notice.dispatching", number="N", offered=0).endswith("0 on-duty technicians.")
+    assert "|" not in hans("sweep.started", building="E1", total=1)
+    # No catalog leaves a plural choice unmade or a "(s)" behind.
+    for language in LANGUAGES:
+        for key, text in catalog(language).items():
+            assert "(s)" not in text, (language, key)
