@@ -4,6 +4,12 @@ A row is marked sent only after Telegram accepted the message, so a crash can at
 resend a notice, never lose one. About 30 messages/s overall and 1/s per chat; 429s pause
 sending for `retry_after`; 5xx and network errors retry with backoff; a user who blocked
 the bot (or never started it) is marked unreachable and not retried.
+
+The one window left (at-least-once, inherent: Telegram has no idempotency key) is between
+Telegram accepting a message and the row being recorded: a crash there, or a timeout whose
+request did arrive, sends the notice again once its claim's lease ends. Passing database
+errors while recording are retried, and photos sent ahead of a text are recorded at once,
+so a retry repeats only what may not have arrived.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from sqlalchemy.exc import OperationalError
@@ -38,6 +45,9 @@ HARMLESS_EDIT_ERRORS = ("message to edit not found", "message is not modified")
 # A user who never opened the bot is often unknown to it: Telegram says 400 "chat not
 # found" rather than 403. Like a block, that means nobody can reach them.
 UNREACHABLE_ERRORS = ("chat not found",)
+# Waits between tries to record what Telegram accepted, when the database fails briefly.
+# Well inside the lease and stop()'s grace: giving up would send the notice again.
+RECORD_RETRIES = (0.25, 0.5, 1.0, 2.0, 4.0)
 
 
 class OutboxSender:
@@ -185,7 +195,20 @@ class OutboxSender:
                 self.store.uow(), notice.id, f"network: {exc}", timedelta(seconds=backoff)
             )
             return
-        await outbox.mark_sent(self.store.uow(), notice.id, ref)
+        await self._record(lambda: outbox.mark_sent(self.store.uow(), notice.id, ref))
+
+    async def _record(self, write: Callable[[], Awaitable[object]]) -> None:
+        """Record what Telegram accepted. A passing database error is retried here: left to
+        the drain loop, the notice would stay claimed and be sent again when the lease ends.
+        Only a crash (or an outage longer than the retries) leaves that window open."""
+        for delay in RECORD_RETRIES:
+            try:
+                await write()
+                return
+            except OperationalError as exc:
+                log.warning("outbox: recording a delivery failed, retrying: %s", exc.orig)
+                await asyncio.sleep(delay)
+        await write()
 
     async def _send(self, notice: Notice, chat: int, rendered: Rendered) -> int | None:
         """Send (or edit) and return the message id Telegram gave the main message."""
@@ -196,16 +219,19 @@ class OutboxSender:
             if ref is not None:
                 await self._edit(chat, ref, rendered)
                 return ref
-        photos = rendered.photos
-        if len(photos) > 1:
-            await self.bot.send_media_group(chat, [InputMediaPhoto(p) for p in photos[:10]])
-        elif len(photos) == 1 and len(rendered.text) <= 1024:
+        # An earlier try got the photos through but not the text: send only the text.
+        photos = [] if notice.payload.get(outbox.PHOTOS_SENT) else rendered.photos
+        if len(photos) == 1 and len(rendered.text) <= 1024:
             message: Message = await self.bot.send_photo(
                 chat, photos[0], caption=rendered.text, reply_markup=rendered.markup
             )
             return message.message_id
-        elif photos:
-            await self.bot.send_photo(chat, photos[0])
+        if photos:  # two requests: record the first, so a failed second does not repeat it
+            if len(photos) > 1:
+                await self.bot.send_media_group(chat, [InputMediaPhoto(p) for p in photos[:10]])
+            else:
+                await self.bot.send_photo(chat, photos[0])
+            await self._record(lambda: outbox.mark_photos_sent(self.store.uow(), notice.id))
         message = await self.bot.send_message(chat, rendered.text, reply_markup=rendered.markup)
         return message.message_id
 

@@ -111,6 +111,21 @@ async def mark_sent(uow: UnitOfWork, notice_id: int, delivery_ref: int | None) -
         await uow.commit()
 
 
+# Payload key the sender sets once a notice's photos went out ahead of its text.
+PHOTOS_SENT = "_photos_sent"
+
+
+async def mark_photos_sent(uow: UnitOfWork, notice_id: int) -> None:
+    """The photos sent ahead of a notice's text were accepted: a retry of the text (after a
+    5xx, a timeout, a flood wait) must not send them again."""
+    async with uow:
+        row = await uow.session.get(Outbox, notice_id)
+        if row is not None:
+            row.payload = {**row.payload, PHOTOS_SENT: True}
+            uow.session.add(row)
+            await uow.commit()
+
+
 async def mark_retry(uow: UnitOfWork, notice_id: int, error: str, delay: timedelta) -> bool:
     """A passing failure: try again after `delay`; False once attempts are used up."""
     async with uow:
