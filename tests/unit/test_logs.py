@@ -7,7 +7,7 @@ import logging
 
 from bot.logs import REDACTED, RedactToken
 
-TOKEN = "123456789:AAbbCCddEEffGGhhIIjjKKllMMnnOOppQQ"
+TOKEN = "123456789:" + "FAKE-test-secret-" + "0123456789" * 2  # built, not a credential
 
 
 def _logger() -> tuple[logging.Logger, io.StringIO]:

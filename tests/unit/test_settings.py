@@ -16,11 +16,16 @@ def test_every_random_token_the_stand_in_issues_is_accepted() -> None:
     assert rejected == []
 
 
+# Shaped like BotFather's tokens but built here, so no string in the repository looks
+# like a live credential to a secret scanner (or a reader).
+FAKE_SECRET = "FAKE-test-secret-" + "0123456789" * 2
+
+
 @pytest.mark.parametrize(
     "token",
     [
-        "123456789:AAHxxxQ0sZk-Fw7r3sKtp_x2Wq9e8LmZnBc",  # "xxx" inside a real secret
-        "5555555555:AAF0aB1cD2eF3gH4iJ5kL6mN7oP8qR9sT0u",
+        f"123456789:AAHxxx{FAKE_SECRET}",  # "xxx" inside a secret is not a placeholder
+        f"5555555555:{FAKE_SECRET}",
     ],
 )
 def test_real_looking_tokens_pass(token: str) -> None:
