@@ -93,6 +93,12 @@ class NoTermDates(InvalidInput):
     code = "error.no_term_dates"
 
 
+class RepeatOneWay(InvalidInput):
+    """A sweep asked to repeat both every N weeks and each term."""
+
+    code = "sweep.repeat_one_way"
+
+
 class ReasonRequired(InvalidInput):
     """An action that must carry a reason was given none."""
 

@@ -50,15 +50,7 @@ async def sweep_command(update: Update, context: Ctx) -> None:
         each_term = any(a.casefold() in EACH_TERM for a in extra)
         floors = [a for a in extra if not REPEAT.fullmatch(a) and a.casefold() not in EACH_TERM]
         repeat_weeks = int(repeats[-1][:-1]) if repeats else None
-        if each_term and repeat_weeks is not None:
-            await reply(update, t("sweep.repeat_one_way"))
-            return
-        if (
-            each_term
-            and sweep.next_term_start(context.store.policy, context.store.clock()) is None
-        ):
-            await reply(update, t("error.no_term_dates"))
-            return
+        sweep.check_repeat(context.store.policy, context.store.clock(), repeat_weeks, each_term)
         try:
             building = await places.building_by_name(context.store.uow(), name)
         except (NotFound, AmbiguousName):

@@ -286,13 +286,12 @@ async def building_by_name(uow: UnitOfWork, name: str, campus: str | None = None
             BuildingView(b.id or 0, b.name, c.id or 0, c.name)
             for b, c in (await uow.session.execute(stmt)).all()
         ]
-        coded = set(await _buildings_with_code(uow, name)) if name else set()
-    exact = [b for b in rows if b.name == name]
-    found = (
-        exact
-        or [b for b in rows if b.name.casefold() == name.casefold()]
-        or [b for b in rows if b.id in coded]
-    )
+        found = [b for b in rows if b.name == name] or [
+            b for b in rows if b.name.casefold() == name.casefold()
+        ]
+        if not found and name:  # a name wins; only then try it as a room-code prefix
+            coded = set(await _buildings_with_code(uow, name))
+            found = [b for b in rows if b.id in coded]
     if campus is not None:
         wanted = campus.strip().casefold()
         found = [b for b in found if b.campus.casefold() == wanted]

@@ -127,6 +127,11 @@ def _share(hits: int, total: int) -> float | None:
     return hits / total if total else None
 
 
+def _counted_rating(row: Any) -> int | None:
+    """The ticket's rating as the figures count it: a rating of one's own job never does."""
+    return row.rating if row.rating is not None and row.requester_id != row.assignee_id else None
+
+
 def _accept_wait(
     created: datetime, dispatched: datetime | None, accepted: datetime | None
 ) -> timedelta | None:
@@ -266,8 +271,8 @@ async def technician_stats(
             a.done += 1
             a.resolution.append(completed - created)
             a.reworked += row.rework_count > 0
-            if row.rating is not None and row.requester_id != row.assignee_id:
-                a.ratings.append(row.rating)  # a rating of one's own job never counts
+            if (rating := _counted_rating(row)) is not None:
+                a.ratings.append(rating)
             if due is not None and completed > due:
                 a.overdue += 1
     result = [
@@ -348,8 +353,8 @@ async def office_stats(
             accept.append(wait)
         if completed is not None and _in(completed, start, end):
             resolution.append(completed - created)
-            if row.rating is not None and row.requester_id != row.assignee_id:
-                ratings.append(row.rating)
+            if (rating := _counted_rating(row)) is not None:
+                ratings.append(rating)
     return OfficeStats(
         period_start=start,
         period_end=end,

@@ -18,6 +18,7 @@ from store.errors import (
     NoTermDates,
     NotFound,
     NotPermitted,
+    RepeatOneWay,
     TransitionNotAllowed,
 )
 from store.lifecycle import Role
@@ -125,12 +126,7 @@ async def start_campaign(
     `scheduled` repeat on the last known term still runs, and stops repeating."""
     if checklist not in uow.policy.checklists:
         raise InvalidInput("unknown checklist", checklist=checklist)
-    if repeat_weeks is not None and not 1 <= repeat_weeks <= 52:
-        raise InvalidInput("repeat every 1-52 weeks", repeat_weeks=repeat_weeks)
-    if each_term and repeat_weeks is not None:
-        raise InvalidInput("repeat every N weeks or each term, not both")
-    if each_term and not scheduled and next_term_start(uow.policy, uow.now()) is None:
-        raise NoTermDates("no term start ahead; set service.term_starts")
+    check_repeat(uow.policy, uow.now(), repeat_weeks, each_term, scheduled=scheduled)
     async with uow:
         building = await uow.session.get(Building, building_id)
         if building is None:
@@ -223,6 +219,24 @@ async def progress(uow: UnitOfWork, campaign_id: int) -> CampaignView:
         )
 
 
+def check_repeat(
+    policy: Policy,
+    now: datetime,
+    repeat_weeks: int | None,
+    each_term: bool,
+    *,
+    scheduled: bool = False,
+) -> None:
+    """The repeat a campaign asks for is possible (asked before the checklist question, and
+    again when it starts): 1-52 weeks, or each term with a term start ahead, not both."""
+    if repeat_weeks is not None and not 1 <= repeat_weeks <= 52:
+        raise InvalidInput("repeat every 1-52 weeks", repeat_weeks=repeat_weeks)
+    if each_term and repeat_weeks is not None:
+        raise RepeatOneWay("repeat every N weeks or each term, not both")
+    if each_term and not scheduled and next_term_start(policy, now) is None:
+        raise NoTermDates("no term start ahead; set service.term_starts")
+
+
 def next_term_start(policy: Policy, after: datetime) -> datetime | None:
     """The first configured term start (midnight, campus time) later than `after`."""
     zone = ZoneInfo(policy.timezone)
@@ -258,11 +272,21 @@ async def check_fault(
     inspector now: checked before the note is asked for, so that a forged or stale press
     parks no question whose answer could only be refused."""
     async with uow:
-        campaign, sweep_room = await _my_room(uow, campaign_id, room_id, inspector_id)
-        if item not in uow.policy.checklists.get(campaign.checklist, {}):
-            raise InvalidInput("not on this checklist", item=item)
-        if sweep_room.results.get(item, "ok") != "ok":
-            raise TransitionNotAllowed("fault", "already filed")
+        await _fault_room(uow, campaign_id, room_id, inspector_id, item)
+
+
+async def _fault_room(
+    uow: UnitOfWork, campaign_id: int, room_id: int, inspector_id: int, item: str
+) -> tuple[SweepRoom, str]:
+    """The inspector's room card, locked, where `item` may be reported faulty; and the
+    category its ticket is filed under."""
+    campaign, sweep_room = await _my_room(uow, campaign_id, room_id, inspector_id)
+    category = uow.policy.checklists.get(campaign.checklist, {}).get(item)
+    if category is None:
+        raise InvalidInput("not on this checklist", item=item)
+    if sweep_room.results.get(item, "ok") != "ok":
+        raise TransitionNotAllowed("fault", "already filed")
+    return sweep_room, category
 
 
 async def next_room(uow: UnitOfWork, campaign_id: int, inspector_id: int) -> RoomCard | None:
@@ -404,12 +428,7 @@ async def file_fault(
     # residents get every notice from "received" on) and records it on the room's card
     # (so a crash in between cannot leave a ticket the card does not know, filed twice).
     async with uow:
-        campaign, sweep_room = await _my_room(uow, campaign_id, room_id, inspector_id)
-        category = uow.policy.checklists.get(campaign.checklist, {}).get(item)
-        if category is None:
-            raise InvalidInput("not on this checklist", item=item)
-        if sweep_room.results.get(item, "ok") != "ok":
-            raise TransitionNotAllowed("fault", "already filed")
+        sweep_room, category = await _fault_room(uow, campaign_id, room_id, inspector_id, item)
         text = clean_text(note)
         if not text:
             raise InvalidInput("describe the fault")

@@ -231,3 +231,30 @@ async def notices(bot: Harness, recipient_id: int, kinds: Iterable[str]) -> list
         for row in found:
             uow.session.expunge(row)
         return found
+
+
+async def booth_summary(user: UserHandle, phone: str) -> BotMessage:
+    """/booth for Wang Wei (`phone`, "-" for none): E1公寓 101, a blocked shower drain, no
+    photos, normal urgency; returns the report's summary, not yet confirmed."""
+    await user.command("booth")
+    await user.expect(text="Booth intake: what is the person's name?")
+    await user.send("Wang Wei")
+    await user.expect(text_contains="Phone number of Wang Wei?")
+    await user.send(phone)
+    step = await user.expect(text_contains="Choose the campus")
+    await user.press(step, "東校區")
+    await user.wait_for_edit(step, lambda m: "Choose the building" in m.body)
+    await user.press(step, "E1公寓")
+    await user.wait_for_edit(step, lambda m: "Choose the floor" in m.body)
+    await user.send("101")  # the room typed as on the door
+    step = await user.expect(text_contains="What kind of problem")
+    await user.press(step, "🚰 Water & plumbing")
+    await user.wait_for_edit(step, lambda m: "Describe what happened" in m.body)
+    await user.send("The shower drain is blocked.")
+    photos = await user.expect(text_contains="Send up to")
+    await user.press(photos, "Skip ➡️")
+    await user.wait_for_edit(photos, lambda m: "How urgent" in m.body)
+    await user.press(photos, "Normal")
+    await user.expect(text_contains="Share a phone number")
+    await user.send("Skip ➡️")
+    return await user.expect(text_contains="Please check your report")

@@ -15,6 +15,7 @@ from store.services.drafts import get_draft
 from store.services.report import NewTicket
 from tests.e2e.authz_steps import WAIT, Actor, actor, by_number, outbox_kinds, put_in_state
 from tests.e2e.conftest import Harness
+from tests.e2e.staff_steps import booth_summary
 from tests.e2e.steps import NUMBER
 
 E1 = "E1公寓"
@@ -34,28 +35,7 @@ async def _shown(bot: Harness, user: UserHandle, needle: str) -> BotMessage:
 async def _file_at_the_booth(bot: Harness, bea: Actor) -> tuple[str, str]:
     """/booth → name → phone → the report steps; returns (ticket number, claim code)."""
     user = bea.user
-    await user.command("booth")
-    await user.expect(text="Booth intake: what is the person's name?")
-    await user.send("Wang Wei")
-    await user.expect(text_contains="Phone number of Wang Wei?")
-    await user.send("+86 138 0000 1111")
-    step = await user.expect(text_contains="Choose the campus")
-    await user.press(step, "東校區")
-    await user.wait_for_edit(step, lambda m: "Choose the building" in m.body)
-    await user.press(step, E1)
-    await user.wait_for_edit(step, lambda m: "Choose the floor" in m.body)
-    await user.send("101")  # the room typed as on the door
-    step = await user.expect(text_contains="What kind of problem")
-    await user.press(step, "🚰 Water & plumbing")
-    await user.wait_for_edit(step, lambda m: "Describe what happened" in m.body)
-    await user.send("The shower drain is blocked.")
-    photos = await user.expect(text_contains="Send up to")
-    await user.press(photos, "Skip ➡️")
-    await user.wait_for_edit(photos, lambda m: "How urgent" in m.body)
-    await user.press(photos, "Normal")
-    await user.expect(text_contains="Share a phone number")
-    await user.send("Skip ➡️")
-    summary = await user.expect(text_contains="Please check your report")
+    summary = await booth_summary(user, "+86 138 0000 1111")
     await user.press(summary, "✅ Confirm")
     filed = await user.wait_for_edit(summary, lambda m: "filed for Wang Wei" in m.body)
     number, code = NUMBER.search(filed.body), CODE.search(filed.body)

@@ -13,8 +13,6 @@ import pytest
 from sqlmodel import col, select
 
 from bot.callbacks import JobAction, SweepAct, TicketAction, VisitAnswer, VisitSlot
-from sandbox.client import UserHandle
-from sandbox.views import BotMessage
 from store.lifecycle import Role, Status
 from store.models import Person, SweepCampaign, Ticket
 from store.services import dispatch, drafts, requester, work
@@ -34,6 +32,7 @@ from tests.e2e.authz_steps import (
     until,
 )
 from tests.e2e.conftest import Harness
+from tests.e2e.staff_steps import booth_summary
 from tests.e2e.steps import NUMBER, to_photos
 
 USE_BUTTONS = "Please choose one of the buttons above, or /cancel."
@@ -285,35 +284,9 @@ async def test_sweep_buttons_of_someone_elses_campaign_or_room(bot: Harness) -> 
 # --- booth ----------------------------------------------------------------------------------
 
 
-async def _booth(user: UserHandle) -> BotMessage:
-    """/booth for Wang Wei (no phone) in E1公寓 101; returns the report's summary."""
-    await user.command("booth")
-    await user.expect(text="Booth intake: what is the person's name?")
-    await user.send("Wang Wei")
-    await user.expect(text_contains="Phone number of Wang Wei?")
-    await user.send("-")
-    step = await user.expect(text_contains="Choose the campus")
-    await user.press(step, "東校區")
-    await user.wait_for_edit(step, lambda m: "Choose the building" in m.body)
-    await user.press(step, E1)
-    await user.wait_for_edit(step, lambda m: "Choose the floor" in m.body)
-    await user.send("101")  # the room typed as on the door
-    step = await user.expect(text_contains="What kind of problem")
-    await user.press(step, "🚰 Water & plumbing")
-    await user.wait_for_edit(step, lambda m: "Describe what happened" in m.body)
-    await user.send("The shower drain is blocked.")
-    photos = await user.expect(text_contains="Send up to")
-    await user.press(photos, "Skip ➡️")
-    await user.wait_for_edit(photos, lambda m: "How urgent" in m.body)
-    await user.press(photos, "Normal")
-    await user.expect(text_contains="Share a phone number")
-    await user.send("Skip ➡️")
-    return await user.expect(text_contains="Please check your report")
-
-
 async def test_booth_staff_filing_outside_their_buildings_are_told_so(bot: Harness) -> None:
     eve = await actor(bot, 4002, "Eve", Role.DISPATCHER, buildings=(E2,))
-    summary = await _booth(eve.user)
+    summary = await booth_summary(eve.user, "-")
     await eve.user.press(summary, "✅ Confirm")
     await until(bot, shows(eve.user, NOT_PERMITTED), "Eve to be told she may not file there")
     async with bot.store.uow() as uow:
@@ -325,7 +298,7 @@ async def test_a_supervisor_files_for_a_walk_up_person_at_the_booth(bot: Harness
     end, not refuse at the last step."""
     sue = await actor(bot, 5001, "Sue", Role.SUPERVISOR, buildings=(E1,))
     user = sue.user
-    summary = await _booth(user)
+    summary = await booth_summary(user, "-")
     answer = await user.press(summary, "✅ Confirm")
     assert answer is not None and not answer.show_alert, answer
     filed = await user.wait_for_edit(summary, lambda m: "filed for Wang Wei" in m.body)
