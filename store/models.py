@@ -145,6 +145,12 @@ class Ticket(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     number: str = Field(max_length=20, unique=True)
     status: Status = Field(sa_type=String(20))
+    # Bumped by every write to the row: a change is a compare-and-set on the version the
+    # decision was read at, so a decision taken on a stale read is refused, not applied.
+    version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # The draft (or booth/sweep intake) this ticket was filed from: unique, so a second
+    # Confirm of the same draft finds the ticket already filed instead of filing another.
+    submission_key: str | None = Field(default=None, max_length=64, unique=True)
     requester_id: int = Field(foreign_key="person.id")
     filed_by_id: int = Field(foreign_key="person.id")
     room_id: int = Field(foreign_key="room.id")

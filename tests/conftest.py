@@ -41,8 +41,8 @@ def _migrate_and_check(url: str) -> None:
     diff = asyncio.run(schema_diff(url))
     if diff:
         pytest.exit(
-            "store/models.py differs from the initial migration; run "
-            f"scripts/regen_migration.sh. First differences: {diff[:3]}",
+            "store/models.py differs from the migrations; add a revision with "
+            f"scripts/new_migration.sh. First differences: {diff[:3]}",
             returncode=1,
         )
 
