@@ -99,10 +99,14 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    """Run the bot offline against the sandbox stand-in and play one repair."""
+    """Run the bot offline against the sandbox stand-in and play a day of the office."""
     demo = importlib.import_module("bot.demo")
-    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how the demo is stopped
-        asyncio.run(demo.run_demo(settings, port=args.port, once=args.once))
+    try:
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how the demo is stopped
+            asyncio.run(demo.run_demo(settings, port=args.port, once=args.once))
+    except (TimeoutError, demo.DemoStepFailed) as exc:
+        # The transcript so far is printed; say which step did not happen.
+        raise CliError(f"demo failed: a step did not happen ({exc or 'timed out'})", 1) from None
     return EXIT_OK
 
 
@@ -270,7 +274,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="run the bot offline against the sandbox, no token")
     demo.add_argument("--port", type=int, default=8081, help="stand-in port (0: any free)")
-    demo.add_argument("--once", action="store_true", help="exit after the scripted repair")
+    demo.add_argument(
+        "--once",
+        action="store_true",
+        help="exit after the scripted day (exit 0 only if every step happened)",
+    )
     demo.set_defaults(func=cmd_demo)
 
     db = sub.add_parser("db", help="database schema").add_subparsers(dest="db", required=True)

@@ -10,18 +10,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from bot.app import build_application
 from bot.settings import Settings
+from sandbox.handles import UserHandle
 from sandbox.server import SandboxServer
+from sandbox.views import BotMessage
 from store.db import create_engine
 from store.deeplink import room_payload
 from store.lifecycle import Role
 from store.migrate import upgrade
-from store.services import people, places, work
-from store.services.location_csv import parse_locations_csv
+from store.services import people, places
+from store.services.location_csv import LocationRow, parse_locations_csv
 from store.uow import Store
 
 BUILT_IN_CAMPUS = """campus,building,floor,room,code
@@ -30,7 +34,44 @@ East,E1 Dorm,1,102,E1-102
 East,E1 Dorm,2,201,E1-201
 West,Library,1,Hall,WLIB-1-H
 """
-TECH_ID, STUDENT_ID = 2001, 1001
+TICKET_NUMBER = re.compile(r"\d{4}-\d{6}")
+STEP = 15.0  # seconds any one reply may take before the demo calls the step failed
+
+
+@dataclass(frozen=True)
+class Persona:
+    """Someone the demo plays: their Telegram id, name, role and scope."""
+
+    telegram_id: int
+    name: str
+    role: Role | None
+    campus: str | None = None  # staff scope; None covers every building
+    on_duty: bool = False
+
+    def describe(self) -> str:
+        """`Tom (2001): technician, East` for the closing lines."""
+        role = self.role.value if self.role else "requester"
+        where = f", {self.campus}" if self.campus else (", every building" if self.role else "")
+        return f"{self.name} ({self.telegram_id}): {role}{where}"
+
+
+STUDENT_ID, TECH_ID = 1001, 2001
+
+
+def personas(campuses: list[str]) -> list[Persona]:
+    """A requester, a resident with a hard repair, a technician per campus, a dispatcher,
+    a supervisor and an inspector: every building has someone to take its jobs."""
+    people = [Persona(STUDENT_ID, "Alice", None), Persona(1002, "Bob", None)]
+    names = ["Tom", "Wendy", "Chen", "Dora", "Eli", "Fay"]
+    for i, campus in enumerate(campuses):
+        name = names[i] if i < len(names) else f"Tech{i + 1}"
+        people.append(Persona(TECH_ID + i, name, Role.TECHNICIAN, campus, on_duty=True))
+    people += [
+        Persona(3001, "Dana", Role.DISPATCHER),
+        Persona(3002, "Sam", Role.SUPERVISOR),
+        Persona(3003, "Ivy", Role.INSPECTOR),
+    ]
+    return people
 
 
 def _campus_csv() -> str:
@@ -42,58 +83,168 @@ def _campus_csv() -> str:
     return BUILT_IN_CAMPUS
 
 
-async def _scenario(server: SandboxServer, store: Store, code: str) -> None:
-    """One repair from a QR scan to a five-star rating."""
-    sandbox = server.client
-    tech = sandbox.user(TECH_ID, "Tom", language_code="en")
-    await tech.command("start")
-    await tech.next_message(timeout=10)
-    student = sandbox.user(STUDENT_ID, "Alice", language_code="en")
-    await student.command("start", room_payload(code))
-    step = await student.expect(text_contains="What kind of problem", timeout=10)
-    await student.press(step, "🚰 Water & plumbing")
-    await student.wait_for_edit(step, timeout=10)
-    await student.send("The tap in the bathroom drips all night.")
-    await student.expect(text_contains="Send up to", timeout=10)
-    await student.send_photo()
-    added = await student.expect(text_contains="added", timeout=10)
-    await student.press(added, "Done ✅")
-    urgency = await student.wait_for_edit(added, lambda m: "How urgent" in m.body, timeout=10)
-    await student.press(urgency, "Normal")
-    await student.expect(text_contains="Share a phone number", timeout=10)
-    await student.share_contact("+8613800000000")
-    summary = await student.expect(text_contains="Please check your report", timeout=10)
-    await student.press(summary, "✅ Confirm")
-    offer = await tech.expect(has_buttons=["✅ Accept"], timeout=10)
+async def _report(
+    user: UserHandle, code: str, category: str, text: str, *, phone: str | None
+) -> str:
+    """A whole report from a QR scan, with one photo; returns the ticket number."""
+    await user.command("start", room_payload(code))
+    step = await user.expect(text_contains="What kind of problem", timeout=STEP)
+    await user.press(step, category)
+    await user.wait_for_edit(step, timeout=STEP)
+    await user.send(text)
+    await user.expect(text_contains="Send up to", timeout=STEP)
+    await user.send_photo()
+    added = await user.expect(text_contains="added", timeout=STEP)
+    await user.press(added, "Done ✅")
+    urgency = await user.wait_for_edit(added, lambda m: "How urgent" in m.body, timeout=STEP)
+    await user.press(urgency, "Normal")
+    ask = await user.expect(text_contains="phone number", timeout=STEP)
+    if phone is not None:
+        await user.share_contact(phone)
+    else:
+        skip = next(b.text for row in ask.reply_keyboard or [] for b in row if "Skip" in b.text)
+        await user.send(skip)
+    summary = await user.expect(text_contains="Please check your report", timeout=STEP)
+    await user.press(summary, "✅ Confirm")
+    received = await user.expect(text_contains="received", timeout=STEP)
+    found = TICKET_NUMBER.search(received.body)
+    if found is None:
+        raise DemoStepFailed(f"no ticket number in {received.body!r}")
+    return found.group()
+
+
+async def _accept(tech: UserHandle, number: str) -> BotMessage:
+    """The technician accepts the offer; returns the job card that follows it."""
+    offer = await tech.next_message(
+        lambda m: number in m.body and "✅ Accept" in m.button_texts, timeout=STEP
+    )
     await tech.press(offer, "✅ Accept")
-    await student.expect(text_contains="took your job", timeout=10)
-    jobs = await people.get_person_view(store.uow(), await _person_id(store, TECH_ID))
-    mine = await _only_job(store, jobs.id)
-    await work.start(store.uow(), mine, jobs.id)
-    await work.complete(store.uow(), mine, jobs.id)
-    done = await student.expect(text_contains="is done", timeout=10)
-    await student.press(done, "5★")
-    await student.expect(text_contains="Add a comment", timeout=10)
-    await student.send("Fixed in ten minutes, thank you!")
-    await student.expect(text_contains="comment was saved", timeout=10)
+    return await tech.expect(text_contains=f"{number} is yours", timeout=STEP)
 
 
-async def _person_id(store: Store, telegram_id: int) -> int:
-    view = await people.person_by_telegram_id(store.uow(), telegram_id)
-    assert view is not None
-    return view.id
+async def _scenario(server: SandboxServer, cast: dict[str, UserHandle], rooms: list[str]) -> None:
+    """A day of the office: an easy repair start to finish, a hard one deferred, and the
+    supervisor's figures. Everything happens through the chats."""
+    alice, bob, tom, wendy, sam = (cast[n] for n in ("Alice", "Bob", "Tom", "Wendy", "Sam"))
+    for user in cast.values():
+        await user.command("start")
+        await user.expect(text_contains="What would you like to do", timeout=STEP)
+
+    # 1. Alice scans the QR sticker in her room and reports a dripping tap with a photo.
+    number = await _report(
+        alice,
+        rooms[0],
+        "🚰 Water & plumbing",
+        "The tap in the bathroom drips all night.",
+        phone="+8613800000000",
+    )
+    # 2. Tom, on duty for her campus, accepts; the job card comes with its next steps.
+    card = await _accept(tom, number)
+    await alice.expect(text_contains="took your job", timeout=STEP)
+    # 3. He proposes a visit time; Alice agrees.
+    await tom.press(card, "🕒 Propose a visit time")
+    slots = await tom.wait_for_edit(card, lambda m: "When can you come" in m.body, timeout=STEP)
+    await tom.press(slots, slots.button_texts[0])
+    proposal = await alice.expect(text_contains="proposes to come", timeout=STEP)
+    await alice.press(proposal, "👍 That time works")
+    await tom.expect(text_contains="accepted the visit", timeout=STEP)
+    # 4. He starts, then completes with a photo of the result.
+    await tom.command("jobs")
+    listing = await tom.expect(text_contains="Your open jobs", timeout=STEP)
+    await tom.press(listing, next(b for b in listing.button_texts if number in b))
+    card = await tom.wait_for_edit(listing, timeout=STEP)
+    await tom.press(card, "▶️ Start work")
+    card = await tom.wait_for_edit(card, lambda m: "In progress" in m.body, timeout=STEP)
+    await alice.expect(text_contains="work has started", timeout=STEP)
+    await tom.press(card, "✅ Complete")
+    await tom.wait_for_edit(card, lambda m: "Send a photo" in m.body, timeout=STEP)
+    await tom.send_photo()
+    await tom.expect(text_contains="is completed", timeout=STEP)
+    # 5. Alice rates it and says thanks.
+    done = await alice.expect(text_contains="is done", timeout=STEP)
+    await alice.press(done, "5★")
+    await alice.expect(text_contains="Add a comment", timeout=STEP)
+    await alice.send("Fixed in ten minutes, thank you!")
+    await alice.expect(text_contains="comment was saved", timeout=STEP)
+
+    # 6. Bob, on the other campus, reports a broken radiator: a hard repair.
+    hard = await _report(
+        bob, rooms[1], "❄️ Air-con & heating", "The radiator is cold and leaks.", phone=None
+    )
+    card = await _accept(wendy, hard)
+    await wendy.press(card, "▶️ Start work")
+    card = await wendy.wait_for_edit(card, lambda m: "In progress" in m.body, timeout=STEP)
+    await wendy.press(card, "📅 Needs more time")
+    days = await wendy.wait_for_edit(card, lambda m: "By when" in m.body, timeout=STEP)
+    await wendy.press(days, "+2 d")
+    why = await wendy.wait_for_edit(
+        days, lambda m: "Why does it need more time" in m.body, timeout=STEP
+    )
+    await wendy.press(why, "Parts to order")
+    await wendy.expect(text_contains="is scheduled", timeout=STEP)
+    await bob.expect(text_contains="needs more time", timeout=STEP)
+
+    # 7. Sam, the supervisor, looks at the figures and the digest with its chart.
+    await sam.command("stats")
+    await sam.expect(text_contains="Office:", timeout=STEP)
+    await sam.command("digest")
+    await sam.next_message(lambda m: m.photo is not None, timeout=STEP)
+    await sam.expect(text_contains="Daily digest", timeout=STEP)
 
 
-async def _only_job(store: Store, technician_id: int) -> int:
-    from store.services.queries import technician_jobs
+class DemoStepFailed(RuntimeError):
+    """A step of the scripted day did not happen as the chat should show it."""
 
-    jobs = await technician_jobs(store.uow(), technician_id)
-    return jobs[0].id
+
+def _first_rooms(rows: list[LocationRow]) -> tuple[list[str], list[str]]:
+    """The campuses in file order, and the first room of each campus."""
+    campuses: list[str] = []
+    rooms: list[str] = []
+    for row in rows:
+        if row.campus not in campuses:
+            campuses.append(row.campus)
+            rooms.append(row.code)
+    return campuses, rooms
+
+
+async def _cast(
+    store: Store, server: SandboxServer, rows: list[LocationRow]
+) -> dict[str, UserHandle]:
+    """Create every persona: staff rows scoped to their campus, Telegram users in the chat."""
+    campuses, _ = _first_rooms(rows)
+    cast: dict[str, UserHandle] = {}
+    for persona in personas(campuses):
+        if persona.role is not None:
+            campus_id = None
+            if persona.campus is not None:
+                campus_id = (await places.campus_by_name(store.uow(), persona.campus)).id
+            staff = await people.add_staff(
+                store.uow(),
+                persona.telegram_id,
+                persona.role,
+                name=persona.name,
+                campus_id=campus_id,
+            )
+            if persona.on_duty:
+                await people.set_duty(store.uow(), staff.person.id, True)
+        cast[persona.name] = server.client.user(
+            persona.telegram_id, persona.name, language_code="en"
+        )
+    return cast
+
+
+def closing_lines(url: str, campuses: list[str]) -> str:
+    """Who is who, and where to play them in a browser."""
+    lines = ["", "Who is who (play any of them in the browser chat):"]
+    lines += [f"  {persona.describe()}" for persona in personas(campuses)]
+    lines.append(f"Browser chat: {url}/_sandbox/chat  (Ctrl-C stops the demo)")
+    return "\n".join(lines)
 
 
 async def run_demo(settings: Settings, *, port: int, once: bool) -> str:
-    """Run the demo; returns the transcript of the scripted repair."""
-    server = SandboxServer(port=port, default_timeout=10.0)
+    """Run the demo; returns the chat transcript of the scripted day. Raises
+    DemoStepFailed (or TimeoutError) when a step did not happen."""
+    server = SandboxServer(port=port, default_timeout=STEP)
     await server.start()
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite+aiosqlite:///{tmp}/demo.db"
@@ -112,14 +263,11 @@ async def run_demo(settings: Settings, *, port: int, once: bool) -> str:
         )
         await upgrade(url)
         store = Store(create_engine(url), demo.policy())
-        await places.import_locations(store.uow(), parse_locations_csv(_campus_csv()))
+        rows = parse_locations_csv(_campus_csv())
+        await places.import_locations(store.uow(), rows)
         await places.sync_categories(store.uow(), store.policy)
-        rooms = parse_locations_csv(_campus_csv())
-        building = await places.building_by_name(store.uow(), rooms[0].building, rooms[0].campus)
-        await people.add_staff(
-            store.uow(), TECH_ID, Role.TECHNICIAN, name="Tom", building_ids=[building.id]
-        )
-        await people.set_duty(store.uow(), await _person_id(store, TECH_ID), True)
+        campuses, rooms = _first_rooms(rows)
+        cast = await _cast(store, server, rows)
         app = build_application(demo, store, sender_poll_interval=0.2, per_chat_interval=0.1)
         await app.initialize()
         if app.post_init is not None:
@@ -128,19 +276,18 @@ async def run_demo(settings: Settings, *, port: int, once: bool) -> str:
         assert app.updater is not None
         await app.updater.start_polling(poll_interval=0, timeout=1)
         try:
-            await _scenario(server, store, rooms[0].code)
-            transcript = server.transcript()
+            await _scenario(server, cast, rooms if len(rooms) > 1 else rooms * 2)
+            transcript = server.chat_transcript()
             print(transcript, flush=True)
+            print(closing_lines(server.url, campuses), flush=True)
             if not once:
-                print(
-                    f"\nThe stand-in keeps running: open {server.url}/_sandbox/chat in a "
-                    f"browser to play Alice ({STUDENT_ID}) or Tom ({TECH_ID}). "
-                    "Press Ctrl-C to stop.",
-                    flush=True,
-                )
                 with contextlib.suppress(asyncio.CancelledError):
                     await asyncio.Event().wait()
             return transcript
+        except (TimeoutError, DemoStepFailed):
+            # Show how far the day got before saying which step failed.
+            print(server.chat_transcript(), flush=True)
+            raise
         finally:
             await app.updater.stop()
             await app.stop()

@@ -173,6 +173,16 @@ def find_callback_button(message: StoredMessage, *, text: str | None, data: str 
     )
 
 
+def _label(message: StoredMessage, callback_data: str) -> str | None:
+    """The text of the inline button carrying `callback_data`, if the message has one."""
+    rows = (message.content.reply_markup or {}).get("inline_keyboard")
+    for row in rows if isinstance(rows, list) else []:
+        for button in row if isinstance(row, list) else []:
+            if isinstance(button, dict) and button.get("callback_data") == callback_data:
+                return str(button.get("text", ""))
+    return None
+
+
 def press(
     state: SandboxState,
     user_id: int,
@@ -205,6 +215,7 @@ def press(
         created=time.monotonic(),
     )
     state.callbacks[record.id] = record
+    state.chatlog.press(message.chat_id, _label(message, callback_data) or "forged button")
     state.log(
         state.actor(user_id),
         "presses",

@@ -12,10 +12,12 @@ from types import TracebackType
 from aiohttp import web
 
 from sandbox import control, errors
+from sandbox.chatlog import keyboard
 from sandbox.client import SandboxClient
 from sandbox.errors import ApiError, too_many_requests
 from sandbox.faults import Fault
 from sandbox.methods import SENDING, lookup
+from sandbox.models import Content
 from sandbox.params import Params
 from sandbox.state import SandboxState, new_token
 
@@ -38,11 +40,16 @@ def _summary(p: Params) -> str:
     for key in ("chat_id", "message_id", "callback_query_id", "offset", "text", "caption", "url"):
         value = p.get_str(key)
         if value is not None:
-            shown = value if len(value) <= 80 else value[:77] + "..."
+            shown = value if len(value) <= 200 else value[:197] + "..."
             parts.append(f"{key}={shown!r}" if key in ("text", "caption") else f"{key}={shown}")
-    markup = p.get_str("reply_markup")
-    if markup:
-        parts.append(f"reply_markup={markup[:160]}")
+    try:
+        markup = p.get_json("reply_markup")
+    except ApiError:  # the method itself will refuse it; the log shows it raw
+        markup = p.get_str("reply_markup")
+        parts.append(f"reply_markup={str(markup)[:160]}")
+    if isinstance(markup, dict):
+        rows = keyboard(Content(reply_markup=markup))
+        parts.append("buttons=" + " / ".join(" ".join(f"[{b}]" for b in row) for row in rows))
     parts.extend(f"{name}=<upload {len(u.data)}B>" for name, u in p.uploads.items())
     return " ".join(parts)
 
@@ -143,8 +150,16 @@ class SandboxServer:
         return f"{self.url}/file/bot"
 
     def transcript(self) -> str:
-        """Readable log of everything that happened."""
+        """Readable log of every API call (for debugging the bot's traffic)."""
         return self.state.transcript.render()
+
+    def chat_transcript(self) -> str:
+        """What every person saw and did, in order: whole texts, buttons, photos."""
+        names = {
+            chat_id: chat.user.first_name if chat.user else chat.title or str(chat_id)
+            for chat_id, chat in self.state.chats.items()
+        }
+        return self.state.chatlog.render(names)
 
     # -- Bot API ----------------------------------------------------------------------------
 

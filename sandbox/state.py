@@ -23,6 +23,7 @@ from telegram import (
 )
 
 from sandbox import errors
+from sandbox.chatlog import ChatLog
 from sandbox.errors import bad_request, forbidden
 from sandbox.faults import FaultPlan, RateLimiter
 from sandbox.models import (
@@ -90,6 +91,7 @@ class SandboxState:
         self.chat_actions: list[tuple[int, str]] = []
         self.changed = Notifier()
         self.transcript = Transcript()
+        self.chatlog = ChatLog()
         self.faults = FaultPlan()
         self.rate_limiter = RateLimiter()
         self.updates = UpdateQueue()
@@ -179,6 +181,7 @@ class SandboxState:
             **fields,  # type: ignore[arg-type]
         )
         log.append(message)
+        self.chatlog.message(message)
         self.changed.notify()
         return message
 

@@ -114,13 +114,15 @@ def _job_buttons(context: Ctx, view: TicketView) -> list[list[Button]]:
     return rows
 
 
-async def show_job(update: Update, context: Ctx, ticket_id: int, *, edit: bool) -> None:
+async def show_job(
+    update: Update, context: Ctx, ticket_id: int, *, edit: bool, heading: str | None = None
+) -> None:
     """One job: where, what, who to call, and the actions its state allows."""
     t = context.texts
     view, _caps = await queries.ticket_detail(context.store.uow(), ticket_id, context.person.id)
     if view.assignee_id != context.person.id:
         raise NotPermitted("not your job")
-    lines = ticket_lines(t, view, description_limit=1500)
+    lines = ([heading, ""] if heading else []) + ticket_lines(t, view, description_limit=1500)
     lines.append(t("jobs.contact", phone=view.contact_phone or t("report.no_phone")))
     if view.visit_at:
         confirmed = t("jobs.visit_confirmed") if view.visit_confirmed else t("jobs.visit_waiting")

@@ -8,6 +8,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 from bot.callbacks import OfferAnswer
 from bot.context import Ctx
 from bot.flows.common import answer, data_of, guarded, pattern, reply
+from bot.flows.jobs import show_job
 from store.errors import AlreadyTaken
 from store.services import dispatch
 from store.services.people import set_duty
@@ -27,7 +28,15 @@ async def on_offer(update: Update, context: Ctx) -> None:
         await answer(query, t("staff.accepted", number=view.number), alert=False)
         assert query is not None and query.message is not None
         await query.edit_message_reply_markup(None)
-        await reply(update, t("staff.accepted", number=view.number))
+        # The job card with its next steps (visit time, Start, Give back) right away, not
+        # only through /jobs; the offer above it keeps the photos and loses its buttons.
+        await show_job(
+            update,
+            context,
+            offer.ticket_id,
+            edit=False,
+            heading=t("staff.accepted", number=view.number),
+        )
     elif offer.action == "decline":
         await dispatch.decline(context.store.uow(), offer.ticket_id, context.person.id)
         context.nudge_sender()

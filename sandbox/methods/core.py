@@ -216,6 +216,8 @@ async def answer_callback_query(state: SandboxState, p: Params) -> object:
     message = state.find_message(record.chat_id, record.message_id)
     if message is not None:
         message.callback_answers.append(answer)
+    if answer.text:
+        state.chatlog.alert(record.chat_id, answer.text)
     state.changed.notify()
     return True
 

@@ -65,6 +65,7 @@ def apply_edit(state: SandboxState, message: StoredMessage, new: Content) -> obj
     message.content = new
     message.history.append(new)
     message.edit_date = state.now()
+    state.chatlog.edit(message)
     state.changed.notify()
     return state.message_dict(message)
 
@@ -135,5 +136,7 @@ async def delete_message(state: SandboxState, p: Params) -> object:
     if not message.from_bot and chat.type != "private":
         raise bad_request(errors.CANT_DELETE)
     message.deleted = True
+    if message.from_bot:
+        state.chatlog.deleted(message)
     state.changed.notify()
     return True
