@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 
+from bot.fonts import label_fonts
 from store.services.digest import DayPoint
 
 
@@ -17,14 +18,10 @@ def digest_chart(
     matplotlib.use("Agg")  # no display on a server
     from matplotlib import pyplot as plt
 
-    # Chinese labels need a CJK font (Debian: fonts-noto-cjk); without one matplotlib falls
-    # back to DejaVu and draws empty boxes for Chinese, but the figures stay readable.
-    plt.rcParams["font.sans-serif"] = [
-        "Noto Sans CJK SC",
-        "Noto Sans CJK TC",
-        "WenQuanYi Zen Hei",
-        "DejaVu Sans",
-    ]
+    # Chinese labels need a CJK font (Debian: fonts-noto-cjk), found on disk even when
+    # installed after matplotlib built its cache; without one the figures stay readable
+    # but Chinese shows as boxes.
+    plt.rcParams["font.sans-serif"] = label_fonts()
 
     days = [p.day.strftime("%m-%d") for p in series]
     x = list(range(len(series)))

@@ -11,21 +11,8 @@ from typing import Any
 
 import segno
 
-# Labels carry Chinese names; these families are tried in order, glyph by glyph.
-CJK_FONTS = [
-    "Noto Sans CJK SC",
-    "Noto Sans CJK TC",
-    "Source Han Sans SC",
-    "WenQuanYi Zen Hei",
-    "WenQuanYi Micro Hei",
-    "Microsoft YaHei",
-    "Microsoft JhengHei",
-    "PingFang SC",
-    "Heiti TC",
-    "SimHei",
-    "Arial Unicode MS",
-    "DejaVu Sans",
-]
+from bot.fonts import cjk_family, label_fonts
+
 A4_INCHES = (8.27, 11.69)
 COLUMNS, ROWS = 4, 5
 
@@ -40,11 +27,9 @@ class QrLabel:
 
 
 def has_cjk_font() -> bool:
-    """Whether matplotlib can find any font with Chinese glyphs."""
-    from matplotlib import font_manager
-
-    names = {f.name for f in font_manager.fontManager.ttflist}
-    return any(name in names for name in CJK_FONTS[:-1])
+    """Whether a font with Chinese glyphs is installed (found even if matplotlib's font
+    cache predates it: bot/fonts.py)."""
+    return cjk_family() is not None
 
 
 def _matrix(link: str) -> list[list[int]]:
@@ -76,7 +61,7 @@ def write_sheet(labels: Sequence[QrLabel], out: Path, title: str) -> list[Path]:
     """Write the stickers to `out` (.pdf: one file; .png: one file per page); return files."""
     import matplotlib
 
-    matplotlib.rcParams["font.family"] = CJK_FONTS
+    matplotlib.rcParams["font.family"] = label_fonts()
     per_page = COLUMNS * ROWS
     pages = [labels[i : i + per_page] for i in range(0, len(labels), per_page)] or [[]]
     suffix = out.suffix.lower()
