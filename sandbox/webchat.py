@@ -17,6 +17,7 @@ body { margin: 0 auto; max-width: 520px; height: 100vh; height: 100dvh; display:
   flex-direction: column; font: 15px/1.4 system-ui, sans-serif; background: #dfe7ee; }
 header, form { display: flex; gap: 6px; padding: 8px; background: #fff; align-items: center; }
 header strong { flex: 1; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+#playing { color: #555; font-size: 13px; white-space: nowrap; }
 #newuser { flex-wrap: wrap; border-top: 1px solid #ddd; }
 #newuser input { flex: 1 1 120px; }
 input, select, button, textarea, .btn { font: inherit; padding: 6px 9px; border: 1px solid #bbb;
@@ -27,13 +28,17 @@ button:disabled { opacity: .5; cursor: default; }
   gap: 8px; }
 .msg { max-width: 85%; padding: 7px 10px; border-radius: 12px; background: #fff;
   align-self: flex-start; box-shadow: 0 1px 1px #0002; }
+.msg.keys { min-width: min(85%, 340px); }
 .msg.me { align-self: flex-end; background: #dcf5c5; }
 .text { white-space: pre-wrap; overflow-wrap: anywhere; }
-.msg img { display: block; max-width: 100%; max-height: 260px; border-radius: 8px; }
+.msg img { display: block; max-width: 100%; height: auto; max-height: 260px;
+  object-fit: contain; border-radius: 8px; }
 .meta, .hint { color: #777; font-size: 12px; }
 .hint { text-align: center; margin: auto; }
-.row { display: flex; gap: 4px; margin-top: 4px; }
-.row > * { flex: 1; text-align: center; text-decoration: none; color: #1a5fa0; }
+.row { display: flex; flex-wrap: wrap; gap: 4px; margin-top: 4px; }
+/* A button keeps its words whole: a row too narrow for them wraps between buttons. */
+.row > * { flex: 1 1 0; min-width: max-content; text-align: center; text-decoration: none;
+  color: #1a5fa0; white-space: nowrap; }
 #kb { padding: 6px 8px; background: #eef2f5; border-top: 1px solid #ccc; }
 #composer { border-top: 1px solid #ddd; }
 #text { flex: 1; resize: none; field-sizing: content; max-height: 7em; }
@@ -47,7 +52,8 @@ button:disabled { opacity: .5; cursor: default; }
 _BODY = """
 <header>
   <strong id="bot">Bot</strong>
-  <select id="who" aria-label="User"></select>
+  <span id="playing">Playing: nobody</span>
+  <select id="who" aria-label="Play as"></select>
 </header>
 <form id="newuser" hidden>
   <input id="nid" type="number" min="1" placeholder="User id, e.g. 1003" required>
@@ -71,7 +77,7 @@ _SCRIPT = """
 "use strict";
 const $ = (id) => document.getElementById(id);
 const LANGS = ["en", "zh-hans", "zh-hant"];
-const S = { me: 0, users: [], seen: "", hiddenKb: 0, busy: false, timer: 0 };
+const S = { me: 0, users: [], seen: "", hiddenKb: 0, busy: false, timer: 0, stick: true };
 
 function el(tag, cls, text) {
   const node = document.createElement(tag);
@@ -109,8 +115,12 @@ async function loadUsers() {
   who.value = S.me ? String(S.me) : "";
 }
 function choose(id) {
-  S.me = id; S.seen = ""; S.hiddenKb = 0;
+  S.me = id; S.seen = ""; S.hiddenKb = 0; S.stick = true;
   $("who").value = String(id);
+  const user = S.users.find((u) => u.id === id);
+  const name = user ? user.first_name : String(id);
+  $("playing").textContent = `Playing: ${name}`;
+  $("text").placeholder = `Message as ${name}`;
   $("newuser").hidden = true;
   history.replaceState(null, "", "?user=" + id);
   $("log").replaceChildren();
@@ -128,13 +138,18 @@ async function refresh() {
   } catch (e) { /* the stand-in stopped: keep the last view */ }
   finally { S.busy = false; }
 }
+// Follow the conversation while the reader is at the bottom; a reader who scrolled up to
+// read stays where they are. Photos load after they are laid out, so each one scrolls again
+// when it arrives (and has its size reserved, so the page does not jump).
+const atBottom = (log) => log.scrollHeight - log.scrollTop - log.clientHeight < 60;
+const follow = () => { if (S.stick) { const log = $("log"); log.scrollTop = log.scrollHeight; } };
+$("log").addEventListener("scroll", () => { S.stick = atBottom($("log")); });
 function render(items) {
   const log = $("log");
-  const atEnd = log.scrollHeight - log.scrollTop - log.clientHeight < 60;
   log.replaceChildren(...items.filter((i) => !i.deleted).map(bubble));
   if (!log.childElementCount) log.append(el("p", "hint", "No messages yet: tap /start."));
   keyboard(items);
-  if (atEnd) log.scrollTop = log.scrollHeight;
+  follow();
 }
 const fileUrl = (id) => "/_sandbox/files/" + encodeURIComponent(id);
 const OTHER = { sticker: "🏷 sticker", voice: "🎤 voice", video: "🎬 video", location: "📍" };
@@ -142,9 +157,12 @@ function bubble(item) {
   const m = item.message;
   const box = el("div", m.from && m.from.is_bot ? "msg bot" : "msg me");
   if (m.photo && m.photo.length) {
+    const size = m.photo[m.photo.length - 1];
     const img = el("img");
     img.alt = "photo";
-    img.src = fileUrl(m.photo[m.photo.length - 1].file_id);
+    if (size.width && size.height) { img.width = size.width; img.height = size.height; }
+    img.addEventListener("load", follow);
+    img.src = fileUrl(size.file_id);
     box.append(img);
   }
   if (m.document) {
@@ -156,7 +174,9 @@ function bubble(item) {
   for (const key in OTHER) if (m[key]) box.append(el("div", "", OTHER[key]));
   const body = m.text ?? m.caption;
   if (body) box.append(el("div", "text", body));
-  for (const row of (item.reply_markup || {}).inline_keyboard || []) {
+  const rows = (item.reply_markup || {}).inline_keyboard || [];
+  if (rows.length) box.classList.add("keys");
+  for (const row of rows) {
     const line = el("div", "row");
     for (const b of row) line.append(inlineButton(m.message_id, b));
     box.append(line);
@@ -202,7 +222,7 @@ function keyboard(items) {
     for (const b of row) {
       const label = typeof b === "string" ? b : b.text;
       const contact = typeof b === "object" && b.request_contact === true;
-      const btn = el("button", "", contact ? "📞 " + label : label);
+      const btn = el("button", "", label);  // the label carries its own icon
       btn.type = "button";
       btn.addEventListener("click", () => {
         if (kb.one_time_keyboard) S.hiddenKb = from;
@@ -216,6 +236,7 @@ function keyboard(items) {
 
 async function send(body) {
   if (!S.me) { toast("Choose a user first.", true); return; }
+  S.stick = true;  // what you send, and the answer to it, should be in view
   try { await api(`users/${S.me}/send`, body); } catch (e) { toast(e.message, true); }
   refresh();
 }

@@ -113,3 +113,12 @@ async def bot(bot_api: SandboxServer, e2e_db: str) -> AsyncIterator[Harness]:
     finally:
         await harness.stop()
         await store.dispose()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> object:
+    """Keep each phase's report on the test item, so fixtures can tell a failure (the
+    browser tests take a screenshot then)."""
+    report = yield
+    setattr(item, f"rep_{call.when}", report)
+    return report

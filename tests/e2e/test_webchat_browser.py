@@ -1,0 +1,148 @@
+"""The browser chat in a real Chromium: a report with a photo, and the conversation stays
+in view. Playwright drives Debian's `chromium` (`.ci/run` installs it); without either the
+test is skipped with the reason, unless REPAIRBOT_REQUIRE_BROWSER=1 makes that a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from sandbox.images import tiny_png
+from tests.e2e.conftest import Harness
+
+CHROMIUM = os.environ.get("REPAIRBOT_CHROMIUM") or shutil.which("chromium") or ""
+HOWTO = (
+    "needs Playwright (pip install -e '.[dev]') and Debian's chromium "
+    "(apt-get install chromium); set REPAIRBOT_REQUIRE_BROWSER=1 to fail instead of skipping"
+)
+# As the machine's probe starts it: no sandbox as root, no calls home on a closed network.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = Path(os.environ.get("REPAIRBOT_ARTIFACTS", "test-artifacts"))
+
+
+def _unavailable() -> str | None:
+    try:
+        import playwright.async_api  # noqa: F401
+    except ImportError:
+        return "Playwright is not installed"
+    if not CHROMIUM or not Path(CHROMIUM).exists():
+        return "chromium is not installed"
+    return None
+
+
+@pytest_asyncio.fixture
+async def page(request: pytest.FixtureRequest) -> AsyncIterator[Any]:
+    """A phone-sized Chromium page; a screenshot is kept when the test fails."""
+    missing = _unavailable()
+    if missing:
+        if os.environ.get("REPAIRBOT_REQUIRE_BROWSER", "") not in ("", "0"):
+            pytest.fail(f"{missing}: {HOWTO}")
+        pytest.skip(f"{missing}: {HOWTO}")
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = await browser.new_context(viewport={"width": 390, "height": 700})
+        tab = await context.new_page()
+        try:
+            yield tab
+        finally:
+            report = getattr(request.node, "rep_call", None)
+            if report is None or report.failed:
+                ARTIFACTS.mkdir(parents=True, exist_ok=True)
+                await tab.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"))
+            await browser.close()
+
+
+async def _last_message_in_view(tab: Any) -> bool:
+    """Whether the newest bubble is inside the visible part of the chat."""
+    result: bool = await tab.evaluate(
+        """() => {
+          const log = document.getElementById("log");
+          const last = log.lastElementChild.getBoundingClientRect();
+          const view = log.getBoundingClientRect();
+          return last.bottom <= view.bottom + 2 && last.top >= view.top - 2;
+        }"""
+    )
+    return result
+
+
+async def _photos_loaded(tab: Any) -> None:
+    """Wait until every photo in the chat has loaded (and a frame has been laid out)."""
+    await tab.wait_for_function(
+        "() => [...document.images].every((img) => img.complete)", timeout=10_000
+    )
+    await tab.evaluate("() => new Promise((done) => requestAnimationFrame(() => done()))")
+
+
+async def _bubble(tab: Any, text: str) -> Any:
+    """The newest message bubble containing `text`, once it is shown."""
+    bubble = tab.locator(".msg", has_text=text).last
+    await bubble.wait_for(timeout=10_000)
+    return bubble
+
+
+async def test_report_with_a_photo_in_the_browser_keeps_the_last_message_in_view(
+    bot: Harness, page: Any, tmp_path: Path
+) -> None:
+    tab = page
+    bot.sandbox.user(1001, "Alice", language_code="en")
+    await tab.goto(f"{bot.server.url}/_sandbox/chat?user=1001")
+    await tab.get_by_text("Playing: Alice").wait_for(timeout=10_000)
+
+    # Enough conversation that the chat scrolls before the report starts.
+    for _ in range(3):
+        await tab.fill("#text", "/help")
+        await tab.press("#text", "Enter")
+        await tab.locator(".msg.bot", has_text="/report").nth(_).wait_for(timeout=10_000)
+    await tab.fill("#text", "/start r_E1-101")
+    await tab.press("#text", "Enter")
+    step = await _bubble(tab, "What kind of problem")
+    await step.get_by_role("button", name="🚰 Water & plumbing").click()
+    await _bubble(tab, "Describe what happened")
+    await tab.fill("#text", "The tap drips all night.")
+    await tab.press("#text", "Enter")
+    await _bubble(tab, "Send up to")
+
+    # A tall photo: the page must scroll again once it has loaded.
+    photo = tmp_path / "tap.png"
+    photo.write_bytes(tiny_png(600, 900))
+    await tab.set_input_files("#photo", str(photo))
+    added = await _bubble(tab, "Photo 1/")
+    await _photos_loaded(tab)
+    assert await _last_message_in_view(tab), "the reply to the photo arrived out of sight"
+    await added.get_by_role("button", name="Done ✅").click()
+    urgency = await _bubble(tab, "How urgent")
+    await urgency.get_by_role("button", name="Normal").click()
+    await _bubble(tab, "Share a phone number")
+    # Reply-keyboard buttons show their own label once: one icon, not two.
+    share = tab.locator("#kb button", has_text="Share my phone number")
+    assert (await share.inner_text()).strip() == "📱 Share my phone number"
+    await tab.locator("#kb button", has_text="Skip").click()
+    summary = await _bubble(tab, "Please check your report")
+    await _photos_loaded(tab)
+    assert await _last_message_in_view(tab), "the summary arrived out of sight"
+
+    # Buttons keep their words whole in a narrow bubble.
+    confirm = summary.get_by_role("button", name="✅ Confirm")
+    box = await confirm.bounding_box()
+    assert box is not None and box["height"] < 40, box
+    await confirm.click()
+    await _bubble(tab, "received")
+    assert await _last_message_in_view(tab), "the ticket number arrived out of sight"
+    assert await tab.locator("img[alt=photo]").count() >= 1
