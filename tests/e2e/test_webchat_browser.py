@@ -64,7 +64,7 @@ async def page(request: pytest.FixtureRequest) -> AsyncIterator[Any]:
         finally:
             report = getattr(request.node, "rep_call", None)
             if report is None or report.failed:
-                ARTIFACTS.mkdir(parents=True, exist_ok=True)
+                ARTIFACTS.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - once, on failure
                 await tab.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"))
             await browser.close()
 
