@@ -45,6 +45,14 @@ def stars(rating: int | None) -> str:
     return "★" * rating + "☆" * (5 - rating)
 
 
+def mask_phone(phone: str) -> str:
+    """A saved number as it is offered back: `138****5678`, `+86138****5678`."""
+    if len(phone) < 8:
+        return phone
+    keep = phone[:3] if len(phone) <= 11 else phone[: len(phone) - 8]
+    return keep + "*" * (len(phone) - len(keep) - 4) + phone[-4:]
+
+
 def clip(text: str, limit: int) -> str:
     """Shorten text to `limit` characters with an ellipsis."""
     return text if len(text) <= limit else text[: limit - 1] + "…"

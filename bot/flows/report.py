@@ -20,11 +20,11 @@ from bot.callbacks import EditField, Follow, Nav, Pick
 from bot.context import Ctx
 from bot.flows import pending
 from bot.flows.common import answer, data_of, guarded, pattern, reply
-from bot.ui import Button, clip, grid, keyboard
+from bot.ui import Button, clip, grid, keyboard, mask_phone
 from store.errors import DescriptionTooLong, InvalidInput, NotFound
 from store.services import drafts, places
 from store.services.drafts import DraftView
-from store.services.people import room_of
+from store.services.people import get_person_view, room_of, set_phone
 from store.services.queries import open_duplicates
 from store.services.report import NewTicket, Urgency, follow, report, validate_description
 
@@ -226,15 +226,16 @@ async def render(update: Update, context: Ctx, draft: DraftView, *, edit: bool =
         rows = [buttons, _nav_row(context, step)]
         return await reply(update, t("report.choose_urgency"), keyboard(rows), edit=edit)
     if step == CONTACT:
-        markup = ReplyKeyboardMarkup(
-            [
-                [KeyboardButton(t("report.share_contact"), request_contact=True)],
-                [KeyboardButton(t("common.skip"))],
-                [KeyboardButton(t("common.back")), KeyboardButton(t("common.cancel"))],
-            ],
-            resize_keyboard=True,
-            one_time_keyboard=True,
-        )
+        saved = await _saved_phone(context)
+        share = t("report.share_new_phone" if saved else "report.share_contact")
+        offer = t("report.use_saved_phone", phone=mask_phone(saved)) if saved else None
+        contact_rows = [[KeyboardButton(offer)]] if offer else []
+        contact_rows += [
+            [KeyboardButton(share, request_contact=True)],
+            [KeyboardButton(t("common.skip"))],
+            [KeyboardButton(t("common.back")), KeyboardButton(t("common.cancel"))],
+        ]
+        markup = ReplyKeyboardMarkup(contact_rows, resize_keyboard=True, one_time_keyboard=True)
         return await reply(update, t("report.ask_contact"), markup)
     if step == EDIT:
         names = ["place", "category", "description", "photos", "urgency", "contact"]
@@ -490,6 +491,11 @@ async def _submit(update: Update, context: Ctx, draft: DraftView) -> None:
 # --- typed input -------------------------------------------------------------------------
 
 
+async def _saved_phone(context: Ctx) -> str | None:
+    """The requester's remembered number, read fresh (it may have just been forgotten)."""
+    return (await get_person_view(context.store.uow(), context.person.id)).phone
+
+
 async def on_message(update: Update, context: Ctx, draft: DraftView) -> None:
     """A message while a report is in progress: text, photo, contact or something else."""
     message = update.effective_message
@@ -507,10 +513,21 @@ async def on_message(update: Update, context: Ctx, draft: DraftView) -> None:
         user = update.effective_user
         if user is None or message.contact.user_id != user.id:
             return await reply(update, t("report.contact_not_own"))
-        d["phone"] = message.contact.phone_number[:40]
+        # Remembered for the next report (and forgettable from the menu).
+        person = await set_phone(
+            context.store.uow(), context.person.id, message.contact.phone_number
+        )
+        d["phone"] = person.phone
         await reply(update, t("report.contact_saved"), ReplyKeyboardRemove())
         draft.step = _after(draft, CONTACT)
         return await _go(update, context, draft)
+    if step == CONTACT and text:
+        saved = await _saved_phone(context)
+        if saved and text == t("report.use_saved_phone", phone=mask_phone(saved)):
+            d["phone"] = saved
+            await reply(update, "👌", ReplyKeyboardRemove())
+            draft.step = _after(draft, CONTACT)
+            return await _go(update, context, draft)
     if step == DESCRIPTION and text:
         try:
             d["description"] = validate_description(context.store.uow(), text)

@@ -13,13 +13,13 @@ from bot.context import Ctx
 from bot.flows import report
 from bot.flows.common import answer, data_of, guarded, pattern, remember_language, reply
 from bot.i18n import LANGUAGES, Texts
-from bot.ui import keyboard
+from bot.ui import keyboard, mask_phone
 from store.deeplink import parse_room_payload
 from store.errors import InviteInvalid
 from store.lifecycle import Role
 from store.services.booth import CLAIM_PREFIX
 from store.services.invites import INVITE_PREFIX, redeem_invite
-from store.services.people import PersonView, get_person_view, set_language
+from store.services.people import PersonView, get_person_view, set_language, set_phone
 
 log = logging.getLogger(__name__)
 COMMANDS = ("start", "report", "my", "myroom", "phones", "language", "cancel", "help")
@@ -29,12 +29,12 @@ TELEGRAM_LANGUAGE = {"zh_Hans": "zh", "en": "en"}
 
 
 def main_menu(texts: Texts) -> list[list[tuple[str, Menu]]]:
-    """The four entries of the main menu."""
+    """The entries of the main menu."""
     return [
         [(texts("menu.report"), Menu("report"))],
         [(texts("menu.my_tickets"), Menu("my"))],
         [(texts("menu.phones"), Menu("phones"))],
-        [(texts("menu.language"), Menu("lang"))],
+        [(texts("menu.my_phone"), Menu("phone")), (texts("menu.language"), Menu("lang"))],
     ]
 
 
@@ -110,8 +110,30 @@ async def on_menu(update: Update, context: Ctx) -> None:
         await phones(update, context)
     elif item == "lang":
         await choose_language(update, context)
+    elif item == "phone":
+        await my_phone(update, context)
+    elif item == "phone_forget":
+        await set_phone(context.store.uow(), context.person.id, None)
+        await reply(
+            update, context.texts("phone.forgotten"), keyboard(_back_to_menu(context)), edit=True
+        )
     else:
         await show_menu(update, context)
+
+
+def _back_to_menu(context: Ctx) -> list[list[tuple[str, Menu]]]:
+    return [[(context.texts("menu.back_to_menu"), Menu("menu"))]]
+
+
+async def my_phone(update: Update, context: Ctx) -> None:
+    """The phone number reports fill in, masked, with a way to forget it."""
+    t = context.texts
+    saved = (await get_person_view(context.store.uow(), context.person.id)).phone
+    if saved is None:
+        await reply(update, t("phone.none"), keyboard(_back_to_menu(context)), edit=True)
+        return
+    rows = [[(t("phone.forget"), Menu("phone_forget"))], *_back_to_menu(context)]
+    await reply(update, t("phone.saved", phone=mask_phone(saved)), keyboard(rows), edit=True)
 
 
 async def phones(update: Update, context: Ctx) -> None:

@@ -117,7 +117,10 @@ async def file_in(uow: UnitOfWork, new: NewTicket) -> tuple[int, list[int]]:
         category_id=category.id or 0,
         urgency=urgency,
         description=description,
-        contact_phone=clean_text(new.contact_phone) or requester.phone,
+        # Someone filing for a resident may fall back on the resident's saved number; a
+        # requester's own report carries exactly what they chose (Skip means no number).
+        contact_phone=clean_text(new.contact_phone)
+        or (requester.phone if filer_id != new.requester_id else None),
         sweep_id=new.sweep_id,
         accept_due_at=now + accept_in,
         due_at=now + complete_in,

@@ -62,7 +62,9 @@ async def test_happy_path_from_report_to_closed(store: Store) -> None:
         "urgent",
     )
     assert t.photos == ("photo-1", "photo-2")
-    assert t.contact_phone == "+1 555 0100"  # the requester's phone on file
+    # A requester's own report carries only the number they gave (the bot offers the saved
+    # one back; Skip means none), not the phone on file.
+    assert t.contact_phone is None
     # Bob's scope is Building B, Olga is off duty: only Tom and Ann cover A-101 water.
     assert result.offered_to == [w.tom, w.ann]
     assert result.escalated is False

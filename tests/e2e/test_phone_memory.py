@@ -1,0 +1,98 @@
+"""A shared phone number is remembered, offered back masked, and can be forgotten."""
+
+from __future__ import annotations
+
+from sandbox.client import UserHandle
+from sandbox.views import BotMessage
+from store.services.people import person_by_telegram_id
+from tests.e2e.conftest import Harness
+from tests.e2e.staff_steps import file_report_with_photo, ticket
+from tests.e2e.steps import NUMBER, to_photos
+
+PHONE = "+8613812345678"
+OFFER = "Use +86138****5678"
+
+
+async def _to_contact_step(user: UserHandle) -> BotMessage:
+    # Another problem than the first report's, so no duplicate question comes between.
+    photos = await to_photos(user, "💡 Electrical", description="The lamp flickers.")
+    await user.press(photos, "Skip ➡️")
+    urgency = await user.wait_for_edit(photos, lambda m: "How urgent" in m.body)
+    await user.press(urgency, "Normal")
+    return await user.expect(text_contains="Share a phone number")
+
+
+def _keys(message: BotMessage) -> list[str]:
+    return [b.text for row in message.reply_keyboard or [] for b in row]
+
+
+async def _confirm(user: UserHandle) -> tuple[str, str]:
+    """Confirm the report; returns the summary as it read, and the ticket number."""
+    summary = await user.expect(text_contains="Please check your report")
+    shown = summary.body
+    await user.press(summary, "✅ Confirm")
+    received = await user.expect(text_contains="received")
+    found = NUMBER.search(received.body)
+    assert found is not None
+    return shown, found.group()
+
+
+async def _saved_phone(bot: Harness, telegram_id: int) -> str | None:
+    person = await person_by_telegram_id(bot.store.uow(), telegram_id)
+    assert person is not None
+    return person.phone
+
+
+async def test_a_shared_number_is_offered_back_on_the_next_report(bot: Harness) -> None:
+    alice = bot.sandbox.user(1001, "Alice", language_code="en")
+    first = await file_report_with_photo(alice, phone=PHONE)
+    assert (await ticket(bot, first)).contact_phone == PHONE
+    assert await _saved_phone(bot, 1001) == PHONE
+
+    ask = await _to_contact_step(alice)
+    assert _keys(ask)[:2] == [OFFER, "📱 Share another number"]
+    await alice.send(OFFER)
+    summary, number = await _confirm(alice)
+    assert PHONE in summary
+    assert (await ticket(bot, number)).contact_phone == PHONE
+
+
+async def test_skip_means_no_number_on_this_ticket_even_when_one_is_saved(bot: Harness) -> None:
+    alice = bot.sandbox.user(1001, "Alice", language_code="en")
+    await file_report_with_photo(alice, phone=PHONE)
+    await _to_contact_step(alice)
+    await alice.send("Skip ➡️")
+    summary, number = await _confirm(alice)
+    assert "not given" in summary
+    assert (await ticket(bot, number)).contact_phone is None
+    assert await _saved_phone(bot, 1001) == PHONE  # still remembered for next time
+
+
+async def test_the_number_can_be_forgotten_from_the_menu(bot: Harness) -> None:
+    alice = bot.sandbox.user(1001, "Alice", language_code="en")
+    await file_report_with_photo(alice, phone=PHONE)
+    await alice.command("start")
+    menu = await alice.expect(text_contains="What would you like to do")
+    await alice.press(menu, "📱 My phone number")
+    shown = await alice.wait_for_edit(menu)
+    assert "+86138****5678" in shown.body and PHONE not in shown.body
+    await alice.press(shown, "🗑 Forget it")
+    gone = await alice.wait_for_edit(shown)
+    assert "forgotten" in gone.body
+    assert await _saved_phone(bot, 1001) is None
+
+    ask = await _to_contact_step(alice)
+    assert not any(key.startswith("Use ") for key in _keys(ask))
+    # A typed imitation of the old offer is not taken as a number.
+    await alice.send(OFFER)
+    await alice.expect(text_contains="choose one of the buttons")
+
+
+async def test_nothing_saved_says_how_to_share_one(bot: Harness) -> None:
+    bob = bot.sandbox.user(1002, "Bob", language_code="en")
+    await bob.command("start")
+    menu = await bob.expect(text_contains="What would you like to do")
+    await bob.press(menu, "📱 My phone number")
+    shown = await bob.wait_for_edit(menu)
+    assert "No phone number is saved" in shown.body
+    assert shown.button_texts == ["⬅️ Menu"]
