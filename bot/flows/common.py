@@ -114,15 +114,25 @@ def data_of(update: Update, cls: type[C]) -> C:
     return parsed
 
 
+CAPTION_LIMIT = 1024  # Telegram's caption length
+
+
 async def reply(update: Update, text: str, markup: Markup = None, *, edit: bool = False) -> None:
     """Answer in the chat; with `edit`, replace the pressed message instead."""
     query = update.callback_query
     if edit and query is not None and query.message is not None:
+        inline = markup if isinstance(markup, InlineKeyboardMarkup) else None
+        media = getattr(query.message, "text", None) is None
         try:
-            await query.edit_message_text(
-                text, reply_markup=markup if isinstance(markup, InlineKeyboardMarkup) else None
-            )
-            return
+            if not media:
+                await query.edit_message_text(text, reply_markup=inline)
+                return
+            # A photo (a completion notice, an offer) has a caption, not a text: answer in
+            # its caption when it fits, else take its buttons away and answer below it.
+            if len(text) <= CAPTION_LIMIT:
+                await query.edit_message_caption(text, reply_markup=inline)
+                return
+            await query.edit_message_reply_markup(None)
         except BadRequest as exc:
             if "not modified" in str(exc):
                 return

@@ -213,7 +213,7 @@ async def on_action(update: Update, context: Ctx) -> None:
         view = await requester.reopen(uow(), tid, me)
         context.nudge_sender()
         await answer(query)
-        return await reply(update, t("my.not_fixed_done", number=view.number))
+        return await reply(update, t("my.not_fixed_done", number=view.number), edit=True)
     if act.action == "complain":
         if Capacity.REQUESTER not in caps:
             return await answer(query, t("error.not_permitted"), alert=True)
@@ -245,7 +245,8 @@ async def on_visit_answer(update: Update, context: Ctx) -> None:
     context.nudge_sender()
     await answer(query)
     key = "my.visit_accepted" if accepted else "my.visit_declined"
-    await reply(update, t(key, when=t.when(view.visit_at)))
+    # The proposal becomes the answer, so its buttons cannot be pressed twice.
+    await reply(update, t(key, when=t.when(view.visit_at)), edit=True)
 
 
 async def on_rate(update: Update, context: Ctx) -> None:

@@ -205,7 +205,7 @@ async def test_accepting_an_older_visit_proposal_does_not_confirm_a_newer_one(
     assert not (await row(bot, ticket_id)).visit_confirmed
     # The latest proposal is answered as before.
     await alice.press(new, "👍 That time works")
-    await alice.expect(text_contains="the technician will come at")
+    await alice.wait_for_edit(new, lambda m: "the technician will come at" in m.body)
     assert (await row(bot, ticket_id)).visit_confirmed
 
 

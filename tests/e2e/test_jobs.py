@@ -103,7 +103,9 @@ async def test_visit_time_proposed_and_confirmed(bot: Harness) -> None:
     assert proposal.button_texts == ["👍 That time works", "🕒 Ask for another time"]
     await alice.assert_no_message(0.2)
     await alice.press(proposal, "👍 That time works")
-    await alice.expect(text_contains="the technician will come at 2026-03-03 09:00")
+    await alice.wait_for_edit(
+        proposal, lambda m: "the technician will come at 2026-03-03 09:00" in m.body
+    )
     await tom.expect(text_contains=f"{job.number}: the requester accepted the visit")
 
     row = await ticket(bot, job.number)
