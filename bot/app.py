@@ -17,6 +17,7 @@ from telegram.ext import (
     TypeHandler,
 )
 
+from bot import boundary
 from bot.context import BotData, Ctx
 from bot.flows import (
     booth,
@@ -76,6 +77,7 @@ def build_application(
     app.bot_data.sender = sender
     leadership = Leadership(LeaderLock(store.engine), sender)
     app.bot_data.leadership = leadership
+    app.add_handlers(boundary.handlers(), group=boundary.GROUP)
     app.add_handler(TypeHandler(Update, gatekeeper), group=-1)
     for flow in (
         start,

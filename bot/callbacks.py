@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass
 from typing import ClassVar, Self, get_type_hints
 
+from store.errors import DomainError
+
 MAX_BYTES = 64
 SEP = ":"
 # Every int a button carries (ids, offsets, counts, epoch minutes) fits PostgreSQL's
@@ -19,6 +21,12 @@ SEP = ":"
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1
 _INT = re.compile(r"-?[0-9]{1,10}")
 _REGISTRY: dict[str, type[Callback]] = {}
+
+
+class StaleButton(DomainError):
+    """A press whose data no longer (or never did) name something the presser can do."""
+
+    code = "common.stale_button"
 
 
 class CallbackTooLong(ValueError):
@@ -52,7 +60,7 @@ class Callback:
         return data
 
     @classmethod
-    def unpack(cls, data: str) -> Self | None:
+    def unpack(cls, data: str | None) -> Self | None:
         """Parse data of this class, or None when it is malformed in any way."""
         parsed = parse(data)
         return parsed if isinstance(parsed, cls) else None

@@ -18,7 +18,7 @@ from telegram import (
 from telegram.error import BadRequest
 from telegram.ext import ApplicationHandlerStop
 
-from bot.callbacks import Callback
+from bot.callbacks import Callback, StaleButton
 from bot.context import Ctx
 from bot.i18n import Texts, language_from_telegram
 from bot.ui import error_text
@@ -107,10 +107,12 @@ def pattern(cls: type[Callback]) -> Callable[[object], bool]:
 
 
 def data_of(update: Update, cls: type[C]) -> C:
-    """The unpacked callback (the handler's pattern guaranteed it parses)."""
-    assert update.callback_query is not None
-    parsed = cls.unpack(update.callback_query.data or "")
-    assert parsed is not None
+    """The unpacked callback. The handler's pattern and the boundary see to it that it
+    parses; should a press ever get here without usable data, it is a stale button."""
+    query = update.callback_query
+    parsed = cls.unpack(query.data) if query is not None else None
+    if parsed is None:
+        raise StaleButton("callback data does not parse")
     return parsed
 
 

@@ -27,6 +27,7 @@ from store.models import (
     TicketEvent,
     TicketFollower,
 )
+from store.text import normalise
 from store.uow import UnitOfWork
 
 DISPATCH_ROLES = frozenset({Role.DISPATCHER, Role.ADMIN})
@@ -332,11 +333,8 @@ async def next_number(uow: UnitOfWork, series: str) -> int:
 
 
 def clean_text(value: str | None) -> str | None:
-    """Strip a free-text value; empty becomes None."""
-    if value is None:
-        return None
-    value = value.strip()
-    return value or None
+    """Normalised free text (store/text.py); empty becomes None."""
+    return normalise(value)
 
 
 async def staff_covering(uow: UnitOfWork, building: Building, roles: frozenset[Role]) -> list[int]:

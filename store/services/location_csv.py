@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import csv
 import io
+import re
+import unicodedata
 from dataclasses import dataclass
 
 from store.deeplink import room_payload_or_none
@@ -14,6 +16,9 @@ from store.errors import LocationImportError
 from store.models import Building, Campus, Room
 
 COLUMNS = ("campus", "building", "floor", "room", "code")
+# A room code goes into deep links, file names (`repairbot qr`) and typed answers: letters
+# (any script), digits, "-", "_" and "." only, never starting with a dot, never "..".
+_CODE = re.compile(r"[\w-](?:[\w.-]*[\w-])?")
 
 
 def _max_length(column: object) -> int:
@@ -49,6 +54,12 @@ class LocationRow:
         return (self.campus, self.building, self.floor, self.room)
 
 
+def is_room_code(code: str) -> bool:
+    """Letters, digits, "-", "_" and "." only; no leading or trailing dot and no "..", so a
+    code is always a safe file-name part."""
+    return _CODE.fullmatch(code) is not None and ".." not in code
+
+
 def _header_positions(header: list[str]) -> dict[str, int] | str:
     names = [name.strip().lower() for name in header]
     missing = [c for c in COLUMNS if c not in names]
@@ -65,7 +76,9 @@ def _check_row(
 ) -> LocationRow | list[str]:
     if len(fields) != width:
         return [f"expected {width} columns, got {len(fields)}"]
-    values = {c: fields[positions[c]].strip() for c in COLUMNS}
+    # NFC as everywhere text enters the store (store/text.py); control characters are
+    # reported below rather than dropped, since the operator can fix the file.
+    values = {c: unicodedata.normalize("NFC", fields[positions[c]].strip()) for c in COLUMNS}
     problems = []
     for column, value in values.items():
         if not value:
@@ -76,6 +89,11 @@ def _check_row(
             )
         elif any(ch < " " for ch in value):
             problems.append(f"{column} contains a control character")
+    if not problems and not is_room_code(values["code"]):
+        problems.append(
+            f"code {values['code']!r} may hold only letters, digits, '-', '_' and '.' "
+            "(not first, not last, never '..')"
+        )
     if not problems and room_payload_or_none(values["code"]) is None:
         problems.append(f"code {values['code']} is too long for a QR deep link")
     if problems:

@@ -14,6 +14,7 @@ from store.models import Building, Campus, Category, Room
 from store.policy import Policy
 from store.services._common import Place, get_place
 from store.services.location_csv import LocationRow, parse_locations_csv
+from store.text import normalise_key
 from store.uow import UnitOfWork
 
 __all__ = [
@@ -234,7 +235,7 @@ async def list_rooms(
 
 async def room_by_code(uow: UnitOfWork, code: str) -> PlaceView | None:
     """The room with this code (exact first, then ignoring case), or None."""
-    code = code.strip()
+    code = normalise_key(code)
     if not code:
         return None
     async with uow:
@@ -279,7 +280,7 @@ async def building_by_name(uow: UnitOfWork, name: str, campus: str | None = None
 
     A building's short code, the part of its rooms' codes before the dash ("ED1" for
     ED1-101, ED1-102 …), names it too, as the design promises for every `--building`."""
-    name = name.strip()
+    name = normalise_key(name)
     async with uow:
         stmt = select(Building, Campus).join(Campus, col(Campus.id) == Building.campus_id)
         rows = [
@@ -293,7 +294,7 @@ async def building_by_name(uow: UnitOfWork, name: str, campus: str | None = None
             coded = set(await _buildings_with_code(uow, name))
             found = [b for b in rows if b.id in coded]
     if campus is not None:
-        wanted = campus.strip().casefold()
+        wanted = normalise_key(campus).casefold()
         found = [b for b in found if b.campus.casefold() == wanted]
     if not found:
         where = f" in campus {campus!r}" if campus else ""
@@ -326,7 +327,7 @@ async def _buildings_with_code(uow: UnitOfWork, code: str) -> list[int]:
 
 async def campus_by_name(uow: UnitOfWork, name: str) -> CampusView:
     """The campus called `name` (ignoring case), or NotFound."""
-    wanted = name.strip().casefold()
+    wanted = normalise_key(name).casefold()
     for campus in await list_campuses(uow):
         if campus.name.casefold() == wanted:
             return campus

@@ -1,0 +1,37 @@
+"""Free text on its way into the store: one normal form, whatever the database.
+
+PostgreSQL refuses NUL in text (asyncpg raises) while SQLite stores it, and a name typed
+as "e + combining accent" would not match one typed as "é". So every text a person types
+(names, room codes, descriptions, reasons, complaints, comments) passes `normalise` once,
+and both databases store, and compare, the same thing.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+# Telegram's own ceiling for a message's text: nothing longer can arrive from the chat,
+# so it is the last-resort limit for fields without a stricter one of their own.
+TEXT_MAX = 4096
+_KEPT = frozenset("\n\t")
+
+
+def _allowed(char: str) -> bool:
+    # Cc: C0/C1 controls (NUL, ESC, DEL...); Cs: lone surrogates, which no UTF-8 database
+    # can store; Co/Cn are left alone (private-use and new emoji are real user text).
+    return char in _KEPT or unicodedata.category(char) not in ("Cc", "Cs")
+
+
+def normalise(value: str | None, limit: int = TEXT_MAX) -> str | None:
+    """NFC, control characters (other than newline and tab) removed, surrounding space
+    stripped, at most `limit` characters; None for nothing left."""
+    if value is None:
+        return None
+    text = unicodedata.normalize("NFC", "".join(c for c in value if _allowed(c))).strip()
+    return text[:limit].rstrip() or None
+
+
+def normalise_key(value: str, limit: int = TEXT_MAX) -> str:
+    """A typed look-up key (room code, building or campus name, claim code): like
+    `normalise`, but "" rather than None, so callers can compare and query it at once."""
+    return normalise(value, limit) or ""
