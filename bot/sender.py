@@ -25,6 +25,7 @@ from sqlalchemy.exc import OperationalError
 from telegram import Bot, InputMediaPhoto, Message
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
+from bot.edits import edit_text
 from bot.i18n import Texts
 from bot.notices import Rendered, render
 from bot.settings import Settings
@@ -216,8 +217,8 @@ class OutboxSender:
             ref = await outbox.delivery_ref(
                 self.store.uow(), notice.recipient_id, notice.ticket_id, rendered.edit_of
             )
-            if ref is not None:
-                await self._edit(chat, ref, rendered)
+            # A message that can no longer be edited (too old) gets a fresh one instead.
+            if ref is not None and await self._edit(chat, ref, rendered):
                 return ref
         # An earlier try got the photos through but not the text: send only the text.
         photos = [] if notice.payload.get(outbox.PHOTOS_SENT) else rendered.photos
@@ -235,13 +236,7 @@ class OutboxSender:
         message = await self.bot.send_message(chat, rendered.text, reply_markup=rendered.markup)
         return message.message_id
 
-    async def _edit(self, chat: int, message_id: int, rendered: Rendered) -> None:
-        """Edit a text message, or the caption when the original carried a photo."""
-        try:
-            await self.bot.edit_message_text(rendered.text, chat_id=chat, message_id=message_id)
-        except BadRequest as exc:
-            if "no text in the message" not in str(exc).lower():
-                raise
-            await self.bot.edit_message_caption(
-                chat_id=chat, message_id=message_id, caption=rendered.text
-            )
+    async def _edit(self, chat: int, message_id: int, rendered: Rendered) -> bool:
+        """Edit a text message, or the caption when the original carried a photo; False
+        when it cannot be edited any more (bot/edits.py)."""
+        return await edit_text(self.bot, chat, message_id, rendered.text)

@@ -20,6 +20,7 @@ from telegram.ext import ApplicationHandlerStop
 
 from bot.callbacks import Callback, StaleButton
 from bot.context import Ctx
+from bot.edits import clear_keyboard, edit_message
 from bot.i18n import Texts, language_from_telegram
 from bot.ui import error_text
 from store.errors import DomainError, InvalidInput
@@ -116,30 +117,18 @@ def data_of(update: Update, cls: type[C]) -> C:
     return parsed
 
 
-CAPTION_LIMIT = 1024  # Telegram's caption length
-
-
 async def reply(update: Update, text: str, markup: Markup = None, *, edit: bool = False) -> None:
     """Answer in the chat; with `edit`, replace the pressed message instead."""
     query = update.callback_query
-    if edit and query is not None and query.message is not None:
+    if edit and query is not None:
         inline = markup if isinstance(markup, InlineKeyboardMarkup) else None
-        media = getattr(query.message, "text", None) is None
-        try:
-            if not media:
-                await query.edit_message_text(text, reply_markup=inline)
-                return
-            # A photo (a completion notice, an offer) has a caption, not a text: answer in
-            # its caption when it fits, else take its buttons away and answer below it.
-            if len(text) <= CAPTION_LIMIT:
-                await query.edit_message_caption(text, reply_markup=inline)
-                return
-            await query.edit_message_reply_markup(None)
-        except BadRequest as exc:
-            if "not modified" in str(exc):
-                return
-            if "no text in the message" not in str(exc).lower():
-                raise
+        # A photo (a completion notice, an offer) has a caption, not a text: the helper
+        # answers in its caption when it fits (bot/edits.py).
+        if await edit_message(query.message, text, inline):
+            return
+        # It does not fit, or the message is too old to edit: take its buttons away and
+        # answer below it.
+        await clear_keyboard(query.message)
     chat = update.effective_chat
     assert chat is not None
     await chat.send_message(text, reply_markup=markup)

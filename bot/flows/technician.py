@@ -7,6 +7,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.callbacks import OfferAnswer
 from bot.context import Ctx
+from bot.edits import clear_keyboard
 from bot.flows.common import answer, data_of, guarded, pattern, reply
 from bot.flows.jobs import show_job
 from store.errors import AlreadyTaken
@@ -26,8 +27,8 @@ async def on_offer(update: Update, context: Ctx) -> None:
             return
         context.nudge_sender()
         await answer(query, t("staff.accepted", number=view.number), alert=False)
-        assert query is not None and query.message is not None
-        await query.edit_message_reply_markup(None)
+        assert query is not None
+        await clear_keyboard(query.message)
         # The job card with its next steps (visit time, Start, Give back) right away, not
         # only through /jobs; the offer above it keeps the photos and loses its buttons.
         await show_job(
@@ -42,7 +43,7 @@ async def on_offer(update: Update, context: Ctx) -> None:
         context.nudge_sender()
         await answer(query, t("staff.declined"))
         assert query is not None
-        await query.edit_message_reply_markup(None)
+        await clear_keyboard(query.message)
     else:
         await answer(query, t("common.stale_button"), alert=True)
 
