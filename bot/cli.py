@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import importlib
+import re
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -14,8 +15,9 @@ from typing import TypeVar
 
 from pydantic import ValidationError
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
+from bot import logs
 from bot.settings import ConfigError, Settings, load_settings
 from store.db import create_engine, is_sqlite
 from store.deeplink import room_payload
@@ -27,6 +29,8 @@ from store.uow import Store
 
 T = TypeVar("T")
 EXIT_OK, EXIT_FAIL, EXIT_CONFIG = 0, 1, 2
+# Telegram ids fit in 52 bits (the Bot API promises "at most 52 significant bits").
+TELEGRAM_ID_LIMIT = 2**53
 STAFF_ROLES = sorted(str(r) for r in people.STAFF_ROLES)
 
 
@@ -44,6 +48,31 @@ def _err(message: str) -> None:
 
 def _safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
+
+
+def _safe_api_url(settings: Settings) -> str:
+    return logs.redact(settings.telegram.api_url) or "(empty)"
+
+
+def telegram_id(value: str) -> int:
+    """A Telegram user id as the Bot API has them: 1 ≤ id < 2**53."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+    if not 1 <= number < TELEGRAM_ID_LIMIT:
+        raise argparse.ArgumentTypeError(
+            f"{value} is not a Telegram user id (a whole number from 1 to {TELEGRAM_ID_LIMIT - 1})"
+        )
+    return number
+
+
+def sheet_name(code: str) -> str:
+    """The default QR sheet file for a building whose room codes start with `code`: a plain
+    name in the current folder, whatever the code holds (a path separator, "..")."""
+    prefix = code.split("-")[0]
+    stem = re.sub(r"[^\w-]+", "_", prefix).strip("_") or "rooms"
+    return f"qr-{stem}.pdf"
 
 
 async def _with_store(settings: Settings, work: Callable[[Store], Awaitable[T]]) -> T:
@@ -91,10 +120,30 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         app = importlib.import_module("bot.app")
     except ImportError as exc:
         raise CliError(f"the bot application is not available: {exc}") from None
+    from telegram.error import InvalidToken, NetworkError, TelegramError
+
     try:
         result = app.run(settings)
     except ConfigError as exc:  # e.g. webhook mode without a webhook URL
         raise CliError(str(exc), EXIT_CONFIG) from None
+    # One line with what to do, never the traceback: Telegram's own message quotes the token.
+    except InvalidToken:
+        raise CliError(
+            "Telegram refused the bot token: check telegram.token (REPAIRBOT_TELEGRAM__TOKEN) "
+            "against the one @BotFather gave you, and telegram.api_url.",
+            EXIT_CONFIG,
+        ) from None
+    except NetworkError as exc:
+        raise CliError(
+            f"cannot reach Telegram at {_safe_api_url(settings)} ({type(exc).__name__}: "
+            f"{logs.redact(exc.message)}). Check telegram.api_url "
+            "(REPAIRBOT_TELEGRAM__API_URL) and the network.",
+            EXIT_CONFIG,
+        ) from None
+    except TelegramError as exc:
+        raise CliError(
+            f"Telegram refused to start the bot: {logs.redact(exc.message)}", EXIT_CONFIG
+        ) from None
     return result if isinstance(result, int) else EXIT_OK
 
 
@@ -244,7 +293,7 @@ def cmd_qr(args: argparse.Namespace, settings: Settings) -> int:
         QrLabel(_link(settings, room_payload(r.code)), r.code, f"{building.name} {r.name}")
         for r in rooms
     ]
-    out = Path(args.out or f"qr-{rooms[0].code.split('-')[0]}.pdf")
+    out = Path(args.out or sheet_name(rooms[0].code))
     try:
         files = write_sheet(labels, out, f"{building.campus} {building.name}")
     except (OSError, ValueError) as exc:
@@ -259,20 +308,25 @@ def cmd_qr(args: argparse.Namespace, settings: Settings) -> int:
 # --- wiring --------------------------------------------------------------------------------
 
 
+CONFIG_HELP = "settings file (default: ./config.toml if it exists)"
 BUILDING_HELP = "a building's name, or the code its room codes start with (ED1 for ED1-101)"
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     parser = argparse.ArgumentParser(prog="repairbot", description=__doc__)
-    parser.add_argument(
-        "-c", "--config", help="settings file (default: ./config.toml if it exists)"
-    )
+    parser.add_argument("-c", "--config", help=CONFIG_HELP)
+    # `-c` after the command too (`repairbot run -c config.toml`), as most tools allow;
+    # SUPPRESS keeps a subcommand from resetting a `-c` given before it.
+    config = argparse.ArgumentParser(add_help=False)
+    config.add_argument("-c", "--config", default=argparse.SUPPRESS, help=CONFIG_HELP)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    sub.add_parser("run", help="start the bot").set_defaults(func=cmd_run)
+    sub.add_parser("run", parents=[config], help="start the bot").set_defaults(func=cmd_run)
 
-    demo = sub.add_parser("demo", help="run the bot offline against the sandbox, no token")
+    demo = sub.add_parser(
+        "demo", parents=[config], help="run the bot offline against the sandbox, no token"
+    )
     demo.add_argument("--port", type=int, default=8081, help="stand-in port (0: any free)")
     demo.add_argument(
         "--once",
@@ -281,34 +335,44 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.set_defaults(func=cmd_demo)
 
-    db = sub.add_parser("db", help="database schema").add_subparsers(dest="db", required=True)
-    db.add_parser("upgrade", help="apply migrations").set_defaults(func=cmd_db_upgrade)
-    db.add_parser("current", help="show the schema revision").set_defaults(func=cmd_db_current)
+    db = sub.add_parser("db", parents=[config], help="database schema").add_subparsers(
+        dest="db", required=True
+    )
+    db.add_parser("upgrade", parents=[config], help="apply migrations").set_defaults(
+        func=cmd_db_upgrade
+    )
+    db.add_parser("current", parents=[config], help="show the schema revision").set_defaults(
+        func=cmd_db_current
+    )
 
-    loc = sub.add_parser("locations", help="campuses, buildings and rooms")
+    loc = sub.add_parser("locations", parents=[config], help="campuses, buildings and rooms")
     loc_sub = loc.add_subparsers(dest="locations", required=True)
-    imp = loc_sub.add_parser("import", help="import campus,building,floor,room,code CSV")
+    imp = loc_sub.add_parser(
+        "import", parents=[config], help="import campus,building,floor,room,code CSV"
+    )
     imp.add_argument("file")
     imp.set_defaults(func=cmd_locations_import)
 
-    staff = sub.add_parser("staff", help="staff roles and invites")
+    staff = sub.add_parser("staff", parents=[config], help="staff roles and invites")
     staff_sub = staff.add_subparsers(dest="staff", required=True)
-    add = staff_sub.add_parser("add", help="grant a role to a Telegram user")
-    add.add_argument("telegram_id", type=int)
+    add = staff_sub.add_parser("add", parents=[config], help="grant a role to a Telegram user")
+    add.add_argument("telegram_id", type=telegram_id, help="the user's numeric Telegram id")
     add.add_argument("--role", required=True, choices=STAFF_ROLES)
     add.add_argument("--name")
     add.add_argument("--building", action="append", default=[], metavar="NAME", help=BUILDING_HELP)
     add.add_argument("--campus", metavar="NAME")
     add.set_defaults(func=cmd_staff_add)
-    staff_sub.add_parser("list", help="list staff").set_defaults(func=cmd_staff_list)
-    inv = staff_sub.add_parser("invite", help="make a one-time invite link")
+    staff_sub.add_parser("list", parents=[config], help="list staff").set_defaults(
+        func=cmd_staff_list
+    )
+    inv = staff_sub.add_parser("invite", parents=[config], help="make a one-time invite link")
     inv.add_argument("--role", required=True, choices=STAFF_ROLES)
     inv.add_argument("--building", action="append", default=[], metavar="NAME", help=BUILDING_HELP)
     inv.add_argument("--campus", metavar="NAME")
     inv.add_argument("--hours", type=float, help="lifetime (default: service.invite_ttl_hours)")
     inv.set_defaults(func=cmd_staff_invite)
 
-    qr = sub.add_parser("qr", help="room QR codes and links")
+    qr = sub.add_parser("qr", parents=[config], help="room QR codes and links")
     which = qr.add_mutually_exclusive_group(required=True)
     which.add_argument(
         "--building", metavar="NAME", help="write a sheet for every room; " + BUILDING_HELP
@@ -323,7 +387,17 @@ def build_parser() -> argparse.ArgumentParser:
 def _load(config: str | None) -> Settings:
     if config is None and Path("config.toml").is_file():
         config = "config.toml"
-    return load_settings(config)
+    settings = load_settings(config)
+    # From here on no output may show a secret: not a log line, not a crash's traceback.
+    logs.protect(*settings.secrets())
+    try:
+        make_url(settings.database.url).port  # noqa: B018 - parses the port too
+    except (ArgumentError, ValueError):
+        raise ConfigError(
+            "database.url is not a database URL (dialect+driver://user:password@host:port/"
+            "name, e.g. postgresql+asyncpg://bot:secret@127.0.0.1:5432/repairbot)."
+        ) from None
+    return settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -349,8 +423,15 @@ def main(argv: list[str] | None = None) -> int:
         _err(str(exc))
         return EXIT_FAIL
     except (SQLAlchemyError, OSError) as exc:
-        _err(f"database error: {type(exc).__name__}: {str(exc).splitlines()[0]}")
-        return EXIT_FAIL
+        first = (str(exc).splitlines() or [""])[0]
+        _err(
+            logs.redact(
+                f"database error: {type(exc).__name__}: {first}. Check database.url "
+                "(REPAIRBOT_DATABASE__URL), that the server is running, and run "
+                "`repairbot db upgrade` after an update."
+            )
+        )
+        return EXIT_CONFIG
 
 
 if __name__ == "__main__":

@@ -5,11 +5,12 @@ Precedence, highest first: init arguments, environment, the TOML file, the defau
 
 from __future__ import annotations
 
+import contextlib
 import re
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
@@ -19,6 +20,7 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+from sqlalchemy.engine import make_url
 
 from store.policy import (
     DEFAULT_CATEGORIES,
@@ -232,6 +234,22 @@ class Settings(BaseSettings):
         if configured:
             return configured.encode("utf-8")
         return derive_invite_secret(self.require_token())
+
+    def secrets(self) -> list[str]:
+        """Every value no output may show: the token, the webhook secret, the invite key,
+        the database password (bot/logs.py hides them, and the token's secret half)."""
+        values = [
+            self.telegram.token.get_secret_value(),
+            self.telegram.webhook_secret.get_secret_value(),
+            self.service.invite_secret.get_secret_value(),
+        ]
+        with contextlib.suppress(Exception):  # an unparsable URL is refused elsewhere
+            values.append(make_url(self.database.url).password or "")
+        # Until the URL parses, its raw userinfo ("user:password@") is the best guess.
+        userinfo = urlsplit(self.database.url).netloc.rpartition("@")[0]
+        raw = userinfo.partition(":")[2]
+        values += [raw, unquote(raw)]
+        return [v for v in values if v]
 
     def require_token(self) -> str:
         """The bot token, or ConfigError saying how to set it (never echoing the value)."""
