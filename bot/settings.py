@@ -104,6 +104,8 @@ class ServiceSettings(BaseModel):
     low_rating_threshold: int = 2
     offer_batch: int = 3
     invite_ttl_hours: int = 72
+    # A booth ticket's claim link works this many days after filing.
+    claim_ttl_days: int = Field(default=30, ge=1)
     # Reminder to the technician this long before a promised date (and one at the date).
     defer_reminder_hours: int = 24
     # Local time (HH:MM, campus zone or the supervisor's own) of the daily digest.
@@ -211,6 +213,7 @@ class Settings(BaseSettings):
             auto_close_after=timedelta(days=svc.auto_close_days),
             low_rating_threshold=svc.low_rating_threshold,
             offer_batch=svc.offer_batch,
+            claim_ttl=timedelta(days=svc.claim_ttl_days),
             defer_reminder=timedelta(hours=svc.defer_reminder_hours),
             urgency_targets={
                 key: CategoryTarget(

@@ -88,6 +88,7 @@ class Policy:
     auto_close_after: timedelta = timedelta(days=7)
     low_rating_threshold: int = 2
     offer_batch: int = 3
+    claim_ttl: timedelta = timedelta(days=30)
     max_defer: timedelta = timedelta(days=90)
     defer_reminder: timedelta = timedelta(hours=24)
     categories: dict[str, CategoryTarget] = field(default_factory=lambda: dict(DEFAULT_CATEGORIES))

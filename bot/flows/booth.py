@@ -110,6 +110,10 @@ async def redeem_claim(update: Update, context: Ctx, code: str) -> None:
             language=context.texts.language,
         )
     except InviteInvalid as exc:
+        if exc.reason == "expired":
+            days = context.settings.service.claim_ttl_days
+            await reply(update, context.texts("booth.claim_expired", days=days))
+            return
         await reply(
             update,
             context.texts(

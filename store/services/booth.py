@@ -107,6 +107,8 @@ async def claim(
             raise InviteInvalid("unknown")
         if row.used_at is not None:
             raise InviteInvalid("used")
+        if row.created_at + uow.policy.claim_ttl <= uow.now():
+            raise InviteInvalid("expired")
         person = await upsert_person(uow, telegram_id, name, language)
         await uow.flush()
         assert person.id is not None and row.id is not None
