@@ -20,6 +20,9 @@ SEP = ":"
 # INTEGER, the type of the id columns; a forged value beyond it is malformed, not a query.
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1
 _INT = re.compile(r"-?[0-9]{1,10}")
+# Every str a button carries is a key (an action, a step, a language, a checklist item):
+# word characters and "-", "." or "+". Spaces, control characters or NUL mean forged data.
+_WORD = re.compile(r"[\w.+-]+")
 _REGISTRY: dict[str, type[Callback]] = {}
 
 
@@ -87,7 +90,7 @@ def parse(data: str | None) -> Callback | None:
                 return None
             kwargs[f.name] = int(raw)
         else:
-            if not raw:
+            if not _WORD.fullmatch(raw):
                 return None
             kwargs[f.name] = raw
     return cls(**kwargs)

@@ -1,0 +1,131 @@
+"""Hostile input through the running bot: presses a modified client can send (no data,
+garbage, more than 64 bytes), an edit Telegram calls "not modified", and a claim link
+used too late. Each gets a clear answer; none reaches the error handler."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import update
+from telegram import CallbackQuery, Update
+
+from sandbox.models import CallbackAnswer, CallbackRecord
+from sandbox.views import BotMessage
+from store.lifecycle import Role, Status
+from store.models import ClaimCode
+from tests.e2e.authz_steps import STALE, WAIT, Actor, actor, by_number
+from tests.e2e.conftest import Harness
+from tests.e2e.staff_steps import offer_for, technicians
+from tests.e2e.steps import file_report
+from tests.e2e.test_booth_e2e import _file_at_the_booth
+
+E1 = "E1公寓"
+
+
+def record_errors(bot: Harness) -> list[object]:
+    """Every error PTB hands to the error handlers from now on."""
+    errors: list[object] = []
+
+    async def remember(update: object, context: object) -> None:
+        errors.append(getattr(context, "error", None))
+
+    assert bot.app is not None
+    bot.app.add_error_handler(remember)
+    return errors
+
+
+async def press_raw(
+    bot: Harness, who: Actor, message: BotMessage, data: str | None
+) -> CallbackAnswer:
+    """A callback_query as a modified client can send it: `data` None means no data at all
+    (the stand-in's own press always has some)."""
+    state = bot.sandbox.state
+    record = CallbackRecord(
+        id=str(secrets.randbits(63)),
+        user_id=who.user.id,
+        chat_id=message.chat_id,
+        message_id=message.message_id,
+        data=data or "",
+        created=time.monotonic(),
+    )
+    state.callbacks[record.id] = record
+    query = CallbackQuery(
+        id=record.id,
+        from_user=state.users[who.user.id].to_ptb(),
+        chat_instance="1",
+        message=state.to_ptb(message.stored),
+        data=data,
+    )
+    state.emit("callback_query", lambda update_id: Update(update_id, callback_query=query))
+    return await state.changed.wait_for(lambda: record.answer, WAIT, "an answer to the press")
+
+
+@pytest.mark.parametrize("e2e_db", ["sqlite", "postgres"], indirect=True)
+async def test_presses_a_modified_client_sends_get_the_stale_notice_and_nothing_else(
+    bot: Harness,
+) -> None:
+    errors = record_errors(bot)
+    alice = await actor(bot, 1001, "Alice")
+    menu = alice.menu
+    for data in (
+        None,  # no data at all: PTB would hand it to every pattern handler
+        "",
+        "m",  # a known prefix without its field
+        "m:report:extra",
+        "t:open:99999999999",  # beyond any id column
+        "zz:1",  # no such callback
+        "t:open:" + "9" * 70,  # more than Telegram's 64 bytes
+        "m:re port",
+        "m:\x07",
+        "\x00:\x00",
+    ):
+        answer = await press_raw(bot, alice, menu, data)
+        assert answer.show_alert and answer.text == STALE, data
+    # Well-formed but naming nothing of hers: the ticket check answers, as clearly.
+    answer = await press_raw(bot, alice, menu, "t:open:-1")
+    assert answer.show_alert and answer.text == "That ticket doesn't exist or isn't yours."
+    await alice.user.assert_no_message(within=0.3)  # no error message, no menu, nothing
+    assert errors == []
+
+
+async def test_an_accept_whose_keyboard_is_already_gone_still_says_the_job_is_yours(
+    bot: Harness,
+) -> None:
+    """Telegram answers "message is not modified" when the keyboard to clear is already
+    gone (another device, a double tap): the accept was committed and must read as such."""
+    errors = record_errors(bot)
+    (tina,) = await technicians(bot, "Tina")
+    alice = await actor(bot, 1001, "Alice")
+    number = await file_report(alice.user, description="The tap drips.")
+    offer = await offer_for(tina.user, number)
+    assert bot.app is not None
+    # The keyboard disappears before the bot gets to clear it itself.
+    await bot.app.bot.edit_message_reply_markup(
+        chat_id=offer.chat_id, message_id=offer.message_id, reply_markup=None
+    )
+    ticket = await by_number(bot, number)
+    answer = await press_raw(bot, tina, offer, f"o:accept:{ticket.id}")
+    assert answer.text is not None and f"{number} is yours" in answer.text
+    await tina.user.expect(text_contains=f"{number} is yours")
+    assert (await by_number(bot, number)).status == Status.ASSIGNED
+    assert errors == []
+
+
+async def test_a_claim_link_used_after_claim_ttl_days_is_told_so(bot: Harness) -> None:
+    bea = await actor(bot, 6001, "Bea", Role.INSPECTOR, buildings=(E1,))
+    number, code = await _file_at_the_booth(bot, bea)
+    async with bot.store.uow() as uow:
+        await uow.session.execute(
+            update(ClaimCode).values(created_at=uow.now() - timedelta(days=31))
+        )
+        await uow.commit()
+    wang = bot.sandbox.user(1201, "Wang Wei", language_code="en")
+    await wang.command("start", f"c_{code}")
+    await wang.expect(
+        text="This claim link has expired: links work for 30 days after the repair is filed. "
+        "Ask at the repair booth, where staff can tell you how the repair stands."
+    )
+    assert (await by_number(bot, number)).filed_by_id == bea.id
