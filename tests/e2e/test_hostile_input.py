@@ -15,7 +15,7 @@ from telegram import CallbackQuery, Update
 from sandbox.models import CallbackAnswer, CallbackRecord
 from sandbox.views import BotMessage
 from store.lifecycle import Role, Status
-from store.models import ClaimCode
+from store.models import ClaimCode, Person
 from tests.e2e.authz_steps import STALE, WAIT, Actor, actor, by_number
 from tests.e2e.conftest import Harness
 from tests.e2e.staff_steps import offer_for, technicians
@@ -91,6 +91,19 @@ async def test_presses_a_modified_client_sends_get_the_stale_notice_and_nothing_
     assert errors == []
 
 
+async def test_a_press_on_a_message_of_someone_elses_chat_is_refused(bot: Harness) -> None:
+    """Telegram ties a press to a message of the presser's chat; an update that does not
+    (forged, or a message in another chat) is not the presser's to make."""
+    errors = record_errors(bot)
+    alice = await actor(bot, 1001, "Alice")
+    bob = await actor(bot, 1002, "Bob")
+    answer = await press_raw(bot, alice, bob.menu, "m:my")
+    assert answer.show_alert and answer.text == STALE
+    await alice.user.assert_no_message(within=0.2)
+    await bob.user.assert_no_message(within=0.1)
+    assert errors == []
+
+
 async def test_an_accept_whose_keyboard_is_already_gone_still_says_the_job_is_yours(
     bot: Harness,
 ) -> None:
@@ -129,3 +142,24 @@ async def test_a_claim_link_used_after_claim_ttl_days_is_told_so(bot: Harness) -
         "Ask at the repair booth, where staff can tell you how the repair stands."
     )
     assert (await by_number(bot, number)).filed_by_id == bea.id
+
+
+@pytest.mark.parametrize("e2e_db", ["sqlite", "postgres"], indirect=True)
+async def test_nul_and_control_characters_in_typed_text_are_stored_clean(bot: Harness) -> None:
+    """PostgreSQL refuses NUL: a name, a typed room code and a description holding one
+    used to fail there (and be stored as typed on SQLite)."""
+    errors = record_errors(bot)
+    wang = bot.sandbox.user(1201, "Wang\x00 Wei\x1b", language_code="en")
+    await wang.command("start")
+    await wang.expect(text_contains="Hello Wang Wei!")
+    await wang.command("myroom")
+    await wang.expect(text_contains="Type the code of your room")
+    await wang.send("E1-1\x0001")
+    await wang.expect(text_contains="Your room is now E1-101")
+    number = await file_report(wang, description="The tap\x00 drips.\x07")
+    ticket = await by_number(bot, number)
+    assert ticket.description == "The tap drips."
+    async with bot.store.uow() as uow:
+        requester = await uow.session.get(Person, ticket.requester_id)
+        assert requester is not None and requester.name == "Wang Wei"
+    assert errors == []
