@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from types import TracebackType
 from urllib.parse import quote
 
-REDACTED = "<token>"
+REDACTED = "<secret>"
 # A secret shorter than this would blank out ordinary words ("a", "db"); such a password
 # protects nothing anyway.
 MIN_SECRET = 4

@@ -97,6 +97,9 @@ class ServiceSettings(BaseModel):
     emergency_phone: str = "110"
     complaint_phone: str = "12345"
     description_max: int = 1000
+    # Longest rating comment or complaint, and longest cancel/defer/release reason.
+    comment_max: int = Field(default=1000, ge=1, le=3000)
+    reason_max: int = Field(default=500, ge=1, le=500)
     photos_max: int = 5
     urge_cooldown_minutes: int = 120
     reopen_window_days: int = 7
@@ -207,6 +210,8 @@ class Settings(BaseSettings):
         return Policy(
             timezone=svc.timezone,
             description_max=svc.description_max,
+            comment_max=svc.comment_max,
+            reason_max=svc.reason_max,
             photos_max=svc.photos_max,
             urge_cooldown=timedelta(minutes=svc.urge_cooldown_minutes),
             reopen_window=timedelta(days=svc.reopen_window_days),

@@ -129,6 +129,6 @@ async def test_an_uncaught_exception_is_printed_without_the_secrets(tmp_path: Pa
     )
     _, err = await asyncio.wait_for(process.communicate(), TIMEOUT)
     text = err.decode()
-    assert process.returncode == 1 and "RuntimeError: bad token <token> and <token>" in text
+    assert process.returncode == 1 and "RuntimeError: bad token <secret> and <secret>" in text
     for secret in (token, token.split(":", 1)[1], PASSWORD):
         assert secret not in text

@@ -1,11 +1,15 @@
-"""Which bot tokens `run` accepts: real-shaped ones always, placeholders never."""
+"""Which bot tokens `run` accepts: real-shaped ones always, placeholders never; and the
+documented settings are the real ones."""
 
 from __future__ import annotations
+
+import tomllib
+from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
 
-from bot.settings import ConfigError, Settings, looks_like_placeholder
+from bot.settings import ConfigError, ServiceSettings, Settings, looks_like_placeholder
 from sandbox.state import new_token
 
 
@@ -56,3 +60,14 @@ def test_placeholders_and_malformed_tokens_are_refused_without_echoing(token: st
     assert "REPAIRBOT_TELEGRAM__TOKEN" in message
     if token.strip():
         assert token not in message
+
+
+def test_config_example_and_readme_name_every_service_setting() -> None:
+    """config.example.toml and the README's table stay true to the code."""
+    root = Path(__file__).parents[2]
+    example = tomllib.loads((root / "config.example.toml").read_text(encoding="utf-8"))
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    assert set(ServiceSettings.model_fields) <= set(example["service"])
+    assert [k for k in ServiceSettings.model_fields if k not in readme] == []
+    loaded = Settings.model_validate(example).service
+    assert (loaded.claim_ttl_days, loaded.comment_max, loaded.reason_max) == (30, 1000, 500)
