@@ -8,18 +8,16 @@ and both databases store, and compare, the same thing.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 # Telegram's own ceiling for a message's text: nothing longer can arrive from the chat,
 # so it is the last-resort limit for fields without a stricter one of their own.
 TEXT_MAX = 4096
-_KEPT = frozenset("\n\t")
-
-
-def _allowed(char: str) -> bool:
-    # Cc: C0/C1 controls (NUL, ESC, DEL...); Cs: lone surrogates, which no UTF-8 database
-    # can store; Co/Cn are left alone (private-use and new emoji are real user text).
-    return char in _KEPT or unicodedata.category(char) not in ("Cc", "Cs")
+# Unicode's control characters (category Cc: U+0000-U+001F and U+007F-U+009F) but newline
+# and tab, and lone surrogates (Cs), which no UTF-8 database can store. Private-use and
+# unassigned code points stay: they are real user text (new emoji).
+_UNWANTED = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 def normalise(value: str | None, limit: int = TEXT_MAX) -> str | None:
@@ -27,7 +25,7 @@ def normalise(value: str | None, limit: int = TEXT_MAX) -> str | None:
     stripped, at most `limit` characters; None for nothing left."""
     if value is None:
         return None
-    text = unicodedata.normalize("NFC", "".join(c for c in value if _allowed(c))).strip()
+    text = unicodedata.normalize("NFC", _UNWANTED.sub("", value)).strip()
     return text[:limit].rstrip() or None
 
 
