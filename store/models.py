@@ -141,6 +141,15 @@ class Ticket(SQLModel, table=True):
         Index("ix_ticket_accepted_at", "accepted_at"),
         Index("ix_ticket_completed_at", "completed_at"),
         Index("ix_ticket_updated_at", "updated_at"),
+        # My tickets pages newest first by id, one seek per way a ticket is "mine"
+        # (queries.my_tickets): requested, filed on someone's behalf, followed.
+        Index("ix_ticket_requester_newest", "requester_id", "id"),
+        Index("ix_ticket_filed_by_newest", "filed_by_id", "id"),
+        # The queues, overdue and stale lists and the technician's jobs read open tickets
+        # by status and target, so they seek to the live part of a long history.
+        Index("ix_ticket_status_due", "status", "due_at"),
+        Index("ix_ticket_status_promised", "status", "promised_at"),
+        Index("ix_ticket_assignee_status", "assignee_id", "status"),
     )
     id: int | None = Field(default=None, primary_key=True)
     number: str = Field(max_length=20, unique=True)
@@ -201,6 +210,9 @@ class TicketPhoto(SQLModel, table=True):
 
 class TicketFollower(SQLModel, table=True):
     """Someone who chose to follow an existing ticket instead of filing a duplicate."""
+
+    # The key leads with the ticket; My tickets asks the other way round.
+    __table_args__ = (Index("ix_ticketfollower_person_ticket", "person_id", "ticket_id"),)
 
     ticket_id: int = Field(foreign_key="ticket.id", primary_key=True)
     person_id: int = Field(foreign_key="person.id", primary_key=True)

@@ -81,6 +81,18 @@ class Page(Generic[T]):
 
 
 @dataclass(frozen=True, slots=True)
+class Window(Generic[T]):
+    """One page of a list read by keyset (newest first by id), not by OFFSET: a page costs
+    the same on page 1 and page 500, and its count stops at a cap ("20+")."""
+
+    items: list[T]
+    total: int  # exact below the cap, else the cap itself
+    capped: bool  # there are more than `total`
+    has_newer: bool
+    has_older: bool
+
+
+@dataclass(frozen=True, slots=True)
 class TechnicianLoad:
     """A technician with their duty state and how many open jobs they hold."""
 

@@ -36,7 +36,7 @@ def _is_dispatcher(context: Ctx) -> None:
 
 
 async def queue_command(update: Update, context: Ctx) -> None:
-    """/queue [unassigned|overdue|deferred|all]."""
+    """/queue [unassigned|overdue|deferred|all|stale]."""
     _is_dispatcher(context)
     arg = context.args[0].lower() if context.args else QueueFilter.UNASSIGNED.value
     flt = QueueFilter(arg) if arg in {f.value for f in QueueFilter} else QueueFilter.UNASSIGNED
@@ -46,26 +46,38 @@ async def queue_command(update: Update, context: Ctx) -> None:
 async def show_queue(
     update: Update, context: Ctx, flt: QueueFilter, offset: int, *, edit: bool
 ) -> None:
-    """One page of the queue with filter tabs."""
+    """One page of the queue with filter tabs.
+
+    `offset` is an OFFSET into the everyday views (as long as the live work, so cheap) and,
+    on the stale list (as long as the years of forgotten tickets), the id the page starts
+    after (keyset)."""
     t = context.texts
-    page = await queries.dispatcher_queue(
-        context.store.uow(), context.person.id, flt, offset=offset, limit=PAGE
-    )
+    uow, me = context.store.uow(), context.person.id
+    if flt is QueueFilter.STALE:
+        window = await queries.stale_tickets(uow, me, after=offset, limit=PAGE)
+        items, total = window.items, f"{window.total}+" if window.capped else str(window.total)
+        newer = QueueView(flt.value, 0) if window.has_newer else None
+        older = QueueView(flt.value, items[-1].id) if window.has_older else None
+    else:
+        page = await queries.dispatcher_queue(uow, me, flt, offset=offset, limit=PAGE)
+        items, total = page.items, str(page.total)
+        newer = QueueView(flt.value, max(offset - PAGE, 0)) if page.has_prev else None
+        older = QueueView(flt.value, offset + PAGE) if page.has_next else None
     tabs: list[Button] = [
         (("• " if f is flt else "") + t(f"queue.filter_{f.value}"), QueueView(f.value, 0))
         for f in QueueFilter
     ]
-    rows: list[list[Button]] = [tabs[:2], tabs[2:]]
-    for v in page.items:
+    rows: list[list[Button]] = [tabs[:3], tabs[3:]]
+    for v in items:
         label = f"{t(f'urgency.{v.urgency}')} · {v.number} · {t.status(v.status)} · {v.building}"
         rows.append([(clip(label, 60), QueueItem("open", v.id))])
     pager: list[Button] = []
-    if page.has_prev:
-        pager.append((t("common.prev"), QueueView(flt.value, max(offset - PAGE, 0))))
-    if page.has_next:
-        pager.append((t("common.next"), QueueView(flt.value, offset + PAGE)))
+    if newer is not None:
+        pager.append((t("common.prev"), newer))
+    if older is not None:
+        pager.append((t("common.next"), older))
     rows.append(pager)
-    text = t("queue.title", filter=t(f"queue.filter_{flt.value}"), total=page.total)
+    text = t("queue.title", filter=t(f"queue.filter_{flt.value}"), total=total)
     await reply(update, text, keyboard(rows), edit=edit)
 
 

@@ -32,21 +32,25 @@ PAGE_SIZE = 5
 
 async def my_command(update: Update, context: Ctx) -> None:
     """/my: the first page of my tickets."""
-    await show_list(update, context, offset=0)
+    await show_list(update, context)
 
 
-async def show_list(update: Update, context: Ctx, *, offset: int, edit: bool = False) -> None:
-    """One page of my tickets, newest first."""
+async def show_list(update: Update, context: Ctx, *, cursor: int = 0, edit: bool = False) -> None:
+    """One page of my tickets, newest first.
+
+    The page is read by keyset, never by OFFSET, so page 50 costs what page 1 does:
+    `cursor` (MyPage's int) is 0 for the newest page, a ticket id for the page older than
+    that ticket, or minus a ticket id for the page newer than it.
+    """
     t = context.texts
     page = await queries.my_tickets(
-        context.store.uow(), context.person.id, offset=offset, limit=PAGE_SIZE
+        context.store.uow(),
+        context.person.id,
+        before=cursor if cursor > 0 else None,
+        after=-cursor if cursor < 0 else None,
+        limit=PAGE_SIZE,
     )
     back: list[Button] = [(t("menu.back_to_menu"), Menu("menu"))]
-    if not page.items and page.total > 0:
-        # A page past the end (an old or forged button): the last page there is.
-        last = (page.total - 1) // PAGE_SIZE * PAGE_SIZE
-        await show_list(update, context, offset=last, edit=edit)
-        return
     if not page.items:
         await reply(update, t("my.empty"), keyboard([back]), edit=edit)
         return
@@ -54,11 +58,12 @@ async def show_list(update: Update, context: Ctx, *, offset: int, edit: bool = F
         [(f"{v.number} · {t.status(v.status)}", TicketAction("open", v.id))] for v in page.items
     ]
     pager: list[Button] = []
-    if page.has_prev:
-        pager.append((t("common.prev"), MyPage(max(offset - PAGE_SIZE, 0))))
-    if page.has_next:
-        pager.append((t("common.next"), MyPage(offset + PAGE_SIZE)))
-    lines = [t("my.title", total=page.total)]
+    if page.has_newer:
+        pager.append((t("common.prev"), MyPage(-page.items[0].id)))
+    if page.has_older:
+        pager.append((t("common.next"), MyPage(page.items[-1].id)))
+    total = f"{page.total}+" if page.capped else str(page.total)
+    lines = [t("my.title", total=total)]
     lines += [
         t(
             "my.item",
@@ -75,7 +80,7 @@ async def show_list(update: Update, context: Ctx, *, offset: int, edit: bool = F
 async def on_page(update: Update, context: Ctx) -> None:
     """Another page of the list."""
     await answer(update.callback_query)
-    await show_list(update, context, offset=max(data_of(update, MyPage).offset, 0), edit=True)
+    await show_list(update, context, cursor=data_of(update, MyPage).offset, edit=True)
 
 
 def _actions(context: Ctx, view: TicketView, caps: frozenset[Capacity]) -> list[list[Button]]:

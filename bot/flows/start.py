@@ -105,7 +105,7 @@ async def on_menu(update: Update, context: Ctx) -> None:
     elif item == "my":
         from bot.flows import my_tickets
 
-        await my_tickets.show_list(update, context, offset=0)
+        await my_tickets.show_list(update, context)
     elif item == "phones":
         await phones(update, context)
     elif item == "lang":

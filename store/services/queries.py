@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, exists, func, or_
+from sqlalchemy import ColumnElement, and_, case, exists, func, or_, union
 from sqlalchemy import select as sa_select
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
@@ -28,12 +28,19 @@ from store.models import (
 )
 from store.services._common import get_person, load
 from store.uow import UnitOfWork
-from store.views import EventView, Page, TechnicianLoad, TicketView
+from store.views import EventView, Page, TechnicianLoad, TicketView, Window
 
 Assignee = aliased(Person)
 ASSIGNEE_NAME: Any = Assignee.name  # an aliased column; SQLModel types it as str
 # Jobs a technician still holds; they count towards the load the dispatcher sees.
 HELD_STATUSES = (Status.ASSIGNED, Status.IN_PROGRESS, Status.DEFERRED)
+# Open and not deferred: these are late when past `due_at`, a deferred one past its promise.
+TARGET_DUE_STATUSES = tuple(s for s in Status if s in OPEN_STATUSES and s is not Status.DEFERRED)
+# A ticket still open this long after its target is forgotten, not late: it leaves the
+# everyday queues and job lists for the stale list, where a dispatcher closes or revives it.
+STALE_AFTER = timedelta(days=90)
+# My tickets counts up to this many, then says "20+": a count is one short index read.
+COUNT_CAP = 20
 
 
 def _base_query() -> Any:
@@ -54,14 +61,18 @@ async def _views(
     order: Sequence[Any] = (col(Ticket.created_at).desc(), col(Ticket.id).desc()),
     offset: int = 0,
     limit: int | None = None,
+    with_photos: bool = True,
 ) -> list[TicketView]:
-    stmt = _base_query().where(*where).order_by(*order).offset(offset)
+    stmt = _base_query().where(*where).order_by(*order)
+    if offset:
+        stmt = stmt.offset(offset)
     if limit is not None:
         stmt = stmt.limit(limit)
     rows = (await uow.session.execute(stmt)).all()
     ids = [row[0].id for row in rows]
     photos: dict[int, dict[str, list[str]]] = {}
-    if ids:
+    # Lists show no photos: one query less on the screens opened most.
+    if ids and with_photos:
         photo_rows = await uow.session.execute(
             select(TicketPhoto)
             .where(col(TicketPhoto.ticket_id).in_(ids))
@@ -174,22 +185,78 @@ async def timeline(uow: UnitOfWork, ticket_id: int, viewer_id: int) -> list[Even
         ]
 
 
+def _mine(
+    person_id: int, *, below: int | None = None, above: int | None = None, newest: bool, n: int
+) -> Any:
+    """Up to `n` ids of the person's tickets (requested, filed by them, followed) in id
+    order, each way read from its own index (`ix_ticket_requester_newest`,
+    `ix_ticket_filed_by_newest`, `ix_ticketfollower_person_ticket`) and merged; an OR
+    over the three would scan the ticket table."""
+
+    def branch(ticket_id: Any, owner: Any) -> Any:
+        q = sa_select(ticket_id.label("id")).where(owner == person_id)
+        if below is not None:
+            q = q.where(ticket_id < below)
+        if above is not None:
+            q = q.where(ticket_id > above)
+        return sa_select(q.order_by(ticket_id.desc() if newest else ticket_id).limit(n).subquery())
+
+    merged = union(
+        branch(col(Ticket.id), col(Ticket.requester_id)),
+        branch(col(Ticket.id), col(Ticket.filed_by_id)),
+        branch(col(TicketFollower.ticket_id), col(TicketFollower.person_id)),
+    ).subquery()
+    return sa_select(merged.c.id).order_by(merged.c.id.desc() if newest else merged.c.id).limit(n)
+
+
 async def my_tickets(
-    uow: UnitOfWork, person_id: int, *, offset: int = 0, limit: int = 5
-) -> Page[TicketView]:
-    """Tickets the person filed, was filed for or follows; newest first."""
-    followed = select(TicketFollower.ticket_id).where(TicketFollower.person_id == person_id)
-    mine = or_(
-        col(Ticket.requester_id) == person_id,
-        col(Ticket.filed_by_id) == person_id,
-        col(Ticket.id).in_(followed),
-    )
+    uow: UnitOfWork,
+    person_id: int,
+    *,
+    before: int | None = None,
+    after: int | None = None,
+    limit: int = 5,
+) -> Window[TicketView]:
+    """Tickets the person filed, was filed for or follows; newest first, `limit` at a time.
+
+    The page holds the tickets older than ticket id `before`, or newer than `after`, or
+    the newest ones. A page past either end (an old or forged button) shows the last
+    page there is on that side.
+    """
+
+    async def ids(**kw: Any) -> list[int]:
+        return list((await uow.session.execute(_mine(person_id, **kw))).scalars())
+
     async with uow:
-        total = (
-            await uow.session.execute(select(func.count()).select_from(Ticket).where(mine))
-        ).scalar_one()
-        items = await _views(uow, [mine], offset=max(offset, 0), limit=limit)
-        return Page(items, int(total), max(offset, 0), limit)
+        counted = await ids(newest=True, n=COUNT_CAP + 1)
+        if after is not None:
+            page = (await ids(above=after, newest=False, n=limit + 1))[::-1]
+            has_newer, page = len(page) > limit, page[-limit:]
+            has_older = bool(page) and bool(await ids(below=page[-1], newest=True, n=1))
+        elif before is not None:
+            page = await ids(below=before, newest=True, n=limit + 1)
+            has_older, page = len(page) > limit, page[:limit]
+            has_newer = bool(page) and bool(await ids(above=page[0], newest=False, n=1))
+        else:
+            page, has_newer = counted[:limit], False
+            has_older = len(counted) > limit
+        if not page and counted:
+            # Past the end: the oldest page if we were going back, else the newest.
+            if before is not None:
+                page = (await ids(newest=False, n=limit))[::-1]
+                has_newer, has_older = bool(page) and page[0] < counted[0], False
+            else:
+                page, has_newer, has_older = counted[:limit], False, len(counted) > limit
+        items = await _views(
+            uow, [col(Ticket.id).in_(page)], order=(col(Ticket.id).desc(),), with_photos=False
+        )
+        return Window(
+            items,
+            min(len(counted), COUNT_CAP),
+            len(counted) > COUNT_CAP,
+            has_newer,
+            has_older,
+        )
 
 
 async def open_duplicates(uow: UnitOfWork, room_id: int, category_id: int) -> list[TicketView]:
@@ -212,6 +279,7 @@ class QueueFilter(StrEnum):
     OVERDUE = "overdue"
     DEFERRED = "deferred"
     ALL = "all"
+    STALE = "stale"
 
 
 async def _scope_filter(uow: UnitOfWork, person_id: int, roles: set[Role]) -> Any:
@@ -236,6 +304,51 @@ async def _scope_filter(uow: UnitOfWork, person_id: int, roles: set[Role]) -> An
     return or_(*clauses)
 
 
+def _targets(
+    statuses: Sequence[Status], *, since: datetime | None = None, until: datetime | None = None
+) -> ColumnElement[bool]:
+    """Open tickets of `statuses` whose target (`due_at`, or the promise when deferred)
+    lies in [since, until): each side a range seek on `ix_ticket_status_due` or
+    `ix_ticket_status_promised`. `due_at` is set at filing and `promised_at` on deferral,
+    so an open ticket always has the target it is judged by."""
+    branches: list[ColumnElement[bool]] = []
+    by_due: list[Status] = [s for s in statuses if s in TARGET_DUE_STATUSES]
+    by_promise: list[Status] = [Status.DEFERRED] if Status.DEFERRED in statuses else []
+    for column, kinds in ((col(Ticket.due_at), by_due), (col(Ticket.promised_at), by_promise)):
+        if not kinds:
+            continue
+        terms: list[ColumnElement[bool]] = [col(Ticket.status).in_(kinds)]
+        if since is not None:
+            terms.append(column >= since)
+        if until is not None:
+            terms.append(column < until)
+        branches.append(and_(*terms))
+    return or_(*branches)
+
+
+def live_clause(now: datetime) -> ColumnElement[bool]:
+    """Open and not stale: what the everyday queues and job lists show."""
+    return _targets(list(OPEN_STATUSES), since=now - STALE_AFTER)
+
+
+def stale_clause(now: datetime) -> ColumnElement[bool]:
+    """Open and past its target by more than STALE_AFTER: the stale list."""
+    return _targets(list(OPEN_STATUSES), until=now - STALE_AFTER)
+
+
+def _queue_clause(flt: QueueFilter, now: datetime) -> ColumnElement[bool]:
+    since = now - STALE_AFTER
+    if flt is QueueFilter.UNASSIGNED:
+        return _targets([Status.RECEIVED, Status.DISPATCHING], since=since)
+    if flt is QueueFilter.DEFERRED:
+        return _targets([Status.DEFERRED], since=since)
+    if flt is QueueFilter.OVERDUE:
+        return _targets(list(OPEN_STATUSES), since=since, until=now)
+    if flt is QueueFilter.STALE:
+        return stale_clause(now)
+    return live_clause(now)
+
+
 async def dispatcher_queue(
     uow: UnitOfWork,
     person_id: int,
@@ -244,20 +357,16 @@ async def dispatcher_queue(
     offset: int = 0,
     limit: int = 10,
 ) -> Page[TicketView]:
-    """Tickets in the dispatcher's scope, oldest and most urgent first."""
+    """Tickets in the dispatcher's scope, most urgent and then oldest first.
+
+    Every view but the stale list reads only live tickets (target within STALE_AFTER), so
+    it stays as long as the office's current work, whatever the history: its count and
+    an OFFSET into it are cheap. The stale list, which grows with the years, is paged by
+    `stale_tickets` instead.
+    """
     async with uow:
         scope = await _scope_filter(uow, person_id, {Role.DISPATCHER, Role.ADMIN})
-        now = uow.now()
-        where: list[Any] = [scope]
-        if flt is QueueFilter.UNASSIGNED:
-            where.append(col(Ticket.status).in_([Status.RECEIVED, Status.DISPATCHING]))
-        elif flt is QueueFilter.DEFERRED:
-            where.append(col(Ticket.status) == Status.DEFERRED)
-        elif flt is QueueFilter.OVERDUE:
-            where.append(col(Ticket.status).in_(list(OPEN_STATUSES)))
-            where.append(_overdue_clause(now))
-        else:
-            where.append(col(Ticket.status).in_(list(OPEN_STATUSES)))
+        where: list[Any] = [scope, _queue_clause(flt, uow.now())]
         total = (
             await uow.session.execute(
                 select(func.count())
@@ -273,8 +382,42 @@ async def dispatcher_queue(
             order=(URGENCY_RANK, col(Ticket.created_at), col(Ticket.id)),
             offset=max(offset, 0),
             limit=limit,
+            with_photos=False,
         )
         return Page(items, int(total), max(offset, 0), limit)
+
+
+async def stale_tickets(
+    uow: UnitOfWork, person_id: int, *, after: int = 0, limit: int = 10
+) -> Window[TicketView]:
+    """The stale list in the dispatcher's scope, oldest first, `limit` tickets after id
+    `after` (keyset: the list is as long as the office forgot tickets)."""
+    async with uow:
+        scope = await _scope_filter(uow, person_id, {Role.DISPATCHER, Role.ADMIN})
+        where: list[Any] = [scope, stale_clause(uow.now())]
+        counted = (
+            await uow.session.execute(
+                sa_select(func.count()).select_from(
+                    sa_select(col(Ticket.id))
+                    .join(Room, col(Room.id) == Ticket.room_id)
+                    .join(Building, col(Building.id) == Room.building_id)
+                    .where(*where)
+                    .limit(COUNT_CAP * 50 + 1)
+                    .subquery()
+                )
+            )
+        ).scalar_one()
+        items = await _views(
+            uow,
+            [*where, col(Ticket.id) > after],
+            order=(col(Ticket.id),),
+            limit=limit + 1,
+            with_photos=False,
+        )
+        cap = COUNT_CAP * 50
+        return Window(
+            items[:limit], min(int(counted), cap), counted > cap, after > 0, len(items) > limit
+        )
 
 
 URGENCY_RANK = case(
@@ -291,21 +434,22 @@ HELD_RANK = case(
 )
 
 
-def _overdue_clause(now: datetime) -> ColumnElement[bool]:
-    """Past a promised date when deferred, else past the category's completion target."""
-    return or_(
-        (col(Ticket.status) == Status.DEFERRED) & (col(Ticket.promised_at) < now),
-        (col(Ticket.status) != Status.DEFERRED) & (col(Ticket.due_at) < now),
-    )
-
-
 async def technician_jobs(uow: UnitOfWork, person_id: int) -> list[TicketView]:
-    """The technician's open jobs, grouped by state, oldest first within a state."""
+    """The technician's open jobs, grouped by state, oldest first within a state; jobs
+    forgotten past STALE_AFTER are on the dispatcher's stale list instead."""
     async with uow:
+        since = uow.now() - STALE_AFTER
         return await _views(
             uow,
-            [col(Ticket.assignee_id) == person_id, col(Ticket.status).in_(HELD_STATUSES)],
+            [
+                col(Ticket.assignee_id) == person_id,
+                # Outside the OR as well, so the seek is (assignee_id, status) and not
+                # every ticket the technician ever had.
+                col(Ticket.status).in_(HELD_STATUSES),
+                _targets(HELD_STATUSES, since=since),
+            ],
             order=(HELD_RANK, URGENCY_RANK, col(Ticket.created_at), col(Ticket.id)),
+            with_photos=False,
         )
 
 

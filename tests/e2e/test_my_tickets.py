@@ -217,10 +217,13 @@ async def test_pages_and_a_page_past_the_end_shows_the_last_one(bot: Harness) ->
     await alice.press(first, "Next ▶️")
     second = await alice.wait_for_edit(first, lambda m: numbers[0] in m.text)
     assert numbers[2] not in second.text
-    # An old or forged page number beyond the end: the last page, not "no tickets yet".
+    await alice.press(second, "◀️ Prev")
+    newest = await alice.wait_for_edit(second, lambda m: numbers[6] in m.text)
+    assert numbers[1] not in newest.text and "◀️ Prev" not in newest.button_texts
+    # An old or forged cursor beyond the oldest ticket: the oldest page, not "no tickets yet".
     await alice.command("my")
     again = await alice.expect(text_contains="Your tickets (7)")
-    await alice.press_forged(again, MyPage(500).pack())
+    await alice.press_forged(again, MyPage(1).pack())
     last = await alice.wait_for_edit(again)
     assert numbers[0] in last.text and numbers[6] not in last.text
     assert "Next ▶️" not in last.button_texts and "◀️ Prev" in last.button_texts

@@ -193,10 +193,16 @@ async def test_my_tickets_pages_newest_first_including_followed_and_proxy(store:
 
     page = await queries.my_tickets(st.uow(), w.requester, limit=4)
     assert [v.number for v in page.items] == newest_first[:4]
-    assert (page.total, page.has_next, page.has_prev) == (6, True, False)
-    page = await queries.my_tickets(st.uow(), w.requester, offset=4, limit=4)
-    assert [v.number for v in page.items] == newest_first[4:]
-    assert (page.has_next, page.has_prev) == (False, True)
+    assert (page.total, page.capped, page.has_older, page.has_newer) == (6, False, True, False)
+    older = await queries.my_tickets(st.uow(), w.requester, before=page.items[-1].id, limit=4)
+    assert [v.number for v in older.items] == newest_first[4:]
+    assert (older.has_older, older.has_newer) == (False, True)
+    back = await queries.my_tickets(st.uow(), w.requester, after=older.items[0].id, limit=4)
+    assert [v.number for v in back.items] == newest_first[:4]
+    assert (back.has_older, back.has_newer) == (True, False)
+    # past the oldest (an old or forged cursor): the oldest page, never an empty one
+    oldest = await queries.my_tickets(st.uow(), w.requester, before=1, limit=4)
+    assert [v.number for v in oldest.items] == newest_first[2:]
     # the inspector sees what she filed; the neighbour only their own
     assert [v.number for v in (await queries.my_tickets(st.uow(), w.ivy)).items] == [numbers[4]]
     assert [v.number for v in (await queries.my_tickets(st.uow(), w.neighbour)).items] == [
