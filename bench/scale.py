@@ -1,7 +1,7 @@
 """Every screen at scale: seed N tickets fast, then time the screens the bot shows.
 
     .venv/bin/python bench/scale.py [--sizes 100000,1000000 | --tickets N] [--db sqlite|pg|both]
-        [--runs 20] [--pg postgresql+asyncpg://postgres@127.0.0.1:5432] [--explain]
+        [--runs 20] [--pg postgresql+asyncpg://postgres@127.0.0.1:5432] [--explain] [--keep DIR]
 
 For each size, a fresh SQLite file and/or a throw-away PostgreSQL database (created and
 dropped here) gets the sample campus (examples/campus.csv, ~3,000 rooms, through the
@@ -273,6 +273,27 @@ async def seed(store: Store, n: int) -> Seeded:
     return seeded
 
 
+async def _find(store: Store) -> Seeded | None:
+    """The people of an earlier seeding of this database (--keep), if there was one."""
+    async with store.uow() as uow:
+        rows = (
+            await uow.session.execute(
+                select(Person.id, Person.telegram_id)
+                .where(col(Person.telegram_id) >= 7_000_000)
+                .order_by(col(Person.id))
+            )
+        ).all()
+    by_tg = {tg: pid for pid, tg in rows}
+    if 7_000_001 not in by_tg:
+        return None
+    return Seeded(
+        by_tg[7_000_001],
+        by_tg[7_000_002],
+        [by_tg[7_100_000 + i] for i in range(TECHNICIANS)],
+        [pid for pid, tg in rows if tg >= 8_000_000],
+    )
+
+
 # --- timing -------------------------------------------------------------------------------
 
 
@@ -388,7 +409,7 @@ async def run_engine(url: str, n: int, args: argparse.Namespace) -> dict[str, Ti
     store = Store(create_engine(url), clock=lambda: NOW)
     try:
         started = time.perf_counter()
-        s = await seed(store, n)
+        s = await _find(store) or await seed(store, n)
         print(
             f"  {store.engine.dialect.name} seeded {n:,} tickets in "
             f"{time.perf_counter() - started:.0f} s: {s.counts}",
@@ -407,6 +428,9 @@ async def run_engine(url: str, n: int, args: argparse.Namespace) -> dict[str, Ti
 
 
 async def on_sqlite(n: int, args: argparse.Namespace) -> dict[str, Timing]:
+    if args.keep:
+        # Seeded once, timed again and again (migrations newer than the file still run).
+        return await run_engine(f"sqlite+aiosqlite:///{args.keep}/scale-{n}.db", n, args)
     with tempfile.TemporaryDirectory() as tmp:
         return await run_engine(f"sqlite+aiosqlite:///{tmp}/scale.db", n, args)
 
@@ -459,6 +483,7 @@ async def main() -> None:
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--pg", default="postgresql+asyncpg://postgres@127.0.0.1:5432")
     parser.add_argument("--explain", action="store_true", help="plans at the largest size")
+    parser.add_argument("--keep", help="SQLite only: keep the seeded files in this directory")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else [args.tickets or 100_000]
     explain_flag = args.explain

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, String, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from store.lifecycle import Role, Status
@@ -267,6 +267,17 @@ class Outbox(SQLModel, table=True):
 
 class FollowUp(SQLModel, table=True):
     """A supervisor's to-do raised by a low rating or a complaint; open until resolved."""
+
+    # /stats and the digest count the open ones in a viewer's scope: starting from this
+    # (small, partial) index, not from every ticket of the viewer's buildings.
+    __table_args__ = (
+        Index(
+            "ix_followup_open",
+            "ticket_id",
+            sqlite_where=text("resolved_at IS NULL"),
+            postgresql_where=text("resolved_at IS NULL"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     number: str = Field(max_length=20, unique=True)

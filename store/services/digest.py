@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import ColumnElement, and_, func, update
 from sqlalchemy import select as sa_select
-from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
@@ -19,10 +20,13 @@ from store.services.stats import (
     TechnicianStats,
     any_ticket,
     as_utc,
+    late_clause,
     median,
     office_stats,
+    raw,
     scope_clause,
     technician_stats,
+    utc,
 )
 from store.uow import UnitOfWork
 
@@ -169,71 +173,95 @@ async def digest_figures(uow: UnitOfWork, *, viewer_id: int, day: date, zone: Zo
     office = await office_stats(uow, start=start, end=end, viewer_id=viewer_id)
     technicians = await technician_stats(uow, start=start, end=end, viewer_id=viewer_id)
     series_start, _ = local_day_bounds(day - timedelta(days=SERIES_DAYS - 1), zone)
+    low = uow.policy.low_rating_threshold
     async with uow:
         now = uow.now()
         scope = await scope_clause(uow, viewer_id)
-        rows = (
-            await uow.session.execute(
-                sa_select(
-                    col(Ticket.number),
-                    col(Ticket.status),
-                    col(Ticket.created_at),
-                    col(Ticket.completed_at),
-                    col(Ticket.updated_at),
-                    col(Ticket.due_at),
-                    col(Ticket.promised_at),
-                    col(Ticket.rating),
-                    col(Ticket.closed_at),
-                )
+
+        def by_index(*terms: ColumnElement[bool]) -> ColumnElement[bool]:
+            # A range on one timestamp, read from its index (stats.any_ticket), not
+            # through the viewer's buildings and every ticket their rooms ever had.
+            return any_ticket(uow, and_(*terms))
+
+        async def fetch(*columns: Any, where: ColumnElement[bool], group: Any = None) -> list[Any]:
+            stmt = (
+                sa_select(*columns)
                 .join(Room, col(Room.id) == Ticket.room_id)
                 .join(Building, col(Building.id) == Room.building_id)
-                .where(
-                    scope,
-                    any_ticket(
-                        uow,
-                        col(Ticket.created_at) >= series_start,
-                        col(Ticket.completed_at) >= series_start,
-                        col(Ticket.updated_at) >= series_start,
-                        col(Ticket.status).in_(list(OPEN_STATUSES)),
-                    ),
-                )
+                .where(scope, where)
             )
-        ).all()
-    low = uow.policy.low_rating_threshold
-    backlog: dict[str, int] = {}
-    overdue: list[str] = []
-    due_soon: list[tuple[str, datetime]] = []
+            if group is not None:
+                stmt = stmt.group_by(group)
+            return list((await uow.session.execute(stmt)).all())
+
+        # The open backlog, counted and listed by the database: no open ticket (nor the
+        # ones forgotten for years) is fetched whole.
+        open_ = col(Ticket.status).in_(list(OPEN_STATUSES))
+        backlog = {
+            str(status): int(n)
+            for status, n in await fetch(
+                col(Ticket.status), func.count(), where=open_, group=col(Ticket.status)
+            )
+        }
+        overdue = [
+            r.number for r in await fetch(col(Ticket.number), where=and_(open_, late_clause(now)))
+        ]
+        due_soon = [
+            (r.number, utc(r.promised_at) or now)
+            for r in await fetch(
+                col(Ticket.number),
+                raw(Ticket.promised_at),
+                where=and_(
+                    col(Ticket.status) == Status.DEFERRED,
+                    col(Ticket.promised_at) >= now,
+                    col(Ticket.promised_at) < now + timedelta(3),
+                ),
+            )
+        ]
+        cancelled = len(
+            await fetch(
+                col(Ticket.id),
+                where=and_(
+                    col(Ticket.status) == Status.CANCELLED,
+                    by_index(col(Ticket.updated_at) >= start, col(Ticket.updated_at) < end),
+                ),
+            )
+        )
+        # A ticket closed in the day was last updated then or later (every write bumps
+        # updated_at), so the day's updates are where to look.
+        low_ratings = [
+            (r.number, int(r.rating))
+            for r in await fetch(
+                col(Ticket.number),
+                col(Ticket.rating),
+                where=and_(
+                    by_index(col(Ticket.updated_at) >= start),
+                    col(Ticket.closed_at) >= start,
+                    col(Ticket.closed_at) < end,
+                    col(Ticket.rating) <= low,
+                ),
+            )
+        ]
+        filed = await fetch(
+            raw(Ticket.created_at), where=by_index(col(Ticket.created_at) >= series_start)
+        )
+        completed_rows = await fetch(
+            raw(Ticket.created_at),
+            raw(Ticket.completed_at),
+            where=by_index(col(Ticket.completed_at) >= series_start),
+        )
     resolutions: list[timedelta] = []
-    low_ratings: list[tuple[str, int]] = []
-    cancelled = 0
     per_day: dict[date, tuple[int, int, list[timedelta]]] = {}
-    for r in rows:
-        status = str(r.status)
-        created, completed = as_utc(r.created_at), as_utc(r.completed_at)
-        due, promised = as_utc(r.due_at), as_utc(r.promised_at)
+    for r in filed:
+        created = utc(r.created_at)
         assert created is not None
-        if status in OPEN_STATUSES:
-            backlog[status] = backlog.get(status, 0) + 1
-            late = (
-                (promised is not None and promised < now)
-                if status == Status.DEFERRED
-                else (due is not None and due < now)
-            )
-            if late:
-                overdue.append(r.number)
-            if status == Status.DEFERRED and promised and now <= promised < now + timedelta(3):
-                due_soon.append((r.number, promised))
-        updated = as_utc(r.updated_at)
-        if status == Status.CANCELLED and updated is not None and start <= updated < end:
-            cancelled += 1
-        if completed is not None and start <= completed < end:
-            resolutions.append(completed - created)
-        closed = as_utc(r.closed_at)
-        if r.rating is not None and r.rating <= low and closed and start <= closed < end:
-            low_ratings.append((r.number, int(r.rating)))
         _count(per_day, created.astimezone(zone).date(), received=1)
-        if completed is not None:
-            _count(per_day, completed.astimezone(zone).date(), completed=completed - created)
+    for r in completed_rows:
+        created, completed = utc(r.created_at), utc(r.completed_at)
+        assert created is not None and completed is not None
+        if start <= completed < end:
+            resolutions.append(completed - created)
+        _count(per_day, completed.astimezone(zone).date(), completed=completed - created)
     series = []
     for offset in range(SERIES_DAYS - 1, -1, -1):
         d = day - timedelta(days=offset)

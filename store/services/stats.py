@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, true, union_all
+from sqlalchemy import ColumnElement, String, and_, case, func, or_, true, type_coerce, union_all
 from sqlalchemy import select as sa_select
 from sqlalchemy.orm import aliased
 from sqlmodel import col
@@ -107,6 +107,29 @@ def as_utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.utcoffset() is None else value.astimezone(UTC)
 
 
+def raw(column: Any) -> Any:
+    """A timestamp column without SQLAlchemy's per-value result processing (on SQLite a
+    regex parse per value: most of a report's time over tens of thousands of rows); read
+    it back with `utc`. Labelled with the column's own name."""
+    return type_coerce(column, String).label(column.key)
+
+
+def utc(value: Any) -> datetime | None:
+    """A `raw` timestamp as aware UTC: SQLite's stored text, or the driver's datetime."""
+    if isinstance(value, str):
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    return as_utc(value)
+
+
+def late_clause(now: datetime) -> ColumnElement[bool]:
+    """Late now: a deferred job past its promised date, any other open one past its target."""
+    deferred = col(Ticket.status) == Status.DEFERRED
+    return or_(
+        and_(deferred, col(Ticket.promised_at) < now),
+        and_(~deferred, col(Ticket.due_at) < now),
+    )
+
+
 def _in(value: datetime | None, start: datetime, end: datetime) -> bool:
     return value is not None and start <= value < end
 
@@ -197,15 +220,6 @@ def _touching(
     )
 
 
-def _overdue_now(
-    status: str, due: datetime | None, promised: datetime | None, now: datetime
-) -> bool:
-    """An open job past its target, or a deferred one past the promised date."""
-    if status == Status.DEFERRED:
-        return promised is not None and promised < now
-    return due is not None and due < now
-
-
 # --- technicians --------------------------------------------------------------------------
 
 
@@ -237,12 +251,11 @@ async def technician_stats(
                 col(Ticket.assignee_id),
                 col(Person.name),
                 col(Ticket.status),
-                col(Ticket.created_at),
-                col(Ticket.dispatched_at),
-                col(Ticket.accepted_at),
-                col(Ticket.completed_at),
-                col(Ticket.due_at),
-                col(Ticket.promised_at),
+                raw(Ticket.created_at),
+                raw(Ticket.dispatched_at),
+                raw(Ticket.accepted_at),
+                raw(Ticket.completed_at),
+                raw(Ticket.due_at),
                 col(Ticket.rework_count),
                 col(Ticket.rating),
                 col(Ticket.requester_id),
@@ -250,23 +263,39 @@ async def technician_stats(
             .join(Person, col(Person.id) == Ticket.assignee_id)
             .join(Room, col(Room.id) == Ticket.room_id)
             .join(Building, col(Building.id) == Room.building_id)
-            .where(scope, _touching(uow, start, end, col(Ticket.status).in_(HELD_STATUSES)))
+            .where(scope, _touching(uow, start, end))
         )
         rows = (await uow.session.execute(stmt)).all()
+        # Jobs held now, counted by the database: the open backlog (with every job left
+        # open for years) is never fetched row by row.
+        held = (
+            await uow.session.execute(
+                sa_select(
+                    col(Ticket.assignee_id),
+                    col(Person.name),
+                    func.sum(case((late_clause(now), 1), else_=0)),
+                )
+                .join(Person, col(Person.id) == Ticket.assignee_id)
+                .join(Room, col(Room.id) == Ticket.room_id)
+                .join(Building, col(Building.id) == Room.building_id)
+                .where(scope, col(Ticket.status).in_(HELD_STATUSES))
+                .group_by(col(Ticket.assignee_id), col(Person.name))
+            )
+        ).all()
     acc: dict[int, _TechAcc] = {}
+    for assignee_id, name, late in held:
+        acc.setdefault(assignee_id, _TechAcc(name, [], [], [])).overdue += int(late or 0)
     for row in rows:
         status = str(row.status)
-        created, dispatched = as_utc(row.created_at), as_utc(row.dispatched_at)
-        accepted, completed = as_utc(row.accepted_at), as_utc(row.completed_at)
-        due = as_utc(row.due_at)
+        created, dispatched = utc(row.created_at), utc(row.dispatched_at)
+        accepted, completed = utc(row.accepted_at), utc(row.completed_at)
+        due = utc(row.due_at)
         assert created is not None
         a = acc.setdefault(row.assignee_id, _TechAcc(row.name, [], [], []))
         if _in(accepted, start, end):
             wait = _accept_wait(created, dispatched, accepted)
             assert wait is not None
             a.accept.append(wait)
-        if status in HELD_STATUSES and _overdue_now(status, due, as_utc(row.promised_at), now):
-            a.overdue += 1
         if status in DONE_STATUSES and completed is not None and _in(completed, start, end):
             a.done += 1
             a.resolution.append(completed - created)
@@ -308,10 +337,10 @@ async def office_stats(
             sa_select(
                 col(Ticket.status),
                 col(Category.key),
-                col(Ticket.created_at),
-                col(Ticket.dispatched_at),
-                col(Ticket.accepted_at),
-                col(Ticket.completed_at),
+                raw(Ticket.created_at),
+                raw(Ticket.dispatched_at),
+                raw(Ticket.accepted_at),
+                raw(Ticket.completed_at),
                 col(Ticket.rating),
                 col(Ticket.requester_id),
                 col(Ticket.assignee_id),
@@ -319,36 +348,26 @@ async def office_stats(
             .join(Category, col(Category.id) == Ticket.category_id)
             .join(Room, col(Room.id) == Ticket.room_id)
             .join(Building, col(Building.id) == Room.building_id)
-            .where(scope, _touching(uow, start, end, col(Ticket.status).in_(list(OPEN_STATUSES))))
+            .where(scope, _touching(uow, start, end))
         )
         rows = (await uow.session.execute(stmt)).all()
-        followups = (
-            await uow.session.execute(
-                sa_select(func.count())
-                .select_from(FollowUp)
-                .join(Ticket, col(Ticket.id) == FollowUp.ticket_id)
-                .join(Room, col(Room.id) == Ticket.room_id)
-                .join(Building, col(Building.id) == Room.building_id)
-                .where(scope, col(FollowUp.resolved_at).is_(None))
-            )
-        ).scalar_one()
+        open_now = await count_open(uow, scope)
+        followups = await open_followups(uow, scope)
     by_category: Counter[str] = Counter()
     by_status: Counter[str] = Counter()
     accept: list[timedelta] = []
     resolution: list[timedelta] = []
     ratings: list[int] = []
-    open_now = 0
     for row in rows:
         status = str(row.status)
-        created, accepted = as_utc(row.created_at), as_utc(row.accepted_at)
-        completed = as_utc(row.completed_at)
+        created, accepted = utc(row.created_at), utc(row.accepted_at)
+        completed = utc(row.completed_at)
         assert created is not None
-        open_now += status in OPEN_STATUSES
         if _in(created, start, end):
             by_category[row.key] += 1
             by_status[status] += 1
         if _in(accepted, start, end):
-            wait = _accept_wait(created, as_utc(row.dispatched_at), accepted)
+            wait = _accept_wait(created, utc(row.dispatched_at), accepted)
             assert wait is not None
             accept.append(wait)
         if completed is not None and _in(completed, start, end):
@@ -370,6 +389,45 @@ async def office_stats(
         open_followups=int(followups),
         by_category=dict(by_category.most_common()),
         by_status=dict(by_status.most_common()),
+    )
+
+
+async def count_open(uow: UnitOfWork, scope: ColumnElement[bool]) -> int:
+    """Open tickets in scope, counted by the database (seek on the status indexes)."""
+    return int(
+        (
+            await uow.session.execute(
+                sa_select(func.count())
+                .select_from(Ticket)
+                .join(Room, col(Room.id) == Ticket.room_id)
+                .join(Building, col(Building.id) == Room.building_id)
+                .where(scope, col(Ticket.status).in_(list(OPEN_STATUSES)))
+            )
+        ).scalar_one()
+    )
+
+
+async def open_followups(uow: UnitOfWork, scope: ColumnElement[bool]) -> int:
+    """Unresolved follow-ups on tickets in scope: read from the open follow-ups
+    (`ix_followup_open`), then their tickets by key, never every ticket in scope."""
+    room_of_ticket: Any = col(Ticket.room_id)
+    if uow.session.get_bind().dialect.name != "postgresql":
+        # SQLite has no statistics and, given the scope on building, would start from the
+        # viewer's buildings and walk every ticket their rooms ever had; an expression in
+        # place of the bare column takes that index off the table, so it starts from
+        # the (few) open follow-ups and reaches ticket, room and building by key.
+        room_of_ticket = room_of_ticket + 0
+    return int(
+        (
+            await uow.session.execute(
+                sa_select(func.count())
+                .select_from(FollowUp)
+                .join(Ticket, col(Ticket.id) == FollowUp.ticket_id)
+                .join(Room, col(Room.id) == room_of_ticket)
+                .join(Building, col(Building.id) == Room.building_id)
+                .where(scope, col(FollowUp.resolved_at).is_(None))
+            )
+        ).scalar_one()
     )
 
 

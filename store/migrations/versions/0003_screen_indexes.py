@@ -32,10 +32,19 @@ def upgrade() -> None:
     op.create_index(
         'ix_ticketfollower_person_ticket', 'ticketfollower', ['person_id', 'ticket_id'], unique=False
     )
+    op.create_index(
+        'ix_followup_open',
+        'followup',
+        ['ticket_id'],
+        unique=False,
+        sqlite_where=sa.text('resolved_at IS NULL'),
+        postgresql_where=sa.text('resolved_at IS NULL'),
+    )
 
 
 def downgrade() -> None:
     """Downgrade schema."""
+    op.drop_index('ix_followup_open', table_name='followup')
     op.drop_index('ix_ticketfollower_person_ticket', table_name='ticketfollower')
     op.drop_index('ix_ticket_status_promised', table_name='ticket')
     op.drop_index('ix_ticket_status_due', table_name='ticket')
