@@ -1,0 +1,147 @@
+"""Every hot read is an index seek on SQLite: no screen reads the whole ticket history.
+
+Each screen's service call runs once while its statements are recorded; each statement
+that reads the ticket table is then planned with EXPLAIN QUERY PLAN and its very
+parameters. A plan that scans ticket (its table or a whole index), or walks the viewer's
+buildings and then every ticket their rooms ever had (`ix_ticket_room_category_status`
+reached by room), costs time in proportion to the office's history, which
+bench/scale.py shows as 100x slower at a million tickets. SQLite only: its planner has
+no statistics, so the plan follows the schema and the SQL alone (PostgreSQL's follows
+the data; its plans are in bench/README.md).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import event
+from sqlmodel import col, select
+
+from store.db import create_engine
+from store.models import Ticket
+from store.services import digest, dispatch, queries, stats, work
+from store.services.queries import QueueFilter
+from store.uow import Store
+from tests.integration.ticket_world import Env, file_ticket, make_env
+
+FULL_SCAN = re.compile(r"\bSCAN ticket\b")
+ROOM_WALK = re.compile(r"SEARCH ticket USING (COVERING )?INDEX ix_ticket_room_category_status")
+
+
+@contextmanager
+def recorded(store: Store) -> Iterator[list[tuple[str, Any]]]:
+    seen: list[tuple[str, Any]] = []
+
+    def record(_c: Any, _cur: Any, statement: str, params: Any, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "ticket" in statement:
+            seen.append((statement, params))
+
+    event.listen(store.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(store.engine.sync_engine, "before_cursor_execute", record)
+
+
+async def plans(store: Store, call: Callable[[], Awaitable[Any]]) -> list[tuple[str, str]]:
+    """(statement, its plan) for each ticket-reading statement the call made."""
+    with recorded(store) as seen:
+        await call()
+    assert seen, "the screen read no ticket at all"
+    out = []
+    async with store.engine.connect() as conn:
+        for sql, params in seen:
+            rows = (await conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, params)).all()
+            out.append((sql, "\n".join(str(r[-1]) for r in rows)))
+    return out
+
+
+@pytest.fixture
+async def env(sqlite_url: str) -> Any:
+    store = Store(create_engine(sqlite_url))
+    try:
+        e = await make_env(store)
+        w, clock = e.world, e.clock
+        # A little of everything, so every branch of every screen has rows to plan for.
+        held = (await file_ticket(e.store, w)).ticket.id
+        await dispatch.accept(e.store.uow(), held, w.tom)
+        await work.start(e.store.uow(), held, w.tom)
+        await work.defer(e.store.uow(), held, w.tom, clock.now + timedelta(days=1), "parts")
+        await file_ticket(e.store, w)
+        clock.advance(timedelta(days=120))  # the first two are stale now
+        done = (await file_ticket(e.store, w)).ticket.id
+        await dispatch.accept(e.store.uow(), done, w.tom)
+        await work.start(e.store.uow(), done, w.tom)
+        await work.complete(e.store.uow(), done, w.tom)
+        await file_ticket(e.store, w)
+        clock.advance(timedelta(hours=6))
+        yield e
+    finally:
+        await store.dispose()
+
+
+def screens(e: Env) -> dict[str, Callable[[], Awaitable[Any]]]:
+    st, w = e.store, e.world
+    start, end = stats.parse_period(None, e.clock.now)
+    zone = ZoneInfo("Asia/Shanghai")
+    yesterday = e.clock.now.astimezone(zone).date() - timedelta(days=1)
+    calls: dict[str, Callable[[], Awaitable[Any]]] = {
+        "my tickets, newest": lambda: queries.my_tickets(st.uow(), w.requester),
+        "my tickets, older": lambda: queries.my_tickets(st.uow(), w.requester, before=3),
+        "my tickets, newer": lambda: queries.my_tickets(st.uow(), w.requester, after=1),
+        "technician jobs": lambda: queries.technician_jobs(st.uow(), w.tom),
+        "stale list": lambda: queries.stale_tickets(st.uow(), w.dana),
+        "/stats office": lambda: stats.office_stats(
+            st.uow(), start=start, end=end, viewer_id=w.sam
+        ),
+        "/stats technicians": lambda: stats.technician_stats(
+            st.uow(), start=start, end=end, viewer_id=w.sam
+        ),
+        "digest": lambda: digest.digest_figures(
+            st.uow(), viewer_id=w.sam, day=yesterday, zone=zone
+        ),
+    }
+    for flt in QueueFilter:
+        if flt is not QueueFilter.STALE:
+            calls[f"queue {flt.value}"] = lambda flt=flt: queries.dispatcher_queue(  # type: ignore[misc]
+                st.uow(), w.dana, flt
+            )
+    return calls
+
+
+SCREENS = [
+    "my tickets, newest",
+    "my tickets, older",
+    "my tickets, newer",
+    "technician jobs",
+    "stale list",
+    "/stats office",
+    "/stats technicians",
+    "digest",
+    *[f"queue {f.value}" for f in QueueFilter if f is not QueueFilter.STALE],
+]
+
+
+@pytest.mark.parametrize("screen", SCREENS)
+async def test_every_ticket_read_is_a_seek(env: Env, screen: str) -> None:
+    for sql, plan in await plans(env.store, screens(env)[screen]):
+        assert not FULL_SCAN.search(plan), f"{screen} scans ticket:\n{sql}\n{plan}"
+        assert not ROOM_WALK.search(plan), f"{screen} walks every room's tickets:\n{sql}\n{plan}"
+
+
+async def test_the_check_sees_a_full_scan(env: Env) -> None:
+    """The check above can fail: a read by a column no index leads with is caught."""
+
+    async def by_description() -> Any:
+        async with env.store.uow() as uow:
+            q = select(Ticket.id).where(col(Ticket.description).like("%leak%"))
+            return (await uow.session.execute(q)).all()
+
+    [(_, plan)] = await plans(env.store, by_description)
+    assert FULL_SCAN.search(plan)
