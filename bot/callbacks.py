@@ -263,6 +263,17 @@ class QueueItem(Callback):
 
 
 @dataclass(frozen=True)
+class StaleBulk(Callback):
+    """Close or revive the stale list's page shown: the tickets with after < id <= upto
+    (the server re-reads which of them are still stale and in scope)."""
+
+    PREFIX: ClassVar[str] = "qs"
+    action: str
+    after: int
+    upto: int
+
+
+@dataclass(frozen=True)
 class AssignTo(Callback):
     """Assign (or reassign) a ticket to one technician. `replacing` is whom the picker was
     shown for (0: nobody), so a press after the job changed hands is recognised as stale."""

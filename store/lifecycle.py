@@ -78,6 +78,9 @@ class Action(StrEnum):
     AUTO_CLOSE = "auto_close"
     REOPEN = "reopen"
     CANCEL = "cancel"
+    # The stale list (open far past its target): a dispatcher closes or revives in bulk.
+    CLOSE_STALE = "close_stale"
+    REVIVE = "revive"
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +117,18 @@ TRANSITIONS: dict[Action, Transition] = {
     Action.REOPEN: _t({S.COMPLETED}, S.DISPATCHING, C.REQUESTER),
     Action.CANCEL: _t(
         {S.RECEIVED, S.DISPATCHING, S.ASSIGNED}, S.CANCELLED, C.REQUESTER, C.DISPATCHER
+    ),
+    # Only for tickets on the stale list (store.services.stale checks that): closed as
+    # forgotten, or back to the queue for a fresh round with fresh targets.
+    Action.CLOSE_STALE: _t(
+        {S.RECEIVED, S.DISPATCHING, S.ASSIGNED, S.IN_PROGRESS, S.DEFERRED},
+        S.CANCELLED,
+        C.DISPATCHER,
+    ),
+    Action.REVIVE: _t(
+        {S.RECEIVED, S.DISPATCHING, S.ASSIGNED, S.IN_PROGRESS, S.DEFERRED},
+        S.DISPATCHING,
+        C.DISPATCHER,
     ),
 }
 del C, S

@@ -8,14 +8,14 @@ from typing import Any
 from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
-from bot.callbacks import AssignTo, QueueItem, QueueView
+from bot.callbacks import AssignTo, QueueItem, QueueView, StaleBulk
 from bot.context import Ctx
 from bot.flows import pending
 from bot.flows.common import answer, data_of, guarded, pattern, refused_answer, reply, typed_text
 from bot.ui import Button, clip, keyboard, ticket_lines
 from store.errors import DomainError, InvalidInput, NotPermitted, TransitionNotAllowed
 from store.lifecycle import Capacity, Role, Status
-from store.services import dispatch, queries, requester
+from store.services import dispatch, queries, requester, stale
 from store.services.queries import QueueFilter
 from store.views import TicketView
 
@@ -77,6 +77,12 @@ async def show_queue(
     if older is not None:
         pager.append((t("common.next"), older))
     rows.append(pager)
+    if flt is QueueFilter.STALE and items:
+        page_range = (offset, items[-1].id)
+        rows.append([(t("queue.stale_close", count=len(items)), StaleBulk("close", *page_range))])
+        rows.append(
+            [(t("queue.stale_revive", count=len(items)), StaleBulk("revive", *page_range))]
+        )
     text = t("queue.title", filter=t(f"queue.filter_{flt.value}"), total=total)
     await reply(update, text, keyboard(rows), edit=edit)
 
@@ -226,6 +232,20 @@ async def typed_duplicate(update: Update, context: Ctx, q: dict[str, Any]) -> bo
     return True
 
 
+async def on_stale_bulk(update: Update, context: Ctx) -> None:
+    """Close or revive the stale page shown, then show the stale list again."""
+    _is_dispatcher(context)
+    press = data_of(update, StaleBulk)
+    bulk = {"close": stale.close_stale, "revive": stale.revive_stale}.get(press.action)
+    if bulk is None:
+        return await answer(update.callback_query, context.texts("common.stale_button"), True)
+    done = await bulk(
+        context.store.uow(), context.person.id, after=max(press.after, 0), upto=press.upto
+    )
+    await answer(update.callback_query, context.texts(f"queue.stale_{press.action}d", count=done))
+    await show_queue(update, context, QueueFilter.STALE, max(press.after, 0), edit=True)
+
+
 def handlers() -> list[BaseHandler[Update, Ctx, object]]:
     """This flow's handlers."""
     return [
@@ -233,4 +253,5 @@ def handlers() -> list[BaseHandler[Update, Ctx, object]]:
         CallbackQueryHandler(guarded(on_queue_view), pattern=pattern(QueueView)),
         CallbackQueryHandler(guarded(on_item), pattern=pattern(QueueItem)),
         CallbackQueryHandler(guarded(on_assign), pattern=pattern(AssignTo)),
+        CallbackQueryHandler(guarded(on_stale_bulk), pattern=pattern(StaleBulk)),
     ]

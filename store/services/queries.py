@@ -282,7 +282,7 @@ class QueueFilter(StrEnum):
     STALE = "stale"
 
 
-async def _scope_filter(uow: UnitOfWork, person_id: int, roles: set[Role]) -> Any:
+async def dispatcher_scope(uow: UnitOfWork, person_id: int, roles: set[Role]) -> Any:
     """A WHERE clause limiting tickets to the buildings the person's grants cover."""
     grants = (
         await uow.session.execute(
@@ -365,7 +365,7 @@ async def dispatcher_queue(
     `stale_tickets` instead.
     """
     async with uow:
-        scope = await _scope_filter(uow, person_id, {Role.DISPATCHER, Role.ADMIN})
+        scope = await dispatcher_scope(uow, person_id, {Role.DISPATCHER, Role.ADMIN})
         where: list[Any] = [scope, _queue_clause(flt, uow.now())]
         total = (
             await uow.session.execute(
@@ -393,7 +393,7 @@ async def stale_tickets(
     """The stale list in the dispatcher's scope, oldest first, `limit` tickets after id
     `after` (keyset: the list is as long as the office forgot tickets)."""
     async with uow:
-        scope = await _scope_filter(uow, person_id, {Role.DISPATCHER, Role.ADMIN})
+        scope = await dispatcher_scope(uow, person_id, {Role.DISPATCHER, Role.ADMIN})
         where: list[Any] = [scope, stale_clause(uow.now())]
         counted = (
             await uow.session.execute(
@@ -518,3 +518,17 @@ async def on_duty_technicians(
 async def person_name(uow: UnitOfWork, person_id: int) -> str:
     """A person's display name."""
     return (await get_person(uow, person_id)).name
+
+
+async def stale_ids(uow: UnitOfWork, scope: Any, *, after: int, upto: int, cap: int) -> list[int]:
+    """Ids of the stale tickets in scope with after < id <= upto (a page of the stale
+    list as the dispatcher saw it), at most `cap`, oldest first."""
+    rows = await uow.session.execute(
+        sa_select(col(Ticket.id))
+        .join(Room, col(Room.id) == Ticket.room_id)
+        .join(Building, col(Building.id) == Room.building_id)
+        .where(scope, stale_clause(uow.now()), col(Ticket.id) > after, col(Ticket.id) <= upto)
+        .order_by(col(Ticket.id))
+        .limit(cap)
+    )
+    return [int(i) for i in rows.scalars() if i is not None]

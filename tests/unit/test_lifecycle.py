@@ -17,6 +17,7 @@ from store.lifecycle import (
     needs_reason,
 )
 
+S = Status
 # The design's table, written out independently of store/lifecycle.py so a slip in one
 # is caught by the other.
 EXPECTED: dict[Action, tuple[set[Status | None], Status, set[Capacity]]] = {
@@ -47,7 +48,20 @@ EXPECTED: dict[Action, tuple[set[Status | None], Status, set[Capacity]]] = {
         Status.CANCELLED,
         {Capacity.REQUESTER, Capacity.DISPATCHER},
     ),
+    # The stale list (issue 12): open 90+ days past the target, closed or revived in bulk.
+    Action.CLOSE_STALE: (
+        {S.RECEIVED, S.DISPATCHING, S.ASSIGNED, S.IN_PROGRESS, S.DEFERRED},
+        Status.CANCELLED,
+        {Capacity.DISPATCHER},
+    ),
+    Action.REVIVE: (
+        {S.RECEIVED, S.DISPATCHING, S.ASSIGNED, S.IN_PROGRESS, S.DEFERRED},
+        Status.DISPATCHING,
+        {Capacity.DISPATCHER},
+    ),
 }
+
+del S
 
 SOURCES: list[Status | None] = [None, *Status]
 CASES = list(itertools.product(Action, SOURCES, Capacity))
