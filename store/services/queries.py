@@ -376,13 +376,22 @@ async def dispatcher_queue(
                 .where(*where)
             )
         ).scalar_one()
+        order = (URGENCY_RANK, col(Ticket.created_at), col(Ticket.id))
+        # The page's ids first, sorted on ticket columns alone; then only those are
+        # joined to their places and people (not every late ticket before the sort).
+        page_ids = (
+            await uow.session.execute(
+                sa_select(col(Ticket.id))
+                .join(Room, col(Room.id) == Ticket.room_id)
+                .join(Building, col(Building.id) == Room.building_id)
+                .where(*where)
+                .order_by(*order)
+                .offset(max(offset, 0))
+                .limit(limit)
+            )
+        ).scalars()
         items = await _views(
-            uow,
-            where,
-            order=(URGENCY_RANK, col(Ticket.created_at), col(Ticket.id)),
-            offset=max(offset, 0),
-            limit=limit,
-            with_photos=False,
+            uow, [col(Ticket.id).in_(list(page_ids))], order=order, with_photos=False
         )
         return Page(items, int(total), max(offset, 0), limit)
 

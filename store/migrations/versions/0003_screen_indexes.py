@@ -30,6 +30,12 @@ def upgrade() -> None:
     op.create_index('ix_ticket_status_due', 'ticket', ['status', 'due_at'], unique=False)
     op.create_index('ix_ticket_status_promised', 'ticket', ['status', 'promised_at'], unique=False)
     op.create_index(
+        'ix_ticket_status_backlog',
+        'ticket',
+        ['status', 'room_id', 'assignee_id', 'due_at', 'promised_at', 'number'],
+        unique=False,
+    )
+    op.create_index(
         'ix_ticketfollower_person_ticket', 'ticketfollower', ['person_id', 'ticket_id'], unique=False
     )
     op.create_index(
@@ -46,6 +52,7 @@ def downgrade() -> None:
     """Downgrade schema."""
     op.drop_index('ix_followup_open', table_name='followup')
     op.drop_index('ix_ticketfollower_person_ticket', table_name='ticketfollower')
+    op.drop_index('ix_ticket_status_backlog', table_name='ticket')
     op.drop_index('ix_ticket_status_promised', table_name='ticket')
     op.drop_index('ix_ticket_status_due', table_name='ticket')
     op.drop_index('ix_ticket_requester_newest', table_name='ticket')
