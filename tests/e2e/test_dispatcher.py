@@ -241,3 +241,38 @@ async def test_a_ticket_that_moved_on_is_refused_and_asks_nothing(bot: Harness) 
     assert [a for a, _ in await event_actions(bot, ticket_id)][-1] == "start"
     async with bot.store.uow() as uow:
         assert await uow.session.get(Draft, dora.id) is None  # no question parked
+
+
+async def test_the_stale_list_closes_and_revives_a_page(bot: Harness) -> None:
+    clock = Clock(datetime(2026, 3, 2, 8, 0, tzinfo=UTC))
+    bot.store.clock = clock
+    dora = await actor(bot, 4001, "Dora", Role.DISPATCHER, buildings=(E1,))
+    tina = await actor(bot, 3001, "Tina", Role.TECHNICIAN, buildings=(E1,))
+    alice = await actor(bot, 1001, "Alice")
+    forgotten = await new_ticket(bot, alice.id, "E1-101", "water")
+    await put_in_state(bot, forgotten, "in_progress", dispatcher_id=dora.id, technician_id=tina.id)
+    abandoned = await new_ticket(bot, alice.id, "E1-102", "electrical")
+    n = {tid: (await row(bot, tid)).number for tid in (forgotten, abandoned)}
+    clock.advance(days=100)
+
+    # Gone from the everyday tabs, and from Tina's jobs; on the stale tab, oldest first.
+    await dora.user.command("queue", "all")
+    queue = await dora.user.expect(text_contains="Queue · All open (0):")
+    queue = await _tab(dora.user, queue, "Stale (open 90+ days past target)")
+    assert _numbers_in(queue, *n.values()) == [n[forgotten], n[abandoned]]
+    answered = await dora.user.press(queue, "♻️ Back to the queue: these 2")
+    assert answered is not None and answered.text == "2 back in the queue with fresh targets."
+    await dora.user.wait_for_edit(queue, lambda m: "(0):" in (m.text or ""))
+    assert (await row(bot, forgotten)).status == Status.DISPATCHING
+    assert (await row(bot, forgotten)).assignee_id is None
+
+    # Forgotten again, and this time closed.
+    clock.advance(days=100)
+    await dora.user.command("queue", "stale")
+    queue = await dora.user.expect(text_contains="Queue · Stale")
+    answered = await dora.user.press(queue, "🗂 Close these 2 as forgotten")
+    assert answered is not None and answered.text == "2 closed as forgotten."
+    assert {(await row(bot, t)).status for t in n} == {Status.CANCELLED}
+    assert ("close_stale", "stale: open 90+ days past its target") in await event_actions(
+        bot, abandoned
+    )
