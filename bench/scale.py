@@ -23,7 +23,7 @@ screens make, with p50 and p95 (nearest rank):
   queue overdue     queries.dispatcher_queue(OVERDUE), first page of 8
   technician jobs   queries.technician_jobs, a different technician each run
   digest figures    digest.digest_figures for yesterday, every building
-  /stats 30 days    stats.office_stats + stats.technician_stats, as /stats calls them
+  /stats 30 days    stats.period_stats (office and technicians), as /stats calls it
 
 With two sizes the table shows both side by side and the ratio of the p50s: an index seek
 costs about the same at either size. Figures come from a shared 2-core machine: compare
@@ -37,6 +37,7 @@ import argparse
 import asyncio
 import math
 import random
+import resource
 import secrets
 import sys
 import tempfile
@@ -352,9 +353,7 @@ def screens(
         )
 
     async def office(i: int) -> Any:
-        o = await stats.office_stats(store.uow(), start=start, end=end, viewer_id=s.supervisor)
-        t = await stats.technician_stats(store.uow(), start=start, end=end, viewer_id=s.supervisor)
-        return o, t
+        return await stats.period_stats(store.uow(), start=start, end=end, viewer_id=s.supervisor)
 
     def page(p: Any) -> str:
         return f"{len(p.items)} shown of {p.total}"
@@ -422,6 +421,10 @@ async def run_engine(url: str, n: int, args: argparse.Namespace) -> dict[str, Ti
         if args.explain:
             for name, (fn, _) in screens(store, s).items():
                 print(await explain(store, name, fn))
+        # Peak RSS of this process so far: with --keep (no seeding in it) that is what the
+        # screens themselves needed over the whole history.
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"  peak RSS {rss:.0f} MiB", file=sys.stderr)
         return result
     finally:
         await store.dispose()

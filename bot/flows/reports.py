@@ -44,8 +44,9 @@ async def stats_command(update: Update, context: Ctx) -> None:
     if period is None:
         return
     start, end = period
-    office = await stats.office_stats(uow(), start=start, end=end, viewer_id=context.person.id)
-    techs = await stats.technician_stats(uow(), start=start, end=end, viewer_id=context.person.id)
+    office, techs = await stats.period_stats(
+        uow(), start=start, end=end, viewer_id=context.person.id
+    )
     lines = [
         t("stats.title", start=t.when(start, "yyyy-MM-dd"), end=t.when(end, "yyyy-MM-dd")),
         t(

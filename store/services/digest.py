@@ -22,10 +22,9 @@ from store.services.stats import (
     as_utc,
     late_clause,
     median,
-    office_stats,
+    period_stats,
     raw,
     scope_clause,
-    technician_stats,
     utc,
 )
 from store.uow import UnitOfWork
@@ -170,8 +169,7 @@ def _p90(values: list[timedelta]) -> timedelta | None:
 async def digest_figures(uow: UnitOfWork, *, viewer_id: int, day: date, zone: ZoneInfo) -> Digest:
     """The digest for the local `day` (usually yesterday) in the viewer's scope."""
     start, end = local_day_bounds(day, zone)
-    office = await office_stats(uow, start=start, end=end, viewer_id=viewer_id)
-    technicians = await technician_stats(uow, start=start, end=end, viewer_id=viewer_id)
+    office, technicians = await period_stats(uow, start=start, end=end, viewer_id=viewer_id)
     series_start, _ = local_day_bounds(day - timedelta(days=SERIES_DAYS - 1), zone)
     low = uow.policy.low_rating_threshold
     async with uow:

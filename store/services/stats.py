@@ -236,6 +236,54 @@ class _TechAcc:
     overdue: int = 0
 
 
+async def _period_rows(
+    uow: UnitOfWork, scope: ColumnElement[bool], start: datetime, end: datetime
+) -> list[Any]:
+    """The tickets in scope filed, accepted or completed in the period, with every column
+    the office's and the technicians' figures read: one fetch serves both."""
+    stmt = (
+        sa_select(
+            col(Ticket.status),
+            col(Category.key),
+            raw(Ticket.created_at),
+            raw(Ticket.dispatched_at),
+            raw(Ticket.accepted_at),
+            raw(Ticket.completed_at),
+            raw(Ticket.due_at),
+            col(Ticket.rework_count),
+            col(Ticket.rating),
+            col(Ticket.requester_id),
+            col(Ticket.assignee_id),
+            col(Person.name),
+        )
+        .join(Category, col(Category.id) == Ticket.category_id)
+        .outerjoin(Person, col(Person.id) == Ticket.assignee_id)
+        .join(Room, col(Room.id) == Ticket.room_id)
+        .join(Building, col(Building.id) == Room.building_id)
+        .where(scope, _touching(uow, start, end))
+    )
+    return list((await uow.session.execute(stmt)).all())
+
+
+async def _held(uow: UnitOfWork, scope: ColumnElement[bool], now: datetime) -> list[Any]:
+    """Per technician, how many of the jobs they hold now are late, counted by the database
+    from `ix_ticket_status_backlog`: the open backlog (with every job left open for
+    years) is never fetched row by row."""
+    stmt = (
+        sa_select(
+            col(Ticket.assignee_id),
+            col(Person.name),
+            func.sum(case((late_clause(now), 1), else_=0)),
+        )
+        .join(Person, col(Person.id) == Ticket.assignee_id)
+        .join(Room, col(Room.id) == Ticket.room_id)
+        .join(Building, col(Building.id) == Room.building_id)
+        .where(scope, col(Ticket.status).in_(HELD_STATUSES))
+        .group_by(col(Ticket.assignee_id), col(Person.name))
+    )
+    return list((await uow.session.execute(stmt)).all())
+
+
 async def technician_stats(
     uow: UnitOfWork, *, start: datetime, end: datetime, viewer_id: int
 ) -> list[TechnicianStats]:
@@ -244,50 +292,47 @@ async def technician_stats(
     Only technicians with something in the period (or an open job) are listed. Figures
     follow the ticket's current assignee: a reopened ticket's earlier completion is gone.
     """
+    return (await period_stats(uow, start=start, end=end, viewer_id=viewer_id))[1]
+
+
+async def office_stats(
+    uow: UnitOfWork, *, start: datetime, end: datetime, viewer_id: int
+) -> OfficeStats:
+    """The office's figures for the period within the viewer's scope (open counts: now)."""
     start, end = _period(start, end)
     async with uow:
         scope = await scope_clause(uow, viewer_id)
-        now = uow.now()
-        stmt = (
-            sa_select(
-                col(Ticket.assignee_id),
-                col(Person.name),
-                col(Ticket.status),
-                raw(Ticket.created_at),
-                raw(Ticket.dispatched_at),
-                raw(Ticket.accepted_at),
-                raw(Ticket.completed_at),
-                raw(Ticket.due_at),
-                col(Ticket.rework_count),
-                col(Ticket.rating),
-                col(Ticket.requester_id),
-            )
-            .join(Person, col(Person.id) == Ticket.assignee_id)
-            .join(Room, col(Room.id) == Ticket.room_id)
-            .join(Building, col(Building.id) == Room.building_id)
-            .where(scope, _touching(uow, start, end))
-        )
-        rows = (await uow.session.execute(stmt)).all()
-        # Jobs held now, counted by the database: the open backlog (with every job left
-        # open for years) is never fetched row by row.
-        held = (
-            await uow.session.execute(
-                sa_select(
-                    col(Ticket.assignee_id),
-                    col(Person.name),
-                    func.sum(case((late_clause(now), 1), else_=0)),
-                )
-                .join(Person, col(Person.id) == Ticket.assignee_id)
-                .join(Room, col(Room.id) == Ticket.room_id)
-                .join(Building, col(Building.id) == Room.building_id)
-                .where(scope, col(Ticket.status).in_(HELD_STATUSES))
-                .group_by(col(Ticket.assignee_id), col(Person.name))
-            )
-        ).all()
+        rows = await _period_rows(uow, scope, start, end)
+        open_now = await count_open(uow, scope)
+        followups = await open_followups(uow, scope)
+    return _office(rows, start, end, uow.policy.low_rating_threshold, open_now, followups)
+
+
+async def period_stats(
+    uow: UnitOfWork, *, start: datetime, end: datetime, viewer_id: int
+) -> tuple[OfficeStats, list[TechnicianStats]]:
+    """office_stats and technician_stats together, as /stats and the digest show them,
+    from one read of the period's tickets instead of two."""
+    start, end = _period(start, end)
+    async with uow:
+        scope = await scope_clause(uow, viewer_id)
+        rows = await _period_rows(uow, scope, start, end)
+        held = await _held(uow, scope, uow.now())
+        open_now = await count_open(uow, scope)
+        followups = await open_followups(uow, scope)
+    office = _office(rows, start, end, uow.policy.low_rating_threshold, open_now, followups)
+    return office, _technicians(rows, held, start, end)
+
+
+def _technicians(
+    rows: list[Any], held: list[Any], start: datetime, end: datetime
+) -> list[TechnicianStats]:
     acc: dict[int, _TechAcc] = {}
     for assignee_id, name, late in held:
         acc.setdefault(assignee_id, _TechAcc(name, [], [], [])).overdue += int(late or 0)
     for row in rows:
+        if row.assignee_id is None:
+            continue
         status = str(row.status)
         created, dispatched = utc(row.created_at), utc(row.dispatched_at)
         accepted, completed = utc(row.accepted_at), utc(row.completed_at)
@@ -324,37 +369,9 @@ async def technician_stats(
     return result
 
 
-# --- the office ---------------------------------------------------------------------------
-
-
-async def office_stats(
-    uow: UnitOfWork, *, start: datetime, end: datetime, viewer_id: int
+def _office(
+    rows: list[Any], start: datetime, end: datetime, low: int, open_now: int, followups: int
 ) -> OfficeStats:
-    """The office's figures for the period within the viewer's scope (open counts: now)."""
-    start, end = _period(start, end)
-    async with uow:
-        scope = await scope_clause(uow, viewer_id)
-        low = uow.policy.low_rating_threshold
-        stmt = (
-            sa_select(
-                col(Ticket.status),
-                col(Category.key),
-                raw(Ticket.created_at),
-                raw(Ticket.dispatched_at),
-                raw(Ticket.accepted_at),
-                raw(Ticket.completed_at),
-                col(Ticket.rating),
-                col(Ticket.requester_id),
-                col(Ticket.assignee_id),
-            )
-            .join(Category, col(Category.id) == Ticket.category_id)
-            .join(Room, col(Room.id) == Ticket.room_id)
-            .join(Building, col(Building.id) == Room.building_id)
-            .where(scope, _touching(uow, start, end))
-        )
-        rows = (await uow.session.execute(stmt)).all()
-        open_now = await count_open(uow, scope)
-        followups = await open_followups(uow, scope)
     by_category: Counter[str] = Counter()
     by_status: Counter[str] = Counter()
     accept: list[timedelta] = []
@@ -388,7 +405,7 @@ async def office_stats(
         average_rating=_mean(ratings),
         rated=len(ratings),
         low_ratings=sum(r <= low for r in ratings),
-        open_followups=int(followups),
+        open_followups=followups,
         by_category=dict(by_category.most_common()),
         by_status=dict(by_status.most_common()),
     )

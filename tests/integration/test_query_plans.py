@@ -103,6 +103,7 @@ def screens(e: Env) -> dict[str, Callable[[], Awaitable[Any]]]:
         "/stats technicians": lambda: stats.technician_stats(
             st.uow(), start=start, end=end, viewer_id=w.sam
         ),
+        "/stats": lambda: stats.period_stats(st.uow(), start=start, end=end, viewer_id=w.sam),
         "digest": lambda: digest.digest_figures(
             st.uow(), viewer_id=w.sam, day=yesterday, zone=zone
         ),
@@ -123,6 +124,7 @@ SCREENS = [
     "stale list",
     "/stats office",
     "/stats technicians",
+    "/stats",
     "digest",
     *[f"queue {f.value}" for f in QueueFilter if f is not QueueFilter.STALE],
 ]

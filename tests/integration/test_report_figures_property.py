@@ -280,6 +280,10 @@ async def test_figures_equal_a_direct_count_over_random_histories(store: Store) 
             reference_technicians(mine, start, end)
         )
 
+        assert await stats.period_stats(
+            w.store.uow(), start=start, end=end, viewer_id=w.supervisor
+        ) == (office, techs)
+
         d = await digest.digest_figures(w.store.uow(), viewer_id=w.supervisor, day=DAY, zone=ZONE)
         ref = reference_digest(mine)
         assert d.backlog == ref["backlog"]
