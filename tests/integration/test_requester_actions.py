@@ -257,3 +257,22 @@ async def test_timeline_and_detail_only_for_people_related_to_the_ticket(store: 
     assert Capacity.ASSIGNEE in caps
     _, caps = await queries.ticket_detail(st.uow(), t, w.requester)
     assert caps == frozenset({Capacity.REQUESTER})
+
+
+async def test_my_tickets_counts_up_to_twenty_and_pages_the_rest_by_keyset(store: Store) -> None:
+    env = await make_env(store)
+    st, w, clock = env.store, env.world, env.clock
+    filed = []
+    for _ in range(23):
+        filed.append((await file_ticket(st, w)).ticket.number)
+        clock.advance(timedelta(minutes=1))
+    newest_first = filed[::-1]
+    page = await queries.my_tickets(st.uow(), w.requester, limit=5)
+    assert (page.total, page.capped) == (20, True)  # shown as "20+"
+    seen: list[str] = []
+    while True:
+        seen += [v.number for v in page.items]
+        if not page.has_older:
+            break
+        page = await queries.my_tickets(st.uow(), w.requester, before=page.items[-1].id)
+    assert seen == newest_first  # every ticket once, newest first, over five pages
