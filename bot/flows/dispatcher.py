@@ -54,7 +54,7 @@ async def show_queue(
     t = context.texts
     uow, me = context.store.uow(), context.person.id
     if flt is QueueFilter.STALE:
-        window = await queries.stale_tickets(uow, me, after=offset, limit=PAGE)
+        window = await stale.stale_tickets(uow, me, after=offset, limit=PAGE)
         items, total = window.items, f"{window.total}+" if window.capped else str(window.total)
         newer = QueueView(flt.value, 0) if window.has_newer else None
         older = QueueView(flt.value, items[-1].id) if window.has_older else None

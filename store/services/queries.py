@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, exists, func, or_, union
+from sqlalchemy import ColumnElement, case, exists, func, or_, union
 from sqlalchemy import select as sa_select
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
@@ -27,6 +27,7 @@ from store.models import (
     TicketPhoto,
 )
 from store.services._common import get_person, load
+from store.services.targets import STALE_AFTER, live_clause, stale_clause, targets_between
 from store.uow import UnitOfWork
 from store.views import EventView, Page, TechnicianLoad, TicketView, Window
 
@@ -34,11 +35,6 @@ Assignee = aliased(Person)
 ASSIGNEE_NAME: Any = Assignee.name  # an aliased column; SQLModel types it as str
 # Jobs a technician still holds; they count towards the load the dispatcher sees.
 HELD_STATUSES = (Status.ASSIGNED, Status.IN_PROGRESS, Status.DEFERRED)
-# Open and not deferred: these are late when past `due_at`, a deferred one past its promise.
-TARGET_DUE_STATUSES = tuple(s for s in Status if s in OPEN_STATUSES and s is not Status.DEFERRED)
-# A ticket still open this long after its target is forgotten, not late: it leaves the
-# everyday queues and job lists for the stale list, where a dispatcher closes or revives it.
-STALE_AFTER = timedelta(days=90)
 # My tickets counts up to this many, then says "20+": a count is one short index read.
 COUNT_CAP = 20
 
@@ -54,7 +50,7 @@ def _base_query() -> Any:
     )
 
 
-async def _views(
+async def ticket_views(
     uow: UnitOfWork,
     where: Sequence[ColumnElement[bool]],
     *,
@@ -132,7 +128,7 @@ def _to_view(
 
 async def ticket_view(uow: UnitOfWork, ticket_id: int) -> TicketView:
     """One ticket as a view, without permission checks (services use it after a change)."""
-    views = await _views(uow, [col(Ticket.id) == ticket_id])
+    views = await ticket_views(uow, [col(Ticket.id) == ticket_id])
     if not views:
         raise NotFound("ticket", ticket_id=ticket_id)
     return views[0]
@@ -247,7 +243,7 @@ async def my_tickets(
                 has_newer, has_older = bool(page) and page[0] < counted[0], False
             else:
                 page, has_newer, has_older = counted[:limit], False, len(counted) > limit
-        items = await _views(
+        items = await ticket_views(
             uow, [col(Ticket.id).in_(page)], order=(col(Ticket.id).desc(),), with_photos=False
         )
         return Window(
@@ -262,7 +258,7 @@ async def my_tickets(
 async def open_duplicates(uow: UnitOfWork, room_id: int, category_id: int) -> list[TicketView]:
     """Open tickets in the same room and category: the duplicate guard's candidates."""
     async with uow:
-        return await _views(
+        return await ticket_views(
             uow,
             [
                 col(Ticket.room_id) == room_id,
@@ -304,46 +300,14 @@ async def dispatcher_scope(uow: UnitOfWork, person_id: int, roles: set[Role]) ->
     return or_(*clauses)
 
 
-def _targets(
-    statuses: Sequence[Status], *, since: datetime | None = None, until: datetime | None = None
-) -> ColumnElement[bool]:
-    """Open tickets of `statuses` whose target (`due_at`, or the promise when deferred)
-    lies in [since, until): each side a range seek on `ix_ticket_status_due` or
-    `ix_ticket_status_promised`. `due_at` is set at filing and `promised_at` on deferral,
-    so an open ticket always has the target it is judged by."""
-    branches: list[ColumnElement[bool]] = []
-    by_due: list[Status] = [s for s in statuses if s in TARGET_DUE_STATUSES]
-    by_promise: list[Status] = [Status.DEFERRED] if Status.DEFERRED in statuses else []
-    for column, kinds in ((col(Ticket.due_at), by_due), (col(Ticket.promised_at), by_promise)):
-        if not kinds:
-            continue
-        terms: list[ColumnElement[bool]] = [col(Ticket.status).in_(kinds)]
-        if since is not None:
-            terms.append(column >= since)
-        if until is not None:
-            terms.append(column < until)
-        branches.append(and_(*terms))
-    return or_(*branches)
-
-
-def live_clause(now: datetime) -> ColumnElement[bool]:
-    """Open and not stale: what the everyday queues and job lists show."""
-    return _targets(list(OPEN_STATUSES), since=now - STALE_AFTER)
-
-
-def stale_clause(now: datetime) -> ColumnElement[bool]:
-    """Open and past its target by more than STALE_AFTER: the stale list."""
-    return _targets(list(OPEN_STATUSES), until=now - STALE_AFTER)
-
-
 def _queue_clause(flt: QueueFilter, now: datetime) -> ColumnElement[bool]:
     since = now - STALE_AFTER
     if flt is QueueFilter.UNASSIGNED:
-        return _targets([Status.RECEIVED, Status.DISPATCHING], since=since)
+        return targets_between([Status.RECEIVED, Status.DISPATCHING], since=since)
     if flt is QueueFilter.DEFERRED:
-        return _targets([Status.DEFERRED], since=since)
+        return targets_between([Status.DEFERRED], since=since)
     if flt is QueueFilter.OVERDUE:
-        return _targets(list(OPEN_STATUSES), since=since, until=now)
+        return targets_between(list(OPEN_STATUSES), since=since, until=now)
     if flt is QueueFilter.STALE:
         return stale_clause(now)
     return live_clause(now)
@@ -390,43 +354,10 @@ async def dispatcher_queue(
                 .limit(limit)
             )
         ).scalars()
-        items = await _views(
+        items = await ticket_views(
             uow, [col(Ticket.id).in_(list(page_ids))], order=order, with_photos=False
         )
         return Page(items, int(total), max(offset, 0), limit)
-
-
-async def stale_tickets(
-    uow: UnitOfWork, person_id: int, *, after: int = 0, limit: int = 10
-) -> Window[TicketView]:
-    """The stale list in the dispatcher's scope, oldest first, `limit` tickets after id
-    `after` (keyset: the list is as long as the office forgot tickets)."""
-    async with uow:
-        scope = await dispatcher_scope(uow, person_id, {Role.DISPATCHER, Role.ADMIN})
-        where: list[Any] = [scope, stale_clause(uow.now())]
-        counted = (
-            await uow.session.execute(
-                sa_select(func.count()).select_from(
-                    sa_select(col(Ticket.id))
-                    .join(Room, col(Room.id) == Ticket.room_id)
-                    .join(Building, col(Building.id) == Room.building_id)
-                    .where(*where)
-                    .limit(COUNT_CAP * 50 + 1)
-                    .subquery()
-                )
-            )
-        ).scalar_one()
-        items = await _views(
-            uow,
-            [*where, col(Ticket.id) > after],
-            order=(col(Ticket.id),),
-            limit=limit + 1,
-            with_photos=False,
-        )
-        cap = COUNT_CAP * 50
-        return Window(
-            items[:limit], min(int(counted), cap), counted > cap, after > 0, len(items) > limit
-        )
 
 
 URGENCY_RANK = case(
@@ -448,14 +379,14 @@ async def technician_jobs(uow: UnitOfWork, person_id: int) -> list[TicketView]:
     forgotten past STALE_AFTER are on the dispatcher's stale list instead."""
     async with uow:
         since = uow.now() - STALE_AFTER
-        return await _views(
+        return await ticket_views(
             uow,
             [
                 col(Ticket.assignee_id) == person_id,
                 # Outside the OR as well, so the seek is (assignee_id, status) and not
                 # every ticket the technician ever had.
                 col(Ticket.status).in_(HELD_STATUSES),
-                _targets(HELD_STATUSES, since=since),
+                targets_between(HELD_STATUSES, since=since),
             ],
             order=(HELD_RANK, URGENCY_RANK, col(Ticket.created_at), col(Ticket.id)),
             with_photos=False,
@@ -527,17 +458,3 @@ async def on_duty_technicians(
 async def person_name(uow: UnitOfWork, person_id: int) -> str:
     """A person's display name."""
     return (await get_person(uow, person_id)).name
-
-
-async def stale_ids(uow: UnitOfWork, scope: Any, *, after: int, upto: int, cap: int) -> list[int]:
-    """Ids of the stale tickets in scope with after < id <= upto (a page of the stale
-    list as the dispatcher saw it), at most `cap`, oldest first."""
-    rows = await uow.session.execute(
-        sa_select(col(Ticket.id))
-        .join(Room, col(Room.id) == Ticket.room_id)
-        .join(Building, col(Building.id) == Room.building_id)
-        .where(scope, stale_clause(uow.now()), col(Ticket.id) > after, col(Ticket.id) <= upto)
-        .order_by(col(Ticket.id))
-        .limit(cap)
-    )
-    return [int(i) for i in rows.scalars() if i is not None]

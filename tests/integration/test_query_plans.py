@@ -25,7 +25,7 @@ from sqlmodel import col, select
 
 from store.db import create_engine
 from store.models import Ticket
-from store.services import digest, dispatch, queries, stats, work
+from store.services import digest, dispatch, queries, stale, stats, work
 from store.services.queries import QueueFilter
 from store.uow import Store
 from tests.integration.ticket_world import Env, file_ticket, make_env
@@ -96,7 +96,7 @@ def screens(e: Env) -> dict[str, Callable[[], Awaitable[Any]]]:
         "my tickets, older": lambda: queries.my_tickets(st.uow(), w.requester, before=3),
         "my tickets, newer": lambda: queries.my_tickets(st.uow(), w.requester, after=1),
         "technician jobs": lambda: queries.technician_jobs(st.uow(), w.tom),
-        "stale list": lambda: queries.stale_tickets(st.uow(), w.dana),
+        "stale list": lambda: stale.stale_tickets(st.uow(), w.dana),
         "/stats office": lambda: stats.office_stats(
             st.uow(), start=start, end=end, viewer_id=w.sam
         ),

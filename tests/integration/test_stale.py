@@ -7,7 +7,8 @@ from datetime import timedelta
 
 from store.lifecycle import Status
 from store.services import dispatch, queries, stale, work
-from store.services.queries import STALE_AFTER, QueueFilter
+from store.services.queries import QueueFilter
+from store.services.targets import STALE_AFTER
 from store.uow import Store
 from store.views import TicketView
 from tests.integration.ticket_world import Env, file_ticket, make_env, set_on_duty
@@ -20,7 +21,7 @@ async def _numbers(env: Env, person: int, flt: QueueFilter) -> list[str]:
 
 async def _stale(env: Env, person: int, after: int = 0) -> list[str]:
     return [
-        v.number for v in (await queries.stale_tickets(env.store.uow(), person, after=after)).items
+        v.number for v in (await stale.stale_tickets(env.store.uow(), person, after=after)).items
     ]
 
 
