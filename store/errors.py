@@ -46,6 +46,20 @@ class TransitionNotAllowed(DomainError):
         self.status = status
 
 
+class TicketChanged(TransitionNotAllowed):
+    """The ticket was changed by someone else between reading it and acting on it: the
+    decision was taken on a stale view, so it is refused, not applied. `status` and
+    `assignee` say what the ticket is now."""
+
+    code = "error.changed"
+
+    def __init__(self, action: str, status: str, assignee: str | None) -> None:
+        super().__init__(action, status)
+        self.params["assignee"] = assignee or ""
+        if assignee:
+            self.code = "error.changed_held"
+
+
 class AlreadyTaken(TransitionNotAllowed):
     """Another technician accepted the job first."""
 

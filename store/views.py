@@ -111,3 +111,6 @@ class ReportResult:
     ticket: TicketView
     offered_to: list[int] = field(default_factory=list)
     escalated: bool = False
+    # True when this submission had been filed before (a second Confirm, a retry after a
+    # crash): `ticket` is that earlier ticket and nothing new was filed.
+    already_filed: bool = False

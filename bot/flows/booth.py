@@ -75,7 +75,13 @@ async def submit_walkup(
         name=str(walkup.get("name", "")),
         phone=str(walkup.get("phone") or "") or None,
         new=new,
+        draft_owner=context.person.id,
     )
+    context.nudge_sender()
+    if result.report.already_filed:
+        number = result.report.ticket.number
+        await reply(update, context.texts("report.already_filed", number=number), edit=True)
+        return
     username = context.settings.telegram.bot_username or (context.bot.username or "")
     link = f"https://t.me/{username}?start={result.payload}"
     t = context.texts

@@ -25,7 +25,7 @@ from store.errors import DescriptionTooLong, InvalidInput, NotFound
 from store.services import drafts, places
 from store.services.drafts import DraftView
 from store.services.people import get_person_view, room_of, set_phone
-from store.services.queries import open_duplicates
+from store.services.queries import open_duplicates, ticket_detail
 from store.services.report import NewTicket, Urgency, follow, report, validate_description
 
 # Steps, in order; BACK says where Back leads from each.
@@ -83,6 +83,7 @@ async def begin(update: Update, context: Ctx, *, walkup: dict[str, str] | None =
             await reply(update, context.texts("report.resumed"))
             await render(update, context, existing)
             return
+        await _tell_unseen_filing(update, context)
     draft = DraftView(CAMPUS)
     if walkup is not None:
         draft.data["walkup"] = walkup
@@ -107,6 +108,18 @@ async def begin(update: Update, context: Ctx, *, walkup: dict[str, str] | None =
         draft.data["campus_id"] = campuses[0].id
         draft.step = BUILDING
     await _go(update, context, draft)
+
+
+async def _tell_unseen_filing(update: Update, context: Ctx) -> None:
+    """The last report was filed but its confirmation may never have been seen (the bot
+    stopped, or the message failed): name the ticket before starting a new report."""
+    filed = await drafts.filed_draft(context.store.uow(), context.person.id)
+    if filed is not None and not filed.acknowledged:
+        view, _caps = await ticket_detail(context.store.uow(), filed.ticket_id, context.person.id)
+        status = context.texts.status(view.status)
+        text = context.texts("report.filed_earlier", number=filed.number, status=status)
+        await reply(update, text)
+        await drafts.acknowledge_filed(context.store.uow(), context.person.id)
 
 
 async def start_for_room(update: Update, context: Ctx, code: str) -> bool:
@@ -400,6 +413,8 @@ async def _stale(update: Update, context: Ctx, draft: DraftView) -> None:
 async def on_nav(update: Update, context: Ctx) -> None:
     """Back, Cancel, Skip, Done, Edit, Confirm and "file anyway"."""
     nav = data_of(update, Nav)
+    if nav.action == "confirm" and await _answer_if_filed(update, context):
+        return
     draft = await _load(update, context, nav.step)
     if draft is None:
         return
@@ -466,6 +481,9 @@ async def on_follow(update: Update, context: Ctx) -> None:
 
 
 async def _submit(update: Update, context: Ctx, draft: DraftView) -> None:
+    """File the draft: one ticket per draft however often Confirm is pressed or retried
+    (the draft's submission key is stored with the ticket, and the draft becomes a "filed"
+    marker in the same transaction)."""
     d = draft.data
     new = NewTicket(
         requester_id=context.person.id,
@@ -475,6 +493,7 @@ async def _submit(update: Update, context: Ctx, draft: DraftView) -> None:
         urgency=Urgency(d.get("urgency", "normal")),
         photos=list(d.get("photos", [])),
         contact_phone=d.get("phone"),
+        submission_key=d.get(drafts.KEY),
     )
     walkup = d.get("walkup")
     if isinstance(walkup, dict):
@@ -482,10 +501,25 @@ async def _submit(update: Update, context: Ctx, draft: DraftView) -> None:
 
         await booth.submit_walkup(update, context, new, walkup)
     else:
-        await report(context.store.uow(), new)
-        await reply(update, context.texts("report.submitted"), edit=True)
-    await drafts.drop_draft(context.store.uow(), context.person.id)
-    context.nudge_sender()
+        result = await report(context.store.uow(), new, draft_owner=context.person.id)
+        context.nudge_sender()  # before the reply: a failed edit must not hold notices up
+        if result.already_filed:
+            text = context.texts("report.already_filed", number=result.ticket.number)
+        else:
+            text = context.texts("report.submitted")
+        await reply(update, text, edit=True)
+    await drafts.acknowledge_filed(context.store.uow(), context.person.id)
+
+
+async def _answer_if_filed(update: Update, context: Ctx) -> bool:
+    """A Confirm on a draft that was already filed: say which ticket it became."""
+    filed = await drafts.filed_draft(context.store.uow(), context.person.id)
+    if filed is None:
+        return False
+    text = context.texts("report.already_filed", number=filed.number)
+    await answer(update.callback_query, text, alert=True)
+    await drafts.acknowledge_filed(context.store.uow(), context.person.id)
+    return True
 
 
 # --- typed input -------------------------------------------------------------------------

@@ -12,24 +12,22 @@ import secrets
 from dataclasses import dataclass, replace
 
 from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from store.errors import InvalidInput, InviteInvalid, NotPermitted
 from store.lifecycle import Role
-from store.models import ClaimCode, Person, Ticket
-from store.services._common import (
-    FILER_ROLES,
-    clean_text,
-    get_place,
-    load,
-    log_event,
-    roles_covering,
-)
+from store.models import ClaimCode, Person
+from store.services import drafts
+from store.services._common import clean_text
+from store.services.lookups import get_place
 from store.services.people import upsert_person
 from store.services.queries import ticket_view
-from store.services.report import NewTicket, file_in
+from store.services.report import NewTicket, file_in, filed_as
+from store.services.scope import FILER_ROLES, roles_covering
+from store.services.tickets import load, log_event, write
 from store.uow import UnitOfWork
-from store.views import ReportResult
+from store.views import ReportResult, TicketView
 
 CLAIM_PREFIX = "c_"  # start payload: CLAIM_PREFIX + code
 # Unambiguous characters only: the code may be read aloud or typed from paper.
@@ -39,7 +37,8 @@ CODE_LENGTH = 10  # about 50 bits: not guessable, still short enough to type
 
 @dataclass(frozen=True, slots=True)
 class BoothResult:
-    """The filed ticket and the claim code to hand to the walk-up person."""
+    """The filed ticket and the claim code to hand to the walk-up person. A submission
+    filed before (`report.already_filed`) has no code: only its hash was ever stored."""
 
     report: ReportResult
     code: str
@@ -55,9 +54,39 @@ def _hash(code: str) -> str:
 
 
 async def file_walkup(
-    uow: UnitOfWork, *, staff_id: int, name: str, phone: str | None, new: NewTicket
+    uow: UnitOfWork,
+    *,
+    staff_id: int,
+    name: str,
+    phone: str | None,
+    new: NewTicket,
+    draft_owner: int | None = None,
 ) -> BoothResult:
-    """File `new` for a walk-up person (name, phone) on behalf of booth staff."""
+    """File `new` for a walk-up person (name, phone) on behalf of booth staff. Idempotent
+    on `new.submission_key`, with the staff member's draft marked filed in the same
+    transaction, as `report.report` does."""
+    try:
+        return await _file_walkup(uow, staff_id, name, phone, new, draft_owner)
+    except IntegrityError:
+        async with uow:
+            earlier = await filed_as(uow, new.submission_key)
+            if earlier is None:
+                raise
+            return _filed_before(await ticket_view(uow, earlier))
+
+
+def _filed_before(view: TicketView) -> BoothResult:
+    return BoothResult(ReportResult(view, already_filed=True), "")
+
+
+async def _file_walkup(
+    uow: UnitOfWork,
+    staff_id: int,
+    name: str,
+    phone: str | None,
+    new: NewTicket,
+    draft_owner: int | None,
+) -> BoothResult:
     person_name = clean_text(name)
     if not person_name or len(person_name) > 200:
         raise InvalidInput("the walk-up person's name is required (up to 200 characters)")
@@ -69,6 +98,9 @@ async def file_walkup(
         roles = await roles_covering(uow, staff_id, place.building)
         if not roles & (FILER_ROLES | {Role.SUPERVISOR}):
             raise NotPermitted("booth intake needs staff of this building")
+        earlier = await filed_as(uow, new.submission_key)
+        if earlier is not None:
+            return _filed_before(await ticket_view(uow, earlier))
         walkup = Person(name=person_name, phone=clean_text(phone), created_at=uow.now())
         uow.session.add(walkup)
         await uow.flush()
@@ -84,6 +116,9 @@ async def file_walkup(
         )
         claim_code = ClaimCode(ticket_id=ticket_id, code_hash=_hash(code), created_at=uow.now())
         uow.session.add(claim_code)
+        if draft_owner is not None and new.submission_key is not None:
+            view = await ticket_view(uow, ticket_id)
+            await drafts.mark_filed(uow, draft_owner, new.submission_key, ticket_id, view.number)
         await uow.commit()
         result = ReportResult(await ticket_view(uow, ticket_id), offered, escalated=not offered)
     return BoothResult(result, code)
@@ -120,14 +155,11 @@ async def claim(
         )
         if won.rowcount != 1:  # type: ignore[attr-defined]
             raise InviteInvalid("used")
-        ticket = await uow.session.get(Ticket, row.ticket_id)
-        assert ticket is not None
-        walkup = await uow.session.get(Person, ticket.requester_id)
+        ctx = await load(uow, row.ticket_id, person.id)
+        walkup = await uow.session.get(Person, ctx.ticket.requester_id)
         if person.phone is None and walkup is not None:
             person.phone = walkup.phone
-        ticket.requester_id = person.id
-        uow.session.add(ticket)
-        ctx = await load(uow, row.ticket_id, person.id)
+        await write(uow, ctx, "claim", requester_id=person.id)
         log_event(uow, ctx, "claim", None, None, note=person.name)
         await uow.commit()
-        return ticket.number
+        return ctx.ticket.number

@@ -17,23 +17,25 @@ from store.errors import (
 )
 from store.lifecycle import Action, Capacity, Role, Status
 from store.models import Offer, Ticket, TicketPhoto
-from store.services._common import (
+from store.services._common import clean_text
+from store.services.lookups import category_targets, get_person
+from store.services.notices import (
+    notify,
+    notify_audience,
+    notify_dispatchers,
+    withdraw_scheduled,
+)
+from store.services.queries import technicians_for, ticket_view
+from store.services.scope import roles_covering
+from store.services.tickets import (
     TicketContext,
-    category_targets,
     claim_due_tickets,
-    clean_text,
-    get_person,
     hide_from_strangers,
     load,
     log_event,
     move,
-    notify,
-    notify_audience,
-    notify_dispatchers,
-    roles_covering,
-    withdraw_scheduled,
+    write,
 )
-from store.services.queries import technicians_for, ticket_view
 from store.uow import UnitOfWork
 from store.views import TicketView
 
@@ -113,8 +115,7 @@ async def job_details(uow: UnitOfWork, ctx: TicketContext) -> dict[str, object]:
 
 async def escalate(uow: UnitOfWork, ctx: TicketContext, *, reason: str) -> None:
     """Hand an unaccepted ticket to the dispatchers' attention, once."""
-    ctx.ticket.escalated_at = uow.now()
-    uow.session.add(ctx.ticket)
+    await write(uow, ctx, "escalate", escalated_at=uow.now())
     log_event(uow, ctx, "escalate", None, None, note=reason)
     await notify_dispatchers(uow, ctx, "queue.escalated", reason=reason)
     if reason in ("no_technician", "all_declined"):
@@ -210,6 +211,14 @@ async def withdraw_offers_of(uow: UnitOfWork, technician_id: int) -> list[int]:
     )
     handed_on = []
     for offer in offers:
+        # Lock the ticket first, as `decline` and `accept` (its UPDATE) do: handing it on
+        # must not race an accept, and the same lock order rules out a deadlock.
+        await uow.session.execute(
+            select(Ticket.id).where(col(Ticket.id) == offer.ticket_id).with_for_update()
+        )
+        await uow.session.refresh(offer)
+        if offer.outcome is not None:  # accepted or taken while we waited for the lock
+            continue
         offer.outcome = "unreachable"
         uow.session.add(offer)
         await uow.flush()
@@ -221,6 +230,8 @@ async def withdraw_offers_of(uow: UnitOfWork, technician_id: int) -> list[int]:
             )
         ).first()
         ctx = await load(uow, offer.ticket_id, None)
+        await uow.session.refresh(ctx.ticket)  # as of the lock, not of an earlier read
+        ctx.version = ctx.ticket.version
         if still_open is None and ctx.ticket.status == Status.DISPATCHING:
             await offer_to_on_duty_technicians(uow, ctx)
             handed_on.append(offer.ticket_id)
@@ -249,7 +260,10 @@ async def assign(
     `replacing` is who the dispatcher saw holding the job (None: nobody). If it changed
     hands since (a technician accepted it, another dispatcher moved it), the press is
     refused: an assign that lost the race must not turn into a reassign and take the job
-    from whoever won it. "any" skips the check (callers that showed no picker)."""
+    from whoever won it. "any" skips the check (callers that showed no picker). The
+    holder, the status and the dispatcher's scope are read at one version, and the move
+    is a compare-and-set on it, so a change that lands between this read and the write
+    (a Start, a release, another reassign) refuses this one instead of being overwritten."""
     async with uow:
         ctx = await load(uow, ticket_id, dispatcher_id)
         if Capacity.DISPATCHER not in ctx.capacities:

@@ -1,4 +1,10 @@
-"""Supervisors' follow-ups raised by low ratings and complaints."""
+"""Supervisors' follow-ups raised by low ratings, complaints and missed promises.
+
+Who may see and resolve a follow-up is decided when they look or act, from their roles
+and scope at that moment: `FollowUp.supervisor_id` only records who was told when it
+opened. A supervisor whose role was removed, or who moved elsewhere, loses the building's
+follow-ups at once, and whoever supervises the building now sees them.
+"""
 
 from __future__ import annotations
 
@@ -10,16 +16,17 @@ from sqlmodel import col, select
 
 from store.errors import InvalidInput, NotFound, NotPermitted, TransitionNotAllowed
 from store.models import Building, FollowUp, Room, Ticket
-from store.services._common import (
+from store.services._common import clean_text
+from store.services.notices import notify, notify_audience
+from store.services.numbering import next_number
+from store.services.scope import (
     SUPERVISOR_ROLES,
-    clean_text,
     grant_covers,
     grants_of,
-    load,
-    log_event,
-    notify_audience,
+    responsible_supervisors,
     roles_covering,
 )
+from store.services.tickets import TicketContext, load, log_event
 from store.uow import UnitOfWork
 
 RESOLUTION_MAX = 2000
@@ -54,13 +61,13 @@ async def open_followups(uow: UnitOfWork, supervisor_id: int) -> list[FollowUpVi
                 .order_by(col(FollowUp.opened_at), col(FollowUp.id))
             )
         ).all()
-        # One grants query for the viewer, then scope is checked in memory per row.
+        # One grants query for the viewer, then scope is checked in memory per row. Who
+        # the follow-up was routed to does not count: only who covers the building now.
         grants = [g for g in await grants_of(uow, supervisor_id) if g.role in SUPERVISOR_ROLES]
         return [
             _view(followup, ticket)
             for followup, ticket, building in rows
-            if followup.supervisor_id == supervisor_id
-            or any(grant_covers(g, building) for g in grants)
+            if any(grant_covers(g, building) for g in grants)
         ]
 
 
@@ -92,7 +99,7 @@ async def resolve(uow: UnitOfWork, followup_id: int, supervisor_id: int, note: s
             raise NotFound("followup", followup_id=followup_id)
         ctx = await load(uow, followup.ticket_id, supervisor_id)
         covered = await roles_covering(uow, supervisor_id, ctx.place.building)
-        if followup.supervisor_id != supervisor_id and not covered & SUPERVISOR_ROLES:
+        if not covered & SUPERVISOR_ROLES:
             raise NotPermitted("not your building")
         result = await uow.session.execute(
             update(FollowUp)
@@ -106,3 +113,33 @@ async def resolve(uow: UnitOfWork, followup_id: int, supervisor_id: int, note: s
             uow, ctx, "followup.resolved", followup=followup.number, resolution=text
         )
         await uow.commit()
+
+
+async def open_followup(uow: UnitOfWork, ctx: TicketContext, kind: str, text: str | None) -> str:
+    """Open a supervisor follow-up on the ticket and tell the responsible supervisors."""
+    now = uow.now()
+    year = uow.local_year()
+    number = f"F{year}-{await next_number(uow, f'followup-{year}'):05d}"
+    supervisors = await responsible_supervisors(uow, ctx.place.building)
+    followup = FollowUp(
+        number=number,
+        ticket_id=ctx.id,
+        kind=kind,
+        text=text,
+        raised_by_id=ctx.actor.id if ctx.actor else None,
+        supervisor_id=supervisors[0] if supervisors else None,
+        opened_at=now,
+    )
+    uow.session.add(followup)
+    payload = {
+        **ctx.summary(),
+        "followup": number,
+        "kind": kind,
+        "text": text,
+        "rating": ctx.ticket.rating,
+        "technician_id": ctx.ticket.assignee_id,
+    }
+    for supervisor_id in supervisors:
+        notify(uow, supervisor_id, "followup.new", payload, ticket_id=ctx.id)
+    log_event(uow, ctx, f"followup_{kind}", None, None, note=number)
+    return number

@@ -9,25 +9,25 @@ from enum import StrEnum
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
-from store.errors import DescriptionTooLong, InvalidInput, NotFound, NotPermitted, TooManyPhotos
+from store.errors import (
+    DescriptionTooLong,
+    InvalidInput,
+    NotFound,
+    NotPermitted,
+    TooManyPhotos,
+    TransitionNotAllowed,
+)
 from store.lifecycle import Action, Capacity, Role, Status
 from store.models import Category, Ticket, TicketFollower, TicketPhoto
-from store.services._common import (
-    FILER_ROLES,
-    TicketContext,
-    category_targets,
-    clean_text,
-    get_person,
-    get_place,
-    load,
-    log_event,
-    move,
-    next_number,
-    notify_audience,
-    roles_covering,
-)
+from store.services import drafts
+from store.services._common import clean_text
 from store.services.dispatch import offer_to_on_duty_technicians
+from store.services.lookups import category_targets, get_person, get_place
+from store.services.notices import notify_audience
+from store.services.numbering import next_number
 from store.services.queries import ticket_view
+from store.services.scope import FILER_ROLES, roles_covering
+from store.services.tickets import TicketContext, load, log_event, move
 from store.uow import UnitOfWork
 from store.views import ReportResult
 
@@ -56,6 +56,9 @@ class NewTicket:
     # start (the room's residents).
     sweep_id: int | None = None
     followers: Sequence[int] = ()
+    # What this filing comes from (a draft, a sweep card's item): stored unique with the
+    # ticket, so the same submission files one ticket however often it is retried.
+    submission_key: str | None = None
 
 
 def validate_description(uow: UnitOfWork, text: str) -> str:
@@ -70,13 +73,55 @@ def validate_description(uow: UnitOfWork, text: str) -> str:
     return cleaned
 
 
-async def report(uow: UnitOfWork, new: NewTicket) -> ReportResult:
-    """File a ticket (received), then dispatch it (offers or the queue) in one transaction."""
+async def report(
+    uow: UnitOfWork, new: NewTicket, *, draft_owner: int | None = None
+) -> ReportResult:
+    """File a ticket (received), then dispatch it (offers or the queue) in one transaction.
+
+    With a `submission_key`, filing is idempotent: a submission filed before gives back
+    that ticket (`already_filed`), also when two Confirms race (the unique key turns the
+    second INSERT into the lookup). `draft_owner`'s draft with that key becomes the "filed"
+    marker in the same transaction, so there is never a ticket with its draft still open."""
     async with uow:
-        ticket_id, offered = await file_in(uow, new)
-        await uow.commit()
-        view = await ticket_view(uow, ticket_id)
+        try:
+            return await _file_once(uow, new, draft_owner)
+        except IntegrityError:
+            if new.submission_key is None:
+                raise
+            await uow.session.rollback()  # the other Confirm won: answer with its ticket
+            earlier = await filed_as(uow, new.submission_key)
+            if earlier is None:
+                raise
+            return ReportResult(await ticket_view(uow, earlier), already_filed=True)
+
+
+async def _file_once(uow: UnitOfWork, new: NewTicket, draft_owner: int | None) -> ReportResult:
+    earlier = await filed_as(uow, new.submission_key)
+    if earlier is not None:
+        return ReportResult(await ticket_view(uow, earlier), already_filed=True)
+    ticket_id, offered = await file_in(uow, new)
+    if draft_owner is not None and new.submission_key is not None:
+        number = await _number_of(uow, ticket_id)
+        await drafts.mark_filed(uow, draft_owner, new.submission_key, ticket_id, number)
+    await uow.commit()
+    view = await ticket_view(uow, ticket_id)
     return ReportResult(view, offered, escalated=not offered)
+
+
+async def filed_as(uow: UnitOfWork, submission_key: str | None) -> int | None:
+    """The id of the ticket filed from this submission, if it was filed already."""
+    if submission_key is None:
+        return None
+    found = await uow.session.execute(
+        select(Ticket.id).where(Ticket.submission_key == submission_key)
+    )
+    return found.scalar_one_or_none()
+
+
+async def _number_of(uow: UnitOfWork, ticket_id: int) -> str:
+    ticket = await uow.session.get(Ticket, ticket_id)
+    assert ticket is not None
+    return ticket.number
 
 
 async def file_in(uow: UnitOfWork, new: NewTicket) -> tuple[int, list[int]]:
@@ -122,6 +167,7 @@ async def file_in(uow: UnitOfWork, new: NewTicket) -> tuple[int, list[int]]:
         contact_phone=clean_text(new.contact_phone)
         or (requester.phone if filer_id != new.requester_id else None),
         sweep_id=new.sweep_id,
+        submission_key=new.submission_key,
         accept_due_at=now + accept_in,
         due_at=now + complete_in,
         created_at=now,
@@ -159,8 +205,6 @@ async def follow(uow: UnitOfWork, ticket_id: int, person_id: int) -> None:
     async with uow:
         ctx = await load(uow, ticket_id, person_id)
         if ctx.ticket.status in (Status.CLOSED, Status.CANCELLED):
-            from store.errors import TransitionNotAllowed
-
             raise TransitionNotAllowed("follow", ctx.ticket.status)
         if ctx.ticket.requester_id == person_id:
             return

@@ -3,10 +3,10 @@ complain. Dispatchers share `cancel` and `mark_duplicate`."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import update
 from sqlmodel import col, select
 
 from store.errors import (
@@ -15,6 +15,7 @@ from store.errors import (
     NotPermitted,
     RatingOutOfRange,
     ReopenWindowClosed,
+    TicketChanged,
     TransitionNotAllowed,
 )
 from store.lifecycle import (
@@ -27,25 +28,30 @@ from store.lifecycle import (
     needs_reason,
 )
 from store.models import FollowUp, Offer, Ticket, TicketFollower
-from store.services._common import (
+from store.services._common import clean_text
+from store.services.dispatch import checked_reason, offer_to_on_duty_technicians
+from store.services.followups import open_followup
+from store.services.lookups import category_targets
+from store.services.notices import (
+    notify,
+    notify_audience,
+    notify_dispatchers,
+    ticket_audience,
+    withdraw_scheduled,
+)
+from store.services.queries import ticket_view
+from store.services.tickets import (
     TicketContext,
-    category_targets,
-    clean_text,
     hide_from_strangers,
     load,
     log_event,
     move,
-    notify,
-    notify_audience,
-    notify_dispatchers,
-    open_followup,
-    ticket_audience,
-    withdraw_scheduled,
+    write,
 )
-from store.services.dispatch import checked_reason, offer_to_on_duty_technicians
-from store.services.queries import ticket_view
 from store.uow import UnitOfWork
 from store.views import TicketView
+
+log = logging.getLogger(__name__)
 
 
 async def _withdraw_offers(uow: UnitOfWork, ctx: TicketContext) -> None:
@@ -201,8 +207,7 @@ async def comment_rating(
             raise InvalidInput("comment empty or too long", limit=uow.policy.comment_max)
         if ctx.ticket.status != Status.CLOSED or ctx.ticket.rating is None:
             raise TransitionNotAllowed("comment", ctx.ticket.status)
-        ctx.ticket.rating_comment = text
-        uow.session.add(ctx.ticket)
+        await write(uow, ctx, "comment", rating_comment=text)
         log_event(uow, ctx, "comment", None, None, note=text)
         followup = (
             await uow.session.execute(
@@ -280,18 +285,15 @@ async def urge(uow: UnitOfWork, ticket_id: int, requester_id: int) -> datetime:
         cooldown = uow.policy.urge_cooldown
         if t.last_urged_at is not None and now < t.last_urged_at + cooldown:
             raise CooldownActive(t.last_urged_at + cooldown)
-        # Compare-and-set on the count: of a double tap only one urge gets through, the
+        # Compare-and-set on the version: of a double tap only one urge gets through, the
         # other waits for the first (row lock) and then meets the cool-down.
         count = t.urge_count + 1
-        result = await uow.session.execute(
-            update(Ticket)
-            .where(col(Ticket.id) == ticket_id, col(Ticket.urge_count) == t.urge_count)
-            .values(urge_count=count, last_urged_at=now)
-            .execution_options(synchronize_session=False)
-        )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
-            await uow.session.refresh(t)
-            raise CooldownActive((t.last_urged_at or now) + cooldown)
+        try:
+            await write(uow, ctx, "urge", urge_count=count, last_urged_at=now)
+        except TicketChanged:
+            if t.last_urged_at is not None and now < t.last_urged_at + cooldown:
+                raise CooldownActive(t.last_urged_at + cooldown) from None
+            raise
         log_event(uow, ctx, "urge", None, None)
         payload = {**ctx.summary(), "urge_count": count}
         if t.assignee_id is not None:
@@ -331,23 +333,35 @@ async def complain(uow: UnitOfWork, ticket_id: int, requester_id: int, text: str
 
 
 async def auto_close_completed(uow: UnitOfWork) -> list[str]:
-    """System job: completed tickets nobody confirmed close after N days, unrated."""
+    """System job: completed tickets nobody confirmed close after N days, unrated.
+
+    Each close is a compare-and-set like any other move, in its own savepoint: a ticket
+    another instance closed (or the requester rated or reopened) a moment earlier is
+    skipped, and one ticket's failure is logged and left for the next tick instead of
+    abandoning the rest."""
     async with uow:
         cutoff = uow.now() - uow.policy.auto_close_after
         ids = list(
             (
                 await uow.session.execute(
-                    select(Ticket.id).where(
-                        Ticket.status == Status.COMPLETED, col(Ticket.completed_at) < cutoff
-                    )
+                    select(Ticket.id)
+                    .where(Ticket.status == Status.COMPLETED, col(Ticket.completed_at) < cutoff)
+                    .order_by(col(Ticket.id))
                 )
             ).scalars()
         )
         numbers = []
         for ticket_id in ids:
-            ctx = await load(uow, ticket_id, None)
-            await move(uow, ctx, Action.AUTO_CLOSE, closed_at=uow.now())
-            await notify_audience(uow, ctx, "ticket.closed", auto=True)
+            try:
+                async with uow.session.begin_nested():
+                    ctx = await load(uow, ticket_id, None)
+                    await move(uow, ctx, Action.AUTO_CLOSE, closed_at=uow.now())
+                    await notify_audience(uow, ctx, "ticket.closed", auto=True)
+            except TransitionNotAllowed:
+                continue  # closed, rated or reopened meanwhile: nothing left to do
+            except Exception:
+                log.exception("auto-close of ticket %s failed; retried next tick", ticket_id)
+                continue
             numbers.append(ctx.ticket.number)
         await uow.commit()
         return numbers

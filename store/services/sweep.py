@@ -4,6 +4,7 @@ campaign without visiting a room twice; an inspector can stop and resume at any 
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -39,7 +40,7 @@ from store.services._common import (
     responsible_supervisors,
 )
 from store.services.places import natural_key
-from store.services.report import NewTicket, file_in
+from store.services.report import NewTicket, file_in, filed_as
 from store.uow import UnitOfWork
 
 SWEEP_ROLES = frozenset({Role.SUPERVISOR, Role.INSPECTOR, Role.ADMIN})
@@ -428,6 +429,13 @@ async def file_fault(
     # residents get every notice from "received" on) and records it on the room's card
     # (so a crash in between cannot leave a ticket the card does not know, filed twice).
     async with uow:
+        # The same fault sent again (a retry after a crash, or after the "filed" answer
+        # failed) is the ticket already filed, not a refusal: the card shows it filed.
+        key = _fault_key(campaign_id, room_id, item)
+        if (earlier := await filed_as(uow, key)) is not None:
+            ticket = await uow.session.get(Ticket, earlier)
+            if ticket is not None and ticket.filed_by_id == inspector_id:
+                return ticket.number
         sweep_room, category = await _fault_room(uow, campaign_id, room_id, inspector_id, item)
         text = clean_text(note)
         if not text:
@@ -444,6 +452,7 @@ async def file_fault(
                 photos=list(photos),
                 sweep_id=campaign_id,
                 followers=residents,
+                submission_key=key,
             ),
         )
         ticket = await uow.session.get(Ticket, ticket_id)
@@ -453,6 +462,12 @@ async def file_fault(
         uow.session.add(sweep_room)
         await uow.commit()
     return number
+
+
+def _fault_key(campaign_id: int, room_id: int, item: str) -> str:
+    """One fault per checklist item per room per campaign: the filing's submission key."""
+    key = f"sweep:{campaign_id}:{room_id}:{item}"
+    return key if len(key) <= 64 else "sweep:" + hashlib.sha256(key.encode()).hexdigest()[:58]
 
 
 async def finish_room(

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import update
-from sqlmodel import col, func, select
+from sqlmodel import func, select
 
 from store.errors import (
     InvalidInput,
@@ -16,18 +15,11 @@ from store.errors import (
     TransitionNotAllowed,
 )
 from store.lifecycle import VISIT_PROPOSE_STATUSES, Action, Capacity, Status
-from store.models import Ticket, TicketPhoto
-from store.services._common import (
-    hide_from_strangers,
-    load,
-    log_event,
-    move,
-    notify,
-    notify_audience,
-    withdraw_scheduled,
-)
+from store.models import TicketPhoto
 from store.services.dispatch import checked_reason
+from store.services.notices import notify, notify_audience, withdraw_scheduled
 from store.services.queries import ticket_view
+from store.services.tickets import hide_from_strangers, load, log_event, move, write
 from store.uow import UnitOfWork
 from store.views import TicketView
 
@@ -59,10 +51,10 @@ async def propose_visit(
             raise NotPermitted("only the assigned technician proposes a visit")
         if ctx.ticket.status not in VISIT_PROPOSE_STATUSES:
             raise TransitionNotAllowed("propose_visit", ctx.ticket.status)
-        ctx.ticket.visit_at = _future(uow, visit_at)
-        ctx.ticket.visit_confirmed = False
-        ctx.ticket.updated_at = uow.now()
-        uow.session.add(ctx.ticket)
+        when = _future(uow, visit_at)
+        await write(
+            uow, ctx, "propose_visit", visit_at=when, visit_confirmed=False, updated_at=uow.now()
+        )
         log_event(uow, ctx, "visit_proposed", None, None, note=visit_at.isoformat())
         await notify_audience(uow, ctx, "ticket.visit_proposed", visit_at=visit_at.isoformat())
         await uow.commit()
@@ -93,21 +85,10 @@ async def answer_visit(
         if proposed_minutes is not None and epoch_minutes(t.visit_at) != proposed_minutes:
             raise TransitionNotAllowed("answer_visit", t.status)
         payload = {**ctx.summary(), "visit_at": t.visit_at.isoformat()}
-        # Conditional on the proposal we read: of two taps at once only one answers it.
+        # Conditional on the version we read (so on the proposal we read): of two taps at
+        # once only one answers it, and a new proposal meanwhile refuses both.
         changes = {"visit_confirmed": True} if accepted else {"visit_at": None}
-        answered = await uow.session.execute(
-            update(Ticket)
-            .where(
-                col(Ticket.id) == ticket_id,
-                col(Ticket.visit_at) == t.visit_at,
-                col(Ticket.visit_confirmed).is_(False),
-            )
-            .values(updated_at=uow.now(), **changes)
-            .execution_options(synchronize_session=False)
-        )
-        if answered.rowcount != 1:  # type: ignore[attr-defined]
-            raise TransitionNotAllowed("answer_visit", t.status)
-        await uow.session.refresh(t)
+        await write(uow, ctx, "answer_visit", updated_at=uow.now(), **changes)
         log_event(uow, ctx, "visit_accepted" if accepted else "visit_declined", None, None)
         if t.assignee_id is not None:
             kind = "job.visit_accepted" if accepted else "job.visit_declined"

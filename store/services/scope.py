@@ -1,0 +1,57 @@
+"""Who covers what: role grants, their scope (everywhere, a campus, a building), and the
+staff a building answers to. Read at the moment of action, never trusted from a row."""
+
+from __future__ import annotations
+
+from sqlmodel import col, select
+
+from store.lifecycle import Role
+from store.models import Building, RoleGrant
+from store.uow import UnitOfWork
+
+DISPATCH_ROLES = frozenset({Role.DISPATCHER, Role.ADMIN})
+FILER_ROLES = frozenset({Role.INSPECTOR, Role.DISPATCHER, Role.ADMIN})
+SUPERVISOR_ROLES = frozenset({Role.SUPERVISOR, Role.ADMIN})
+
+
+def grant_covers(grant: RoleGrant, building: Building) -> bool:
+    """Whether a grant's scope (all, a campus or a building) includes the building."""
+    if grant.building_id is not None:
+        return grant.building_id == building.id
+    if grant.campus_id is not None:
+        return grant.campus_id == building.campus_id
+    return True
+
+
+async def grants_of(uow: UnitOfWork, person_id: int) -> list[RoleGrant]:
+    """Every role grant the person holds."""
+    rows = await uow.session.execute(select(RoleGrant).where(RoleGrant.person_id == person_id))
+    return list(rows.scalars())
+
+
+async def roles_covering(uow: UnitOfWork, person_id: int, building: Building) -> set[Role]:
+    """The roles the person holds with a scope that covers the building."""
+    return {g.role for g in await grants_of(uow, person_id) if grant_covers(g, building)}
+
+
+async def staff_covering(uow: UnitOfWork, building: Building, roles: frozenset[Role]) -> list[int]:
+    """Ids of people holding one of `roles` with a scope covering the building."""
+    rows = await uow.session.execute(select(RoleGrant).where(col(RoleGrant.role).in_(roles)))
+    ids: list[int] = []
+    for grant in rows.scalars():
+        if grant_covers(grant, building) and grant.person_id not in ids:
+            ids.append(grant.person_id)
+    return ids
+
+
+async def responsible_supervisors(uow: UnitOfWork, building: Building) -> list[int]:
+    """The building's named supervisor, else supervisors covering it, else admins.
+
+    The name counts only while that person still supervises the building: a supervisor
+    whose role was removed, or who moved to another campus, hands over to whoever covers
+    it now."""
+    named = building.supervisor_id
+    if named is not None and await roles_covering(uow, named, building) & SUPERVISOR_ROLES:
+        return [named]
+    supervisors = await staff_covering(uow, building, frozenset({Role.SUPERVISOR}))
+    return supervisors or await staff_covering(uow, building, frozenset({Role.ADMIN}))
