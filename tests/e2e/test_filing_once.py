@@ -1,0 +1,93 @@
+"""One Confirm, one ticket: whatever fails after the ticket is committed, pressing Confirm
+again or starting /report anew never files the same report twice, and says which ticket
+it became."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlmodel import select
+
+from bot.flows import report as report_flow
+from sandbox.client import UserHandle
+from sandbox.faults import Fault
+from sandbox.views import BotMessage
+from store.models import Ticket
+from tests.e2e.conftest import Harness
+from tests.e2e.steps import NUMBER, to_photos
+
+pytestmark = pytest.mark.parametrize("e2e_db", ["sqlite", "postgres"], indirect=True)
+
+
+async def to_summary(user: UserHandle) -> BotMessage:
+    """A report up to its summary (no photos, no phone); returns the summary message."""
+    photos = await to_photos(user, description="The tap drips all night.")
+    await user.press(photos, "Skip ➡️")
+    urgency = await user.wait_for_edit(photos, lambda m: "How urgent" in m.text)
+    await user.press(urgency, "Normal")
+    await user.expect(text_contains="Share a phone number")
+    await user.send("Skip ➡️")
+    return await user.expect(text_contains="Please check your report")
+
+
+async def tickets(bot: Harness) -> list[Ticket]:
+    async with bot.store.uow() as uow:
+        found = list((await uow.session.execute(select(Ticket))).scalars())
+        uow.session.expunge_all()
+        return found
+
+
+async def test_the_submitted_edit_failing_files_one_ticket(bot: Harness) -> None:
+    alice = bot.sandbox.user(1001, "Alice")
+    summary = await to_summary(alice)
+    bot.sandbox.fail_next("editMessageText", Fault.server_error(500))
+    await alice.press(summary, "✅ Confirm")
+    received = await alice.expect(text_contains="received")  # the notice still comes
+    number = NUMBER.search(received.text or "")
+    assert number is not None
+    assert summary.edits == 0  # "Submitted" never replaced the summary: Confirm is still there
+
+    # She presses Confirm again, as anyone would: the ticket she already has, no second one.
+    again = await alice.press(summary, "✅ Confirm")
+    assert again is not None and again.show_alert
+    assert f"already filed as {number.group()}" in (again.text or "")
+    assert [t.number for t in await tickets(bot)] == [number.group()]
+
+    # /report starts a new report: the filed one is not offered to "continue".
+    await alice.command("report")
+    step = await alice.expect(text_contains="Choose the campus")
+    assert "continue" not in (step.text or "")
+    assert len(await tickets(bot)) == 1
+
+
+async def test_dying_between_filing_and_the_reply_files_one_ticket(
+    bot: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The process dies right after the ticket is committed, before any reply: /report
+    then names the ticket instead of offering to continue (and refile) the report."""
+    alice = bot.sandbox.user(1001, "Alice")
+    summary = await to_summary(alice)
+    filed = report_flow.report
+
+    async def dies_after_commit(*args: Any, **kwargs: Any) -> Any:
+        await filed(*args, **kwargs)
+        raise SystemError("killed right after the commit")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(report_flow, "report", dies_after_commit)
+        await alice.press(summary, "✅ Confirm")
+        received = await alice.expect(text_contains="received")
+    number = NUMBER.search(received.text or "")
+    assert number is not None
+    [ticket] = await tickets(bot)
+    assert ticket.number == number.group() and ticket.submission_key is not None
+
+    await alice.command("report")
+    told = await alice.expect(text_contains="Your last report was filed")
+    assert number.group() in (told.text or "")
+    await alice.expect(text_contains="Choose the campus")  # and a new report begins
+    # The old summary's Confirm cannot file it again either: it is out of date now.
+    again = await alice.press(summary, "✅ Confirm")
+    assert again is not None and "out of date" in (again.text or "")
+    assert len(await tickets(bot)) == 1
