@@ -1,0 +1,140 @@
+"""Authority is read when someone acts, not from who a row was routed to; scheduled moves
+race safely."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import delete, update
+from sqlmodel import col
+
+from store.errors import NotPermitted
+from store.lifecycle import Role, Status
+from store.models import RoleGrant
+from store.services import dispatch, followups, requester, work
+from store.uow import Store
+from tests.integration.ticket_world import (
+    Env,
+    add_person,
+    file_ticket,
+    followups_of,
+    last_outbox_id,
+    make_env,
+    notices,
+    outbox_rows,
+    set_building_supervisor,
+    ticket_row,
+    warm_pool,
+)
+
+
+async def _complaint(env: Env) -> tuple[int, int]:
+    """Sue supervises Building A (named on it); a complaint there is routed to her."""
+    st, w = env.store, env.world
+    sue = await add_person(st, "Sue", [(Role.SUPERVISOR, None, w.building_a)])
+    await set_building_supervisor(st, w.building_a, sue)
+    t = (await file_ticket(st, w)).ticket.id
+    await requester.complain(st.uow(), t, w.requester, "Nobody came")
+    [followup] = await followups_of(st, t)
+    assert followup.supervisor_id == sue
+    return sue, followup.id or 0
+
+
+async def test_a_removed_supervisor_loses_the_follow_ups_routed_to_them(store: Store) -> None:
+    env = await make_env(store)
+    st, w = env.store, env.world
+    sue, followup_id = await _complaint(env)
+    assert [f.id for f in await followups.open_followups(st.uow(), sue)] == [followup_id]
+    async with st.uow() as uow:
+        await uow.session.execute(delete(RoleGrant).where(col(RoleGrant.person_id) == sue))
+        await uow.commit()
+
+    assert await followups.open_followups(st.uow(), sue) == []
+    mark = await last_outbox_id(st)
+    with pytest.raises(NotPermitted):
+        await followups.resolve(st.uow(), followup_id, sue, "Sorted, trust me")
+    assert await outbox_rows(st, after=mark) == []  # the requester hears nothing from her
+    # Sam supervises all of North, Building A included: the follow-up is his now.
+    assert [f.id for f in await followups.open_followups(st.uow(), w.sam)] == [followup_id]
+    await followups.resolve(st.uow(), followup_id, w.sam, "Called the requester")
+    assert notices(await outbox_rows(st, after=mark)) == [("followup.resolved", w.requester)]
+
+
+async def test_a_supervisor_moved_to_another_campus_hands_over(store: Store) -> None:
+    env = await make_env(store)
+    st, w = env.store, env.world
+    sue, followup_id = await _complaint(env)
+    async with st.uow() as uow:
+        await uow.session.execute(
+            update(RoleGrant)
+            .where(col(RoleGrant.person_id) == sue)
+            .values(building_id=None, campus_id=w.south)
+        )
+        await uow.commit()
+    assert await followups.open_followups(st.uow(), sue) == []
+    with pytest.raises(NotPermitted):
+        await followups.resolve(st.uow(), followup_id, sue, "Done")
+    assert [f.id for f in await followups.open_followups(st.uow(), w.sam)] == [followup_id]
+
+    # New follow-ups skip her too, though the building still names her.
+    t = (await file_ticket(st, w)).ticket.id
+    mark = await last_outbox_id(st)
+    await requester.complain(st.uow(), t, w.requester, "Still dripping")
+    assert notices(await outbox_rows(st, after=mark)) == [("followup.new", w.sam)]
+
+
+async def test_two_auto_close_ticks_at_once_close_each_ticket_once(store: Store) -> None:
+    """Two instances' ticks at once: neither raises, each ticket closes exactly once and
+    its requester is told once."""
+    env = await make_env(store)
+    st, w = env.store, env.world
+    await warm_pool(st, 2)
+    for _ in range(5):
+        tickets = [await _completed(env) for _ in range(4)]
+        env.clock.advance(st.policy.auto_close_after + timedelta(hours=1))
+        first, second = await asyncio.gather(
+            requester.auto_close_completed(st.uow()), requester.auto_close_completed(st.uow())
+        )
+        assert not set(first) & set(second)
+        numbers = [(await ticket_row(st, t)).number for t in tickets]
+        assert sorted(first + second) == sorted(numbers)
+        for t in tickets:
+            assert (await ticket_row(st, t)).status == Status.CLOSED
+            closed = await outbox_rows(st, ticket_id=t, kind="ticket.closed")
+            assert [r.recipient_id for r in closed] == [w.requester]
+
+
+async def _completed(env: Env) -> int:
+    st, w = env.store, env.world
+    t = (await file_ticket(st, w)).ticket.id
+    await dispatch.accept(st.uow(), t, w.tom)
+    await work.start(st.uow(), t, w.tom)
+    await work.complete(st.uow(), t, w.tom)
+    return t
+
+
+async def test_one_failing_ticket_does_not_stop_the_auto_close_tick(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = await make_env(store)
+    st = env.store
+    tickets = [await _completed(env) for _ in range(3)]
+    env.clock.advance(st.policy.auto_close_after + timedelta(hours=1))
+    real = requester.notify_audience
+    bad = tickets[1]
+
+    async def breaks_on_one(uow, ctx, kind, **extra):  # type: ignore[no-untyped-def]
+        if ctx.id == bad:
+            raise RuntimeError("a broken row")
+        await real(uow, ctx, kind, **extra)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(requester, "notify_audience", breaks_on_one)
+        closed = await requester.auto_close_completed(st.uow())
+    assert len(closed) == 2
+    assert (await ticket_row(st, bad)).status == Status.COMPLETED  # left for the next tick
+    assert await outbox_rows(st, ticket_id=bad, kind="ticket.closed") == []
+    assert len(await requester.auto_close_completed(st.uow())) == 1
+    assert (await ticket_row(st, bad)).status == Status.CLOSED
