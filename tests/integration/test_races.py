@@ -28,11 +28,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import pytest
+from sqlalchemy import func
+from sqlmodel import col, select
 
 from bot.i18n import Texts
 from bot.ui import error_text
 from store.errors import DomainError, TicketChanged
 from store.lifecycle import Action, Status
+from store.models import Offer, Outbox, Ticket, TicketEvent
 from store.services import dispatch, requester, work
 from store.services.tickets import load, move
 from store.uow import Store, UnitOfWork
@@ -41,9 +44,7 @@ from tests.integration.ticket_world import (
     event_lines,
     events_of,
     file_ticket,
-    last_outbox_id,
     make_env,
-    offers_of,
     outbox_rows,
     ticket_row,
     warm_pool,
@@ -80,22 +81,49 @@ async def observe(
     store: Store, ticket_id: int, since: tuple[int, int], results: list[object]
 ) -> Outcome:
     outbox_after, events_before = since
-    row = await ticket_row(store, ticket_id)
-    notices = []
-    for r in await outbox_rows(store, after=outbox_after, ticket_id=ticket_id):
-        payload = {k: v for k, v in r.payload.items() if k not in ("ticket_id", "number")}
-        notices.append((r.recipient_id, r.kind, json.dumps(payload, sort_keys=True)))
-    return Outcome(
-        answers=tuple(answer_of(r) for r in results),
-        row=(str(row.status), row.assignee_id, row.version),
-        events=tuple(event_lines((await events_of(store, ticket_id))[events_before:])),
-        offers=tuple(sorted((await offers_of(store, ticket_id)).items())),
-        notices=tuple(sorted(notices)),
-    )
+    async with store.uow() as uow:
+        s = uow.session
+        row = await s.get(Ticket, ticket_id)
+        assert row is not None
+        events = (
+            await s.execute(
+                select(TicketEvent)
+                .where(TicketEvent.ticket_id == ticket_id)
+                .order_by(col(TicketEvent.id))
+            )
+        ).scalars()
+        offers = (await s.execute(select(Offer).where(Offer.ticket_id == ticket_id))).scalars()
+        sent = (
+            await s.execute(
+                select(Outbox).where(Outbox.ticket_id == ticket_id, col(Outbox.id) > outbox_after)
+            )
+        ).scalars()
+        notices = []
+        for r in sent:
+            payload = {k: v for k, v in r.payload.items() if k not in ("ticket_id", "number")}
+            notices.append((r.recipient_id, r.kind, json.dumps(payload, sort_keys=True)))
+        return Outcome(
+            answers=tuple(answer_of(r) for r in results),
+            row=(str(row.status), row.assignee_id, row.version),
+            events=tuple(event_lines(list(events)[events_before:])),
+            offers=tuple(sorted((o.technician_id, o.outcome) for o in offers)),
+            notices=tuple(sorted(notices)),
+        )
 
 
 async def mark(store: Store, ticket_id: int) -> tuple[int, int]:
-    return await last_outbox_id(store), len(await events_of(store, ticket_id))
+    """Where the outbox and the ticket's event log stand before the actions."""
+    async with store.uow() as uow:
+        s = uow.session
+        last = (await s.execute(select(func.max(Outbox.id)))).scalar_one()
+        events = (
+            await s.execute(
+                select(func.count())
+                .select_from(TicketEvent)
+                .where(col(TicketEvent.ticket_id) == ticket_id)
+            )
+        ).scalar_one()
+        return int(last or 0), int(events)
 
 
 async def run_serially(
