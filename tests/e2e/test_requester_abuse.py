@@ -292,9 +292,10 @@ async def test_briefly_locked_database_only_delays_the_answer(bot: Harness) -> N
     async with bot.store.uow() as uow:
         tickets = (await uow.session.execute(select(Ticket))).scalars().all()
         assert [t.description for t in tickets] == ["Water under the sink."]
+        number = tickets[0].number
     # No draft left in progress: only the marker naming the ticket it became.
     draft = await _draft(bot, 1001)
-    assert draft is not None and (draft.step, draft.data["number"]) == ("filed", tickets[0].number)
+    assert draft is not None and (draft.step, draft.data["number"]) == ("filed", number)
 
 
 @pytest.fixture
