@@ -386,7 +386,10 @@ async def _residents(uow: UnitOfWork, room_id: int) -> list[int]:
 async def _my_room(
     uow: UnitOfWork, campaign_id: int, room_id: int, inspector_id: int
 ) -> tuple[SweepCampaign, SweepRoom]:
-    campaign, _building = await _campaign(uow, campaign_id)
+    campaign, building = await _campaign(uow, campaign_id)
+    # Whoever claimed the card must still sweep this building now: a removed or moved
+    # inspector's old buttons (and parked fault notes) file nothing.
+    await _require_sweeper(uow, inspector_id, building)
     # Locked (PostgreSQL; SQLite serialises writers anyway): two presses on one card
     # at once must not each write `results` over the other's item.
     sweep_room = await uow.session.get(SweepRoom, (campaign_id, room_id), with_for_update=True)

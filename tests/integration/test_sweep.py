@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlmodel import col, select
 
 from store.errors import (
@@ -276,16 +276,28 @@ async def test_only_sweepers_of_the_building_may_sweep_it(store: Store) -> None:
         assert await sweep.active_campaigns(store.uow(), outsider) == []
     card = await sweep.next_room(store.uow(), view.id, w.ivan)
     assert card is not None
-    # A room claimed by Ivan cannot be ticked, faulted or finished by anyone else.
+    # A room claimed by Ivan cannot be ticked, faulted or finished by anyone else; Eve,
+    # who sweeps another building, is refused for that before anything else.
     with pytest.raises(TransitionNotAllowed):
         await sweep.mark_ok(store.uow(), view.id, card.room_id, w.iris, "lights")
-    with pytest.raises(TransitionNotAllowed):
+    with pytest.raises(NotPermitted):
         await sweep.file_fault(store.uow(), view.id, card.room_id, w.eve, "taps", "Drips")
     with pytest.raises(TransitionNotAllowed):
         await sweep.finish_room(store.uow(), view.id, card.room_id, w.iris, nobody_home=True)
     with pytest.raises(NotFound):
         await sweep.mark_ok(store.uow(), view.id, w.room("E2-101"), w.ivan, "lights")
     assert await outbox(w, "sweep.nobody_home") == []
+
+    # Ivan loses his role: his claimed card and its buttons go with it.
+    async with store.uow() as uow:
+        await uow.session.execute(delete(RoleGrant).where(col(RoleGrant.person_id) == w.ivan))
+        await uow.commit()
+    with pytest.raises(NotPermitted):
+        await sweep.mark_ok(store.uow(), view.id, card.room_id, w.ivan, "lights")
+    with pytest.raises(NotPermitted):
+        await sweep.file_fault(store.uow(), view.id, card.room_id, w.ivan, "taps", "Drips")
+    with pytest.raises(NotPermitted):
+        await sweep.finish_room(store.uow(), view.id, card.room_id, w.ivan, nobody_home=False)
 
 
 # --- faults --------------------------------------------------------------------------------
