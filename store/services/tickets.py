@@ -44,10 +44,12 @@ async def capacities_for(
     caps: set[Capacity] = set()
     if ticket.requester_id == person.id:
         caps.add(Capacity.REQUESTER)
-    if ticket.assignee_id is not None and ticket.assignee_id == person.id:
-        caps.add(Capacity.ASSIGNEE)
     assert person.id is not None
     roles = await roles_covering(uow, person.id, place.building)
+    # Holding the job is not enough on its own: a technician whose role was removed, or
+    # who moved to another campus, no longer works it (a dispatcher reassigns it).
+    if ticket.assignee_id == person.id and Role.TECHNICIAN in roles:
+        caps.add(Capacity.ASSIGNEE)
     if Role.TECHNICIAN in roles and (not person.skills or category.key in person.skills):
         caps.add(Capacity.TECHNICIAN)
     if roles & DISPATCH_ROLES:

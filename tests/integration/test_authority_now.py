@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import delete, update
 from sqlmodel import col
 
-from store.errors import NotPermitted
+from store.errors import NotFound, NotPermitted
 from store.lifecycle import Role, Status
 from store.models import RoleGrant
 from store.services import dispatch, followups, requester, work
@@ -138,3 +138,27 @@ async def test_one_failing_ticket_does_not_stop_the_auto_close_tick(
     assert await outbox_rows(st, ticket_id=bad, kind="ticket.closed") == []
     assert len(await requester.auto_close_completed(st.uow())) == 1
     assert (await ticket_row(st, bad)).status == Status.CLOSED
+
+
+async def test_a_technician_moved_away_no_longer_works_the_job_they_hold(store: Store) -> None:
+    env = await make_env(store)
+    st, w = env.store, env.world
+    t = (await file_ticket(st, w)).ticket.id
+    await dispatch.accept(st.uow(), t, w.tom)
+    async with st.uow() as uow:  # Tom now works on the South campus only
+        await uow.session.execute(
+            update(RoleGrant).where(col(RoleGrant.person_id) == w.tom).values(campus_id=w.south)
+        )
+        await uow.commit()
+    mark = await last_outbox_id(st)
+    # He stands in no relation to the job now: the same answer as for a missing ticket.
+    with pytest.raises(NotFound):
+        await work.start(st.uow(), t, w.tom)
+    with pytest.raises(NotFound):
+        await dispatch.release(st.uow(), t, w.tom, "Not mine any more")
+    assert await outbox_rows(st, after=mark) == []
+    row = await ticket_row(st, t)
+    assert (row.status, row.assignee_id) == (Status.ASSIGNED, w.tom)
+    # The dispatcher moves it on; Tom is told he no longer has it.
+    await dispatch.assign(st.uow(), t, w.dana, w.ann, replacing=w.tom)
+    assert ("job.unassigned", w.tom) in notices(await outbox_rows(st, after=mark))
