@@ -114,12 +114,15 @@ async def _tell_unseen_filing(update: Update, context: Ctx) -> None:
     """The last report was filed but its confirmation may never have been seen (the bot
     stopped, or the message failed): name the ticket before starting a new report."""
     filed = await drafts.filed_draft(context.store.uow(), context.person.id)
-    if filed is not None and not filed.acknowledged:
+    if filed is None or filed.acknowledged:
+        return
+    await drafts.acknowledge_filed(context.store.uow(), context.person.id)
+    try:
         view, _caps = await ticket_detail(context.store.uow(), filed.ticket_id, context.person.id)
-        status = context.texts.status(view.status)
-        text = context.texts("report.filed_earlier", number=filed.number, status=status)
-        await reply(update, text)
-        await drafts.acknowledge_filed(context.store.uow(), context.person.id)
+    except NotFound:
+        return  # no longer theirs to see (a booth filer who left the booth)
+    status = context.texts.status(view.status)
+    await reply(update, context.texts("report.filed_earlier", number=filed.number, status=status))
 
 
 async def start_for_room(update: Update, context: Ctx, code: str) -> bool:
