@@ -16,6 +16,7 @@ from telegram.ext import (
     ContextTypes,
     TypeHandler,
 )
+from telegram.request import BaseRequest
 
 from bot import boundary
 from bot.context import BotData, Ctx
@@ -35,6 +36,7 @@ from bot.flows import (
 from bot.flows.common import gatekeeper, on_error
 from bot.i18n import LANGUAGES
 from bot.logs import configure_logging
+from bot.processor import PerChatUpdateProcessor
 from bot.sender import PER_CHAT_INTERVAL, OutboxSender
 from bot.settings import ConfigError, Settings
 from scheduler.jobs import Leadership, schedule
@@ -56,17 +58,26 @@ def build_application(
     sender_poll_interval: float = 1.0,
     per_chat_interval: float = PER_CHAT_INTERVAL,
     with_scheduler: bool = True,
+    request: BaseRequest | None = None,
 ) -> BotApp:
-    """The bot: handlers, gatekeeper, error handler, outbox sender, scheduled jobs."""
+    """The bot: handlers, gatekeeper, error handler, outbox sender, scheduled jobs.
+
+    `request` replaces the HTTP client of Bot API calls (not getUpdates): tests and
+    benches use it to watch or stub what the bot sends.
+    """
     token = settings.require_token()
     context_types = ContextTypes(context=Ctx, bot_data=BotData)
+    builder = ApplicationBuilder()
+    if request is not None:
+        builder = builder.request(request)
     app: BotApp = (
-        ApplicationBuilder()
-        .token(token)
+        builder.token(token)
         .base_url(settings.telegram.api_url)
         .base_file_url(settings.telegram.file_url)
         .context_types(context_types)
         .rate_limiter(AIORateLimiter(overall_max_rate=30, overall_time_period=1, max_retries=1))
+        # One chat's updates in order, different chats at once (a slow chat blocks itself).
+        .concurrent_updates(PerChatUpdateProcessor())
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
         .build()
