@@ -9,6 +9,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+# Execution option of the read-only units (Store.read): on SQLite they BEGIN deferred.
+READ_ONLY = "repairbot_read_only"
 
 
 def is_sqlite(url: str) -> bool:
@@ -40,6 +42,11 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         # A deferred transaction that reads and then writes fails at once with
         # "database is locked" when another writer got in between; IMMEDIATE takes
         # the write lock up front, so concurrent writers queue on busy_timeout instead.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A unit that only reads takes no write lock: under WAL it reads its snapshot
+        # while a writer works, so a long scheduler batch never makes /my wait.
+        if conn.get_execution_options().get(READ_ONLY):
+            conn.exec_driver_sql("BEGIN")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from store.db import READ_ONLY
 from store.policy import Policy
 
 
@@ -24,10 +25,12 @@ Clock = Callable[[], datetime]
 class UnitOfWork:
     """`async with uow:` opens a session; leaving without `commit()` rolls back."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, read_only: bool = False) -> None:
         self._store = store
         self._session: AsyncSession | None = None
         self.policy = store.policy
+        self.read_only = read_only
+        self._made_read_only = read_only
 
     @property
     def session(self) -> AsyncSession:
@@ -44,8 +47,17 @@ class UnitOfWork:
         """The current year on the campus calendar (numbers roll over at local New Year)."""
         return self.now().astimezone(ZoneInfo(self.policy.timezone)).year
 
+    def reading(self) -> Self:
+        """This unit only reads: on SQLite it takes no write lock, so it never waits for a
+        writer (WAL) nor makes one wait. For services: `async with uow.reading():`. Inside
+        an open unit (a service called by another) the outer unit's mode stays."""
+        if self._session is None:
+            self.read_only = True
+        return self
+
     async def __aenter__(self) -> Self:
-        self._session = self._store.sessionmaker()
+        maker = self._store.read_sessionmaker if self.read_only else self._store.sessionmaker
+        self._session = maker()
         return self
 
     async def __aexit__(
@@ -60,9 +72,14 @@ class UnitOfWork:
         finally:
             await self._session.close()
             self._session = None
+            self.read_only = self._made_read_only
 
     async def commit(self) -> None:
         """Make everything done in this unit durable."""
+        if self.read_only:
+            # A read unit has no write lock (SQLite BEGIN deferred): writing in it could
+            # fail at once on a busy database instead of queueing. Use Store.uow().
+            raise RuntimeError("commit in a read-only unit of work")
         await self.session.commit()
 
     async def flush(self) -> None:
@@ -80,10 +97,17 @@ class Store:
         self.policy = policy or Policy()
         self.clock = clock
         self.sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
+        self.read_sessionmaker = async_sessionmaker(
+            engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False
+        )
 
     def uow(self) -> UnitOfWork:
-        """A fresh unit of work."""
+        """A fresh unit of work that may write (on SQLite it queues for the write lock)."""
         return UnitOfWork(self)
+
+    def read(self) -> UnitOfWork:
+        """A fresh unit of work that only reads: it never waits for a writer (WAL)."""
+        return UnitOfWork(self, read_only=True)
 
     async def dispose(self) -> None:
         """Close every pooled connection."""

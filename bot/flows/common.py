@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
@@ -25,7 +26,8 @@ from bot.i18n import Texts, language_from_telegram
 from bot.ui import error_text
 from store.errors import DomainError, InvalidInput
 from store.services import outbox
-from store.services.people import ensure_person
+from store.services.people import PersonView, ensure_person, known_person
+from store.services.person_changes import people_generation
 
 log = logging.getLogger(__name__)
 GONE = (ChatMember.BANNED, ChatMember.LEFT)  # "kicked" is what blocking the bot looks like
@@ -46,15 +48,19 @@ async def gatekeeper(update: Update, context: Ctx) -> None:
     # Until the person's stored language is read, the last one seen will do: an error
     # answer (the database is busy) must not come in a language they can't read.
     context.texts = asker_texts(update, context)
+    language = language_from_telegram(user.language_code, default)
+    member = update.my_chat_member
+    blocked = member is not None and member.new_chat_member.status in GONE
+    generation = people_generation()
     try:
-        person = await ensure_person(
-            context.store.uow(),
-            user.id,
-            user.full_name,
-            language_from_telegram(user.language_code, default),
-        )
-        member = update.my_chat_member
-        blocked = member is not None and member.new_chat_member.status in GONE
+        person = None if blocked else _seen_person(context, user.full_name, language)
+        if person is None:
+            # Read first, without the write lock; write only when Telegram says something
+            # new about them (a first update, a new name) — not on every update.
+            store = context.store
+            person = await known_person(store.read(), user.id, user.full_name, language)
+            if person is None:
+                person = await ensure_person(store.uow(), user.id, user.full_name, language)
         if blocked:
             # The user blocked the bot (or left): stop sending; no flow has work to do.
             await outbox.person_blocked_bot(context.store.uow(), person.id)
@@ -70,12 +76,40 @@ async def gatekeeper(update: Update, context: Ctx) -> None:
         raise ApplicationHandlerStop from exc
     if blocked:
         raise ApplicationHandlerStop
+    if not person.unreachable:
+        _remember_person(context, user.full_name, language, generation, person)
     context.person = person
     remember_language(context, person.language or default)
     context.texts = Texts(person.language or default, context.settings.service.timezone)
 
 
 LANGUAGE_SEEN = "language"  # user_data key: the language last read from the person's row
+PERSON_SEEN = "person"  # user_data key: the asker's PersonView, and what it was read for
+# Changes made in this process are seen at once (people_generation); this bounds how long
+# a change made elsewhere (the CLI, another instance) can go unseen.
+PERSON_FRESH_SECONDS = 30.0
+
+
+def _seen_person(context: Ctx, name: str, language: str) -> PersonView | None:
+    """The asker's view kept from an earlier update, while nothing about them changed."""
+    kept = context.user_data.get(PERSON_SEEN) if context.user_data is not None else None
+    if not isinstance(kept, tuple):
+        return None
+    key, generation, read_at, person = kept
+    fresh = time.monotonic() - read_at < PERSON_FRESH_SECONDS
+    if key == (name, language) and generation == people_generation() and fresh:
+        return person  # type: ignore[no-any-return]
+    return None
+
+
+def _remember_person(
+    context: Ctx, name: str, language: str, generation: int, person: PersonView
+) -> None:
+    # `generation` was taken before the read: a change committed meanwhile has bumped it,
+    # so the next update reads again rather than trust this view.
+    if context.user_data is not None:
+        kept = ((name, language), generation, time.monotonic(), person)
+        context.user_data[PERSON_SEEN] = kept
 
 
 def remember_language(context: Ctx, language: str) -> None:

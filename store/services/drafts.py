@@ -48,7 +48,7 @@ def new_submission_key() -> str:
 
 async def get_draft(uow: UnitOfWork, person_id: int) -> DraftView | None:
     """The person's draft, if one is in progress."""
-    async with uow:
+    async with uow.reading():
         row = await uow.session.get(Draft, person_id)
         return DraftView(row.step, dict(row.data)) if row and row.step != FILED else None
 

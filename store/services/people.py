@@ -93,10 +93,7 @@ async def upsert_person(
     A new user's first two updates can race: the insert runs in a savepoint, and the
     loser of the unique constraint re-selects the winner's row.
     """
-    name = (clean_text(name) or "")[:200]
-    language = (clean_text(language) or None) if language else None
-    if language is not None and len(language) > _LANGUAGE_MAX:
-        language = None
+    name, language = _telegram_fields(name, language)
     stmt = select(Person).where(Person.telegram_id == telegram_id)
     person = (await uow.session.execute(stmt)).scalar_one_or_none()
     if person is None:
@@ -109,18 +106,48 @@ async def upsert_person(
             return person
         except IntegrityError:
             person = (await uow.session.execute(stmt)).scalar_one()
-    if name and person.name != name:
-        person.name = name
-    if person.language is None and language is not None:
-        # A language the user picked in the bot beats Telegram's client setting.
-        person.language = language
+    if _is_stale(person, name, language):
+        if name and person.name != name:
+            person.name = name
+        if person.language is None and language is not None:
+            # A language the user picked in the bot beats Telegram's client setting.
+            person.language = language
     return person
+
+
+def _telegram_fields(name: str | None, language: str | None) -> tuple[str, str | None]:
+    """Name and language as stored, from what Telegram says about the user."""
+    cleaned = (clean_text(name) or "")[:200]
+    code = (clean_text(language) or None) if language else None
+    if code is not None and len(code) > _LANGUAGE_MAX:
+        code = None
+    return cleaned, code
+
+
+def _is_stale(person: Person, name: str, language: str | None) -> bool:
+    """Whether the row needs what Telegram now says (a new name, a first language)."""
+    return bool(name and person.name != name) or (person.language is None and language is not None)
+
+
+async def known_person(
+    uow: UnitOfWork, telegram_id: int, name: str | None, language: str | None
+) -> PersonView | None:
+    """The person behind a Telegram user when their row already says what Telegram says,
+    read without a write lock (pass `Store.read()`); None when `ensure_person` must write."""
+    name, language = _telegram_fields(name, language)
+    async with uow.reading():
+        stmt = select(Person).where(Person.telegram_id == telegram_id)
+        person = (await uow.session.execute(stmt)).scalar_one_or_none()
+        if person is None or _is_stale(person, name, language):
+            return None
+        return await _person_view(uow, person)
 
 
 async def ensure_person(
     uow: UnitOfWork, telegram_id: int, name: str | None, language: str | None
 ) -> PersonView:
-    """Create or refresh the person behind a Telegram user."""
+    """Create or refresh the person behind a Telegram user (a writing unit; try
+    `known_person` first, which needs no write lock)."""
     async with uow:
         person = await upsert_person(uow, telegram_id, name, language)
         await uow.flush()
@@ -131,13 +158,13 @@ async def ensure_person(
 
 async def get_person_view(uow: UnitOfWork, person_id: int) -> PersonView:
     """The person with their roles, or NotFound."""
-    async with uow:
+    async with uow.reading():
         return await _person_view(uow, await get_person(uow, person_id))
 
 
 async def person_by_telegram_id(uow: UnitOfWork, telegram_id: int) -> PersonView | None:
     """The person behind a Telegram user, or None if they never wrote or were added."""
-    async with uow:
+    async with uow.reading():
         stmt = select(Person).where(Person.telegram_id == telegram_id)
         person = (await uow.session.execute(stmt)).scalar_one_or_none()
         return await _person_view(uow, person) if person else None

@@ -190,7 +190,7 @@ async def import_locations(uow: UnitOfWork, rows: Sequence[LocationRow]) -> Impo
 
 async def list_campuses(uow: UnitOfWork) -> list[CampusView]:
     """Every campus, by name."""
-    async with uow:
+    async with uow.reading():
         rows = await uow.session.execute(select(Campus))
         campuses = [CampusView(c.id or 0, c.name) for c in rows.scalars()]
     return sorted(campuses, key=lambda c: natural_key(c.name))
@@ -198,7 +198,7 @@ async def list_campuses(uow: UnitOfWork) -> list[CampusView]:
 
 async def list_buildings(uow: UnitOfWork, campus_id: int) -> list[BuildingView]:
     """The campus's buildings, in natural name order."""
-    async with uow:
+    async with uow.reading():
         rows = await uow.session.execute(
             select(Building, Campus)
             .join(Campus, col(Campus.id) == Building.campus_id)
@@ -210,7 +210,7 @@ async def list_buildings(uow: UnitOfWork, campus_id: int) -> list[BuildingView]:
 
 async def list_floors(uow: UnitOfWork, building_id: int) -> list[str]:
     """The building's floors in natural order ("2" before "10")."""
-    async with uow:
+    async with uow.reading():
         rows = await uow.session.execute(
             select(Room.floor).where(Room.building_id == building_id).distinct()
         )
@@ -222,7 +222,7 @@ async def list_rooms(
     uow: UnitOfWork, building_id: int, floor: str | None, *, offset: int = 0, limit: int = 24
 ) -> tuple[list[RoomView], int]:
     """One page of a floor's rooms (all floors when `floor` is None) and the total count."""
-    async with uow:
+    async with uow.reading():
         stmt = select(Room).where(Room.building_id == building_id)
         if floor is not None:
             stmt = stmt.where(Room.floor == floor)
@@ -238,7 +238,7 @@ async def room_by_code(uow: UnitOfWork, code: str) -> PlaceView | None:
     code = normalise_key(code)
     if not code:
         return None
-    async with uow:
+    async with uow.reading():
         room_id = (
             await uow.session.execute(select(Room.id).where(Room.code == code))
         ).scalar_one_or_none()
@@ -260,7 +260,7 @@ async def find_room(uow: UnitOfWork, building_id: int, text: str) -> PlaceView |
     wanted = " ".join(text.split()).casefold()
     if not wanted:
         return None
-    async with uow:
+    async with uow.reading():
         rooms = list(
             (await uow.session.execute(select(Room).where(Room.building_id == building_id)))
             .scalars()
@@ -281,7 +281,7 @@ async def building_by_name(uow: UnitOfWork, name: str, campus: str | None = None
     A building's short code, the part of its rooms' codes before the dash ("ED1" for
     ED1-101, ED1-102 …), names it too, as the design promises for every `--building`."""
     name = normalise_key(name)
-    async with uow:
+    async with uow.reading():
         stmt = select(Building, Campus).join(Campus, col(Campus.id) == Building.campus_id)
         rows = [
             BuildingView(b.id or 0, b.name, c.id or 0, c.name)
@@ -336,7 +336,7 @@ async def campus_by_name(uow: UnitOfWork, name: str) -> CampusView:
 
 async def get_room_place(uow: UnitOfWork, room_id: int) -> PlaceView:
     """The room with its building and campus, or NotFound."""
-    async with uow:
+    async with uow.reading():
         return _place_view(await get_place(uow, room_id))
 
 
@@ -370,7 +370,7 @@ async def sync_categories(uow: UnitOfWork, policy: Policy) -> list[CategoryView]
 
 async def list_categories(uow: UnitOfWork) -> list[CategoryView]:
     """Active categories, by position."""
-    async with uow:
+    async with uow.reading():
         rows = await uow.session.execute(
             select(Category)
             .where(col(Category.active).is_(True))
@@ -381,7 +381,7 @@ async def list_categories(uow: UnitOfWork) -> list[CategoryView]:
 
 async def category_by_key(uow: UnitOfWork, key: str) -> CategoryView | None:
     """The active category with this key, or None."""
-    async with uow:
+    async with uow.reading():
         category = (
             await uow.session.execute(
                 select(Category).where(Category.key == key, col(Category.active).is_(True))

@@ -1,0 +1,209 @@
+"""What one update costs the bot, beside a bare python-telegram-bot handler. Prints a table.
+
+    .venv/bin/python bench/updates.py [--users 40] [--db sqlite|postgres]
+
+Feeds the whole report flow (QR /start → category → description → skip photos → urgency →
+skip phone → Confirm: 7 updates per user) through `Application.process_update` in process,
+with every Bot API call answered from memory by PTB's request hook (bench/stub_api.py), on
+a SQLite file with the sample campus. In the same run, a bare PTB Application whose /start
+handler sends one reply gets as many updates. CPU is process time (all threads, so
+aiosqlite's worker thread counts); wall is perf_counter. SQL statements and transactions
+per update are counted on the engine. Never fails on time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import secrets
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, text
+from telegram import Update
+from telegram.ext import Application, ApplicationBuilder, CommandHandler, ContextTypes
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.stub_api import StubRequest, Users  # noqa: E402
+from bot.app import build_application  # noqa: E402
+from bot.settings import Settings  # noqa: E402
+from store.db import create_engine  # noqa: E402
+from store.deeplink import room_payload  # noqa: E402
+from store.migrate import upgrade  # noqa: E402
+from store.services import places  # noqa: E402
+from store.services.location_csv import parse_locations_csv  # noqa: E402
+from store.uow import Store  # noqa: E402
+
+SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "campus.csv"
+TOKEN = f"123456:{secrets.token_urlsafe(24)}"
+
+
+class Costs:
+    """CPU and wall time of each measured update."""
+
+    def __init__(self) -> None:
+        self.cpu: list[float] = []
+        self.wall: list[float] = []
+
+    async def measure(self, work: Callable[[], Awaitable[object]]) -> None:
+        cpu, wall = time.process_time(), time.perf_counter()
+        await work()
+        self.cpu.append(time.process_time() - cpu)
+        self.wall.append(time.perf_counter() - wall)
+
+
+def counting(store: Store) -> dict[str, int]:
+    """SQL statements and transactions (BEGINs) on the store's engine."""
+    counts = {"sql": 0, "tx": 0, "commit": 0}
+
+    def on_execute(*_: Any) -> None:
+        counts["sql"] += 1
+
+    def on_begin(*_: Any) -> None:
+        counts["tx"] += 1
+
+    def on_commit(*_: Any) -> None:
+        counts["commit"] += 1
+
+    event.listen(store.engine.sync_engine, "before_cursor_execute", on_execute)
+    event.listen(store.engine.sync_engine, "begin", on_begin)
+    event.listen(store.engine.sync_engine, "commit", on_commit)
+    return counts
+
+
+async def report_flow(
+    app: Application[Any, Any, Any, Any, Any, Any],
+    api: StubRequest,
+    users: Users,
+    user: int,
+    code: str,
+    costs: Costs,
+) -> None:
+    """One user files a report through the guided flow; each update is measured."""
+
+    async def feed(update: Update) -> None:
+        await costs.measure(lambda: app.process_update(update))
+
+    def press(label: str) -> Update:
+        return users.press(user, api.button(user, label), api.last[user])
+
+    await feed(users.text(user, f"/start {room_payload(code)}"))
+    await feed(press("🚰 Water & plumbing"))
+    await feed(users.text(user, "The tap in the corner drips all night."))
+    await feed(press("Skip ➡️"))
+    await feed(press("Normal"))
+    await feed(users.text(user, "Skip ➡️"))
+    await feed(press("✅ Confirm"))
+    if "Submitted" not in api.last[user]["text"]:
+        raise RuntimeError(f"the flow did not file a ticket: {api.last[user]['text']!r}")
+
+
+async def bare(n: int) -> Costs:
+    """A bare PTB Application: /start answered with one message."""
+    api = StubRequest()
+    app = ApplicationBuilder().token(TOKEN).request(api).build()
+
+    async def start(update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
+        assert update.effective_chat is not None
+        await update.effective_chat.send_message("Hello")
+
+    app.add_handler(CommandHandler("start", start))
+    costs = Costs()
+    await app.initialize()
+    users = Users(app.bot)
+    for i in range(n):
+        update = users.text(10_000 + i, "/start")
+        await costs.measure(lambda u=update: app.process_update(u))  # type: ignore[misc]
+    await app.shutdown()
+    return costs
+
+
+async def full(url: str, n_users: int) -> tuple[Costs, dict[str, int], int, int]:
+    """The project's Application on `url`, n_users reports; returns costs and counts."""
+    store = Store(create_engine(url))
+    rows = parse_locations_csv(SAMPLE.read_text(encoding="utf-8-sig"))
+    await places.import_locations(store.uow(), rows)
+    await places.sync_categories(store.uow(), store.policy)
+    settings = Settings.model_validate(
+        {"telegram": {"token": TOKEN}, "database": {"url": url}}
+    )
+    api = StubRequest()
+    app = build_application(settings, store, with_scheduler=False, request=api)
+    await app.initialize()
+    users = Users(app.bot)
+    warm = Costs()
+    await report_flow(app, api, users, 1, rows[0].code, warm)  # caches, pools, imports
+    counts = counting(store)
+    api.calls = 0
+    costs = Costs()
+    for i in range(n_users):
+        await report_flow(app, api, users, 100 + i, rows[(i + 1) % len(rows)].code, costs)
+    calls = api.calls
+    await app.shutdown()
+    await store.dispose()
+    return costs, counts, calls, len(costs.cpu)
+
+
+def us(values: list[float]) -> float:
+    return statistics.median(values) * 1e6
+
+
+def mean_us(values: list[float]) -> float:
+    return statistics.fmean(values) * 1e6
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=40)
+    parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument("--pg", default="postgresql+asyncpg://postgres@127.0.0.1:5432")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.db == "sqlite":
+            url = f"sqlite+aiosqlite:///{tmp}/bench.db"
+            await upgrade(url)
+            result = await full(url, args.users)
+        else:
+            name = f"bench_updates_{secrets.token_hex(4)}"
+            admin = create_engine(f"{args.pg}/postgres")
+            async with admin.connect() as conn:
+                await (await conn.execution_options(isolation_level="AUTOCOMMIT")).execute(
+                    text(f'CREATE DATABASE "{name}"')
+                )
+            try:
+                await upgrade(f"{args.pg}/{name}")
+                result = await full(f"{args.pg}/{name}", args.users)
+            finally:
+                async with admin.connect() as conn:
+                    await (await conn.execution_options(isolation_level="AUTOCOMMIT")).execute(
+                        text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                    )
+                await admin.dispose()
+    costs, counts, calls, n = result
+    base = await bare(n)
+    print(f"report flow: {args.users} users x 7 updates on {args.db}; bare: {n} /start updates")
+    print()
+    head = f"{'handler':<26} {'CPU µs p50':>11} {'CPU µs mean':>12} {'wall µs p50':>12} "
+    print(head + f"{'wall µs mean':>13} {'x bare CPU':>11}")
+    print("-" * (len(head) + 26))
+    b_cpu = mean_us(base.cpu)
+    for label, c in (("bare PTB /start + reply", base), ("repairbot report flow", costs)):
+        print(
+            f"{label:<26} {us(c.cpu):>11.0f} {mean_us(c.cpu):>12.0f} {us(c.wall):>12.0f} "
+            f"{mean_us(c.wall):>13.0f} {mean_us(c.cpu) / b_cpu:>11.1f}"
+        )
+    print()
+    print(
+        f"per update: {counts['sql'] / n:.1f} SQL statements, {counts['tx'] / n:.2f} "
+        f"transactions ({counts['commit'] / n:.2f} commits), {calls / n:.2f} Bot API calls"
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
