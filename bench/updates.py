@@ -30,15 +30,15 @@ from telegram.ext import Application, ApplicationBuilder, CommandHandler, Contex
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.stub_api import StubRequest, Users  # noqa: E402
-from bot.app import build_application  # noqa: E402
-from bot.settings import Settings  # noqa: E402
-from store.db import create_engine  # noqa: E402
-from store.deeplink import room_payload  # noqa: E402
-from store.migrate import upgrade  # noqa: E402
-from store.services import places  # noqa: E402
-from store.services.location_csv import parse_locations_csv  # noqa: E402
-from store.uow import Store  # noqa: E402
+from bench.stub_api import StubRequest, Users
+from bot.app import build_application
+from bot.settings import Settings
+from store.db import create_engine
+from store.deeplink import room_payload
+from store.migrate import upgrade
+from store.services import places
+from store.services.location_csv import parse_locations_csv
+from store.uow import Store
 
 SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "campus.csv"
 TOKEN = f"123456:{secrets.token_urlsafe(24)}"
@@ -130,9 +130,7 @@ async def full(url: str, n_users: int) -> tuple[Costs, dict[str, int], int, int]
     rows = parse_locations_csv(SAMPLE.read_text(encoding="utf-8-sig"))
     await places.import_locations(store.uow(), rows)
     await places.sync_categories(store.uow(), store.policy)
-    settings = Settings.model_validate(
-        {"telegram": {"token": TOKEN}, "database": {"url": url}}
-    )
+    settings = Settings.model_validate({"telegram": {"token": TOKEN}, "database": {"url": url}})
     api = StubRequest()
     app = build_application(settings, store, with_scheduler=False, request=api)
     await app.initialize()
