@@ -10,7 +10,6 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from telegram import Update
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     ContextTypes,
@@ -37,6 +36,7 @@ from bot.flows.common import gatekeeper, on_error
 from bot.i18n import LANGUAGES
 from bot.logs import configure_logging
 from bot.processor import PerChatUpdateProcessor
+from bot.ratelimit import ReplyFirstLimiter
 from bot.sender import PER_CHAT_INTERVAL, OutboxSender
 from bot.settings import ConfigError, Settings
 from scheduler.jobs import Leadership, schedule
@@ -67,6 +67,7 @@ def build_application(
     """
     token = settings.require_token()
     context_types = ContextTypes(context=Ctx, bot_data=BotData)
+    limiter = ReplyFirstLimiter()
     builder = ApplicationBuilder()
     if request is not None:
         builder = builder.request(request)
@@ -75,7 +76,8 @@ def build_application(
         .base_url(settings.telegram.api_url)
         .base_file_url(settings.telegram.file_url)
         .context_types(context_types)
-        .rate_limiter(AIORateLimiter(overall_max_rate=30, overall_time_period=1, max_retries=1))
+        # Replies first, notices in what is left of 30/s (bot/ratelimit.py says why).
+        .rate_limiter(limiter)
         # One chat's updates in order, different chats at once (a slow chat blocks itself).
         .concurrent_updates(PerChatUpdateProcessor())
         .post_init(_post_init)
@@ -84,7 +86,9 @@ def build_application(
     )
     app.bot_data.settings = settings
     app.bot_data.store = store
-    sender = OutboxSender(app.bot, store, settings, sender_poll_interval, per_chat_interval)
+    sender = OutboxSender(
+        app.bot, store, settings, sender_poll_interval, per_chat_interval, limiter.budget
+    )
     app.bot_data.sender = sender
     leadership = Leadership(LeaderLock(store.engine), sender)
     app.bot_data.leadership = leadership

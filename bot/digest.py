@@ -14,6 +14,7 @@ from telegram.error import TelegramError
 
 from bot.chart import digest_chart
 from bot.i18n import Texts
+from bot.ratelimit import bulk
 from bot.settings import Settings
 from bot.ui import average_rating, clip, duration, share, stars
 from store.services import digest as digest_service
@@ -136,11 +137,24 @@ async def send_due_digests(bot: Bot, store: Store, settings: Settings) -> list[i
 
         try:
             text, png = await build(store, settings, person_id, today - timedelta(days=1), zone)
-            await send(
-                bot, person.telegram_id, text, png, chart_sent=chart_sent, after_chart=after_chart
-            )
+            # Bulk: paced with the notices, and retried by the claim going stale, not
+            # by the rate limiter (a retry there could not skip a chart that went).
+            with bulk():
+                await send(
+                    bot,
+                    person.telegram_id,
+                    text,
+                    png,
+                    chart_sent=chart_sent,
+                    after_chart=after_chart,
+                )
         except TelegramError as exc:
             log.warning("digest for %s not sent: %s", person_id, exc)
+            continue
+        except Exception:
+            # One supervisor's digest failing (a figure, the chart) must not stop the
+            # others'; the stale claim retries it.
+            log.exception("digest for %s failed", person_id)
             continue
         await digest_service.mark_digest_sent(store.uow(), person_id, today)
         sent.append(person_id)

@@ -28,6 +28,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Time
 from bot.edits import edit_text
 from bot.i18n import Texts
 from bot.notices import Rendered, render
+from bot.ratelimit import OVERALL_PER_SECOND, SendBudget, bulk
 from bot.settings import Settings
 from store.services import outbox
 from store.services.outbox import Notice
@@ -35,7 +36,7 @@ from store.uow import Store
 
 log = logging.getLogger(__name__)
 
-GLOBAL_RATE = 30.0  # messages per second, bot-wide
+GLOBAL_RATE = OVERALL_PER_SECOND  # messages per second, bot-wide (shared with replies)
 PER_CHAT_INTERVAL = 1.0  # seconds between two messages to one chat
 MAX_BACKOFF = 300.0
 # How long a claimed notice is reserved for the sender that claimed it.
@@ -61,6 +62,7 @@ class OutboxSender:
         settings: Settings,
         poll_interval: float = 1.0,
         per_chat_interval: float = PER_CHAT_INTERVAL,
+        budget: SendBudget | None = None,
     ):
         self.bot = bot
         self.store = store
@@ -69,9 +71,8 @@ class OutboxSender:
         self.per_chat_interval = per_chat_interval
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._last_to_chat: dict[int, float] = {}
-        self._next_slot = 0.0
-        self._paused_until = 0.0
+        self.budget = budget or SendBudget()
+        self._soonest_free = poll_interval
         self._stopping = False
 
     def start(self) -> None:
@@ -101,6 +102,10 @@ class OutboxSender:
         self._wake.set()
 
     async def _run(self) -> None:
+        with bulk():  # every call from this task is a notice: paced here, not retried there
+            await self._loop()
+
+    async def _loop(self) -> None:
         while not self._stopping:
             try:
                 busy = await self.drain_once()
@@ -112,42 +117,47 @@ class OutboxSender:
                 busy = False
             if not busy and not self._stopping:
                 self._wake.clear()
+                # A chat waiting out its one-second gap may have more due: look again
+                # as soon as the first such chat is free, not a whole poll later.
+                wait = min(self.poll_interval, self._soonest_free)
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+                    await asyncio.wait_for(self._wake.wait(), wait)
 
-    async def drain_once(self, limit: int = 50) -> bool:
-        """Send what is due now; True if anything was attempted."""
+    async def drain_once(self, limit: int = int(GLOBAL_RATE)) -> bool:
+        """Send what is due now, at most one notice per chat; True if anything was sent.
+
+        Chats still inside their one-second gap (a notice or a direct reply just went
+        there) are left out of the query, so a chat with a backlog never holds up the
+        others: every batch is the oldest due notice of each chat that may receive one now.
+        """
         await outbox.give_up_unreachable(self.store.uow())
-        notices = await outbox.due_notices(self.store.uow(), limit=limit)
-        held_chats: set[int] = set()
-        attempted = False
+        held = self.budget.busy_chats(self.per_chat_interval)
+        notices = await outbox.next_per_chat(self.store.read(), limit=limit, skip_chats=held)
+        self._soonest_free = min(
+            (self.budget.chat_free_in(c, self.per_chat_interval) for c in held),
+            default=self.poll_interval,
+        )
         for notice in notices:
-            if self._stopping:
-                break
-            chat = notice.telegram_id
-            if chat is None:
+            if notice.telegram_id is None:
                 await outbox.mark_unreachable(self.store.uow(), notice.id, "no telegram id")
+        sendable = [n for n in notices if n.telegram_id is not None]
+        # Claim the batch first, in one statement: another instance (a leader taking over)
+        # must not send them too.
+        claimed = await outbox.claim_many(self.store.uow(), [n.id for n in sendable], CLAIM_LEASE)
+        attempted = False
+        for index, notice in enumerate(sendable):
+            if notice.id not in claimed:
                 continue
-            if chat in held_chats:
-                continue  # keep a chat's notices in order: none may overtake a held one
-            wait = self._last_to_chat.get(chat, 0.0) + self.per_chat_interval - time.monotonic()
-            if wait > 0:
-                held_chats.add(chat)
-                continue
-            await self._pace()
-            # Claim it first: another instance (a leader taking over) must not send it too.
-            if not await outbox.claim(self.store.uow(), notice.id, CLAIM_LEASE):
-                continue
-            attempted = True
+            chat = notice.telegram_id
+            assert chat is not None
+            if self._stopping or self.budget.chat_free_in(chat, self.per_chat_interval) > 0:
+                # Stopping, or a direct reply reached the chat meanwhile: hand the rest
+                # back now rather than when the lease ends.
+                await outbox.release(self.store.uow(), [n.id for n in sendable[index:]])
+                break
+            attempted = True  # the rate limiter waits for a slot in the shared window
             await self._deliver(notice, chat)
         return attempted
-
-    async def _pace(self) -> None:
-        now = time.monotonic()
-        start_at = max(self._next_slot, self._paused_until, now)
-        if start_at > now:
-            await asyncio.sleep(start_at - now)
-        self._next_slot = max(start_at, time.monotonic()) + 1 / GLOBAL_RATE
 
     async def _deliver(self, notice: Notice, chat: int) -> None:
         texts = Texts(
@@ -160,13 +170,14 @@ class OutboxSender:
             log.error("outbox: cannot render notice %s (%s): %s", notice.id, notice.kind, exc)
             await outbox.mark_retry(self.store.uow(), notice.id, f"render: {exc}", timedelta(0))
             return
-        self._last_to_chat[chat] = time.monotonic()
+        # Also without PTB's rate limiter in front (a plain Bot), the chat's gap holds.
+        self.budget.mark_chat(chat)
         try:
             ref = await self._send(notice, chat, rendered)
         except RetryAfter as exc:
             delay = exc.retry_after
             seconds = delay.total_seconds() if isinstance(delay, timedelta) else float(delay)
-            self._paused_until = time.monotonic() + seconds
+            self.budget.paused_until = time.monotonic() + seconds
             until = self.store.clock() + timedelta(seconds=seconds)
             await outbox.postpone(self.store.uow(), notice.id, until)
             log.warning("outbox: flood control, pausing %.0f s", seconds)

@@ -9,7 +9,9 @@ the leader's connection goes away.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,13 +22,14 @@ from bot.digest import send_due_digests
 from bot.sender import OutboxSender
 from bot.settings import Settings
 from store.leader import LeaderLock
-from store.services import dispatch, requester, sla, sweep
+from store.services import sla, sweep
 from store.uow import Store
 
 log = logging.getLogger(__name__)
 LEADER_INTERVAL_S = 3.0
 SLA_INTERVAL_S = 30.0
 DIGEST_INTERVAL_S = 60.0
+BATCH_PAUSE_S = 0.12
 
 
 @dataclass
@@ -58,15 +61,44 @@ class Leadership:
         self.leading = False
 
 
-async def sla_tick(store: Store) -> dict[str, list[str]]:
-    """Escalations and clean-up whose time has come, each at most once per ticket."""
+async def sla_tick(
+    store: Store, *, pause: Callable[[], Awaitable[None]] | None = None
+) -> dict[str, list[str]]:
+    """Escalations and clean-up whose time has come, each at most once per ticket.
+
+    Each check runs in batches (store.services.sla), one transaction each; between two
+    batches `pause` lets users' updates take the database (SQLite has one writer), so a
+    catch-up of thousands of tickets after downtime never stalls anyone for long.
+    """
+    wait = pause or _between_batches
     return {
-        "escalated": await dispatch.escalate_overdue_offers(store.uow()),
-        "promise_missed": await sla.escalate_missed_promises(store.uow()),
-        "overdue": await sla.flag_overdue(store.uow()),
-        "closed": await requester.auto_close_completed(store.uow()),
+        "escalated": await run_batches(store, sla.escalate_overdue_offers_batch, wait),
+        "promise_missed": await run_batches(store, sla.escalate_missed_promises_batch, wait),
+        "overdue": await run_batches(store, sla.flag_overdue_batch, wait),
+        "closed": await run_batches(store, sla.auto_close_batch, wait),
         "sweeps_started": [str(i) for i in await sweep.repeat_due_campaigns(store.uow())],
     }
+
+
+async def run_batches(
+    store: Store, step: sla.BatchStep, pause: Callable[[], Awaitable[None]]
+) -> list[str]:
+    """Call `step` batch after batch (each its own committed unit) until nothing is due."""
+    done: list[str] = []
+    after = 0
+    while True:
+        batch = await step(store.uow(), after=after)
+        done.extend(batch.numbers)
+        if batch.last_id is None:
+            return done
+        after = batch.last_id
+        await pause()
+
+
+async def _between_batches() -> None:
+    # Longer than SQLite's busy handler sleeps between its tries late in a wait (100 ms),
+    # so a user's write that queued behind a batch gets the lock before the next batch.
+    await asyncio.sleep(BATCH_PAUSE_S)
 
 
 def schedule(

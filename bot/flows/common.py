@@ -234,8 +234,13 @@ async def on_error(update: object, context: Ctx) -> None:
         text = texts(key, complaint=context.settings.service.complaint_phone)
         try:
             if update.callback_query is not None:
-                await update.callback_query.answer(text, show_alert=True)
-            else:
-                await update.effective_chat.send_message(text)
+                try:
+                    await update.callback_query.answer(text, show_alert=True)
+                    return
+                except BadRequest:
+                    # The flow answered the press before the failure (reads no longer
+                    # wait for a writer, a write can still be refused): say it in the chat.
+                    log.debug("press already answered; busy answer in the chat")
+            await update.effective_chat.send_message(text)
         except Exception:  # the error path itself must never raise
             log.debug("could not tell the user about the error", exc_info=True)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlmodel import col, select
 
 from store.lifecycle import Role
@@ -78,6 +79,96 @@ async def due_notices(uow: UnitOfWork, *, limit: int = 100) -> list[Notice]:
             )
             for o, tg, lang in rows.all()
         ]
+
+
+async def next_per_chat(
+    uow: UnitOfWork, *, limit: int, skip_chats: Collection[int] = ()
+) -> list[Notice]:
+    """The oldest due notice of each chat, oldest first, for chats not in `skip_chats`.
+
+    One per chat: a chat's backlog (a burst of notices to one person) then takes one place
+    per batch, not the whole batch, and never holds up other chats' notices while it waits
+    for its one-second gap; its own notices stay in order.
+    """
+    async with uow.reading():
+        now = uow.now()
+        due = (
+            select(
+                col(Outbox.id).label("id"),
+                func.row_number()
+                .over(
+                    partition_by=col(Outbox.recipient_id),
+                    order_by=(col(Outbox.due_at), col(Outbox.id)),
+                )
+                .label("place"),
+            )
+            .where(
+                col(Outbox.sent_at).is_(None),
+                col(Outbox.failed_at).is_(None),
+                col(Outbox.due_at) <= now,
+            )
+            .subquery()
+        )
+        stmt = (
+            select(Outbox, Person.telegram_id, Person.language)
+            .join(due, due.c.id == col(Outbox.id))
+            .join(Person, col(Person.id) == Outbox.recipient_id)
+            .where(due.c.place == 1)
+            .order_by(col(Outbox.due_at), col(Outbox.id))
+            .limit(limit)
+        )
+        if skip_chats:
+            stmt = stmt.where(col(Person.telegram_id).not_in(list(skip_chats)))
+        rows = await uow.session.execute(stmt)
+        return [_notice(o, tg, lang) for o, tg, lang in rows.all()]
+
+
+def _notice(o: Outbox, telegram_id: int | None, language: str | None) -> Notice:
+    return Notice(
+        id=o.id or 0,
+        kind=o.kind,
+        payload=dict(o.payload),
+        ticket_id=o.ticket_id,
+        recipient_id=o.recipient_id,
+        telegram_id=telegram_id,
+        language=language,
+        attempts=o.attempts,
+    )
+
+
+async def claim_many(uow: UnitOfWork, notice_ids: Collection[int], lease: timedelta) -> set[int]:
+    """`claim` for a batch, in one statement: the ids this sender now holds."""
+    if not notice_ids:
+        return set()
+    async with uow:
+        now = uow.now()
+        result = await uow.session.execute(
+            update(Outbox)
+            .where(
+                col(Outbox.id).in_(list(notice_ids)),
+                col(Outbox.sent_at).is_(None),
+                col(Outbox.failed_at).is_(None),
+                col(Outbox.due_at) <= now,
+            )
+            .values(due_at=now + lease)
+            .returning(col(Outbox.id))
+        )
+        claimed = {i for i in result.scalars().all() if i is not None}
+        await uow.commit()
+        return claimed
+
+
+async def release(uow: UnitOfWork, notice_ids: Collection[int]) -> None:
+    """Hand claimed notices back unsent: due again now, for the next batch."""
+    if not notice_ids:
+        return
+    async with uow:
+        await uow.session.execute(
+            update(Outbox)
+            .where(col(Outbox.id).in_(list(notice_ids)), col(Outbox.sent_at).is_(None))
+            .values(due_at=uow.now())
+        )
+        await uow.commit()
 
 
 async def claim(uow: UnitOfWork, notice_id: int, lease: timedelta) -> bool:
