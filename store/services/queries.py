@@ -223,7 +223,7 @@ async def my_tickets(
     async def ids(**kw: Any) -> list[int]:
         return list((await uow.session.execute(_mine(person_id, **kw))).scalars())
 
-    async with uow:
+    async with uow.reading():  # never waits for a writer (issue 10)
         counted = await ids(newest=True, n=COUNT_CAP + 1)
         if after is not None:
             page = (await ids(above=after, newest=False, n=limit + 1))[::-1]
@@ -257,7 +257,7 @@ async def my_tickets(
 
 async def open_duplicates(uow: UnitOfWork, room_id: int, category_id: int) -> list[TicketView]:
     """Open tickets in the same room and category: the duplicate guard's candidates."""
-    async with uow:
+    async with uow.reading():
         return await ticket_views(
             uow,
             [

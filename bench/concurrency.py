@@ -1,0 +1,217 @@
+"""Many users at once over the sandbox Bot API: one update at a time vs per-chat order with
+chats side by side. Prints a table.
+
+    .venv/bin/python bench/concurrency.py [--users 20,100] [--rounds 5] [--slow-delay 5]
+
+Each user, in a loop, sends /help and /my back to back and waits for both answers (one
+round trip: the time until the second answer). The same bot (bot/app.py, its rate limiter,
+a SQLite file) runs twice per size: with PTB's one-at-a-time processing (what main did)
+and with bot/processor.py. An order violation is a round whose /my answer came before its
+/help answer. The slow-chat case: one user's every Telegram call is held `--slow-delay`
+seconds (PTB's request hook); how long do the other users wait for /start? Never fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from telegram._utils.defaultvalue import DEFAULT_NONE
+from telegram._utils.types import ODVInput
+from telegram.ext import SimpleUpdateProcessor
+from telegram.request import HTTPXRequest, RequestData
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bot.app import BotApp, build_application
+from bot.settings import Settings
+from sandbox.client import UserHandle
+from sandbox.server import SandboxServer
+from sandbox.testing import start_polling
+from store.db import create_engine
+from store.migrate import upgrade
+from store.uow import Store
+
+HELP = "Use /report to report a repair"
+MY = "You have no tickets yet."
+
+
+class SlowChatRequest(HTTPXRequest):
+    """The bot's HTTP client, holding every call to one chat for `delay` seconds."""
+
+    def __init__(self, slow_chat: int | None, delay: float) -> None:
+        super().__init__(connection_pool_size=256)
+        self.slow_chat = slow_chat
+        self.delay = delay
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: ODVInput[float] = DEFAULT_NONE,
+        write_timeout: ODVInput[float] = DEFAULT_NONE,
+        connect_timeout: ODVInput[float] = DEFAULT_NONE,
+        pool_timeout: ODVInput[float] = DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        chat = request_data.parameters.get("chat_id") if request_data is not None else None
+        if chat is not None and chat == self.slow_chat:
+            await asyncio.sleep(self.delay)
+        return await super().do_request(
+            url, method, request_data, read_timeout, write_timeout, connect_timeout, pool_timeout
+        )
+
+
+async def started_bot(
+    server: SandboxServer, store: Store, url: str, sequential: bool, request: HTTPXRequest
+) -> BotApp:
+    settings = Settings.model_validate(
+        {
+            "telegram": {
+                "token": server.token,
+                "api_url": server.base_url,
+                "file_url": server.base_file_url,
+            },
+            "database": {"url": url},
+        }
+    )
+    app = build_application(settings, store, with_scheduler=False, request=request)
+    if sequential:
+        # What PTB does without concurrent_updates: the next update waits for this one.
+        app._update_processor = SimpleUpdateProcessor(1)
+    await app.initialize()
+    await start_polling(app)
+    return app
+
+
+async def stopped(app: BotApp) -> None:
+    if app.updater is not None and app.updater.running:
+        await app.updater.stop()
+    if app.running:
+        await app.stop()
+    await app.shutdown()
+
+
+async def rounds_of(user: UserHandle, rounds: int, times: list[float], violations: list[int]):
+    for _ in range(rounds):
+        start = time.perf_counter()
+        await user.send("/help")
+        await user.send("/my")
+        first, second = await user.collect(2, timeout=120)
+        times.append(time.perf_counter() - start)
+        if HELP not in (first.text or "") or MY not in (second.text or ""):
+            violations.append(user.id)
+
+
+async def load_case(users: int, rounds: int, sequential: bool) -> dict[str, float]:
+    server = SandboxServer(default_timeout=120)
+    await server.start()
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite+aiosqlite:///{tmp}/c.db"
+        await upgrade(url)
+        store = Store(create_engine(url))
+        app = await started_bot(server, store, url, sequential, SlowChatRequest(None, 0))
+        handles = [
+            server.client.user(70_000 + i, f"U{i}", language_code="en") for i in range(users)
+        ]
+        for h in handles:  # each user known to the bot before the clock starts
+            await h.command("start")
+            await h.next_message(timeout=120)
+        times: list[float] = []
+        violations: list[int] = []
+        start = time.perf_counter()
+        await asyncio.gather(*(rounds_of(h, rounds, times, violations) for h in handles))
+        elapsed = time.perf_counter() - start
+        await stopped(app)
+        await store.dispose()
+    await server.stop()
+    q = statistics.quantiles(times, n=20)
+    return {
+        "rps": len(times) / elapsed,
+        "p50": statistics.median(times),
+        "p95": q[18],
+        "violations": len(violations),
+    }
+
+
+async def slow_case(users: int, delay: float, sequential: bool) -> dict[str, float]:
+    server = SandboxServer(default_timeout=120)
+    await server.start()
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite+aiosqlite:///{tmp}/s.db"
+        await upgrade(url)
+        store = Store(create_engine(url))
+        slow = server.client.user(79_999, "Slow", language_code="en")
+        app = await started_bot(server, store, url, sequential, SlowChatRequest(slow.id, delay))
+        others = [
+            server.client.user(71_000 + i, f"U{i}", language_code="en") for i in range(users)
+        ]
+        waits: list[float] = []
+
+        async def start_and_wait(user: UserHandle) -> None:
+            begin = time.perf_counter()
+            await user.command("start")
+            await user.next_message(timeout=120)
+            waits.append(time.perf_counter() - begin)
+
+        await slow.command("start")  # its answer hangs `delay` s ...
+        await asyncio.sleep(0.2)
+        await asyncio.gather(*(start_and_wait(u) for u in others))  # ... the others?
+        await slow.next_message(timeout=120)
+        await stopped(app)
+        await store.dispose()
+    await server.stop()
+    return {
+        "p50": statistics.median(waits),
+        "max": max(waits),
+        "within_1s": sum(1 for w in waits if w <= 1.0),
+        "n": len(waits),
+    }
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", default="20,100")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--slow-delay", type=float, default=5.0)
+    parser.add_argument("--slow-users", type=int, default=20)
+    args = parser.parse_args()
+    sizes = [int(x) for x in args.users.split(",")]
+    modes = (("one at a time", True), ("per-chat", False))
+    print(f"/help + /my round trips, {args.rounds} per user, SQLite file, stand-in over HTTP")
+    print()
+    head = f"{'users':>5} {'processor':<14} {'round trips/s':>13} {'p50 ms':>8} {'p95 ms':>8}"
+    print(head + f" {'order violations':>17} {'x rt/s':>7}")
+    print("-" * (len(head) + 26))
+    for size in sizes:
+        base = None
+        for label, sequential in modes:
+            r = await load_case(size, args.rounds, sequential)
+            base = base or r["rps"]
+            print(
+                f"{size:>5} {label:<14} {r['rps']:>13.1f} {r['p50'] * 1000:>8.0f} "
+                f"{r['p95'] * 1000:>8.0f} {r['violations']:>17.0f} {r['rps'] / base:>7.1f}"
+            )
+    print()
+    print(
+        f"slow chat: one user's Telegram calls held {args.slow_delay:.0f} s; "
+        f"{args.slow_users} others send /start"
+    )
+    print()
+    print(f"{'processor':<14} {'p50 ms':>8} {'max ms':>8} {'answered within 1 s':>20}")
+    print("-" * 53)
+    for label, sequential in modes:
+        s = await slow_case(args.slow_users, args.slow_delay, sequential)
+        print(
+            f"{label:<14} {s['p50'] * 1000:>8.0f} {s['max'] * 1000:>8.0f} "
+            f"{s['within_1s']:>11.0f} of {s['n']:.0f}"
+        )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
