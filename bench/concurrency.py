@@ -7,8 +7,9 @@ Each user, in a loop, sends /help and /my back to back and waits for both answer
 round trip: the time until the second answer). The same bot (bot/app.py, its rate limiter,
 a SQLite file) runs twice per size: with PTB's one-at-a-time processing (what main did)
 and with bot/processor.py. An order violation is a round whose /my answer came before its
-/help answer. The slow-chat case: one user's every Telegram call is held `--slow-delay`
-seconds (PTB's request hook); how long do the other users wait for /start? Never fails.
+/help answer. CPU is the whole process's (bot, stand-in and users share it). The slow-chat
+case: one user's every Telegram call is held `--slow-delay` seconds (PTB's request hook);
+how long do the other users wait for /start? Never fails.
 """
 
 from __future__ import annotations
@@ -124,9 +125,9 @@ async def load_case(users: int, rounds: int, sequential: bool) -> dict[str, floa
             await h.next_message(timeout=120)
         times: list[float] = []
         violations: list[int] = []
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         await asyncio.gather(*(rounds_of(h, rounds, times, violations) for h in handles))
-        elapsed = time.perf_counter() - start
+        elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
         await stopped(app)
         await store.dispose()
     await server.stop()
@@ -136,6 +137,7 @@ async def load_case(users: int, rounds: int, sequential: bool) -> dict[str, floa
         "p50": statistics.median(times),
         "p95": q[18],
         "violations": len(violations),
+        "cpu": cpu / len(times),
     }
 
 
@@ -186,8 +188,8 @@ async def main() -> None:
     print(f"/help + /my round trips, {args.rounds} per user, SQLite file, stand-in over HTTP")
     print()
     head = f"{'users':>5} {'processor':<14} {'round trips/s':>13} {'p50 ms':>8} {'p95 ms':>8}"
-    print(head + f" {'order violations':>17} {'x rt/s':>7}")
-    print("-" * (len(head) + 26))
+    print(head + f" {'CPU ms/rt':>9} {'order violations':>17} {'x rt/s':>7}")
+    print("-" * (len(head) + 36))
     for size in sizes:
         base = None
         for label, sequential in modes:
@@ -195,7 +197,8 @@ async def main() -> None:
             base = base or r["rps"]
             print(
                 f"{size:>5} {label:<14} {r['rps']:>13.1f} {r['p50'] * 1000:>8.0f} "
-                f"{r['p95'] * 1000:>8.0f} {r['violations']:>17.0f} {r['rps'] / base:>7.1f}"
+                f"{r['p95'] * 1000:>8.0f} {r['cpu'] * 1000:>9.1f} {r['violations']:>17.0f} "
+                f"{r['rps'] / base:>7.1f}"
             )
     print()
     print(
