@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 GLOBAL_RATE = OVERALL_PER_SECOND  # messages per second, bot-wide (shared with replies)
 PER_CHAT_INTERVAL = 1.0  # seconds between two messages to one chat
+CHAT_GAP_MARGIN = 1.05
 MAX_BACKOFF = 300.0
 # How long a claimed notice is reserved for the sender that claimed it.
 CLAIM_LEASE = timedelta(seconds=60)
@@ -69,6 +70,9 @@ class OutboxSender:
         self.settings = settings
         self.poll_interval = poll_interval
         self.per_chat_interval = per_chat_interval
+        # Measured here, at the start of our request: a little more, so that a slower
+        # previous request cannot make two arrive at Telegram less than the interval apart.
+        self._chat_gap = per_chat_interval * CHAT_GAP_MARGIN
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.budget = budget or SendBudget()
@@ -131,10 +135,10 @@ class OutboxSender:
         others: every batch is the oldest due notice of each chat that may receive one now.
         """
         await outbox.give_up_unreachable(self.store.uow())
-        held = self.budget.busy_chats(self.per_chat_interval)
+        held = self.budget.busy_chats(self._chat_gap)
         notices = await outbox.next_per_chat(self.store.read(), limit=limit, skip_chats=held)
         self._soonest_free = min(
-            (self.budget.chat_free_in(c, self.per_chat_interval) for c in held),
+            (self.budget.chat_free_in(c, self._chat_gap) for c in held),
             default=self.poll_interval,
         )
         for notice in notices:
@@ -150,7 +154,7 @@ class OutboxSender:
                 continue
             chat = notice.telegram_id
             assert chat is not None
-            if self._stopping or self.budget.chat_free_in(chat, self.per_chat_interval) > 0:
+            if self._stopping or self.budget.chat_free_in(chat, self._chat_gap) > 0:
                 # Stopping, or a direct reply reached the chat meanwhile: hand the rest
                 # back now rather than when the lease ends.
                 await outbox.release(self.store.uow(), [n.id for n in sendable[index:]])

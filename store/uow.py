@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Self
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from store import db
 from store.db import READ_ONLY
 from store.policy import Policy
 
@@ -31,6 +35,7 @@ class UnitOfWork:
         self.policy = store.policy
         self.read_only = read_only
         self._made_read_only = read_only
+        self._holds_writer = False
 
     @property
     def session(self) -> AsyncSession:
@@ -56,6 +61,9 @@ class UnitOfWork:
         return self
 
     async def __aenter__(self) -> Self:
+        if not self.read_only:
+            await self._store.writer_turn()
+            self._holds_writer = True
         maker = self._store.read_sessionmaker if self.read_only else self._store.sessionmaker
         self._session = maker()
         return self
@@ -73,6 +81,9 @@ class UnitOfWork:
             await self._session.close()
             self._session = None
             self.read_only = self._made_read_only
+            if self._holds_writer:
+                self._holds_writer = False
+                self._store.writer_done()
 
     async def commit(self) -> None:
         """Make everything done in this unit durable."""
@@ -100,6 +111,28 @@ class Store:
         self.read_sessionmaker = async_sessionmaker(
             engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False
         )
+        # SQLite has one writer. Its busy handler lets waiting writers poll with growing
+        # sleeps (up to 100 ms), so under a burst some wait far longer than others; in
+        # this process, writing units queue here first, first come first served, and each
+        # gets the database as soon as the previous one is done.
+        self._writer = asyncio.Lock() if engine.dialect.name == "sqlite" else None
+
+    async def writer_turn(self) -> None:
+        """Wait for this process's turn to write (SQLite only); as long as its busy
+        timeout at most, then the same "database is locked" error SQLite would give."""
+        if self._writer is None:
+            return
+        try:
+            await asyncio.wait_for(self._writer.acquire(), db.SQLITE_BUSY_TIMEOUT_MS / 1000)
+        except TimeoutError:
+            raise OperationalError(
+                "BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked")
+            ) from None
+
+    def writer_done(self) -> None:
+        """The writing unit is closed: the next one may go."""
+        if self._writer is not None:
+            self._writer.release()
 
     def uow(self) -> UnitOfWork:
         """A fresh unit of work that may write (on SQLite it queues for the write lock)."""
