@@ -55,16 +55,16 @@ async def run(order: str, notices: int, chats: int) -> dict[str, float]:
     refused = [0]
     check = server.state.rate_limiter.check
 
-    limiter = server.state.rate_limiter
+    flood = server.state.rate_limiter
 
     def watched(chat_id: int) -> int | None:
-        last = limiter._last_by_chat.get(chat_id)
+        last = flood._last_by_chat.get(chat_id)
         result = check(chat_id)
         if result is None:
             accepted.append((time.monotonic(), chat_id))
         else:
             refused[0] += 1
-            too_soon = last is not None and time.monotonic() - last < limiter.per_chat_interval
+            too_soon = last is not None and time.monotonic() - last < flood.per_chat_interval
             print(f"429 ({'chat gap' if too_soon else 'overall'})", file=sys.stderr)
         return result
 
