@@ -116,11 +116,21 @@ class Store:
         # this process, writing units queue here first, first come first served, and each
         # gets the database as soon as the previous one is done.
         self._writer = asyncio.Lock() if engine.dialect.name == "sqlite" else None
+        self._writer_task: asyncio.Task[object] | None = None
+        self._writer_depth = 0
 
     async def writer_turn(self) -> None:
         """Wait for this process's turn to write (SQLite only); as long as its busy
-        timeout at most, then the same "database is locked" error SQLite would give."""
+        timeout at most, then the same "database is locked" error SQLite would give.
+
+        A unit opened inside another unit of the same task goes straight in, as it did
+        before this queue: SQLite alone decides then (the inner unit's BEGIN IMMEDIATE
+        waits if the outer one has begun)."""
         if self._writer is None:
+            return
+        task = asyncio.current_task()
+        if task is not None and task is self._writer_task:
+            self._writer_depth += 1
             return
         try:
             await asyncio.wait_for(self._writer.acquire(), db.SQLITE_BUSY_TIMEOUT_MS / 1000)
@@ -128,10 +138,15 @@ class Store:
             raise OperationalError(
                 "BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked")
             ) from None
+        self._writer_task, self._writer_depth = task, 1
 
     def writer_done(self) -> None:
         """The writing unit is closed: the next one may go."""
-        if self._writer is not None:
+        if self._writer is None:
+            return
+        self._writer_depth -= 1
+        if self._writer_depth == 0:
+            self._writer_task = None
             self._writer.release()
 
     def uow(self) -> UnitOfWork:
