@@ -34,7 +34,7 @@ from sandbox.server import SandboxServer
 from store.db import create_engine
 from store.migrate import upgrade
 from store.models import Outbox, Person
-from store.services._common import notify
+from store.services.notices import notify
 from store.uow import Store, utcnow
 
 

@@ -25,19 +25,15 @@ from sqlalchemy import ColumnElement, update
 from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 
+from store.errors import TransitionNotAllowed
 from store.lifecycle import Action, Capacity, Status
 from store.models import Building, Campus, Category, Room, Ticket
-from store.services._common import (
-    Place,
-    TicketContext,
-    log_event,
-    move,
-    notify,
-    notify_audience,
-    open_followup,
-    responsible_supervisors,
-)
 from store.services.dispatch import escalate
+from store.services.followups import open_followup
+from store.services.lookups import Place
+from store.services.notices import notify, notify_audience
+from store.services.scope import responsible_supervisors
+from store.services.tickets import TicketContext, log_event, move
 from store.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -215,7 +211,7 @@ async def _claim_batch(
     result = await uow.session.execute(
         update(Ticket)
         .where(col(Ticket.id).in_(ids), *due)
-        .values(**mark)
+        .values(version=col(Ticket.version) + 1, **mark)  # a write like any other
         .returning(col(Ticket.id))
         .execution_options(synchronize_session=False)
     )
@@ -229,7 +225,7 @@ async def _unclaim(uow: UnitOfWork, ids: list[int], **unmark: Any) -> None:
         await uow.session.execute(
             update(Ticket)
             .where(col(Ticket.id).in_(ids))
-            .values(**unmark)
+            .values(version=col(Ticket.version) + 1, **unmark)
             .execution_options(synchronize_session=False)
         )
 
@@ -246,6 +242,8 @@ async def _contexts(uow: UnitOfWork, ids: list[int]) -> dict[int, TicketContext]
         .join(Campus, col(Campus.id) == Building.campus_id)
         .join(Category, col(Category.id) == Ticket.category_id)
         .where(col(Ticket.id).in_(ids))
+        # Fresh from the row: the claim just changed it (and its version) behind the ORM.
+        .execution_options(populate_existing=True)
     )
     system = frozenset({Capacity.SYSTEM})
     return {
@@ -262,7 +260,8 @@ async def _each(
     work: Callable[[TicketContext], Awaitable[None]],
     what: str,
 ) -> None:
-    """Run `work` per ticket in its own savepoint: a failing ticket is rolled back alone."""
+    """Run `work` per ticket in its own savepoint: a failing ticket is rolled back alone
+    (and handed back by the caller); one another decision moved meanwhile is skipped."""
     contexts = await _contexts(uow, ids)
     for ticket_id in ids:
         try:
@@ -272,6 +271,8 @@ async def _each(
                     raise LookupError(f"ticket {ticket_id} has no room or category")
                 await work(ctx)
             batch.numbers.append(ctx.ticket.number)
+        except TransitionNotAllowed:
+            continue  # someone moved it meanwhile (closed, rated, reopened): nothing to do
         except Exception:
             log.exception("sla: %s ticket %s failed; next tick", what, ticket_id)
             batch.failed.append(ticket_id)

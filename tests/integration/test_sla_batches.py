@@ -13,10 +13,10 @@ from sqlmodel import col, func, select
 from scheduler.jobs import run_batches, sla_tick
 from store.models import Ticket
 from store.services import dispatch, people, sla, work
-from store.services._common import TicketContext
-from store.services._common import log_event as real_log_event
-from store.services._common import responsible_supervisors as real_supervisors
 from store.services.dispatch import escalate as real_escalate
+from store.services.scope import responsible_supervisors as real_supervisors
+from store.services.tickets import TicketContext
+from store.services.tickets import log_event as real_log_event
 from store.uow import Store
 from tests.integration.ticket_world import (
     Env,
