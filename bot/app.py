@@ -20,6 +20,7 @@ from telegram.request import BaseRequest
 from bot import boundary
 from bot.context import BotData, Ctx
 from bot.flows import (
+    board,
     booth,
     dispatcher,
     inputs,
@@ -59,6 +60,7 @@ def build_application(
     per_chat_interval: float = PER_CHAT_INTERVAL,
     with_scheduler: bool = True,
     request: BaseRequest | None = None,
+    serve_board: bool = False,
 ) -> BotApp:
     """The bot: handlers, gatekeeper, error handler, outbox sender, scheduled jobs.
 
@@ -105,12 +107,17 @@ def build_application(
         reports,
         booth,
         sweep,
+        board,
         inputs,
     ):
         app.add_handlers(flow.handlers())
     app.add_error_handler(on_error)
     if with_scheduler:
         schedule(app, store, settings, leadership)
+    if serve_board and settings.board.enabled:
+        from bot.board.server import BoardServer
+
+        app.bot_data.board = BoardServer(settings, store, app.bot)
     return app
 
 
@@ -126,15 +133,23 @@ async def _post_init(app: BotApp) -> None:
             await app.bot.set_my_commands(start.bot_commands(language), language_code=code)
     for staff in await list_staff(data.store.uow()):
         await start.publish_personal_commands(
-            app.bot, staff.person, data.settings.service.default_language
+            app.bot,
+            staff.person,
+            data.settings.service.default_language,
+            mini_app=data.settings.board.mini_app_url() if data.board is not None else None,
         )
     # The leader (always, on SQLite) starts the sender now; a standby waits for its turn.
     assert data.leadership is not None
     await data.leadership.refresh()
+    if data.board is not None:  # every instance serves the (read-only) board
+        await data.board.start()
 
 
 async def _post_shutdown(app: BotApp) -> None:
-    """Stop the sender and hand leadership on; the store is closed by whoever opened it."""
+    """Stop the board, then the sender, and hand leadership on (reverse order of start);
+    the store is closed by whoever opened it."""
+    if app.bot_data.board is not None:
+        await app.bot_data.board.stop()
     if app.bot_data.leadership is not None:
         await app.bot_data.leadership.resign()
 
@@ -175,7 +190,7 @@ def run(settings: Settings) -> int:
         )
     configure_logging(token)
     store = asyncio.run(open_store(settings))
-    app = build_application(settings, store)
+    app = build_application(settings, store, serve_board=True)
     tg = settings.telegram
     try:
         if tg.mode == "webhook":

@@ -14,6 +14,7 @@ from store.services.people import PersonView
 from store.uow import Store
 
 if TYPE_CHECKING:
+    from bot.board.server import BoardServer
     from scheduler.jobs import Leadership
 
 
@@ -25,6 +26,7 @@ class BotData:
     store: Store | None = None
     sender: OutboxSender | None = None
     leadership: Leadership | None = None
+    board: BoardServer | None = None  # the office board, when this process serves it
     extras: dict[str, Any] = field(default_factory=dict)
 
 

@@ -146,6 +146,33 @@ class ServiceSettings(BaseModel):
         return value
 
 
+class BoardSettings(BaseModel):
+    """The office board: a read-only web view served by the bot process."""
+
+    enabled: bool = True
+    listen: str = "127.0.0.1"
+    port: int = Field(default=8090, ge=0, le=65535)
+    # The HTTPS address Telegram opens as a Mini App (behind a reverse proxy); empty: the
+    # board is reached by sign-in links only, at http://listen:port.
+    public_url: str = ""
+
+    @field_validator("public_url")
+    @classmethod
+    def _absolute(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value and urlsplit(value).scheme not in ("http", "https"):
+            raise ValueError(f"board.public_url must start with https:// (got {value!r})")
+        return value
+
+    def base_url(self) -> str:
+        """Where people open the board: public_url, else the local address."""
+        return self.public_url or f"http://{self.listen}:{self.port}"
+
+    def mini_app_url(self) -> str | None:
+        """The Mini App address Telegram accepts (HTTPS only), or None."""
+        return f"{self.public_url}/board/" if self.public_url.startswith("https://") else None
+
+
 class CategorySettings(BaseModel):
     """Targets for one category, in minutes."""
 
@@ -183,6 +210,7 @@ class Settings(BaseSettings):
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     service: ServiceSettings = Field(default_factory=ServiceSettings)
+    board: BoardSettings = Field(default_factory=BoardSettings)
     categories: dict[str, CategorySettings] = Field(default_factory=_default_categories)
     # Shorter targets for urgent and emergency tickets (the shorter of these and the
     # category's applies).

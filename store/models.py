@@ -356,6 +356,16 @@ class SweepRoom(SQLModel, table=True):
     results: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
+class BoardSignIn(SQLModel, table=True):
+    """A one-time sign-in link to the office board: only the token's hash is stored."""
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    created_at: datetime
+    expires_at: datetime
+    used_at: datetime | None = None
+
+
 class ClaimCode(SQLModel, table=True):
     """A booth ticket's claim code: opening its link once links the ticket to that person."""
 

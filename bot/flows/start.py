@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from telegram import Bot, BotCommand, BotCommandScopeChat, Update
+from telegram import Bot, BotCommand, BotCommandScopeChat, MenuButtonWebApp, Update, WebAppInfo
 from telegram.error import TelegramError
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
@@ -52,7 +52,10 @@ async def start(update: Update, context: Ctx) -> None:
     payload = context.args[0] if context.args else ""
     if not payload:
         await publish_personal_commands(
-            context.bot, context.person, context.settings.service.default_language
+            context.bot,
+            context.person,
+            context.settings.service.default_language,
+            mini_app=mini_app_of(context),
         )
         await show_menu(update, context, greet=True)
         return
@@ -90,7 +93,12 @@ async def _redeem(update: Update, context: Ctx, token: str) -> None:
         await show_menu(update, context)
         return
     person = await get_person_view(context.store.uow(), context.person.id)
-    await publish_personal_commands(context.bot, person, context.settings.service.default_language)
+    await publish_personal_commands(
+        context.bot,
+        person,
+        context.settings.service.default_language,
+        mini_app=mini_app_of(context),
+    )
     role = context.texts(f"role.{grant.role}")
     await reply(update, context.texts("invite.welcome", role=role, scope=grant.scope_label()))
     await show_menu(update, context)
@@ -163,7 +171,11 @@ async def on_language(update: Update, context: Ctx) -> None:
         return
     person = await set_language(context.store.uow(), context.person.id, code)
     await publish_personal_commands(
-        context.bot, person, context.settings.service.default_language, chosen=True
+        context.bot,
+        person,
+        context.settings.service.default_language,
+        chosen=True,
+        mini_app=mini_app_of(context),
     )
     remember_language(context, code)
     context.texts = Texts(code, context.settings.service.timezone)
@@ -194,10 +206,19 @@ async def menu_command(update: Update, context: Ctx) -> None:
 
 # What each staff role adds to a person's own command menu.
 STAFF_COMMANDS: dict[Role, tuple[str, ...]] = {
-    Role.TECHNICIAN: ("duty", "jobs"),
-    Role.DISPATCHER: ("queue", "booth"),
+    Role.TECHNICIAN: ("duty", "jobs", "board"),
+    Role.DISPATCHER: ("queue", "booth", "board"),
     Role.INSPECTOR: ("sweep", "booth"),
-    Role.SUPERVISOR: ("followups", "stats", "export", "digest", "timezone", "invite", "sweep"),
+    Role.SUPERVISOR: (
+        "followups",
+        "stats",
+        "export",
+        "digest",
+        "timezone",
+        "invite",
+        "sweep",
+        "board",
+    ),
 }
 STAFF_COMMANDS[Role.ADMIN] = tuple(
     dict.fromkeys(c for cmds in STAFF_COMMANDS.values() for c in cmds)
@@ -214,8 +235,16 @@ def bot_commands(language: str, roles: frozenset[Role] = frozenset()) -> list[Bo
     return [BotCommand(name, texts(f"commands.{name}")) for name in names]
 
 
+BOARD_ROLES = frozenset({Role.TECHNICIAN, Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN})
+
+
 async def publish_personal_commands(
-    bot: Bot, person: PersonView, default_language: str, *, chosen: bool = False
+    bot: Bot,
+    person: PersonView,
+    default_language: str,
+    *,
+    chosen: bool = False,
+    mini_app: str | None = None,
 ) -> None:
     """Give one person's chat its own command menu where the per-language default would be
     wrong for them: staff (their extra commands), Traditional Chinese readers (Telegram's
@@ -229,8 +258,18 @@ async def publish_personal_commands(
     commands = bot_commands(language, person.roles)
     try:
         await bot.set_my_commands(commands, scope=BotCommandScopeChat(person.telegram_id))
+        if mini_app is not None and person.roles & BOARD_ROLES:
+            # The chat's menu button opens the office board as a Mini App.
+            button = MenuButtonWebApp(Texts(language)("board.button"), WebAppInfo(mini_app))
+            await bot.set_chat_menu_button(person.telegram_id, button)
     except TelegramError as exc:  # e.g. they never started the bot: the menu can wait
         log.info("no command menu for %s: %s", person.telegram_id, exc)
+
+
+def mini_app_of(context: Ctx) -> str | None:
+    """The board's Mini App address for menu buttons, when it has one."""
+    board = context.settings.board
+    return board.mini_app_url() if board.enabled else None
 
 
 def handlers() -> list[BaseHandler[Update, Ctx, object]]:

@@ -1,0 +1,1 @@
+"""The office board: a read-only web view served by the bot process (aiohttp + Jinja2)."""

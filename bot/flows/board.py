@@ -1,0 +1,42 @@
+"""/board: a one-time sign-in link to the office board (and its Mini App button)."""
+
+from __future__ import annotations
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update, WebAppInfo
+from telegram.ext import BaseHandler, CommandHandler
+
+from bot.context import Ctx
+from bot.flows.common import guarded, reply
+from store.errors import NotPermitted
+from store.services import board
+
+
+def board_button(context: Ctx) -> InlineKeyboardMarkup | None:
+    """The "📊 Board" Mini App button, when the board has an HTTPS address for Telegram."""
+    url = context.settings.board.mini_app_url()
+    if url is None or not context.settings.board.enabled:
+        return None
+    button = InlineKeyboardButton(context.texts("board.button"), web_app=WebAppInfo(url))
+    return InlineKeyboardMarkup([[button]])
+
+
+async def board_command(update: Update, context: Ctx) -> None:
+    """/board sends a link that signs this browser in once (valid 10 minutes)."""
+    t = context.texts
+    server = context.bot_data.board
+    if server is None or not context.settings.board.enabled:
+        await reply(update, t("board.off"))
+        return
+    try:
+        token = await board.issue_signin(context.store.uow(), context.person.id)
+    except NotPermitted:
+        await reply(update, t("board.staff_only"))
+        return
+    minutes = int(board.SIGNIN_TTL.total_seconds() // 60)
+    url = f"{server.base_url()}/board/signin?token={token}"
+    await reply(update, t("board.link", minutes=minutes, url=url), board_button(context))
+
+
+def handlers() -> list[BaseHandler[Update, Ctx, object]]:
+    """This flow's handlers."""
+    return [CommandHandler("board", guarded(board_command))]

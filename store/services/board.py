@@ -1,0 +1,379 @@
+"""The office board's figures: who may look, and what they see. Read-only.
+
+Supervisors, dispatchers and admins see the buildings their grants cover; a technician
+sees their own jobs; nobody else sees anything. Every function takes the viewer and
+checks their grants now, not when a sign-in link or session was made.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, and_, func, or_, update
+from sqlalchemy import select as sa_select
+from sqlmodel import col, select
+
+from store.errors import NotFound, NotPermitted
+from store.lifecycle import OPEN_STATUSES, Capacity, Role, Status
+from store.models import (
+    BoardSignIn,
+    Building,
+    Campus,
+    FollowUp,
+    Person,
+    RoleGrant,
+    Room,
+    Ticket,
+)
+from store.services import queries, stats
+from store.uow import UnitOfWork
+from store.views import EventView, TicketView
+
+OFFICE_ROLES = frozenset({Role.SUPERVISOR, Role.DISPATCHER, Role.ADMIN})
+SIGNIN_TTL = timedelta(minutes=10)
+HOT_ROOM_DAYS = 90
+HOT_ROOM_MIN = 2  # faults in HOT_ROOM_DAYS that make a room "hot"
+LIST_LIMIT = 50  # rows per list on the board; the count says how many there are
+WITHIN = stats.WITHIN
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """Who is looking: the whole office of their buildings, or only their own jobs."""
+
+    person_id: int
+    name: str
+    language: str | None
+    office: bool  # supervisor, dispatcher or admin somewhere
+    technician: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Durations:
+    """Report-to-completion times of the tickets completed in a period."""
+
+    count: int
+    median: timedelta | None
+    p90: timedelta | None
+    within_hour_share: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Overview:
+    """The board's front page."""
+
+    open_by_status: dict[str, int]
+    open_by_building: list[tuple[int, str, int]]  # building id, name, open tickets
+    overdue: list[TicketView]
+    unaccepted: list[TicketView]
+    deferred: list[TicketView]
+    promises_missed: int
+    reported_today: int
+    completed_today: int
+    reported_week: int
+    completed_week: int
+    week: Durations
+    low_ratings: list[TicketView]
+    open_followups: int
+    my_jobs: list[TicketView] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class BuildingPage:
+    """One building: its hot rooms and what is open there."""
+
+    building_id: int
+    name: str
+    campus: str
+    hot_rooms: list[tuple[str, str, int]]  # room code, room name, faults in 90 days
+    open_tickets: list[TicketView]
+
+
+@dataclass(frozen=True, slots=True)
+class TicketPage:
+    """One ticket with its whole history."""
+
+    ticket: TicketView
+    timeline: list[EventView]
+
+
+# --- who may look -------------------------------------------------------------------------
+
+
+async def viewer(uow: UnitOfWork, person_id: int) -> Viewer:
+    """The viewer's standing now; NotPermitted when they have no board at all."""
+    async with uow:
+        person = await uow.session.get(Person, person_id)
+        if person is None:
+            raise NotPermitted("unknown person")
+        name, language = person.name, person.language
+        rows = await uow.session.execute(
+            select(RoleGrant.role).where(RoleGrant.person_id == person_id)
+        )
+        roles = set(rows.scalars())
+    office = bool(roles & OFFICE_ROLES)
+    technician = Role.TECHNICIAN in roles
+    if not (office or technician):
+        raise NotPermitted("the board is for supervisors, dispatchers, admins and technicians")
+    return Viewer(person_id, name, language, office, technician)
+
+
+async def viewer_by_telegram_id(uow: UnitOfWork, telegram_id: int) -> Viewer:
+    """The viewer behind a Telegram account (Mini App sign-in)."""
+    async with uow:
+        row = await uow.session.execute(select(Person.id).where(Person.telegram_id == telegram_id))
+        person_id = row.scalar_one_or_none()
+    if person_id is None:
+        raise NotPermitted("not known to the bot")
+    return await viewer(uow, person_id)
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def issue_signin(uow: UnitOfWork, person_id: int) -> str:
+    """A single-use sign-in token for a plain browser, valid SIGNIN_TTL; only its hash is
+    stored, so the database cannot be read for working links."""
+    await viewer(uow, person_id)  # staff only
+    token = secrets.token_urlsafe(24)
+    async with uow:
+        now = uow.now()
+        uow.session.add(
+            BoardSignIn(
+                token_hash=_hash(token),
+                person_id=person_id,
+                created_at=now,
+                expires_at=now + SIGNIN_TTL,
+            )
+        )
+        await uow.commit()
+    return token
+
+
+async def redeem_signin(uow: UnitOfWork, token: str) -> Viewer:
+    """Use a sign-in token once; NotPermitted when unknown, used or expired."""
+    async with uow:
+        now = uow.now()
+        # A conditional UPDATE: of two tabs opening the same link, exactly one gets in.
+        claimed = await uow.session.execute(
+            update(BoardSignIn)
+            .where(
+                col(BoardSignIn.token_hash) == _hash(token),
+                col(BoardSignIn.used_at).is_(None),
+                col(BoardSignIn.expires_at) > now,
+            )
+            .values(used_at=now)
+            .returning(col(BoardSignIn.person_id))
+        )
+        person_id = claimed.scalar_one_or_none()
+        if person_id is None:
+            raise NotPermitted("sign-in link unknown, used or expired")
+        await uow.commit()
+    return await viewer(uow, person_id)
+
+
+# --- what they see ------------------------------------------------------------------------
+
+
+async def _scope(uow: UnitOfWork, who: Viewer) -> ColumnElement[bool]:
+    """Tickets the viewer may see, as a clause on Ticket and Building."""
+    office: ColumnElement[bool] | None = None
+    if who.office:
+        office = await stats.scope_clause(uow, who.person_id)
+    mine = col(Ticket.assignee_id) == who.person_id
+    if office is None:
+        return mine
+    return or_(office, mine) if who.technician else office
+
+
+async def _views(uow: UnitOfWork, who: Viewer, *where: ColumnElement[bool]) -> list[TicketView]:
+    """Up to LIST_LIMIT tickets in the viewer's scope matching `where`, newest first."""
+    return await queries.views_where(uow, await _scope(uow, who), *where, limit=LIST_LIMIT)
+
+
+async def _count(uow: UnitOfWork, scope: ColumnElement[bool], *where: ColumnElement[bool]) -> int:
+    stmt = (
+        sa_select(func.count())
+        .select_from(Ticket)
+        .join(Room, col(Room.id) == Ticket.room_id)
+        .join(Building, col(Building.id) == Room.building_id)
+        .where(scope, *where)
+    )
+    return int((await uow.session.execute(stmt)).scalar_one())
+
+
+def _percentile(values: list[timedelta], share: float) -> timedelta | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+async def _durations(
+    uow: UnitOfWork, scope: ColumnElement[bool], start: datetime, end: datetime
+) -> Durations:
+    rows = await uow.session.execute(
+        sa_select(col(Ticket.created_at), col(Ticket.completed_at))
+        .join(Room, col(Room.id) == Ticket.room_id)
+        .join(Building, col(Building.id) == Room.building_id)
+        .where(scope, col(Ticket.completed_at) >= start, col(Ticket.completed_at) < end)
+    )
+    spans = [
+        stats.as_utc(done) - stats.as_utc(created)  # type: ignore[operator]
+        for created, done in rows.all()
+        if created is not None and done is not None
+    ]
+    within = sum(1 for span in spans if span <= WITHIN)
+    return Durations(
+        count=len(spans),
+        median=stats.median(spans),
+        p90=_percentile(spans, 0.9),
+        within_hour_share=within / len(spans) if spans else None,
+    )
+
+
+async def overview(
+    uow: UnitOfWork, person_id: int, *, day_start: datetime, week_start: datetime
+) -> Overview:
+    """The front page for the viewer. `day_start`/`week_start`: local midnights, in UTC."""
+    who = await viewer(uow, person_id)
+    is_open = col(Ticket.status).in_(list(OPEN_STATUSES))
+    if not who.office:
+        async with uow:
+            return _jobs_only(await _views(uow, who, is_open))
+    async with uow:
+        now = uow.now()
+        scope = await _scope(uow, who)
+        by_status_rows = await uow.session.execute(
+            sa_select(col(Ticket.status), func.count())
+            .join(Room, col(Room.id) == Ticket.room_id)
+            .join(Building, col(Building.id) == Room.building_id)
+            .where(scope, is_open)
+            .group_by(col(Ticket.status))
+        )
+        by_building_rows = await uow.session.execute(
+            sa_select(col(Building.id), col(Building.name), func.count())
+            .select_from(Ticket)
+            .join(Room, col(Room.id) == Ticket.room_id)
+            .join(Building, col(Building.id) == Room.building_id)
+            .where(scope, is_open)
+            .group_by(col(Building.id), col(Building.name))
+            .order_by(func.count().desc(), col(Building.name))
+        )
+        overdue = and_(is_open, col(Ticket.due_at) < now, col(Ticket.status) != Status.DEFERRED)
+        unaccepted = and_(
+            col(Ticket.status).in_([Status.RECEIVED, Status.DISPATCHING]),
+            col(Ticket.accept_due_at) < now,
+        )
+        deferred = col(Ticket.status) == Status.DEFERRED
+        low = uow.policy.low_rating_threshold
+        followups = await uow.session.execute(
+            sa_select(func.count())
+            .select_from(FollowUp)
+            .join(Ticket, col(Ticket.id) == FollowUp.ticket_id)
+            .join(Room, col(Room.id) == Ticket.room_id)
+            .join(Building, col(Building.id) == Room.building_id)
+            .where(scope, col(FollowUp.resolved_at).is_(None))
+        )
+        return Overview(
+            open_by_status={str(s): int(n) for s, n in by_status_rows.all()},
+            open_by_building=[(int(str(i)), str(name), int(n)) for i, name, n in by_building_rows],
+            overdue=await _views(uow, who, overdue),
+            unaccepted=await _views(uow, who, unaccepted),
+            deferred=await _views(uow, who, deferred),
+            promises_missed=await _count(uow, scope, deferred, col(Ticket.promised_at) < now),
+            reported_today=await _count(uow, scope, col(Ticket.created_at) >= day_start),
+            completed_today=await _count(uow, scope, col(Ticket.completed_at) >= day_start),
+            reported_week=await _count(uow, scope, col(Ticket.created_at) >= week_start),
+            completed_week=await _count(uow, scope, col(Ticket.completed_at) >= week_start),
+            week=await _durations(uow, scope, week_start, now + timedelta(seconds=1)),
+            low_ratings=await _views(
+                uow,
+                who,
+                col(Ticket.rating) <= low,
+                col(Ticket.closed_at) >= week_start - timedelta(days=7),
+            ),
+            open_followups=int(followups.scalar_one()),
+            my_jobs=(
+                await _views(uow, who, is_open, col(Ticket.assignee_id) == who.person_id)
+                if who.technician
+                else []
+            ),
+        )
+
+
+def _jobs_only(jobs: list[TicketView]) -> Overview:
+    """A technician's front page: their own open jobs, no office figures."""
+    nothing = Durations(0, None, None, None)
+    return Overview({}, [], [], [], [], 0, 0, 0, 0, 0, nothing, [], 0, my_jobs=jobs)
+
+
+async def building_page(uow: UnitOfWork, person_id: int, building_id: int) -> BuildingPage:
+    """A building the viewer oversees; NotFound outside their scope (as for a missing one)."""
+    who = await viewer(uow, person_id)
+    if not who.office:
+        raise NotFound("building", building_id=building_id)
+    async with uow:
+        scope = await stats.scope_clause(uow, who.person_id)
+        row = (
+            await uow.session.execute(
+                sa_select(col(Building.id), col(Building.name), col(Building.campus_id)).where(
+                    col(Building.id) == building_id, scope
+                )
+            )
+        ).one_or_none()
+        if row is None:
+            raise NotFound("building", building_id=building_id)
+        campus = await uow.session.get(Campus, row[2])
+        since = uow.now() - timedelta(days=HOT_ROOM_DAYS)
+        hot = await uow.session.execute(
+            sa_select(col(Room.code), col(Room.name), func.count())
+            .select_from(Ticket)
+            .join(Room, col(Room.id) == Ticket.room_id)
+            .where(col(Room.building_id) == building_id, col(Ticket.created_at) >= since)
+            .group_by(col(Room.code), col(Room.name))
+            .having(func.count() >= HOT_ROOM_MIN)
+            .order_by(func.count().desc(), col(Room.code))
+            .limit(LIST_LIMIT)
+        )
+        return BuildingPage(
+            building_id=building_id,
+            name=str(row[1]),
+            campus=campus.name if campus else "",
+            hot_rooms=[(str(c), str(n), int(k)) for c, n, k in hot.all()],
+            open_tickets=await _views(
+                uow,
+                who,
+                col(Ticket.status).in_(list(OPEN_STATUSES)),
+                col(Building.id) == building_id,
+            ),
+        )
+
+
+async def technicians(
+    uow: UnitOfWork, person_id: int, *, start: datetime, end: datetime
+) -> list[stats.TechnicianStats]:
+    """The technician table of the viewer's buildings (office roles only)."""
+    who = await viewer(uow, person_id)
+    if not who.office:
+        raise NotPermitted("the technician table is for the office")
+    return await stats.technician_stats(uow, start=start, end=end, viewer_id=person_id)
+
+
+async def ticket_page(uow: UnitOfWork, person_id: int, ticket_id: int) -> TicketPage:
+    """A ticket the viewer oversees (or their own job); NotFound otherwise, by URL too."""
+    who = await viewer(uow, person_id)
+    try:
+        view, caps = await queries.ticket_detail(uow, ticket_id, person_id)
+    except (NotFound, NotPermitted):
+        raise NotFound("ticket", ticket_id=ticket_id) from None
+    allowed = {Capacity.ASSIGNEE}
+    if who.office:
+        allowed |= {Capacity.SUPERVISOR, Capacity.DISPATCHER}
+    if not caps & allowed:
+        raise NotFound("ticket", ticket_id=ticket_id)
+    return TicketPage(view, await queries.timeline(uow, ticket_id, person_id))
