@@ -190,6 +190,9 @@ async def _scenario(server: SandboxServer, cast: dict[str, UserHandle], rooms: l
     await sam.command("digest")
     await sam.next_message(lambda m: m.photo is not None, timeout=STEP)
     await sam.expect(text_contains="Daily digest", timeout=STEP)
+    # 8. And asks for the office board in his browser: a one-time sign-in link.
+    await sam.command("board")
+    await sam.expect(text_contains="/board/signin?token=", timeout=STEP)
 
 
 class DemoStepFailed(RuntimeError):
@@ -233,11 +236,16 @@ async def _cast(
     return cast
 
 
-def closing_lines(url: str, campuses: list[str]) -> str:
-    """Who is who, and where to play them in a browser."""
+def closing_lines(url: str, campuses: list[str], board: str | None = None) -> str:
+    """Who is who, and where to play them (and see the office board) in a browser."""
     lines = ["", "Who is who (play any of them in the browser chat):"]
     lines += [f"  {persona.describe()}" for persona in personas(campuses)]
     lines.append(f"Browser chat: {url}/_sandbox/chat  (Ctrl-C stops the demo)")
+    if board is not None:
+        lines.append(
+            f"Office board: {board}/board/  (play Sam, Dana or a technician and send /board "
+            "for a one-time sign-in link)"
+        )
     return "\n".join(lines)
 
 
@@ -259,6 +267,8 @@ async def run_demo(settings: Settings, *, port: int, once: bool) -> str:
                     }
                 ),
                 "database": settings.database.model_copy(update={"url": url}),
+                # Any free port: a second demo, or a bot already on 8090, is no obstacle.
+                "board": settings.board.model_copy(update={"port": 0, "public_url": ""}),
             }
         )
         await upgrade(url)
@@ -268,7 +278,9 @@ async def run_demo(settings: Settings, *, port: int, once: bool) -> str:
         await places.sync_categories(store.uow(), store.policy)
         campuses, rooms = _first_rooms(rows)
         cast = await _cast(store, server, rows)
-        app = build_application(demo, store, sender_poll_interval=0.2, per_chat_interval=0.1)
+        app = build_application(
+            demo, store, sender_poll_interval=0.2, per_chat_interval=0.1, serve_board=True
+        )
         await app.initialize()
         if app.post_init is not None:
             await app.post_init(app)
@@ -279,7 +291,8 @@ async def run_demo(settings: Settings, *, port: int, once: bool) -> str:
             await _scenario(server, cast, rooms if len(rooms) > 1 else rooms * 2)
             transcript = server.chat_transcript()
             print(transcript, flush=True)
-            print(closing_lines(server.url, campuses), flush=True)
+            board = app.bot_data.board.base_url() if app.bot_data.board else None
+            print(closing_lines(server.url, campuses, board), flush=True)
             if not once:
                 with contextlib.suppress(asyncio.CancelledError):
                     await asyncio.Event().wait()

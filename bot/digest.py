@@ -9,10 +9,11 @@ from collections.abc import Awaitable, Callable
 from datetime import date, time, timedelta
 from zoneinfo import ZoneInfo
 
-from telegram import Bot, InputFile
+from telegram import Bot, InlineKeyboardMarkup, InputFile
 from telegram.error import TelegramError
 
 from bot.chart import digest_chart
+from bot.flows.board import board_markup
 from bot.i18n import Texts
 from bot.ratelimit import bulk
 from bot.settings import Settings
@@ -103,17 +104,23 @@ async def send(
     *,
     chart_sent: bool = False,
     after_chart: Callable[[], Awaitable[None]] | None = None,
+    markup: InlineKeyboardMarkup | None = None,
 ) -> None:
     """The chart with a short caption, then the full text if the caption could not hold it.
-    `chart_sent` skips the chart (an earlier try delivered it); `after_chart` records it."""
+    `chart_sent` skips the chart (an earlier try delivered it); `after_chart` records it.
+    `markup` (the board button) goes on the last of the two."""
+    whole = len(text) <= CAPTION_MAX
     if not chart_sent:
         await bot.send_photo(
-            chat_id, InputFile(png, filename="digest.png"), caption=text[:CAPTION_MAX]
+            chat_id,
+            InputFile(png, filename="digest.png"),
+            caption=text[:CAPTION_MAX],
+            reply_markup=markup if whole else None,
         )
         if after_chart is not None:
             await after_chart()
-    if len(text) > CAPTION_MAX:
-        await bot.send_message(chat_id, text)
+    if not whole:
+        await bot.send_message(chat_id, text, reply_markup=markup)
 
 
 async def send_due_digests(bot: Bot, store: Store, settings: Settings) -> list[int]:
@@ -137,6 +144,8 @@ async def send_due_digests(bot: Bot, store: Store, settings: Settings) -> list[i
 
         try:
             text, png = await build(store, settings, person_id, today - timedelta(days=1), zone)
+            language = person.language or settings.service.default_language
+            markup = board_markup(settings, Texts(language))
             # Bulk: paced with the notices, and retried by the claim going stale, not
             # by the rate limiter (a retry there could not skip a chart that went).
             with bulk():
@@ -147,6 +156,7 @@ async def send_due_digests(bot: Bot, store: Store, settings: Settings) -> list[i
                     png,
                     chart_sent=chart_sent,
                     after_chart=after_chart,
+                    markup=markup,
                 )
         except TelegramError as exc:
             log.warning("digest for %s not sent: %s", person_id, exc)

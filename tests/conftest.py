@@ -35,6 +35,13 @@ PG_HOWTO = (
 )
 
 
+@pytest.fixture(autouse=True)
+def _board_on_any_free_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`repairbot run` started by a test serves the office board on a free port, not on
+    8090, which may be taken on the machine running the tests."""
+    monkeypatch.setenv("REPAIRBOT_BOARD__PORT", "0")
+
+
 def _migrate_and_check(url: str) -> None:
     """Migrate `url`; stop the run at once if the migration lags behind store/models.py."""
     asyncio.run(upgrade(url))

@@ -7,17 +7,25 @@ from telegram.ext import BaseHandler, CommandHandler
 
 from bot.context import Ctx
 from bot.flows.common import guarded, reply
+from bot.i18n import Texts
+from bot.settings import Settings
 from store.errors import NotPermitted
 from store.services import board
 
 
-def board_button(context: Ctx) -> InlineKeyboardMarkup | None:
-    """The "📊 Board" Mini App button, when the board has an HTTPS address for Telegram."""
-    url = context.settings.board.mini_app_url()
-    if url is None or not context.settings.board.enabled:
+def board_markup(settings: Settings, texts: Texts) -> InlineKeyboardMarkup | None:
+    """The "📊 Board" Mini App button, when the board has an HTTPS address for Telegram
+    (Telegram opens Mini Apps over HTTPS only)."""
+    url = settings.board.mini_app_url()
+    if url is None or not settings.board.enabled:
         return None
-    button = InlineKeyboardButton(context.texts("board.button"), web_app=WebAppInfo(url))
+    button = InlineKeyboardButton(texts("board.button"), web_app=WebAppInfo(url))
     return InlineKeyboardMarkup([[button]])
+
+
+def board_button(context: Ctx) -> InlineKeyboardMarkup | None:
+    """`board_markup` for the person asking."""
+    return board_markup(context.settings, context.texts)
 
 
 async def board_command(update: Update, context: Ctx) -> None:

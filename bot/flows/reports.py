@@ -11,6 +11,7 @@ from telegram.ext import BaseHandler, CommandHandler
 
 from bot.context import Ctx
 from bot.export import to_csv, to_xlsx
+from bot.flows.board import board_button
 from bot.flows.common import guarded, reply
 from bot.ui import average_rating, clip, duration, share
 from store.errors import InvalidInput, NotPermitted
@@ -81,7 +82,7 @@ async def stats_command(update: Update, context: Ctx) -> None:
     if not techs:
         lines.append(t("stats.no_technicians"))
     lines.append(t("stats.period_help", forms=PERIOD_HELP))
-    await reply(update, clip("\n".join(lines), 4000))
+    await reply(update, clip("\n".join(lines), 4000), board_button(context))
 
 
 async def export_command(update: Update, context: Ctx) -> None:
@@ -117,7 +118,8 @@ async def digest_command(update: Update, context: Ctx) -> None:
     text, png = await digest.build(
         context.store, context.settings, context.person.id, yesterday, zone
     )
-    await digest.send(context.bot, context.person.telegram_id, text, png)
+    markup = board_button(context)
+    await digest.send(context.bot, context.person.telegram_id, text, png, markup=markup)
 
 
 async def timezone_command(update: Update, context: Ctx) -> None:

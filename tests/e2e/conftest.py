@@ -9,6 +9,7 @@ import pytest
 import pytest_asyncio
 
 from bot.app import BotApp, build_application
+from bot.board.server import BoardServer
 from bot.settings import Settings
 from sandbox.client import SandboxClient
 from sandbox.server import SandboxServer
@@ -16,6 +17,7 @@ from sandbox.testing import start_polling
 from store.db import create_engine
 from store.uow import Store
 from tests.conftest import _empty
+from tests.e2e.browser import page  # noqa: F401 - the real-browser fixture
 from tests.factories import Places, make_categories, make_places
 
 
@@ -122,3 +124,19 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report = yield
     setattr(item, f"rep_{call.when}", report)
     return report
+
+
+@pytest_asyncio.fixture
+async def board(bot: Harness) -> AsyncIterator[BoardServer]:
+    """The board served beside the running bot, on a free port."""
+    assert bot.app is not None
+    settings = bot.settings.model_copy(
+        update={"board": bot.settings.board.model_copy(update={"port": 0})}
+    )
+    server = BoardServer(settings, bot.store, bot.app.bot)
+    await server.start()
+    bot.app.bot_data.board = server
+    try:
+        yield server
+    finally:
+        await server.stop()

@@ -44,6 +44,8 @@ async def test_demo_plays_a_day_of_the_office_through_the_chats(
     assert "Tom (2001): technician, 東校區" in closing
     assert "Wendy (2002): technician, 西校區" in closing
     assert "Dana (3001): dispatcher" in closing and "/_sandbox/chat" in closing
+    assert re.search(r"Office board: http://127\.0\.0\.1:\d+/board/", closing)
+    assert re.search(r"bot → Sam: 📊 .*\n.*/board/signin\?token=", transcript)
 
 
 def test_every_campus_has_a_technician_and_the_office_has_its_staff() -> None:
