@@ -295,7 +295,8 @@ async def overview(
                 uow,
                 who,
                 col(Ticket.rating) <= low,
-                col(Ticket.closed_at) >= week_start - timedelta(days=7),
+                # Rated after completion: the completion index bounds the search.
+                col(Ticket.completed_at) >= week_start - timedelta(days=7),
             ),
             open_followups=int(followups.scalar_one()),
             my_jobs=(
