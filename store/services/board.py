@@ -192,7 +192,11 @@ async def _scope(uow: UnitOfWork, who: Viewer) -> ColumnElement[bool]:
 
 async def _views(uow: UnitOfWork, who: Viewer, *where: ColumnElement[bool]) -> list[TicketView]:
     """Up to LIST_LIMIT tickets in the viewer's scope matching `where`, newest first."""
-    return await queries.views_where(uow, await _scope(uow, who), *where, limit=LIST_LIMIT)
+    scope = await _scope(uow, who)
+    newest = (col(Ticket.id).desc(),)
+    return await queries.ticket_views(
+        uow, [scope, *where], order=newest, limit=LIST_LIMIT, with_photos=False
+    )
 
 
 async def _count(uow: UnitOfWork, scope: ColumnElement[bool], *where: ColumnElement[bool]) -> int:

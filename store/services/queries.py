@@ -458,11 +458,3 @@ async def on_duty_technicians(
 async def person_name(uow: UnitOfWork, person_id: int) -> str:
     """A person's display name."""
     return (await get_person(uow, person_id)).name
-
-
-async def views_where(
-    uow: UnitOfWork, *where: ColumnElement[bool], limit: int | None = None
-) -> list[TicketView]:
-    """Ticket views matching `where` (clauses may use Ticket, Room, Building, Campus),
-    newest first, without permission checks: the caller scopes them."""
-    return await _views(uow, list(where), order=(col(Ticket.id).desc(),), limit=limit)
