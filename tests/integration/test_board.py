@@ -165,6 +165,10 @@ async def test_the_mini_app_signs_in_with_telegrams_init_data(web: Board) -> Non
     fields = {"auth_date": str(int(time.time())), "user": json.dumps({"id": rita})}
     rita_header = f"tma {sign_init_data(fields, web.token)}"
     assert (await web.get("/board/api/overview", Authorization=rita_header))[0] == 403
+    # Nor is a Telegram user the bot has never seen.
+    stranger = {"auth_date": str(int(time.time())), "user": json.dumps({"id": 999_999_999})}
+    unknown = f"tma {sign_init_data(stranger, web.token)}"
+    assert (await web.get("/board/api/overview", Authorization=unknown))[0] == 403
 
 
 async def test_a_sign_in_link_works_once_and_expires(web: Board) -> None:
