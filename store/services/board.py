@@ -106,7 +106,7 @@ class TicketPage:
 
 async def viewer(uow: UnitOfWork, person_id: int) -> Viewer:
     """The viewer's standing now; NotPermitted when they have no board at all."""
-    async with uow:
+    async with uow.reading():
         person = await uow.session.get(Person, person_id)
         if person is None:
             raise NotPermitted("unknown person")
@@ -124,7 +124,7 @@ async def viewer(uow: UnitOfWork, person_id: int) -> Viewer:
 
 async def viewer_by_telegram_id(uow: UnitOfWork, telegram_id: int) -> Viewer:
     """The viewer behind a Telegram account (Mini App sign-in)."""
-    async with uow:
+    async with uow.reading():
         row = await uow.session.execute(select(Person.id).where(Person.telegram_id == telegram_id))
         person_id = row.scalar_one_or_none()
     if person_id is None:
@@ -274,11 +274,11 @@ async def overview(
     their target are counted apart as stale, as the dispatcher's queues do."""
     who = await viewer(uow, person_id)
     if not who.office:
-        async with uow:
+        async with uow.reading():
             mine = col(Ticket.assignee_id) == who.person_id
             live = targets.live_clause(uow.now())
             return _jobs_only(await _views(uow, who, mine, live))
-    async with uow:
+    async with uow.reading():
         now = uow.now()
         scope = await _scope(uow, who)
         live = targets.live_clause(now)
@@ -337,7 +337,7 @@ async def building_page(uow: UnitOfWork, person_id: int, building_id: int) -> Bu
     who = await viewer(uow, person_id)
     if not who.office:
         raise NotFound("building", building_id=building_id)
-    async with uow:
+    async with uow.reading():
         scope = await stats.scope_clause(uow, who.person_id)
         row = (
             await uow.session.execute(
