@@ -267,7 +267,11 @@ class BoardServer:
         data = await self._overview(request, person_id)
         t = self._texts(viewer)
         by_status = [(t.status(s), n) for s, n in sorted(data.open_by_status.items())]
-        return self._render("overview.html", viewer, o=data, status_bars=by_status)
+        cap = board.FOLLOWUP_CAP
+        followups = f"{cap}+" if data.open_followups > cap else data.open_followups
+        return self._render(
+            "overview.html", viewer, o=data, status_bars=by_status, followups=followups
+        )
 
     async def _building_page(self, request: web.Request, person_id: int) -> web.StreamResponse:
         viewer = await self._viewer(person_id)

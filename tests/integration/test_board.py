@@ -22,7 +22,7 @@ from sqlalchemy import delete
 from bot.board.auth import COOKIE, make_session, sign_init_data
 from bot.board.server import BoardServer
 from bot.settings import Settings
-from store.models import Person, RoleGrant
+from store.models import FollowUp, Person, RoleGrant
 from store.services import board, dispatch
 from store.uow import Store
 from tests.integration.ticket_world import Env, file_ticket, make_env
@@ -169,6 +169,25 @@ async def test_the_mini_app_signs_in_with_telegrams_init_data(web: Board) -> Non
     stranger = {"auth_date": str(int(time.time())), "user": json.dumps({"id": 999_999_999})}
     unknown = f"tma {sign_init_data(stranger, web.token)}"
     assert (await web.get("/board/api/overview", Authorization=unknown))[0] == 403
+
+
+async def test_open_follow_ups_are_counted_up_to_a_cap(
+    web: Board, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    w = web.env.world
+    async with web.env.store.uow() as uow:
+        for n, ticket in enumerate((web.north_ticket, web.north_ticket, web.south_ticket)):
+            uow.session.add(
+                FollowUp(number=f"F-{n}", ticket_id=ticket, kind="complaint", opened_at=uow.now())
+            )
+        await uow.commit()
+    _status, overview = await web.get("/board/api/overview", w.sam)
+    assert overview["open_followups"] == 2  # South's is not Sam's
+    monkeypatch.setattr(board, "FOLLOWUP_CAP", 1)
+    _status, overview = await web.get("/board/api/overview", w.sam)
+    assert overview["open_followups"] == 2  # more than the cap
+    status, page = await web.get("/board/", w.sam, **{"Accept-Language": "en"})
+    assert status == 200 and "1+ open follow-ups" in page
 
 
 async def test_a_sign_in_link_works_once_and_expires(web: Board) -> None:
