@@ -7,13 +7,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import func, or_, update
 from sqlmodel import col, select
 
 from store.lifecycle import Role
 from store.models import Outbox, Person, RoleGrant
 from store.services._common import grants_of, notify
 from store.services.dispatch import withdraw_offers_of
+from store.services.notices import SCHEDULED_KINDS
 from store.uow import UnitOfWork
 
 MAX_ATTEMPTS = 8
@@ -84,11 +85,16 @@ async def due_notices(uow: UnitOfWork, *, limit: int = 100) -> list[Notice]:
 async def next_per_chat(
     uow: UnitOfWork, *, limit: int, skip_chats: Collection[int] = ()
 ) -> list[Notice]:
-    """The oldest due notice of each chat, oldest first, for chats not in `skip_chats`.
+    """The first pending notice of each chat, when it is due, oldest first, for chats not
+    in `skip_chats`.
 
     One per chat: a chat's backlog (a burst of notices to one person) then takes one place
     per batch, not the whole batch, and never holds up other chats' notices while it waits
-    for its one-second gap; its own notices stay in order.
+    for its one-second gap. A chat's notices go in the order they were written (by id): a
+    notice handed back, postponed by a 429 or waiting to be retried keeps its place, and
+    the ones written after it wait for it ("received" never arrives after "offered to 3
+    technicians"). Only reminders written ahead for later (SCHEDULED_KINDS) stand aside
+    until their time comes.
     """
     async with uow.reading():
         now = uow.now()
@@ -96,16 +102,13 @@ async def next_per_chat(
             select(
                 col(Outbox.id).label("id"),
                 func.row_number()
-                .over(
-                    partition_by=col(Outbox.recipient_id),
-                    order_by=(col(Outbox.due_at), col(Outbox.id)),
-                )
+                .over(partition_by=col(Outbox.recipient_id), order_by=col(Outbox.id))
                 .label("place"),
             )
             .where(
                 col(Outbox.sent_at).is_(None),
                 col(Outbox.failed_at).is_(None),
-                col(Outbox.due_at) <= now,
+                or_(col(Outbox.due_at) <= now, col(Outbox.kind).not_in(SCHEDULED_KINDS)),
             )
             .subquery()
         )
@@ -113,7 +116,7 @@ async def next_per_chat(
             select(Outbox, Person.telegram_id, Person.language)
             .join(due, due.c.id == col(Outbox.id))
             .join(Person, col(Person.id) == Outbox.recipient_id)
-            .where(due.c.place == 1)
+            .where(due.c.place == 1, col(Outbox.due_at) <= now)
             .order_by(col(Outbox.due_at), col(Outbox.id))
             .limit(limit)
         )

@@ -188,3 +188,37 @@ async def test_unreachable_technicians_get_no_offers_until_reachable(store: Stor
     assert again.offered_to == [w.tom, w.ann]
     await outbox.mark_reachable(st.uow(), w.tom)  # already reachable: nothing happens
     assert (await person_row(st, w.tom)).unreachable_since is None
+
+
+async def test_a_chats_notices_go_in_the_order_they_were_written(store: Store) -> None:
+    """A notice handed back (a direct reply took the chat's second), postponed by a 429 or
+    waiting for a retry keeps its place: the ones written after it wait. Only reminders
+    written ahead for later stand aside until their time."""
+    env = await make_env(store)
+    st, w, clock = env.store, env.world, env.clock
+    reminder = await _queue(env, w.requester, "job.promise_reminder", timedelta(hours=1))
+    first = await _queue(env, w.requester, "first.notice", timedelta(0))
+    second = await _queue(env, w.requester, "second.notice", timedelta(0))
+
+    def ids(notices: list[outbox.Notice]) -> list[int]:
+        return [n.id for n in notices if n.recipient_id == w.requester]
+
+    # The reminder for later does not hold up what is due now.
+    assert ids(await outbox.next_per_chat(st.uow(), limit=10)) == [first]
+    # Claimed, then handed back unsent: due again "now", later than `second` was.
+    assert await outbox.claim_many(st.uow(), [first], timedelta(minutes=1)) == {first}
+    clock.advance(timedelta(seconds=5))
+    await outbox.release(st.uow(), [first])
+    assert ids(await outbox.next_per_chat(st.uow(), limit=10)) == [first]
+    # Waiting for a retry, or postponed by flood control: nothing of that chat goes.
+    await outbox.mark_retry(st.uow(), first, "timed out", timedelta(seconds=30))
+    assert ids(await outbox.next_per_chat(st.uow(), limit=10)) == []
+    clock.advance(timedelta(seconds=31))
+    assert ids(await outbox.next_per_chat(st.uow(), limit=10)) == [first]
+    await outbox.postpone(st.uow(), first, clock.now + timedelta(seconds=10))
+    assert ids(await outbox.next_per_chat(st.uow(), limit=10)) == []
+    await outbox.mark_sent(st.uow(), first, None)
+    assert ids(await outbox.next_per_chat(st.uow(), limit=10)) == [second]
+    # Once due, the reminder written before `second` goes first.
+    clock.advance(timedelta(hours=1))
+    assert ids(await outbox.next_per_chat(st.uow(), limit=10)) == [reminder]
