@@ -152,21 +152,25 @@ def describe(message: StoredMessage) -> str:
     return " ".join(parts) or "(empty)"
 
 
-def find_callback_button(message: StoredMessage, *, text: str | None, data: str | None) -> str:
-    """Return the callback_data of the inline button matching text or data."""
+def _inline_buttons(message: StoredMessage) -> list[dict[str, object]]:
+    """The message's inline buttons, row after row."""
     markup = message.content.reply_markup or {}
     rows = markup.get("inline_keyboard")
     buttons = [b for row in rows for b in row] if isinstance(rows, list) else []
+    return [b for b in buttons if isinstance(b, dict)]
+
+
+def find_callback_button(message: StoredMessage, *, text: str | None, data: str | None) -> str:
+    """Return the callback_data of the inline button matching text or data."""
+    buttons = _inline_buttons(message)
     for button in buttons:
-        if not isinstance(button, dict) or "callback_data" not in button:
+        if "callback_data" not in button:
             continue
         if (text is not None and button.get("text") == text) or (
             data is not None and button.get("callback_data") == data
         ):
             return str(button["callback_data"])
-    labels = [
-        f"{b.get('text')!r}->{b.get('callback_data')!r}" for b in buttons if isinstance(b, dict)
-    ]
+    labels = [f"{b.get('text')!r}->{b.get('callback_data')!r}" for b in buttons]
     wanted = f"text {text!r}" if text is not None else f"data {data!r}"
     raise UsageError(
         f"no callback button with {wanted} on message {message.message_id}; has {labels}"
@@ -175,11 +179,9 @@ def find_callback_button(message: StoredMessage, *, text: str | None, data: str 
 
 def _label(message: StoredMessage, callback_data: str) -> str | None:
     """The text of the inline button carrying `callback_data`, if the message has one."""
-    rows = (message.content.reply_markup or {}).get("inline_keyboard")
-    for row in rows if isinstance(rows, list) else []:
-        for button in row if isinstance(row, list) else []:
-            if isinstance(button, dict) and button.get("callback_data") == callback_data:
-                return str(button.get("text", ""))
+    for button in _inline_buttons(message):
+        if button.get("callback_data") == callback_data:
+            return str(button.get("text", ""))
     return None
 
 

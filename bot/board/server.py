@@ -290,10 +290,10 @@ class BoardServer:
         """A ticket's photo, fetched from Telegram for someone who may see the ticket."""
         try:
             person_id = await self._person(request)
-            page = await board.ticket_page(self.store.uow(), person_id, _id(request))
+            ticket = await board.visible_ticket(self.store.uow(), person_id, _id(request))
         except (NotFound, NotPermitted):
             raise web.HTTPNotFound(text="not found") from None
-        photos = [*page.ticket.photos, *page.ticket.result_photos]
+        photos = [*ticket.photos, *ticket.result_photos]
         n = request.match_info["n"]
         if not n.isdigit() or int(n) >= len(photos) or self.bot is None:
             raise web.HTTPNotFound(text="not found")

@@ -150,7 +150,7 @@ async def phones(update: Update, context: Ctx) -> None:
     text = context.texts(
         "phones.text", emergency=svc.emergency_phone, complaint=svc.complaint_phone
     )
-    await reply(update, text, keyboard([[(context.texts("menu.back_to_menu"), Menu("menu"))]]))
+    await reply(update, text, keyboard(_back_to_menu(context)))
 
 
 async def choose_language(update: Update, context: Ctx) -> None:

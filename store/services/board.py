@@ -7,7 +7,6 @@ checks their grants now, not when a sign-in link or session was made.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -30,16 +29,16 @@ from store.models import (
     Ticket,
 )
 from store.services import queries, stats, targets
+from store.services.invites import token_hash
 from store.uow import UnitOfWork
 from store.views import EventView, TicketView
 
-OFFICE_ROLES = frozenset({Role.SUPERVISOR, Role.DISPATCHER, Role.ADMIN})
+OFFICE_ROLES = stats.STATS_ROLES  # supervisor, dispatcher, admin: the office's figures
 SIGNIN_TTL = timedelta(minutes=10)
 HOT_ROOM_DAYS = 90
 HOT_ROOM_MIN = 2  # faults in HOT_ROOM_DAYS that make a room "hot"
 LIST_LIMIT = 50  # rows per list on the board; the count says how many there are
 FOLLOWUP_CAP = 100  # open follow-ups are counted up to here, then shown as "100+"
-WITHIN = stats.WITHIN
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,10 +133,6 @@ async def viewer_by_telegram_id(uow: UnitOfWork, telegram_id: int) -> Viewer:
     return await viewer(uow, person_id)
 
 
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 async def issue_signin(uow: UnitOfWork, person_id: int) -> str:
     """A single-use sign-in token for a plain browser, valid SIGNIN_TTL; only its hash is
     stored, so the database cannot be read for working links."""
@@ -147,7 +142,7 @@ async def issue_signin(uow: UnitOfWork, person_id: int) -> str:
         now = uow.now()
         uow.session.add(
             BoardSignIn(
-                token_hash=_hash(token),
+                token_hash=token_hash(token),
                 person_id=person_id,
                 created_at=now,
                 expires_at=now + SIGNIN_TTL,
@@ -165,7 +160,7 @@ async def redeem_signin(uow: UnitOfWork, token: str) -> Viewer:
         claimed = await uow.session.execute(
             update(BoardSignIn)
             .where(
-                col(BoardSignIn.token_hash) == _hash(token),
+                col(BoardSignIn.token_hash) == token_hash(token),
                 col(BoardSignIn.used_at).is_(None),
                 col(BoardSignIn.expires_at) > now,
             )
@@ -192,14 +187,17 @@ def _sqlite(uow: UnitOfWork) -> bool:
     return uow.session.get_bind().dialect.name != "postgresql"
 
 
-def _from_tickets(uow: UnitOfWork, *columns: Any) -> Any:
+def _room_of_ticket(uow: UnitOfWork) -> Any:
+    """`ticket.room_id` to join room on: `+ 0` on SQLite (see above)."""
     room_of_ticket: Any = col(Ticket.room_id)
-    if _sqlite(uow):
-        room_of_ticket = room_of_ticket + 0
+    return room_of_ticket + 0 if _sqlite(uow) else room_of_ticket
+
+
+def _from_tickets(uow: UnitOfWork, *columns: Any) -> Any:
     return (
         sa_select(*columns)
         .select_from(Ticket)
-        .join(Room, col(Room.id) == room_of_ticket)
+        .join(Room, col(Room.id) == _room_of_ticket(uow))
         .join(Building, col(Building.id) == Room.building_id)
     )
 
@@ -259,7 +257,7 @@ async def _durations(
         began, ended = stats.utc(created), stats.utc(done)
         if began is not None and ended is not None:
             spans.append(ended - began)
-    within = sum(1 for span in spans if span <= WITHIN)
+    within = sum(1 for span in spans if span <= stats.WITHIN)
     return Durations(
         count=len(spans),
         median=stats.median(spans),
@@ -333,13 +331,10 @@ async def _open_followups(uow: UnitOfWork, scope: ColumnElement[bool]) -> int:
     needs to know there is a pile, not its exact height. With the cap both engines walk
     the open follow-ups (`ix_followup_open`) and stop; an exact count made PostgreSQL
     hash-join them with a sequential scan of every ticket (150-210 ms at 1,000,000)."""
-    room_of_ticket: Any = col(Ticket.room_id)
-    if _sqlite(uow):
-        room_of_ticket = room_of_ticket + 0
     found = (
         sa_select(col(FollowUp.id))
         .join(Ticket, col(Ticket.id) == FollowUp.ticket_id)
-        .join(Room, col(Room.id) == room_of_ticket)
+        .join(Room, col(Room.id) == _room_of_ticket(uow))
         .join(Building, col(Building.id) == Room.building_id)
         .where(scope, col(FollowUp.resolved_at).is_(None))
         .limit(FOLLOWUP_CAP + 1)
@@ -405,7 +400,14 @@ async def technicians(
 
 
 async def ticket_page(uow: UnitOfWork, person_id: int, ticket_id: int) -> TicketPage:
-    """A ticket the viewer oversees (or their own job); NotFound otherwise, by URL too."""
+    """A ticket the viewer oversees (or their own job), with its timeline; NotFound
+    otherwise, by URL too."""
+    view = await visible_ticket(uow, person_id, ticket_id)
+    return TicketPage(view, await queries.timeline(uow, ticket_id, person_id))
+
+
+async def visible_ticket(uow: UnitOfWork, person_id: int, ticket_id: int) -> TicketView:
+    """The ticket, if the viewer oversees it or holds it as their job; else NotFound."""
     who = await viewer(uow, person_id)
     try:
         view, caps = await queries.ticket_detail(uow, ticket_id, person_id)
@@ -416,4 +418,4 @@ async def ticket_page(uow: UnitOfWork, person_id: int, ticket_id: int) -> Ticket
         allowed |= {Capacity.SUPERVISOR, Capacity.DISPATCHER}
     if not caps & allowed:
         raise NotFound("ticket", ticket_id=ticket_id)
-    return TicketPage(view, await queries.timeline(uow, ticket_id, person_id))
+    return view

@@ -67,19 +67,7 @@ async def due_notices(uow: UnitOfWork, *, limit: int = 100) -> list[Notice]:
             .order_by(col(Outbox.due_at), col(Outbox.id))
             .limit(limit)
         )
-        return [
-            Notice(
-                id=o.id or 0,
-                kind=o.kind,
-                payload=dict(o.payload),
-                ticket_id=o.ticket_id,
-                recipient_id=o.recipient_id,
-                telegram_id=tg,
-                language=lang,
-                attempts=o.attempts,
-            )
-            for o, tg, lang in rows.all()
-        ]
+        return [_notice(o, tg, lang) for o, tg, lang in rows.all()]
 
 
 async def next_per_chat(
