@@ -77,23 +77,34 @@ def parse(data: str | None) -> Callback | None:
     cls = _REGISTRY.get(prefix)
     if cls is None:
         return None
-    fields = dataclasses.fields(cls)
+    fields = _fields(cls)
     values = rest.split(SEP) if fields else []
     if len(values) != len(fields) or (not fields and rest):
         return None
-    hints = get_type_hints(cls)
     kwargs: dict[str, object] = {}
-    for f, raw in zip(fields, values, strict=True):
-        if hints[f.name] is int:
+    for (name, is_int), raw in zip(fields, values, strict=True):
+        if is_int:
             # ASCII digits only: str.isdigit() also passes "²", which int() refuses.
             if not _INT.fullmatch(raw) or not INT_MIN <= int(raw) <= INT_MAX:
                 return None
-            kwargs[f.name] = int(raw)
+            kwargs[name] = int(raw)
         else:
             if not _WORD.fullmatch(raw):
                 return None
-            kwargs[f.name] = raw
+            kwargs[name] = raw
     return cls(**kwargs)
+
+
+_FIELDS: dict[type[Callback], tuple[tuple[str, bool], ...]] = {}
+
+
+def _fields(cls: type[Callback]) -> tuple[tuple[str, bool], ...]:
+    """A callback class's fields in order, each with whether it is an int (resolved once:
+    get_type_hints evaluates the annotations, which cost more than the parse itself)."""
+    if cls not in _FIELDS:
+        hints = get_type_hints(cls)
+        _FIELDS[cls] = tuple((f.name, hints[f.name] is int) for f in dataclasses.fields(cls))
+    return _FIELDS[cls]
 
 
 # --- the callbacks ------------------------------------------------------------------------

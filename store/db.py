@@ -5,8 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.dialects import registry
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from store.sqlite_driver import DRIVER, one_hop_url
+
+registry.register(f"sqlite.{DRIVER}", "store.sqlite_driver", "OneHopDialect")
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 # Execution option of the read-only units (Store.read): on SQLite they BEGIN deferred.
@@ -23,7 +28,7 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     if not is_sqlite(url):
         return create_async_engine(url, echo=echo, pool_pre_ping=True)
     engine = create_async_engine(
-        url, echo=echo, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+        one_hop_url(url), echo=echo, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
     )
 
     @event.listens_for(engine.sync_engine, "connect")

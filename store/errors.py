@@ -60,6 +60,13 @@ class TicketChanged(TransitionNotAllowed):
             self.code = "error.changed_held"
 
 
+class DraftChanged(DomainError):
+    """The person's report draft was written elsewhere (another instance of the bot) since
+    this process last saw it: the step is refused, the stored draft stays as it is."""
+
+    code = "error.draft_changed"
+
+
 class AlreadyTaken(TransitionNotAllowed):
     """Another technician accepted the job first."""
 

@@ -7,7 +7,7 @@ import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Self
+from typing import Any, Self, TypeVar, cast
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import OperationalError
@@ -24,6 +24,7 @@ def utcnow() -> datetime:
 
 
 Clock = Callable[[], datetime]
+T = TypeVar("T")
 
 
 class UnitOfWork:
@@ -36,6 +37,7 @@ class UnitOfWork:
         self.read_only = read_only
         self._made_read_only = read_only
         self._holds_writer = False
+        self._after_commit: list[Callable[[], None]] = []
 
     @property
     def session(self) -> AsyncSession:
@@ -80,6 +82,7 @@ class UnitOfWork:
         finally:
             await self._session.close()
             self._session = None
+            self._after_commit = []
             self.read_only = self._made_read_only
             if self._holds_writer:
                 self._holds_writer = False
@@ -92,6 +95,18 @@ class UnitOfWork:
             # fail at once on a busy database instead of queueing. Use Store.uow().
             raise RuntimeError("commit in a read-only unit of work")
         await self.session.commit()
+        hooks, self._after_commit = self._after_commit, []
+        for hook in hooks:
+            hook()
+
+    def after_commit(self, hook: Callable[[], None]) -> None:
+        """Run `hook` once this unit's next commit succeeded (not if it rolls back): for
+        process-local caches of rows the unit changed."""
+        self._after_commit.append(hook)
+
+    def cache(self, name: str, make: Callable[[], T]) -> T:
+        """The store's process-local cache called `name`, made by `make` on first use."""
+        return self._store.cache(name, make)
 
     async def flush(self) -> None:
         """Send pending changes so generated ids are known."""
@@ -118,6 +133,13 @@ class Store:
         self._writer = asyncio.Lock() if engine.dialect.name == "sqlite" else None
         self._writer_task: asyncio.Task[object] | None = None
         self._writer_depth = 0
+        self._caches: dict[str, Any] = {}
+
+    def cache(self, name: str, make: Callable[[], T]) -> T:
+        """A process-local cache kept with this store (see UnitOfWork.cache)."""
+        if name not in self._caches:
+            self._caches[name] = make()
+        return cast(T, self._caches[name])
 
     async def writer_turn(self) -> None:
         """Wait for this process's turn to write (SQLite only); as long as its busy

@@ -7,16 +7,29 @@ commit, or after the "Submitted" message failed, finds the ticket already filed 
 of filing another; and /report can say what became of a report whose confirmation the
 person may never have seen. The marker is not a draft: `get_draft` ignores it, and the
 next draft simply replaces it.
+
+The rows are also kept in a process-local cache (`Drafts`): a person's updates are
+handled one at a time (bot/processor.py), so after the first read each step costs one
+short write (`UPDATE draft`) and no read. The cache is filled from the database after a
+restart and changed only after a commit succeeded; the filing transaction forgets the
+entry. Every write is conditional on the `updated_at` this process last saw: if another
+instance (several may share a PostgreSQL database) wrote the draft meanwhile, the write
+changes nothing and raises `DraftChanged` rather than overwrite a newer draft with
+steps computed from an old one.
 """
 
 from __future__ import annotations
 
 import secrets
+from collections import OrderedDict
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import Table, delete, insert, update
+from sqlalchemy.exc import IntegrityError
 
+from store.errors import DraftChanged
 from store.models import Draft
 from store.uow import UnitOfWork
 
@@ -41,6 +54,72 @@ class FiledDraft:
     acknowledged: bool
 
 
+# Writes go through the table, not the ORM entity: an ORM UPDATE first evaluates its WHERE
+# against the session's objects, which costs more than the statement itself.
+_TABLE: Table = Draft.__table__  # type: ignore[attr-defined]
+CACHE_SIZE = 20_000  # people with a draft or filed marker kept in memory (~1 KB each)
+
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    """A draft row as stored: its step, data (never handed out; copies are) and the
+    `updated_at` that identifies this version of it."""
+
+    step: str
+    data: dict[str, Any]
+    written: datetime
+
+
+class Drafts:
+    """The draft rows this process has seen, newest use last; None means "no row"."""
+
+    def __init__(self, size: int | None = None) -> None:
+        self._rows: OrderedDict[int, _Row | None] = OrderedDict()
+        self._size = CACHE_SIZE if size is None else size
+
+    def known(self, person_id: int) -> bool:
+        return person_id in self._rows
+
+    def get(self, person_id: int) -> _Row | None:
+        self._rows.move_to_end(person_id)
+        return self._rows[person_id]
+
+    def put(self, person_id: int, row: _Row | None) -> None:
+        self._rows[person_id] = row
+        self._rows.move_to_end(person_id)
+        while len(self._rows) > self._size:
+            self._rows.popitem(last=False)
+
+    def forget(self, person_id: int) -> None:
+        self._rows.pop(person_id, None)
+
+
+def _cache(uow: UnitOfWork) -> Drafts:
+    return uow.cache("drafts", Drafts)
+
+
+async def _row(uow: UnitOfWork, person_id: int) -> _Row | None:
+    """The person's draft row, from the cache or (once) from the database."""
+    cache = _cache(uow)
+    if cache.known(person_id):
+        return cache.get(person_id)
+    async with uow.reading():
+        stored = await uow.session.get(Draft, person_id)
+        row = _Row(stored.step, _copy(stored.data), stored.updated_at) if stored else None
+    cache.put(person_id, row)
+    return row
+
+
+def _copy(value: Any) -> Any:
+    """A deep copy of JSON data (dicts, lists, scalars): several times cheaper than
+    copy.deepcopy, which a draft step would otherwise pay twice."""
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value
+
+
 def new_submission_key() -> str:
     """A key for a new draft: random, so two drafts never share one."""
     return f"draft:{secrets.token_hex(16)}"
@@ -48,45 +127,67 @@ def new_submission_key() -> str:
 
 async def get_draft(uow: UnitOfWork, person_id: int) -> DraftView | None:
     """The person's draft, if one is in progress."""
-    async with uow.reading():
-        row = await uow.session.get(Draft, person_id)
-        return DraftView(row.step, dict(row.data)) if row and row.step != FILED else None
+    row = await _row(uow, person_id)
+    return DraftView(row.step, _copy(row.data)) if row and row.step != FILED else None
 
 
 async def filed_draft(uow: UnitOfWork, person_id: int) -> FiledDraft | None:
     """The person's last draft if it was filed (and nothing newer was started since)."""
+    row = await _row(uow, person_id)
+    if row is None or row.step != FILED:
+        return None
+    return FiledDraft(
+        int(row.data["ticket_id"]), str(row.data["number"]), bool(row.data.get("seen"))
+    )
+
+
+async def _write(uow: UnitOfWork, person_id: int, step: str, data: dict[str, Any]) -> None:
+    """Insert or replace the person's row in a unit of its own, if it is still the version
+    this process read (else DraftChanged); the cache follows the commit, and forgets the
+    person if the write did not go through."""
+    seen = await _row(uow, person_id)
+    cache = _cache(uow)
+    cache.forget(person_id)
+    now = uow.now()
+    if seen is not None and now <= seen.written:
+        now = seen.written + timedelta(microseconds=1)  # a new version, even on a coarse clock
+    values = {"step": step, "data": data, "updated_at": now}
     async with uow:
-        row = await uow.session.get(Draft, person_id)
-        if row is None or row.step != FILED:
-            return None
-        return FiledDraft(
-            int(row.data["ticket_id"]), str(row.data["number"]), bool(row.data.get("seen"))
-        )
+        if seen is None:
+            try:
+                async with uow.session.begin_nested():
+                    await uow.session.execute(insert(_TABLE).values(person_id=person_id, **values))
+            except IntegrityError:
+                raise DraftChanged(f"draft of person {person_id} was created elsewhere") from None
+        else:
+            changed = await uow.session.execute(
+                update(_TABLE)
+                .where(_TABLE.c.person_id == person_id, _TABLE.c.updated_at == seen.written)
+                .values(**values)
+            )
+            if changed.rowcount != 1:  # type: ignore[attr-defined]
+                raise DraftChanged(f"draft of person {person_id} was written elsewhere")
+        await uow.commit()
+    cache.put(person_id, _Row(step, _copy(data), now))
 
 
 async def save_draft(uow: UnitOfWork, person_id: int, draft: DraftView) -> None:
     """Store the draft as it is now (insert or replace). A draft without a submission key
     (a new one) gets one here, and keeps it through every later step."""
     draft.data.setdefault(KEY, new_submission_key())
-    async with uow:
-        row = await uow.session.get(Draft, person_id)
-        if row is None:
-            row = Draft(person_id=person_id, step=draft.step, data={}, updated_at=uow.now())
-        row.step = draft.step
-        row.data = dict(draft.data)  # a new dict, so the JSON column is seen as changed
-        row.updated_at = uow.now()
-        uow.session.add(row)
-        await uow.commit()
+    await _write(uow, person_id, draft.step, dict(draft.data))
 
 
 async def drop_draft(uow: UnitOfWork, person_id: int) -> bool:
     """Forget the person's draft (or filed marker); True if a draft was in progress."""
+    row = await _row(uow, person_id)
+    cache = _cache(uow)
+    cache.forget(person_id)
     async with uow:
-        row = await uow.session.get(Draft, person_id)
-        in_progress = row is not None and row.step != FILED
         await uow.session.execute(delete(Draft).where(Draft.person_id == person_id))  # type: ignore[arg-type]
         await uow.commit()
-        return in_progress
+    cache.put(person_id, None)
+    return row is not None and row.step != FILED
 
 
 async def mark_filed(
@@ -94,6 +195,9 @@ async def mark_filed(
 ) -> None:
     """Inside the filing transaction: the person's draft with `key` became this ticket.
     A different draft (there is none while its Confirm is handled) is left alone."""
+    cache = _cache(uow)
+    cache.forget(person_id)  # read again after this unit, committed or not
+    uow.after_commit(lambda: cache.forget(person_id))
     row = await uow.session.get(Draft, person_id)
     if row is None or row.data.get(KEY) != key:
         return
@@ -105,9 +209,6 @@ async def mark_filed(
 
 async def acknowledge_filed(uow: UnitOfWork, person_id: int) -> None:
     """The person was shown that their draft was filed: /report need not say it again."""
-    async with uow:
-        row = await uow.session.get(Draft, person_id)
-        if row is not None and row.step == FILED:
-            row.data = {**row.data, "seen": True}
-            uow.session.add(row)
-            await uow.commit()
+    row = await _row(uow, person_id)
+    if row is not None and row.step == FILED and not row.data.get("seen"):
+        await _write(uow, person_id, FILED, {**row.data, "seen": True})
