@@ -7,7 +7,9 @@ Each user, in a loop, sends /help and /my back to back and waits for both answer
 round trip: the time until the second answer). The same bot (bot/app.py, its rate limiter,
 a SQLite file) runs twice per size: with PTB's one-at-a-time processing (what main did)
 and with bot/processor.py. An order violation is a round whose /my answer came before its
-/help answer. CPU is the whole process's (bot, stand-in and users share it). The slow-chat
+/help answer. The stand-in and the users run in a child process, so the bot's process
+has its own core as it would in production and its CPU per round trip is the bot's alone
+(`--one-process` puts them all in one process, as this bench did at first). The slow-chat
 case: one user's every Telegram call is held `--slow-delay` seconds (PTB's request hook);
 how long do the other users wait for /start? Never fails.
 """
@@ -16,10 +18,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
 import statistics
 import sys
 import tempfile
 import time
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 from telegram._utils.defaultvalue import DEFAULT_NONE
@@ -71,16 +75,27 @@ class SlowChatRequest(HTTPXRequest):
 async def started_bot(
     server: SandboxServer, store: Store, url: str, sequential: bool, request: HTTPXRequest
 ) -> BotApp:
+    return await started_bot_at(
+        server.token, server.base_url, server.base_file_url, store, url, sequential, request
+    )
+
+
+async def started_bot_at(
+    token: str,
+    base_url: str,
+    file_url: str,
+    store: Store,
+    url: str,
+    sequential: bool,
+    request: HTTPXRequest | None = None,
+) -> BotApp:
     settings = Settings.model_validate(
         {
-            "telegram": {
-                "token": server.token,
-                "api_url": server.base_url,
-                "file_url": server.base_file_url,
-            },
+            "telegram": {"token": token, "api_url": base_url, "file_url": file_url},
             "database": {"url": url},
         }
     )
+    request = request or SlowChatRequest(None, 0)
     app = build_application(settings, store, with_scheduler=False, request=request)
     if sequential:
         # What PTB does without concurrent_updates: the next update waits for this one.
@@ -109,34 +124,81 @@ async def rounds_of(user: UserHandle, rounds: int, times: list[float], violation
             violations.append(user.id)
 
 
-async def load_case(users: int, rounds: int, sequential: bool) -> dict[str, float]:
-    server = SandboxServer(default_timeout=120)
-    await server.start()
+async def users_side(
+    server: SandboxServer, users: int, rounds: int, ready: asyncio.Event
+) -> tuple[list[float], list[int], float]:
+    """The users: each known to the bot first, then their rounds, all at once."""
+    handles = [server.client.user(70_000 + i, f"U{i}", language_code="en") for i in range(users)]
+    await ready.wait()
+    for h in handles:  # each user known to the bot before the clock starts
+        await h.command("start")
+        await h.next_message(timeout=120)
+    times: list[float] = []
+    violations: list[int] = []
+    start = time.perf_counter()
+    await asyncio.gather(*(rounds_of(h, rounds, times, violations) for h in handles))
+    return times, violations, time.perf_counter() - start
+
+
+def users_process(pipe: Connection, users: int, rounds: int) -> None:
+    """Child process: the stand-in and the users; addresses out, "go" in, results out."""
+
+    async def run() -> None:
+        server = SandboxServer(default_timeout=120)
+        await server.start()
+        pipe.send((server.token, server.base_url, server.base_file_url))
+        ready = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        loop.run_in_executor(None, lambda: (pipe.recv(), loop.call_soon_threadsafe(ready.set)))
+        result = await users_side(server, users, rounds, ready)
+        pipe.send(result)
+        await server.stop()
+
+    asyncio.run(run())
+
+
+async def load_case(
+    users: int, rounds: int, sequential: bool, one_process: bool
+) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite+aiosqlite:///{tmp}/c.db"
         await upgrade(url)
         store = Store(create_engine(url))
-        app = await started_bot(server, store, url, sequential, SlowChatRequest(None, 0))
-        handles = [
-            server.client.user(70_000 + i, f"U{i}", language_code="en") for i in range(users)
-        ]
-        for h in handles:  # each user known to the bot before the clock starts
-            await h.command("start")
-            await h.next_message(timeout=120)
-        times: list[float] = []
-        violations: list[int] = []
-        start, cpu = time.perf_counter(), time.process_time()
-        await asyncio.gather(*(rounds_of(h, rounds, times, violations) for h in handles))
-        elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+        child = None
+        if one_process:
+            server = SandboxServer(default_timeout=120)
+            await server.start()
+            token, base, files = server.token, server.base_url, server.base_file_url
+        else:
+            here, there = multiprocessing.get_context("spawn").Pipe()
+            child = multiprocessing.get_context("spawn").Process(
+                target=users_process, args=(there, users, rounds)
+            )
+            child.start()
+            token, base, files = await asyncio.to_thread(here.recv)
+        app = await started_bot_at(token, base, files, store, url, sequential)
+        cpu = time.process_time()
+        if one_process:
+            ready = asyncio.Event()
+            ready.set()
+            times, violations, elapsed = await users_side(server, users, rounds, ready)
+        else:
+            here.send("go")
+            times, violations, elapsed = await asyncio.to_thread(here.recv)
+        cpu = time.process_time() - cpu
         await stopped(app)
         await store.dispose()
-    await server.stop()
+        if one_process:
+            await server.stop()
+        if child is not None:
+            child.join()
     q = statistics.quantiles(times, n=20)
     return {
         "rps": len(times) / elapsed,
         "p50": statistics.median(times),
         "p95": q[18],
         "violations": len(violations),
+        # In two processes this includes the bot's warm-up /start answers (one per user).
         "cpu": cpu / len(times),
     }
 
@@ -182,10 +244,12 @@ async def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--slow-delay", type=float, default=5.0)
     parser.add_argument("--slow-users", type=int, default=20)
+    parser.add_argument("--one-process", action="store_true")
     args = parser.parse_args()
     sizes = [int(x) for x in args.users.split(",")]
     modes = (("one at a time", True), ("per-chat", False))
-    print(f"/help + /my round trips, {args.rounds} per user, SQLite file, stand-in over HTTP")
+    where = "one process" if args.one_process else "stand-in and users in a child process"
+    print(f"/help + /my round trips, {args.rounds} per user, SQLite file, {where}")
     print()
     head = f"{'users':>5} {'processor':<14} {'round trips/s':>13} {'p50 ms':>8} {'p95 ms':>8}"
     print(head + f" {'CPU ms/rt':>9} {'order violations':>17} {'x rt/s':>7}")
@@ -193,7 +257,7 @@ async def main() -> None:
     for size in sizes:
         base = None
         for label, sequential in modes:
-            r = await load_case(size, args.rounds, sequential)
+            r = await load_case(size, args.rounds, sequential, args.one_process)
             base = base or r["rps"]
             print(
                 f"{size:>5} {label:<14} {r['rps']:>13.1f} {r['p50'] * 1000:>8.0f} "

@@ -103,8 +103,8 @@ async def _file_once(uow: UnitOfWork, new: NewTicket, draft_owner: int | None) -
     if draft_owner is not None and new.submission_key is not None:
         number = await _number_of(uow, ticket_id)
         await drafts.mark_filed(uow, draft_owner, new.submission_key, ticket_id, number)
+    view = await ticket_view(uow, ticket_id)  # before the commit: no second transaction
     await uow.commit()
-    view = await ticket_view(uow, ticket_id)
     return ReportResult(view, offered, escalated=not offered)
 
 

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from sqlmodel import col, select
 
+from store.db import create_engine
 from store.models import Draft, Outbox, Person, Ticket
+from store.services import drafts
+from store.services.drafts import DraftView
+from store.uow import Store
 from tests.e2e.conftest import Harness
 from tests.e2e.steps import NUMBER, file_report, open_room, to_photos
 
@@ -243,3 +247,28 @@ async def _person(bot: Harness, telegram_id: int) -> int:
         ).scalar_one()
     assert person_id is not None
     return person_id
+
+
+async def test_a_draft_changed_by_another_instance_is_not_overwritten(bot: Harness) -> None:
+    """Another instance of the bot (sharing the database) moved Alice's draft on; her press
+    on this instance's older prompt changes nothing, says so, and /report shows the draft
+    as it is now."""
+    alice = bot.sandbox.user(1001, "Alice")
+    step = await open_room(alice)
+    person = await _person(bot, 1001)
+    other = Store(create_engine(bot.settings.database.url), bot.store.policy)
+    try:
+        theirs = await drafts.get_draft(other.uow(), person)
+        assert theirs is not None
+        theirs.data["category"] = "power"
+        await drafts.save_draft(other.uow(), person, DraftView("description", theirs.data))
+    finally:
+        await other.dispose()
+    await alice.press(step, "🚰 Water & plumbing")
+    await alice.expect(text_contains="changed a moment ago in another window")
+    async with bot.store.uow() as uow:
+        draft = await uow.session.get(Draft, person)
+        assert draft is not None and draft.step == "description"
+        assert draft.data["category"] == "power"
+    await alice.send("/report")
+    await alice.expect(text_contains="Describe")
