@@ -23,6 +23,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
 
@@ -125,14 +126,15 @@ async def rounds_of(user: UserHandle, rounds: int, times: list[float], violation
 
 
 async def users_side(
-    server: SandboxServer, users: int, rounds: int, ready: asyncio.Event
+    server: SandboxServer, users: int, rounds: int, warmed: Callable[[], Awaitable[None]]
 ) -> tuple[list[float], list[int], float]:
-    """The users: each known to the bot first, then their rounds, all at once."""
+    """The users: each known to the bot first (then `warmed`), then their rounds, all at
+    once."""
     handles = [server.client.user(70_000 + i, f"U{i}", language_code="en") for i in range(users)]
-    await ready.wait()
     for h in handles:  # each user known to the bot before the clock starts
         await h.command("start")
         await h.next_message(timeout=120)
+    await warmed()
     times: list[float] = []
     violations: list[int] = []
     start = time.perf_counter()
@@ -141,17 +143,21 @@ async def users_side(
 
 
 def users_process(pipe: Connection, users: int, rounds: int) -> None:
-    """Child process: the stand-in and the users; addresses out, "go" in, results out."""
+    """Child process: the stand-in and the users. Out: its addresses, "warm" once every
+    user has been answered once, the results. In: "start" (the bot polls), "go" (the
+    bot's clock runs), "stopped" (the bot no longer polls; the stand-in may go)."""
+
+    async def warmed() -> None:
+        pipe.send("warm")
+        await asyncio.to_thread(pipe.recv)
 
     async def run() -> None:
         server = SandboxServer(default_timeout=120)
         await server.start()
         pipe.send((server.token, server.base_url, server.base_file_url))
-        ready = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        loop.run_in_executor(None, lambda: (pipe.recv(), loop.call_soon_threadsafe(ready.set)))
-        result = await users_side(server, users, rounds, ready)
-        pipe.send(result)
+        await asyncio.to_thread(pipe.recv)
+        pipe.send(await users_side(server, users, rounds, warmed))
+        await asyncio.to_thread(pipe.recv)
         await server.stop()
 
     asyncio.run(run())
@@ -160,45 +166,48 @@ def users_process(pipe: Connection, users: int, rounds: int) -> None:
 async def load_case(
     users: int, rounds: int, sequential: bool, one_process: bool
 ) -> dict[str, float]:
+    """One size and processor: round trips per second, their p50/p95, the bot's CPU per
+    round trip (its whole process's in --one-process) and order violations."""
+    clock: list[float] = []
+
+    async def warmed() -> None:
+        clock.append(time.process_time())
+
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite+aiosqlite:///{tmp}/c.db"
         await upgrade(url)
         store = Store(create_engine(url))
-        child = None
         if one_process:
             server = SandboxServer(default_timeout=120)
             await server.start()
-            token, base, files = server.token, server.base_url, server.base_file_url
+            app = await started_bot(server, store, url, sequential, SlowChatRequest(None, 0))
+            times, violations, elapsed = await users_side(server, users, rounds, warmed)
         else:
-            here, there = multiprocessing.get_context("spawn").Pipe()
-            child = multiprocessing.get_context("spawn").Process(
-                target=users_process, args=(there, users, rounds)
-            )
+            spawn = multiprocessing.get_context("spawn")
+            here, there = spawn.Pipe()
+            child = spawn.Process(target=users_process, args=(there, users, rounds))
             child.start()
             token, base, files = await asyncio.to_thread(here.recv)
-        app = await started_bot_at(token, base, files, store, url, sequential)
-        cpu = time.process_time()
-        if one_process:
-            ready = asyncio.Event()
-            ready.set()
-            times, violations, elapsed = await users_side(server, users, rounds, ready)
-        else:
+            app = await started_bot_at(token, base, files, store, url, sequential)
+            here.send("start")
+            await asyncio.to_thread(here.recv)
+            await warmed()
             here.send("go")
             times, violations, elapsed = await asyncio.to_thread(here.recv)
-        cpu = time.process_time() - cpu
+        cpu = time.process_time() - clock[0]
         await stopped(app)
         await store.dispose()
         if one_process:
             await server.stop()
-        if child is not None:
-            child.join()
+        else:
+            here.send("stopped")
+            await asyncio.to_thread(child.join)
     q = statistics.quantiles(times, n=20)
     return {
         "rps": len(times) / elapsed,
         "p50": statistics.median(times),
         "p95": q[18],
         "violations": len(violations),
-        # In two processes this includes the bot's warm-up /start answers (one per user).
         "cpu": cpu / len(times),
     }
 
