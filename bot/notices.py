@@ -95,6 +95,8 @@ def render(notice: Notice, texts: Texts) -> Rendered:
         reason = p.get("reason")
         key = "notice.cancelled_reason" if reason else "notice.cancelled"
         return Rendered(texts(key, reason=reason or "", **common))
+    if kind == "ticket.closed_stale":
+        return Rendered(texts("notice.closed_stale", days=p.get("days", 90), **common))
     if kind in ("ticket.released", "ticket.reopened", "ticket.closed"):
         return Rendered(texts(f"notice.{kind.split('.')[1]}", **common))
     if kind == "ticket.duplicate":

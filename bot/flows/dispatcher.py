@@ -242,7 +242,12 @@ async def on_stale_bulk(update: Update, context: Ctx) -> None:
     done = await bulk(
         context.store.uow(), context.person.id, after=max(press.after, 0), upto=press.upto
     )
-    await answer(update.callback_query, context.texts(f"queue.stale_{press.action}d", count=done))
+    context.nudge_sender()
+    t = context.texts
+    text = t(f"queue.stale_{press.action}d", count=done.done)
+    if done.skipped:
+        text += " " + t("queue.stale_skipped", count=done.skipped)
+    await answer(update.callback_query, text)
     await show_queue(update, context, QueueFilter.STALE, max(press.after, 0), edit=True)
 
 

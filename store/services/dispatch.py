@@ -122,6 +122,20 @@ async def escalate(uow: UnitOfWork, ctx: TicketContext, *, reason: str) -> None:
         await notify_audience(uow, ctx, "ticket.queued", reason=reason)
 
 
+async def withdraw_offers(uow: UnitOfWork, ctx: TicketContext) -> None:
+    """Pending offers of a ticket that left the round (cancelled, closed as stale, revived
+    afresh) become void; their messages are updated."""
+    offers = (
+        await uow.session.execute(
+            select(Offer).where(Offer.ticket_id == ctx.id, col(Offer.outcome).is_(None))
+        )
+    ).scalars()
+    for offer in offers:
+        offer.outcome = "withdrawn"
+        uow.session.add(offer)
+        notify(uow, offer.technician_id, "offer.withdrawn", ctx.summary(), ticket_id=ctx.id)
+
+
 async def _close_offers(uow: UnitOfWork, ctx: TicketContext, winner_id: int | None) -> None:
     """Mark pending offers as taken and ask the transport to update those messages."""
     pending = (

@@ -27,9 +27,13 @@ from store.lifecycle import (
     Status,
     needs_reason,
 )
-from store.models import FollowUp, Offer, Ticket, TicketFollower
+from store.models import FollowUp, Ticket, TicketFollower
 from store.services._common import clean_text
-from store.services.dispatch import checked_reason, offer_to_on_duty_technicians
+from store.services.dispatch import (
+    checked_reason,
+    offer_to_on_duty_technicians,
+    withdraw_offers,
+)
 from store.services.followups import open_followup
 from store.services.lookups import category_targets
 from store.services.notices import (
@@ -54,19 +58,6 @@ from store.views import TicketView
 log = logging.getLogger(__name__)
 
 
-async def _withdraw_offers(uow: UnitOfWork, ctx: TicketContext) -> None:
-    """Pending offers of a cancelled ticket become void; their messages are updated."""
-    offers = (
-        await uow.session.execute(
-            select(Offer).where(Offer.ticket_id == ctx.id, col(Offer.outcome).is_(None))
-        )
-    ).scalars()
-    for offer in offers:
-        offer.outcome = "withdrawn"
-        uow.session.add(offer)
-        notify(uow, offer.technician_id, "offer.withdrawn", ctx.summary(), ticket_id=ctx.id)
-
-
 async def cancel(
     uow: UnitOfWork, ticket_id: int, actor_id: int, reason: str | None = None
 ) -> TicketView:
@@ -78,7 +69,7 @@ async def cancel(
         assignee = ctx.ticket.assignee_id
         await move(uow, ctx, Action.CANCEL, note=note)
         await withdraw_scheduled(uow, ticket_id)
-        await _withdraw_offers(uow, ctx)
+        await withdraw_offers(uow, ctx)
         by_requester = Capacity.REQUESTER in ctx.capacities
         await notify_audience(uow, ctx, "ticket.cancelled", reason=note, by_requester=by_requester)
         if assignee is not None:
@@ -120,7 +111,7 @@ async def mark_duplicate(
             note=f"duplicate of {original.number}",
             duplicate_of_id=original.id,
         )
-        await _withdraw_offers(uow, ctx)
+        await withdraw_offers(uow, ctx)
         assert original.id is not None
         for person_id in people:
             if (

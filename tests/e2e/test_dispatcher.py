@@ -265,6 +265,9 @@ async def test_the_stale_list_closes_and_revives_a_page(bot: Harness) -> None:
     await dora.user.wait_for_edit(queue, lambda m: "(0):" in (m.text or ""))
     assert (await row(bot, forgotten)).status == Status.DISPATCHING
     assert (await row(bot, forgotten)).assignee_id is None
+    # Tina hears the job left her list; Alice hears it is looking for a technician again.
+    await tina.user.expect(text_contains=f"{n[forgotten]} was taken off your list")
+    await alice.user.expect(text_contains=f"{n[forgotten]} is looking for a technician again")
 
     # Forgotten again, and this time closed.
     clock.advance(days=100)
@@ -273,6 +276,10 @@ async def test_the_stale_list_closes_and_revives_a_page(bot: Harness) -> None:
     answered = await dora.user.press(queue, "🗂 Close these 2 as forgotten")
     assert answered is not None and answered.text == "2 closed as forgotten."
     assert {(await row(bot, t)).status for t in n} == {Status.CANCELLED}
+    for number in n.values():  # the requester is told, and told what to do
+        closed = await alice.user.expect(text_contains=f"{number} was closed")
+        assert "more than 90 days past its target" in closed.text
+        assert "report it again" in closed.text
     assert ("close_stale", "stale: open 90+ days past its target") in await event_actions(
         bot, abandoned
     )
