@@ -211,4 +211,7 @@ async def acknowledge_filed(uow: UnitOfWork, person_id: int) -> None:
     """The person was shown that their draft was filed: /report need not say it again."""
     row = await _row(uow, person_id)
     if row is not None and row.step == FILED and not row.data.get("seen"):
-        await _write(uow, person_id, FILED, {**row.data, "seen": True})
+        try:
+            await _write(uow, person_id, FILED, {**row.data, "seen": True})
+        except DraftChanged:
+            pass  # a newer draft (or marker) was written elsewhere: nothing left to mark
