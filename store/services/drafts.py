@@ -20,6 +20,7 @@ steps computed from an old one.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -211,7 +212,6 @@ async def acknowledge_filed(uow: UnitOfWork, person_id: int) -> None:
     """The person was shown that their draft was filed: /report need not say it again."""
     row = await _row(uow, person_id)
     if row is not None and row.step == FILED and not row.data.get("seen"):
-        try:
+        # A newer draft (or marker) written elsewhere leaves nothing to mark.
+        with contextlib.suppress(DraftChanged):
             await _write(uow, person_id, FILED, {**row.data, "seen": True})
-        except DraftChanged:
-            pass  # a newer draft (or marker) was written elsewhere: nothing left to mark
