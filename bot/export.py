@@ -1,24 +1,31 @@
 """Spreadsheet exports of ticket rows: XLSX for Excel users, CSV for everything else.
 
-Pure functions from `ExportRow`s to bytes; the transport sends them as documents.
-Datetimes are shown in the campus zone, because that is the time on everyone's wall.
+`ExportFiles` writes both documents to files batch by batch, so a year of a big office
+never sits in memory; the transport sends the files as documents. `to_xlsx`/`to_csv` give
+the same documents as bytes for a handful of rows. Datetimes are shown in the campus zone,
+because that is the time on everyone's wall.
 """
 
 from __future__ import annotations
 
 import csv
-import io
+import pickle
 import re
-from collections.abc import Mapping, Sequence
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import fields
 from datetime import datetime
 from operator import attrgetter
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Self
 from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, WriteOnlyCell
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+from openpyxl.worksheet._writer import ALL_TEMP_FILES, WorksheetWriter
 
 from store.services.stats import ExportRow
 
@@ -30,7 +37,6 @@ CSV_DATETIME_FORMAT = "%Y-%m-%d %H:%M"
 MINUTES_FORMAT = "0.0"
 MIN_WIDTH, MAX_WIDTH = 6, 50
 DATETIME_WIDTH = 17
-UTF8_BOM = "\ufeff"
 # A CSV cell starting with one of these is run as a formula by spreadsheet apps; the text
 # comes from users (comments, reasons), so it is defused with a leading apostrophe.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -70,34 +76,143 @@ def _width(value: Cell) -> int:
     return sum(2 if ord(ch) > 0x2E7F else 1 for ch in text)
 
 
-def to_xlsx(
-    rows: Sequence[ExportRow], zone: ZoneInfo, *, headers: Mapping[str, str] | None = None
-) -> bytes:
+class ExportFiles:
+    """The period's XLSX and CSV, written into `directory` as batches of rows come in.
+
+    `add` writes a batch's CSV lines at once and keeps its sheet values in a spool file,
+    growing the column widths; `finish` writes the sheet from the spool, since a sheet's
+    column widths come before its rows. Only one batch is ever in memory. Both are
+    blocking CPU and disk work: run them in a thread. The caller owns `directory` (and
+    removes it); `close` leaves no file open, also after a failure."""
+
+    def __init__(
+        self,
+        directory: Path,
+        stem: str,
+        zone: ZoneInfo,
+        *,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self.zone = zone
+        self.xlsx_path = directory / f"{stem}.xlsx"
+        self.csv_path = directory / f"{stem}.csv"
+        self.count = 0
+        self._header = _header_row(headers)
+        self._widths = [_width(h) for h in self._header]
+        self._spool_path = directory / f"{stem}.rows"
+        # utf-8-sig starts the file with a BOM, so Excel shows Chinese names, not mojibake.
+        self._csv_file: IO[str] = self.csv_path.open("w", encoding="utf-8-sig", newline="")
+        self._spool: IO[bytes] = self._spool_path.open("wb")
+        self._csv = csv.writer(self._csv_file)
+        self._csv.writerow(self._header)
+
+    def add(self, rows: Sequence[ExportRow]) -> None:
+        """One batch: its CSV lines written, its sheet values spooled."""
+        table = [_xlsx_values(row, self.zone) for row in rows]
+        widths = self._widths
+        for values in table:
+            for c, value in enumerate(values):
+                widths[c] = max(widths[c], _width(value))
+        pickle.dump(table, self._spool, protocol=pickle.HIGHEST_PROTOCOL)
+        self._csv.writerows(
+            [_csv_cell(value, self.zone) for value in _values(row)] for row in rows
+        )
+        self.count += len(rows)
+
+    def finish(self) -> None:
+        """The CSV closed and the XLSX written: both files are complete."""
+        self._csv_file.close()
+        self._spool.close()
+        with self._spool_path.open("rb") as spool:
+            _write_xlsx(self.xlsx_path, self._header, self._widths, self.count, _spooled(spool))
+        self._spool_path.unlink()
+
+    def close(self) -> None:
+        """No file left open (the directory's owner removes the files)."""
+        self._csv_file.close()
+        self._spool.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def _spooled(spool: IO[bytes]) -> Iterator[list[Cell]]:
+    """The sheet values `ExportFiles.add` spooled, row by row, one batch in memory."""
+    while True:
+        try:
+            table: list[list[Cell]] = pickle.load(spool)  # noqa: S301 - our own file, just written
+        except EOFError:
+            return
+        yield from table
+
+
+def _write_xlsx(
+    path: Path, header: list[str], widths: list[int], count: int, table: Iterator[list[Cell]]
+) -> None:
     """One sheet "tickets": a frozen header row, local datetimes and fitted columns.
 
     Written in openpyxl's write-only mode (rows streamed out, no cell objects kept), and
     only cells that need a format or must stay text get a cell object of their own."""
-    header = _header_row(headers)
-    table = [_xlsx_values(row, zone) for row in rows]
-    widths = [_width(h) for h in header]
-    for values in table:
-        for c, value in enumerate(values):
-            widths[c] = max(widths[c], _width(value))
     wb = Workbook(write_only=True)
     ws = wb.create_sheet(SHEET_TITLE)
-    for i, width in enumerate(widths, start=1):
-        ws.column_dimensions[get_column_letter(i)].width = min(
-            max(width + 2, MIN_WIDTH), MAX_WIDTH
-        )
-    ws.freeze_panes = "A2"
-    ws.auto_filter.ref = f"A1:{get_column_letter(len(COLUMNS))}{len(table) + 1}"
-    formats = [_number_format(name) for name in COLUMNS]
-    ws.append(header)
-    for values in table:
-        ws.append([_xlsx_cell(ws, value, fmt) for value, fmt in zip(values, formats, strict=True)])
-    buffer = io.BytesIO()
-    wb.save(buffer)
-    return buffer.getvalue()
+    try:
+        for i, width in enumerate(widths, start=1):
+            ws.column_dimensions[get_column_letter(i)].width = min(
+                max(width + 2, MIN_WIDTH), MAX_WIDTH
+            )
+        ws.freeze_panes = "A2"
+        ws.auto_filter.ref = f"A1:{get_column_letter(len(COLUMNS))}{count + 1}"
+        formats = [_number_format(name) for name in COLUMNS]
+        ws.append(header)
+        for values in table:
+            ws.append(
+                [_xlsx_cell(ws, value, fmt) for value, fmt in zip(values, formats, strict=True)]
+            )
+        wb.save(path)
+    finally:
+        _drop_scratch(ws)
+
+
+def _drop_scratch(ws: WriteOnlyWorksheet) -> None:
+    """openpyxl streams a sheet through a scratch file of its own that `save` removes;
+    after a failure it would stay until the process exits."""
+    # openpyxl offers no other handle on it.
+    writer: WorksheetWriter | None = getattr(ws, "_writer", None)
+    if writer is not None and writer.out in ALL_TEMP_FILES:
+        writer.xf.close()
+        writer.cleanup()
+
+
+def to_xlsx(
+    rows: Sequence[ExportRow], zone: ZoneInfo, *, headers: Mapping[str, str] | None = None
+) -> bytes:
+    """The XLSX `ExportFiles` writes for `rows`, as bytes."""
+    return _as_bytes(rows, zone, headers)[0]
+
+
+def to_csv(
+    rows: Sequence[ExportRow], zone: ZoneInfo, *, headers: Mapping[str, str] | None = None
+) -> bytes:
+    """The CSV `ExportFiles` writes for `rows`, as bytes (UTF-8 with a BOM)."""
+    return _as_bytes(rows, zone, headers)[1]
+
+
+def _as_bytes(
+    rows: Sequence[ExportRow], zone: ZoneInfo, headers: Mapping[str, str] | None
+) -> tuple[bytes, bytes]:
+    with tempfile.TemporaryDirectory(prefix="repairbot-export-") as tmp:
+        with ExportFiles(Path(tmp), "export", zone, headers=headers) as files:
+            files.add(rows)
+            files.finish()
+        return files.xlsx_path.read_bytes(), files.csv_path.read_bytes()
 
 
 def _xlsx_values(row: ExportRow, zone: ZoneInfo) -> list[Cell]:
@@ -143,15 +258,3 @@ def _csv_cell(value: object, zone: ZoneInfo) -> str:
     if isinstance(value, float):
         return f"{value:.1f}"
     return _defuse(str(value))
-
-
-def to_csv(
-    rows: Sequence[ExportRow], zone: ZoneInfo, *, headers: Mapping[str, str] | None = None
-) -> bytes:
-    """UTF-8 with a BOM, so Excel shows Chinese names instead of mojibake."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(_header_row(headers))
-    for row in rows:
-        writer.writerow([_csv_cell(value, zone) for value in _values(row)])
-    return (UTF8_BOM + buffer.getvalue()).encode("utf-8")

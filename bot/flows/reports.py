@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import tempfile
 from datetime import datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from telegram import InputFile, Update
 from telegram.ext import BaseHandler, CommandHandler
 
 from bot.context import Ctx
-from bot.export import to_csv, to_xlsx
+from bot.export import ExportFiles
 from bot.flows.board import board_button
 from bot.flows.common import guarded, reply
 from bot.ui import average_rating, clip, duration, share
@@ -21,6 +23,8 @@ from store.services.people import set_timezone
 
 PERIOD_HELP = "today · 7d · 30d · week · month · 2026-03 · 2026-03-01..2026-03-15"
 FIGURES_ROLES = frozenset({Role.SUPERVISOR, Role.DISPATCHER, Role.ADMIN})
+# The largest file Telegram's Bot API takes from a bot (sendDocument, multipart upload).
+UPLOAD_LIMIT = 50 * 1024 * 1024
 
 
 async def _period(update: Update, context: Ctx) -> tuple[datetime, datetime] | None:
@@ -87,22 +91,50 @@ async def stats_command(update: Update, context: Ctx) -> None:
 
 async def export_command(update: Update, context: Ctx) -> None:
     """The period's tickets with their timings, as XLSX and CSV documents."""
-    t, uow = context.texts, context.store.uow
+    t = context.texts
     period = await _period(update, context)
     if period is None:
         return
     start, end = period
-    rows = await stats.export_rows(uow(), start=start, end=end, viewer_id=context.person.id)
-    stem = f"tickets-{t.when(start, 'yyyyMMdd')}-{t.when(end, 'yyyyMMdd')}"
     chat = update.effective_chat
     assert chat is not None
-    caption = t("stats.export_caption", count=len(rows))
-    # Seconds of CPU for a big office: off the event loop, so other chats, the outbox and
-    # the scheduler carry on meanwhile.
-    xlsx = await asyncio.to_thread(to_xlsx, rows, t.zone)
-    await chat.send_document(InputFile(xlsx, filename=f"{stem}.xlsx"), caption=caption)
-    csv = await asyncio.to_thread(to_csv, rows, t.zone)
-    await chat.send_document(InputFile(csv, filename=f"{stem}.csv"))
+    stem = f"tickets-{t.when(start, 'yyyyMMdd')}-{t.when(end, 'yyyyMMdd')}"
+    # Rows come from the database a batch at a time and go straight into files, so a year
+    # of a big office never sits in memory; the writing is seconds of CPU, off the event
+    # loop, so other chats, the outbox and the scheduler carry on meanwhile.
+    with tempfile.TemporaryDirectory(prefix="repairbot-export-") as tmp:
+        with ExportFiles(Path(tmp), stem, t.zone) as files:
+
+            async def write(batch: list[stats.ExportRow]) -> None:
+                await asyncio.to_thread(files.add, batch)
+
+            await stats.stream_export(
+                context.store.read(),
+                start=start,
+                end=end,
+                viewer_id=context.person.id,
+                write=write,
+            )
+            await asyncio.to_thread(files.finish)
+        caption = t("stats.export_caption", count=files.count)
+        for path, text in ((files.xlsx_path, caption), (files.csv_path, None)):
+            size = path.stat().st_size
+            if size > UPLOAD_LIMIT:
+                mb = 1024 * 1024
+                await reply(
+                    update,
+                    t(
+                        "stats.export_too_big",
+                        name=path.name,
+                        count=files.count,
+                        size=f"{size / mb:.0f}",
+                        limit=UPLOAD_LIMIT // mb,
+                        example=t.when(start, "yyyy-MM"),
+                    ),
+                )
+                continue
+            with path.open("rb") as document:
+                await chat.send_document(InputFile(document, filename=path.name), caption=text)
 
 
 async def digest_command(update: Update, context: Ctx) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -457,13 +458,29 @@ def _minutes(delta: timedelta | None) -> float | None:
     return None if delta is None else delta.total_seconds() / 60
 
 
-async def export_rows(
-    uow: UnitOfWork, *, start: datetime, end: datetime, viewer_id: int
-) -> list[ExportRow]:
-    """Every ticket filed in the period within the viewer's scope, oldest first."""
+EXPORT_BATCH = 1000  # rows fetched from the database, and handed on, at a time
+
+
+async def stream_export(
+    uow: UnitOfWork,
+    *,
+    start: datetime,
+    end: datetime,
+    viewer_id: int,
+    write: Callable[[list[ExportRow]], Awaitable[object]],
+    batch_size: int = EXPORT_BATCH,
+) -> int:
+    """Every ticket filed in the period within the viewer's scope, oldest first, handed to
+    `write` in batches of at most `batch_size` rows; returns how many there were.
+
+    One query read through a server-side cursor (aiosqlite's and asyncpg's both fetch
+    `batch_size` rows per round trip), so a year of a big office never sits in memory:
+    only the batch being written does. The unit only reads (on SQLite it never waits for
+    a writer), and `write` may take its time: the snapshot stays the query's."""
     start, end = _period(start, end)
     technician = aliased(Person)
-    async with uow:
+    count = 0
+    async with uow.reading():
         scope = await scope_clause(uow, viewer_id)
         stmt: Any = (
             sa_select(
@@ -476,14 +493,14 @@ async def export_rows(
                 col(Room.code),
                 col(Category.key),
                 col(Ticket.urgency),
-                col(Ticket.created_at),
-                col(Ticket.dispatched_at),
-                col(Ticket.accepted_at),
-                col(Ticket.started_at),
-                col(Ticket.completed_at),
-                col(Ticket.closed_at),
+                raw(Ticket.created_at),
+                raw(Ticket.dispatched_at),
+                raw(Ticket.accepted_at),
+                raw(Ticket.started_at),
+                raw(Ticket.completed_at),
+                raw(Ticket.closed_at),
                 col(technician.name).label("technician"),
-                col(Ticket.promised_at),
+                raw(Ticket.promised_at),
                 col(Ticket.defer_reason),
                 col(Ticket.rework_count),
                 col(Ticket.urge_count),
@@ -502,16 +519,34 @@ async def export_rows(
                 ),
             )
             .order_by(col(Ticket.created_at), col(Ticket.id))
+            .execution_options(yield_per=batch_size)
         )
-        rows = (await uow.session.execute(stmt)).all()
-    return [_export_row(row) for row in rows]
+        result = await uow.session.stream(stmt)
+        async for partition in result.partitions():
+            batch = [_export_row(row) for row in partition]
+            count += len(batch)
+            await write(batch)
+    return count
+
+
+async def export_rows(
+    uow: UnitOfWork, *, start: datetime, end: datetime, viewer_id: int
+) -> list[ExportRow]:
+    """The same rows as `stream_export`, as one list: for small periods and tests."""
+    rows: list[ExportRow] = []
+
+    async def collect(batch: list[ExportRow]) -> None:
+        rows.extend(batch)
+
+    await stream_export(uow, start=start, end=end, viewer_id=viewer_id, write=collect)
+    return rows
 
 
 def _export_row(row: Any) -> ExportRow:
-    created = as_utc(row.created_at)
+    created = utc(row.created_at)
     assert created is not None
-    dispatched, accepted = as_utc(row.dispatched_at), as_utc(row.accepted_at)
-    completed = as_utc(row.completed_at)
+    dispatched, accepted = utc(row.dispatched_at), utc(row.accepted_at)
+    completed = utc(row.completed_at)
     return ExportRow(
         number=row.number,
         status=str(row.status),
@@ -525,11 +560,11 @@ def _export_row(row: Any) -> ExportRow:
         created_at=created,
         dispatched_at=dispatched,
         accepted_at=accepted,
-        started_at=as_utc(row.started_at),
+        started_at=utc(row.started_at),
         completed_at=completed,
-        closed_at=as_utc(row.closed_at),
+        closed_at=utc(row.closed_at),
         technician=row.technician,
-        promised_at=as_utc(row.promised_at),
+        promised_at=utc(row.promised_at),
         defer_reason=row.defer_reason,
         rework_count=row.rework_count,
         urge_count=row.urge_count,
