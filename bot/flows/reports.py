@@ -127,7 +127,7 @@ async def export_command(update: Update, context: Ctx) -> None:
                         "stats.export_too_big",
                         name=path.name,
                         count=files.count,
-                        size=f"{size / mb:.0f}",
+                        size=f"{size / mb:.1f}",
                         limit=UPLOAD_LIMIT // mb,
                         example=t.when(start, "yyyy-MM"),
                     ),

@@ -468,16 +468,18 @@ async def stream_export(
     end: datetime,
     viewer_id: int,
     write: Callable[[list[ExportRow]], Awaitable[object]],
-    batch_size: int = EXPORT_BATCH,
+    batch_size: int | None = None,
 ) -> int:
     """Every ticket filed in the period within the viewer's scope, oldest first, handed to
-    `write` in batches of at most `batch_size` rows; returns how many there were.
+    `write` in batches of at most `batch_size` rows (default EXPORT_BATCH); returns how
+    many there were.
 
     One query read through a server-side cursor (aiosqlite's and asyncpg's both fetch
     `batch_size` rows per round trip), so a year of a big office never sits in memory:
     only the batch being written does. The unit only reads (on SQLite it never waits for
     a writer), and `write` may take its time: the snapshot stays the query's."""
     start, end = _period(start, end)
+    batch_size = batch_size or EXPORT_BATCH
     technician = aliased(Person)
     count = 0
     async with uow.reading():

@@ -3,16 +3,26 @@ and are resolved with a note the requester hears; /stats figures and /export doc
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
+import os
+import tempfile
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 
+import pytest
 from openpyxl import load_workbook
 from sqlmodel import select
 
+from bot.export import ExportFiles
+from bot.flows import reports
+from bot.ratelimit import REPLY_RETRIES
+from sandbox.faults import Fault
 from store.lifecycle import Role
 from store.models import Building, FollowUp
-from store.services import dispatch, followups, requester, work
+from store.services import dispatch, followups, requester, stats, work
 from tests.e2e.authz_steps import (
     E1,
     E2,
@@ -206,3 +216,92 @@ async def test_stats_and_export_for_a_day_on_the_clock(bot: Harness) -> None:
     records = list(csv.DictReader(io.StringIO(table.document.decode("utf-8-sig"))))
     assert [r["number"] for r in records] == mine
     assert {r["building"] for r in records} == {E1}
+
+
+@pytest.fixture
+def scratch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Where the bot's temporary files go during the test (the export's, openpyxl's)."""
+    folder = tmp_path / "scratch"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder
+
+
+async def _left_in(folder: Path) -> list[str]:
+    """What is still in `folder` once the handler is done (it cleans up after its reply)."""
+    for _ in range(int(WAIT / 0.05)):
+        left = await asyncio.to_thread(os.listdir, folder)
+        if not left:
+            break
+        await asyncio.sleep(0.05)
+    return left
+
+
+async def test_an_export_goes_out_in_batches_and_leaves_no_file_behind(
+    bot: Harness, scratch: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = Clock(datetime(2026, 3, 2, 8, 0, tzinfo=UTC))
+    bot.store.clock = clock
+    sue = await actor(bot, 5001, "Sue", Role.SUPERVISOR, buildings=(E1,))
+    numbers = await _scenario(bot, clock)
+    mine = [numbers["quick"], numbers["slow"], numbers["open"]]
+    monkeypatch.setattr(stats, "EXPORT_BATCH", 2)
+    batches: list[int] = []
+    add = ExportFiles.add
+
+    def counted_add(files: ExportFiles, rows: Sequence[stats.ExportRow]) -> None:
+        batches.append(len(rows))
+        add(files, rows)
+
+    monkeypatch.setattr(ExportFiles, "add", counted_add)
+
+    await sue.user.command("export", "30d")
+    xlsx = await sue.user.next_message(lambda m: m.document is not None)
+    table = await sue.user.next_message(lambda m: m.document is not None)
+    assert batches == [2, 1]  # never more rows in hand than a batch
+    assert xlsx.caption is not None and xlsx.caption.startswith("3 tickets")
+    assert xlsx.document is not None and table.document is not None
+    sheet = load_workbook(io.BytesIO(xlsx.document)).active
+    assert sheet is not None
+    rows = list(sheet.iter_rows(values_only=True))
+    assert [r[rows[0].index("number")] for r in rows[1:]] == mine
+    assert sheet.auto_filter.ref == "A1:X4"
+    records = list(csv.DictReader(io.StringIO(table.document.decode("utf-8-sig"))))
+    assert [r["number"] for r in records] == mine
+    assert await _left_in(scratch) == []
+
+
+async def test_a_failed_upload_leaves_no_file_behind(bot: Harness, scratch: Path) -> None:
+    clock = Clock(datetime(2026, 3, 2, 8, 0, tzinfo=UTC))
+    bot.store.clock = clock
+    sue = await actor(bot, 5001, "Sue", Role.SUPERVISOR, buildings=(E1,))
+    await _scenario(bot, clock)
+    # Every try of the upload fails (a reply is retried on a passing failure).
+    bot.sandbox.fail_next("sendDocument", Fault.server_error(502), len(REPLY_RETRIES) + 1)
+
+    await sue.user.command("export", "30d")
+    await sue.user.expect(text_contains="Something went wrong")
+    assert not [m for m in sue.user.messages if m.document is not None]
+    assert await _left_in(scratch) == []
+
+
+async def test_a_file_over_telegrams_upload_limit_is_explained_instead(
+    bot: Harness, scratch: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = Clock(datetime(2026, 3, 2, 8, 0, tzinfo=UTC))
+    bot.store.clock = clock
+    sue = await actor(bot, 5001, "Sue", Role.SUPERVISOR, buildings=(E1,))
+    await _scenario(bot, clock)
+    # The sheet of three tickets is a few kB (a zip of XML parts), the CSV under one.
+    monkeypatch.setattr(reports, "UPLOAD_LIMIT", 2_000)
+
+    await sue.user.command("export", "30d")
+    refusal = await sue.user.expect(text_contains="more than the")
+    assert ".xlsx (3 tickets)" in refusal.body
+    assert "Export a shorter period" in refusal.body and "/export 2026-01" in refusal.body
+    table = await sue.user.next_message(lambda m: m.document is not None)
+    assert (table.document_name or "").endswith(".csv")
+    assert [m.document_name for m in sue.user.messages if m.document is not None] == [
+        table.document_name
+    ]
+    assert await _left_in(scratch) == []

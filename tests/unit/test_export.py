@@ -6,12 +6,13 @@ import csv
 import io
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 
-from bot.export import COLUMNS, to_csv, to_xlsx
+from bot.export import COLUMNS, ExportFiles, to_csv, to_xlsx
 from store.services.stats import ExportRow
 
 TAIPEI = ZoneInfo("Asia/Taipei")  # UTC+8, no DST: 01:00 UTC is 09:00 local
@@ -130,3 +131,21 @@ def test_csv_has_a_bom_and_round_trips_through_csv_reader() -> None:
 def test_csv_uses_given_headers() -> None:
     data = to_csv([], TAIPEI, headers={"number": "單號"})
     assert data.decode("utf-8-sig").splitlines()[0].split(",")[:2] == ["單號", "status"]
+
+
+def test_files_written_batch_by_batch_fit_every_row(tmp_path: Path) -> None:
+    wide = replace(OPEN_ROW, technician="技師" * 15)  # 60 columns wide, in the last batch
+    with ExportFiles(tmp_path, "march", TAIPEI) as files:
+        files.add([ROW])
+        files.add([])
+        files.add([OPEN_ROW, wide])
+        files.finish()
+    assert files.count == 3
+    ws = load_workbook(files.xlsx_path)["tickets"]
+    assert [c.value for c in ws["A"]][1:] == ["2026-000001", "2026-000002", "2026-000002"]
+    technician = get_column_letter(COLUMNS.index("technician") + 1)
+    assert ws.column_dimensions[technician].width == 50  # the widest row, capped
+    assert ws.auto_filter.ref == f"A1:{get_column_letter(len(COLUMNS))}4"
+    with files.csv_path.open(encoding="utf-8-sig", newline="") as f:
+        assert len(list(csv.reader(f))) == 4
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["march.csv", "march.xlsx"]
