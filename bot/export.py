@@ -12,22 +12,19 @@ import csv
 import pickle
 import re
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import fields
 from datetime import datetime
 from operator import attrgetter
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Self
+from typing import IO, TYPE_CHECKING, Any, Self
 from zoneinfo import ZoneInfo
 
-from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, WriteOnlyCell
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet._write_only import WriteOnlyWorksheet
-from openpyxl.worksheet._writer import ALL_TEMP_FILES, WorksheetWriter
-
 from store.services.stats import ExportRow
+
+if TYPE_CHECKING:
+    from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 Cell = str | int | float | datetime | None
 
@@ -41,6 +38,10 @@ DATETIME_WIDTH = 17
 # comes from users (comments, reasons), so it is defused with a leading apostrophe.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _NUMBER = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
+# Control characters an XLSX cannot hold (openpyxl's ILLEGAL_CHARACTERS_RE, which refuses
+# them): openpyxl itself is imported only when a sheet is written, since it holds ~25 MiB
+# of a bot process that may never export.
+_ILLEGAL = re.compile(r"[\000-\010]|[\013-\014]|[\016-\037]")
 
 COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(ExportRow))
 # A row's values in column order. Not dataclasses.astuple, which deep-copies every value
@@ -161,6 +162,10 @@ def _write_xlsx(
 
     Written in openpyxl's write-only mode (rows streamed out, no cell objects kept), and
     only cells that need a format or must stay text get a cell object of their own."""
+    from openpyxl import Workbook
+    from openpyxl.cell.cell import WriteOnlyCell
+    from openpyxl.utils import get_column_letter
+
     wb = Workbook(write_only=True)
     ws = wb.create_sheet(SHEET_TITLE)
     try:
@@ -174,7 +179,10 @@ def _write_xlsx(
         ws.append(header)
         for values in table:
             ws.append(
-                [_xlsx_cell(ws, value, fmt) for value, fmt in zip(values, formats, strict=True)]
+                [
+                    _xlsx_cell(ws, value, fmt, WriteOnlyCell)
+                    for value, fmt in zip(values, formats, strict=True)
+                ]
             )
         wb.save(path)
     finally:
@@ -184,6 +192,8 @@ def _write_xlsx(
 def _drop_scratch(ws: WriteOnlyWorksheet) -> None:
     """openpyxl streams a sheet through a scratch file of its own that `save` removes;
     after a failure it would stay until the process exits."""
+    from openpyxl.worksheet._writer import ALL_TEMP_FILES, WorksheetWriter
+
     # openpyxl offers no other handle on it.
     writer: WorksheetWriter | None = getattr(ws, "_writer", None)
     if writer is not None and writer.out in ALL_TEMP_FILES:
@@ -195,24 +205,25 @@ def to_xlsx(
     rows: Sequence[ExportRow], zone: ZoneInfo, *, headers: Mapping[str, str] | None = None
 ) -> bytes:
     """The XLSX `ExportFiles` writes for `rows`, as bytes."""
-    return _as_bytes(rows, zone, headers)[0]
+    return _as_bytes(rows, zone, headers, sheet=True)
 
 
 def to_csv(
     rows: Sequence[ExportRow], zone: ZoneInfo, *, headers: Mapping[str, str] | None = None
 ) -> bytes:
     """The CSV `ExportFiles` writes for `rows`, as bytes (UTF-8 with a BOM)."""
-    return _as_bytes(rows, zone, headers)[1]
+    return _as_bytes(rows, zone, headers, sheet=False)
 
 
 def _as_bytes(
-    rows: Sequence[ExportRow], zone: ZoneInfo, headers: Mapping[str, str] | None
-) -> tuple[bytes, bytes]:
+    rows: Sequence[ExportRow], zone: ZoneInfo, headers: Mapping[str, str] | None, *, sheet: bool
+) -> bytes:
     with tempfile.TemporaryDirectory(prefix="repairbot-export-") as tmp:
         with ExportFiles(Path(tmp), "export", zone, headers=headers) as files:
             files.add(rows)
-            files.finish()
-        return files.xlsx_path.read_bytes(), files.csv_path.read_bytes()
+            if sheet:
+                files.finish()
+        return (files.xlsx_path if sheet else files.csv_path).read_bytes()
 
 
 def _xlsx_values(row: ExportRow, zone: ZoneInfo) -> list[Cell]:
@@ -222,20 +233,23 @@ def _xlsx_values(row: ExportRow, zone: ZoneInfo) -> list[Cell]:
         if isinstance(value, datetime):
             value = _local(value, zone)
         elif isinstance(value, str):
-            value = ILLEGAL_CHARACTERS_RE.sub("", value)  # openpyxl refuses them
+            value = _ILLEGAL.sub("", value)
         values.append(value)
     return values
 
 
-def _xlsx_cell(ws: WriteOnlyWorksheet, value: Cell, number_format: str | None) -> object:
-    """The value itself, or a cell carrying its number format or forced to stay text."""
+def _xlsx_cell(
+    ws: WriteOnlyWorksheet, value: Cell, number_format: str | None, make_cell: Callable[..., Any]
+) -> object:
+    """The value itself, or a cell carrying its number format or forced to stay text
+    (`make_cell` is openpyxl's WriteOnlyCell, imported only when a sheet is written)."""
     if isinstance(value, str) and value.startswith("="):
         # User text such as "=HYPERLINK(…)" stays text, never a live formula.
-        cell = WriteOnlyCell(ws, value=value)
+        cell = make_cell(ws, value=value)
         cell.data_type = "s"
         return cell
     if number_format is not None and isinstance(value, (int, float, datetime)):
-        cell = WriteOnlyCell(ws, value=value)
+        cell = make_cell(ws, value=value)
         cell.number_format = number_format
         return cell
     return value

@@ -10,9 +10,10 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from openpyxl import load_workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.utils import get_column_letter
 
-from bot.export import COLUMNS, ExportFiles, to_csv, to_xlsx
+from bot.export import _ILLEGAL, COLUMNS, ExportFiles, to_csv, to_xlsx
 from store.services.stats import ExportRow
 
 TAIPEI = ZoneInfo("Asia/Taipei")  # UTC+8, no DST: 01:00 UTC is 09:00 local
@@ -149,3 +150,8 @@ def test_files_written_batch_by_batch_fit_every_row(tmp_path: Path) -> None:
     with files.csv_path.open(encoding="utf-8-sig", newline="") as f:
         assert len(list(csv.reader(f))) == 4
     assert sorted(p.name for p in tmp_path.iterdir()) == ["march.csv", "march.xlsx"]
+
+
+def test_the_characters_dropped_from_a_sheet_are_those_openpyxl_refuses() -> None:
+    # bot.export keeps its own copy, so that openpyxl is imported only to write a sheet.
+    assert _ILLEGAL.pattern == ILLEGAL_CHARACTERS_RE.pattern
