@@ -134,7 +134,10 @@ async def export_command(update: Update, context: Ctx) -> None:
                 )
                 continue
             with path.open("rb") as document:
-                await chat.send_document(InputFile(document, filename=path.name), caption=text)
+                # Streamed from the file as it is uploaded (PTB would read it all first);
+                # a retried upload starts again from the top (httpx seeks to 0).
+                upload = InputFile(document, filename=path.name, read_file_handle=False)
+                await chat.send_document(upload, caption=text)
 
 
 async def digest_command(update: Update, context: Ctx) -> None:

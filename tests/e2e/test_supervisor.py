@@ -285,6 +285,29 @@ async def test_a_failed_upload_leaves_no_file_behind(bot: Harness, scratch: Path
     assert await _left_in(scratch) == []
 
 
+async def test_an_upload_retried_after_a_passing_failure_sends_the_whole_file(
+    bot: Harness, scratch: Path
+) -> None:
+    clock = Clock(datetime(2026, 3, 2, 8, 0, tzinfo=UTC))
+    bot.store.clock = clock
+    sue = await actor(bot, 5001, "Sue", Role.SUPERVISOR, buildings=(E1,))
+    numbers = await _scenario(bot, clock)
+    # The file is streamed from disk as it is uploaded: the retry must start from the top.
+    bot.sandbox.fail_next("sendDocument", Fault.server_error(502))
+
+    await sue.user.command("export", "30d")
+    xlsx = await sue.user.next_message(lambda m: m.document is not None)
+    table = await sue.user.next_message(lambda m: m.document is not None)
+    assert xlsx.document is not None and table.document is not None
+    sheet = load_workbook(io.BytesIO(xlsx.document)).active
+    assert sheet is not None
+    assert sheet.max_row == 4
+    assert bot.sandbox.faults.pending("sendDocument") == 0  # the first try did fail
+    records = list(csv.DictReader(io.StringIO(table.document.decode("utf-8-sig"))))
+    assert {r["number"] for r in records} == {numbers[k] for k in ("quick", "slow", "open")}
+    assert await _left_in(scratch) == []
+
+
 async def test_a_file_over_telegrams_upload_limit_is_explained_instead(
     bot: Harness, scratch: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
