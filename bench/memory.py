@@ -192,7 +192,6 @@ async def run(db: Path, workdir: Path) -> tuple[list[Step], dict[str, int]]:
         supervisor = client.user(SUPERVISOR, "Supervisor")
         dispatcher = client.user(DISPATCHER, "Dispatcher")
         technician = client.user(TECHNICIAN, "Tech 0")
-        figures["before start"] = sampler.now()
         began = time.perf_counter()
         await resident.send("/start")
         await resident.next_message(timeout=START_TIMEOUT)
