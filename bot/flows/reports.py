@@ -100,8 +100,8 @@ async def export_command(update: Update, context: Ctx) -> None:
     assert chat is not None
     stem = f"tickets-{t.when(start, 'yyyyMMdd')}-{t.when(end, 'yyyyMMdd')}"
     # Rows come from the database a batch at a time and go straight into files, so a year
-    # of a big office never sits in memory; the writing is seconds of CPU, off the event
-    # loop, so other chats, the outbox and the scheduler carry on meanwhile.
+    # of a big office never sits in memory. The writing (minutes of CPU for such a year)
+    # is off the event loop, so other chats, the outbox and the scheduler carry on.
     with tempfile.TemporaryDirectory(prefix="repairbot-export-") as tmp:
         with ExportFiles(Path(tmp), stem, t.zone) as files:
 
