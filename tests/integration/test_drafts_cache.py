@@ -16,9 +16,9 @@ from store.db import create_engine
 from store.errors import DraftChanged, NotFound
 from store.services import drafts
 from store.services.drafts import DraftView
-from store.services.report import NewTicket, report
+from store.services.report import report
 from store.uow import Store
-from tests.integration.ticket_world import make_env
+from tests.integration.ticket_world import make_env, new_ticket
 
 
 def statements(store: Store) -> list[str]:
@@ -120,17 +120,7 @@ async def test_filing_replaces_the_cached_draft_with_its_marker(store: Store) ->
     await drafts.save_draft(st.uow(), w.requester, DraftView("summary", {"room_id": w.room_a1}))
     draft = await drafts.get_draft(st.uow(), w.requester)
     assert draft is not None
-    filed = await report(
-        st.uow(),
-        NewTicket(
-            requester_id=w.requester,
-            room_id=w.room_a1,
-            category_key="water",
-            description="The tap drips.",
-            submission_key=draft.data[drafts.KEY],
-        ),
-        draft_owner=w.requester,
-    )
+    filed = await report(st.uow(), new_ticket(w, draft.data[drafts.KEY]), draft_owner=w.requester)
     assert await drafts.get_draft(st.uow(), w.requester) is None
     marker = await drafts.filed_draft(st.uow(), w.requester)
     assert marker is not None and marker.number == filed.ticket.number
@@ -152,13 +142,7 @@ async def test_a_failed_filing_keeps_the_draft(store: Store) -> None:
     with pytest.raises(NotFound):  # the category was retired meanwhile
         await report(
             st.uow(),
-            NewTicket(
-                requester_id=w.requester,
-                room_id=w.room_a1,
-                category_key="no-such-category",
-                description="The tap drips.",
-                submission_key=draft.data[drafts.KEY],
-            ),
+            new_ticket(w, draft.data[drafts.KEY], category="no-such-category"),
             draft_owner=w.requester,
         )
     kept = await drafts.get_draft(st.uow(), w.requester)

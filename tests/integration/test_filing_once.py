@@ -15,19 +15,9 @@ from store.lifecycle import Role, Status
 from store.models import ClaimCode, Outbox, Ticket
 from store.services import booth, drafts
 from store.services.drafts import DraftView
-from store.services.report import NewTicket, report
+from store.services.report import report
 from store.uow import Store
-from tests.integration.ticket_world import World, add_person, make_env, warm_pool
-
-
-def new_ticket(w: World, key: str | None) -> NewTicket:
-    return NewTicket(
-        requester_id=w.requester,
-        room_id=w.room_a1,
-        category_key="water",
-        description="The tap drips.",
-        submission_key=key,
-    )
+from tests.integration.ticket_world import add_person, make_env, new_ticket, warm_pool
 
 
 async def count(store: Store, model: type[Ticket] | type[ClaimCode]) -> int:

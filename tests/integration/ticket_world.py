@@ -221,6 +221,17 @@ async def build_world(store: Store) -> World:
 # --- acting -------------------------------------------------------------------------------
 
 
+def new_ticket(w: World, key: str | None, *, category: str = "water") -> NewTicket:
+    """The requester's water report in room A1, filed from the draft with `key`."""
+    return NewTicket(
+        requester_id=w.requester,
+        room_id=w.room_a1,
+        category_key=category,
+        description="The tap drips.",
+        submission_key=key,
+    )
+
+
 async def file_ticket(
     store: Store,
     world: World,
