@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/scale.py [--sizes 100000,1000000 | --tickets N] [--db sqlite|pg|both]
         [--runs 20] [--pg postgresql+asyncpg://postgres@127.0.0.1:5432] [--explain] [--keep DIR]
+        [--only 'digest figures,/stats 30 days']
 
 For each size, a fresh SQLite file and/or a throw-away PostgreSQL database (created and
 dropped here) gets the sample campus (examples/campus.csv, ~3,000 rooms, through the
@@ -427,6 +428,8 @@ async def run_engine(url: str, n: int, args: argparse.Namespace) -> dict[str, Ti
         )
         result: dict[str, Timing] = {}
         for name, (fn, describe) in screens(store, s).items():
+            if args.only and name not in args.only.split(","):
+                continue
             result[name] = await timed(fn, args.runs, describe)
             print(f"    {name}: {result[name]}", file=sys.stderr)
         if args.explain:
@@ -450,17 +453,23 @@ async def on_sqlite(n: int, args: argparse.Namespace) -> dict[str, Timing]:
 
 
 async def on_postgres(n: int, args: argparse.Namespace) -> dict[str, Timing]:
-    name = f"repairbot_scale_{secrets.token_hex(4)}"
+    # With --keep the database is named for its size and kept, like the SQLite file.
+    name = f"repairbot_scale_{n}" if args.keep else f"repairbot_scale_{secrets.token_hex(4)}"
     admin = create_engine(f"{args.pg}/postgres")
     try:
         async with admin.connect() as conn:
             conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.execute(text(f'CREATE DATABASE "{name}"'))
+            exists = (
+                await conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
+            ).first()
+            if not exists:
+                await conn.execute(text(f'CREATE DATABASE "{name}"'))
         return await run_engine(f"{args.pg}/{name}", n, args)
     finally:
-        async with admin.connect() as conn:
-            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        if not args.keep:
+            async with admin.connect() as conn:
+                conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+                await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         await admin.dispose()
 
 
@@ -497,7 +506,12 @@ async def main() -> None:
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--pg", default="postgresql+asyncpg://postgres@127.0.0.1:5432")
     parser.add_argument("--explain", action="store_true", help="plans at the largest size")
-    parser.add_argument("--keep", help="SQLite only: keep the seeded files in this directory")
+    parser.add_argument(
+        "--keep",
+        help="keep what was seeded: SQLite files in this directory, PostgreSQL databases "
+        "named repairbot_scale_N; a later run with --keep times them again without seeding",
+    )
+    parser.add_argument("--only", help="comma-separated screens to time (default: all)")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else [args.tickets or 100_000]
     explain_flag = args.explain
