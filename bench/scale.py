@@ -69,7 +69,7 @@ from store.models import (
     Ticket,
     TicketFollower,
 )
-from store.services import board, digest, people, places, queries, stats
+from store.services import board, digest, people, places, queries, stats, summaries
 from store.services.location_csv import parse_locations_csv
 from store.uow import Store
 
@@ -426,6 +426,16 @@ async def run_engine(url: str, n: int, args: argparse.Namespace) -> dict[str, Ti
             f"{time.perf_counter() - started:.0f} s: {s.counts}",
             file=sys.stderr,
         )
+        # What the running bot's roll-up job does after an upgrade: every finished ticket
+        # into the day summaries, batch by batch (no pause between batches here).
+        started, batches = time.perf_counter(), 0
+        while (await summaries.summarize_batch(store.uow(), after=0)).last_id is not None:
+            batches += 1
+        print(
+            f"  summarized in {time.perf_counter() - started:.0f} s ({batches} batches); "
+            f"{await summaries.pending(store.uow())} left",
+            file=sys.stderr,
+        )
         result: dict[str, Timing] = {}
         for name, (fn, describe) in screens(store, s).items():
             if args.only and name not in args.only.split(","):
@@ -460,7 +470,9 @@ async def on_postgres(n: int, args: argparse.Namespace) -> dict[str, Timing]:
         async with admin.connect() as conn:
             conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
             exists = (
-                await conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
+                await conn.execute(
+                    text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}
+                )
             ).first()
             if not exists:
                 await conn.execute(text(f'CREATE DATABASE "{name}"'))

@@ -38,7 +38,7 @@ def render_text(d: Digest, texts: Texts) -> str:
             "digest.backlog",
             items=", ".join(f"{texts.status(s)} {n}" for s, n in d.backlog.items()) or "0",
         ),
-        texts("digest.overdue", count=len(d.overdue), items=", ".join(d.overdue[:15]) or "—"),
+        texts("digest.overdue", count=d.overdue_count, items=", ".join(d.overdue) or "—"),
         texts(
             "digest.due_soon",
             count=len(d.due_soon),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,13 +23,15 @@ from bot.digest import send_due_digests
 from bot.sender import OutboxSender
 from bot.settings import Settings
 from store.leader import LeaderLock
-from store.services import sla, sweep
+from store.services import sla, summaries, sweep
 from store.uow import Store
 
 log = logging.getLogger(__name__)
 LEADER_INTERVAL_S = 3.0
 SLA_INTERVAL_S = 30.0
 DIGEST_INTERVAL_S = 60.0
+SUMMARIES_INTERVAL_S = 60.0
+SUMMARIES_BUDGET_S = 30.0
 BATCH_PAUSE_S = 0.12
 
 
@@ -78,6 +81,26 @@ async def sla_tick(
         "closed": await run_batches(store, sla.auto_close_batch, wait),
         "sweeps_started": [str(i) for i in await sweep.repeat_due_campaigns(store.uow())],
     }
+
+
+async def summaries_tick(
+    store: Store, *, pause: Callable[[], Awaitable[None]] | None = None
+) -> int:
+    """Add the tickets closed or cancelled since the last tick to the day summaries
+    (store.services.summaries), a short transaction per batch; returns how many batches
+    ran. After an upgrade the whole history goes through here once, batch by batch."""
+    batches = 0
+    after = 0
+    wait = pause or _between_batches
+    deadline = time.monotonic() + SUMMARIES_BUDGET_S
+    while time.monotonic() < deadline:  # the rest of a long catch-up: at the next tick
+        batch = await summaries.summarize_batch(store.uow(), after=after)
+        if batch.last_id is None:
+            break
+        batches += 1
+        after = batch.last_id
+        await wait()
+    return batches
 
 
 async def run_batches(
@@ -138,6 +161,15 @@ def schedule(
         if sent:
             log.info("digest: sent to %d supervisor(s)", len(sent))
 
+    async def summaries_job(_: Any) -> None:
+        if not leadership.leading:
+            return
+        try:
+            await summaries_tick(store)
+        except OperationalError as exc:
+            log.warning("summaries: database unavailable, will retry: %s", exc.orig)
+
     queue.run_repeating(leader, interval=LEADER_INTERVAL_S, first=LEADER_INTERVAL_S, name="leader")
     queue.run_repeating(sla_job, interval=SLA_INTERVAL_S, first=5.0, name="sla")
     queue.run_repeating(digest_job, interval=DIGEST_INTERVAL_S, first=10.0, name="digest")
+    queue.run_repeating(summaries_job, interval=SUMMARIES_INTERVAL_S, first=15.0, name="summaries")

@@ -9,7 +9,17 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, String, Text, UniqueConstraint, text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+    text,
+)
 from sqlmodel import Field, SQLModel
 
 from store.lifecycle import Role, Status
@@ -127,6 +137,14 @@ class Counter(SQLModel, table=True):
     last: int = 0
 
 
+# A partial index's condition exactly as SQLAlchemy writes `Ticket.summarized == false()`
+# (SQLite uses a partial index only for a query that repeats its condition).
+_NOT_SUMMARIZED: dict[str, Any] = {
+    "sqlite_where": text("summarized = 0"),
+    "postgresql_where": text("summarized = false"),
+}
+
+
 class Ticket(SQLModel, table=True):
     """A repair request and everything its lifecycle records."""
 
@@ -162,6 +180,13 @@ class Ticket(SQLModel, table=True):
             "promised_at",
             "number",
         ),
+        # The day summaries (store.services.summaries): the closed and cancelled tickets
+        # not summarized yet, and the live part of a period the reports still read row by
+        # row (every open ticket and the few finished since the last roll-up), by moment.
+        Index("ix_ticket_to_summarize", "status", "id", **_NOT_SUMMARIZED),
+        Index("ix_ticket_live_created", "created_at", **_NOT_SUMMARIZED),
+        Index("ix_ticket_live_accepted", "accepted_at", **_NOT_SUMMARIZED),
+        Index("ix_ticket_live_completed", "completed_at", **_NOT_SUMMARIZED),
     )
     id: int | None = Field(default=None, primary_key=True)
     number: str = Field(max_length=20, unique=True)
@@ -208,6 +233,9 @@ class Ticket(SQLModel, table=True):
     started_at: datetime | None = None
     completed_at: datetime | None = None
     closed_at: datetime | None = None
+    # Set once this closed or cancelled ticket is in the day summaries; what a report
+    # reads from them, it no longer reads from this row (store.services.summaries).
+    summarized: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
 
 
 class TicketPhoto(SQLModel, table=True):
@@ -323,6 +351,25 @@ class DigestRun(SQLModel, table=True):
     claimed_at: datetime
     chart_sent_at: datetime | None = None
     sent_at: datetime | None = None
+
+
+class DaySummary(SQLModel, table=True):
+    """The figures of one campus-local day in one building, over the tickets that can no
+    longer change (closed or cancelled): a `store.services.tally.Tally` as JSON, grown by
+    the roll-up job and read by /stats and the digest in place of those tickets' rows."""
+
+    day: date = Field(primary_key=True)
+    building_id: int = Field(foreign_key="building.id", primary_key=True)
+    tickets: int = 0  # contributions added (a ticket counts once per day it touched)
+    figures: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class SummaryState(SQLModel, table=True):
+    """The campus zone the day summaries' days are in: when the setting changes, the job
+    starts them again (a day in one zone is not a day in another)."""
+
+    id: int = Field(default=1, primary_key=True)
+    zone: str = Field(max_length=64)
 
 
 class SweepCampaign(SQLModel, table=True):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -15,18 +16,19 @@ from sqlmodel import col, select
 
 from store.lifecycle import OPEN_STATUSES, Role, Status
 from store.models import Building, DigestRun, Person, RoleGrant, Room, Ticket
+from store.services import summaries
 from store.services.stats import (
     OfficeStats,
     TechnicianStats,
     any_ticket,
     as_utc,
     late_clause,
-    median,
     period_stats,
     raw,
     scope_clause,
     utc,
 )
+from store.services.tally import median_of, micros
 from store.uow import UnitOfWork
 
 # A claim whose send never finished (crash, Telegram down) may be taken again after this.
@@ -52,7 +54,8 @@ class Digest:
     office: OfficeStats
     cancelled: int
     backlog: dict[str, int]
-    overdue: list[str]
+    overdue: list[str]  # the first OVERDUE_SHOWN by number
+    overdue_count: int
     due_soon: list[tuple[str, datetime]]
     p90_resolution: timedelta | None
     low_ratings: list[tuple[str, int]]
@@ -157,13 +160,16 @@ async def chart_was_sent(uow: UnitOfWork, person_id: int, day: date) -> bool:
         return run is not None and run.chart_sent_at is not None
 
 
-def _p90(values: list[timedelta]) -> timedelta | None:
-    """Nearest-rank 90th percentile."""
+def _p90(values: list[int]) -> timedelta | None:
+    """Nearest-rank 90th percentile of microsecond durations."""
     if not values:
         return None
     ordered = sorted(values)
     rank = max(1, -(-9 * len(ordered) // 10))  # ceil(0.9 n)
-    return ordered[rank - 1]
+    return timedelta(microseconds=ordered[rank - 1])
+
+
+OVERDUE_SHOWN = 15  # overdue numbers the digest lists; the rest is a count
 
 
 async def digest_figures(uow: UnitOfWork, *, viewer_id: int, day: date, zone: ZoneInfo) -> Digest:
@@ -172,7 +178,8 @@ async def digest_figures(uow: UnitOfWork, *, viewer_id: int, day: date, zone: Zo
     office, technicians = await period_stats(uow, start=start, end=end, viewer_id=viewer_id)
     series_start, _ = local_day_bounds(day - timedelta(days=SERIES_DAYS - 1), zone)
     low = uow.policy.low_rating_threshold
-    async with uow:
+    async with uow.reading():
+        await summaries.snapshot(uow)
         now = uow.now()
         scope = await scope_clause(uow, viewer_id)
 
@@ -181,13 +188,17 @@ async def digest_figures(uow: UnitOfWork, *, viewer_id: int, day: date, zone: Zo
             # through the viewer's buildings and every ticket their rooms ever had.
             return any_ticket(uow, and_(*terms))
 
-        async def fetch(*columns: Any, where: ColumnElement[bool], group: Any = None) -> list[Any]:
-            stmt = (
+        def in_scope(*columns: Any, where: ColumnElement[bool]) -> Any:
+            return (
                 sa_select(*columns)
+                .select_from(Ticket)
                 .join(Room, col(Room.id) == Ticket.room_id)
                 .join(Building, col(Building.id) == Room.building_id)
                 .where(scope, where)
             )
+
+        async def fetch(*columns: Any, where: ColumnElement[bool], group: Any = None) -> list[Any]:
+            stmt = in_scope(*columns, where=where)
             if group is not None:
                 stmt = stmt.group_by(group)
             return list((await uow.session.execute(stmt)).all())
@@ -201,9 +212,17 @@ async def digest_figures(uow: UnitOfWork, *, viewer_id: int, day: date, zone: Zo
                 col(Ticket.status), func.count(), where=open_, group=col(Ticket.status)
             )
         }
-        overdue = [
-            r.number for r in await fetch(col(Ticket.number), where=and_(open_, late_clause(now)))
-        ]
+        late = and_(open_, late_clause(now))
+        overdue_count = int((await fetch(func.count(), where=late))[0][0])
+        overdue = list(
+            (
+                await uow.session.execute(
+                    in_scope(col(Ticket.number), where=late)
+                    .order_by(col(Ticket.number))
+                    .limit(OVERDUE_SHOWN)
+                )
+            ).scalars()
+        )
         due_soon = [
             (r.number, utc(r.promised_at) or now)
             for r in await fetch(
@@ -240,55 +259,55 @@ async def digest_figures(uow: UnitOfWork, *, viewer_id: int, day: date, zone: Zo
                 ),
             )
         ]
-        filed = await fetch(
-            raw(Ticket.created_at), where=by_index(col(Ticket.created_at) >= series_start)
-        )
-        completed_rows = await fetch(
-            raw(Ticket.created_at),
-            raw(Ticket.completed_at),
-            where=by_index(col(Ticket.completed_at) >= series_start),
-        )
-    resolutions: list[timedelta] = []
-    per_day: dict[date, tuple[int, int, list[timedelta]]] = {}
-    for r in filed:
-        created = utc(r.created_at)
-        assert created is not None
-        _count(per_day, created.astimezone(zone).date(), received=1)
-    for r in completed_rows:
-        created, completed = utc(r.created_at), utc(r.completed_at)
-        assert created is not None and completed is not None
-        if start <= completed < end:
-            resolutions.append(completed - created)
-        _count(per_day, completed.astimezone(zone).date(), completed=completed - created)
+        per_day = await _series(uow, scope, series_start, end, zone)
     series = []
     for offset in range(SERIES_DAYS - 1, -1, -1):
         d = day - timedelta(days=offset)
-        received, done, durations = per_day.get(d, (0, 0, []))
-        m = median(durations)
-        series.append(DayPoint(d, received, done, m.total_seconds() / 60 if m else None))
+        received, durations = per_day.get(d, (0, []))
+        m = median_of(durations)
+        series.append(DayPoint(d, received, len(durations), m.total_seconds() / 60 if m else None))
     return Digest(
         day=day,
         office=office,
         cancelled=cancelled,
         backlog=dict(sorted(backlog.items())),
-        overdue=sorted(overdue),
+        overdue=overdue,
+        overdue_count=overdue_count,
         due_soon=sorted(due_soon, key=lambda item: item[1]),
-        p90_resolution=_p90(resolutions),
+        p90_resolution=_p90(per_day.get(day, (0, []))[1]),
         low_ratings=sorted(low_ratings),
         technicians=technicians,
         series=series,
     )
 
 
-def _count(
-    per_day: dict[date, tuple[int, int, list[timedelta]]],
-    day: date,
-    *,
-    received: int = 0,
-    completed: timedelta | None = None,
-) -> None:
-    got, done, durations = per_day.get(day, (0, 0, []))
-    if completed is not None:
-        durations = [*durations, completed]
-        done += 1
-    per_day[day] = (got + received, done, durations)
+async def _series(
+    uow: UnitOfWork, scope: ColumnElement[bool], start: datetime, end: datetime, zone: ZoneInfo
+) -> dict[date, tuple[int, list[int]]]:
+    """Per local day of [start, end): tickets received, and the repair times (µs) of those
+    completed. Whole campus days come from the day summaries; the rest from the rows."""
+    span = await summaries.span(uow, scope, start, end, zone)
+    received: Counter[date] = Counter()
+    durations: dict[date, list[int]] = {}
+    for d, tally in span.days.items():
+        received[d] += tally.by_status.total()
+        durations.setdefault(d, []).extend(tally.resolution)
+    moments = summaries.live_ranges(span, moments=(Ticket.created_at, Ticket.completed_at))
+    rows = await uow.session.execute(
+        sa_select(raw(Ticket.created_at), raw(Ticket.completed_at), col(Ticket.summarized))
+        .join(Room, col(Room.id) == Ticket.room_id)
+        .join(Building, col(Building.id) == Room.building_id)
+        .where(scope, any_ticket(uow, *moments))
+    )
+    fresh, summarized = span.counts(False), span.counts(True)
+    for r in rows:
+        counts = summarized if r.summarized else fresh
+        created, completed = utc(r.created_at), utc(r.completed_at)
+        assert created is not None
+        if counts(created):
+            received[created.astimezone(zone).date()] += 1
+        if completed is not None and counts(completed):
+            durations.setdefault(completed.astimezone(zone).date(), []).append(
+                micros(completed - created)
+            )
+    return {d: (received[d], durations.get(d, [])) for d in set(received) | set(durations)}

@@ -22,12 +22,13 @@ from sqlmodel import col
 from store.errors import InvalidInput, NotPermitted
 from store.lifecycle import OPEN_STATUSES, Status
 from store.models import Building, Campus, Category, FollowUp, Person, Room, Ticket
+from store.services import summaries
 from store.services._common import DISPATCH_ROLES, SUPERVISOR_ROLES, grants_of
 from store.services.queries import HELD_STATUSES
+from store.services.tally import MICROSECOND, Tally, TechTally, accept_wait, median_of
 from store.uow import UnitOfWork
 
 STATS_ROLES = SUPERVISOR_ROLES | DISPATCH_ROLES
-DONE_STATUSES = (Status.COMPLETED, Status.CLOSED)
 WITHIN = timedelta(hours=1)  # the office's headline promise: fixed within the hour
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
@@ -133,10 +134,6 @@ def late_clause(now: datetime) -> ColumnElement[bool]:
     )
 
 
-def _in(value: datetime | None, start: datetime, end: datetime) -> bool:
-    return value is not None and start <= value < end
-
-
 def median(values: list[timedelta]) -> timedelta | None:
     if not values:
         return None
@@ -151,20 +148,6 @@ def _mean(values: list[int]) -> float | None:
 
 def _share(hits: int, total: int) -> float | None:
     return hits / total if total else None
-
-
-def _counted_rating(row: Any) -> int | None:
-    """The ticket's rating as the figures count it: a rating of one's own job never does."""
-    return row.rating if row.rating is not None and row.requester_id != row.assignee_id else None
-
-
-def _accept_wait(
-    created: datetime, dispatched: datetime | None, accepted: datetime | None
-) -> timedelta | None:
-    """How long the job waited for a technician: from dispatch (else filing) to accept."""
-    if accepted is None:
-        return None
-    return accepted - (dispatched or created)
 
 
 def _period(start: datetime, end: datetime) -> tuple[datetime, datetime]:
@@ -223,47 +206,29 @@ def _touching(
     )
 
 
-# --- technicians --------------------------------------------------------------------------
+# --- office and technicians ---------------------------------------------------------------
 
 
-@dataclass
-class _TechAcc:
-    name: str
-    accept: list[timedelta]
-    resolution: list[timedelta]
-    ratings: list[int]
-    done: int = 0
-    reworked: int = 0
-    overdue: int = 0
-
-
-async def _period_rows(
+async def period_tally(
     uow: UnitOfWork, scope: ColumnElement[bool], start: datetime, end: datetime
-) -> list[Any]:
-    """The tickets in scope filed, accepted or completed in the period, with every column
-    the office's and the technicians' figures read: one fetch serves both."""
+) -> Tally:
+    """What the office's and the technicians' figures for [start, end) are computed from:
+    the day summaries of the whole campus days inside the period, plus the rows still
+    read live (the partial days at either end; inside, the tickets not summarized yet).
+    Call `summaries.snapshot` first in the unit."""
+    span = await summaries.span(uow, scope, start, end)
+    tally = span.summarized()
     stmt = (
-        sa_select(
-            col(Ticket.status),
-            col(Category.key),
-            raw(Ticket.created_at),
-            raw(Ticket.dispatched_at),
-            raw(Ticket.accepted_at),
-            raw(Ticket.completed_at),
-            raw(Ticket.due_at),
-            col(Ticket.rework_count),
-            col(Ticket.rating),
-            col(Ticket.requester_id),
-            col(Ticket.assignee_id),
-            col(Person.name),
-        )
+        sa_select(*summaries.FACT_COLUMNS)
         .join(Category, col(Category.id) == Ticket.category_id)
-        .outerjoin(Person, col(Person.id) == Ticket.assignee_id)
         .join(Room, col(Room.id) == Ticket.room_id)
         .join(Building, col(Building.id) == Room.building_id)
-        .where(scope, _touching(uow, start, end))
+        .where(scope, any_ticket(uow, *summaries.live_ranges(span)))
     )
-    return list((await uow.session.execute(stmt)).all())
+    fresh, summarized = span.counts(False), span.counts(True)
+    for row in await uow.session.execute(stmt):
+        tally.add(summaries.facts(row), summarized if row.summarized else fresh)
+    return tally
 
 
 async def _held(uow: UnitOfWork, scope: ColumnElement[bool], now: datetime) -> list[Any]:
@@ -301,114 +266,92 @@ async def office_stats(
 ) -> OfficeStats:
     """The office's figures for the period within the viewer's scope (open counts: now)."""
     start, end = _period(start, end)
-    async with uow:
+    async with uow.reading():
+        await summaries.snapshot(uow)
         scope = await scope_clause(uow, viewer_id)
-        rows = await _period_rows(uow, scope, start, end)
+        tally = await period_tally(uow, scope, start, end)
         open_now = await count_open(uow, scope)
         followups = await open_followups(uow, scope)
-    return _office(rows, start, end, uow.policy.low_rating_threshold, open_now, followups)
+    return _office(tally, start, end, uow.policy.low_rating_threshold, open_now, followups)
 
 
 async def period_stats(
     uow: UnitOfWork, *, start: datetime, end: datetime, viewer_id: int
 ) -> tuple[OfficeStats, list[TechnicianStats]]:
     """office_stats and technician_stats together, as /stats and the digest show them,
-    from one read of the period's tickets instead of two."""
+    from one read of the period instead of two."""
     start, end = _period(start, end)
-    async with uow:
+    async with uow.reading():
+        await summaries.snapshot(uow)
         scope = await scope_clause(uow, viewer_id)
-        rows = await _period_rows(uow, scope, start, end)
+        tally = await period_tally(uow, scope, start, end)
         held = await _held(uow, scope, uow.now())
+        names = await _names(uow, set(tally.techs) - {row.assignee_id for row in held})
         open_now = await count_open(uow, scope)
         followups = await open_followups(uow, scope)
-    office = _office(rows, start, end, uow.policy.low_rating_threshold, open_now, followups)
-    return office, _technicians(rows, held, start, end)
+    office = _office(tally, start, end, uow.policy.low_rating_threshold, open_now, followups)
+    return office, _technicians(tally, held, names)
 
 
-def _technicians(
-    rows: list[Any], held: list[Any], start: datetime, end: datetime
-) -> list[TechnicianStats]:
-    acc: dict[int, _TechAcc] = {}
+async def _names(uow: UnitOfWork, ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    rows = await uow.session.execute(
+        sa_select(col(Person.id), col(Person.name)).where(col(Person.id).in_(sorted(ids)))
+    )
+    return {person_id: name for person_id, name in rows if person_id is not None}
+
+
+def _technicians(tally: Tally, held: list[Any], names: dict[int, str]) -> list[TechnicianStats]:
+    late_now: dict[int, int] = {}
     for assignee_id, name, late in held:
-        acc.setdefault(assignee_id, _TechAcc(name, [], [], [])).overdue += int(late or 0)
-    for row in rows:
-        if row.assignee_id is None:
-            continue
-        status = str(row.status)
-        created, dispatched = utc(row.created_at), utc(row.dispatched_at)
-        accepted, completed = utc(row.accepted_at), utc(row.completed_at)
-        due = utc(row.due_at)
-        assert created is not None
-        a = acc.setdefault(row.assignee_id, _TechAcc(row.name, [], [], []))
-        if _in(accepted, start, end):
-            wait = _accept_wait(created, dispatched, accepted)
-            assert wait is not None
-            a.accept.append(wait)
-        if status in DONE_STATUSES and completed is not None and _in(completed, start, end):
-            a.done += 1
-            a.resolution.append(completed - created)
-            a.reworked += row.rework_count > 0
-            if (rating := _counted_rating(row)) is not None:
-                a.ratings.append(rating)
-            if due is not None and completed > due:
-                a.overdue += 1
-    result = [
-        TechnicianStats(
-            person_id=person_id,
-            name=a.name,
-            jobs_done=a.done,
-            median_accept=median(a.accept),
-            median_resolution=median(a.resolution),
-            average_rating=_mean(a.ratings),
-            rated_jobs=len(a.ratings),
-            rework_rate=_share(a.reworked, a.done),
-            overdue=a.overdue,
+        names[assignee_id] = name
+        late_now[assignee_id] = int(late or 0)
+    result = []
+    for person_id in set(tally.techs) | set(late_now):
+        t = tally.techs.get(person_id) or TechTally()
+        result.append(
+            TechnicianStats(
+                person_id=person_id,
+                name=names.get(person_id, ""),
+                jobs_done=t.done,
+                median_accept=median_of(t.accept),
+                median_resolution=median_of(t.resolution),
+                average_rating=_mean(t.ratings),
+                rated_jobs=len(t.ratings),
+                rework_rate=_share(t.reworked, t.done),
+                overdue=t.overdue + late_now.get(person_id, 0),
+            )
         )
-        for person_id, a in acc.items()
-    ]
     result.sort(key=lambda t: (-t.jobs_done, t.name, t.person_id))
     return result
 
 
+def _ranked(counts: Counter[str]) -> dict[str, int]:
+    """Most first, ties by name: the same order however the counts were added up."""
+    return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+
+
 def _office(
-    rows: list[Any], start: datetime, end: datetime, low: int, open_now: int, followups: int
+    tally: Tally, start: datetime, end: datetime, low: int, open_now: int, followups: int
 ) -> OfficeStats:
-    by_category: Counter[str] = Counter()
-    by_status: Counter[str] = Counter()
-    accept: list[timedelta] = []
-    resolution: list[timedelta] = []
-    ratings: list[int] = []
-    for row in rows:
-        status = str(row.status)
-        created, accepted = utc(row.created_at), utc(row.accepted_at)
-        completed = utc(row.completed_at)
-        assert created is not None
-        if _in(created, start, end):
-            by_category[row.key] += 1
-            by_status[status] += 1
-        if _in(accepted, start, end):
-            wait = _accept_wait(created, utc(row.dispatched_at), accepted)
-            assert wait is not None
-            accept.append(wait)
-        if completed is not None and _in(completed, start, end):
-            resolution.append(completed - created)
-            if (rating := _counted_rating(row)) is not None:
-                ratings.append(rating)
+    within = WITHIN // MICROSECOND
+    resolution = tally.resolution
     return OfficeStats(
         period_start=start,
         period_end=end,
-        reported=by_status.total(),
+        reported=tally.by_status.total(),
         completed=len(resolution),
         open_now=open_now,
-        median_accept=median(accept),
-        median_resolution=median(resolution),
-        within_hour_share=_share(sum(r <= WITHIN for r in resolution), len(resolution)),
-        average_rating=_mean(ratings),
-        rated=len(ratings),
-        low_ratings=sum(r <= low for r in ratings),
+        median_accept=median_of(tally.accept),
+        median_resolution=median_of(resolution),
+        within_hour_share=_share(sum(r <= within for r in resolution), len(resolution)),
+        average_rating=_mean(tally.ratings),
+        rated=len(tally.ratings),
+        low_ratings=sum(r <= low for r in tally.ratings),
         open_followups=followups,
-        by_category=dict(by_category.most_common()),
-        by_status=dict(by_status.most_common()),
+        by_category=_ranked(tally.by_category),
+        by_status=_ranked(tally.by_status),
     )
 
 
@@ -572,7 +515,7 @@ def _export_row(row: Any) -> ExportRow:
         urge_count=row.urge_count,
         rating=row.rating,
         rating_comment=row.rating_comment,
-        accept_minutes=_minutes(_accept_wait(created, dispatched, accepted)),
+        accept_minutes=_minutes(accept_wait(created, dispatched, accepted)),
         resolution_minutes=_minutes(completed - created if completed else None),
     )
 

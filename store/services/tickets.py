@@ -25,6 +25,7 @@ from store.lifecycle import Action, Capacity, Role, Status, authorize
 from store.models import Category, Person, Ticket, TicketEvent
 from store.services.lookups import Place, get_category, get_person, get_place
 from store.services.scope import DISPATCH_ROLES, FILER_ROLES, SUPERVISOR_ROLES, roles_covering
+from store.services.tally import FIGURE_FIELDS
 from store.uow import UnitOfWork
 
 
@@ -117,6 +118,10 @@ async def write(uow: UnitOfWork, ctx: TicketContext, what: str, **values: Any) -
     """Write `values` to the ticket's row if it is still at the version `ctx` was read at,
     bumping the version; else raise TicketChanged saying what it is now. `what` names the
     action for the refusal. The only way any service changes a ticket row."""
+    if ctx.ticket.summarized and not FIGURE_FIELDS.isdisjoint(values):
+        # Nothing leaves a final status, so this is a programming error: the day
+        # summaries already count this ticket as it was (store.services.summaries).
+        raise RuntimeError(f"{what}: ticket {ctx.id} is summarized; its figures cannot change")
     read = ctx.version
     result = await uow.session.execute(
         update(Ticket)

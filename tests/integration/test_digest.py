@@ -223,6 +223,7 @@ async def test_digest_figures_text_and_scope_match_the_hand_computed_ones(
     assert d.backlog == {"deferred": 3, "dispatching": 1, "in_progress": 1}  # fjk, i, g
     assert o.open_now == 5
     assert d.overdue == sorted([n["g"], n["i"], n["j"]])  # f and k keep their promises
+    assert d.overdue_count == 3
     assert d.due_soon == [(n["f"], world.promised["f"])]  # k is 9 days out
     # resolutions 40, 50, 150, 555 minutes
     assert o.median_resolution == minutes(100)

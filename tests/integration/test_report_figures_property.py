@@ -10,6 +10,7 @@ rated by its own technician) ever changes an answer, an example shows it.
 from __future__ import annotations
 
 import asyncio
+import math
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -21,8 +22,8 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, insert
 
 from store.lifecycle import OPEN_STATUSES, Role, Status
-from store.models import FollowUp, Ticket
-from store.services import digest, stats
+from store.models import DaySummary, FollowUp, Ticket
+from store.services import digest, stats, summaries
 from store.services.queries import HELD_STATUSES
 from store.uow import Store
 from tests.factories import make_categories, make_person, make_places
@@ -164,9 +165,12 @@ def reference_office(rows: list[dict[str, Any]], start: datetime, end: datetime)
 
 def reference_technicians(
     rows: list[dict[str, Any]], start: datetime, end: datetime
-) -> dict[int, tuple[int, int, int]]:
-    """person -> (jobs done, overdue, rated jobs), for those with something to show."""
+) -> dict[int, tuple[Any, ...]]:
+    """person -> (jobs done, overdue, rated jobs, median accept, median repair), for those
+    with something to show."""
     out: dict[int, list[int]] = {}
+    accepts: dict[int, list[timedelta]] = {}
+    repairs: dict[int, list[timedelta]] = {}
     for r in rows:
         if r["assignee_id"] is None:
             continue
@@ -179,11 +183,24 @@ def reference_technicians(
         a = out.setdefault(r["assignee_id"], [0, 0, 0])
         if held and _late(r):
             a[1] += 1
+        if _in(r["accepted_at"], start, end):
+            waited = r["accepted_at"] - (r["dispatched_at"] or r["created_at"])
+            accepts.setdefault(r["assignee_id"], []).append(waited)
         if r["status"] in (Status.COMPLETED, Status.CLOSED) and _in(r["completed_at"], start, end):
             a[0] += 1
             a[2] += _rating(r) is not None
             a[1] += r["completed_at"] > r["due_at"]
-    return {k: (v[0], v[1], v[2]) for k, v in out.items()}
+            repairs.setdefault(r["assignee_id"], []).append(r["completed_at"] - r["created_at"])
+    return {
+        k: (
+            v[0],
+            v[1],
+            v[2],
+            stats.median(accepts.get(k, [])),
+            stats.median(repairs.get(k, [])),
+        )
+        for k, v in out.items()
+    }
 
 
 def reference_digest(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -194,6 +211,12 @@ def reference_digest(rows: list[dict[str, Any]]) -> dict[str, Any]:
     completed: Counter[date] = Counter(
         r["completed_at"].astimezone(ZONE).date() for r in rows if r["completed_at"]
     )
+    repairs: dict[date, list[timedelta]] = {}
+    for r in rows:
+        if r["completed_at"]:
+            day = r["completed_at"].astimezone(ZONE).date()
+            repairs.setdefault(day, []).append(r["completed_at"] - r["created_at"])
+    day_done = [r for r in rows if _in(r["completed_at"], start, end)]
     return {
         "backlog": dict(sorted(Counter(str(r["status"]) for r in open_rows).items())),
         "overdue": sorted(r["number"] for r in open_rows if _late(r)),
@@ -220,9 +243,25 @@ def reference_digest(rows: list[dict[str, Any]]) -> dict[str, Any]:
             )
             for o in range(digest.SERIES_DAYS - 1, -1, -1)
         ],
-        "p90_count": sum(_in(r["completed_at"], start, end) for r in rows),
+        "p90": _p90([r["completed_at"] - r["created_at"] for r in day_done]),
+        "series_medians": [
+            None
+            if (m := stats.median(repairs.get(DAY - timedelta(days=o), []))) is None
+            else m.total_seconds() / 60
+            for o in range(digest.SERIES_DAYS - 1, -1, -1)
+        ],
         "series_start": series_start,
     }
+
+
+def _p90(values: list[timedelta]) -> timedelta | None:
+    """Nearest rank: the smallest value with at least 90% of them at or below it."""
+    ordered = sorted(values)
+    return ordered[math.ceil(0.9 * len(ordered)) - 1] if ordered else None
+
+
+# How far the roll-up gets before the reports are read: (batches, tickets per batch).
+rollup = st.tuples(st.integers(0, 12), st.integers(1, 8))
 
 
 # --- the property -------------------------------------------------------------------------
@@ -235,14 +274,15 @@ async def test_figures_equal_a_direct_count_over_random_histories(store: Store) 
     # Hypothesis drives a plain function; it runs in a worker thread and hands each
     # example to this test's event loop, where the store's connections live.
     @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-    @given(st.lists(ticket, max_size=30))
-    def check(tickets: list[dict[str, Any]]) -> None:
-        asyncio.run_coroutine_threadsafe(one_history(tickets), loop).result()
+    @given(st.lists(ticket, max_size=30), rollup)
+    def check(tickets: list[dict[str, Any]], roll: tuple[int, int]) -> None:
+        asyncio.run_coroutine_threadsafe(one_history(tickets, roll), loop).result()
 
-    async def one_history(tickets: list[dict[str, Any]]) -> None:
+    async def one_history(tickets: list[dict[str, Any]], roll: tuple[int, int]) -> None:
         rows = [_row(i, w, t) for i, t in enumerate(tickets, start=1)]
         async with w.store.engine.begin() as conn:
             await conn.execute(delete(FollowUp))
+            await conn.execute(delete(DaySummary))
             await conn.execute(delete(Ticket))
             if rows:
                 await conn.execute(insert(Ticket), rows)
@@ -259,6 +299,12 @@ async def test_figures_equal_a_direct_count_over_random_histories(store: Store) 
             ]
             if followups:
                 await conn.execute(insert(FollowUp), followups)
+        # Some of the finished tickets (or none, or all) go into the day summaries first:
+        # the figures must not depend on how far the roll-up has got.
+        batches, size = roll
+        for _ in range(batches):
+            if (await summaries.summarize_batch(w.store.uow(), limit=size)).last_id is None:
+                break
         mine = [r for r in rows if r["room_id"] == w.rooms[0]]  # the supervisor's building
         start, end = PERIOD
 
@@ -276,9 +322,16 @@ async def test_figures_equal_a_direct_count_over_random_histories(store: Store) 
         techs = await stats.technician_stats(
             w.store.uow(), start=start, end=end, viewer_id=w.supervisor
         )
-        assert {t.person_id: (t.jobs_done, t.overdue, t.rated_jobs) for t in techs} == (
-            reference_technicians(mine, start, end)
-        )
+        assert {
+            t.person_id: (
+                t.jobs_done,
+                t.overdue,
+                t.rated_jobs,
+                t.median_accept,
+                t.median_resolution,
+            )
+            for t in techs
+        } == reference_technicians(mine, start, end)
 
         assert await stats.period_stats(
             w.store.uow(), start=start, end=end, viewer_id=w.supervisor
@@ -287,7 +340,10 @@ async def test_figures_equal_a_direct_count_over_random_histories(store: Store) 
         d = await digest.digest_figures(w.store.uow(), viewer_id=w.supervisor, day=DAY, zone=ZONE)
         ref = reference_digest(mine)
         assert d.backlog == ref["backlog"]
-        assert d.overdue == ref["overdue"]
+        assert d.overdue == ref["overdue"][: digest.OVERDUE_SHOWN]
+        assert d.overdue_count == len(ref["overdue"])
+        assert d.p90_resolution == ref["p90"]
+        assert [p.median_completion_minutes for p in d.series] == ref["series_medians"]
         assert [n for n, _ in d.due_soon] == ref["due_soon"]
         assert d.cancelled == ref["cancelled"]
         assert d.low_ratings == ref["low"]
