@@ -25,7 +25,7 @@ from sqlmodel import col, select
 
 from store.db import create_engine
 from store.models import Ticket
-from store.services import digest, dispatch, queries, stale, stats, work
+from store.services import digest, dispatch, queries, requester, stale, stats, summaries, work
 from store.services.queries import QueueFilter
 from store.uow import Store
 from tests.integration.ticket_world import Env, file_ticket, make_env
@@ -80,6 +80,12 @@ async def env(sqlite_url: str) -> Any:
         await work.start(e.store.uow(), done, w.tom)
         await work.complete(e.store.uow(), done, w.tom)
         await file_ticket(e.store, w)
+        closed = (await file_ticket(e.store, w)).ticket.id  # whole days ago: summarized
+        await dispatch.accept(e.store.uow(), closed, w.tom)
+        await work.start(e.store.uow(), closed, w.tom)
+        await work.complete(e.store.uow(), closed, w.tom)
+        await requester.confirm_and_rate(e.store.uow(), closed, w.requester, 2)
+        clock.advance(timedelta(days=3))
         clock.advance(timedelta(hours=6))
         yield e
     finally:
@@ -108,6 +114,17 @@ def screens(e: Env) -> dict[str, Callable[[], Awaitable[Any]]]:
             st.uow(), viewer_id=w.sam, day=yesterday, zone=zone
         ),
     }
+
+    async def rolled_up() -> Any:
+        # The roll-up's own reads, then both reports reading summaries beside live rows.
+        batches = 0  # the first sets the summaries' zone, the next summarizes
+        while (await summaries.summarize_batch(st.uow())).last_id is not None:
+            batches += 1
+        assert batches == 2 and await summaries.pending(st.uow()) == 0
+        await stats.period_stats(st.uow(), start=start, end=end, viewer_id=w.sam)
+        return await digest.digest_figures(st.uow(), viewer_id=w.sam, day=yesterday, zone=zone)
+
+    calls["rolled up, then /stats and digest"] = rolled_up
     for flt in QueueFilter:
         if flt is not QueueFilter.STALE:
             calls[f"queue {flt.value}"] = lambda flt=flt: queries.dispatcher_queue(  # type: ignore[misc]
@@ -126,6 +143,7 @@ SCREENS = [
     "/stats technicians",
     "/stats",
     "digest",
+    "rolled up, then /stats and digest",
     *[f"queue {f.value}" for f in QueueFilter if f is not QueueFilter.STALE],
 ]
 
