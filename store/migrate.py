@@ -48,6 +48,23 @@ async def upgrade(url: str, revision: str = "head") -> None:
         await engine.dispose()
 
 
+async def downgrade(url: str, revision: str) -> None:
+    """Take the database at `url` back to `revision` in one transaction (operators: back up
+    first; the tests check each data-carrying revision both ways)."""
+    config = make_config(url)
+
+    def _downgrade(connection: Connection) -> None:
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
+
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(_downgrade)
+    finally:
+        await engine.dispose()
+
+
 def upgrade_sync(url: str, revision: str = "head") -> None:
     """`upgrade` for callers without an event loop (not from inside a running loop)."""
     asyncio.run(upgrade(url, revision))

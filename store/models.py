@@ -14,6 +14,7 @@ from sqlalchemy import (
     BigInteger,
     Column,
     Index,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -355,13 +356,13 @@ class DigestRun(SQLModel, table=True):
 
 class DaySummary(SQLModel, table=True):
     """The figures of one campus-local day in one building, over the tickets that can no
-    longer change (closed or cancelled): a `store.services.tally.Tally` as JSON, grown by
+    longer change (closed or cancelled): a `store.services.tally.Tally`, packed, grown by
     the roll-up job and read by /stats and the digest in place of those tickets' rows."""
 
     day: date = Field(primary_key=True)
     building_id: int = Field(foreign_key="building.id", primary_key=True)
     tickets: int = 0  # contributions added (a ticket counts once per day it touched)
-    figures: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    tally: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
 class SummaryState(SQLModel, table=True):

@@ -34,7 +34,7 @@ from bot.i18n import Texts, language_from_telegram
 from bot.settings import Settings
 from bot.ui import duration, share
 from store.errors import NotFound, NotPermitted
-from store.services import board
+from store.services import board, stats
 from store.uow import Store
 
 log = logging.getLogger(__name__)
@@ -267,8 +267,7 @@ class BoardServer:
         data = await self._overview(request, person_id)
         t = self._texts(viewer)
         by_status = [(t.status(s), n) for s, n in sorted(data.open_by_status.items())]
-        cap = board.FOLLOWUP_CAP
-        followups = f"{cap}+" if data.open_followups > cap else data.open_followups
+        followups = stats.capped(data.open_followups)
         return self._render(
             "overview.html", viewer, o=data, status_bars=by_status, followups=followups
         )

@@ -65,7 +65,7 @@ async def stats_command(update: Update, context: Ctx) -> None:
             rating=average_rating(office.average_rating),
             rated=office.rated,
             low=office.low_ratings,
-            followups=office.open_followups,
+            followups=stats.capped(office.open_followups),
         ),
         "",
     ]

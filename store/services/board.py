@@ -22,7 +22,6 @@ from store.models import (
     BoardSignIn,
     Building,
     Campus,
-    FollowUp,
     Person,
     RoleGrant,
     Room,
@@ -38,7 +37,6 @@ SIGNIN_TTL = timedelta(minutes=10)
 HOT_ROOM_DAYS = 90
 HOT_ROOM_MIN = 2  # faults in HOT_ROOM_DAYS that make a room "hot"
 LIST_LIMIT = 50  # rows per list on the board; the count says how many there are
-FOLLOWUP_CAP = 100  # open follow-ups are counted up to here, then shown as "100+"
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +77,7 @@ class Overview:
     completed_week: int
     week: Durations
     low_ratings: list[TicketView]
-    open_followups: int  # at most FOLLOWUP_CAP + 1, meaning "more than FOLLOWUP_CAP"
+    open_followups: int  # at most stats.FOLLOWUP_CAP + 1, meaning "more than the cap"
     my_jobs: list[TicketView] = field(default_factory=list)
 
 
@@ -180,7 +178,8 @@ async def redeem_signin(uow: UnitOfWork, token: str) -> Viewer:
 # assignee) and reaches room and building by key. On SQLite, which has no statistics, a
 # scope clause on building would otherwise make it walk the viewer's rooms and every
 # ticket each room ever had: `ticket.room_id + 0` in the join takes that path away, as in
-# stats.open_followups (13 s -> well under a second at 1,000,000 tickets).
+# stats.open_followups (13 s -> well under a second at 1,000,000 tickets). Open
+# follow-ups are stats.open_followups, counted to "100+" as on /stats and the digest.
 
 
 def _sqlite(uow: UnitOfWork) -> bool:
@@ -322,26 +321,8 @@ async def overview(
                 # Rated after completion: the completion index bounds the search.
                 col(Ticket.completed_at) >= week_start - timedelta(days=7),
             ),
-            open_followups=await _open_followups(uow, scope),
+            open_followups=await stats.open_followups(uow, scope),
         )
-
-
-async def _open_followups(uow: UnitOfWork, scope: ColumnElement[bool]) -> int:
-    """Unresolved follow-ups in scope, counted up to FOLLOWUP_CAP + 1 ("100+"): the board
-    needs to know there is a pile, not its exact height. With the cap both engines walk
-    the open follow-ups (`ix_followup_open`) and stop; an exact count made PostgreSQL
-    hash-join them with a sequential scan of every ticket (150-210 ms at 1,000,000)."""
-    found = (
-        sa_select(col(FollowUp.id))
-        .join(Ticket, col(Ticket.id) == FollowUp.ticket_id)
-        .join(Room, col(Room.id) == _room_of_ticket(uow))
-        .join(Building, col(Building.id) == Room.building_id)
-        .where(scope, col(FollowUp.resolved_at).is_(None))
-        .limit(FOLLOWUP_CAP + 1)
-        .subquery()
-    )
-    stmt = sa_select(func.count()).select_from(found)
-    return int((await uow.session.execute(stmt)).scalar_one())
 
 
 def _jobs_only(jobs: list[TicketView]) -> Overview:

@@ -289,7 +289,8 @@ async def _series(
     span = await summaries.span(uow, scope, start, end, zone)
     received: Counter[date] = Counter()
     durations: dict[date, list[int]] = {}
-    for d, tally in span.days.items():
+    for d in span.days:
+        tally = span.on(d)
         received[d] += tally.by_status.total()
         durations.setdefault(d, []).extend(tally.resolution)
     moments = summaries.live_ranges(span, moments=(Ticket.created_at, Ticket.completed_at))

@@ -32,6 +32,7 @@ STATS_ROLES = SUPERVISOR_ROLES | DISPATCH_ROLES
 WITHIN = timedelta(hours=1)  # the office's headline promise: fixed within the hour
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
+FOLLOWUP_CAP = 100  # open follow-ups are counted up to here, then shown as "100+"
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ class OfficeStats:
     average_rating: float | None
     rated: int
     low_ratings: int
-    open_followups: int
+    open_followups: int  # at most FOLLOWUP_CAP + 1, meaning "more than FOLLOWUP_CAP"
     by_category: dict[str, int]
     by_status: dict[str, int]
 
@@ -371,27 +372,34 @@ async def count_open(uow: UnitOfWork, scope: ColumnElement[bool]) -> int:
 
 
 async def open_followups(uow: UnitOfWork, scope: ColumnElement[bool]) -> int:
-    """Unresolved follow-ups on tickets in scope: read from the open follow-ups
-    (`ix_followup_open`), then their tickets by key, never every ticket in scope."""
+    """Unresolved follow-ups on tickets in scope, counted up to FOLLOWUP_CAP + 1 (shown as
+    "100+": a supervisor needs to know there is a pile, not its exact height). Both
+    engines walk the open follow-ups (`ix_followup_open`), reach ticket, room and building
+    by key, and stop at the cap. An exact count cost PostgreSQL a hash join with a
+    sequential scan of every ticket (150-210 ms at 1,000,000 tickets, 18,655 open
+    follow-ups) and SQLite ~40 ms of key lookups."""
     room_of_ticket: Any = col(Ticket.room_id)
     if uow.session.get_bind().dialect.name != "postgresql":
         # SQLite has no statistics and, given the scope on building, would start from the
         # viewer's buildings and walk every ticket their rooms ever had; an expression in
-        # place of the bare column takes that index off the table, so it starts from
-        # the (few) open follow-ups and reaches ticket, room and building by key.
+        # place of the bare column takes that index off the table.
         room_of_ticket = room_of_ticket + 0
-    return int(
-        (
-            await uow.session.execute(
-                sa_select(func.count())
-                .select_from(FollowUp)
-                .join(Ticket, col(Ticket.id) == FollowUp.ticket_id)
-                .join(Room, col(Room.id) == room_of_ticket)
-                .join(Building, col(Building.id) == Room.building_id)
-                .where(scope, col(FollowUp.resolved_at).is_(None))
-            )
-        ).scalar_one()
+    found = (
+        sa_select(col(FollowUp.id))
+        .join(Ticket, col(Ticket.id) == FollowUp.ticket_id)
+        .join(Room, col(Room.id) == room_of_ticket)
+        .join(Building, col(Building.id) == Room.building_id)
+        .where(scope, col(FollowUp.resolved_at).is_(None))
+        .limit(FOLLOWUP_CAP + 1)
+        .subquery()
     )
+    counted = sa_select(func.count()).select_from(found)
+    return int((await uow.session.execute(counted)).scalar_one())
+
+
+def capped(count: int) -> str:
+    """A count of open follow-ups as shown: "100+" past the cap."""
+    return f"{FOLLOWUP_CAP}+" if count > FOLLOWUP_CAP else str(count)
 
 
 # --- export -------------------------------------------------------------------------------

@@ -58,6 +58,7 @@ assert not any(rule.sources & FINAL_STATUSES for rule in TRANSITIONS.values())
 
 BATCH = 500  # tickets summarized per transaction: a short write, then the users' turn
 STATE_ID = 1
+EMPTY = Tally().to_bytes()
 
 
 def not_summarized() -> ColumnElement[bool]:
@@ -132,12 +133,12 @@ def _zone_ready(state: SummaryState | None, zone: str) -> bool:
 class Span:
     """A period split into what the summaries answer and what rows must answer.
 
-    `days` maps each local day wholly inside [start, end) to its summarized tally (empty
-    when no summary could be used); `inner` is the instants those days cover."""
+    `days` maps each local day wholly inside [start, end) to its summary rows, packed
+    (none when no summary could be used); `inner` is the instants those days cover."""
 
     start: datetime
     end: datetime
-    days: dict[date, Tally] = field(default_factory=dict)
+    days: dict[date, list[bytes]] = field(default_factory=dict)
     inner: tuple[datetime, datetime] | None = None
 
     def counts(self, summarized: bool) -> Any:
@@ -162,10 +163,11 @@ class Span:
 
     def summarized(self) -> Tally:
         """Every covered day's summaries added up."""
-        total = Tally()
-        for tally in self.days.values():
-            total.merge(tally)
-        return total
+        return Tally.sum_packed(packed for parts in self.days.values() for packed in parts)
+
+    def on(self, day: date) -> Tally:
+        """One covered day's summaries added up."""
+        return Tally.sum_packed(self.days.get(day, ()))
 
 
 async def snapshot(uow: UnitOfWork) -> None:
@@ -202,17 +204,13 @@ async def span(
         return result
     result.inner = (local_midnight(first, tz), local_midnight(last, tz))
     rows = await uow.session.execute(
-        sa_select(col(DaySummary.day), col(DaySummary.figures))
+        sa_select(col(DaySummary.day), col(DaySummary.tally))
         .join(Building, col(Building.id) == DaySummary.building_id)
         .where(scope, col(DaySummary.day) >= first, col(DaySummary.day) < last)
     )
-    days: dict[date, Tally] = {}
-    for day, figures in rows:
-        part = Tally.from_json(figures)
-        if day in days:
-            days[day].merge(part)
-        else:
-            days[day] = part
+    days: dict[date, list[bytes]] = {}
+    for day, packed in rows:
+        days.setdefault(day, []).append(packed)
     result.days = days
     return result
 
@@ -299,12 +297,7 @@ async def _add(uow: UnitOfWork, parts: dict[tuple[date, int], tuple[Tally, int]]
     insert = pg_insert if pg else sqlite_insert
     await session.execute(
         insert(DaySummary)
-        .values(
-            [
-                {"day": day, "building_id": b, "tickets": 0, "figures": Tally().to_json()}
-                for day, b in parts
-            ]
-        )
+        .values([{"day": day, "building_id": b, "tickets": 0, "tally": EMPTY} for day, b in parts])
         .on_conflict_do_nothing()
     )
     keys = tuple_(col(DaySummary.day), col(DaySummary.building_id))
@@ -313,20 +306,20 @@ async def _add(uow: UnitOfWork, parts: dict[tuple[date, int], tuple[Tally, int]]
             col(DaySummary.day),
             col(DaySummary.building_id),
             col(DaySummary.tickets),
-            col(DaySummary.figures),
+            col(DaySummary.tally),
         )
         .where(keys.in_(list(parts)))
         .with_for_update()
     )
     merged = []
-    for day, b, tickets, figures in current:
+    for day, b, tickets, packed in current:
         tally, n = parts[day, b]
         merged.append(
             {
                 "day": day,
                 "building_id": b,
                 "tickets": tickets + n,
-                "figures": Tally.from_json(figures).merge(tally).to_json(),
+                "tally": Tally.from_bytes(packed).merge(tally).to_bytes(),
             }
         )
     await session.execute(update(DaySummary), merged)

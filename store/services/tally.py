@@ -2,20 +2,31 @@
 
 A `Tally` holds what /stats and the digest compute their figures from: counts of the
 tickets filed, and the exact durations and ratings behind the medians and averages. It is
-filled from ticket rows (`add`), merged with other tallies (`merge`), and stored as JSON
-(`to_json` / `from_json`): the day summaries (store.services.summaries) are tallies of the
+filled from ticket rows (`add`), merged with other tallies (`merge`), and stored packed
+(`to_bytes` / `from_bytes`): the day summaries (store.services.summaries) are tallies of the
 tickets that can no longer change, one per day and building, and a report adds the
 summaries of the days it covers to a tally of the few rows it still reads live. Because
 both paths go through `add`, a summary says exactly what the rows said.
 
 Durations are whole microseconds (ints), so merging, storing and sorting stay exact: the
 medians are the same timedeltas the rows give.
+
+The packed form is a format byte and the length of a small JSON head (the counters, and
+per technician the scalars and how many values each list has), the head, then every
+duration and rating as little-endian int64 in the head's order. A report reads a summary
+row per day and building, up to a few thousand of them: a JSON list of integers costs
+about 25x more to read back than `array.frombytes` (migration 0006 converted the JSON
+summaries that 0005 wrote; `to_json` / `from_json` stay for it and its downgrade).
 """
 
 from __future__ import annotations
 
+import json
+import struct
+import sys
+from array import array
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -42,6 +53,8 @@ FIGURE_FIELDS = frozenset(
     }
 )
 MICROSECOND = timedelta(microseconds=1)
+PACKED_FORMAT = 1
+_PREFIX = struct.Struct("<BI")  # format, length of the JSON head
 
 
 def micros(delta: timedelta) -> int:
@@ -203,3 +216,99 @@ class Tally:
                 for person_id, (a, r, g, done, reworked, overdue) in data["t"].items()
             },
         )
+
+    def to_bytes(self) -> bytes:
+        """The packed form (see the module's docstring)."""
+        techs = list(self.techs.items())
+        head = {
+            "c": dict(self.by_category),
+            "s": dict(self.by_status),
+            "n": [len(self.accept), len(self.resolution), len(self.ratings)],
+            "t": [
+                [
+                    pid,
+                    len(t.accept),
+                    len(t.resolution),
+                    len(t.ratings),
+                    t.done,
+                    t.reworked,
+                    t.overdue,
+                ]
+                for pid, t in techs
+            ],
+        }
+        head_bytes = json.dumps(head, separators=(",", ":")).encode()
+        values = array("q", self.accept)
+        values.extend(self.resolution)
+        values.extend(self.ratings)
+        for _, t in techs:
+            values.extend(t.accept)
+            values.extend(t.resolution)
+            values.extend(t.ratings)
+        if sys.byteorder != "little":
+            values.byteswap()
+        return _PREFIX.pack(PACKED_FORMAT, len(head_bytes)) + head_bytes + values.tobytes()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Tally:
+        return cls.sum_packed([data])
+
+    @classmethod
+    def sum_packed(cls, parts: Iterable[bytes]) -> Tally:
+        """The sum of packed tallies, added up as arrays: a report adds ~1,000 summary rows,
+        and merging each as lists cost ~35 µs of Python per row, this ~5."""
+        by_category: Counter[str] = Counter()
+        by_status: Counter[str] = Counter()
+        office: _Lists = (array("q"), array("q"), array("q"))
+        techs: dict[int, tuple[_Lists, list[int]]] = {}
+        for data in parts:
+            version, size = _PREFIX.unpack_from(data)
+            if version != PACKED_FORMAT:
+                raise ValueError(f"a tally packed in format {version}, not {PACKED_FORMAT}")
+            start = _PREFIX.size + size
+            head = json.loads(data[_PREFIX.size : start])
+            body = memoryview(data)[start:]
+            by_category.update(head["c"])
+            by_status.update(head["s"])
+            pos = _fill(office, head["n"], body, 0)
+            for pid, na, nr, ng, done, reworked, overdue in head["t"]:
+                lists, scalars = techs.get(pid) or techs.setdefault(
+                    pid, ((array("q"), array("q"), array("q")), [0, 0, 0])
+                )
+                pos = _fill(lists, (na, nr, ng), body, pos)
+                scalars[0] += done
+                scalars[1] += reworked
+                scalars[2] += overdue
+            if pos != len(body):
+                raise ValueError(
+                    f"a packed tally with {len(body) - pos} bytes its head does not name"
+                )
+        return cls(
+            by_category,
+            by_status,
+            *_as_lists(office),
+            {
+                pid: TechTally(*_as_lists(lists), *scalars)
+                for pid, (lists, scalars) in techs.items()
+            },
+        )
+
+
+_Lists = tuple["array[int]", "array[int]", "array[int]"]
+
+
+def _fill(into: _Lists, counts: Iterable[int], body: memoryview, pos: int) -> int:
+    """Append the next values of `body` (counts[i] of them to into[i]); the new position."""
+    for target, n in zip(into, counts, strict=True):
+        end = pos + 8 * n
+        target.frombytes(body[pos:end])
+        pos = end
+    return pos
+
+
+def _as_lists(arrays: _Lists) -> tuple[list[int], list[int], list[int]]:
+    if sys.byteorder != "little":
+        for values in arrays:
+            values.byteswap()
+    a, r, g = arrays
+    return a.tolist(), r.tolist(), g.tolist()

@@ -23,7 +23,7 @@ from bot.board.auth import COOKIE, make_session, sign_init_data
 from bot.board.server import BoardServer
 from bot.settings import Settings
 from store.models import FollowUp, Person, RoleGrant
-from store.services import board, dispatch
+from store.services import board, dispatch, stats
 from store.uow import Store
 from tests.integration.ticket_world import Env, file_ticket, make_env
 
@@ -183,7 +183,7 @@ async def test_open_follow_ups_are_counted_up_to_a_cap(
         await uow.commit()
     _status, overview = await web.get("/board/api/overview", w.sam)
     assert overview["open_followups"] == 2  # South's is not Sam's
-    monkeypatch.setattr(board, "FOLLOWUP_CAP", 1)
+    monkeypatch.setattr(stats, "FOLLOWUP_CAP", 1)
     _status, overview = await web.get("/board/api/overview", w.sam)
     assert overview["open_followups"] == 2  # more than the cap
     status, page = await web.get("/board/", w.sam, **{"Accept-Language": "en"})

@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import json
 import secrets
+from collections import Counter
+from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import text
 
-from store.migrate import MIGRATIONS_DIR, current_revision, head_revision, schema_diff, upgrade
+from store.db import create_engine
+from store.migrate import (
+    MIGRATIONS_DIR,
+    current_revision,
+    downgrade,
+    head_revision,
+    schema_diff,
+    upgrade,
+)
+from store.services.tally import Tally, TechTally
 
 
 def test_exactly_one_head_shipped_inside_the_package() -> None:
@@ -60,3 +74,59 @@ async def test_run_refuses_a_postgres_database_it_cannot_reach_or_that_is_not_mi
     assert "hunter2" not in str(refused.value) and "***" in str(refused.value)
     migrated = await open_store(Settings(database={"url": postgres_url}))
     await migrated.dispose()
+
+
+async def test_the_json_day_summaries_are_packed_in_place_and_unpacked_on_the_way_back(
+    db_url: str,
+) -> None:
+    # 0006 converts what the roll-up job already summarized under 0005 instead of making
+    # it summarize a million tickets again; its downgrade gives the same JSON back.
+    day_one = Tally(
+        Counter({"plumbing": 3, "electrical": 1}),
+        Counter({"closed": 3, "cancelled": 1}),
+        [60_000_000, 7_200_000_000],
+        [86_400_000_000, 3_600_000_000, 1],
+        [5, 1],
+        {7: TechTally([60_000_000], [86_400_000_000], [5], 1, 0, 1), 9: TechTally()},
+    )
+    quiet = Tally()  # a row made and never grown still converts
+    tallies = {
+        f"2026-0{month}-0{d}": day_one if d % 2 else quiet for month in (3, 4) for d in (1, 2, 3)
+    }
+    engine = create_engine(db_url)
+
+    async def run(sql: str, **params: object) -> list[Any]:
+        async with engine.begin() as conn:
+            result = await conn.execute(text(sql), params)
+            return list(result.all()) if result.returns_rows else []
+
+    await downgrade(db_url, "0005")
+    try:
+        await run("INSERT INTO campus (id, name) VALUES (1, 'North')")
+        await run("INSERT INTO building (id, campus_id, name) VALUES (1, 1, 'Hall A')")
+        for day, tally in tallies.items():
+            await run(
+                "INSERT INTO daysummary (day, building_id, tickets, figures) "
+                "VALUES (:day, 1, 4, :figures)",
+                day=date.fromisoformat(day),
+                figures=json.dumps(tally.to_json()),
+            )
+    finally:
+        await upgrade(db_url)
+    try:
+        rows = await run("SELECT day, tickets, tally FROM daysummary ORDER BY day")
+        assert {str(day): Tally.from_bytes(bytes(packed)) for day, _, packed in rows} == tallies
+        assert {tickets for _, tickets, _ in rows} == {4}
+        await downgrade(db_url, "0005")
+        back = await run("SELECT day, figures FROM daysummary ORDER BY day")
+        assert {
+            str(day): Tally.from_json(json.loads(f) if isinstance(f, str) else f)
+            for day, f in back
+        } == tallies
+    finally:
+        await upgrade(db_url)
+        await run("DELETE FROM daysummary")
+        await run("DELETE FROM building")
+        await run("DELETE FROM campus")
+        await engine.dispose()
+    assert await schema_diff(db_url) == []

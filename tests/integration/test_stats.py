@@ -29,7 +29,7 @@ import pytest
 
 from store.errors import InvalidInput, NotPermitted, OwnTicket
 from store.lifecycle import Role, Status
-from store.services import dispatch, places, requester, work
+from store.services import dispatch, places, requester, stats, work
 from store.services.report import NewTicket, report
 from store.services.stats import (
     OfficeStats,
@@ -200,6 +200,18 @@ async def test_scope_decides_which_tickets_count(world: Scenario) -> None:
     assert everything.within_hour_share == pytest.approx(2 / 5)
     assert everything.average_rating == pytest.approx(3.0)
     assert (everything.low_ratings, everything.open_followups) == (2, 2)
+
+
+async def test_open_follow_ups_are_counted_to_a_cap_and_shown_as_more(
+    world: Scenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A pile of follow-ups is counted only up to the cap: /stats says "1+" here, as the
+    # board does, instead of walking every open follow-up of years.
+    monkeypatch.setattr(stats, "FOLLOWUP_CAP", 1)
+    capped = await office_stats(world.store.uow(), viewer_id=world.ada, **PERIOD)
+    assert capped.open_followups == 2 and stats.capped(capped.open_followups) == "1+"
+    e2 = await office_stats(world.store.uow(), viewer_id=world.sup_e2, **PERIOD)
+    assert stats.capped(e2.open_followups) == "1"
 
 
 async def test_period_limits_what_is_counted(world: Scenario) -> None:
