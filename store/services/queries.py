@@ -153,14 +153,14 @@ async def ticket_detail(
     uow: UnitOfWork, ticket_id: int, viewer_id: int
 ) -> tuple[TicketView, frozenset[Capacity]]:
     """A ticket the viewer may see, with the capacities that decide their buttons."""
-    async with uow:
+    async with uow.reading():
         caps = await viewer_capacities(uow, ticket_id, viewer_id)
         return await ticket_view(uow, ticket_id), caps
 
 
 async def timeline(uow: UnitOfWork, ticket_id: int, viewer_id: int) -> list[EventView]:
     """The ticket's whole history, oldest first, for someone allowed to see it."""
-    async with uow:
+    async with uow.reading():
         await viewer_capacities(uow, ticket_id, viewer_id)
         rows = await uow.session.execute(
             select(TicketEvent, Person.name)
@@ -328,7 +328,7 @@ async def dispatcher_queue(
     an OFFSET into it are cheap. The stale list, which grows with the years, is paged by
     `stale_tickets` instead.
     """
-    async with uow:
+    async with uow.reading():
         scope = await dispatcher_scope(uow, person_id, {Role.DISPATCHER, Role.ADMIN})
         where: list[Any] = [scope, _queue_clause(flt, uow.now())]
         total = (
@@ -377,7 +377,7 @@ HELD_RANK = case(
 async def technician_jobs(uow: UnitOfWork, person_id: int) -> list[TicketView]:
     """The technician's open jobs, grouped by state, oldest first within a state; jobs
     forgotten past STALE_AFTER are on the dispatcher's stale list instead."""
-    async with uow:
+    async with uow.reading():
         since = uow.now() - STALE_AFTER
         return await ticket_views(
             uow,
@@ -448,7 +448,7 @@ async def on_duty_technicians(
     uow: UnitOfWork, room_id: int, category_key: str
 ) -> list[TechnicianLoad]:
     """On-duty technicians eligible for a room and category, least loaded first."""
-    async with uow:
+    async with uow.reading():
         room = await uow.session.get(Room, room_id)
         if room is None:
             raise NotFound("room", room_id=room_id)

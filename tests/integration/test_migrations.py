@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from store.db import create_engine
 from store.migrate import (
     MIGRATIONS_DIR,
     current_revision,
@@ -22,6 +21,7 @@ from store.migrate import (
     upgrade,
 )
 from store.services.tally import Tally, TechTally
+from store.uow import Store
 
 
 def test_exactly_one_head_shipped_inside_the_package() -> None:
@@ -77,7 +77,7 @@ async def test_run_refuses_a_postgres_database_it_cannot_reach_or_that_is_not_mi
 
 
 async def test_the_json_day_summaries_are_packed_in_place_and_unpacked_on_the_way_back(
-    db_url: str,
+    db_url: str, store: Store
 ) -> None:
     # 0006 converts what the roll-up job already summarized under 0005 instead of making
     # it summarize a million tickets again; its downgrade gives the same JSON back.
@@ -93,7 +93,7 @@ async def test_the_json_day_summaries_are_packed_in_place_and_unpacked_on_the_wa
     tallies = {
         f"2026-0{month}-0{d}": day_one if d % 2 else quiet for month in (3, 4) for d in (1, 2, 3)
     }
-    engine = create_engine(db_url)
+    engine = store.engine  # the database emptied for this test
 
     async def run(sql: str, **params: object) -> list[Any]:
         async with engine.begin() as conn:
@@ -128,5 +128,4 @@ async def test_the_json_day_summaries_are_packed_in_place_and_unpacked_on_the_wa
         await run("DELETE FROM daysummary")
         await run("DELETE FROM building")
         await run("DELETE FROM campus")
-        await engine.dispose()
     assert await schema_diff(db_url) == []

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 import pytest
 from sqlmodel import select
 
-from store.models import Person
+from store.lifecycle import Status
+from store.models import Person, Ticket
+from store.services import dispatch, queries
 from store.services.people import ensure_person, person_by_telegram_id
 from store.uow import Store
+from tests.integration.ticket_world import build_world, file_ticket
 
 
 async def test_a_reader_answers_while_a_writer_holds_its_transaction(store: Store) -> None:
@@ -33,3 +39,34 @@ async def test_a_read_unit_refuses_to_commit(store: Store) -> None:
     with pytest.raises(RuntimeError, match="read-only"):
         async with store.read() as uow:
             await uow.commit()
+
+
+async def test_the_staff_screens_answer_while_a_writer_holds_its_transaction(
+    store: Store,
+) -> None:
+    # A technician's jobs, the dispatcher's queue, a ticket's card and its history are
+    # reads: they neither wait for a writer nor make one wait. Before, each opened a
+    # writing unit (BEGIN IMMEDIATE on SQLite, behind the one writer) and stalled here.
+    w = await build_world(store)
+    t = (await file_ticket(store, w)).ticket
+    await dispatch.accept(store.uow(), t.id, w.tom)
+    async with store.uow() as writer:
+        row = await writer.session.get(Ticket, t.id)
+        assert row is not None
+        row.description = "Changed, not committed yet."
+        await writer.flush()
+
+        async def screens() -> tuple[Any, ...]:
+            return (
+                await queries.technician_jobs(store.uow(), w.tom),
+                await queries.dispatcher_queue(store.uow(), w.dana, queries.QueueFilter.ALL),
+                await queries.ticket_detail(store.uow(), t.id, w.tom),
+                await queries.timeline(store.uow(), t.id, w.tom),
+                await queries.on_duty_technicians(store.uow(), w.room_a1, "water"),
+            )
+
+        jobs, queue, (card, _caps), history, on_duty = await asyncio.wait_for(screens(), 10)
+        assert [j.number for j in jobs] == [t.number] == [q.number for q in queue.items]
+        assert card.status == Status.ASSIGNED and card.description == t.description
+        assert [e.action for e in history][-1] == "accept"
+        assert w.tom in {tech.person_id for tech in on_duty}
