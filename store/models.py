@@ -168,7 +168,9 @@ class Ticket(SQLModel, table=True):
         # by status and target, so they seek to the live part of a long history.
         Index("ix_ticket_status_due", "status", "due_at"),
         Index("ix_ticket_status_promised", "status", "promised_at"),
-        Index("ix_ticket_assignee_status", "assignee_id", "status"),
+        # A technician's jobs: a range seek per held status on the target, so the jobs
+        # they left open for years are skipped in the index (targets.live_clause).
+        Index("ix_ticket_assignee_targets", "assignee_id", "status", "due_at", "promised_at"),
         # The open backlog the digest and /stats count (open now, per status, per
         # technician, late ones) read from this index alone, never the ticket rows:
         # ten times faster over the tickets left open for years.

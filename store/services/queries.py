@@ -384,8 +384,9 @@ async def technician_jobs(uow: UnitOfWork, person_id: int) -> list[TicketView]:
             uow,
             [
                 col(Ticket.assignee_id) == person_id,
-                # Outside the OR as well, so the seek is (assignee_id, status) and not
-                # every ticket the technician ever had.
+                # Outside the OR as well, so the seek is (assignee_id, status) on
+                # `ix_ticket_assignee_targets`, whose targets then skip, in the index,
+                # the jobs left open for years (not every ticket they ever had).
                 col(Ticket.status).in_(HELD_STATUSES),
                 targets_between(HELD_STATUSES, since=since),
             ],

@@ -155,6 +155,18 @@ async def test_every_ticket_read_is_a_seek(env: Env, screen: str) -> None:
         assert not ROOM_WALK.search(plan), f"{screen} walks every room's tickets:\n{sql}\n{plan}"
 
 
+async def test_a_technicians_jobs_are_one_seek_to_their_own_live_jobs(env: Env) -> None:
+    # Not every live job of every technician filtered by assignee (the status-and-target
+    # indexes), nor every job they ever left open (assignee and status alone).
+    [(sql, plan)] = [
+        (sql, plan)
+        for sql, plan in await plans(env.store, screens(env)["technician jobs"])
+        if "FROM ticket" in sql
+    ]
+    assert "SEARCH ticket USING INDEX ix_ticket_assignee_targets" in plan, f"{sql}\n{plan}"
+    assert "MULTI-INDEX OR" not in plan, plan
+
+
 async def test_the_check_sees_a_full_scan(env: Env) -> None:
     """The check above can fail: a read by a column no index leads with is caught."""
 
