@@ -23,9 +23,11 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Any
 
 from telegram._utils.defaultvalue import DEFAULT_NONE
 from telegram._utils.types import ODVInput
@@ -106,6 +108,21 @@ async def started_bot_at(
     return app
 
 
+def counted_calls(app: BotApp) -> Counter[str]:
+    """Bot API calls by method from here on, getUpdates included (PTB keeps two HTTP
+    clients: `bot._request` is (getUpdates', everything else's))."""
+    calls: Counter[str] = Counter()
+    for request in app.bot._request:
+        call = request.do_request
+
+        async def counting(url: str, *args: Any, _call: Any = call, **kwargs: Any) -> Any:
+            calls[url.rsplit("/", 1)[-1]] += 1
+            return await _call(url, *args, **kwargs)
+
+        request.do_request = counting  # type: ignore[method-assign]
+    return calls
+
+
 async def stopped(app: BotApp) -> None:
     if app.updater is not None and app.updater.running:
         await app.updater.stop()
@@ -167,11 +184,14 @@ async def load_case(
     users: int, rounds: int, sequential: bool, one_process: bool
 ) -> dict[str, float]:
     """One size and processor: round trips per second, their p50/p95, the bot's CPU per
-    round trip (its whole process's in --one-process) and order violations."""
+    round trip (its whole process's in --one-process), its getUpdates polls and other
+    Bot API calls per round trip, and order violations."""
     clock: list[float] = []
+    calls: list[Counter[str]] = []
 
     async def warmed() -> None:
         clock.append(time.process_time())
+        calls.append(counted_calls(app))
 
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite+aiosqlite:///{tmp}/c.db"
@@ -195,6 +215,8 @@ async def load_case(
             here.send("go")
             times, violations, elapsed = await asyncio.to_thread(here.recv)
         cpu = time.process_time() - clock[0]
+        polls = calls[0].pop("getUpdates", 0)
+        others = sum(calls[0].values())
         await stopped(app)
         await store.dispose()
         if one_process:
@@ -209,6 +231,8 @@ async def load_case(
         "p95": q[18],
         "violations": len(violations),
         "cpu": cpu / len(times),
+        "polls": polls / len(times),
+        "calls": others / len(times),
     }
 
 
@@ -261,8 +285,11 @@ async def main() -> None:
     print(f"/help + /my round trips, {args.rounds} per user, SQLite file, {where}")
     print()
     head = f"{'users':>5} {'processor':<14} {'round trips/s':>13} {'p50 ms':>8} {'p95 ms':>8}"
-    print(head + f" {'CPU ms/rt':>9} {'order violations':>17} {'x rt/s':>7}")
-    print("-" * (len(head) + 36))
+    print(
+        head + f" {'CPU ms/rt':>9} {'polls/rt':>8} {'calls/rt':>8} {'order violations':>17} "
+        f"{'x rt/s':>7}"
+    )
+    print("-" * (len(head) + 54))
     for size in sizes:
         base = None
         for label, sequential in modes:
@@ -270,7 +297,8 @@ async def main() -> None:
             base = base or r["rps"]
             print(
                 f"{size:>5} {label:<14} {r['rps']:>13.1f} {r['p50'] * 1000:>8.0f} "
-                f"{r['p95'] * 1000:>8.0f} {r['cpu'] * 1000:>9.1f} {r['violations']:>17.0f} "
+                f"{r['p95'] * 1000:>8.0f} {r['cpu'] * 1000:>9.1f} {r['polls']:>8.2f} "
+                f"{r['calls']:>8.2f} {r['violations']:>17.0f} "
                 f"{r['rps'] / base:>7.1f}"
             )
     print()
