@@ -124,6 +124,35 @@ async def bare(n: int) -> Costs:
     return costs
 
 
+async def bare_with_write(n: int, url: str) -> Costs:
+    """The same bare /start, plus what every step of a guided flow needs at least: one
+    committed write (a one-row UPDATE through the project's engine on `url`, which the
+    caller migrated), the floor the flow's cost is better read against."""
+    engine = create_engine(url)
+    async with engine.begin() as conn:
+        await conn.execute(text("INSERT INTO counter (name, last) VALUES ('bench', 0)"))
+    api = StubRequest()
+    app = ApplicationBuilder().token(TOKEN).request(api).build()
+
+    async def start(update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
+        assert update.effective_chat is not None
+        async with engine.begin() as conn:
+            await conn.execute(text("UPDATE counter SET last = last + 1 WHERE name = 'bench'"))
+        await update.effective_chat.send_message("Hello")
+
+    app.add_handler(CommandHandler("start", start))
+    costs = Costs()
+    await app.initialize()
+    users = Users(app.bot)
+    await app.process_update(users.text(9_999, "/start"))  # the pool's first connection
+    for i in range(n):
+        update = users.text(10_000 + i, "/start")
+        await costs.measure(lambda u=update: app.process_update(u))  # type: ignore[misc]
+    await app.shutdown()
+    await engine.dispose()
+    return costs
+
+
 async def full(url: str, n_users: int) -> tuple[Costs, dict[str, int], int, int]:
     """The project's Application on `url`, n_users reports; returns costs and counts."""
     store = Store(create_engine(url))
@@ -163,6 +192,8 @@ async def main() -> None:
     parser.add_argument("--pg", default="postgresql+asyncpg://postgres@127.0.0.1:5432")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
+        floor_url = f"sqlite+aiosqlite:///{tmp}/floor.db"
+        await upgrade(floor_url)
         if args.db == "sqlite":
             url = f"sqlite+aiosqlite:///{tmp}/bench.db"
             await upgrade(url)
@@ -183,15 +214,21 @@ async def main() -> None:
                         text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
                     )
                 await admin.dispose()
-    costs, counts, calls, n = result
-    base = await bare(n)
+        costs, counts, calls, n = result
+        base = await bare(n)
+        floor = await bare_with_write(n, floor_url)
     print(f"report flow: {args.users} users x 7 updates on {args.db}; bare: {n} /start updates")
     print()
     head = f"{'handler':<26} {'CPU µs p50':>11} {'CPU µs mean':>12} {'wall µs p50':>12} "
     print(head + f"{'wall µs mean':>13} {'x bare CPU':>11}")
     print("-" * (len(head) + 26))
     b_cpu = mean_us(base.cpu)
-    for label, c in (("bare PTB /start + reply", base), ("repairbot report flow", costs)):
+    rows = (
+        ("bare PTB /start + reply", base),
+        ("bare + one SQLite write", floor),
+        ("repairbot report flow", costs),
+    )
+    for label, c in rows:
         print(
             f"{label:<26} {us(c.cpu):>11.0f} {mean_us(c.cpu):>12.0f} {us(c.wall):>12.0f} "
             f"{mean_us(c.wall):>13.0f} {mean_us(c.cpu) / b_cpu:>11.1f}"

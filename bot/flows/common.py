@@ -25,9 +25,8 @@ from bot.edits import clear_keyboard, edit_message
 from bot.i18n import Texts, language_from_telegram
 from bot.ui import error_text
 from store.errors import DomainError, InvalidInput
-from store.services import outbox
+from store.services import outbox, person_changes
 from store.services.people import PersonView, ensure_person, known_person
-from store.services.person_changes import people_generation
 
 log = logging.getLogger(__name__)
 GONE = (ChatMember.BANNED, ChatMember.LEFT)  # "kicked" is what blocking the bot looks like
@@ -51,7 +50,7 @@ async def gatekeeper(update: Update, context: Ctx) -> None:
     language = language_from_telegram(user.language_code, default)
     member = update.my_chat_member
     blocked = member is not None and member.new_chat_member.status in GONE
-    generation = people_generation()
+    tick = person_changes.clock()  # before the read: a change committed meanwhile shows
     try:
         person = None if blocked else _seen_person(context, user.full_name, language)
         if person is None:
@@ -77,7 +76,7 @@ async def gatekeeper(update: Update, context: Ctx) -> None:
     if blocked:
         raise ApplicationHandlerStop
     if not person.unreachable:
-        _remember_person(context, user.full_name, language, generation, person)
+        _remember_person(context, user.full_name, language, tick, person)
     context.person = person
     remember_language(context, person.language or default)
     context.texts = Texts(person.language or default, context.settings.service.timezone)
@@ -85,8 +84,8 @@ async def gatekeeper(update: Update, context: Ctx) -> None:
 
 LANGUAGE_SEEN = "language"  # user_data key: the language last read from the person's row
 PERSON_SEEN = "person"  # user_data key: the asker's PersonView, and what it was read for
-# Changes made in this process are seen at once (people_generation); this bounds how long
-# a change made elsewhere (the CLI, another instance) can go unseen.
+# Changes made in this process are seen at once (store.services.person_changes); this
+# bounds how long a change made elsewhere (the CLI, another instance) can go unseen.
 PERSON_FRESH_SECONDS = 30.0
 
 
@@ -95,20 +94,20 @@ def _seen_person(context: Ctx, name: str, language: str) -> PersonView | None:
     kept = context.user_data.get(PERSON_SEEN) if context.user_data is not None else None
     if not isinstance(kept, tuple):
         return None
-    key, generation, read_at, person = kept
+    key, tick, read_at, person = kept
     fresh = time.monotonic() - read_at < PERSON_FRESH_SECONDS
-    if key == (name, language) and generation == people_generation() and fresh:
+    if key == (name, language) and fresh and not person_changes.changed_since(person.id, tick):
         return person  # type: ignore[no-any-return]
     return None
 
 
 def _remember_person(
-    context: Ctx, name: str, language: str, generation: int, person: PersonView
+    context: Ctx, name: str, language: str, tick: int, person: PersonView
 ) -> None:
-    # `generation` was taken before the read: a change committed meanwhile has bumped it,
-    # so the next update reads again rather than trust this view.
+    # `tick` was taken before the read: a change to this person committed meanwhile is
+    # later than it, so the next update reads again rather than trust this view.
     if context.user_data is not None:
-        kept = ((name, language), generation, time.monotonic(), person)
+        kept = ((name, language), tick, time.monotonic(), person)
         context.user_data[PERSON_SEEN] = kept
 
 

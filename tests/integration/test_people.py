@@ -11,7 +11,7 @@ from sqlmodel import select
 from store.errors import InvalidInput, NotFound, NotPermitted
 from store.lifecycle import Role
 from store.models import Person, RoleGrant
-from store.services import people
+from store.services import people, person_changes
 from store.uow import Store
 from tests.factories import make_categories, make_person, make_places, next_telegram_id
 
@@ -128,3 +128,25 @@ async def test_buildings_covered_follows_the_grant_scope(store: Store) -> None:
     covered = await people.buildings_covered(store.uow(), sup.id, Role.SUPERVISOR)
     assert sorted(covered) == sorted(b.id for b in made.buildings if b.campus == "東校區")
     assert await people.buildings_covered(store.uow(), sup.id, Role.TECHNICIAN) == []
+
+
+async def test_a_change_to_one_person_keeps_everyone_elses_view_good(store: Store) -> None:
+    # The gatekeeper keeps each asker's view while nothing about them changed. One user's
+    # first message, a rename or a new role of someone else must not send every other
+    # user back to the database; a change to them, or a write that does not say whom it
+    # touched, must.
+    ann = await people.ensure_person(store.uow(), next_telegram_id(), "Ann", "en")
+    bob = await people.ensure_person(store.uow(), next_telegram_id(), "Bob", "en")
+    tick = person_changes.clock()
+    await people.ensure_person(store.uow(), next_telegram_id(), "Cat", "en")  # a newcomer
+    await people.ensure_person(store.uow(), ann.telegram_id, "Ann Lee", "en")  # renamed
+    assert person_changes.changed_since(ann.id, tick)
+    assert not person_changes.changed_since(bob.id, tick)
+    tick = person_changes.clock()
+    await people.add_staff(store.uow(), bob.telegram_id, Role.TECHNICIAN, campus_id=None)
+    assert person_changes.changed_since(bob.id, tick)  # a new grant: new roles
+    assert not person_changes.changed_since(ann.id, tick)
+    tick = person_changes.clock()
+    await people.remove_role(store.uow(), bob.id, Role.TECHNICIAN)  # one set-based DELETE
+    assert person_changes.changed_since(ann.id, tick)
+    assert person_changes.changed_since(bob.id, tick)
