@@ -197,15 +197,19 @@ async def mark_filed(
     """Inside the filing transaction: the person's draft with `key` became this ticket.
     A different draft (there is none while its Confirm is handled) is left alone."""
     cache = _cache(uow)
-    cache.forget(person_id)  # read again after this unit, committed or not
-    uow.after_commit(lambda: cache.forget(person_id))
+    cache.forget(person_id)  # read again if this unit does not commit
     row = await uow.session.get(Draft, person_id)
     if row is None or row.data.get(KEY) != key:
+        uow.after_commit(lambda: cache.forget(person_id))
         return
+    data = {KEY: key, "ticket_id": ticket_id, "number": number}
     row.step = FILED
-    row.data = {KEY: key, "ticket_id": ticket_id, "number": number}
-    row.updated_at = uow.now()
+    row.data = dict(data)
+    row.updated_at = now = uow.now()
     uow.session.add(row)
+    # Committed, the marker is exactly this: `acknowledge_filed` right after the answer
+    # then writes without reading it back (one transaction less per filing).
+    uow.after_commit(lambda: cache.put(person_id, _Row(FILED, data, now)))
 
 
 async def acknowledge_filed(uow: UnitOfWork, person_id: int) -> None:
