@@ -27,6 +27,7 @@ from store.models import (
     TicketPhoto,
 )
 from store.services._common import get_person, load
+from store.services.scope import buildings_clause
 from store.services.targets import STALE_AFTER, live_clause, stale_clause, targets_between
 from store.uow import UnitOfWork
 from store.views import EventView, Page, TechnicianLoad, TicketView, Window
@@ -288,17 +289,10 @@ async def dispatcher_scope(uow: UnitOfWork, person_id: int, roles: set[Role]) ->
             )
         )
     ).scalars()
-    clauses: list[ColumnElement[bool]] = []
-    for grant in grants:
-        if grant.building_id is None and grant.campus_id is None:
-            return True
-        if grant.building_id is not None:
-            clauses.append(col(Building.id) == grant.building_id)
-        else:
-            clauses.append(col(Building.campus_id) == grant.campus_id)
-    if not clauses:
+    clause = buildings_clause(grants)
+    if clause is None:
         raise NotPermitted("no dispatcher role")
-    return or_(*clauses)
+    return clause
 
 
 def _queue_clause(flt: QueueFilter, now: datetime) -> ColumnElement[bool]:

@@ -3,6 +3,9 @@ staff a building answers to. Read at the moment of action, never trusted from a 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+from sqlalchemy import ColumnElement, or_, true
 from sqlmodel import col, select
 
 from store.lifecycle import Role
@@ -21,6 +24,29 @@ def grant_covers(grant: RoleGrant, building: Building) -> bool:
     if grant.campus_id is not None:
         return grant.campus_id == building.campus_id
     return True
+
+
+def buildings_clause(grants: Iterable[RoleGrant]) -> ColumnElement[bool] | None:
+    """A WHERE clause on Building for what the grants cover; None when they cover nothing.
+
+    One `IN` per kind of scope, not an OR term per grant: a supervisor granted each of 31
+    buildings made every report and queue statement 31 terms longer to build, cache-key
+    and plan."""
+    building_ids: set[int] = set()
+    campus_ids: set[int] = set()
+    for grant in grants:
+        if grant.building_id is not None:
+            building_ids.add(grant.building_id)
+        elif grant.campus_id is not None:
+            campus_ids.add(grant.campus_id)
+        else:
+            return true()
+    clauses: list[ColumnElement[bool]] = []
+    if building_ids:
+        clauses.append(col(Building.id).in_(sorted(building_ids)))
+    if campus_ids:
+        clauses.append(col(Building.campus_id).in_(sorted(campus_ids)))
+    return or_(*clauses) if clauses else None
 
 
 async def grants_of(uow: UnitOfWork, person_id: int) -> list[RoleGrant]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, and_, case, func, or_, true, type_coerce, union_all
+from sqlalchemy import ColumnElement, String, and_, case, func, or_, type_coerce, union_all
 from sqlalchemy import select as sa_select
 from sqlalchemy.orm import aliased
 from sqlmodel import col
@@ -25,6 +25,7 @@ from store.models import Building, Campus, Category, FollowUp, Person, Room, Tic
 from store.services import summaries
 from store.services._common import DISPATCH_ROLES, SUPERVISOR_ROLES, grants_of
 from store.services.queries import HELD_STATUSES
+from store.services.scope import buildings_clause
 from store.services.tally import MICROSECOND, Tally, TechTally, accept_wait, median_of
 from store.uow import UnitOfWork
 
@@ -161,19 +162,11 @@ def _period(start: datetime, end: datetime) -> tuple[datetime, datetime]:
 
 async def scope_clause(uow: UnitOfWork, viewer_id: int) -> ColumnElement[bool]:
     """A WHERE clause on Building limiting tickets to what the viewer oversees."""
-    grants = [g for g in await grants_of(uow, viewer_id) if g.role in STATS_ROLES]
-    if not grants:
+    # Same reading of a scope as `grant_covers`, but as SQL so no building is loaded.
+    clause = buildings_clause(g for g in await grants_of(uow, viewer_id) if g.role in STATS_ROLES)
+    if clause is None:
         raise NotPermitted("statistics need a supervisor, dispatcher or admin role")
-    clauses: list[ColumnElement[bool]] = []
-    for grant in grants:
-        # Same reading of a scope as `grant_covers`, but as SQL so no building is loaded.
-        if grant.building_id is not None:
-            clauses.append(col(Building.id) == grant.building_id)
-        elif grant.campus_id is not None:
-            clauses.append(col(Building.campus_id) == grant.campus_id)
-        else:
-            return true()
-    return or_(*clauses)
+    return clause
 
 
 def any_ticket(uow: UnitOfWork, *conditions: ColumnElement[bool]) -> ColumnElement[bool]:
