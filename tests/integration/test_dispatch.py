@@ -476,6 +476,11 @@ async def test_dispatcher_queue_filters_order_and_scope(store: Store) -> None:
         False,
         True,
     )
+    assert page.total == 4
+    # A page past the end (the queue shrank since the button was drawn) still knows how
+    # many there are, so the screen can offer the way back.
+    page = await queries.dispatcher_queue(st.uow(), w.dana, QueueFilter.ALL, offset=6, limit=3)
+    assert (page.items, page.total, page.has_prev) == ([], 4, True)
 
     # past the 4 h water target and the 1 h emergency target (shorter than furniture's
     # 48 h); the deferred job's promise is not due yet
