@@ -437,9 +437,12 @@ async def run_engine(url: str, n: int, args: argparse.Namespace) -> dict[str, Ti
         )
         # What the running bot's roll-up job does after an upgrade: every finished ticket
         # into the day summaries, batch by batch (no pause between batches here).
-        started, batches = time.perf_counter(), 0
-        while (await summaries.summarize_batch(store.uow(), after=0)).last_id is not None:
-            batches += 1
+        started, batches, after = time.perf_counter(), 0, 0
+        # As scheduler.jobs.summaries_tick does: each batch after the last one's ids.
+        while (
+            batch := await summaries.summarize_batch(store.uow(), after=after)
+        ).last_id is not None:
+            batches, after = batches + 1, batch.last_id
         print(
             f"  summarized in {time.perf_counter() - started:.0f} s ({batches} batches); "
             f"{await summaries.pending(store.uow())} left",

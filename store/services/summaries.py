@@ -39,6 +39,7 @@ from sqlalchemy import (
     delete,
     false,
     func,
+    text,
     true,
     tuple_,
     type_coerce,
@@ -297,6 +298,17 @@ _WRITE_BACK = (
     .where(_SUMMARY.c.day == bindparam("k_day"), _SUMMARY.c.building_id == bindparam("k_b"))
     .values(tickets=bindparam("k_tickets"), tally=bindparam("k_tally"))
 )
+# PostgreSQL: the whole batch in one UPDATE joined to its new values. Row by row, each
+# UPDATE was planned on the statistics of the table as it was (empty after a rebuild,
+# until an ANALYZE): a sequential scan per row, 85 of the 106 s that 100,000 tickets took
+# to summarize on a server without autovacuum. Joined, it is one plan per batch.
+_WRITE_BACK_PG = text(
+    "UPDATE daysummary AS s SET tickets = v.tickets, tally = v.tally "
+    "FROM unnest(CAST(:days AS date[]), CAST(:buildings AS integer[]), "
+    "CAST(:tickets AS integer[]), CAST(:tallies AS bytea[])) "
+    "AS v(day, building_id, tickets, tally) "
+    "WHERE s.day = v.day AND s.building_id = v.building_id"
+)
 
 
 async def _add(uow: UnitOfWork, parts: dict[tuple[date, int], tuple[Tally, int]]) -> None:
@@ -329,7 +341,18 @@ async def _add(uow: UnitOfWork, parts: dict[tuple[date, int], tuple[Tally, int]]
                 "k_tally": Tally.from_bytes(packed).merge(tally).to_bytes(),
             }
         )
-    await session.execute(_WRITE_BACK, merged)
+    if pg:
+        columns = {
+            "days": "k_day",
+            "buildings": "k_b",
+            "tickets": "k_tickets",
+            "tallies": "k_tally",
+        }
+        await session.execute(
+            _WRITE_BACK_PG, {name: [row[key] for row in merged] for name, key in columns.items()}
+        )
+    else:
+        await session.execute(_WRITE_BACK, merged)
 
 
 async def _restart(uow: UnitOfWork, zone: str) -> None:
