@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,37 +33,31 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(make_config("")).get_current_head()
 
 
-async def upgrade(url: str, revision: str = "head") -> None:
-    """Bring the database at `url` up to `revision` in one transaction."""
+async def _run(url: str, step: Callable[[Config], None]) -> None:
+    """Run an Alembic command on `url` in one transaction."""
     config = make_config(url)
 
-    def _upgrade(connection: Connection) -> None:
+    def _step(connection: Connection) -> None:
         config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+        step(config)
 
     engine = create_engine(url)
     try:
         async with engine.begin() as connection:
-            await connection.run_sync(_upgrade)
+            await connection.run_sync(_step)
     finally:
         await engine.dispose()
+
+
+async def upgrade(url: str, revision: str = "head") -> None:
+    """Bring the database at `url` up to `revision` in one transaction."""
+    await _run(url, lambda config: command.upgrade(config, revision))
 
 
 async def downgrade(url: str, revision: str) -> None:
     """Take the database at `url` back to `revision` in one transaction (operators: back up
     first; the tests check each data-carrying revision both ways)."""
-    config = make_config(url)
-
-    def _downgrade(connection: Connection) -> None:
-        config.attributes["connection"] = connection
-        command.downgrade(config, revision)
-
-    engine = create_engine(url)
-    try:
-        async with engine.begin() as connection:
-            await connection.run_sync(_downgrade)
-    finally:
-        await engine.dispose()
+    await _run(url, lambda config: command.downgrade(config, revision))
 
 
 def upgrade_sync(url: str, revision: str = "head") -> None:

@@ -63,29 +63,31 @@ def _convert(
         last = (rows[-1][0], rows[-1][1])
 
 
+def _swap(
+    old: sa.ColumnClause[Any], new: sa.ColumnClause[Any], change: Callable[[Any], Any]
+) -> None:
+    """Replace column `old` by `new`, each row's value converted by `change`."""
+    with op.batch_alter_table('daysummary') as batch:
+        batch.add_column(sa.Column(new.name, new.type, nullable=True))
+    _convert(old, new, change)
+    with op.batch_alter_table('daysummary') as batch:
+        batch.drop_column(old.name)
+        batch.alter_column(new.name, existing_type=new.type, nullable=False)
+
+
 def upgrade() -> None:
     """Upgrade schema."""
-    with op.batch_alter_table('daysummary') as batch:
-        batch.add_column(sa.Column('tally', sa.LargeBinary(), nullable=True))
-    _convert(
+    _swap(
         sa.column('figures', sa.JSON()),
         sa.column('tally', sa.LargeBinary()),
         lambda figures: Tally.from_json(figures).to_bytes(),
     )
-    with op.batch_alter_table('daysummary') as batch:
-        batch.drop_column('figures')
-        batch.alter_column('tally', existing_type=sa.LargeBinary(), nullable=False)
 
 
 def downgrade() -> None:
     """Downgrade schema."""
-    with op.batch_alter_table('daysummary') as batch:
-        batch.add_column(sa.Column('figures', sa.JSON(), nullable=True))
-    _convert(
+    _swap(
         sa.column('tally', sa.LargeBinary()),
         sa.column('figures', sa.JSON()),
         lambda packed: Tally.from_bytes(packed).to_json(),
     )
-    with op.batch_alter_table('daysummary') as batch:
-        batch.drop_column('tally')
-        batch.alter_column('figures', existing_type=sa.JSON(), nullable=False)
