@@ -176,7 +176,14 @@ async def open_store(settings: Settings) -> Store:
                 f"the database {shown} is at schema revision {current or 'none'}, this "
                 f"version needs {head}: run `repairbot db upgrade` first."
             )
-    return Store(create_engine(url, echo=settings.database.echo), settings.policy())
+    return Store(
+        create_engine(
+            url,
+            echo=settings.database.echo,
+            synchronous=settings.database.sqlite_synchronous,
+        ),
+        settings.policy(),
+    )
 
 
 def run(settings: Settings) -> int:

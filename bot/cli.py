@@ -80,7 +80,14 @@ async def _with_store(settings: Settings, work: Callable[[Store], Awaitable[T]])
     url = settings.database.url
     if is_sqlite(url):
         await upgrade(url)
-    store = Store(create_engine(url, echo=settings.database.echo), settings.policy())
+    store = Store(
+        create_engine(
+            url,
+            echo=settings.database.echo,
+            synchronous=settings.database.sqlite_synchronous,
+        ),
+        settings.policy(),
+    )
     try:
         return await work(store)
     finally:

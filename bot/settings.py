@@ -86,6 +86,9 @@ class DatabaseSettings(BaseModel):
 
     url: str = "sqlite+aiosqlite:///repairbot.db"
     echo: bool = False
+    # SQLite only: "normal" keeps every commit through a crash of the bot, "full" also
+    # through a power loss of the machine (one disk sync per commit).
+    sqlite_synchronous: Literal["normal", "full"] = "normal"
 
 
 class ServiceSettings(BaseModel):

@@ -14,6 +14,7 @@ from store.sqlite_driver import DRIVER, one_hop_url
 registry.register(f"sqlite.{DRIVER}", "store.sqlite_driver", "OneHopDialect")
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+SQLITE_SYNCHRONOUS = ("normal", "full")
 # Execution option of the read-only units (Store.read): on SQLite they BEGIN deferred.
 READ_ONLY = "repairbot_read_only"
 
@@ -23,8 +24,15 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
-    """Create the async engine for `url` with the per-dialect settings this app relies on."""
+def create_engine(url: str, *, echo: bool = False, synchronous: str = "normal") -> AsyncEngine:
+    """Create the async engine for `url` with the per-dialect settings this app relies on.
+
+    `synchronous` is SQLite's PRAGMA for a database file in WAL mode: "normal" (the
+    default) syncs the log at checkpoints, not at every commit, so a commit survives a
+    crash of the bot but the last ones may be lost if the machine loses power; "full"
+    syncs at each commit (~0.1 ms more CPU and ~0.3 ms more wall per commit here)."""
+    if synchronous not in SQLITE_SYNCHRONOUS:
+        raise ValueError(f"synchronous must be one of {', '.join(SQLITE_SYNCHRONOUS)}")
     if not is_sqlite(url):
         return create_async_engine(url, echo=echo, pool_pre_ping=True)
     engine = create_async_engine(
@@ -39,6 +47,7 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         cursor.execute("PRAGMA foreign_keys=ON")
         if make_url(url).database not in (None, "", ":memory:"):
             cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA synchronous={synchronous.upper()}")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.close()
 
@@ -49,9 +58,8 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         # the write lock up front, so concurrent writers queue on busy_timeout instead.
         # A unit that only reads takes no write lock: under WAL it reads its snapshot
         # while a writer works, so a long scheduler batch never makes /my wait.
-        if conn.get_execution_options().get(READ_ONLY):
-            conn.exec_driver_sql("BEGIN")
-        else:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # The BEGIN goes to SQLite with the unit's first statement (store.sqlite_driver).
+        begin = "BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE"
+        conn.connection.dbapi_connection.begin_with(begin)
 
     return engine

@@ -132,7 +132,7 @@ class Invite(SQLModel, table=True):
 
 
 class Counter(SQLModel, table=True):
-    """Last issued number per series ("ticket-2026"); bumped by a row-locking UPDATE."""
+    """Last issued number per series ("ticket-2026"); bumped by a row-locking upsert."""
 
     name: str = Field(primary_key=True, max_length=40)
     last: int = 0

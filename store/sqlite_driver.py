@@ -1,4 +1,5 @@
-"""SQLAlchemy's aiosqlite dialect with one thread hop per statement instead of four.
+"""SQLAlchemy's aiosqlite dialect with one thread hop per statement instead of four, and
+none for a BEGIN or for ending a transaction that never began.
 
 aiosqlite runs every sqlite3 call on its connection's worker thread; each call is a hop
 there and back (a queue put, a future, a self-pipe wake-up of the event loop).
@@ -13,6 +14,14 @@ worker thread that creates a sqlite3 cursor, executes, fetches the rows if there
 any and closes it, returning what the DB-API cursor would have reported. Server-side
 cursors (`stream()`) keep SQLAlchemy's own class. `store.db.create_engine` picks this
 dialect for every `sqlite+aiosqlite` URL, so settings and URLs do not change.
+
+Transactions cost hops too: `store.db`'s BEGIN (IMMEDIATE for a unit that writes) was a
+statement of its own, and SQLAlchemy ends every checkout with a rollback, after a commit
+as well (the pool's reset on return), so a one-statement write took four hops and a
+one-statement read four. Here the BEGIN waits on the connection (`begin_with`) and
+travels with the unit's first statement, and each hop reports back whether sqlite3 is
+inside a transaction, so a commit or rollback with nothing to end stays on the event
+loop: a write is two hops (statement, COMMIT) and a read two (statement, ROLLBACK).
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_connection,
     AsyncAdapt_aiosqlite_cursor,
     AsyncAdapt_aiosqlite_dbapi,
+    AsyncAdapt_aiosqlite_ss_cursor,
     SQLiteDialect_aiosqlite,
 )
 from sqlalchemy.engine import URL, make_url
@@ -37,7 +47,7 @@ DRIVER = "aiosqlite_onehop"
 class _Outcome:
     """What a closed sqlite3 cursor reported about its statement."""
 
-    __slots__ = ("arraysize", "description", "lastrowid", "rowcount", "rows")
+    __slots__ = ("arraysize", "description", "in_transaction", "lastrowid", "rowcount", "rows")
 
     def __init__(
         self,
@@ -45,19 +55,26 @@ class _Outcome:
         rowcount: int = -1,
         lastrowid: int | None = None,
         rows: list[Any] | None = None,
+        in_transaction: bool = False,
     ) -> None:
         self.description = description
         self.rowcount = rowcount
         self.lastrowid = lastrowid
         self.arraysize = 1
         self.rows = rows
+        self.in_transaction = in_transaction
 
     def close(self) -> None:
         """Already closed on the worker thread."""
 
 
-def _run(conn: sqlite3.Connection, operation: str, parameters: Any, many: bool) -> _Outcome:
-    """On the worker thread: one statement from cursor to closed cursor."""
+def _run(
+    conn: sqlite3.Connection, begin: str | None, operation: str, parameters: Any, many: bool
+) -> _Outcome:
+    """On the worker thread: the waiting BEGIN if any, then one statement from cursor to
+    closed cursor."""
+    if begin is not None:
+        conn.execute(begin).close()
     cursor = conn.cursor()
     try:
         if many:
@@ -68,9 +85,18 @@ def _run(conn: sqlite3.Connection, operation: str, parameters: Any, many: bool) 
             cursor.execute(operation, parameters)
         description = cursor.description
         rows = cursor.fetchall() if description else None
-        return _Outcome(description, cursor.rowcount, cursor.lastrowid, rows)
+        return _Outcome(description, cursor.rowcount, cursor.lastrowid, rows, conn.in_transaction)
     finally:
         cursor.close()
+
+
+def _end(conn: sqlite3.Connection, commit: bool) -> bool:
+    """On the worker thread: COMMIT or ROLLBACK; whether a transaction is still open."""
+    if commit:
+        conn.commit()
+    else:
+        conn.rollback()
+    return conn.in_transaction
 
 
 class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
@@ -95,19 +121,73 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
 
     async def _hop(self, operation: Any, parameters: Any, *, many: bool) -> None:
         connection: Any = self._connection
-        async with self._adapt_connection._execute_mutex:
+        adapted: OneHopConnection = self._adapt_connection  # type: ignore[assignment]
+        async with adapted._execute_mutex:
+            begin, adapted.pending_begin = adapted.pending_begin, None
+            # Until the hop says otherwise (a failed statement may leave one open).
+            adapted.in_transaction = True
             outcome: _Outcome = await connection._execute(
-                _run, connection._conn, operation, parameters, many
+                _run, connection._conn, begin, operation, parameters, many
             )
+        adapted.in_transaction = outcome.in_transaction
         self._cursor = outcome  # type: ignore[assignment]
         self._rows = collections.deque(outcome.rows or ())
 
 
-class OneHopConnection(AsyncAdapt_aiosqlite_connection):
-    """aiosqlite's adapted connection, handing out one-hop cursors."""
+class OneHopServerSideCursor(AsyncAdapt_aiosqlite_ss_cursor):
+    """SQLAlchemy's streaming cursor; a waiting BEGIN goes first, in a hop of its own."""
 
     __slots__ = ()
+
+    async def _execute_async(self, operation: Any, parameters: Any) -> Any:
+        adapted: OneHopConnection = self._adapt_connection  # type: ignore[assignment]
+        await adapted.send_begin()
+        adapted.in_transaction = True  # a stream's transaction is ended by its owner
+        return await super()._execute_async(operation, parameters)
+
+
+class OneHopConnection(AsyncAdapt_aiosqlite_connection):
+    """aiosqlite's adapted connection, handing out one-hop cursors, with the BEGIN held
+    back for the first statement and no hop to end a transaction that is not open."""
+
+    __slots__ = ("in_transaction", "pending_begin")
     _cursor_cls = OneHopCursor  # type: ignore[assignment]
+    _ss_cursor_cls = OneHopServerSideCursor
+
+    def __init__(self, dbapi: Any, connection: Any) -> None:
+        super().__init__(dbapi, connection)
+        self.pending_begin: str | None = None
+        self.in_transaction = False
+
+    def begin_with(self, statement: str) -> None:
+        """Open a transaction with `statement` (BEGIN, BEGIN IMMEDIATE) on the worker
+        thread right before the next statement, in the same hop."""
+        self.pending_begin = statement
+
+    async def send_begin(self) -> None:
+        """Send a waiting BEGIN now, on its own."""
+        begin, self.pending_begin = self.pending_begin, None
+        if begin is not None:
+            connection: Any = self._connection
+            async with self._execute_mutex:
+                await connection._execute(lambda: connection._conn.execute(begin).close())
+
+    def commit(self) -> None:
+        self._end(commit=True)
+
+    def rollback(self) -> None:
+        self._end(commit=False)
+
+    def _end(self, *, commit: bool) -> None:
+        # A BEGIN that never went out began nothing; nothing open, nothing to end.
+        self.pending_begin = None
+        if not self.in_transaction or not self._connection._connection:
+            return
+        connection: Any = self._connection
+        try:
+            self.in_transaction = await_(connection._execute(_end, connection._conn, commit))
+        except Exception as error:
+            self._handle_exception(error)
 
 
 class OneHopDBAPI(AsyncAdapt_aiosqlite_dbapi):

@@ -10,6 +10,7 @@ from types import TracebackType
 from typing import Any, Self, TypeVar, cast
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -107,6 +108,14 @@ class UnitOfWork:
     def cache(self, name: str, make: Callable[[], T]) -> T:
         """The store's process-local cache called `name`, made by `make` on first use."""
         return self._store.cache(name, make)
+
+    def insert(self, table: Any) -> sqlite.Insert | postgresql.Insert:
+        """An INSERT into `table` in this database's dialect, which can say what to do on
+        a conflict (`on_conflict_do_nothing`, `on_conflict_do_update`): one statement
+        where a savepoint and a retry would take three."""
+        if self.session.get_bind().dialect.name == "postgresql":
+            return postgresql.insert(table)
+        return sqlite.insert(table)
 
     async def flush(self) -> None:
         """Send pending changes so generated ids are known."""

@@ -24,7 +24,7 @@ from bot.ui import Button, clip, grid, keyboard, mask_phone
 from store.errors import DescriptionTooLong, InvalidInput, NotFound
 from store.services import drafts, places
 from store.services.drafts import DraftView
-from store.services.people import get_person_view, room_of, set_phone
+from store.services.people import room_of, saved_phone, set_phone
 from store.services.queries import open_duplicates, ticket_detail
 from store.services.report import NewTicket, Urgency, follow, report, validate_description
 
@@ -530,7 +530,7 @@ async def _answer_if_filed(update: Update, context: Ctx) -> bool:
 
 async def _saved_phone(context: Ctx) -> str | None:
     """The requester's remembered number, read fresh (it may have just been forgotten)."""
-    return (await get_person_view(context.store.uow(), context.person.id)).phone
+    return await saved_phone(context.store.uow(), context.person.id)
 
 
 async def on_message(update: Update, context: Ctx, draft: DraftView) -> None:

@@ -23,7 +23,7 @@ from store.services._common import clean_text
 from store.services.lookups import get_place
 from store.services.people import upsert_person
 from store.services.queries import ticket_view
-from store.services.report import NewTicket, file_in, filed_as
+from store.services.report import NewTicket, file_in, filed_as, filed_view
 from store.services.scope import FILER_ROLES, roles_covering
 from store.services.tickets import load, log_event, write
 from store.uow import UnitOfWork
@@ -105,22 +105,20 @@ async def _file_walkup(
         uow.session.add(walkup)
         await uow.flush()
         assert walkup.id is not None
-        ticket_id, offered = await file_in(
-            uow,
-            replace(
-                new,
-                requester_id=walkup.id,
-                filed_by_id=staff_id,
-                contact_phone=new.contact_phone or clean_text(phone),
-            ),
+        walkup_ticket = replace(
+            new,
+            requester_id=walkup.id,
+            filed_by_id=staff_id,
+            contact_phone=new.contact_phone or clean_text(phone),
         )
-        claim_code = ClaimCode(ticket_id=ticket_id, code_hash=_hash(code), created_at=uow.now())
+        filed = await file_in(uow, walkup_ticket)
+        claim_code = ClaimCode(ticket_id=filed.id, code_hash=_hash(code), created_at=uow.now())
         uow.session.add(claim_code)
         if draft_owner is not None and new.submission_key is not None:
-            view = await ticket_view(uow, ticket_id)
-            await drafts.mark_filed(uow, draft_owner, new.submission_key, ticket_id, view.number)
+            await drafts.mark_filed(uow, draft_owner, new.submission_key, filed.id, filed.number)
+        view = await filed_view(uow, filed, walkup_ticket)
         await uow.commit()
-        result = ReportResult(await ticket_view(uow, ticket_id), offered, escalated=not offered)
+        result = ReportResult(view, filed.offered, escalated=not filed.offered)
     return BoothResult(result, code)
 
 

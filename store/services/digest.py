@@ -10,8 +10,6 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, and_, func, update
 from sqlalchemy import select as sa_select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 
 from store.lifecycle import OPEN_STATUSES, Role, Status
@@ -106,11 +104,8 @@ async def claim_digest(uow: UnitOfWork, person_id: int, day: date) -> bool:
     """Take the right to send this digest; False when someone else holds or sent it."""
     async with uow:
         now = uow.now()
-        insert = (
-            pg_insert if uow.session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        )
         inserted = await uow.session.execute(
-            insert(DigestRun)
+            uow.insert(DigestRun)
             .values(person_id=person_id, day=day, claimed_at=now)
             .on_conflict_do_nothing()
         )

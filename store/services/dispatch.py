@@ -56,23 +56,29 @@ async def offer_to_on_duty_technicians(
     exclude: frozenset[int] = frozenset(),
     fresh: bool = False,
     if_none: str = "no_technician",
+    just_filed: list[str] | None = None,
 ) -> list[int]:
     """Offer a dispatching ticket to the least-loaded eligible technicians on duty.
 
     Returns who got an offer. With nobody eligible the dispatchers are told at once
     and the requester hears so honestly. `fresh` starts a new round (after a release or
     a reopen): the closed offers of earlier rounds no longer keep anyone out. `if_none`
-    is the escalation reason when nobody is left (e.g. "all_declined").
+    is the escalation reason when nobody is left (e.g. "all_declined"). `just_filed`: the
+    ticket was filed in this unit with these photos, so it has no offers to look up.
     """
     if fresh:
         await uow.session.execute(
             delete(Offer).where(col(Offer.ticket_id) == ctx.id, col(Offer.outcome).is_not(None))
         )
-    already = set(
-        (
-            await uow.session.execute(select(Offer.technician_id).where(Offer.ticket_id == ctx.id))
-        ).scalars()
-    )
+    already: set[int] = set()
+    if just_filed is None:
+        already.update(
+            (
+                await uow.session.execute(
+                    select(Offer.technician_id).where(Offer.ticket_id == ctx.id)
+                )
+            ).scalars()
+        )
     candidates = [
         t
         for t in await technicians_for(uow, ctx.place.building.id or 0, ctx.category.key)
@@ -81,12 +87,12 @@ async def offer_to_on_duty_technicians(
         and t.person_id not in exclude
         and t.person_id != ctx.ticket.requester_id  # nobody is offered their own report
     ][: uow.policy.offer_batch]
-    now = uow.now()
-    payload = {**await job_details(uow, ctx), "rework": ctx.ticket.rework_count}
-    for tech in candidates:
-        uow.session.add(Offer(ticket_id=ctx.id, technician_id=tech.person_id, offered_at=now))
-        notify(uow, tech.person_id, "offer.new", payload, ticket_id=ctx.id)
     if candidates:
+        now = uow.now()
+        payload = {**await job_details(uow, ctx, just_filed), "rework": ctx.ticket.rework_count}
+        for tech in candidates:
+            uow.session.add(Offer(ticket_id=ctx.id, technician_id=tech.person_id, offered_at=now))
+            notify(uow, tech.person_id, "offer.new", payload, ticket_id=ctx.id)
         log_event(uow, ctx, "offer", None, None, note=",".join(t.name for t in candidates))
     elif already - exclude and if_none == "no_technician":
         # Everyone eligible was already offered it and none took it: say so honestly.
@@ -96,20 +102,26 @@ async def offer_to_on_duty_technicians(
     return [t.person_id for t in candidates]
 
 
-async def job_details(uow: UnitOfWork, ctx: TicketContext) -> dict[str, object]:
-    """What a technician needs to see in an offer: place, problem, photos, contact."""
-    photos = (
-        await uow.session.execute(
-            select(TicketPhoto.file_id)
-            .where(TicketPhoto.ticket_id == ctx.id, TicketPhoto.kind == "report")
-            .order_by(col(TicketPhoto.position))
+async def job_details(
+    uow: UnitOfWork, ctx: TicketContext, photos: list[str] | None = None
+) -> dict[str, object]:
+    """What a technician needs to see in an offer: place, problem, photos (read unless
+    given), contact."""
+    if photos is None:
+        photos = list(
+            (
+                await uow.session.execute(
+                    select(TicketPhoto.file_id)
+                    .where(TicketPhoto.ticket_id == ctx.id, TicketPhoto.kind == "report")
+                    .order_by(col(TicketPhoto.position))
+                )
+            ).scalars()
         )
-    ).scalars()
     return {
         **ctx.summary(),
         "description": ctx.ticket.description,
         "contact_phone": ctx.ticket.contact_phone,
-        "photos": list(photos),
+        "photos": photos,
     }
 
 

@@ -27,8 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, delete, insert, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Table, bindparam, delete, update
 
 from store.errors import DraftChanged
 from store.models import Draft
@@ -59,6 +58,21 @@ class FiledDraft:
 # against the session's objects, which costs more than the statement itself.
 _TABLE: Table = Draft.__table__  # type: ignore[attr-defined]
 CACHE_SIZE = 20_000  # people with a draft or filed marker kept in memory (~1 KB each)
+# A step's write, built once (building a statement costs about as much as running it):
+# the person's row, if it is still the version this process saw.
+_REWRITE = (
+    update(_TABLE)
+    .where(
+        _TABLE.c.person_id == bindparam("person"),
+        _TABLE.c.updated_at == bindparam("seen", type_=_TABLE.c.updated_at.type),
+    )
+    .values(
+        {
+            c: bindparam(c.name, type_=c.type)
+            for c in (_TABLE.c.step, _TABLE.c.data, _TABLE.c.updated_at)
+        }
+    )
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +135,13 @@ def _copy(value: Any) -> Any:
     return value
 
 
+def none_yet(uow: UnitOfWork, person_id: int) -> None:
+    """The person was created in this unit, so has no draft: once it commits, their first
+    /report starts one without looking for it."""
+    cache = _cache(uow)
+    uow.after_commit(lambda: cache.put(person_id, None))
+
+
 def new_submission_key() -> str:
     """A key for a new draft: random, so two drafts never share one."""
     return f"draft:{secrets.token_hex(16)}"
@@ -155,16 +176,14 @@ async def _write(uow: UnitOfWork, person_id: int, step: str, data: dict[str, Any
     values = {"step": step, "data": data, "updated_at": now}
     async with uow:
         if seen is None:
-            try:
-                async with uow.session.begin_nested():
-                    await uow.session.execute(insert(_TABLE).values(person_id=person_id, **values))
-            except IntegrityError:
-                raise DraftChanged(f"draft of person {person_id} was created elsewhere") from None
+            created = await uow.session.execute(
+                uow.insert(_TABLE).values(person_id=person_id, **values).on_conflict_do_nothing()
+            )
+            if created.rowcount != 1:  # type: ignore[attr-defined]
+                raise DraftChanged(f"draft of person {person_id} was created elsewhere")
         else:
             changed = await uow.session.execute(
-                update(_TABLE)
-                .where(_TABLE.c.person_id == person_id, _TABLE.c.updated_at == seen.written)
-                .values(**values)
+                _REWRITE, {"person": person_id, "seen": seen.written, **values}
             )
             if changed.rowcount != 1:  # type: ignore[attr-defined]
                 raise DraftChanged(f"draft of person {person_id} was written elsewhere")
@@ -197,16 +216,34 @@ async def mark_filed(
     """Inside the filing transaction: the person's draft with `key` became this ticket.
     A different draft (there is none while its Confirm is handled) is left alone."""
     cache = _cache(uow)
+    seen = cache.get(person_id) if cache.known(person_id) else None
     cache.forget(person_id)  # read again if this unit does not commit
-    row = await uow.session.get(Draft, person_id)
-    if row is None or row.data.get(KEY) != key:
+    data = {KEY: key, "ticket_id": ticket_id, "number": number}
+    now = uow.now()
+    if seen is not None and seen.data.get(KEY) == key:
+        # The version this process saw is the draft being filed: write it without
+        # reading it back, if it is still that version.
+        now = max(now, seen.written + timedelta(microseconds=1))
+        changed = await uow.session.execute(
+            _REWRITE,
+            {
+                "person": person_id,
+                "seen": seen.written,
+                "step": FILED,
+                "data": data,
+                "updated_at": now,
+            },
+        )
+        written = changed.rowcount == 1  # type: ignore[attr-defined]
+    else:
+        row = await uow.session.get(Draft, person_id)
+        written = row is not None and row.data.get(KEY) == key
+        if row is not None and written:
+            row.step, row.data, row.updated_at = FILED, dict(data), now
+            uow.session.add(row)
+    if not written:
         uow.after_commit(lambda: cache.forget(person_id))
         return
-    data = {KEY: key, "ticket_id": ticket_id, "number": number}
-    row.step = FILED
-    row.data = dict(data)
-    row.updated_at = now = uow.now()
-    uow.session.add(row)
     # Committed, the marker is exactly this: `acknowledge_filed` right after the answer
     # then writes without reading it back (one transaction less per filing).
     uow.after_commit(lambda: cache.put(person_id, _Row(FILED, data, now)))

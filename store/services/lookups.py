@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from sqlalchemy import ColumnElement
 from sqlmodel import col, select
 
 from store.errors import NotFound
@@ -41,17 +42,25 @@ async def get_person(uow: UnitOfWork, person_id: int) -> Person:
 
 async def get_place(uow: UnitOfWork, room_id: int) -> Place:
     """The room with its building and campus."""
-    row = (
-        await uow.session.execute(
-            select(Room, Building, Campus)
-            .join(Building, col(Building.id) == Room.building_id)
-            .join(Campus, col(Campus.id) == Building.campus_id)
-            .where(Room.id == room_id)
-        )
-    ).one_or_none()
-    if row is None:
+    found = await places_where(uow, col(Room.id) == room_id)
+    if not found:
         raise NotFound("room", room_id=room_id)
-    return Place(row[0], row[1], row[2])
+    return found[0]
+
+
+async def places_where(
+    uow: UnitOfWork, *where: ColumnElement[bool], limit: int | None = None
+) -> list[Place]:
+    """The rooms matching `where`, each with its building and campus, in one statement."""
+    stmt = (
+        select(Room, Building, Campus)
+        .join(Building, col(Building.id) == Room.building_id)
+        .join(Campus, col(Campus.id) == Building.campus_id)
+        .where(*where)
+        .limit(limit)
+    )
+    rows = (await uow.session.execute(stmt)).all()
+    return [Place(room, building, campus) for room, building, campus in rows]
 
 
 async def get_category(uow: UnitOfWork, category_id: int) -> Category:

@@ -76,7 +76,8 @@ async def notify_audience(uow: UnitOfWork, ctx: TicketContext, kind: str, **extr
     """Tell the requester side about a ticket event. `is_requester` lets the transport
     offer requester-only buttons (rating, "not fixed") to the requester alone."""
     payload = {**ctx.summary(), **extra}
-    for person_id in await ticket_audience(uow, ctx.ticket):
+    audience = ctx.audience if ctx.audience is not None else await ticket_audience(uow, ctx.ticket)
+    for person_id in audience:
         mine = person_id == ctx.ticket.requester_id
         notify(uow, person_id, kind, {**payload, "is_requester": mine}, ticket_id=ctx.id)
 

@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import delete
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from store.errors import InvalidInput, NotFound, NotPermitted
 from store.lifecycle import Role
 from store.models import Building, Campus, Category, Person, RoleGrant, Room
+from store.services import drafts
 from store.services._common import clean_text, get_person, grant_covers, grants_of
 from store.uow import UnitOfWork
 
@@ -90,29 +90,49 @@ async def upsert_person(
 ) -> Person:
     """The person with this Telegram id, created or with a refreshed name; no commit.
 
-    A new user's first two updates can race: the insert runs in a savepoint, and the
-    loser of the unique constraint re-selects the winner's row.
+    A new user's first two updates can race: the insert does nothing on the unique
+    Telegram id, and the loser re-selects the winner's row.
     """
+    return (await _upsert(uow, telegram_id, name, language))[0]
+
+
+async def _upsert(
+    uow: UnitOfWork,
+    telegram_id: int,
+    name: str | None,
+    language: str | None,
+    *,
+    likely_new: bool = False,
+) -> tuple[Person, bool]:
+    """`upsert_person`, and whether this unit created the row. `likely_new`: insert
+    before looking (one statement for a newcomer, one more for a rename)."""
     name, language = _telegram_fields(name, language)
     stmt = select(Person).where(Person.telegram_id == telegram_id)
-    person = (await uow.session.execute(stmt)).scalar_one_or_none()
+    person = None if likely_new else (await uow.session.execute(stmt)).scalar_one_or_none()
     if person is None:
-        try:
-            async with uow.session.begin_nested():
-                person = Person(
-                    telegram_id=telegram_id, name=name, language=language, created_at=uow.now()
-                )
-                uow.session.add(person)
-            return person
-        except IntegrityError:
-            person = (await uow.session.execute(stmt)).scalar_one()
+        created = await uow.session.scalars(
+            uow.insert(Person)
+            .values(
+                telegram_id=telegram_id,
+                name=name,
+                language=language,
+                skills=[],
+                created_at=uow.now(),
+            )
+            .on_conflict_do_nothing(index_elements=[col(Person.telegram_id)])
+            .returning(Person)
+        )
+        person = created.one_or_none()
+        if person is not None:
+            return person, True
+        person = (await uow.session.execute(stmt)).scalar_one()
     if _is_stale(person, name, language):
         if name and person.name != name:
             person.name = name
         if person.language is None and language is not None:
             # A language the user picked in the bot beats Telegram's client setting.
             person.language = language
-    return person
+    return person, False
 
 
 def _telegram_fields(name: str | None, language: str | None) -> tuple[str, str | None]:
@@ -149,9 +169,15 @@ async def ensure_person(
     """Create or refresh the person behind a Telegram user (a writing unit; try
     `known_person` first, which needs no write lock)."""
     async with uow:
-        person = await upsert_person(uow, telegram_id, name, language)
+        # Called when `known_person` found no row or an old name: mostly a newcomer.
+        person, created = await _upsert(uow, telegram_id, name, language, likely_new=True)
         await uow.flush()
-        view = await _person_view(uow, person)
+        if created:
+            # Nobody can hold a role, nor have a draft, before they exist.
+            view = _view(person, ())
+            drafts.none_yet(uow, view.id)
+        else:
+            view = await _person_view(uow, person)
         await uow.commit()
     return view
 
@@ -160,6 +186,13 @@ async def get_person_view(uow: UnitOfWork, person_id: int) -> PersonView:
     """The person with their roles, or NotFound."""
     async with uow.reading():
         return await _person_view(uow, await get_person(uow, person_id))
+
+
+async def saved_phone(uow: UnitOfWork, person_id: int) -> str | None:
+    """The person's remembered contact phone, as stored now (None if none, or no person)."""
+    async with uow.reading():
+        stmt = select(Person.phone).where(Person.id == person_id)
+        return (await uow.session.execute(stmt)).scalar_one_or_none()
 
 
 async def person_by_telegram_id(uow: UnitOfWork, telegram_id: int) -> PersonView | None:

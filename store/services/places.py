@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import re
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -12,8 +14,8 @@ from sqlmodel import col, select
 from store.errors import AmbiguousName, NotFound
 from store.models import Building, Campus, Category, Room
 from store.policy import Policy
-from store.services._common import Place, get_place
 from store.services.location_csv import LocationRow, parse_locations_csv
+from store.services.lookups import Place, get_place, places_where
 from store.text import normalise_key
 from store.uow import UnitOfWork
 
@@ -239,20 +241,10 @@ async def room_by_code(uow: UnitOfWork, code: str) -> PlaceView | None:
     if not code:
         return None
     async with uow.reading():
-        room_id = (
-            await uow.session.execute(select(Room.id).where(Room.code == code))
-        ).scalar_one_or_none()
-        if room_id is None:
-            ids = (
-                await uow.session.execute(
-                    select(Room.id).where(func.lower(Room.code) == code.lower()).limit(2)
-                )
-            ).scalars()
-            matches = list(ids)
-            room_id = matches[0] if len(matches) == 1 else None
-        if room_id is None:
-            return None
-        return _place_view(await get_place(uow, room_id))
+        found = await places_where(uow, col(Room.code) == code)
+        if not found:
+            found = await places_where(uow, func.lower(Room.code) == code.lower(), limit=2)
+        return _place_view(found[0]) if len(found) == 1 else None
 
 
 async def find_room(uow: UnitOfWork, building_id: int, text: str) -> PlaceView | None:
@@ -364,19 +356,45 @@ async def sync_categories(uow: UnitOfWork, policy: Policy) -> list[CategoryView]
             # Keep retired categories as rows: old tickets still point at them.
             if key not in policy.categories and category.active:
                 category.active = False
+        uow.after_commit(uow.cache(CATEGORIES, _Categories).forget)
         await uow.commit()
     return await list_categories(uow)
 
 
+CATEGORIES = "categories"  # the store cache holding the active categories
+# The categories change only when an instance starts with other settings
+# (sync_categories, which refreshes this process's copy at once); another instance's
+# change shows here within this many seconds.
+CATEGORIES_FRESH_SECONDS = 30.0
+
+
+class _Categories:
+    """The active categories as last read, and when (time.monotonic)."""
+
+    def __init__(self) -> None:
+        self.views: tuple[CategoryView, ...] = ()
+        self.read_at = -math.inf
+
+    def forget(self) -> None:
+        self.read_at = -math.inf
+
+
 async def list_categories(uow: UnitOfWork) -> list[CategoryView]:
-    """Active categories, by position."""
+    """Active categories, by position: every report shows them, so they are kept in
+    memory (see CATEGORIES_FRESH_SECONDS); filing checks the chosen one again."""
+    kept = uow.cache(CATEGORIES, _Categories)
+    if time.monotonic() - kept.read_at < CATEGORIES_FRESH_SECONDS:
+        return list(kept.views)
+    read_at = time.monotonic()
     async with uow.reading():
         rows = await uow.session.execute(
             select(Category)
             .where(col(Category.active).is_(True))
             .order_by(col(Category.position), col(Category.key))
         )
-        return [_category_view(c) for c in rows.scalars()]
+        views = [_category_view(c) for c in rows.scalars()]
+    kept.views, kept.read_at = tuple(views), read_at
+    return views
 
 
 async def category_by_key(uow: UnitOfWork, key: str) -> CategoryView | None:

@@ -7,10 +7,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, exists, func, or_, union
+from sqlalchemy import ColumnElement, Integer, bindparam, case, exists, func, or_, union
 from sqlalchemy import select as sa_select
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
+from sqlmodel.sql.expression import Select as ModelSelect
 
 from store.errors import NotFound, NotPermitted
 from store.lifecycle import OPEN_STATUSES, Capacity, Role, Status
@@ -78,16 +79,21 @@ _VIEW_COLUMNS: tuple[Any, ...] = (
 )
 
 
+# Every ticket view's columns and joins, built once (statements are immutable; each use
+# adds its own WHERE and ORDER BY to a copy).
+_BASE_QUERY: Any = (
+    sa_select(*_VIEW_COLUMNS)
+    .select_from(Ticket)
+    .join(Room, col(Room.id) == Ticket.room_id)
+    .join(Building, col(Building.id) == Room.building_id)
+    .join(Campus, col(Campus.id) == Building.campus_id)
+    .join(Category, col(Category.id) == Ticket.category_id)
+    .outerjoin(Assignee, col(Assignee.id) == Ticket.assignee_id)
+)
+
+
 def _base_query() -> Any:
-    return (
-        sa_select(*_VIEW_COLUMNS)
-        .select_from(Ticket)
-        .join(Room, col(Room.id) == Ticket.room_id)
-        .join(Building, col(Building.id) == Room.building_id)
-        .join(Campus, col(Campus.id) == Building.campus_id)
-        .join(Category, col(Category.id) == Ticket.category_id)
-        .outerjoin(Assignee, col(Assignee.id) == Ticket.assignee_id)
-    )
+    return _BASE_QUERY
 
 
 async def ticket_views(
@@ -396,27 +402,21 @@ async def technician_jobs(uow: UnitOfWork, person_id: int) -> list[TicketView]:
         )
 
 
-async def technicians_for(
-    uow: UnitOfWork, building_id: int, category_key: str, *, on_duty_only: bool = True
-) -> list[TechnicianLoad]:
-    """Technicians whose scope covers the building and skills cover the category.
-
-    Least loaded first; ties go to whoever has been waiting longest (lowest id is a
-    stable stand-in). Unreachable technicians are listed last and flagged.
-    """
-    building = await uow.session.get(Building, building_id)
-    if building is None:
-        raise NotFound("building", building_id=building_id)
+def _technicians(*, on_duty_only: bool) -> ModelSelect[Person, Any]:
+    """Technicians covering the building (binds `building_id`, `campus_id`) with their
+    held jobs. Built once: building it cost more than running it."""
     load_sq = (
         select(Ticket.assignee_id, func.count().label("n"))
         .where(col(Ticket.status).in_(HELD_STATUSES))
         .group_by(col(Ticket.assignee_id))
         .subquery()
     )
+    building_id = bindparam("building_id", type_=Integer)
+    campus_id = bindparam("campus_id", type_=Integer)
     scope = or_(
         (col(RoleGrant.building_id).is_(None)) & (col(RoleGrant.campus_id).is_(None)),
-        col(RoleGrant.building_id) == building.id,
-        (col(RoleGrant.building_id).is_(None)) & (col(RoleGrant.campus_id) == building.campus_id),
+        col(RoleGrant.building_id) == building_id,
+        (col(RoleGrant.building_id).is_(None)) & (col(RoleGrant.campus_id) == campus_id),
     )
     # EXISTS, not JOIN + DISTINCT: one row per person even with several covering grants,
     # and PostgreSQL cannot DISTINCT over the json `skills` column.
@@ -428,9 +428,27 @@ async def technicians_for(
         .outerjoin(load_sq, load_sq.c.assignee_id == Person.id)
         .where(covered)
     )
-    if on_duty_only:
-        stmt = stmt.where(col(Person.on_duty).is_(True))
-    rows = (await uow.session.execute(stmt)).all()
+    return stmt.where(col(Person.on_duty).is_(True)) if on_duty_only else stmt
+
+
+_TECHNICIANS = _technicians(on_duty_only=False)
+_ON_DUTY_TECHNICIANS = _technicians(on_duty_only=True)
+
+
+async def technicians_for(
+    uow: UnitOfWork, building_id: int, category_key: str, *, on_duty_only: bool = True
+) -> list[TechnicianLoad]:
+    """Technicians whose scope covers the building and skills cover the category.
+
+    Least loaded first; ties go to whoever has been waiting longest (lowest id is a
+    stable stand-in). Unreachable technicians are listed last and flagged.
+    """
+    building = await uow.session.get(Building, building_id)
+    if building is None:
+        raise NotFound("building", building_id=building_id)
+    stmt = _ON_DUTY_TECHNICIANS if on_duty_only else _TECHNICIANS
+    params = {"building_id": building.id, "campus_id": building.campus_id}
+    rows = (await uow.session.execute(stmt, params)).all()
     result = [
         TechnicianLoad(
             person_id=p.id,

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
+from sqlmodel import col, select
 
 from store.errors import (
     DescriptionTooLong,
@@ -25,11 +25,11 @@ from store.services.dispatch import offer_to_on_duty_technicians
 from store.services.lookups import category_targets, get_person, get_place
 from store.services.notices import notify_audience
 from store.services.numbering import next_number
-from store.services.queries import ticket_view
+from store.services.queries import ticket_view, ticket_views
 from store.services.scope import FILER_ROLES, roles_covering
 from store.services.tickets import TicketContext, load, log_event, move
 from store.uow import UnitOfWork
-from store.views import ReportResult
+from store.views import ReportResult, TicketView
 
 
 class Urgency(StrEnum):
@@ -99,13 +99,27 @@ async def _file_once(uow: UnitOfWork, new: NewTicket, draft_owner: int | None) -
     earlier = await filed_as(uow, new.submission_key)
     if earlier is not None:
         return ReportResult(await ticket_view(uow, earlier), already_filed=True)
-    ticket_id, offered = await file_in(uow, new)
+    filed = await file_in(uow, new)
     if draft_owner is not None and new.submission_key is not None:
-        number = await _number_of(uow, ticket_id)
-        await drafts.mark_filed(uow, draft_owner, new.submission_key, ticket_id, number)
-    view = await ticket_view(uow, ticket_id)  # before the commit: no second transaction
+        await drafts.mark_filed(uow, draft_owner, new.submission_key, filed.id, filed.number)
+    view = await filed_view(uow, filed, new)  # before the commit: no second transaction
     await uow.commit()
-    return ReportResult(view, offered, escalated=not offered)
+    return ReportResult(view, filed.offered, escalated=not filed.offered)
+
+
+@dataclass(frozen=True, slots=True)
+class Filed:
+    """A ticket `file_in` just filed: its id, its number, and who was offered it."""
+
+    id: int
+    number: str
+    offered: list[int]
+
+
+async def filed_view(uow: UnitOfWork, filed: Filed, new: NewTicket) -> TicketView:
+    """The view of a ticket filed in this unit; its photos are the ones it was filed with."""
+    views = await ticket_views(uow, [col(Ticket.id) == filed.id], with_photos=False)
+    return replace(views[0], photos=tuple(new.photos))
 
 
 async def filed_as(uow: UnitOfWork, submission_key: str | None) -> int | None:
@@ -118,15 +132,9 @@ async def filed_as(uow: UnitOfWork, submission_key: str | None) -> int | None:
     return found.scalar_one_or_none()
 
 
-async def _number_of(uow: UnitOfWork, ticket_id: int) -> str:
-    ticket = await uow.session.get(Ticket, ticket_id)
-    assert ticket is not None
-    return ticket.number
-
-
-async def file_in(uow: UnitOfWork, new: NewTicket) -> tuple[int, list[int]]:
+async def file_in(uow: UnitOfWork, new: NewTicket) -> Filed:
     """`report` inside a transaction the caller owns and commits, for callers that write
-    more in the same one (booth intake, sweep faults). Returns (ticket id, offered to)."""
+    more in the same one (booth intake, sweep faults)."""
     description = validate_description(uow, new.description)
     if len(new.photos) > uow.policy.photos_max:
         raise TooManyPhotos("too many photos", limit=uow.policy.photos_max)
@@ -178,23 +186,28 @@ async def file_in(uow: UnitOfWork, new: NewTicket) -> tuple[int, list[int]]:
     assert ticket.id is not None
     for position, file_id in enumerate(new.photos):
         uow.session.add(TicketPhoto(ticket_id=ticket.id, position=position, file_id=file_id))
+    # Who hears about it (ticket_audience), known without asking: a requester without
+    # Telegram (booth walk-up) is heard through the filer.
+    audience = [new.requester_id if requester.telegram_id is not None else filer_id]
     for follower in dict.fromkeys(new.followers):
         if follower != new.requester_id:
             uow.session.add(TicketFollower(ticket_id=ticket.id, person_id=follower, since=now))
+            if follower not in audience:
+                audience.append(follower)
     filer = requester if filer_id == new.requester_id else await get_person(uow, filer_id)
     caps = frozenset({Capacity.REQUESTER if filer_id == new.requester_id else Capacity.FILER})
-    ctx = TicketContext(ticket, place, category, filer, caps)
+    ctx = TicketContext(ticket, place, category, filer, caps, audience=tuple(audience))
     log_event(uow, ctx, Action.FILE, None, Status.RECEIVED)
     await notify_audience(uow, ctx, "ticket.received")
-    offered = await dispatch_now(uow, ctx)
-    return ticket.id, offered
+    offered = await dispatch_now(uow, ctx, photos=list(new.photos))
+    return Filed(ticket.id, number, offered)
 
 
-async def dispatch_now(uow: UnitOfWork, ctx: TicketContext) -> list[int]:
+async def dispatch_now(uow: UnitOfWork, ctx: TicketContext, *, photos: list[str]) -> list[int]:
     """received → dispatching by the system, then offer it; returns who was offered."""
-    system = TicketContext(ctx.ticket, ctx.place, ctx.category, None, frozenset({Capacity.SYSTEM}))
+    system = replace(ctx, actor=None, capacities=frozenset({Capacity.SYSTEM}))
     await move(uow, system, Action.DISPATCH, dispatched_at=uow.now())
-    offered = await offer_to_on_duty_technicians(uow, system)
+    offered = await offer_to_on_duty_technicians(uow, system, just_filed=photos)
     if offered:
         await notify_audience(uow, system, "ticket.dispatching", offered=len(offered))
     return offered

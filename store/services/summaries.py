@@ -46,8 +46,6 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy import select as sa_select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col
 
 from store.lifecycle import FINAL_STATUSES, TRANSITIONS
@@ -319,9 +317,8 @@ async def _add(uow: UnitOfWork, parts: dict[tuple[date, int], tuple[Tally, int]]
         return
     session = uow.session
     pg = session.get_bind().dialect.name == "postgresql"
-    insert = pg_insert if pg else sqlite_insert
     await session.execute(
-        insert(_SUMMARY).on_conflict_do_nothing(),
+        uow.insert(_SUMMARY).on_conflict_do_nothing(),
         [{"day": day, "building_id": b, "tickets": 0, "tally": EMPTY} for day, b in parts],
     )
     keys = tuple_(_SUMMARY.c.day, _SUMMARY.c.building_id)
@@ -361,9 +358,8 @@ async def _restart(uow: UnitOfWork, zone: str) -> None:
     settings change); of two runs at once the second finds it done (row lock on the
     state, PostgreSQL; SQLite has one writer)."""
     session = uow.session
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     await session.execute(
-        insert(SummaryState).values(id=STATE_ID, zone="").on_conflict_do_nothing()
+        uow.insert(SummaryState).values(id=STATE_ID, zone="").on_conflict_do_nothing()
     )
     state = (
         await session.execute(

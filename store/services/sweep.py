@@ -444,7 +444,7 @@ async def file_fault(
         if not text:
             raise InvalidInput("describe the fault")
         residents = [r for r in await _residents(uow, room_id) if r != inspector_id]
-        ticket_id, _offered = await file_in(
+        filed = await file_in(
             uow,
             NewTicket(
                 requester_id=inspector_id,
@@ -458,9 +458,7 @@ async def file_fault(
                 submission_key=key,
             ),
         )
-        ticket = await uow.session.get(Ticket, ticket_id)
-        assert ticket is not None
-        number = ticket.number
+        number = filed.number
         sweep_room.results = {**sweep_room.results, item: number}
         uow.session.add(sweep_room)
         await uow.commit()

@@ -73,6 +73,9 @@ class TicketContext:
     actor: Person | None
     capacities: frozenset[Capacity]
     version: int = field(default=-1)
+    # Who hears about its progress, when the caller knows it exactly (a ticket filed in
+    # this unit); else notices.ticket_audience reads it.
+    audience: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.version < 0:

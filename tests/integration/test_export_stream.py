@@ -42,7 +42,7 @@ class FetchSpy:
     def __init__(self, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
         self.fetched: list[int] = []
         self.fetched_all = False
-        self.cursors: list[str] = []
+        self.cursors: list[type[Any]] = []
         self.monkeypatch = monkeypatch
         self.engine = store.engine.sync_engine
         event.listen(self.engine, "before_cursor_execute", self.spy)
@@ -50,10 +50,10 @@ class FetchSpy:
     def spy(self, conn: Any, cursor: Any, statement: str, *_: Any) -> None:
         if "ORDER BY ticket.created_at" not in statement:
             return
-        # SQLAlchemy's adapters name a server-side cursor "..._ss_cursor"; a plain one
-        # has every row in memory once the statement has run.
+        # SQLAlchemy's async adapters mark a server-side cursor `server_side`; a plain
+        # one has every row in memory once the statement has run.
         cls = type(cursor)
-        self.cursors.append(cls.__name__)
+        self.cursors.append(cls)
         fetchmany, fetchall = cls.fetchmany, cls.fetchall
         spy = self
 
@@ -95,7 +95,7 @@ async def test_an_export_of_many_rows_is_read_and_handed_on_in_bounded_batches(
     assert all(0 < len(batch) <= BATCH for batch in batches)
     assert len(batches) == -(-len(whole) // BATCH)
     # The driver handed the rows over a batch at a time, never the whole result at once.
-    assert len(spy.cursors) == 1 and spy.cursors[0].endswith("_ss_cursor")
+    assert len(spy.cursors) == 1 and spy.cursors[0].server_side
     assert spy.fetched and max(spy.fetched) <= BATCH and not spy.fetched_all
     assert sum(spy.fetched) == len(whole)
 
