@@ -79,9 +79,9 @@ class UnitOfWork:
     ) -> None:
         assert self._session is not None
         try:
-            await self._session.rollback()
-        finally:
+            # Closing rolls back whatever was not committed and hands the connection back.
             await self._session.close()
+        finally:
             self._session = None
             self._after_commit = []
             self.read_only = self._made_read_only
@@ -142,6 +142,7 @@ class Store:
         self._writer = asyncio.Lock() if engine.dialect.name == "sqlite" else None
         self._writer_task: asyncio.Task[object] | None = None
         self._writer_depth = 0
+        self._writers_waiting = 0
         self._caches: dict[str, Any] = {}
 
     def cache(self, name: str, make: Callable[[], T]) -> T:
@@ -164,7 +165,15 @@ class Store:
             self._writer_depth += 1
             return
         try:
-            await asyncio.wait_for(self._writer.acquire(), db.SQLITE_BUSY_TIMEOUT_MS / 1000)
+            if self._writer.locked() or self._writers_waiting:
+                self._writers_waiting += 1
+                try:
+                    timeout = db.SQLITE_BUSY_TIMEOUT_MS / 1000
+                    await asyncio.wait_for(self._writer.acquire(), timeout)
+                finally:
+                    self._writers_waiting -= 1
+            else:
+                await self._writer.acquire()  # free: taken at once, without wait_for's task
         except TimeoutError:
             raise OperationalError(
                 "BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked")

@@ -6,7 +6,9 @@ import dataclasses
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
 
+from store.db import create_engine
 from store.errors import AmbiguousName, LocationImportError, NotFound
 from store.policy import Policy
 from store.services import places
@@ -226,3 +228,32 @@ async def test_sync_categories_orders_updates_and_retires(store: Store) -> None:
     await places.sync_categories(store.uow(), Policy())  # configured again: active again
     network = await places.category_by_key(store.uow(), "network")
     assert network is not None and network.id == created[5].id
+
+
+async def test_the_categories_are_kept_in_memory_and_another_instances_change_shows_in_time(
+    store: Store, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every report shows the categories; they change only when an instance starts with
+    # other settings. This process keeps them; another instance's change shows once the
+    # kept copy is older than CATEGORIES_FRESH_SECONDS.
+    await places.sync_categories(store.uow(), Policy())
+    statements: list[str] = []
+    event.listen(
+        store.engine.sync_engine,
+        "before_cursor_execute",
+        lambda _c, _cur, sql, *_: statements.append(sql),
+    )
+    assert "network" in [c.key for c in await places.list_categories(store.uow())]
+    assert statements == []  # kept since the sync, nothing read
+    trimmed = dict(Policy().categories)
+    del trimmed["network"]
+    other = Store(create_engine(db_url))  # another instance on the same database
+    try:
+        await places.sync_categories(other.uow(), Policy(categories=trimmed))
+        assert "network" not in [c.key for c in await places.list_categories(other.uow())]
+    finally:
+        await other.dispose()
+    assert "network" in [c.key for c in await places.list_categories(store.uow())]
+    monkeypatch.setattr(places, "CATEGORIES_FRESH_SECONDS", 0.0)  # the copy has aged
+    assert "network" not in [c.key for c in await places.list_categories(store.uow())]
+    assert len(statements) == 1
