@@ -6,9 +6,10 @@ Feeds the whole report flow (QR /start → category → description → skip pho
 skip phone → Confirm: 7 updates per user) through `Application.process_update` in process,
 with every Bot API call answered from memory by PTB's request hook (bench/stub_api.py), on
 a SQLite file with the sample campus. In the same run, a bare PTB Application whose /start
-handler sends one reply gets as many updates. CPU is process time (all threads, so
-aiosqlite's worker thread counts); wall is perf_counter. SQL statements and transactions
-per update are counted on the engine. Never fails on time.
+handler sends one reply gets as many updates, before and after the flow (the ratios are to
+the mean of the two: this machine's speed drifts within a run). CPU is process time (all
+threads, so aiosqlite's worker thread counts); wall is perf_counter. SQL statements and
+transactions per update are counted on the engine. Never fails on time.
 """
 
 from __future__ import annotations
@@ -191,9 +192,14 @@ async def main() -> None:
     parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--pg", default="postgresql+asyncpg://postgres@127.0.0.1:5432")
     args = parser.parse_args()
+    n = args.users * 7
     with tempfile.TemporaryDirectory() as tmp:
         floor_url = f"sqlite+aiosqlite:///{tmp}/floor.db"
         await upgrade(floor_url)
+        # The bare handler before and after: this machine's speed drifts within a run, and
+        # the first rows must not pay for what the flow left behind (threads, garbage).
+        base = await bare(n)
+        floor = await bare_with_write(n, floor_url)
         if args.db == "sqlite":
             url = f"sqlite+aiosqlite:///{tmp}/bench.db"
             await upgrade(url)
@@ -215,18 +221,18 @@ async def main() -> None:
                     )
                 await admin.dispose()
         costs, counts, calls, n = result
-        base = await bare(n)
-        floor = await bare_with_write(n, floor_url)
+        base_after = await bare(n)
     print(f"report flow: {args.users} users x 7 updates on {args.db}; bare: {n} /start updates")
     print()
     head = f"{'handler':<26} {'CPU µs p50':>11} {'CPU µs mean':>12} {'wall µs p50':>12} "
     print(head + f"{'wall µs mean':>13} {'x bare CPU':>11}")
     print("-" * (len(head) + 26))
-    b_cpu = mean_us(base.cpu)
+    b_cpu = (mean_us(base.cpu) + mean_us(base_after.cpu)) / 2  # the ratios' unit
     rows = (
         ("bare PTB /start + reply", base),
         ("bare + one SQLite write", floor),
         ("repairbot report flow", costs),
+        ("bare PTB, again after", base_after),
     )
     for label, c in rows:
         print(

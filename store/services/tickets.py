@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, update
+from sqlalchemy import ColumnElement, Table, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 
@@ -117,6 +117,9 @@ def hide_from_strangers(ctx: TicketContext) -> None:
         raise NotFound("ticket", ticket_id=ctx.id)
 
 
+_TICKET: Table = Ticket.__table__  # type: ignore[attr-defined]
+
+
 async def write(uow: UnitOfWork, ctx: TicketContext, what: str, **values: Any) -> None:
     """Write `values` to the ticket's row if it is still at the version `ctx` was read at,
     bumping the version; else raise TicketChanged saying what it is now. `what` names the
@@ -126,11 +129,13 @@ async def write(uow: UnitOfWork, ctx: TicketContext, what: str, **values: Any) -
         # summaries already count this ticket as it was (store.services.summaries).
         raise RuntimeError(f"{what}: ticket {ctx.id} is summarized; its figures cannot change")
     read = ctx.version
+    # Through the table, not the entity: the ORM's UPDATE path (evaluating the WHERE
+    # against the session, annotating columns) cost more than the statement itself, and
+    # the loaded object is kept in step below.
     result = await uow.session.execute(
-        update(Ticket)
-        .where(col(Ticket.id) == ctx.id, col(Ticket.version) == read)
+        update(_TICKET)
+        .where(_TICKET.c.id == ctx.id, _TICKET.c.version == read)
         .values(version=read + 1, **values)
-        .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         await uow.session.refresh(ctx.ticket)
