@@ -12,8 +12,9 @@ This module keeps aiosqlite (its thread, its connection, SQLAlchemy's pool and e
 translation) and replaces only the cursor: a statement is one function run on the
 worker thread that creates a sqlite3 cursor, executes, fetches the rows if there are
 any and closes it, returning what the DB-API cursor would have reported. Server-side
-cursors (`stream()`) keep SQLAlchemy's own class. `store.db.create_engine` picks this
-dialect for every `sqlite+aiosqlite` URL, so settings and URLs do not change.
+cursors (`stream()`) keep SQLAlchemy's own behaviour (a hop per fetch).
+`store.db.create_engine` picks this dialect for every `sqlite+aiosqlite` URL, so settings
+and URLs do not change.
 
 Transactions cost hops too: `store.db`'s BEGIN (IMMEDIATE for a unit that writes) was a
 statement of its own, and SQLAlchemy ends every checkout with a rollback, after a commit
