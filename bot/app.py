@@ -41,7 +41,7 @@ from bot.ratelimit import ReplyFirstLimiter
 from bot.sender import PER_CHAT_INTERVAL, OutboxSender
 from bot.settings import ConfigError, Settings
 from scheduler.jobs import Leadership, schedule
-from store.db import create_engine, is_sqlite
+from store.db import is_sqlite
 from store.leader import LeaderLock
 from store.migrate import current_revision, head_revision, upgrade
 from store.services.people import list_staff
@@ -176,14 +176,7 @@ async def open_store(settings: Settings) -> Store:
                 f"the database {shown} is at schema revision {current or 'none'}, this "
                 f"version needs {head}: run `repairbot db upgrade` first."
             )
-    return Store(
-        create_engine(
-            url,
-            echo=settings.database.echo,
-            synchronous=settings.database.sqlite_synchronous,
-        ),
-        settings.policy(),
-    )
+    return settings.store()
 
 
 def run(settings: Settings) -> int:

@@ -19,7 +19,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from bot import logs
 from bot.settings import ConfigError, Settings, load_settings
-from store.db import create_engine, is_sqlite
+from store.db import is_sqlite
 from store.deeplink import room_payload
 from store.errors import DomainError, LocationImportError
 from store.lifecycle import Role
@@ -80,14 +80,7 @@ async def _with_store(settings: Settings, work: Callable[[Store], Awaitable[T]])
     url = settings.database.url
     if is_sqlite(url):
         await upgrade(url)
-    store = Store(
-        create_engine(
-            url,
-            echo=settings.database.echo,
-            synchronous=settings.database.sqlite_synchronous,
-        ),
-        settings.policy(),
-    )
+    store = settings.store()
     try:
         return await work(store)
     finally:

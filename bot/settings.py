@@ -22,6 +22,7 @@ from pydantic_settings import (
 )
 from sqlalchemy.engine import make_url
 
+from store.db import create_engine
 from store.policy import (
     DEFAULT_CATEGORIES,
     DEFAULT_CHECKLISTS,
@@ -30,6 +31,7 @@ from store.policy import (
     Policy,
 )
 from store.services.invites import derive_invite_secret
+from store.uow import Store
 
 # Words that mark an example value. A real token's secret is random base64, so these are
 # matched only where they cannot arise by chance: whole words, or a run of six x's. (A
@@ -234,6 +236,13 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         """Env beats the TOML file (set by `load_settings`), which beats defaults."""
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+    def store(self) -> Store:
+        """A store on `database.url` with these settings' engine options and policy; not
+        migrated or checked (callers decide)."""
+        db = self.database
+        engine = create_engine(db.url, echo=db.echo, synchronous=db.sqlite_synchronous)
+        return Store(engine, self.policy())
 
     def policy(self) -> Policy:
         """The domain's rules, built from these settings."""

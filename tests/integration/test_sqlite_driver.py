@@ -6,7 +6,7 @@ snapshot, a failure leaves nothing behind. SQLite only, by nature."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import aiosqlite.core
@@ -33,10 +33,15 @@ async def sqlite_store(sqlite_url: str) -> AsyncIterator[Store]:
     await store.dispose()
 
 
-def _path(url: str) -> str:
-    database = make_url(url).database
+@pytest.fixture
+def other(sqlite_store: Store, sqlite_url: str) -> Iterator[sqlite3.Connection]:
+    """A second connection to the same file, as another process would hold it: it never
+    waits for a lock, so a held one shows at once as "database is locked"."""
+    database = make_url(sqlite_url).database
     assert database
-    return database
+    connection = sqlite3.connect(database, timeout=0, isolation_level=None)
+    yield connection
+    connection.close()
 
 
 class Trips:
@@ -76,41 +81,33 @@ async def test_a_one_statement_unit_is_two_trips_to_the_database_thread(
 
 
 async def test_a_writing_unit_holds_the_write_lock_from_its_first_statement(
-    sqlite_store: Store, sqlite_url: str
+    sqlite_store: Store, other: sqlite3.Connection
 ) -> None:
-    other = sqlite3.connect(_path(sqlite_url), timeout=0, isolation_level=None)
-    try:
-        async with sqlite_store.uow() as uow:
-            assert await _value(uow) == 1  # a read, but inside BEGIN IMMEDIATE
-            with pytest.raises(sqlite3.OperationalError, match="locked"):
-                other.execute("BEGIN IMMEDIATE")
-            await uow.session.execute(text("UPDATE kv SET v = 5 WHERE k = 'a'"))
-            await uow.commit()
-        other.execute("BEGIN IMMEDIATE")  # released with the commit
-        other.execute("ROLLBACK")
-        assert other.execute("SELECT v FROM kv").fetchone() == (5,)
-    finally:
-        other.close()
+    async with sqlite_store.uow() as uow:
+        assert await _value(uow) == 1  # a read, but inside BEGIN IMMEDIATE
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            other.execute("BEGIN IMMEDIATE")
+        await uow.session.execute(text("UPDATE kv SET v = 5 WHERE k = 'a'"))
+        await uow.commit()
+    other.execute("BEGIN IMMEDIATE")  # released with the commit
+    other.execute("ROLLBACK")
+    assert other.execute("SELECT v FROM kv").fetchone() == (5,)
 
 
 async def test_a_read_unit_keeps_one_snapshot_and_never_blocks_a_writer(
-    sqlite_store: Store, sqlite_url: str
+    sqlite_store: Store, other: sqlite3.Connection
 ) -> None:
-    other = sqlite3.connect(_path(sqlite_url), timeout=0, isolation_level=None)
-    try:
-        async with sqlite_store.read() as uow:
-            assert await _value(uow) == 1
-            other.execute("UPDATE kv SET v = 9 WHERE k = 'a'")  # commits at once
-            # Still inside the BEGIN that went with the first SELECT: the same snapshot.
-            assert await _value(uow) == 1
-        async with sqlite_store.read() as uow:
-            assert await _value(uow) == 9
-    finally:
-        other.close()
+    async with sqlite_store.read() as uow:
+        assert await _value(uow) == 1
+        other.execute("UPDATE kv SET v = 9 WHERE k = 'a'")  # commits at once
+        # Still inside the BEGIN that went with the first SELECT: the same snapshot.
+        assert await _value(uow) == 1
+    async with sqlite_store.read() as uow:
+        assert await _value(uow) == 9
 
 
 async def test_a_unit_that_fails_after_writing_leaves_nothing_and_frees_the_database(
-    sqlite_store: Store, sqlite_url: str
+    sqlite_store: Store, other: sqlite3.Connection
 ) -> None:
     with pytest.raises(RuntimeError, match="boom"):
         async with sqlite_store.uow() as uow:
@@ -120,13 +117,9 @@ async def test_a_unit_that_fails_after_writing_leaves_nothing_and_frees_the_data
         async with sqlite_store.uow() as uow:
             await uow.session.execute(text("INSERT INTO kv VALUES ('b', 1)"))
             await uow.session.execute(text("INSERT INTO kv VALUES ('b', 2)"))
-    other = sqlite3.connect(_path(sqlite_url), timeout=0, isolation_level=None)
-    try:
-        other.execute("BEGIN IMMEDIATE")  # nobody is left holding the write lock
-        assert other.execute("SELECT k, v FROM kv").fetchall() == [("a", 1)]
-        other.execute("ROLLBACK")
-    finally:
-        other.close()
+    other.execute("BEGIN IMMEDIATE")  # nobody is left holding the write lock
+    assert other.execute("SELECT k, v FROM kv").fetchall() == [("a", 1)]
+    other.execute("ROLLBACK")
     async with sqlite_store.uow() as uow:  # the pooled connection works on
         await uow.session.execute(text("UPDATE kv SET v = 2 WHERE k = 'a'"))
         await uow.commit()
