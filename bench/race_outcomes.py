@@ -37,7 +37,7 @@ from store.db import create_engine
 from store.errors import DomainError
 from store.migrate import upgrade
 from store.models import Offer, Outbox, Ticket, TicketEvent
-from store.services import dispatch, requester, work
+from store.repair import dispatch, requester, work
 from store.uow import Store, UnitOfWork
 from tests.integration.ticket_world import (
     event_lines,

@@ -72,12 +72,13 @@ from sqlmodel import SQLModel, col, select
 from bot.chart import digest_chart
 from bot.export import to_csv, to_xlsx
 from store.db import create_engine
+from store.directory import people, places
+from store.directory.location_csv import parse_locations_csv
 from store.lifecycle import Role, Status
 from store.migrate import upgrade
 from store.models import Building, Category, Counter, FollowUp, Person, Room, Ticket
 from store.policy import Policy
-from store.services import digest, people, places, stats
-from store.services.location_csv import parse_locations_csv
+from store.reporting import digest, stats
 from store.uow import Store, UnitOfWork
 
 SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "campus.csv"

@@ -58,6 +58,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import reports_at_scale as gen
 
 from store.db import create_engine
+from store.directory import people, places
+from store.directory.location_csv import parse_locations_csv
 from store.lifecycle import Role, Status
 from store.migrate import upgrade
 from store.models import (
@@ -70,8 +72,8 @@ from store.models import (
     Ticket,
     TicketFollower,
 )
-from store.services import board, digest, people, places, queries, stats, summaries
-from store.services.location_csv import parse_locations_csv
+from store.repair import queries
+from store.reporting import board, digest, stats, summaries
 from store.uow import Store
 
 NOW, ZONE = gen.NOW, gen.ZONE

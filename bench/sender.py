@@ -32,9 +32,9 @@ from bot.sender import OutboxSender
 from bot.settings import Settings
 from sandbox.server import SandboxServer
 from store.db import create_engine
+from store.domain.notices import notify
 from store.migrate import upgrade
 from store.models import Outbox, Person
-from store.services.notices import notify
 from store.uow import Store, utcnow
 
 

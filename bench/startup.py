@@ -35,11 +35,11 @@ from bot.settings import Settings
 from sandbox.server import SandboxServer
 from sandbox.testing import start_polling
 from store.db import create_engine
+from store.directory import people, places
+from store.directory.location_csv import parse_locations_csv
 from store.lifecycle import Role, Status
 from store.migrate import upgrade
 from store.models import Category, Person, Room, Ticket
-from store.services import people, places
-from store.services.location_csv import parse_locations_csv
 from store.uow import Store, utcnow
 
 SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "campus.csv"

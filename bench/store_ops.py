@@ -22,12 +22,15 @@ from pathlib import Path
 from sqlalchemy import text
 
 from store.db import create_engine
+from store.delivery import outbox
+from store.directory import people, places
+from store.directory.location_csv import parse_locations_csv
+from store.domain.filing import NewTicket
 from store.errors import AlreadyTaken
+from store.intake.report import report
 from store.lifecycle import Role
 from store.migrate import upgrade
-from store.services import dispatch, outbox, people, places
-from store.services.location_csv import parse_locations_csv
-from store.services.report import NewTicket, report
+from store.repair import dispatch
 from store.uow import Store
 
 SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "campus.csv"

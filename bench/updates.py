@@ -36,9 +36,9 @@ from bot.app import build_application
 from bot.settings import Settings
 from store.db import create_engine
 from store.deeplink import room_payload
+from store.directory import places
+from store.directory.location_csv import parse_locations_csv
 from store.migrate import upgrade
-from store.services import places
-from store.services.location_csv import parse_locations_csv
 from store.uow import Store
 
 SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "campus.csv"

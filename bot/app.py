@@ -42,10 +42,10 @@ from bot.sender import PER_CHAT_INTERVAL, OutboxSender
 from bot.settings import ConfigError, Settings
 from scheduler.jobs import Leadership, schedule
 from store.db import is_sqlite
+from store.directory.people import list_staff
+from store.directory.places import sync_categories
 from store.leader import LeaderLock
 from store.migrate import current_revision, head_revision, upgrade
-from store.services.people import list_staff
-from store.services.places import sync_categories
 from store.uow import Store
 
 log = logging.getLogger(__name__)

@@ -6,7 +6,7 @@ import io
 from collections.abc import Sequence
 
 from bot.fonts import label_fonts
-from store.services.digest import DayPoint
+from store.reporting.digest import DayPoint
 
 
 def digest_chart(

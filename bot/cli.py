@@ -21,10 +21,10 @@ from bot import logs
 from bot.settings import ConfigError, Settings, load_settings
 from store.db import is_sqlite
 from store.deeplink import room_payload
+from store.directory import invites, people, places
 from store.errors import DomainError, LocationImportError
 from store.lifecycle import Role
 from store.migrate import current_revision, head_revision, upgrade
-from store.services import invites, people, places
 from store.uow import Store
 
 T = TypeVar("T")

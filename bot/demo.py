@@ -22,10 +22,10 @@ from sandbox.server import SandboxServer
 from sandbox.views import BotMessage
 from store.db import create_engine
 from store.deeplink import room_payload
+from store.directory import people, places
+from store.directory.location_csv import LocationRow, parse_locations_csv
 from store.lifecycle import Role
 from store.migrate import upgrade
-from store.services import people, places
-from store.services.location_csv import LocationRow, parse_locations_csv
 from store.uow import Store
 
 BUILT_IN_CAMPUS = """campus,building,floor,room,code

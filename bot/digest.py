@@ -18,9 +18,9 @@ from bot.i18n import Texts
 from bot.ratelimit import bulk
 from bot.settings import Settings
 from bot.ui import average_rating, clip, duration, share, stars
-from store.services import digest as digest_service
-from store.services.digest import Digest
-from store.services.people import get_person_view
+from store.directory.people import get_person_view
+from store.reporting import digest as digest_service
+from store.reporting.digest import Digest
 from store.uow import Store
 
 log = logging.getLogger(__name__)

@@ -18,8 +18,8 @@ from bot.callbacks import (
 )
 from bot.i18n import Texts
 from bot.ui import keyboard, place_label, stars
-from store.services.outbox import Notice
-from store.services.work import epoch_minutes
+from store.delivery.outbox import Notice
+from store.repair.work import epoch_minutes
 
 
 @dataclass(frozen=True, slots=True)

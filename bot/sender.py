@@ -30,8 +30,8 @@ from bot.i18n import Texts
 from bot.notices import Rendered, render
 from bot.ratelimit import OVERALL_PER_SECOND, SendBudget, bulk
 from bot.settings import Settings
-from store.services import outbox
-from store.services.outbox import Notice
+from store.delivery import outbox
+from store.delivery.outbox import Notice
 from store.uow import Store
 
 log = logging.getLogger(__name__)

@@ -23,6 +23,7 @@ from pydantic_settings import (
 from sqlalchemy.engine import make_url
 
 from store.db import create_engine
+from store.directory.invites import derive_invite_secret
 from store.policy import (
     DEFAULT_CATEGORIES,
     DEFAULT_CHECKLISTS,
@@ -30,7 +31,6 @@ from store.policy import (
     CategoryTarget,
     Policy,
 )
-from store.services.invites import derive_invite_secret
 from store.uow import Store
 
 # Words that mark an example value. A real token's secret is random base64, so these are

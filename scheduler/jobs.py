@@ -22,8 +22,10 @@ from telegram.ext import Application, JobQueue
 from bot.digest import send_due_digests
 from bot.sender import OutboxSender
 from bot.settings import Settings
+from store.intake import sweep
 from store.leader import LeaderLock
-from store.services import sla, summaries, sweep
+from store.repair import sla
+from store.reporting import summaries
 from store.uow import Store
 
 log = logging.getLogger(__name__)
@@ -69,7 +71,7 @@ async def sla_tick(
 ) -> dict[str, list[str]]:
     """Escalations and clean-up whose time has come, each at most once per ticket.
 
-    Each check runs in batches (store.services.sla), one transaction each; between two
+    Each check runs in batches (store.repair.sla), one transaction each; between two
     batches `pause` lets users' updates take the database (SQLite has one writer), so a
     catch-up of thousands of tickets after downtime never stalls anyone for long.
     """
@@ -87,7 +89,7 @@ async def summaries_tick(
     store: Store, *, pause: Callable[[], Awaitable[None]] | None = None
 ) -> int:
     """Add the tickets closed or cancelled since the last tick to the day summaries
-    (store.services.summaries), a short transaction per batch; returns how many batches
+    (store.reporting.summaries), a short transaction per batch; returns how many batches
     ran. After an upgrade the whole history goes through here once, batch by batch."""
     batches = 0
     after = 0

@@ -118,7 +118,7 @@ TRANSITIONS: dict[Action, Transition] = {
     Action.CANCEL: _t(
         {S.RECEIVED, S.DISPATCHING, S.ASSIGNED}, S.CANCELLED, C.REQUESTER, C.DISPATCHER
     ),
-    # Only for tickets on the stale list (store.services.stale checks that): closed as
+    # Only for tickets on the stale list (store.repair.stale checks that): closed as
     # forgotten, or back to the queue for a fresh round with fresh targets.
     Action.CLOSE_STALE: _t(
         {S.RECEIVED, S.DISPATCHING, S.ASSIGNED, S.IN_PROGRESS, S.DEFERRED},

@@ -183,7 +183,7 @@ class Ticket(SQLModel, table=True):
             "promised_at",
             "number",
         ),
-        # The day summaries (store.services.summaries): the closed and cancelled tickets
+        # The day summaries (store.reporting.summaries): the closed and cancelled tickets
         # not summarized yet, and the live part of a period the reports still read row by
         # row (every open ticket and the few finished since the last roll-up), by moment.
         Index("ix_ticket_to_summarize", "status", "id", **_NOT_SUMMARIZED),
@@ -237,7 +237,7 @@ class Ticket(SQLModel, table=True):
     completed_at: datetime | None = None
     closed_at: datetime | None = None
     # Set once this closed or cancelled ticket is in the day summaries; what a report
-    # reads from them, it no longer reads from this row (store.services.summaries).
+    # reads from them, it no longer reads from this row (store.reporting.summaries).
     summarized: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
 
 
@@ -358,7 +358,7 @@ class DigestRun(SQLModel, table=True):
 
 class DaySummary(SQLModel, table=True):
     """The figures of one campus-local day in one building, over the tickets that can no
-    longer change (closed or cancelled): a `store.services.tally.Tally`, packed, grown by
+    longer change (closed or cancelled): a `store.reporting.tally.Tally`, packed, grown by
     the roll-up job and read by /stats and the digest in place of those tickets' rows."""
 
     day: date = Field(primary_key=True)

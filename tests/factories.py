@@ -17,11 +17,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from store.directory import people, places
+from store.directory.location_csv import LocationRow
+from store.directory.people import PersonView
+from store.directory.places import BuildingView, CategoryView, PlaceView
 from store.lifecycle import Role
-from store.services import people, places
-from store.services.location_csv import LocationRow
-from store.services.people import PersonView
-from store.services.places import BuildingView, CategoryView, PlaceView
 from store.uow import Store
 
 # (campus, building, floor, room, code). "圖書館" exists in both campuses on purpose: it is

@@ -8,7 +8,7 @@ under that secret key. `auth_date` must be at most a day old.
 
 The session cookie is `person_id.expires.signature`, signed with a key derived from the
 bot token, so a new token signs everyone out. Whether that person may still see
-anything is decided on each request from their grants (store.services.board).
+anything is decided on each request from their grants (store.reporting.board).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The office board over HTTP: aiohttp routes, Jinja2 pages and their JSON twins.
 
 Every request is authenticated (session cookie, or `Authorization: tma <initData>` from
-the Mini App) and then authorised by store.services.board from the viewer's grants as
+the Mini App) and then authorised by store.reporting.board from the viewer's grants as
 they are now. No credentials or bad ones: 401; staff without a board: 403; a building or
 ticket outside the viewer's scope: 404, exactly as for one that does not exist.
 """
@@ -34,7 +34,7 @@ from bot.i18n import Texts, language_from_telegram
 from bot.settings import Settings
 from bot.ui import duration, share
 from store.errors import NotFound, NotPermitted
-from store.services import board, stats
+from store.reporting import board, stats
 from store.uow import Store
 
 log = logging.getLogger(__name__)

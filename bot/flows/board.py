@@ -10,7 +10,7 @@ from bot.flows.common import guarded, reply
 from bot.i18n import Texts
 from bot.settings import Settings
 from store.errors import NotPermitted
-from store.services import board
+from store.reporting import board
 
 
 def board_markup(settings: Settings, texts: Texts) -> InlineKeyboardMarkup | None:

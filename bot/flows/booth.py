@@ -15,12 +15,13 @@ from bot.context import Ctx
 from bot.flows import pending, report
 from bot.flows.common import guarded, reply, typed_text
 from bot.ui import clip
+from store.directory import places
+from store.directory.people import set_room
+from store.domain.filing import NewTicket
 from store.errors import InviteInvalid, NotPermitted
+from store.intake import drafts
+from store.intake.booth import CLAIM_PREFIX, claim, file_walkup
 from store.lifecycle import Role
-from store.services import drafts, places
-from store.services.booth import CLAIM_PREFIX, claim, file_walkup
-from store.services.people import set_room
-from store.services.report import NewTicket
 
 BOOTH_ROLES = {Role.INSPECTOR, Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN}
 

@@ -24,9 +24,10 @@ from bot.context import Ctx
 from bot.edits import clear_keyboard, edit_message
 from bot.i18n import Texts, language_from_telegram
 from bot.ui import error_text
+from store.delivery import outbox
+from store.directory.people import PersonView, ensure_person, known_person
+from store.domain import person_changes
 from store.errors import DomainError, InvalidInput
-from store.services import outbox, person_changes
-from store.services.people import PersonView, ensure_person, known_person
 
 log = logging.getLogger(__name__)
 GONE = (ChatMember.BANNED, ChatMember.LEFT)  # "kicked" is what blocking the bot looks like
@@ -84,7 +85,7 @@ async def gatekeeper(update: Update, context: Ctx) -> None:
 
 LANGUAGE_SEEN = "language"  # user_data key: the language last read from the person's row
 PERSON_SEEN = "person"  # user_data key: the asker's PersonView, and what it was read for
-# Changes made in this process are seen at once (store.services.person_changes); this
+# Changes made in this process are seen at once (store.domain.person_changes); this
 # bounds how long a change made elsewhere (the CLI, another instance) can go unseen.
 PERSON_FRESH_SECONDS = 30.0
 

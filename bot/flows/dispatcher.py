@@ -13,10 +13,11 @@ from bot.context import Ctx
 from bot.flows import pending
 from bot.flows.common import answer, data_of, guarded, pattern, refused_answer, reply, typed_text
 from bot.ui import Button, clip, keyboard, ticket_lines
+from store.domain import ticket_views
 from store.errors import DomainError, InvalidInput, NotPermitted, TransitionNotAllowed
 from store.lifecycle import Capacity, Role, Status
-from store.services import dispatch, queries, requester, stale
-from store.services.queries import QueueFilter
+from store.repair import dispatch, queries, requester, stale
+from store.repair.queries import QueueFilter
 from store.views import TicketView
 
 PAGE = 8
@@ -147,7 +148,7 @@ async def on_item(update: Update, context: Ctx) -> None:
         return await show_ticket(update, context, view)
     if item.action == "assign":
         async with context.store.uow() as uow:
-            techs = await queries.technicians_for(
+            techs = await ticket_views.technicians_for(
                 uow, view.building_id, view.category, on_duty_only=False
             )
         rows: list[list[Button]] = []

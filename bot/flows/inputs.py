@@ -8,7 +8,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, MessageHandler, filt
 from bot.context import Ctx
 from bot.flows import my_tickets, pending, report  # noqa: F401 - registers answers
 from bot.flows.common import answer, guarded, reply
-from store.services import drafts
+from store.intake import drafts
 
 
 async def on_message(update: Update, context: Ctx) -> None:

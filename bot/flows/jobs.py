@@ -24,6 +24,7 @@ from bot.flows.common import (
 )
 from bot.ui import Button, clip, grid, keyboard, place_label, ticket_lines
 from store.errors import DomainError, NotPermitted, TransitionNotAllowed
+from store.intake import drafts
 from store.lifecycle import (
     VISIT_PROPOSE_STATUSES,
     Action,
@@ -32,7 +33,7 @@ from store.lifecycle import (
     Status,
     authorize,
 )
-from store.services import dispatch, drafts, queries, work
+from store.repair import dispatch, queries, work
 from store.views import TicketView
 
 VISIT_HOURS = (9, 11, 14, 16, 19)

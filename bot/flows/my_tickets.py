@@ -24,7 +24,7 @@ from bot.notices import rating_keyboard
 from bot.ui import Button, clip, keyboard, place_label, stars, ticket_lines
 from store.errors import CooldownActive, DomainError
 from store.lifecycle import COMPLAIN_STATUSES, Action, Capacity, Status, allowed_actions
-from store.services import queries, requester, work
+from store.repair import queries, requester, work
 from store.views import TicketView
 
 PAGE_SIZE = 5

@@ -12,8 +12,8 @@ from typing import Any
 from telegram import Update
 
 from bot.context import Ctx
-from store.services import drafts
-from store.services.drafts import DraftView
+from store.intake import drafts
+from store.intake.drafts import DraftView
 
 PENDING = "pending"
 # Returns True when the answer was taken; False keeps the question parked (ask again).

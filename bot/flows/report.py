@@ -1,6 +1,6 @@
 """The guided report: place → category → description → photos → urgency → phone → confirm.
 
-The draft is saved to the database at every step (store.services.drafts), so a restart
+The draft is saved to the database at every step (store.intake.drafts), so a restart
 of the bot loses nothing: the user's next message or button carries on at the same step.
 Every step has Back and Cancel; /cancel works anywhere. Buttons carry the step they
 belong to, so a press on an older message is recognised as stale.
@@ -21,12 +21,14 @@ from bot.context import Ctx
 from bot.flows import pending
 from bot.flows.common import answer, data_of, guarded, pattern, reply
 from bot.ui import Button, clip, grid, keyboard, mask_phone
+from store.directory import places
+from store.directory.people import room_of, saved_phone, set_phone
+from store.domain.filing import NewTicket, Urgency, validate_description
 from store.errors import DescriptionTooLong, InvalidInput, NotFound
-from store.services import drafts, places
-from store.services.drafts import DraftView
-from store.services.people import room_of, saved_phone, set_phone
-from store.services.queries import open_duplicates, ticket_detail
-from store.services.report import NewTicket, Urgency, follow, report, validate_description
+from store.intake import drafts
+from store.intake.drafts import DraftView
+from store.intake.report import follow, report
+from store.repair.queries import open_duplicates, ticket_detail
 
 # Steps, in order; BACK says where Back leads from each.
 CAMPUS, BUILDING, FLOOR, ROOM = "campus", "building", "floor", "room"

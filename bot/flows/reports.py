@@ -16,10 +16,10 @@ from bot.export import ExportFiles
 from bot.flows.board import board_button
 from bot.flows.common import guarded, reply
 from bot.ui import average_rating, clip, duration, share
+from store.directory.people import set_timezone
 from store.errors import InvalidInput, NotPermitted
 from store.lifecycle import Role
-from store.services import stats
-from store.services.people import set_timezone
+from store.reporting import stats
 
 PERIOD_HELP = "today · 7d · 30d · week · month · 2026-03 · 2026-03-01..2026-03-15"
 FIGURES_ROLES = frozenset({Role.SUPERVISOR, Role.DISPATCHER, Role.ADMIN})

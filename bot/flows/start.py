@@ -15,11 +15,11 @@ from bot.flows.common import answer, data_of, guarded, pattern, remember_languag
 from bot.i18n import LANGUAGES, Texts
 from bot.ui import keyboard, mask_phone
 from store.deeplink import parse_room_payload
+from store.directory.invites import INVITE_PREFIX, redeem_invite
+from store.directory.people import PersonView, get_person_view, set_language, set_phone
 from store.errors import InviteInvalid
+from store.intake.booth import CLAIM_PREFIX
 from store.lifecycle import Role
-from store.services.booth import CLAIM_PREFIX
-from store.services.invites import INVITE_PREFIX, redeem_invite
-from store.services.people import PersonView, get_person_view, set_language, set_phone
 
 log = logging.getLogger(__name__)
 COMMANDS = ("start", "report", "my", "myroom", "phones", "language", "cancel", "help")

@@ -14,6 +14,8 @@ from bot.context import Ctx
 from bot.flows import pending
 from bot.flows.common import answer, data_of, guarded, pattern, refused_answer, reply
 from bot.ui import Button, clip, keyboard, stars
+from store.directory import places
+from store.directory.invites import INVITE_PREFIX, create_invite
 from store.errors import (
     AmbiguousName,
     DomainError,
@@ -23,8 +25,7 @@ from store.errors import (
     TransitionNotAllowed,
 )
 from store.lifecycle import Role
-from store.services import followups, places
-from store.services.invites import INVITE_PREFIX, create_invite
+from store.repair import followups
 
 SUPERVISING = {Role.SUPERVISOR, Role.ADMIN}
 

@@ -15,6 +15,7 @@ from bot.context import Ctx
 from bot.flows import pending
 from bot.flows.common import answer, data_of, guarded, pattern, refused_answer, reply
 from bot.ui import Button, clip, keyboard
+from store.directory import places
 from store.errors import (
     AmbiguousName,
     DomainError,
@@ -23,9 +24,9 @@ from store.errors import (
     NotPermitted,
     TransitionNotAllowed,
 )
+from store.intake import drafts, sweep
+from store.intake.sweep import RoomCard
 from store.lifecycle import Role
-from store.services import drafts, places, sweep
-from store.services.sweep import RoomCard
 
 REPEAT = re.compile(r"(\d{1,2})w", re.IGNORECASE)
 EACH_TERM = {"term", "学期", "學期"}  # "/sweep E1 term": again at each term start

@@ -10,9 +10,9 @@ from bot.context import Ctx
 from bot.edits import clear_keyboard
 from bot.flows.common import answer, data_of, guarded, pattern, reply
 from bot.flows.jobs import show_job
+from store.directory.people import set_duty
 from store.errors import AlreadyTaken
-from store.services import dispatch
-from store.services.people import set_duty
+from store.repair import dispatch
 
 
 async def on_offer(update: Update, context: Ctx) -> None:

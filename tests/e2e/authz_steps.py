@@ -13,11 +13,12 @@ from sqlmodel import col, select
 
 from sandbox.client import UserHandle
 from sandbox.views import BotMessage
+from store.directory.people import PersonView
+from store.domain.filing import NewTicket
+from store.intake import report
 from store.lifecycle import Role
 from store.models import Draft, FollowUp, Outbox, Ticket, TicketEvent
-from store.services import dispatch, report, requester, work
-from store.services.people import PersonView
-from store.services.report import NewTicket
+from store.repair import dispatch, requester, work
 from tests.e2e.conftest import Harness
 from tests.e2e.staff_steps import ticket as ticket_by_number
 from tests.factories import make_person

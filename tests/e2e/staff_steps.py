@@ -14,9 +14,9 @@ from sandbox.client import UserHandle
 from sandbox.models import CallbackAnswer
 from sandbox.testing import start_polling
 from sandbox.views import BotMessage
+from store.directory.people import PersonView
 from store.lifecycle import Role
 from store.models import Offer, Outbox, Person, Ticket, TicketEvent
-from store.services.people import PersonView
 from tests.e2e.conftest import Harness
 from tests.e2e.steps import NUMBER, to_photos
 from tests.factories import make_person

@@ -40,8 +40,10 @@ from bot.callbacks import (
 from bot.i18n import catalog
 from sandbox.server import SandboxServer
 from store.db import create_engine
+from store.directory import people
+from store.intake import drafts
 from store.lifecycle import Role, Status
-from store.services import drafts, people, requester
+from store.repair import requester
 from store.uow import Store
 from tests.e2e.authz_steps import (
     E1,

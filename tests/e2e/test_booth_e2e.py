@@ -9,10 +9,11 @@ import re
 from sandbox.client import UserHandle
 from sandbox.views import BotMessage
 from store.deeplink import room_payload
+from store.domain.filing import NewTicket
+from store.intake import booth
+from store.intake.drafts import get_draft
 from store.lifecycle import Role
-from store.services import booth, requester
-from store.services.drafts import get_draft
-from store.services.report import NewTicket
+from store.repair import requester
 from tests.e2e.authz_steps import WAIT, Actor, actor, by_number, outbox_kinds, put_in_state
 from tests.e2e.conftest import Harness
 from tests.e2e.staff_steps import booth_summary

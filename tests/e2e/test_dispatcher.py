@@ -13,7 +13,7 @@ from sandbox.client import UserHandle
 from sandbox.views import BotMessage
 from store.lifecycle import Role, Status
 from store.models import Draft, TicketFollower
-from store.services import dispatch, work
+from store.repair import dispatch, work
 from tests.e2e.authz_steps import (
     E1,
     E2,

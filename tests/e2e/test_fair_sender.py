@@ -7,7 +7,7 @@ from telegram import Bot
 from bot.sender import OutboxSender
 from bot.settings import Settings
 from sandbox.server import SandboxServer
-from store.services.notices import notify
+from store.domain.notices import notify
 from store.uow import Store
 from tests.factories import make_person, next_telegram_id
 

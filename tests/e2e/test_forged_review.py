@@ -13,9 +13,10 @@ import pytest
 from sqlmodel import col, select
 
 from bot.callbacks import JobAction, SweepAct, TicketAction, VisitAnswer, VisitSlot
+from store.intake import drafts
 from store.lifecycle import Role, Status
 from store.models import Person, SweepCampaign, Ticket
-from store.services import dispatch, drafts, requester, work
+from store.repair import dispatch, requester, work
 from tests.e2e.authz_steps import (
     E1,
     E2,

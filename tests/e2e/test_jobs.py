@@ -9,9 +9,9 @@ from sqlmodel import select
 
 from sandbox.client import UserHandle
 from sandbox.views import BotMessage
+from store.intake import drafts
 from store.lifecycle import Status
 from store.models import TicketPhoto
-from store.services import drafts
 from tests.e2e.conftest import Harness
 from tests.e2e.staff_steps import (
     ACCEPT,

@@ -7,10 +7,11 @@ from datetime import timedelta
 from sqlmodel import select
 
 from bot.callbacks import MyPage
+from store.domain.filing import NewTicket
+from store.intake.report import report
 from store.lifecycle import Role, Status
 from store.models import FollowUp, Person, Ticket
-from store.services import dispatch, work
-from store.services.report import NewTicket, report
+from store.repair import dispatch, work
 from tests.e2e.conftest import Harness
 from tests.e2e.steps import file_report
 from tests.factories import make_person

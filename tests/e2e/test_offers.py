@@ -6,7 +6,7 @@ import pytest
 
 from scheduler.jobs import sla_tick
 from store.lifecycle import Role, Status
-from store.services import dispatch
+from store.repair import dispatch
 from tests.e2e.conftest import Harness
 from tests.e2e.staff_steps import (
     ACCEPT,

@@ -15,9 +15,9 @@ from bot.settings import Settings
 from sandbox.faults import Fault
 from sandbox.server import SandboxServer
 from store.db import create_engine
+from store.delivery import outbox
+from store.domain.notices import notify
 from store.models import Outbox
-from store.services import outbox
-from store.services._common import notify
 from store.uow import Store, UnitOfWork
 from tests.factories import make_person, next_telegram_id
 

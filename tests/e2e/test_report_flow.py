@@ -12,7 +12,7 @@ from sqlmodel import select
 from store.deeplink import room_payload
 from store.lifecycle import Role, Status
 from store.models import Ticket, TicketPhoto
-from store.services import work
+from store.repair import work
 from tests.e2e.conftest import Harness
 from tests.factories import make_person
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from sqlmodel import col, select
 
 from store.db import create_engine
+from store.intake import drafts
+from store.intake.drafts import DraftView
 from store.models import Draft, Outbox, Person, Ticket
-from store.services import drafts
-from store.services.drafts import DraftView
 from store.uow import Store
 from tests.e2e.conftest import Harness
 from tests.e2e.steps import NUMBER, file_report, open_room, to_photos
@@ -129,7 +129,7 @@ async def test_duplicate_guard_offers_to_follow(bot: Harness) -> None:
         ticket = (await uow.session.execute(select(Ticket))).scalars().one()
         ticket_id = ticket.id
     assert ticket_id is not None
-    from store.services.requester import cancel
+    from store.repair.requester import cancel
 
     await cancel(bot.store.uow(), ticket_id, await _person(bot, 1001))
     await bob.expect(text_contains=f"{number} was cancelled")
@@ -169,7 +169,7 @@ async def test_blocked_user_is_marked_unreachable_and_not_retried(bot: Harness) 
         ).scalar_one()
         ticket_id = ticket.id
     assert ticket_id is not None
-    from store.services.requester import cancel
+    from store.repair.requester import cancel
 
     me = await _person(bot, 1001)
     await cancel(bot.store.uow(), ticket_id, me)

@@ -24,7 +24,7 @@ from sandbox.views import BotMessage
 from store.deeplink import room_payload
 from store.lifecycle import Role, Status
 from store.models import Category, Draft, FollowUp, Outbox, Person, Ticket, TicketEvent
-from store.services import dispatch, work
+from store.repair import dispatch, work
 from tests.e2e.conftest import Harness
 from tests.e2e.steps import file_report, open_room, to_photos
 from tests.factories import make_person

@@ -15,9 +15,10 @@ from bot import digest as digest_module
 from bot.digest import send_due_digests
 from sandbox.faults import Fault
 from sandbox.views import BotMessage
+from store.domain.filing import NewTicket
+from store.intake.report import report
 from store.lifecycle import Role
 from store.models import Outbox
-from store.services.report import NewTicket, report
 from tests.e2e.conftest import Harness
 from tests.e2e.staff_steps import staff
 from tests.factories import Clock, make_person

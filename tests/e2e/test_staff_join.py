@@ -7,9 +7,9 @@ import re
 from sqlmodel import col, select
 
 from sandbox.client import UserHandle
+from store.directory.people import person_by_telegram_id
 from store.lifecycle import Role
 from store.models import Invite, RoleGrant
-from store.services.people import person_by_telegram_id
 from tests.e2e.conftest import Harness
 from tests.e2e.staff_steps import person, staff, started
 from tests.factories import Clock

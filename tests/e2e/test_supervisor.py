@@ -22,7 +22,8 @@ from bot.ratelimit import REPLY_RETRIES
 from sandbox.faults import Fault
 from store.lifecycle import Role
 from store.models import Building, FollowUp
-from store.services import dispatch, followups, requester, stats, work
+from store.repair import dispatch, followups, requester, work
+from store.reporting import stats
 from tests.e2e.authz_steps import (
     E1,
     E2,

@@ -14,9 +14,9 @@ from sqlmodel import col, select
 
 from sandbox.client import UserHandle
 from sandbox.views import BotMessage
+from store.directory.people import set_room
 from store.lifecycle import Role
 from store.models import Building, SweepRoom, Ticket, TicketFollower, TicketPhoto
-from store.services.people import set_room
 from tests.e2e.authz_steps import STALE, WAIT, actor, outbox_kinds
 from tests.e2e.conftest import Harness
 from tests.e2e.steps import NUMBER

@@ -6,7 +6,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 from store.errors import TransitionNotAllowed
-from store.services import dispatch, work
+from store.repair import dispatch, work
 from store.uow import Store
 from tests.integration.ticket_world import (
     FakeClock,

@@ -13,7 +13,7 @@ from sqlmodel import col
 from store.errors import NotFound, NotPermitted
 from store.lifecycle import Role, Status
 from store.models import RoleGrant
-from store.services import dispatch, followups, requester, work
+from store.repair import dispatch, followups, requester, work
 from store.uow import Store
 from tests.integration.ticket_world import (
     Env,

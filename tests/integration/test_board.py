@@ -23,7 +23,8 @@ from bot.board.auth import COOKIE, make_session, sign_init_data
 from bot.board.server import BoardServer
 from bot.settings import Settings
 from store.models import FollowUp, Person, RoleGrant
-from store.services import board, dispatch, stats
+from store.repair import dispatch
+from store.reporting import board, stats
 from store.uow import Store
 from tests.integration.ticket_world import Env, file_ticket, make_env
 

@@ -12,12 +12,13 @@ from typing import Any
 import pytest
 from sqlmodel import col, select
 
+from store.directory.people import person_by_telegram_id
+from store.domain.filing import NewTicket
 from store.errors import InvalidInput, InviteInvalid, NotFound, NotPermitted
+from store.intake import booth
 from store.lifecycle import Role, Status
 from store.models import ClaimCode, Outbox, Person, RoleGrant, Ticket, TicketEvent
-from store.services import booth, dispatch, requester, work
-from store.services.people import person_by_telegram_id
-from store.services.report import NewTicket
+from store.repair import dispatch, requester, work
 from store.uow import Store
 from tests.factories import Clock, Places, make_categories, make_places, next_telegram_id
 

@@ -13,10 +13,10 @@ from sqlmodel import select
 from bot.cli import main
 from store.db import create_engine
 from store.deeplink import parse_room_payload
+from store.directory import invites, people
 from store.lifecycle import Role
 from store.migrate import head_revision
 from store.models import Room
-from store.services import invites, people
 from store.uow import Store
 
 TOKEN = "123456:" + "FAKE-test-secret-" + "0123456789" * 2  # built, not a credential

@@ -14,9 +14,9 @@ from datetime import datetime
 import pytest
 
 from store.errors import AlreadyTaken, CooldownActive
+from store.intake.report import follow
 from store.lifecycle import Role, Status
-from store.services import dispatch, queries, requester
-from store.services.report import follow
+from store.repair import dispatch, queries, requester
 from store.uow import Store, UnitOfWork
 from store.views import TicketView
 from tests.integration.ticket_world import (

@@ -36,12 +36,14 @@ from sqlmodel import col
 
 from bot.digest import render_text
 from bot.i18n import Texts
+from store.domain.filing import NewTicket
+from store.intake.report import report
 from store.lifecycle import Role
 from store.models import Person
-from store.services import digest, dispatch, requester, work
-from store.services.digest import DayPoint
-from store.services.report import NewTicket, report
-from store.services.stats import TechnicianStats
+from store.repair import dispatch, requester, work
+from store.reporting import digest
+from store.reporting.digest import DayPoint
+from store.reporting.stats import TechnicianStats
 from store.uow import Store
 from tests.factories import Clock, make_categories, make_person, make_places
 

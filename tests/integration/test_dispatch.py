@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 
+from store.domain.filing import Urgency
 from store.errors import (
     AlreadyTaken,
     InvalidInput,
@@ -15,10 +16,10 @@ from store.errors import (
     ReasonRequired,
     TransitionNotAllowed,
 )
+from store.intake.report import follow
 from store.lifecycle import Role, Status
-from store.services import dispatch, queries, requester, work
-from store.services.queries import QueueFilter
-from store.services.report import Urgency, follow
+from store.repair import dispatch, queries, requester, work
+from store.repair.queries import QueueFilter
 from store.uow import Store
 from tests.integration.ticket_world import (
     add_person,

@@ -14,9 +14,9 @@ from sqlalchemy import event
 
 from store.db import create_engine
 from store.errors import DraftChanged, NotFound
-from store.services import drafts
-from store.services.drafts import DraftView
-from store.services.report import report
+from store.intake import drafts
+from store.intake.drafts import DraftView
+from store.intake.report import report
 from store.uow import Store
 from tests.integration.ticket_world import make_env, new_ticket
 

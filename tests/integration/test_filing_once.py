@@ -11,11 +11,11 @@ import asyncio
 from sqlalchemy import func
 from sqlmodel import select
 
+from store.intake import booth, drafts
+from store.intake.drafts import DraftView
+from store.intake.report import report
 from store.lifecycle import Role, Status
 from store.models import ClaimCode, Outbox, Ticket
-from store.services import booth, drafts
-from store.services.drafts import DraftView
-from store.services.report import report
 from store.uow import Store
 from tests.integration.ticket_world import add_person, make_env, new_ticket, warm_pool
 

@@ -8,7 +8,7 @@ import pytest
 
 from store.errors import InvalidInput, NotFound, NotPermitted, TransitionNotAllowed
 from store.lifecycle import Role, Status
-from store.services import dispatch, followups, requester, work
+from store.repair import dispatch, followups, requester, work
 from store.uow import Store
 from tests.integration.ticket_world import (
     Env,

@@ -9,10 +9,10 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
+from store.directory import invites, people
 from store.errors import InviteInvalid, NotPermitted
 from store.lifecycle import Role
 from store.models import Invite
-from store.services import invites, people
 from store.uow import Store
 from tests.factories import Clock, make_person, make_places, next_telegram_id
 

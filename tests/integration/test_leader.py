@@ -23,9 +23,9 @@ from sandbox.faults import Fault
 from sandbox.server import SandboxServer
 from scheduler.jobs import Leadership
 from store.db import create_engine
+from store.domain.notices import notify
 from store.leader import LOCK_KEY, LeaderLock
 from store.models import Outbox
-from store.services._common import notify
 from store.uow import Store
 from tests.conftest import _truncate
 from tests.factories import make_person, next_telegram_id

@@ -20,7 +20,7 @@ from store.migrate import (
     schema_diff,
     upgrade,
 )
-from store.services.tally import Tally, TechTally
+from store.reporting.tally import Tally, TechTally
 from store.uow import Store
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from store.services import outbox, queries
-from store.services._common import notify
-from store.services.outbox import MAX_ATTEMPTS
+from store.delivery import outbox
+from store.delivery.outbox import MAX_ATTEMPTS
+from store.domain.notices import notify
+from store.repair import queries
 from store.uow import Store
 from tests.integration.ticket_world import (
     Env,

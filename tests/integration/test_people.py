@@ -8,10 +8,11 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import select
 
+from store.directory import people
+from store.domain import person_changes
 from store.errors import InvalidInput, NotFound, NotPermitted
 from store.lifecycle import Role
 from store.models import Person, RoleGrant
-from store.services import people, person_changes
 from store.uow import Store
 from tests.factories import make_categories, make_person, make_places, next_telegram_id
 

@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import event
 
 from store.db import create_engine
+from store.directory import places
+from store.directory.places import import_locations, parse_locations_csv
 from store.errors import AmbiguousName, LocationImportError, NotFound
 from store.policy import Policy
-from store.services import places
-from store.services.places import import_locations, parse_locations_csv
 from store.uow import Store
 from tests.factories import DEFAULT_LOCATIONS, location_rows, make_places
 

@@ -25,8 +25,9 @@ from sqlmodel import col, select
 
 from store.db import create_engine
 from store.models import Ticket
-from store.services import digest, dispatch, queries, requester, stale, stats, summaries, work
-from store.services.queries import QueueFilter
+from store.repair import dispatch, queries, requester, stale, work
+from store.repair.queries import QueueFilter
+from store.reporting import digest, stats, summaries
 from store.uow import Store
 from tests.integration.ticket_world import Env, file_ticket, make_env
 

@@ -33,11 +33,11 @@ from sqlmodel import col, select
 
 from bot.i18n import Texts
 from bot.ui import error_text
+from store.domain.tickets import load, move
 from store.errors import DomainError, TicketChanged
 from store.lifecycle import Action, Status
 from store.models import Offer, Outbox, Ticket, TicketEvent
-from store.services import dispatch, requester, work
-from store.services.tickets import load, move
+from store.repair import dispatch, requester, work
 from store.uow import Store, UnitOfWork
 from tests.integration.ticket_world import (
     Env,

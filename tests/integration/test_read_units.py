@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
+from store.directory.people import ensure_person, person_by_telegram_id
 from store.lifecycle import Status
 from store.models import Person, Ticket
-from store.services import dispatch, queries
-from store.services.people import ensure_person, person_by_telegram_id
+from store.repair import dispatch, queries
 from store.uow import Store
 from tests.integration.ticket_world import build_world, file_ticket
 

@@ -21,10 +21,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, insert
 
+from store.domain.ticket_views import HELD_STATUSES
 from store.lifecycle import OPEN_STATUSES, Role, Status
 from store.models import DaySummary, FollowUp, Ticket
-from store.services import digest, stats, summaries
-from store.services.queries import HELD_STATUSES
+from store.reporting import digest, stats, summaries
 from store.uow import Store
 from tests.factories import make_categories, make_person, make_places
 

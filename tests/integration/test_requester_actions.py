@@ -13,9 +13,9 @@ from store.errors import (
     ReopenWindowClosed,
     TransitionNotAllowed,
 )
+from store.intake.report import follow
 from store.lifecycle import Capacity, Status
-from store.services import dispatch, queries, requester, work
-from store.services.report import follow
+from store.repair import dispatch, queries, requester, work
 from store.uow import Store
 from tests.integration.ticket_world import (
     Env,

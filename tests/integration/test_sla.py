@@ -11,11 +11,13 @@ import pytest
 
 from scheduler.jobs import sla_tick
 from store.db import create_engine
+from store.delivery import outbox
+from store.delivery.outbox import Notice
+from store.domain.filing import Urgency
 from store.errors import ReasonRequired
 from store.lifecycle import Role, Status
-from store.services import dispatch, outbox, requester, sla, stats, work
-from store.services.outbox import Notice
-from store.services.report import Urgency
+from store.repair import dispatch, requester, sla, work
+from store.reporting import stats
 from store.uow import Store
 from tests.integration.ticket_world import (
     T0,

@@ -11,12 +11,13 @@ import pytest
 from sqlmodel import col, func, select
 
 from scheduler.jobs import run_batches, sla_tick
+from store.directory import people
+from store.domain.offers import escalate as real_escalate
+from store.domain.scope import responsible_supervisors as real_supervisors
+from store.domain.tickets import TicketContext
+from store.domain.tickets import log_event as real_log_event
 from store.models import Ticket
-from store.services import dispatch, people, sla, work
-from store.services.dispatch import escalate as real_escalate
-from store.services.scope import responsible_supervisors as real_supervisors
-from store.services.tickets import TicketContext
-from store.services.tickets import log_event as real_log_event
+from store.repair import dispatch, sla, work
 from store.uow import Store
 from tests.integration.ticket_world import (
     Env,

@@ -9,11 +9,12 @@ from typing import Any
 from sqlalchemy import update
 from sqlmodel import col
 
+from store.domain import ticket_views
+from store.domain.targets import STALE_AFTER
 from store.lifecycle import Status
 from store.models import Ticket
-from store.services import dispatch, queries, stale, work
-from store.services.queries import QueueFilter
-from store.services.targets import STALE_AFTER
+from store.repair import dispatch, queries, stale, work
+from store.repair.queries import QueueFilter
 from store.uow import Store
 from store.views import TicketView
 from tests.integration.ticket_world import Env, file_ticket, make_env, outbox_rows, set_on_duty
@@ -32,7 +33,7 @@ async def _stale(env: Env, person: int, after: int = 0) -> list[str]:
 
 async def _view(env: Env, ticket_id: int) -> TicketView:
     async with env.store.uow() as uow:
-        return await queries.ticket_view(uow, ticket_id)
+        return await ticket_views.ticket_view(uow, ticket_id)
 
 
 async def test_forgotten_tickets_move_to_the_stale_list_and_back(store: Store) -> None:

@@ -27,11 +27,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from store.directory import places
+from store.domain.filing import NewTicket
 from store.errors import InvalidInput, NotPermitted, OwnTicket
+from store.intake.report import report
 from store.lifecycle import Role, Status
-from store.services import dispatch, places, requester, stats, work
-from store.services.report import NewTicket, report
-from store.services.stats import (
+from store.repair import dispatch, requester, work
+from store.reporting import stats
+from store.reporting.stats import (
     OfficeStats,
     TechnicianStats,
     export_rows,

@@ -1,4 +1,4 @@
-"""The day summaries (store.services.summaries) on both engines: the roll-up changes no
+"""The day summaries (store.reporting.summaries) on both engines: the roll-up changes no
 figure, the reports read a summarized ticket from its day's summary and not from its row
 (except on the partial days at a period's ends), two roll-ups at once count each ticket
 once, a changed campus zone starts the summaries again, and a summarized ticket can no
@@ -18,9 +18,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select, update
 
+from store.domain.tickets import load, write
 from store.models import DaySummary, Ticket
-from store.services import digest, stats, summaries
-from store.services.tickets import load, write
+from store.reporting import digest, stats, summaries
 from store.uow import Store
 from tests.integration.test_stats import END, T0, Scenario, build
 

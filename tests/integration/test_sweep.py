@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import delete, update
 from sqlmodel import col, select
 
+from store.directory.people import set_room
 from store.errors import (
     InvalidInput,
     NoTermDates,
@@ -21,6 +22,7 @@ from store.errors import (
     NotPermitted,
     TransitionNotAllowed,
 )
+from store.intake import sweep
 from store.lifecycle import Role, Status
 from store.models import (
     Building,
@@ -34,8 +36,7 @@ from store.models import (
     TicketFollower,
     TicketPhoto,
 )
-from store.services import dispatch, sweep
-from store.services.people import set_room
+from store.repair import dispatch
 from store.uow import Store
 from tests.factories import Clock, Places, make_categories, make_places, next_telegram_id
 

@@ -8,9 +8,10 @@ from datetime import timedelta
 
 from sqlmodel import col, select
 
+from store.directory import places
+from store.directory.people import upsert_person
 from store.models import FollowUp, Person, Ticket, TicketEvent
-from store.services import dispatch, places, requester, work
-from store.services.people import upsert_person
+from store.repair import dispatch, requester, work
 from store.text import normalise
 from store.uow import Store
 from tests.integration.ticket_world import file_ticket, make_env, ticket_row

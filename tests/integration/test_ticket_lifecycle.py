@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from store.domain.filing import Urgency
 from store.errors import (
     DescriptionTooLong,
     DomainError,
@@ -23,8 +24,7 @@ from store.errors import (
 )
 from store.lifecycle import Role, Status
 from store.models import Person
-from store.services import dispatch, queries, requester, work
-from store.services.report import Urgency
+from store.repair import dispatch, queries, requester, work
 from store.uow import Store
 from tests.integration.ticket_world import (
     Env,

@@ -28,6 +28,9 @@ from typing import Any
 from sqlalchemy import func, text, update
 from sqlmodel import col, select
 
+from store.directory.places import sync_categories
+from store.domain.filing import NewTicket, Urgency
+from store.intake.report import report
 from store.lifecycle import Role, Status
 from store.models import (
     Building,
@@ -42,8 +45,6 @@ from store.models import (
     Ticket,
     TicketEvent,
 )
-from store.services.places import sync_categories
-from store.services.report import NewTicket, Urgency, report
 from store.uow import Store, UnitOfWork
 from store.views import ReportResult
 

@@ -9,7 +9,7 @@ from datetime import date, timedelta
 import pytest
 
 from bot.chart import digest_chart
-from store.services.digest import SERIES_DAYS, DayPoint
+from store.reporting.digest import SERIES_DAYS, DayPoint
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 LABELS = {

@@ -20,7 +20,7 @@ from typing import Any, Callable, Sequence, Union
 from alembic import op
 import sqlalchemy as sa
 
-from store.services.tally import Tally
+from store.reporting.tally import Tally
 
 
 # revision identifiers, used by Alembic.

@@ -14,19 +14,17 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlmodel import col, select
 
-from store.errors import InvalidInput, NotFound, NotPermitted, TransitionNotAllowed
-from store.models import Building, FollowUp, Room, Ticket
-from store.services._common import clean_text
-from store.services.notices import notify, notify_audience
-from store.services.numbering import next_number
-from store.services.scope import (
+from store.domain.notices import notify_audience
+from store.domain.scope import (
     SUPERVISOR_ROLES,
     grant_covers,
     grants_of,
-    responsible_supervisors,
     roles_covering,
 )
-from store.services.tickets import TicketContext, load, log_event
+from store.domain.tickets import load, log_event
+from store.errors import InvalidInput, NotFound, NotPermitted, TransitionNotAllowed
+from store.models import Building, FollowUp, Room, Ticket
+from store.text import normalise
 from store.uow import UnitOfWork
 
 RESOLUTION_MAX = 2000
@@ -88,7 +86,7 @@ def _view(f: FollowUp, t: Ticket) -> FollowUpView:
 
 async def resolve(uow: UnitOfWork, followup_id: int, supervisor_id: int, note: str) -> None:
     """Close a follow-up with a note; the requester is told the outcome."""
-    text = clean_text(note)
+    text = normalise(note)
     if not text:
         raise InvalidInput("a note is required")
     if len(text) > RESOLUTION_MAX:  # it is quoted to the requester within Telegram's 4096
@@ -113,33 +111,3 @@ async def resolve(uow: UnitOfWork, followup_id: int, supervisor_id: int, note: s
             uow, ctx, "followup.resolved", followup=followup.number, resolution=text
         )
         await uow.commit()
-
-
-async def open_followup(uow: UnitOfWork, ctx: TicketContext, kind: str, text: str | None) -> str:
-    """Open a supervisor follow-up on the ticket and tell the responsible supervisors."""
-    now = uow.now()
-    year = uow.local_year()
-    number = f"F{year}-{await next_number(uow, f'followup-{year}'):05d}"
-    supervisors = await responsible_supervisors(uow, ctx.place.building)
-    followup = FollowUp(
-        number=number,
-        ticket_id=ctx.id,
-        kind=kind,
-        text=text,
-        raised_by_id=ctx.actor.id if ctx.actor else None,
-        supervisor_id=supervisors[0] if supervisors else None,
-        opened_at=now,
-    )
-    uow.session.add(followup)
-    payload = {
-        **ctx.summary(),
-        "followup": number,
-        "kind": kind,
-        "text": text,
-        "rating": ctx.ticket.rating,
-        "technician_id": ctx.ticket.assignee_id,
-    }
-    for supervisor_id in supervisors:
-        notify(uow, supervisor_id, "followup.new", payload, ticket_id=ctx.id)
-    log_event(uow, ctx, f"followup_{kind}", None, None, note=number)
-    return number

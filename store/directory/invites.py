@@ -18,11 +18,11 @@ from datetime import timedelta
 from sqlalchemy import update
 from sqlmodel import col, select
 
+from store.directory.people import STAFF_ROLES, GrantView, add_grants, upsert_person
+from store.domain.scope import grant_covers, grants_of
 from store.errors import InvalidInput, InviteInvalid, NotPermitted
 from store.lifecycle import Role
 from store.models import Building, Campus, Invite
-from store.services._common import grant_covers, grants_of
-from store.services.people import STAFF_ROLES, GrantView, add_grants, upsert_person
 from store.uow import UnitOfWork
 
 INVITE_PREFIX = "inv_"  # the start payload is INVITE_PREFIX + token

@@ -14,6 +14,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import update
 from sqlmodel import col, select
 
+from store.directory.places import natural_key
+from store.domain.filing import NewTicket, file_in, filed_as
+from store.domain.notices import notify
+from store.domain.scope import grant_covers, grants_of, responsible_supervisors
 from store.errors import (
     InvalidInput,
     NoTermDates,
@@ -32,15 +36,7 @@ from store.models import (
     Ticket,
 )
 from store.policy import Policy
-from store.services._common import (
-    clean_text,
-    grant_covers,
-    grants_of,
-    notify,
-    responsible_supervisors,
-)
-from store.services.places import natural_key
-from store.services.report import NewTicket, file_in, filed_as
+from store.text import normalise
 from store.uow import UnitOfWork
 
 SWEEP_ROLES = frozenset({Role.SUPERVISOR, Role.INSPECTOR, Role.ADMIN})
@@ -440,7 +436,7 @@ async def file_fault(
             if ticket is not None and ticket.filed_by_id == inspector_id:
                 return ticket.number
         sweep_room, category = await _fault_room(uow, campaign_id, room_id, inspector_id, item)
-        text = clean_text(note)
+        text = normalise(note)
         if not text:
             raise InvalidInput("describe the fault")
         residents = [r for r in await _residents(uow, room_id) if r != inspector_id]

@@ -12,9 +12,9 @@ from typing import Any
 from sqlalchemy import update
 from sqlmodel import col, select
 
+from store.domain.scope import DISPATCH_ROLES, staff_covering
+from store.domain.tickets import TicketContext
 from store.models import Outbox, Person, Ticket, TicketFollower
-from store.services.scope import DISPATCH_ROLES, staff_covering
-from store.services.tickets import TicketContext
 from store.uow import UnitOfWork
 
 # Notices written ahead of time for a deferred job; withdrawn when the promise changes.

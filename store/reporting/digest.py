@@ -14,8 +14,8 @@ from sqlmodel import col, select
 
 from store.lifecycle import OPEN_STATUSES, Role, Status
 from store.models import Building, DigestRun, Person, RoleGrant, Room, Ticket
-from store.services import summaries
-from store.services.stats import (
+from store.reporting import summaries
+from store.reporting.stats import (
     OfficeStats,
     TechnicianStats,
     any_ticket,
@@ -26,7 +26,7 @@ from store.services.stats import (
     scope_clause,
     utc,
 )
-from store.services.tally import median_of, micros
+from store.reporting.tally import median_of, micros
 from store.uow import UnitOfWork
 
 # A claim whose send never finished (crash, Telegram down) may be taken again after this.

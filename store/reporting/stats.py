@@ -19,14 +19,13 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.orm import aliased
 from sqlmodel import col
 
+from store.domain.scope import DISPATCH_ROLES, SUPERVISOR_ROLES, buildings_clause, grants_of
+from store.domain.ticket_views import HELD_STATUSES
 from store.errors import InvalidInput, NotPermitted
 from store.lifecycle import OPEN_STATUSES, Status
 from store.models import Building, Campus, Category, FollowUp, Person, Room, Ticket
-from store.services import summaries
-from store.services._common import DISPATCH_ROLES, SUPERVISOR_ROLES, grants_of
-from store.services.queries import HELD_STATUSES
-from store.services.scope import buildings_clause
-from store.services.tally import MICROSECOND, Tally, TechTally, accept_wait, median_of
+from store.reporting import summaries
+from store.reporting.tally import MICROSECOND, Tally, TechTally, accept_wait, median_of
 from store.uow import UnitOfWork
 
 STATS_ROLES = SUPERVISOR_ROLES | DISPATCH_ROLES

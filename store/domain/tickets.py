@@ -20,12 +20,12 @@ from sqlalchemy import ColumnElement, Table, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 
+from store.domain.lookups import Place, get_category, get_person, get_place
+from store.domain.scope import DISPATCH_ROLES, FILER_ROLES, SUPERVISOR_ROLES, roles_covering
 from store.errors import NotFound, TicketChanged
 from store.lifecycle import Action, Capacity, Role, Status, authorize
 from store.models import Category, Person, Ticket, TicketEvent
-from store.services.lookups import Place, get_category, get_person, get_place
-from store.services.scope import DISPATCH_ROLES, FILER_ROLES, SUPERVISOR_ROLES, roles_covering
-from store.services.tally import FIGURE_FIELDS
+from store.reporting.tally import FIGURE_FIELDS
 from store.uow import UnitOfWork
 
 
@@ -126,7 +126,7 @@ async def write(uow: UnitOfWork, ctx: TicketContext, what: str, **values: Any) -
     action for the refusal. The only way any service changes a ticket row."""
     if ctx.ticket.summarized and not FIGURE_FIELDS.isdisjoint(values):
         # Nothing leaves a final status, so this is a programming error: the day
-        # summaries already count this ticket as it was (store.services.summaries).
+        # summaries already count this ticket as it was (store.reporting.summaries).
         raise RuntimeError(f"{what}: ticket {ctx.id} is summarized; its figures cannot change")
     read = ctx.version
     # Through the table, not the entity: the ORM's UPDATE path (evaluating the WHERE

@@ -10,11 +10,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import delete
 from sqlmodel import col, select
 
+from store.domain.lookups import get_person
+from store.domain.scope import grant_covers, grants_of
 from store.errors import InvalidInput, NotFound, NotPermitted
+from store.intake import drafts
 from store.lifecycle import Role
 from store.models import Building, Campus, Category, Person, RoleGrant, Room
-from store.services import drafts
-from store.services._common import clean_text, get_person, grant_covers, grants_of
+from store.text import normalise
 from store.uow import UnitOfWork
 
 STAFF_ROLES = frozenset(Role) - {Role.REQUESTER}
@@ -137,8 +139,8 @@ async def _upsert(
 
 def _telegram_fields(name: str | None, language: str | None) -> tuple[str, str | None]:
     """Name and language as stored, from what Telegram says about the user."""
-    cleaned = (clean_text(name) or "")[:200]
-    code = (clean_text(language) or None) if language else None
+    cleaned = (normalise(name) or "")[:200]
+    code = (normalise(language) or None) if language else None
     if code is not None and len(code) > _LANGUAGE_MAX:
         code = None
     return cleaned, code
@@ -218,7 +220,7 @@ async def set_language(uow: UnitOfWork, person_id: int, language: str) -> Person
 
 async def set_phone(uow: UnitOfWork, person_id: int, phone: str | None) -> PersonView:
     """Remember (or forget, with None or "") the person's contact phone."""
-    cleaned = clean_text(phone)
+    cleaned = normalise(phone)
     if cleaned is not None and not _PHONE.fullmatch(cleaned):
         raise InvalidInput("phone number", phone=cleaned)
     async with uow:

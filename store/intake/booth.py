@@ -15,17 +15,17 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
+from store.directory.people import upsert_person
+from store.domain.filing import NewTicket, file_in, filed_as, filed_view
+from store.domain.lookups import get_place
+from store.domain.scope import FILER_ROLES, roles_covering
+from store.domain.ticket_views import ticket_view
+from store.domain.tickets import load, log_event, write
 from store.errors import InvalidInput, InviteInvalid, NotPermitted
+from store.intake import drafts
 from store.lifecycle import Role
 from store.models import ClaimCode, Person
-from store.services import drafts
-from store.services._common import clean_text
-from store.services.lookups import get_place
-from store.services.people import upsert_person
-from store.services.queries import ticket_view
-from store.services.report import NewTicket, file_in, filed_as, filed_view
-from store.services.scope import FILER_ROLES, roles_covering
-from store.services.tickets import load, log_event, write
+from store.text import normalise
 from store.uow import UnitOfWork
 from store.views import ReportResult, TicketView
 
@@ -87,7 +87,7 @@ async def _file_walkup(
     new: NewTicket,
     draft_owner: int | None,
 ) -> BoothResult:
-    person_name = clean_text(name)
+    person_name = normalise(name)
     if not person_name or len(person_name) > 200:
         raise InvalidInput("the walk-up person's name is required (up to 200 characters)")
     code = "".join(secrets.choice(_ALPHABET) for _ in range(CODE_LENGTH))
@@ -101,7 +101,7 @@ async def _file_walkup(
         earlier = await filed_as(uow, new.submission_key)
         if earlier is not None:
             return _filed_before(await ticket_view(uow, earlier))
-        walkup = Person(name=person_name, phone=clean_text(phone), created_at=uow.now())
+        walkup = Person(name=person_name, phone=normalise(phone), created_at=uow.now())
         uow.session.add(walkup)
         await uow.flush()
         assert walkup.id is not None
@@ -109,7 +109,7 @@ async def _file_walkup(
             new,
             requester_id=walkup.id,
             filed_by_id=staff_id,
-            contact_phone=new.contact_phone or clean_text(phone),
+            contact_phone=new.contact_phone or normalise(phone),
         )
         filed = await file_in(uow, walkup_ticket)
         claim_code = ClaimCode(ticket_id=filed.id, code_hash=_hash(code), created_at=uow.now())

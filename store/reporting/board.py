@@ -16,6 +16,8 @@ from sqlalchemy import ColumnElement, and_, func, or_, update
 from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 
+from store.directory.invites import token_hash
+from store.domain import targets, ticket_views
 from store.errors import NotFound, NotPermitted
 from store.lifecycle import Capacity, Role, Status
 from store.models import (
@@ -27,8 +29,8 @@ from store.models import (
     Room,
     Ticket,
 )
-from store.services import queries, stats, targets
-from store.services.invites import token_hash
+from store.repair import queries
+from store.reporting import stats
 from store.uow import UnitOfWork
 from store.views import EventView, TicketView
 
@@ -226,7 +228,7 @@ async def _views(uow: UnitOfWork, who: Viewer, *where: ColumnElement[bool]) -> l
     ids = list((await uow.session.execute(stmt)).scalars())
     if not ids:
         return []
-    return await queries.ticket_views(
+    return await ticket_views.ticket_views(
         uow, [col(Ticket.id).in_(ids)], order=(col(Ticket.id).desc(),), with_photos=False
     )
 

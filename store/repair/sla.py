@@ -25,15 +25,15 @@ from sqlalchemy import ColumnElement, update
 from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 
+from store.domain.followups import open_followup
+from store.domain.lookups import Place
+from store.domain.notices import notify, notify_audience
+from store.domain.offers import escalate
+from store.domain.scope import responsible_supervisors
+from store.domain.tickets import TicketContext, log_event, move
 from store.errors import TransitionNotAllowed
 from store.lifecycle import Action, Capacity, Status
 from store.models import Building, Campus, Category, Room, Ticket
-from store.services.dispatch import escalate
-from store.services.followups import open_followup
-from store.services.lookups import Place
-from store.services.notices import notify, notify_audience
-from store.services.scope import responsible_supervisors
-from store.services.tickets import TicketContext, log_event, move
 from store.uow import UnitOfWork
 
 log = logging.getLogger(__name__)

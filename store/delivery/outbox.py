@@ -10,11 +10,11 @@ from typing import Any
 from sqlalchemy import func, or_, update
 from sqlmodel import col, select
 
+from store.domain.notices import SCHEDULED_KINDS, notify
+from store.domain.offers import withdraw_offers_of
+from store.domain.scope import grants_of
 from store.lifecycle import Role
 from store.models import Outbox, Person, RoleGrant
-from store.services._common import grants_of, notify
-from store.services.dispatch import withdraw_offers_of
-from store.services.notices import SCHEDULED_KINDS
 from store.uow import UnitOfWork
 
 MAX_ATTEMPTS = 8

@@ -3,7 +3,7 @@
 A `Tally` holds what /stats and the digest compute their figures from: counts of the
 tickets filed, and the exact durations and ratings behind the medians and averages. It is
 filled from ticket rows (`add`), merged with other tallies (`merge`), and stored packed
-(`to_bytes` / `from_bytes`): the day summaries (store.services.summaries) are tallies of the
+(`to_bytes` / `from_bytes`): the day summaries (store.reporting.summaries) are tallies of the
 tickets that can no longer change, one per day and building, and a report adds the
 summaries of the days it covers to a tally of the few rows it still reads live. Because
 both paths go through `add`, a summary says exactly what the rows said.

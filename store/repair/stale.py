@@ -1,4 +1,4 @@
-"""The stale list: tickets left open far past their targets (store.services.targets),
+"""The stale list: tickets left open far past their targets (store.domain.targets),
 out of the everyday queues, read a page at a time by id and closed as forgotten or revived
 for a fresh round by a dispatcher.
 
@@ -21,15 +21,15 @@ from sqlalchemy import func
 from sqlalchemy import select as sa_select
 from sqlmodel import col
 
+from store.domain.lookups import category_targets
+from store.domain.notices import notify, notify_audience, withdraw_scheduled
+from store.domain.offers import offer_to_on_duty_technicians, withdraw_offers
+from store.domain.targets import STALE_AFTER, stale_clause
+from store.domain.ticket_views import dispatcher_scope, ticket_views
+from store.domain.tickets import TicketContext, load, move
 from store.errors import NotFound, NotPermitted, TransitionNotAllowed
 from store.lifecycle import Action, Role
 from store.models import Building, Room, Ticket
-from store.services.dispatch import offer_to_on_duty_technicians, withdraw_offers
-from store.services.lookups import category_targets
-from store.services.notices import notify, notify_audience, withdraw_scheduled
-from store.services.queries import dispatcher_scope, ticket_views
-from store.services.targets import STALE_AFTER, stale_clause
-from store.services.tickets import TicketContext, load, move
 from store.uow import UnitOfWork
 from store.views import TicketView, Window
 

@@ -6,30 +6,27 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
+from store.domain.lookups import category_targets, get_person, get_place
+from store.domain.notices import notify_audience
+from store.domain.numbering import next_number
+from store.domain.offers import offer_to_on_duty_technicians
+from store.domain.scope import FILER_ROLES, roles_covering
+from store.domain.ticket_views import ticket_views
+from store.domain.tickets import TicketContext, log_event, move
 from store.errors import (
     DescriptionTooLong,
     InvalidInput,
     NotFound,
     NotPermitted,
     TooManyPhotos,
-    TransitionNotAllowed,
 )
 from store.lifecycle import Action, Capacity, Role, Status
 from store.models import Category, Ticket, TicketFollower, TicketPhoto
-from store.services import drafts
-from store.services._common import clean_text
-from store.services.dispatch import offer_to_on_duty_technicians
-from store.services.lookups import category_targets, get_person, get_place
-from store.services.notices import notify_audience
-from store.services.numbering import next_number
-from store.services.queries import ticket_view, ticket_views
-from store.services.scope import FILER_ROLES, roles_covering
-from store.services.tickets import TicketContext, load, log_event, move
+from store.text import normalise
 from store.uow import UnitOfWork
-from store.views import ReportResult, TicketView
+from store.views import TicketView
 
 
 class Urgency(StrEnum):
@@ -63,7 +60,7 @@ class NewTicket:
 
 def validate_description(uow: UnitOfWork, text: str) -> str:
     """The trimmed description, or an error naming the limit."""
-    cleaned = clean_text(text)
+    cleaned = normalise(text)
     if not cleaned:
         raise InvalidInput("description is empty")
     if len(cleaned) > uow.policy.description_max:
@@ -71,40 +68,6 @@ def validate_description(uow: UnitOfWork, text: str) -> str:
             "description too long", limit=uow.policy.description_max, length=len(cleaned)
         )
     return cleaned
-
-
-async def report(
-    uow: UnitOfWork, new: NewTicket, *, draft_owner: int | None = None
-) -> ReportResult:
-    """File a ticket (received), then dispatch it (offers or the queue) in one transaction.
-
-    With a `submission_key`, filing is idempotent: a submission filed before gives back
-    that ticket (`already_filed`), also when two Confirms race (the unique key turns the
-    second INSERT into the lookup). `draft_owner`'s draft with that key becomes the "filed"
-    marker in the same transaction, so there is never a ticket with its draft still open."""
-    async with uow:
-        try:
-            return await _file_once(uow, new, draft_owner)
-        except IntegrityError:
-            if new.submission_key is None:
-                raise
-            await uow.session.rollback()  # the other Confirm won: answer with its ticket
-            earlier = await filed_as(uow, new.submission_key)
-            if earlier is None:
-                raise
-            return ReportResult(await ticket_view(uow, earlier), already_filed=True)
-
-
-async def _file_once(uow: UnitOfWork, new: NewTicket, draft_owner: int | None) -> ReportResult:
-    earlier = await filed_as(uow, new.submission_key)
-    if earlier is not None:
-        return ReportResult(await ticket_view(uow, earlier), already_filed=True)
-    filed = await file_in(uow, new)
-    if draft_owner is not None and new.submission_key is not None:
-        await drafts.mark_filed(uow, draft_owner, new.submission_key, filed.id, filed.number)
-    view = await filed_view(uow, filed, new)  # before the commit: no second transaction
-    await uow.commit()
-    return ReportResult(view, filed.offered, escalated=not filed.offered)
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,7 +135,7 @@ async def file_in(uow: UnitOfWork, new: NewTicket) -> Filed:
         description=description,
         # Someone filing for a resident may fall back on the resident's saved number; a
         # requester's own report carries exactly what they chose (Skip means no number).
-        contact_phone=clean_text(new.contact_phone)
+        contact_phone=normalise(new.contact_phone)
         or (requester.phone if filer_id != new.requester_id else None),
         sweep_id=new.sweep_id,
         submission_key=new.submission_key,
@@ -211,23 +174,3 @@ async def dispatch_now(uow: UnitOfWork, ctx: TicketContext, *, photos: list[str]
     if offered:
         await notify_audience(uow, system, "ticket.dispatching", offered=len(offered))
     return offered
-
-
-async def follow(uow: UnitOfWork, ticket_id: int, person_id: int) -> None:
-    """Follow an existing open ticket instead of filing a duplicate: get its notices too."""
-    async with uow:
-        ctx = await load(uow, ticket_id, person_id)
-        if ctx.ticket.status in (Status.CLOSED, Status.CANCELLED):
-            raise TransitionNotAllowed("follow", ctx.ticket.status)
-        if ctx.ticket.requester_id == person_id:
-            return
-        if await uow.session.get(TicketFollower, (ticket_id, person_id)) is None:
-            try:
-                async with uow.session.begin_nested():
-                    uow.session.add(
-                        TicketFollower(ticket_id=ticket_id, person_id=person_id, since=uow.now())
-                    )
-            except IntegrityError:
-                return  # a double tap: the other press is already following
-            log_event(uow, ctx, "follow", None, None)
-        await uow.commit()

@@ -50,8 +50,8 @@ from sqlmodel import col
 
 from store.lifecycle import FINAL_STATUSES, TRANSITIONS
 from store.models import Building, Category, DaySummary, Room, SummaryState, Ticket
-from store.services.sla import Batch
-from store.services.tally import Facts, Tally
+from store.repair.sla import Batch
+from store.reporting.tally import Facts, Tally
 from store.uow import UnitOfWork
 
 # What makes the summaries sound: nothing leaves a final status.

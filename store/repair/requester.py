@@ -9,6 +9,18 @@ from datetime import datetime
 
 from sqlmodel import col, select
 
+from store.domain.followups import open_followup
+from store.domain.lookups import category_targets
+from store.domain.notices import (
+    notify,
+    notify_audience,
+    notify_dispatchers,
+    ticket_audience,
+    withdraw_scheduled,
+)
+from store.domain.offers import checked_reason, offer_to_on_duty_technicians, withdraw_offers
+from store.domain.ticket_views import ticket_view
+from store.domain.tickets import TicketContext, hide_from_strangers, load, log_event, move, write
 from store.errors import (
     CooldownActive,
     InvalidInput,
@@ -28,30 +40,7 @@ from store.lifecycle import (
     needs_reason,
 )
 from store.models import FollowUp, Ticket, TicketFollower
-from store.services._common import clean_text
-from store.services.dispatch import (
-    checked_reason,
-    offer_to_on_duty_technicians,
-    withdraw_offers,
-)
-from store.services.followups import open_followup
-from store.services.lookups import category_targets
-from store.services.notices import (
-    notify,
-    notify_audience,
-    notify_dispatchers,
-    ticket_audience,
-    withdraw_scheduled,
-)
-from store.services.queries import ticket_view
-from store.services.tickets import (
-    TicketContext,
-    hide_from_strangers,
-    load,
-    log_event,
-    move,
-    write,
-)
+from store.text import normalise
 from store.uow import UnitOfWork
 from store.views import TicketView
 
@@ -159,7 +148,7 @@ async def confirm_and_rate(
     async with uow:
         ctx = await load(uow, ticket_id, requester_id)
         _own(ctx, "rate")
-        text = clean_text(comment)
+        text = normalise(comment)
         if text and len(text) > uow.policy.comment_max:
             raise InvalidInput("comment too long", limit=uow.policy.comment_max)
         await move(
@@ -193,7 +182,7 @@ async def comment_rating(
     async with uow:
         ctx = await load(uow, ticket_id, requester_id)
         _own(ctx, "comment")
-        text = clean_text(comment)
+        text = normalise(comment)
         if not text or len(text) > uow.policy.comment_max:
             raise InvalidInput("comment empty or too long", limit=uow.policy.comment_max)
         if ctx.ticket.status != Status.CLOSED or ctx.ticket.rating is None:
@@ -233,7 +222,7 @@ async def reopen(
             uow,
             ctx,
             Action.REOPEN,
-            note=clean_text(reason),
+            note=normalise(reason),
             rework_count=t.rework_count + 1,
             assignee_id=None,
             completed_at=None,
@@ -255,7 +244,7 @@ async def reopen(
                 uow,
                 previous,
                 "job.reopened",
-                {**ctx.summary(), "reason": clean_text(reason)},
+                {**ctx.summary(), "reason": normalise(reason)},
                 ticket_id=ticket_id,
             )
         await notify_audience(uow, ctx, "ticket.reopened")
@@ -300,7 +289,7 @@ async def complain(uow: UnitOfWork, ticket_id: int, requester_id: int, text: str
     async with uow:
         ctx = await load(uow, ticket_id, requester_id)
         _own(ctx, "complain")
-        body = clean_text(text)
+        body = normalise(text)
         if not body or len(body) > uow.policy.comment_max:
             raise InvalidInput("complaint empty or too long", limit=uow.policy.comment_max)
         if ctx.ticket.status not in COMPLAIN_STATUSES:

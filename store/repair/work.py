@@ -7,6 +7,10 @@ from datetime import UTC, datetime
 
 from sqlmodel import func, select
 
+from store.domain.notices import notify, notify_audience, withdraw_scheduled
+from store.domain.offers import checked_reason
+from store.domain.ticket_views import ticket_view
+from store.domain.tickets import hide_from_strangers, load, log_event, move, write
 from store.errors import (
     InvalidInput,
     NotPermitted,
@@ -16,10 +20,6 @@ from store.errors import (
 )
 from store.lifecycle import VISIT_PROPOSE_STATUSES, Action, Capacity, Status
 from store.models import TicketPhoto
-from store.services.dispatch import checked_reason
-from store.services.notices import notify, notify_audience, withdraw_scheduled
-from store.services.queries import ticket_view
-from store.services.tickets import hide_from_strangers, load, log_event, move, write
 from store.uow import UnitOfWork
 from store.views import TicketView
 

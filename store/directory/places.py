@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from sqlalchemy import func
 from sqlmodel import col, select
 
+from store.directory.location_csv import LocationRow, parse_locations_csv
+from store.domain.lookups import Place, get_place, places_where
 from store.errors import AmbiguousName, NotFound
 from store.models import Building, Campus, Category, Room
 from store.policy import Policy
-from store.services.location_csv import LocationRow, parse_locations_csv
-from store.services.lookups import Place, get_place, places_where
 from store.text import normalise_key
 from store.uow import UnitOfWork
 

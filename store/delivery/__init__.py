@@ -1,0 +1,1 @@
+"""Use cases of the notice outbox the transport drains."""

@@ -1,0 +1,1 @@
+"""Use cases of who and where: people, staff, invites, places."""

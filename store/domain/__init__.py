@@ -1,0 +1,1 @@
+"""Rules every use case shares; each function here needs a unit of work its caller opened."""

@@ -1,0 +1,1 @@
+"""Use cases that bring a repair in: reports, drafts, the booth, sweeps."""

@@ -1,0 +1,1 @@
+"""Use cases of the work on a ticket once filed."""

@@ -1,0 +1,1 @@
+"""Use cases that read the figures: stats, digest, day summaries, the board."""

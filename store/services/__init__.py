@@ -1,1 +1,0 @@
-"""Use cases. Each takes a fresh unit of work and plain values, and returns plain data."""
