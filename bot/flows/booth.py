@@ -15,15 +15,15 @@ from bot.context import Ctx
 from bot.flows import pending, report
 from bot.flows.common import guarded, reply, typed_text
 from bot.ui import clip
+from store import roles
 from store.directory import places
 from store.directory.people import set_room
 from store.domain.filing import NewTicket
 from store.errors import InviteInvalid, NotPermitted
 from store.intake import drafts
 from store.intake.booth import CLAIM_PREFIX, claim, file_walkup
-from store.lifecycle import Role
 
-BOOTH_ROLES = {Role.INSPECTOR, Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN}
+BOOTH_ROLES = roles.BOOTH
 
 
 async def booth_command(update: Update, context: Ctx) -> None:

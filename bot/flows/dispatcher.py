@@ -13,9 +13,10 @@ from bot.context import Ctx
 from bot.flows import pending
 from bot.flows.common import answer, data_of, guarded, pattern, refused_answer, reply, typed_text
 from bot.ui import Button, clip, keyboard, ticket_lines
+from store import roles
 from store.domain import ticket_views
 from store.errors import DomainError, InvalidInput, NotPermitted, TransitionNotAllowed
-from store.lifecycle import Capacity, Role, Status
+from store.lifecycle import Capacity, Status
 from store.repair import dispatch, queries, requester, stale
 from store.repair.queries import QueueFilter
 from store.views import TicketView
@@ -32,7 +33,7 @@ ITEM_ACTIONS: dict[str, tuple[Status, ...]] = {
 
 
 def _is_dispatcher(context: Ctx) -> None:
-    if not context.person.roles & {Role.DISPATCHER, Role.ADMIN}:
+    if not context.person.roles & roles.DISPATCHERS:
         raise NotPermitted("dispatchers only")
 
 

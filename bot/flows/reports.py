@@ -16,13 +16,13 @@ from bot.export import ExportFiles
 from bot.flows.board import board_button
 from bot.flows.common import guarded, reply
 from bot.ui import average_rating, clip, duration, share
+from store import roles
 from store.directory.people import set_timezone
 from store.errors import InvalidInput, NotPermitted
-from store.lifecycle import Role
 from store.reporting import stats
 
 PERIOD_HELP = "today · 7d · 30d · week · month · 2026-03 · 2026-03-01..2026-03-15"
-FIGURES_ROLES = frozenset({Role.SUPERVISOR, Role.DISPATCHER, Role.ADMIN})
+FIGURES_ROLES = roles.FIGURES
 # The largest file Telegram's Bot API takes from a bot (sendDocument, multipart upload).
 UPLOAD_LIMIT = 50 * 1024 * 1024
 
@@ -144,7 +144,7 @@ async def digest_command(update: Update, context: Ctx) -> None:
     """/digest: yesterday's digest now (does not count as the scheduled one)."""
     from bot import digest
 
-    if not context.person.roles & {Role.SUPERVISOR, Role.ADMIN, Role.DISPATCHER}:
+    if not context.person.roles & FIGURES_ROLES:
         raise NotPermitted("supervisors only")
     assert context.person.telegram_id is not None
     zone = context.person.timezone or context.settings.service.timezone

@@ -14,6 +14,7 @@ from bot.flows import report
 from bot.flows.common import answer, data_of, guarded, pattern, remember_language, reply
 from bot.i18n import LANGUAGES, Texts
 from bot.ui import keyboard, mask_phone
+from store import roles as store_roles
 from store.deeplink import parse_room_payload
 from store.directory.invites import INVITE_PREFIX, redeem_invite
 from store.directory.people import PersonView, get_person_view, set_language, set_phone
@@ -190,11 +191,11 @@ async def help_command(update: Update, context: Ctx) -> None:
     lines = [t("help.text")]
     if Role.TECHNICIAN in roles:
         lines.append(t("help.technician"))
-    if roles & {Role.INSPECTOR, Role.SUPERVISOR, Role.ADMIN}:
+    if roles & store_roles.SWEEPERS:
         lines.append(t("help.inspector"))
-    if roles & {Role.DISPATCHER, Role.ADMIN}:
+    if roles & store_roles.DISPATCHERS:
         lines.append(t("help.dispatcher"))
-    if roles & {Role.SUPERVISOR, Role.ADMIN}:
+    if roles & store_roles.SUPERVISORS:
         lines.append(t("help.supervisor"))
     await reply(update, "\n\n".join(lines))
 
@@ -235,7 +236,7 @@ def bot_commands(language: str, roles: frozenset[Role] = frozenset()) -> list[Bo
     return [BotCommand(name, texts(f"commands.{name}")) for name in names]
 
 
-BOARD_ROLES = frozenset({Role.TECHNICIAN, Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN})
+BOARD_ROLES = store_roles.BOARD
 
 
 async def publish_personal_commands(

@@ -14,6 +14,7 @@ from bot.context import Ctx
 from bot.flows import pending
 from bot.flows.common import answer, data_of, guarded, pattern, refused_answer, reply
 from bot.ui import Button, clip, keyboard, stars
+from store import roles
 from store.directory import places
 from store.directory.invites import INVITE_PREFIX, create_invite
 from store.errors import (
@@ -27,7 +28,7 @@ from store.errors import (
 from store.lifecycle import Role
 from store.repair import followups
 
-SUPERVISING = {Role.SUPERVISOR, Role.ADMIN}
+SUPERVISING = roles.SUPERVISORS
 
 
 def _is_supervisor(context: Ctx) -> None:
@@ -117,7 +118,7 @@ async def invite_command(update: Update, context: Ctx) -> None:
     if not context.person.roles & SUPERVISING:
         raise NotPermitted("supervisors and admins only")
     args = context.args or []
-    staff_roles = [r.value for r in Role if r != Role.REQUESTER]
+    staff_roles = [r.value for r in Role if r in roles.STAFF]
     if not args or args[0] not in staff_roles:
         await reply(update, t("invite.usage", roles=", ".join(staff_roles)))
         return

@@ -15,6 +15,7 @@ from bot.context import Ctx
 from bot.flows import pending
 from bot.flows.common import answer, data_of, guarded, pattern, refused_answer, reply
 from bot.ui import Button, clip, keyboard
+from store import roles
 from store.directory import places
 from store.errors import (
     AmbiguousName,
@@ -26,11 +27,10 @@ from store.errors import (
 )
 from store.intake import drafts, sweep
 from store.intake.sweep import RoomCard
-from store.lifecycle import Role
 
 REPEAT = re.compile(r"(\d{1,2})w", re.IGNORECASE)
 EACH_TERM = {"term", "学期", "學期"}  # "/sweep E1 term": again at each term start
-SWEEPERS = {Role.SUPERVISOR, Role.INSPECTOR, Role.ADMIN}
+SWEEPERS = roles.SWEEPERS
 
 
 def _is_sweeper(context: Ctx) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import func, or_, update
 from sqlmodel import col, select
 
+from store import roles as store_roles
 from store.domain.notices import SCHEDULED_KINDS, notify
 from store.domain.offers import withdraw_offers_of
 from store.domain.scope import grants_of
@@ -290,7 +291,7 @@ async def _tell_dispatchers_about_staff(uow: UnitOfWork, person: Person) -> None
         return
     rows = await uow.session.execute(
         select(RoleGrant.person_id)
-        .where(col(RoleGrant.role).in_([Role.DISPATCHER, Role.ADMIN]))
+        .where(col(RoleGrant.role).in_(store_roles.DISPATCHERS))
         .distinct()
     )
     for dispatcher_id in rows.scalars():

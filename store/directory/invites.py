@@ -18,6 +18,7 @@ from datetime import timedelta
 from sqlalchemy import update
 from sqlmodel import col, select
 
+from store import roles
 from store.directory.people import STAFF_ROLES, GrantView, add_grants, upsert_person
 from store.domain.scope import grant_covers, grants_of
 from store.errors import InvalidInput, InviteInvalid, NotPermitted
@@ -30,7 +31,7 @@ _RANDOM_CHARS = 16  # 12 random bytes
 _TAG_CHARS = 22  # 16 bytes of HMAC-SHA256
 _TOKEN = re.compile(rf"[A-Za-z0-9_-]{{{_RANDOM_CHARS + _TAG_CHARS}}}")
 # Roles a supervisor may hand out, within their own scope.
-SUPERVISOR_INVITABLE = frozenset({Role.TECHNICIAN, Role.DISPATCHER, Role.INSPECTOR})
+SUPERVISOR_INVITABLE = roles.SUPERVISOR_INVITABLE
 
 
 def _b64(data: bytes) -> str:

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import delete
 from sqlmodel import col, select
 
+from store import roles
 from store.domain.lookups import get_person
 from store.domain.scope import grant_covers, grants_of
 from store.errors import InvalidInput, NotFound, NotPermitted
@@ -19,7 +20,7 @@ from store.models import Building, Campus, Category, Person, RoleGrant, Room
 from store.text import normalise
 from store.uow import UnitOfWork
 
-STAFF_ROLES = frozenset(Role) - {Role.REQUESTER}
+STAFF_ROLES = roles.STAFF
 _PHONE = re.compile(r"\+?[0-9][0-9 ()\-]{2,38}")
 _LANGUAGE_MAX = 10
 

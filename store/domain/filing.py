@@ -8,11 +8,12 @@ from enum import StrEnum
 
 from sqlmodel import col, select
 
+from store import roles
 from store.domain.lookups import category_targets, get_person, get_place
 from store.domain.notices import notify_audience
 from store.domain.numbering import next_number
 from store.domain.offers import offer_to_on_duty_technicians
-from store.domain.scope import FILER_ROLES, roles_covering
+from store.domain.scope import roles_covering
 from store.domain.ticket_views import ticket_views
 from store.domain.tickets import TicketContext, log_event, move
 from store.errors import (
@@ -22,7 +23,7 @@ from store.errors import (
     NotPermitted,
     TooManyPhotos,
 )
-from store.lifecycle import Action, Capacity, Role, Status
+from store.lifecycle import Action, Capacity, Status
 from store.models import Category, Ticket, TicketFollower, TicketPhoto
 from store.text import normalise
 from store.uow import UnitOfWork
@@ -118,7 +119,7 @@ async def file_in(uow: UnitOfWork, new: NewTicket) -> Filed:
     if filer_id != new.requester_id:
         filer_roles = await roles_covering(uow, filer_id, place.building)
         # Supervisors file at the booth too (booth.file_walkup admits the same roles).
-        if not filer_roles & (FILER_ROLES | {Role.SUPERVISOR}):
+        if not filer_roles & roles.BOOTH:
             raise NotPermitted("filing for someone else needs inspector or booth staff")
     now = uow.now()
     year = uow.local_year()

@@ -8,13 +8,14 @@ from collections.abc import Iterable
 from sqlalchemy import ColumnElement, or_, true
 from sqlmodel import col, select
 
+from store import roles
 from store.lifecycle import Role
 from store.models import Building, RoleGrant
 from store.uow import UnitOfWork
 
-DISPATCH_ROLES = frozenset({Role.DISPATCHER, Role.ADMIN})
-FILER_ROLES = frozenset({Role.INSPECTOR, Role.DISPATCHER, Role.ADMIN})
-SUPERVISOR_ROLES = frozenset({Role.SUPERVISOR, Role.ADMIN})
+DISPATCH_ROLES = roles.DISPATCHERS
+FILER_ROLES = roles.FILERS
+SUPERVISOR_ROLES = roles.SUPERVISORS
 
 
 def grant_covers(grant: RoleGrant, building: Building) -> bool:

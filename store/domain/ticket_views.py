@@ -152,7 +152,7 @@ async def viewer_capacities(
     raise NotFound("ticket", ticket_id=ticket_id)
 
 
-async def dispatcher_scope(uow: UnitOfWork, person_id: int, roles: set[Role]) -> Any:
+async def dispatcher_scope(uow: UnitOfWork, person_id: int, roles: frozenset[Role]) -> Any:
     """A WHERE clause limiting tickets to the buildings the person's grants cover."""
     grants = (
         await uow.session.execute(

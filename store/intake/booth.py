@@ -15,15 +15,15 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
+from store import roles as store_roles
 from store.directory.people import upsert_person
 from store.domain.filing import NewTicket, file_in, filed_as, filed_view
 from store.domain.lookups import get_place
-from store.domain.scope import FILER_ROLES, roles_covering
+from store.domain.scope import roles_covering
 from store.domain.ticket_views import ticket_view
 from store.domain.tickets import load, log_event, write
 from store.errors import InvalidInput, InviteInvalid, NotPermitted
 from store.intake import drafts
-from store.lifecycle import Role
 from store.models import ClaimCode, Person
 from store.text import normalise
 from store.uow import UnitOfWork
@@ -96,7 +96,7 @@ async def _file_walkup(
     async with uow:
         place = await get_place(uow, new.room_id)
         roles = await roles_covering(uow, staff_id, place.building)
-        if not roles & (FILER_ROLES | {Role.SUPERVISOR}):
+        if not roles & store_roles.BOOTH:
             raise NotPermitted("booth intake needs staff of this building")
         earlier = await filed_as(uow, new.submission_key)
         if earlier is not None:

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import update
 from sqlmodel import col, select
 
+from store import roles
 from store.directory.places import natural_key
 from store.domain.filing import NewTicket, file_in, filed_as
 from store.domain.notices import notify
@@ -26,7 +27,6 @@ from store.errors import (
     RepeatOneWay,
     TransitionNotAllowed,
 )
-from store.lifecycle import Role
 from store.models import (
     Building,
     Person,
@@ -39,7 +39,7 @@ from store.policy import Policy
 from store.text import normalise
 from store.uow import UnitOfWork
 
-SWEEP_ROLES = frozenset({Role.SUPERVISOR, Role.INSPECTOR, Role.ADMIN})
+SWEEP_ROLES = roles.SWEEPERS
 PENDING, CLAIMED, CHECKED, NOBODY_HOME = "pending", "claimed", "checked", "nobody_home"
 # A room claimed by an inspector who then vanished is offered to others after this.
 CLAIM_TIMEOUT = timedelta(hours=2)

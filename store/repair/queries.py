@@ -10,6 +10,7 @@ from sqlalchemy import ColumnElement, case, func, union
 from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 
+from store import roles
 from store.domain.targets import STALE_AFTER, live_clause, stale_clause, targets_between
 from store.domain.ticket_views import (
     HELD_STATUSES,
@@ -20,7 +21,7 @@ from store.domain.ticket_views import (
     viewer_capacities,
 )
 from store.errors import NotFound
-from store.lifecycle import OPEN_STATUSES, Capacity, Role, Status
+from store.lifecycle import OPEN_STATUSES, Capacity, Status
 from store.models import (
     Building,
     Person,
@@ -195,7 +196,7 @@ async def dispatcher_queue(
     """
     offset = max(offset, 0)
     async with uow.reading():
-        scope = await dispatcher_scope(uow, person_id, {Role.DISPATCHER, Role.ADMIN})
+        scope = await dispatcher_scope(uow, person_id, roles.DISPATCHERS)
         where: list[Any] = [scope, _queue_clause(flt, uow.now())]
 
         def matching(*columns: Any) -> Any:

@@ -21,6 +21,7 @@ from sqlalchemy import func
 from sqlalchemy import select as sa_select
 from sqlmodel import col
 
+from store import roles
 from store.domain.lookups import category_targets
 from store.domain.notices import notify, notify_audience, withdraw_scheduled
 from store.domain.offers import offer_to_on_duty_technicians, withdraw_offers
@@ -28,7 +29,7 @@ from store.domain.targets import STALE_AFTER, stale_clause
 from store.domain.ticket_views import dispatcher_scope, ticket_views
 from store.domain.tickets import TicketContext, load, move
 from store.errors import NotFound, NotPermitted, TransitionNotAllowed
-from store.lifecycle import Action, Role
+from store.lifecycle import Action
 from store.models import Building, Room, Ticket
 from store.uow import UnitOfWork
 from store.views import TicketView, Window
@@ -66,7 +67,7 @@ async def _each(
 ) -> Bulk:
     done = skipped = 0
     async with uow:
-        scope = await dispatcher_scope(uow, dispatcher_id, {Role.DISPATCHER, Role.ADMIN})
+        scope = await dispatcher_scope(uow, dispatcher_id, roles.DISPATCHERS)
         ids = await stale_ids(uow, scope, after=after, upto=upto, cap=MAX_BULK)
         for ticket_id in ids:
             try:
@@ -129,7 +130,7 @@ async def stale_tickets(
     """The stale list in the dispatcher's scope, oldest first, `limit` tickets after id
     `after` (keyset: the list is as long as the office forgot tickets)."""
     async with uow:
-        scope = await dispatcher_scope(uow, person_id, {Role.DISPATCHER, Role.ADMIN})
+        scope = await dispatcher_scope(uow, person_id, roles.DISPATCHERS)
         where: list[Any] = [scope, stale_clause(uow.now())]
         counted = (
             await uow.session.execute(

@@ -19,7 +19,8 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.orm import aliased
 from sqlmodel import col
 
-from store.domain.scope import DISPATCH_ROLES, SUPERVISOR_ROLES, buildings_clause, grants_of
+from store import roles
+from store.domain.scope import buildings_clause, grants_of
 from store.domain.ticket_views import HELD_STATUSES
 from store.errors import InvalidInput, NotPermitted
 from store.lifecycle import OPEN_STATUSES, Status
@@ -28,7 +29,7 @@ from store.reporting import summaries
 from store.reporting.tally import MICROSECOND, Tally, TechTally, accept_wait, median_of
 from store.uow import UnitOfWork
 
-STATS_ROLES = SUPERVISOR_ROLES | DISPATCH_ROLES
+STATS_ROLES = roles.FIGURES
 WITHIN = timedelta(hours=1)  # the office's headline promise: fixed within the hour
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
