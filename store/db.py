@@ -1,13 +1,15 @@
-"""Engine creation: SQLite gets WAL, a busy timeout and write-intent transactions."""
+"""Engine creation: SQLite gets WAL, a busy timeout and write-intent transactions; and
+the typed ways to reach a model's table and a statement's row count."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import CursorResult, Result, Table, event, inspect
 from sqlalchemy.dialects import registry
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlmodel import SQLModel
 
 from store.sqlite_driver import DRIVER, one_hop_url
 
@@ -63,3 +65,17 @@ def create_engine(url: str, *, echo: bool = False, synchronous: str = "normal") 
         conn.connection.dbapi_connection.begin_with(begin)
 
     return engine
+
+
+def rowcount(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE matched (`Result` is typed without it)."""
+    # A DML statement's result is a CursorResult on every driver this app uses.
+    assert isinstance(result, CursorResult)
+    return result.rowcount
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The table a SQLModel table class maps to (`__table__` is not typed)."""
+    table = inspect(model).local_table
+    assert isinstance(table, Table), f"{model.__name__} is not a table model"
+    return table
