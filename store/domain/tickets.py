@@ -9,6 +9,10 @@ is applied, on PostgreSQL (the loser's UPDATE waits for the winner's row lock, t
 a newer version) and on SQLite (writers are serialised) alike. The loser gets
 TicketChanged and its transaction, with its events and notices, is rolled back: nobody is
 told about something that did not happen.
+
+The scheduler's claims (`claim_due`) are compare-and-sets as well, on the condition that
+made a ticket due, and so is the roll-up's mark (`mark_summarized`): of two runs at once
+exactly one handles each ticket.
 """
 
 from __future__ import annotations
@@ -16,16 +20,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, update
+from sqlalchemy import ColumnElement, false, true, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 
+from store.db import rowcount, table_of
 from store.domain.lookups import Place, get_category, get_person, get_place
 from store.domain.scope import DISPATCH_ROLES, FILER_ROLES, SUPERVISOR_ROLES, roles_covering
 from store.errors import NotFound, TicketChanged
 from store.lifecycle import Action, Capacity, Role, Status, authorize
-from store.models import Category, Person, Ticket, TicketEvent
-from store.reporting.tally import FIGURE_FIELDS
+from store.models import Building, Campus, Category, Person, Room, Ticket, TicketEvent
 from store.uow import UnitOfWork
 
 
@@ -117,13 +122,32 @@ def hide_from_strangers(ctx: TicketContext) -> None:
         raise NotFound("ticket", ticket_id=ctx.id)
 
 
-_TICKET: Table = Ticket.__table__  # type: ignore[attr-defined]
+_TICKET = table_of(Ticket)
+# The ticket columns a figure reads (with the building, through the room): once a ticket
+# is in the day summaries (store.reporting.summaries) none of them may change.
+FIGURE_FIELDS = frozenset(
+    {
+        "status",
+        "category_id",
+        "room_id",
+        "created_at",
+        "dispatched_at",
+        "accepted_at",
+        "completed_at",
+        "due_at",
+        "rework_count",
+        "rating",
+        "requester_id",
+        "assignee_id",
+    }
+)
 
 
 async def write(uow: UnitOfWork, ctx: TicketContext, what: str, **values: Any) -> None:
     """Write `values` to the ticket's row if it is still at the version `ctx` was read at,
     bumping the version; else raise TicketChanged saying what it is now. `what` names the
-    action for the refusal. The only way any service changes a ticket row."""
+    action for the refusal. The only way a decision changes a ticket row (the scheduler's
+    marks go through `claim_due`, the roll-up's through `mark_summarized`)."""
     if ctx.ticket.summarized and not FIGURE_FIELDS.isdisjoint(values):
         # Nothing leaves a final status, so this is a programming error: the day
         # summaries already count this ticket as it was (store.reporting.summaries).
@@ -137,7 +161,7 @@ async def write(uow: UnitOfWork, ctx: TicketContext, what: str, **values: Any) -
         .where(_TICKET.c.id == ctx.id, _TICKET.c.version == read)
         .values(version=read + 1, **values)
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(result) != 1:
         await uow.session.refresh(ctx.ticket)
         holder = ctx.ticket.assignee_id
         name = (await get_person(uow, holder)).name if holder is not None else None
@@ -189,23 +213,112 @@ def log_event(
     )
 
 
-async def claim_due_tickets(
-    uow: UnitOfWork, due: list[ColumnElement[bool]], **mark: Any
+# --- the scheduler's claims and the roll-up's mark --------------------------------------
+
+
+@dataclass(slots=True)
+class Batch:
+    """What one committed batch of a scheduled job did, and where the next one starts."""
+
+    numbers: list[str] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+    last_id: int | None = None  # None: nothing (more) was due
+
+
+async def due_ids(
+    uow: UnitOfWork, due: list[ColumnElement[bool]], after: int, limit: int
 ) -> list[int]:
-    """Ids of the tickets matching `due`, each marked by compare-and-set: of two runs at once
-    (a leader takeover, a slow tick) exactly one gets each ticket, since PostgreSQL
-    re-checks the condition after the other's commit and SQLite serialises writers. In id
-    order, so two runs lock rows in the same order. The mark is a write like any other:
-    it bumps the version."""
-    query = select(Ticket.id).where(*due).order_by(col(Ticket.id))
-    claimed = []
-    for ticket_id in list((await uow.session.execute(query)).scalars()):
-        result = await uow.session.execute(
+    """Ids of the tickets matching `due` above `after`, in id order, at most `limit`."""
+    query = (
+        select(Ticket.id).where(*due, col(Ticket.id) > after).order_by(col(Ticket.id)).limit(limit)
+    )
+    return [i for i in (await uow.session.execute(query)).scalars() if i is not None]
+
+
+async def claim_due(
+    uow: UnitOfWork, due: list[ColumnElement[bool]], after: int, limit: int, **mark: Any
+) -> tuple[Batch, list[int]]:
+    """The next due tickets after `after`, marked with `mark` in one statement: the batch
+    to fill, and the ids this run claimed."""
+    ids = await due_ids(uow, due, after, limit)
+    batch = Batch(last_id=ids[-1] if ids else None)
+    if not ids:
+        return batch, []
+    # A compare-and-set on the due condition itself: only those still due when the UPDATE
+    # runs are claimed, so of two runs at once (a leader takeover, a slow tick) exactly
+    # one gets each ticket. PostgreSQL re-checks the condition after the other's commit;
+    # SQLite serialises writers. The mark is a write like any other: it bumps the version.
+    result = await uow.session.execute(
+        update(Ticket)
+        .where(col(Ticket.id).in_(ids), *due)
+        .values(version=col(Ticket.version) + 1, **mark)
+        .returning(col(Ticket.id))
+        .execution_options(synchronize_session=False)
+    )
+    claimed = sorted(i for i in result.scalars().all() if i is not None)
+    return batch, claimed
+
+
+async def unclaim(uow: UnitOfWork, ids: list[int], **unmark: Any) -> None:
+    """Hand claimed tickets back (`unmark` clears the mark): due again at the next run."""
+    if ids:
+        await uow.session.execute(
             update(Ticket)
-            .where(col(Ticket.id) == ticket_id, *due)
-            .values(version=col(Ticket.version) + 1, **mark)
+            .where(col(Ticket.id).in_(ids))
+            .values(version=col(Ticket.version) + 1, **unmark)
             .execution_options(synchronize_session=False)
         )
-        if result.rowcount == 1:  # type: ignore[attr-defined]
-            claimed.append(ticket_id)
-    return claimed
+
+
+async def load_many(uow: UnitOfWork, ids: list[int]) -> dict[int, TicketContext]:
+    """The tickets `ids` loaded for the system's actions in one query, as `load` would."""
+    if not ids:
+        return {}
+    rows = await uow.session.execute(
+        # SQLAlchemy's select: sqlmodel's typed overloads stop at four entities.
+        sa_select(Ticket, Room, Building, Campus, Category)
+        .join(Room, col(Room.id) == Ticket.room_id)
+        .join(Building, col(Building.id) == Room.building_id)
+        .join(Campus, col(Campus.id) == Building.campus_id)
+        .join(Category, col(Category.id) == Ticket.category_id)
+        .where(col(Ticket.id).in_(ids))
+        # Fresh from the row: a claim may just have changed it (and its version) behind
+        # the ORM.
+        .execution_options(populate_existing=True)
+    )
+    system = frozenset({Capacity.SYSTEM})
+    return {
+        ticket.id: TicketContext(ticket, Place(room, building, campus), category, None, system)
+        for ticket, room, building, campus, category in rows.all()
+        if ticket.id is not None
+    }
+
+
+def not_summarized() -> ColumnElement[bool]:
+    """Tickets not in the day summaries yet; written exactly as the partial indexes'
+    condition (models._NOT_SUMMARIZED), so the planner can use them."""
+    return col(Ticket.summarized) == false()
+
+
+async def mark_summarized(uow: UnitOfWork, ids: list[int]) -> list[int]:
+    """Mark the tickets `ids` summarized; returns those this call marked."""
+    # A conditional UPDATE: of two roll-ups at once each ticket goes to one. No version
+    # bump: summarizing changes nothing a decision reads (`write` guards FIGURE_FIELDS).
+    result = await uow.session.execute(
+        update(Ticket)
+        .where(col(Ticket.id).in_(ids), not_summarized())
+        .values(summarized=True)
+        .returning(col(Ticket.id))
+        .execution_options(synchronize_session=False)
+    )
+    return [i for i in result.scalars() if i is not None]
+
+
+async def forget_summarized(uow: UnitOfWork) -> None:
+    """Mark every ticket not summarized: the day summaries are being rebuilt from none."""
+    await uow.session.execute(
+        update(Ticket)
+        .where(col(Ticket.summarized) == true())
+        .values(summarized=False)
+        .execution_options(synchronize_session=False)
+    )

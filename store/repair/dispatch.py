@@ -12,7 +12,6 @@ from store.domain.notices import notify, notify_audience, withdraw_scheduled
 from store.domain.offers import (
     checked_reason,
     close_offers,
-    escalate,
     job_details,
     offer_to_on_duty_technicians,
 )
@@ -20,7 +19,6 @@ from store.domain.scope import roles_covering
 from store.domain.ticket_views import ticket_view
 from store.domain.tickets import (
     TicketContext,
-    claim_due_tickets,
     hide_from_strangers,
     load,
     log_event,
@@ -195,22 +193,3 @@ async def release(
         await offer_to_on_duty_technicians(uow, ctx, exclude=exclude, fresh=True)
         await uow.commit()
         return await ticket_view(uow, ticket_id)
-
-
-async def escalate_overdue_offers(uow: UnitOfWork) -> list[str]:
-    """System job: dispatching tickets past their accept target go to the dispatchers,
-    each once even when two instances run this at the same moment."""
-    async with uow:
-        now = uow.now()
-        due = [
-            col(Ticket.status) == Status.DISPATCHING,
-            col(Ticket.accept_due_at) < now,
-            col(Ticket.escalated_at).is_(None),
-        ]
-        numbers = []
-        for ticket_id in await claim_due_tickets(uow, due, escalated_at=now):
-            ctx = await load(uow, ticket_id, None)
-            await escalate(uow, ctx, reason="accept_overdue")
-            numbers.append(ctx.ticket.number)
-        await uow.commit()
-        return numbers

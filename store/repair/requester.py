@@ -3,7 +3,6 @@ complain. Dispatchers share `cancel` and `mark_duplicate`."""
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -43,8 +42,6 @@ from store.models import FollowUp, Ticket, TicketFollower
 from store.text import normalise
 from store.uow import UnitOfWork
 from store.views import TicketView
-
-log = logging.getLogger(__name__)
 
 
 async def cancel(
@@ -310,38 +307,3 @@ async def complain(uow: UnitOfWork, ticket_id: int, requester_id: int, text: str
         number = await open_followup(uow, ctx, "complaint", body)
         await uow.commit()
         return number
-
-
-async def auto_close_completed(uow: UnitOfWork) -> list[str]:
-    """System job: completed tickets nobody confirmed close after N days, unrated.
-
-    Each close is a compare-and-set like any other move, in its own savepoint: a ticket
-    another instance closed (or the requester rated or reopened) a moment earlier is
-    skipped, and one ticket's failure is logged and left for the next tick instead of
-    abandoning the rest."""
-    async with uow:
-        cutoff = uow.now() - uow.policy.auto_close_after
-        ids = list(
-            (
-                await uow.session.execute(
-                    select(Ticket.id)
-                    .where(Ticket.status == Status.COMPLETED, col(Ticket.completed_at) < cutoff)
-                    .order_by(col(Ticket.id))
-                )
-            ).scalars()
-        )
-        numbers = []
-        for ticket_id in ids:
-            try:
-                async with uow.session.begin_nested():
-                    ctx = await load(uow, ticket_id, None)
-                    await move(uow, ctx, Action.AUTO_CLOSE, closed_at=uow.now())
-                    await notify_audience(uow, ctx, "ticket.closed", auto=True)
-            except TransitionNotAllowed:
-                continue  # closed, rated or reopened meanwhile: nothing left to do
-            except Exception:
-                log.exception("auto-close of ticket %s failed; retried next tick", ticket_id)
-                continue
-            numbers.append(ctx.ticket.number)
-        await uow.commit()
-        return numbers

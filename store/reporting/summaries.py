@@ -33,14 +33,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import (
     ColumnElement,
     String,
-    Table,
     and_,
     bindparam,
     delete,
-    false,
     func,
     text,
-    true,
     tuple_,
     type_coerce,
     update,
@@ -48,9 +45,16 @@ from sqlalchemy import (
 from sqlalchemy import select as sa_select
 from sqlmodel import col
 
+from store.db import table_of
+from store.domain.tickets import (
+    Batch,
+    due_ids,
+    forget_summarized,
+    mark_summarized,
+    not_summarized,
+)
 from store.lifecycle import FINAL_STATUSES, TRANSITIONS
 from store.models import Building, Category, DaySummary, Room, SummaryState, Ticket
-from store.repair.sla import Batch
 from store.reporting.tally import Facts, Tally
 from store.uow import UnitOfWork
 
@@ -60,11 +64,6 @@ assert not any(rule.sources & FINAL_STATUSES for rule in TRANSITIONS.values())
 BATCH = 500  # tickets summarized per transaction: a short write, then the users' turn
 STATE_ID = 1
 EMPTY = Tally().to_bytes()
-
-
-def not_summarized() -> ColumnElement[bool]:
-    """Written exactly as the partial indexes' condition (models._NOT_SUMMARIZED)."""
-    return col(Ticket.summarized) == false()
 
 
 def _raw(column: Any) -> Any:
@@ -228,35 +227,12 @@ async def summarize_batch(uow: UnitOfWork, *, after: int = 0, limit: int = BATCH
             await _restart(uow, zone)
             await uow.commit()
             return Batch(last_id=0)
-        ids = list(
-            (
-                await uow.session.execute(
-                    sa_select(col(Ticket.id))
-                    .where(
-                        col(Ticket.status).in_(list(FINAL_STATUSES)),
-                        not_summarized(),
-                        col(Ticket.id) > after,
-                    )
-                    .order_by(col(Ticket.id))
-                    .limit(limit)
-                )
-            ).scalars()
-        )
+        finished = [col(Ticket.status).in_(list(FINAL_STATUSES)), not_summarized()]
+        ids = await due_ids(uow, finished, after, limit)
         if not ids:
             return Batch()
-        # Claimed by a conditional UPDATE: of two runs at once each ticket goes to one.
-        # No version bump: summarizing changes nothing a decision reads.
-        claimed = list(
-            (
-                await uow.session.execute(
-                    update(Ticket)
-                    .where(col(Ticket.id).in_(ids), not_summarized())
-                    .values(summarized=True)
-                    .returning(col(Ticket.id))
-                    .execution_options(synchronize_session=False)
-                )
-            ).scalars()
-        )
+        # Of two runs at once each ticket goes to one (the mark is conditional).
+        claimed = await mark_summarized(uow, ids)
         if claimed:
             rows = await uow.session.execute(
                 sa_select(*FACT_COLUMNS, col(Room.building_id))
@@ -290,7 +266,7 @@ def _on_day(day: date, zone: ZoneInfo) -> Callable[[datetime | None], bool]:
 # The roll-up writes through the table with statements that compile once: a multi-row
 # VALUES or an ORM bulk UPDATE was compiled anew for every batch (~190 rows), a third of
 # a batch's CPU on PostgreSQL.
-_SUMMARY: Table = DaySummary.__table__  # type: ignore[attr-defined]
+_SUMMARY = table_of(DaySummary)
 _WRITE_BACK = (
     update(_SUMMARY)
     .where(_SUMMARY.c.day == bindparam("k_day"), _SUMMARY.c.building_id == bindparam("k_b"))
@@ -370,12 +346,7 @@ async def _restart(uow: UnitOfWork, zone: str) -> None:
     if state.zone == zone:
         return
     await session.execute(delete(DaySummary))
-    await session.execute(
-        update(Ticket)
-        .where(col(Ticket.summarized) == true())
-        .values(summarized=False)
-        .execution_options(synchronize_session=False)
-    )
+    await forget_summarized(uow)
     state.zone = zone
 
 

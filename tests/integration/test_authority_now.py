@@ -1,10 +1,6 @@
-"""Authority is read when someone acts, not from who a row was routed to; scheduled moves
-race safely."""
+"""Authority is read when someone acts, not from who a row was routed to."""
 
 from __future__ import annotations
-
-import asyncio
-from datetime import timedelta
 
 import pytest
 from sqlalchemy import delete, update
@@ -26,7 +22,6 @@ from tests.integration.ticket_world import (
     outbox_rows,
     set_building_supervisor,
     ticket_row,
-    warm_pool,
 )
 
 
@@ -83,61 +78,6 @@ async def test_a_supervisor_moved_to_another_campus_hands_over(store: Store) -> 
     mark = await last_outbox_id(st)
     await requester.complain(st.uow(), t, w.requester, "Still dripping")
     assert notices(await outbox_rows(st, after=mark)) == [("followup.new", w.sam)]
-
-
-async def test_two_auto_close_ticks_at_once_close_each_ticket_once(store: Store) -> None:
-    """Two instances' ticks at once: neither raises, each ticket closes exactly once and
-    its requester is told once."""
-    env = await make_env(store)
-    st, w = env.store, env.world
-    await warm_pool(st, 2)
-    for _ in range(5):
-        tickets = [await _completed(env) for _ in range(4)]
-        env.clock.advance(st.policy.auto_close_after + timedelta(hours=1))
-        first, second = await asyncio.gather(
-            requester.auto_close_completed(st.uow()), requester.auto_close_completed(st.uow())
-        )
-        assert not set(first) & set(second)
-        numbers = [(await ticket_row(st, t)).number for t in tickets]
-        assert sorted(first + second) == sorted(numbers)
-        for t in tickets:
-            assert (await ticket_row(st, t)).status == Status.CLOSED
-            closed = await outbox_rows(st, ticket_id=t, kind="ticket.closed")
-            assert [r.recipient_id for r in closed] == [w.requester]
-
-
-async def _completed(env: Env) -> int:
-    st, w = env.store, env.world
-    t = (await file_ticket(st, w)).ticket.id
-    await dispatch.accept(st.uow(), t, w.tom)
-    await work.start(st.uow(), t, w.tom)
-    await work.complete(st.uow(), t, w.tom)
-    return t
-
-
-async def test_one_failing_ticket_does_not_stop_the_auto_close_tick(
-    store: Store, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    env = await make_env(store)
-    st = env.store
-    tickets = [await _completed(env) for _ in range(3)]
-    env.clock.advance(st.policy.auto_close_after + timedelta(hours=1))
-    real = requester.notify_audience
-    bad = tickets[1]
-
-    async def breaks_on_one(uow, ctx, kind, **extra):  # type: ignore[no-untyped-def]
-        if ctx.id == bad:
-            raise RuntimeError("a broken row")
-        await real(uow, ctx, kind, **extra)
-
-    with monkeypatch.context() as patch:
-        patch.setattr(requester, "notify_audience", breaks_on_one)
-        closed = await requester.auto_close_completed(st.uow())
-    assert len(closed) == 2
-    assert (await ticket_row(st, bad)).status == Status.COMPLETED  # left for the next tick
-    assert await outbox_rows(st, ticket_id=bad, kind="ticket.closed") == []
-    assert len(await requester.auto_close_completed(st.uow())) == 1
-    assert (await ticket_row(st, bad)).status == Status.CLOSED
 
 
 async def test_a_technician_moved_away_no_longer_works_the_job_they_hold(store: Store) -> None:

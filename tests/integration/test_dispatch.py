@@ -18,9 +18,10 @@ from store.errors import (
 )
 from store.intake.report import follow
 from store.lifecycle import Role, Status
-from store.repair import dispatch, queries, requester, work
+from store.repair import dispatch, queries, requester, sla, work
 from store.repair.queries import QueueFilter
 from store.uow import Store
+from tests.integration.scheduled import run_check
 from tests.integration.ticket_world import (
     add_person,
     event_lines,
@@ -366,7 +367,7 @@ async def test_mark_duplicate_moves_people_to_the_original(store: Store) -> None
         await requester.mark_duplicate(st.uow(), third.id, w.dana, original.number)
 
 
-async def test_escalate_overdue_offers(store: Store) -> None:
+async def test_an_offer_nobody_accepts_in_time_is_escalated_once(store: Store) -> None:
     env = await make_env(store)
     st, w, clock = env.store, env.world, env.clock
     waiting = (await file_ticket(st, w)).ticket  # water: accept within 30 minutes
@@ -376,11 +377,11 @@ async def test_escalate_overdue_offers(store: Store) -> None:
     mark = await last_outbox_id(st)
 
     clock.advance(timedelta(minutes=30))
-    assert await dispatch.escalate_overdue_offers(st.uow()) == []
+    assert await run_check(st, sla.escalate_overdue_offers_batch) == []
     assert await outbox_rows(st, after=mark) == []
 
     clock.advance(timedelta(minutes=1))
-    assert await dispatch.escalate_overdue_offers(st.uow()) == [waiting.number]
+    assert await run_check(st, sla.escalate_overdue_offers_batch) == [waiting.number]
     rows = await outbox_rows(st, after=mark)
     assert notices(rows) == sorted([("queue.escalated", w.dana), ("queue.escalated", w.ada)])
     assert {r.payload["reason"] for r in rows} == {"accept_overdue"}
@@ -394,12 +395,12 @@ async def test_escalate_overdue_offers(store: Store) -> None:
     )
 
     clock.advance(timedelta(hours=1))
-    assert await dispatch.escalate_overdue_offers(st.uow()) == []  # once only
+    assert await run_check(st, sla.escalate_overdue_offers_batch) == []  # once only
     assert len(await outbox_rows(st, after=mark)) == 2
     assert [e.action for e in await events_of(st, queued.id)].count("escalate") == 1
 
 
-async def test_auto_close_completed_leaves_the_rating_empty(store: Store) -> None:
+async def test_auto_close_leaves_the_rating_empty(store: Store) -> None:
     env = await make_env(store)
     st, w, clock = env.store, env.world, env.clock
     t = (await file_ticket(st, w)).ticket
@@ -413,9 +414,9 @@ async def test_auto_close_completed_leaves_the_rating_empty(store: Store) -> Non
     mark = await last_outbox_id(st)
 
     clock.advance(timedelta(days=7))
-    assert await requester.auto_close_completed(st.uow()) == []
+    assert await run_check(st, sla.auto_close_batch) == []
     clock.advance(timedelta(minutes=1))
-    assert await requester.auto_close_completed(st.uow()) == [t.number]
+    assert await run_check(st, sla.auto_close_batch) == [t.number]
     row = await ticket_row(st, t.id)
     assert (row.status, row.rating, row.closed_at) == (S.CLOSED, None, clock.now)
     assert row.completed_at == completed_at
@@ -429,7 +430,7 @@ async def test_auto_close_completed_leaves_the_rating_empty(store: Store) -> Non
         None,
     )
     assert await followups_of(st, t.id) == []  # an unrated ticket is no low rating
-    assert await requester.auto_close_completed(st.uow()) == []
+    assert await run_check(st, sla.auto_close_batch) == []
     assert (await ticket_row(st, rated.id)).rating == 4
 
 

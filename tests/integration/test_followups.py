@@ -8,8 +8,9 @@ import pytest
 
 from store.errors import InvalidInput, NotFound, NotPermitted, TransitionNotAllowed
 from store.lifecycle import Role, Status
-from store.repair import dispatch, followups, requester, work
+from store.repair import dispatch, followups, requester, sla, work
 from store.uow import Store
+from tests.integration.scheduled import run_check
 from tests.integration.ticket_world import (
     Env,
     add_person,
@@ -161,7 +162,7 @@ async def test_unrated_tickets_open_no_follow_up_and_take_no_comment(store: Stor
     st, w, clock = env.store, env.world, env.clock
     t = await _completed(env)
     clock.advance(env.store.policy.auto_close_after * 2)
-    assert len(await requester.auto_close_completed(st.uow())) == 1
+    assert len(await run_check(st, sla.auto_close_batch)) == 1
     assert (await ticket_row(st, t)).rating is None
     assert await followups_of(st, t) == []
     assert await followups.open_followups(st.uow(), w.sam) == []

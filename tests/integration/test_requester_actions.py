@@ -15,8 +15,9 @@ from store.errors import (
 )
 from store.intake.report import follow
 from store.lifecycle import Capacity, Status
-from store.repair import dispatch, queries, requester, work
+from store.repair import dispatch, queries, requester, sla, work
 from store.uow import Store
+from tests.integration.scheduled import run_check
 from tests.integration.ticket_world import (
     Env,
     event_lines,
@@ -49,7 +50,7 @@ async def test_reopen_within_the_window_is_rework_and_offered_again(store: Store
     st, w, clock = env.store, env.world, env.clock
     t = (await file_ticket(st, w)).ticket.id
     clock.advance(timedelta(minutes=31))
-    assert len(await dispatch.escalate_overdue_offers(st.uow())) == 1  # the first round
+    assert len(await run_check(st, sla.escalate_overdue_offers_batch)) == 1  # the first round
     await dispatch.accept(st.uow(), t, w.ann)
     await work.start(st.uow(), t, w.ann)
     await work.complete(st.uow(), t, w.ann)
@@ -81,9 +82,9 @@ async def test_reopen_within_the_window_is_rework_and_offered_again(store: Store
     assert events[-2].note == "Still leaking"
     # the reopened ticket is watched afresh: unaccepted past its new target, it escalates
     clock.advance(timedelta(minutes=29))
-    assert await dispatch.escalate_overdue_offers(st.uow()) == []
+    assert await run_check(st, sla.escalate_overdue_offers_batch) == []
     clock.advance(timedelta(minutes=2))
-    assert await dispatch.escalate_overdue_offers(st.uow()) == [view.number]
+    assert await run_check(st, sla.escalate_overdue_offers_batch) == [view.number]
 
     # Second round: Tom takes it; a second "not fixed" counts again.
     await dispatch.accept(st.uow(), t, w.tom)

@@ -5,7 +5,10 @@ moving it far ahead before anything runs, as after a restart."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -13,16 +16,20 @@ from scheduler.jobs import sla_tick
 from store.db import create_engine
 from store.delivery import outbox
 from store.delivery.outbox import Notice
+from store.domain import tickets as aggregate
 from store.domain.filing import Urgency
 from store.errors import ReasonRequired
 from store.lifecycle import Role, Status
 from store.repair import dispatch, requester, sla, work
+from store.repair.sla import BatchStep
 from store.reporting import stats
 from store.uow import Store
+from tests.integration.scheduled import run_check
 from tests.integration.ticket_world import (
     T0,
     Env,
     add_person,
+    events_of,
     file_ticket,
     followups_of,
     last_outbox_id,
@@ -97,8 +104,8 @@ async def test_after_downtime_reminders_and_the_missed_promise_fire_once(store: 
         assert notice.payload["number"] == number
     assert await outbox.due_notices(st.uow()) == []  # sent means never again
 
-    assert await sla.escalate_missed_promises(st.uow()) == [number]
-    assert await sla.escalate_missed_promises(st.uow()) == []
+    assert await run_check(st, sla.escalate_missed_promises_batch) == [number]
+    assert await run_check(st, sla.escalate_missed_promises_batch) == []
     assert await tick(st) == {}  # a whole tick (or a second instance) adds nothing
     [followup] = await followups_of(st, t)
     assert (followup.kind, followup.supervisor_id, followup.text) == (
@@ -182,7 +189,7 @@ async def test_a_new_date_needs_a_reason_and_replaces_the_reminders(store: Store
 
     clock.now = first + timedelta(hours=1)  # the old date passes: none of its reminders
     assert [n.kind for n in await drain(st) if n.kind in SCHEDULED] == []
-    assert await sla.escalate_missed_promises(st.uow()) == []  # the new date stands
+    assert await run_check(st, sla.escalate_missed_promises_batch) == []  # the new date stands
     assert (await ticket_row(st, t)).promise_missed_at is None
 
 
@@ -193,7 +200,7 @@ async def test_a_new_date_after_a_missed_one_starts_a_new_escalation(store: Stor
     first = T0 + timedelta(days=1)
     await work.defer(st.uow(), t, w.tom, first, "parts on order")
     clock.now = first + timedelta(minutes=1)
-    assert await sla.escalate_missed_promises(st.uow()) == [number]
+    assert await run_check(st, sla.escalate_missed_promises_batch) == [number]
     assert (await ticket_row(st, t)).promise_missed_at == clock.now
 
     second = clock.now + timedelta(days=2)
@@ -206,9 +213,9 @@ async def test_a_new_date_after_a_missed_one_starts_a_new_escalation(store: Stor
         first.isoformat(),
         second.isoformat(),
     )
-    assert await sla.escalate_missed_promises(st.uow()) == []
+    assert await run_check(st, sla.escalate_missed_promises_batch) == []
     clock.now = second + timedelta(minutes=1)
-    assert await sla.escalate_missed_promises(st.uow()) == [number]
+    assert await run_check(st, sla.escalate_missed_promises_batch) == [number]
     assert [f.kind for f in await followups_of(st, t)] == ["missed_promise", "missed_promise"]
 
 
@@ -227,7 +234,7 @@ async def test_completing_withdraws_pending_reminders(store: Store) -> None:
             assert (row.failed_at, row.sent_at) == (clock.now, None)
     clock.now = promised + timedelta(days=1)
     assert [n.kind for n in await drain(st) if n.kind in SCHEDULED] == []
-    assert await sla.escalate_missed_promises(st.uow()) == []
+    assert await run_check(st, sla.escalate_missed_promises_batch) == []
 
 
 async def test_a_resumed_job_is_judged_by_its_promise_not_the_target(store: Store) -> None:
@@ -248,38 +255,6 @@ async def test_a_resumed_job_is_judged_by_its_promise_not_the_target(store: Stor
     assert await outbox_rows(st, ticket_id=t, kind="ticket.overdue") == []
 
 
-async def test_two_instances_checking_at_once_tell_once(store: Store) -> None:
-    """During a leader takeover two instances may run the same check at the same moment;
-    each missed promise and each overdue job is still escalated once."""
-    env = await make_env(store)
-    st, w, clock = env.store, env.world, env.clock
-    deferred, missed = await in_progress(env)
-    await work.defer(st.uow(), deferred, w.tom, T0 + timedelta(days=1), "parts on order")
-    late = (await file_ticket(st, w, room=w.room_a2)).ticket
-    await dispatch.accept(st.uow(), late.id, w.ann)
-    clock.now = T0 + timedelta(days=2)
-    mark = await last_outbox_id(st)
-    other = Store(create_engine(st.engine.url.render_as_string(hide_password=False)), st.policy)
-    other.clock = clock
-    try:
-        both = await asyncio.gather(
-            sla.escalate_missed_promises(st.uow()), sla.escalate_missed_promises(other.uow())
-        )
-        assert sorted(both) == [[], [missed]]
-        both = await asyncio.gather(sla.flag_overdue(st.uow()), sla.flag_overdue(other.uow()))
-        assert sorted(both) == [[], [late.number]]
-    finally:
-        await other.dispose()
-    assert len(await followups_of(st, deferred)) == 1
-    assert notices(await outbox_rows(st, after=mark)) == sorted(
-        [
-            ("followup.new", w.sam),
-            ("ticket.promise_missed", w.requester),
-            ("ticket.overdue", w.sam),
-        ]
-    )
-
-
 # --- targets ------------------------------------------------------------------------------
 
 
@@ -290,10 +265,10 @@ async def test_unaccepted_offers_go_to_the_dispatchers_once(store: Store) -> Non
     assert ticket.status == Status.DISPATCHING
     mark = await last_outbox_id(st)
     clock.advance(timedelta(minutes=29))
-    assert await dispatch.escalate_overdue_offers(st.uow()) == []
+    assert await run_check(st, sla.escalate_overdue_offers_batch) == []
     clock.advance(timedelta(minutes=2))
-    assert await dispatch.escalate_overdue_offers(st.uow()) == [ticket.number]
-    assert await dispatch.escalate_overdue_offers(st.uow()) == []
+    assert await run_check(st, sla.escalate_overdue_offers_batch) == [ticket.number]
+    assert await run_check(st, sla.escalate_overdue_offers_batch) == []
     rows = await outbox_rows(st, after=mark)
     assert notices(rows) == sorted([("queue.escalated", w.ada), ("queue.escalated", w.dana)])
     assert {r.payload["reason"] for r in rows} == {"accept_overdue"}
@@ -306,10 +281,10 @@ async def test_a_job_past_its_completion_target_is_flagged_once(store: Store) ->
     t, number = await in_progress(env)  # water: complete within 4 hours
     mark = await last_outbox_id(st)
     clock.advance(timedelta(hours=3, minutes=59))
-    assert await sla.flag_overdue(st.uow()) == []
+    assert await run_check(st, sla.flag_overdue_batch) == []
     clock.advance(timedelta(minutes=2))
-    assert await sla.flag_overdue(st.uow()) == [number]
-    assert await sla.flag_overdue(st.uow()) == []
+    assert await run_check(st, sla.flag_overdue_batch) == [number]
+    assert await run_check(st, sla.flag_overdue_batch) == []
     assert await tick(st) == {}
     [row] = await outbox_rows(st, after=mark)
     assert (row.kind, row.recipient_id) == ("ticket.overdue", sue)
@@ -361,7 +336,7 @@ async def test_auto_close_leaves_no_rating_and_no_mark_on_the_average(store: Sto
     await work.complete(st.uow(), silent, w.tom)
     completed_at = clock.now
     clock.advance(st.policy.auto_close_after - timedelta(minutes=1))
-    assert await requester.auto_close_completed(st.uow()) == []
+    assert await run_check(st, sla.auto_close_batch) == []
     clock.advance(timedelta(minutes=2))
     assert await tick(st) == {"closed": [number]}
     assert await tick(st) == {}
@@ -373,3 +348,143 @@ async def test_auto_close_leaves_no_rating_and_no_mark_on_the_average(store: Sto
     )
     assert (figures.completed, figures.rated, figures.average_rating) == (2, 1, 3.0)
     assert figures.low_ratings == 0
+
+
+# --- two ticks at once --------------------------------------------------------------------
+
+DUE = 4  # tickets each world has due
+
+
+async def _unaccepted_offers(env: Env) -> list[int]:
+    """Water tickets nobody accepted within their 30 minutes."""
+    tickets = [(await file_ticket(env.store, env.world)).ticket.id for _ in range(DUE)]
+    env.clock.advance(timedelta(minutes=31))
+    return tickets
+
+
+async def _missed_promises(env: Env) -> list[int]:
+    """Deferred jobs whose promised date passed."""
+    tickets = [(await in_progress(env))[0] for _ in range(DUE)]
+    for t in tickets:
+        await work.defer(env.store.uow(), t, env.world.tom, T0 + timedelta(days=1), "parts")
+    env.clock.now = T0 + timedelta(days=2)
+    return tickets
+
+
+async def _jobs_past_their_target(env: Env) -> list[int]:
+    """Jobs in progress past their 4 hour completion target."""
+    tickets = [(await in_progress(env))[0] for _ in range(DUE)]
+    env.clock.advance(timedelta(hours=5))
+    return tickets
+
+
+async def _unconfirmed_completions(env: Env) -> list[int]:
+    """Completed jobs nobody confirmed within the auto-close period."""
+    tickets = [(await in_progress(env))[0] for _ in range(DUE)]
+    for t in tickets:
+        await work.complete(env.store.uow(), t, env.world.tom)
+    env.clock.advance(env.store.policy.auto_close_after + timedelta(hours=1))
+    return tickets
+
+
+@dataclass(frozen=True)
+class Check:
+    """A scheduled check, a world where it fell due for several tickets, and what handling
+    one ticket leaves: its events, its notices (kind, whom: a World field), its follow-ups
+    and its status."""
+
+    run: BatchStep
+    make_due: Callable[[Env], Awaitable[list[int]]]
+    events: tuple[str, ...]
+    told: tuple[tuple[str, str], ...]
+    followups: int
+    status: Status | None  # None: as it was
+
+
+CHECKS = {
+    "escalated": Check(
+        sla.escalate_overdue_offers_batch,
+        _unaccepted_offers,
+        ("escalate",),
+        (("queue.escalated", "dana"), ("queue.escalated", "ada")),
+        0,
+        None,
+    ),
+    "promise_missed": Check(
+        sla.escalate_missed_promises_batch,
+        _missed_promises,
+        ("promise_missed", "followup_missed_promise"),
+        (("followup.new", "sam"), ("ticket.promise_missed", "requester")),
+        1,
+        None,
+    ),
+    "overdue": Check(
+        sla.flag_overdue_batch,
+        _jobs_past_their_target,
+        ("overdue",),
+        (("ticket.overdue", "sam"),),
+        0,
+        None,
+    ),
+    "closed": Check(
+        sla.auto_close_batch,
+        _unconfirmed_completions,
+        ("auto_close",),
+        (("ticket.closed", "requester"),),
+        0,
+        Status.CLOSED,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(CHECKS))
+async def test_two_ticks_at_once_handle_each_due_ticket_once(
+    store: Store, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """During a leader takeover (or a slow tick) two instances may run the same check at
+    the same moment: whichever gets a ticket, it is handled once (one event, one notice
+    per recipient, one follow-up, one status move), and neither tick fails.
+
+    On PostgreSQL both ticks read the same due tickets before either claims one, so only
+    the claim's compare-and-set keeps the second from handling them again. SQLite
+    serialises writers: the second tick starts after the first committed."""
+    check = CHECKS[name]
+    env = await make_env(store)
+    st, w, clock = env.store, env.world, env.clock
+    tickets = await check.make_due(env)
+    status = {t: (await ticket_row(st, t)).status for t in tickets}
+    events_before = {t: len(await events_of(st, t)) for t in tickets}
+    mark = await last_outbox_id(st)
+    if st.engine.dialect.name == "postgresql":
+        both_read = asyncio.Barrier(2)
+        real_due_ids = aggregate.due_ids
+
+        async def read_then_wait_for_the_other(*args: Any) -> list[int]:
+            ids = await real_due_ids(*args)
+            await both_read.wait()
+            return ids
+
+        monkeypatch.setattr(aggregate, "due_ids", read_then_wait_for_the_other)
+        monkeypatch.setattr(sla, "due_ids", read_then_wait_for_the_other)
+    other = Store(create_engine(st.engine.url.render_as_string(hide_password=False)), st.policy)
+    other.clock = clock
+    try:
+        first, second = await asyncio.wait_for(
+            asyncio.gather(check.run(st.uow()), check.run(other.uow())), timeout=60
+        )
+    finally:
+        await other.dispose()
+
+    assert (first.failed, second.failed) == ([], [])
+    assert not set(first.numbers) & set(second.numbers)
+    assert sorted(first.numbers + second.numbers) == sorted(
+        [(await ticket_row(st, t)).number for t in tickets]
+    )
+    told = sorted((kind, getattr(w, whom)) for kind, whom in check.told)
+    for t in tickets:
+        assert [e.action for e in (await events_of(st, t))[events_before[t] :]] == list(
+            check.events
+        )
+        assert notices(await outbox_rows(st, after=mark, ticket_id=t)) == told
+        assert len(await followups_of(st, t)) == check.followups
+        assert (await ticket_row(st, t)).status == (check.status or status[t])

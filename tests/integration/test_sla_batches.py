@@ -12,13 +12,16 @@ from sqlmodel import col, func, select
 
 from scheduler.jobs import run_batches, sla_tick
 from store.directory import people
+from store.domain.notices import notify_audience as real_notify_audience
 from store.domain.offers import escalate as real_escalate
 from store.domain.scope import responsible_supervisors as real_supervisors
 from store.domain.tickets import TicketContext
 from store.domain.tickets import log_event as real_log_event
+from store.lifecycle import Status
 from store.models import Ticket
 from store.repair import dispatch, sla, work
 from store.uow import Store
+from tests.integration.scheduled import run_check
 from tests.integration.ticket_world import (
     Env,
     file_ticket,
@@ -132,3 +135,29 @@ async def test_a_failing_escalation_is_rolled_back_alone(
     assert (await ticket_row(st, broken)).escalated_at is None
     monkeypatch.setattr(sla, "escalate", real_escalate)
     assert (await sla_tick(st, pause=_noop))["escalated"] == [waiting[1].number]
+
+
+async def test_one_failing_ticket_does_not_stop_the_auto_close_tick(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = await make_env(store)
+    st, w = env.store, env.world
+    tickets = [ticket_id for ticket_id, _ in await _started(env, 3)]
+    for ticket_id in tickets:
+        await work.complete(st.uow(), ticket_id, w.tom)
+    env.clock.advance(st.policy.auto_close_after + timedelta(hours=1))
+    bad = tickets[1]
+
+    async def breaks_on_one(uow: Any, ctx: TicketContext, kind: str, **extra: Any) -> None:
+        if ctx.id == bad:
+            raise RuntimeError("a broken row")
+        await real_notify_audience(uow, ctx, kind, **extra)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(sla, "notify_audience", breaks_on_one)
+        closed = await run_check(st, sla.auto_close_batch)
+    assert len(closed) == 2
+    assert (await ticket_row(st, bad)).status == Status.COMPLETED  # left for the next tick
+    assert await outbox_rows(st, ticket_id=bad, kind="ticket.closed") == []
+    assert len(await run_check(st, sla.auto_close_batch)) == 1
+    assert (await ticket_row(st, bad)).status == Status.CLOSED

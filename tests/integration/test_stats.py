@@ -32,7 +32,7 @@ from store.domain.filing import NewTicket
 from store.errors import InvalidInput, NotPermitted, OwnTicket
 from store.intake.report import report
 from store.lifecycle import Role, Status
-from store.repair import dispatch, requester, work
+from store.repair import dispatch, requester, sla, work
 from store.reporting import stats
 from store.reporting.stats import (
     OfficeStats,
@@ -43,6 +43,7 @@ from store.reporting.stats import (
 )
 from store.uow import Store
 from tests.factories import Clock, make_categories, make_person, make_places
+from tests.integration.scheduled import run_check
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 END = T0 + timedelta(days=8)
@@ -156,7 +157,7 @@ async def build(store: Store) -> Scenario:
     await file("t9", 550)
     await complete(t3, ann, 555)
     clock.now = END
-    assert await requester.auto_close_completed(store.uow()) == [numbers["t3"]]
+    assert await run_check(store, sla.auto_close_batch) == [numbers["t3"]]
     return Scenario(store, clock, tickets, numbers, rita, tom, ann, bob, sup_e1, sup_e2, dana, ada)
 
 
