@@ -13,14 +13,14 @@ DISPATCHERS: frozenset[Role] = frozenset({Role.DISPATCHER, Role.ADMIN})
 SUPERVISORS: frozenset[Role] = frozenset({Role.SUPERVISOR, Role.ADMIN})
 # The office's figures: /stats, /export and the board's office pages.
 FIGURES: frozenset[Role] = SUPERVISORS | DISPATCHERS
-# File a ticket for someone else (the ticket's FILER capacity).
-FILERS: frozenset[Role] = frozenset({Role.INSPECTOR, Role.DISPATCHER, Role.ADMIN})
-# File for a walk-up person at the booth.
-BOOTH: frozenset[Role] = FILERS | {Role.SUPERVISOR}
+# File a ticket for someone else: for a walk-up person at the booth, for a resident (the
+# ticket's FILER capacity). Supervisors among them: wherever FILER reaches they stand in
+# their SUPERVISOR capacity already, so it shows them no ticket and no button more.
+FILERS: frozenset[Role] = frozenset({Role.INSPECTOR, Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN})
 # Walk a building room by room (/sweep).
 SWEEPERS: frozenset[Role] = frozenset({Role.SUPERVISOR, Role.INSPECTOR, Role.ADMIN})
-# Open the office board.
-BOARD: frozenset[Role] = frozenset({Role.TECHNICIAN, Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN})
+# Open the office board: the office for its figures, technicians for their own jobs.
+BOARD: frozenset[Role] = FIGURES | {Role.TECHNICIAN}
 # The roles a supervisor may invite (an admin may invite any staff role).
 SUPERVISOR_INVITABLE: frozenset[Role] = frozenset(
     {Role.TECHNICIAN, Role.DISPATCHER, Role.INSPECTOR}

@@ -15,21 +15,17 @@ from bot.context import Ctx
 from bot.flows import pending, report
 from bot.flows.common import guarded, reply, typed_text
 from bot.ui import clip
-from store import roles
 from store.directory import places
 from store.directory.people import set_room
 from store.domain.filing import NewTicket
-from store.errors import InviteInvalid, NotPermitted
+from store.errors import InviteInvalid
 from store.intake import drafts
-from store.intake.booth import CLAIM_PREFIX, claim, file_walkup
-
-BOOTH_ROLES = roles.BOOTH
+from store.intake.booth import CLAIM_PREFIX, check_booth_staff, claim, file_walkup
 
 
 async def booth_command(update: Update, context: Ctx) -> None:
     """/booth: file for a walk-up person; first their name."""
-    if not context.person.roles & BOOTH_ROLES:
-        raise NotPermitted("booth staff only")
+    check_booth_staff(context.person.roles)
     # One draft per person: a booth report would replace the staff member's own.
     existing = await drafts.get_draft(context.store.uow(), context.person.id)
     if existing is not None:

@@ -13,33 +13,27 @@ from bot.context import Ctx
 from bot.flows import pending
 from bot.flows.common import answer, data_of, guarded, pattern, refused_answer, reply, typed_text
 from bot.ui import Button, clip, keyboard, ticket_lines
-from store import roles
 from store.domain import ticket_views
-from store.errors import DomainError, InvalidInput, NotPermitted, TransitionNotAllowed
-from store.lifecycle import Capacity, Status
+from store.errors import DomainError, InvalidInput
+from store.lifecycle import Action, Capacity, allowed_actions
 from store.repair import dispatch, queries, requester, stale
 from store.repair.queries import QueueFilter
 from store.views import TicketView
 
 PAGE = 8
-# The statuses in which each per-ticket action may be started ("open" works in any).
-BEFORE_WORK = (Status.RECEIVED, Status.DISPATCHING, Status.ASSIGNED)
-ITEM_ACTIONS: dict[str, tuple[Status, ...]] = {
-    "open": tuple(Status),
-    "assign": BEFORE_WORK,
-    "cancel": BEFORE_WORK,
-    "duplicate": BEFORE_WORK,
+# The moves each per-ticket button leads to: it may be pressed while one of them is a
+# dispatcher's move in the ticket's state ("open" works in any).
+ITEM_ACTIONS: dict[str, tuple[Action, ...]] = {
+    "open": (),
+    "assign": (Action.ASSIGN, Action.REASSIGN),
+    "cancel": (Action.CANCEL,),
+    "duplicate": (Action.CANCEL,),  # a duplicate is cancelled, naming the original
 }
-
-
-def _is_dispatcher(context: Ctx) -> None:
-    if not context.person.roles & roles.DISPATCHERS:
-        raise NotPermitted("dispatchers only")
 
 
 async def queue_command(update: Update, context: Ctx) -> None:
     """/queue [unassigned|overdue|deferred|all|stale]."""
-    _is_dispatcher(context)
+    dispatch.check_dispatcher(context.person.roles)
     arg = context.args[0].lower() if context.args else QueueFilter.UNASSIGNED.value
     flt = QueueFilter(arg) if arg in {f.value for f in QueueFilter} else QueueFilter.UNASSIGNED
     await show_queue(update, context, flt, 0, edit=False)
@@ -91,21 +85,13 @@ async def show_queue(
 
 async def on_queue_view(update: Update, context: Ctx) -> None:
     """A filter tab or a page button."""
-    _is_dispatcher(context)
+    dispatch.check_dispatcher(context.person.roles)
     view = data_of(update, QueueView)
     flt = QueueFilter(view.filter) if view.filter in {f.value for f in QueueFilter} else None
     if flt is None:
         return await answer(update.callback_query, context.texts("common.stale_button"), True)
     await answer(update.callback_query)
     await show_queue(update, context, flt, max(view.offset, 0), edit=True)
-
-
-async def _in_scope(context: Ctx, ticket_id: int) -> TicketView:
-    """The ticket, if it lies in the dispatcher's scope."""
-    view, caps = await queries.ticket_detail(context.store.uow(), ticket_id, context.person.id)
-    if Capacity.DISPATCHER not in caps:
-        raise NotPermitted("not in your scope")
-    return view
 
 
 async def show_ticket(update: Update, context: Ctx, view: TicketView) -> None:
@@ -115,12 +101,13 @@ async def show_ticket(update: Update, context: Ctx, view: TicketView) -> None:
     if view.promised_at:
         lines.append(t("my.promised", when=t.when(view.promised_at), reason=view.defer_reason))
     tid = view.id
+    moves = allowed_actions(view.status, frozenset({Capacity.DISPATCHER}))
     rows: list[list[Button]] = []
-    if view.status in (Status.RECEIVED, Status.DISPATCHING):
+    if Action.ASSIGN in moves:
         rows.append([(t("queue.assign"), QueueItem("assign", tid))])
-    if view.status == Status.ASSIGNED:
+    if Action.REASSIGN in moves:
         rows.append([(t("queue.reassign"), QueueItem("assign", tid))])
-    if view.status in (Status.RECEIVED, Status.DISPATCHING, Status.ASSIGNED):
+    if Action.CANCEL in moves:
         rows.append(
             [
                 (t("queue.cancel"), QueueItem("cancel", tid)),
@@ -133,16 +120,16 @@ async def show_ticket(update: Update, context: Ctx, view: TicketView) -> None:
 
 async def on_item(update: Update, context: Ctx) -> None:
     """open, assign (pick a technician), cancel (reason), duplicate (original's number)."""
-    _is_dispatcher(context)
+    dispatch.check_dispatcher(context.person.roles)
     item = data_of(update, QueueItem)
     t, tid = context.texts, item.ticket_id
     if item.action not in ITEM_ACTIONS:
         return await answer(update.callback_query, t("common.stale_button"), alert=True)
     # Scope and state are checked before the press is answered: a refusal must reach the
     # presser as an alert, and no question may be asked that could never be answered.
-    view = await _in_scope(context, tid)
-    if view.status not in ITEM_ACTIONS[item.action]:
-        raise TransitionNotAllowed(item.action, view.status)
+    view = await dispatch.ticket_in_scope(
+        context.store.uow(), tid, context.person.id, *ITEM_ACTIONS[item.action]
+    )
     await answer(update.callback_query)
     await pending.clear(context)
     if item.action == "open":
@@ -175,7 +162,7 @@ async def on_item(update: Update, context: Ctx) -> None:
 
 async def on_assign(update: Update, context: Ctx) -> None:
     """Give the job to the chosen technician (the service re-checks scope and skills)."""
-    _is_dispatcher(context)
+    dispatch.check_dispatcher(context.person.roles)
     pick = data_of(update, AssignTo)
     view = await dispatch.assign(
         context.store.uow(),
@@ -236,7 +223,7 @@ async def typed_duplicate(update: Update, context: Ctx, q: dict[str, Any]) -> bo
 
 async def on_stale_bulk(update: Update, context: Ctx) -> None:
     """Close or revive the stale page shown, then show the stale list again."""
-    _is_dispatcher(context)
+    dispatch.check_dispatcher(context.person.roles)
     press = data_of(update, StaleBulk)
     bulk = {"close": stale.close_stale, "revive": stale.revive_stale}.get(press.action)
     if bulk is None:

@@ -23,16 +23,9 @@ from bot.flows.common import (
     typed_text,
 )
 from bot.ui import Button, clip, grid, keyboard, place_label, ticket_lines
-from store.errors import DomainError, NotPermitted, TransitionNotAllowed
+from store.errors import DomainError
 from store.intake import drafts
-from store.lifecycle import (
-    VISIT_PROPOSE_STATUSES,
-    Action,
-    Capacity,
-    Role,
-    Status,
-    authorize,
-)
+from store.lifecycle import VISIT_PROPOSE_STATUSES, Action, Capacity, Status, allowed_actions
 from store.repair import dispatch, queries, work
 from store.views import TicketView
 
@@ -43,30 +36,9 @@ RELEASE_REASONS = ("skill", "team", "busy")
 PROMISE_HOUR = time(18, 0)  # a promised day means "by the end of the working day"
 
 
-def _is_technician(context: Ctx) -> None:
-    if Role.TECHNICIAN not in context.person.roles:
-        raise NotPermitted("technicians only")
-
-
-async def _own_job(context: Ctx, ticket_id: int, action: Action | None) -> TicketView:
-    """The job, if it is the presser's and its state allows `action` (None: a visit time).
-
-    Checked before a question is asked, so that a forged or stale button is refused at
-    once instead of parking a question whose answer would only be refused later.
-    """
-    view, caps = await queries.ticket_detail(context.store.uow(), ticket_id, context.person.id)
-    if Capacity.ASSIGNEE not in caps:
-        raise NotPermitted("not your job")
-    if action is not None:
-        authorize(action, view.status, caps)
-    elif view.status not in VISIT_PROPOSE_STATUSES:
-        raise TransitionNotAllowed("propose_visit", view.status)
-    return view
-
-
 async def jobs_command(update: Update, context: Ctx) -> None:
     """/jobs: my open jobs, grouped by state."""
-    _is_technician(context)
+    work.check_technician(context.person.roles)
     await show_jobs(update, context, edit=False)
 
 
@@ -91,20 +63,23 @@ async def show_jobs(update: Update, context: Ctx, *, edit: bool) -> None:
 
 def _job_buttons(context: Ctx, view: TicketView) -> list[list[Button]]:
     t, tid = context.texts, view.id
+    # The holder's moves from the lifecycle table (the services refuse the others).
+    moves = allowed_actions(view.status, frozenset({Capacity.ASSIGNEE}))
     rows: list[list[Button]] = []
-    if view.status in (Status.ASSIGNED, Status.DEFERRED):
+    if view.status in VISIT_PROPOSE_STATUSES:
         rows.append([(t("jobs.propose_visit"), JobAction("visit", tid))])
-    if view.status == Status.ASSIGNED:
+    if Action.START in moves:
         rows.append([(t("jobs.start"), JobAction("start", tid))])
+    if Action.RELEASE in moves:
         rows.append([(t("jobs.release"), JobAction("release", tid))])
-    if view.status == Status.IN_PROGRESS:
+    if Action.DEFER in moves:
         rows.append(
             [
                 (t("jobs.complete"), JobAction("complete", tid)),
                 (t("jobs.defer"), JobAction("defer", tid)),
             ]
         )
-    if view.status == Status.DEFERRED:
+    if Action.RESUME in moves:
         rows.append(
             [
                 (t("jobs.resume"), JobAction("resume", tid)),
@@ -120,9 +95,7 @@ async def show_job(
 ) -> None:
     """One job: where, what, who to call, and the actions its state allows."""
     t = context.texts
-    view, _caps = await queries.ticket_detail(context.store.uow(), ticket_id, context.person.id)
-    if view.assignee_id != context.person.id:
-        raise NotPermitted("not your job")
+    view = await work.held_job(context.store.uow(), ticket_id, context.person.id)
     lines = ([heading, ""] if heading else []) + ticket_lines(t, view, description_limit=1500)
     lines.append(t("jobs.contact", phone=view.contact_phone or t("report.no_phone")))
     if view.visit_at:
@@ -158,7 +131,7 @@ async def on_job(update: Update, context: Ctx) -> None:
         context.person.id,
         update.callback_query,
     )
-    _is_technician(context)
+    work.check_technician(context.person.roles)
     if act.action == "list":
         await answer(query)
         return await show_jobs(update, context, edit=True)
@@ -173,7 +146,7 @@ async def on_job(update: Update, context: Ctx) -> None:
         await work.complete(uow(), tid, me)
         await pending.clear(context)
     elif act.action == "visit":
-        await _own_job(context, tid, None)
+        await work.check_own_job(uow(), tid, me, None)
         await answer(query)
         slots = visit_slots(context, context.store.clock())
         buttons: list[Button] = [
@@ -186,7 +159,7 @@ async def on_job(update: Update, context: Ctx) -> None:
         await pending.ask(context, "visit_time", ticket_id=tid)
         return await reply(update, t("jobs.visit_ask"), keyboard(rows), edit=True)
     elif act.action == "complete":
-        await _own_job(context, tid, Action.COMPLETE)
+        await work.check_own_job(uow(), tid, me, Action.COMPLETE)
         await answer(query)
         await pending.ask(context, "result_photo", ticket_id=tid)
         rows = [
@@ -195,14 +168,14 @@ async def on_job(update: Update, context: Ctx) -> None:
         ]
         return await reply(update, t("jobs.complete_ask"), keyboard(rows), edit=True)
     elif act.action == "defer":
-        await _own_job(context, tid, Action.DEFER)
+        await work.check_own_job(uow(), tid, me, Action.DEFER)
         await answer(query)
         buttons = [(t("jobs.in_days", days=d), DeferPick(tid, d, "-")) for d in DEFER_DAYS]
         rows = [*grid(buttons, 3), [(t("common.back"), JobAction("open", tid))]]
         await pending.ask(context, "defer_date", ticket_id=tid)
         return await reply(update, t("jobs.defer_when"), keyboard(rows), edit=True)
     elif act.action == "release":
-        await _own_job(context, tid, Action.RELEASE)
+        await work.check_own_job(uow(), tid, me, Action.RELEASE)
         await answer(query)
         buttons = [(t(f"jobs.release_{r}"), ReleaseReason(tid, r)) for r in RELEASE_REASONS]
         rows = [[b] for b in buttons] + [[(t("common.back"), JobAction("open", tid))]]
@@ -231,7 +204,7 @@ async def _asked(context: Ctx, ticket_id: int, *kinds: str) -> bool:
 async def on_visit_slot(update: Update, context: Ctx) -> None:
     """A proposed visit time picked from the buttons."""
     slot = data_of(update, VisitSlot)
-    await _own_job(context, slot.ticket_id, None)
+    await work.check_own_job(context.store.uow(), slot.ticket_id, context.person.id, None)
     if not await _asked(context, slot.ticket_id, "visit_time"):
         return await answer(update.callback_query, context.texts("common.stale_button"), True)
     try:
@@ -257,7 +230,7 @@ async def on_defer_pick(update: Update, context: Ctx) -> None:
     t, tid = context.texts, pick.ticket_id
     if not 1 <= pick.days <= context.store.policy.max_defer.days:
         return await answer(update.callback_query, t("common.stale_button"), alert=True)
-    await _own_job(context, tid, Action.DEFER)
+    await work.check_own_job(context.store.uow(), tid, context.person.id, Action.DEFER)
     if not await _asked(context, tid, "defer_date", "defer_reason"):
         return await answer(update.callback_query, t("common.stale_button"), alert=True)
     promised = _promise_day(context, pick.days)

@@ -23,7 +23,14 @@ from bot.flows.common import (
 from bot.notices import rating_keyboard
 from bot.ui import Button, clip, keyboard, place_label, stars, ticket_lines
 from store.errors import CooldownActive, DomainError
-from store.lifecycle import COMPLAIN_STATUSES, Action, Capacity, Status, allowed_actions
+from store.lifecycle import (
+    COMPLAIN_STATUSES,
+    URGE_STATUSES,
+    Action,
+    Capacity,
+    Status,
+    allowed_actions,
+)
 from store.repair import queries, requester, work
 from store.views import TicketView
 
@@ -89,20 +96,11 @@ def _actions(context: Ctx, view: TicketView, caps: frozenset[Capacity]) -> list[
     rows: list[list[Button]] = []
     if Capacity.REQUESTER in caps:
         moves = allowed_actions(view.status, caps)
-        if view.status in (
-            Status.RECEIVED,
-            Status.DISPATCHING,
-            Status.ASSIGNED,
-            Status.IN_PROGRESS,
-            Status.DEFERRED,
-        ):
+        if view.status in URGE_STATUSES:
             rows.append([_urge_button(context, view)])
-        if (
-            view.visit_at
-            and not view.visit_confirmed
-            and view.status in (Status.ASSIGNED, Status.DEFERRED)
-        ):
-            at = work.epoch_minutes(view.visit_at)
+        proposal = work.visit_to_answer(view.status, view.visit_at, view.visit_confirmed)
+        if proposal is not None:
+            at = work.epoch_minutes(proposal)
             rows.append(
                 [
                     (t("my.accept_visit"), VisitAnswer("ok", tid, at)),
@@ -115,7 +113,7 @@ def _actions(context: Ctx, view: TicketView, caps: frozenset[Capacity]) -> list[
             rows.append([(t("my.not_fixed"), TicketAction("notfixed", tid))])
         if Action.CANCEL in moves:
             rows.append([(t("my.cancel"), TicketAction("cancel", tid))])
-        if view.status != Status.CANCELLED:
+        if view.status in COMPLAIN_STATUSES:
             rows.append([(t("my.complain"), TicketAction("complain", tid))])
     rows.append([(t("my.back_to_list"), MyPage(0))])
     return rows
@@ -194,8 +192,7 @@ async def on_action(update: Update, context: Ctx) -> None:
         await answer(query, t("my.urged", when=t.when(until, "HH:mm")), alert=True)
         return await show_detail(update, context, tid, edit=True)
     if act.action == "cancel":
-        if Action.CANCEL not in allowed_actions(view.status, caps & {Capacity.REQUESTER}):
-            return await answer(query, t("error.transition", status=t.status(view.status)), True)
+        requester.check_requester_move(Action.CANCEL, view.status, caps)
         await answer(query)
         rows = [
             [(t("my.cancel_yes"), TicketAction("cancel_yes", tid))],
@@ -210,8 +207,7 @@ async def on_action(update: Update, context: Ctx) -> None:
         await answer(query)
         return await show_detail(update, context, tid, edit=True)
     if act.action == "fixed":
-        if Capacity.REQUESTER not in caps or view.status != Status.COMPLETED:
-            return await answer(query, t("error.transition", status=t.status(view.status)), True)
+        requester.check_requester_move(Action.CONFIRM, view.status, caps)
         await answer(query)
         return await reply(update, t("my.rate_ask", number=view.number), rating_keyboard(t, tid))
     if act.action == "notfixed":
@@ -220,10 +216,8 @@ async def on_action(update: Update, context: Ctx) -> None:
         await answer(query)
         return await reply(update, t("my.not_fixed_done", number=view.number), edit=True)
     if act.action == "complain":
-        if Capacity.REQUESTER not in caps:
-            return await answer(query, t("error.not_permitted"), alert=True)
-        if view.status not in COMPLAIN_STATUSES:
-            return await answer(query, t("error.transition", status=t.status(view.status)), True)
+        requester.check_requester(caps, "complain")
+        requester.check_complaint(view.status)
         await pending.ask(context, "complaint", ticket_id=tid)
         await answer(query)
         phone = context.settings.service.complaint_phone

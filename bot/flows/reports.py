@@ -16,13 +16,11 @@ from bot.export import ExportFiles
 from bot.flows.board import board_button
 from bot.flows.common import guarded, reply
 from bot.ui import average_rating, clip, duration, share
-from store import roles
 from store.directory.people import set_timezone
-from store.errors import InvalidInput, NotPermitted
+from store.errors import InvalidInput
 from store.reporting import stats
 
 PERIOD_HELP = "today · 7d · 30d · week · month · 2026-03 · 2026-03-01..2026-03-15"
-FIGURES_ROLES = roles.FIGURES
 # The largest file Telegram's Bot API takes from a bot (sendDocument, multipart upload).
 UPLOAD_LIMIT = 50 * 1024 * 1024
 
@@ -30,8 +28,7 @@ UPLOAD_LIMIT = 50 * 1024 * 1024
 async def _period(update: Update, context: Ctx) -> tuple[datetime, datetime] | None:
     """The period the command names (default: the last 30 days); None once the asker has
     been told which forms are understood. Only staff who may see figures get that far."""
-    if not context.person.roles & FIGURES_ROLES:
-        raise NotPermitted("figures are for supervisors, dispatchers and admins")
+    stats.check_figures(context.person.roles)
     t = context.texts
     text = " ".join(context.args or [])
     try:
@@ -144,8 +141,7 @@ async def digest_command(update: Update, context: Ctx) -> None:
     """/digest: yesterday's digest now (does not count as the scheduled one)."""
     from bot import digest
 
-    if not context.person.roles & FIGURES_ROLES:
-        raise NotPermitted("supervisors only")
+    stats.check_figures(context.person.roles)
     assert context.person.telegram_id is not None
     zone = context.person.timezone or context.settings.service.timezone
     local_today = context.store.clock().astimezone(ZoneInfo(zone)).date()

@@ -19,8 +19,11 @@ from store.deeplink import parse_room_payload
 from store.directory.invites import INVITE_PREFIX, redeem_invite
 from store.directory.people import PersonView, get_person_view, set_language, set_phone
 from store.errors import InviteInvalid
+from store.intake import sweep
 from store.intake.booth import CLAIM_PREFIX
 from store.lifecycle import Role
+from store.repair import dispatch, followups, work
+from store.reporting import board
 
 log = logging.getLogger(__name__)
 COMMANDS = ("start", "report", "my", "myroom", "phones", "language", "cancel", "help")
@@ -189,13 +192,13 @@ async def help_command(update: Update, context: Ctx) -> None:
     """How to use the bot, plus the staff commands the asker's roles allow."""
     t, roles = context.texts, context.person.roles
     lines = [t("help.text")]
-    if Role.TECHNICIAN in roles:
+    if work.may_take_jobs(roles):
         lines.append(t("help.technician"))
-    if roles & store_roles.SWEEPERS:
+    if sweep.may_walk_sweeps(roles):
         lines.append(t("help.inspector"))
-    if roles & store_roles.DISPATCHERS:
+    if dispatch.may_dispatch(roles):
         lines.append(t("help.dispatcher"))
-    if roles & store_roles.SUPERVISORS:
+    if followups.may_follow_up(roles):
         lines.append(t("help.supervisor"))
     await reply(update, "\n\n".join(lines))
 
@@ -236,9 +239,6 @@ def bot_commands(language: str, roles: frozenset[Role] = frozenset()) -> list[Bo
     return [BotCommand(name, texts(f"commands.{name}")) for name in names]
 
 
-BOARD_ROLES = store_roles.BOARD
-
-
 async def publish_personal_commands(
     bot: Bot,
     person: PersonView,
@@ -253,13 +253,13 @@ async def publish_personal_commands(
     picked a language with /language (`chosen`), which may differ from their app's.
     Everyone else keeps the default list. Called at start, on joining and on /language."""
     language = person.language or default_language
-    staff = bool(person.roles - {Role.REQUESTER})
+    staff = bool(person.roles & store_roles.STAFF)
     if person.telegram_id is None or not (staff or chosen or language not in TELEGRAM_LANGUAGE):
         return
     commands = bot_commands(language, person.roles)
     try:
         await bot.set_my_commands(commands, scope=BotCommandScopeChat(person.telegram_id))
-        if mini_app is not None and person.roles & BOARD_ROLES:
+        if mini_app is not None and board.may_open_board(person.roles):
             # The chat's menu button opens the office board as a Mini App.
             button = MenuButtonWebApp(Texts(language)("board.button"), WebAppInfo(mini_app))
             await bot.set_chat_menu_button(person.telegram_id, button)

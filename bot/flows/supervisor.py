@@ -16,7 +16,7 @@ from bot.flows.common import answer, data_of, guarded, pattern, refused_answer, 
 from bot.ui import Button, clip, keyboard, stars
 from store import roles
 from store.directory import places
-from store.directory.invites import INVITE_PREFIX, create_invite
+from store.directory.invites import INVITE_PREFIX, check_may_invite, create_invite
 from store.errors import (
     AmbiguousName,
     DomainError,
@@ -28,17 +28,10 @@ from store.errors import (
 from store.lifecycle import Role
 from store.repair import followups
 
-SUPERVISING = roles.SUPERVISORS
-
-
-def _is_supervisor(context: Ctx) -> None:
-    if not context.person.roles & SUPERVISING:
-        raise NotPermitted("supervisors only")
-
 
 async def followups_command(update: Update, context: Ctx) -> None:
     """/followups: the open ones in my buildings, oldest first."""
-    _is_supervisor(context)
+    followups.check_supervisor(context.person.roles)
     await show_followups(update, context, edit=False)
 
 
@@ -63,7 +56,7 @@ async def show_followups(update: Update, context: Ctx, *, edit: bool) -> None:
 
 async def on_followup(update: Update, context: Ctx) -> None:
     """Open a follow-up, or start resolving it (a note is required)."""
-    _is_supervisor(context)
+    followups.check_supervisor(context.person.roles)
     act = data_of(update, FollowUpAction)
     t = context.texts
     if act.action not in ("open", "resolve"):
@@ -115,8 +108,7 @@ async def invite_command(update: Update, context: Ctx) -> None:
     """/invite ROLE [BUILDING ...]: a one-time staff link (admins: any role; supervisors:
     technician, dispatcher or inspector within their own scope)."""
     t = context.texts
-    if not context.person.roles & SUPERVISING:
-        raise NotPermitted("supervisors and admins only")
+    check_may_invite(context.person.roles)
     args = context.args or []
     staff_roles = [r.value for r in Role if r in roles.STAFF]
     if not args or args[0] not in staff_roles:

@@ -15,14 +15,12 @@ from bot.context import Ctx
 from bot.flows import pending
 from bot.flows.common import answer, data_of, guarded, pattern, refused_answer, reply
 from bot.ui import Button, clip, keyboard
-from store import roles
 from store.directory import places
 from store.errors import (
     AmbiguousName,
     DomainError,
     InvalidInput,
     NotFound,
-    NotPermitted,
     TransitionNotAllowed,
 )
 from store.intake import drafts, sweep
@@ -30,17 +28,11 @@ from store.intake.sweep import RoomCard
 
 REPEAT = re.compile(r"(\d{1,2})w", re.IGNORECASE)
 EACH_TERM = {"term", "学期", "學期"}  # "/sweep E1 term": again at each term start
-SWEEPERS = roles.SWEEPERS
-
-
-def _is_sweeper(context: Ctx) -> None:
-    if not context.person.roles & SWEEPERS:
-        raise NotPermitted("supervisors and inspectors only")
 
 
 async def sweep_command(update: Update, context: Ctx) -> None:
     """/sweep: the open campaigns to join or resume; /sweep BUILDING [FLOOR ...] starts one."""
-    _is_sweeper(context)
+    sweep.check_sweeper(context.person.roles)
     t = context.texts
     if context.args:
         name = context.args[0]
@@ -86,7 +78,7 @@ async def sweep_command(update: Update, context: Ctx) -> None:
 
 async def on_checklist(update: Update, context: Ctx) -> None:
     """The checklist chosen: the campaign starts and the first room is shown."""
-    _is_sweeper(context)
+    sweep.check_sweeper(context.person.roles)
     key = data_of(update, SweepChecklist).checklist
     question = await pending.clear(context)
     if question is None or question.get("kind") != "sweep_start":
@@ -180,7 +172,7 @@ async def _drop_fault_question(context: Ctx) -> None:
 
 async def on_act(update: Update, context: Ctx) -> None:
     """A button on a room card or a campaign; the service checks the room is mine."""
-    _is_sweeper(context)
+    sweep.check_sweeper(context.person.roles)
     try:
         await _act(update, context)
     except (TransitionNotAllowed, NotFound):

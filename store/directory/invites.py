@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Set
 from datetime import timedelta
 
 from sqlalchemy import update
@@ -60,6 +60,13 @@ def verify_token(token: str, secret: str | bytes) -> bool:
         return False
     random_part, tag = token[:_RANDOM_CHARS], token[_RANDOM_CHARS:]
     return hmac.compare_digest(tag, _tag(random_part, secret))
+
+
+def check_may_invite(person_roles: Set[Role]) -> None:
+    """NotPermitted unless some role of the person invites staff: an admin, a supervisor
+    (which role and where is checked when the invite is made)."""
+    if roles.SUPERVISORS.isdisjoint(person_roles):
+        raise NotPermitted("supervisors and admins only", action="invite")
 
 
 async def _check_inviter(

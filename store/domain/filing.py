@@ -1,4 +1,5 @@
-"""Filing a ticket: validate, number it, log it, and hand it to dispatch at once."""
+"""Filing a ticket: validate it, have the aggregate open it (who may file, its number, its
+row, its log), add photos and followers, and hand it to dispatch at once."""
 
 from __future__ import annotations
 
@@ -8,22 +9,13 @@ from enum import StrEnum
 
 from sqlmodel import col, select
 
-from store import roles
-from store.domain.lookups import category_targets, get_person, get_place
+from store.domain.lookups import get_person, get_place
 from store.domain.notices import notify_audience
-from store.domain.numbering import next_number
 from store.domain.offers import offer_to_on_duty_technicians
-from store.domain.scope import roles_covering
 from store.domain.ticket_views import ticket_views
-from store.domain.tickets import TicketContext, log_event, move
-from store.errors import (
-    DescriptionTooLong,
-    InvalidInput,
-    NotFound,
-    NotPermitted,
-    TooManyPhotos,
-)
-from store.lifecycle import Action, Capacity, Status
+from store.domain.tickets import TicketContext, move, open_ticket
+from store.errors import DescriptionTooLong, InvalidInput, NotFound, TooManyPhotos
+from store.lifecycle import Action, Capacity
 from store.models import Category, Ticket, TicketFollower, TicketPhoto
 from store.text import normalise
 from store.uow import UnitOfWork
@@ -116,55 +108,36 @@ async def file_in(uow: UnitOfWork, new: NewTicket) -> Filed:
     place = await get_place(uow, new.room_id)
     requester = await get_person(uow, new.requester_id)
     filer_id = new.filed_by_id or new.requester_id
-    if filer_id != new.requester_id:
-        filer_roles = await roles_covering(uow, filer_id, place.building)
-        # Supervisors file at the booth too (booth.file_walkup admits the same roles).
-        if not filer_roles & roles.BOOTH:
-            raise NotPermitted("filing for someone else needs inspector or booth staff")
-    now = uow.now()
-    year = uow.local_year()
-    number = f"{year}-{await next_number(uow, f'ticket-{year}'):06d}"
-    accept_in, complete_in = category_targets(uow, category, urgency)
-    ticket = Ticket(
-        number=number,
-        status=Status.RECEIVED,
+    for_someone_else = filer_id != new.requester_id
+    # Who hears about it (ticket_audience), known without asking: a requester without
+    # Telegram (booth walk-up) is heard through the filer.
+    audience = [new.requester_id if requester.telegram_id is not None else filer_id]
+    followers = [f for f in dict.fromkeys(new.followers) if f != new.requester_id]
+    audience += [f for f in followers if f not in audience]
+    ctx = await open_ticket(
+        uow,
+        place,
+        category,
+        urgency,
         requester_id=new.requester_id,
-        filed_by_id=filer_id,
-        room_id=new.room_id,
-        category_id=category.id or 0,
-        urgency=urgency,
+        filer_id=filer_id,
+        audience=audience,
         description=description,
         # Someone filing for a resident may fall back on the resident's saved number; a
         # requester's own report carries exactly what they chose (Skip means no number).
         contact_phone=normalise(new.contact_phone)
-        or (requester.phone if filer_id != new.requester_id else None),
+        or (requester.phone if for_someone_else else None),
         sweep_id=new.sweep_id,
         submission_key=new.submission_key,
-        accept_due_at=now + accept_in,
-        due_at=now + complete_in,
-        created_at=now,
-        updated_at=now,
     )
-    uow.session.add(ticket)
-    await uow.flush()
-    assert ticket.id is not None
     for position, file_id in enumerate(new.photos):
-        uow.session.add(TicketPhoto(ticket_id=ticket.id, position=position, file_id=file_id))
-    # Who hears about it (ticket_audience), known without asking: a requester without
-    # Telegram (booth walk-up) is heard through the filer.
-    audience = [new.requester_id if requester.telegram_id is not None else filer_id]
-    for follower in dict.fromkeys(new.followers):
-        if follower != new.requester_id:
-            uow.session.add(TicketFollower(ticket_id=ticket.id, person_id=follower, since=now))
-            if follower not in audience:
-                audience.append(follower)
-    filer = requester if filer_id == new.requester_id else await get_person(uow, filer_id)
-    caps = frozenset({Capacity.REQUESTER if filer_id == new.requester_id else Capacity.FILER})
-    ctx = TicketContext(ticket, place, category, filer, caps, audience=tuple(audience))
-    log_event(uow, ctx, Action.FILE, None, Status.RECEIVED)
+        uow.session.add(TicketPhoto(ticket_id=ctx.id, position=position, file_id=file_id))
+    since = ctx.ticket.created_at
+    for follower in followers:
+        uow.session.add(TicketFollower(ticket_id=ctx.id, person_id=follower, since=since))
     await notify_audience(uow, ctx, "ticket.received")
     offered = await dispatch_now(uow, ctx, photos=list(new.photos))
-    return Filed(ticket.id, number, offered)
+    return Filed(ctx.id, ctx.ticket.number, offered)
 
 
 async def dispatch_now(uow: UnitOfWork, ctx: TicketContext, *, photos: list[str]) -> list[int]:

@@ -12,7 +12,8 @@ from typing import Any
 from sqlalchemy import update
 from sqlmodel import col, select
 
-from store.domain.scope import DISPATCH_ROLES, staff_covering
+from store import roles
+from store.domain.scope import staff_covering
 from store.domain.tickets import TicketContext
 from store.models import Outbox, Person, Ticket, TicketFollower
 from store.uow import UnitOfWork
@@ -86,7 +87,7 @@ async def notify_dispatchers(
     uow: UnitOfWork, ctx: TicketContext, kind: str, **extra: Any
 ) -> list[int]:
     """Tell every dispatcher (or admin) covering the ticket's building."""
-    ids = await staff_covering(uow, ctx.place.building, DISPATCH_ROLES)
+    ids = await staff_covering(uow, ctx.place.building, roles.DISPATCHERS)
     payload = {**ctx.summary(), **extra}
     for person_id in ids:
         notify(uow, person_id, kind, payload, ticket_id=ctx.id)

@@ -8,14 +8,10 @@ from collections.abc import Iterable
 from sqlalchemy import ColumnElement, or_, true
 from sqlmodel import col, select
 
-from store import roles
+from store import roles as store_roles
 from store.lifecycle import Role
 from store.models import Building, RoleGrant
 from store.uow import UnitOfWork
-
-DISPATCH_ROLES = roles.DISPATCHERS
-FILER_ROLES = roles.FILERS
-SUPERVISOR_ROLES = roles.SUPERVISORS
 
 
 def grant_covers(grant: RoleGrant, building: Building) -> bool:
@@ -78,7 +74,7 @@ async def responsible_supervisors(uow: UnitOfWork, building: Building) -> list[i
     whose role was removed, or who moved to another campus, hands over to whoever covers
     it now."""
     named = building.supervisor_id
-    if named is not None and await roles_covering(uow, named, building) & SUPERVISOR_ROLES:
+    if named is not None and await roles_covering(uow, named, building) & store_roles.SUPERVISORS:
         return [named]
     supervisors = await staff_covering(uow, building, frozenset({Role.SUPERVISOR}))
     return supervisors or await staff_covering(uow, building, frozenset({Role.ADMIN}))

@@ -1,4 +1,5 @@
-"""The ticket aggregate: a ticket loaded for one decision, and every write to its row.
+"""The ticket aggregate: a ticket loaded for one decision, and every write to its row,
+from the filing that creates it (`open_ticket`) on.
 
 Every write is a compare-and-set on the version the decision was read at
 (`UPDATE ticket ... WHERE id = :id AND version = :read`, with `version = :read + 1`), as
@@ -17,6 +18,7 @@ exactly one handles each ticket.
 
 from __future__ import annotations
 
+from collections.abc import Sequence, Set
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,9 +27,11 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 
+from store import roles as store_roles
 from store.db import rowcount, table_of
-from store.domain.lookups import Place, get_category, get_person, get_place
-from store.domain.scope import DISPATCH_ROLES, FILER_ROLES, SUPERVISOR_ROLES, roles_covering
+from store.domain.lookups import Place, category_targets, get_category, get_person, get_place
+from store.domain.numbering import next_number
+from store.domain.scope import roles_covering
 from store.errors import NotFound, TicketChanged
 from store.lifecycle import Action, Capacity, Role, Status, authorize
 from store.models import Building, Campus, Category, Person, Room, Ticket, TicketEvent
@@ -58,13 +62,19 @@ async def capacities_for(
         caps.add(Capacity.ASSIGNEE)
     if Role.TECHNICIAN in roles and (not person.skills or category.key in person.skills):
         caps.add(Capacity.TECHNICIAN)
-    if roles & DISPATCH_ROLES:
+    if roles & store_roles.DISPATCHERS:
         caps.add(Capacity.DISPATCHER)
-    if roles & SUPERVISOR_ROLES:
+    if roles & store_roles.SUPERVISORS:
         caps.add(Capacity.SUPERVISOR)
-    if roles & FILER_ROLES:
+    if may_file_for_others(roles):
         caps.add(Capacity.FILER)
     return frozenset(caps)
+
+
+def may_file_for_others(roles: Set[Role]) -> bool:
+    """Whether these roles file tickets for someone else (the FILER capacity): at the
+    booth for a walk-up person, or for a resident. Scope is the caller's to apply."""
+    return not store_roles.FILERS.isdisjoint(roles)
 
 
 @dataclass(slots=True)
@@ -146,8 +156,9 @@ FIGURE_FIELDS = frozenset(
 async def write(uow: UnitOfWork, ctx: TicketContext, what: str, **values: Any) -> None:
     """Write `values` to the ticket's row if it is still at the version `ctx` was read at,
     bumping the version; else raise TicketChanged saying what it is now. `what` names the
-    action for the refusal. The only way a decision changes a ticket row (the scheduler's
-    marks go through `claim_due`, the roll-up's through `mark_summarized`)."""
+    action for the refusal. The only way a decision changes a ticket row (`open_ticket`
+    is the only way one comes to exist; the scheduler's marks go through `claim_due`, the
+    roll-up's through `mark_summarized`)."""
     if ctx.ticket.summarized and not FIGURE_FIELDS.isdisjoint(values):
         # Nothing leaves a final status, so this is a programming error: the day
         # summaries already count this ticket as it was (store.reporting.summaries).
@@ -189,6 +200,74 @@ async def move(
     await write(uow, ctx, action, status=target, updated_at=uow.now(), **changes)
     log_event(uow, ctx, action, current, target, note)
     return target
+
+
+async def _filing_capacities(
+    uow: UnitOfWork, filer_id: int, building: Building, *, for_someone_else: bool
+) -> frozenset[Capacity]:
+    """REQUESTER for someone filing for themself, FILER for someone else while a filing
+    role of the filer's covers the building, else none."""
+    if not for_someone_else:
+        return frozenset({Capacity.REQUESTER})
+    if may_file_for_others(await roles_covering(uow, filer_id, building)):
+        return frozenset({Capacity.FILER})
+    return frozenset()
+
+
+async def check_may_file(
+    uow: UnitOfWork, filer_id: int, building: Building, *, for_someone_else: bool
+) -> None:
+    """NotPermitted (as `authorize` refuses a filing) unless `filer_id` may file a ticket
+    in the building, for themself or for someone else; asked before anything is written
+    for the filing (a booth's walk-up person)."""
+    caps = await _filing_capacities(uow, filer_id, building, for_someone_else=for_someone_else)
+    authorize(Action.FILE, None, caps)
+
+
+async def open_ticket(
+    uow: UnitOfWork,
+    place: Place,
+    category: Category,
+    urgency: str,
+    *,
+    requester_id: int,
+    filer_id: int,
+    audience: Sequence[int],
+    **values: Any,
+) -> TicketContext:
+    """Authorise the filer, give the ticket the year's next number and its targets, insert
+    its row in the status the table files into, and log the filing. The only way a ticket
+    row comes to exist; `values` are its other columns (description, contact phone...),
+    `audience` who hears about its progress."""
+    caps = await _filing_capacities(
+        uow, filer_id, place.building, for_someone_else=filer_id != requester_id
+    )
+    target = authorize(Action.FILE, None, caps)
+    filer = await get_person(uow, filer_id)
+    # Numbered only once the filing is allowed: the counter's row lock is held to commit.
+    year = uow.local_year()
+    number = f"{year}-{await next_number(uow, f'ticket-{year}'):06d}"
+    now = uow.now()
+    accept_in, complete_in = category_targets(uow, category, urgency)
+    ticket = Ticket(
+        number=number,
+        status=target,
+        requester_id=requester_id,
+        filed_by_id=filer_id,
+        room_id=place.room.id or 0,
+        category_id=category.id or 0,
+        urgency=urgency,
+        accept_due_at=now + accept_in,
+        due_at=now + complete_in,
+        created_at=now,
+        updated_at=now,
+        **values,
+    )
+    uow.session.add(ticket)
+    await uow.flush()
+    ctx = TicketContext(ticket, place, category, filer, caps, audience=tuple(audience))
+    log_event(uow, ctx, Action.FILE, None, target)
+    return ctx
 
 
 def log_event(

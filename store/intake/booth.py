@@ -9,21 +9,21 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Set
 from dataclasses import dataclass, replace
 
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-from store import roles as store_roles
 from store.directory.people import upsert_person
 from store.domain.filing import NewTicket, file_in, filed_as, filed_view
 from store.domain.lookups import get_place
-from store.domain.scope import roles_covering
 from store.domain.ticket_views import ticket_view
-from store.domain.tickets import load, log_event, write
+from store.domain.tickets import check_may_file, load, log_event, may_file_for_others, write
 from store.errors import InvalidInput, InviteInvalid, NotPermitted
 from store.intake import drafts
+from store.lifecycle import Role
 from store.models import ClaimCode, Person
 from store.text import normalise
 from store.uow import UnitOfWork
@@ -51,6 +51,13 @@ class BoothResult:
 
 def _hash(code: str) -> str:
     return hashlib.sha256(code.upper().encode("ascii")).hexdigest()
+
+
+def check_booth_staff(person_roles: Set[Role]) -> None:
+    """NotPermitted unless some role of the person files for walk-ups (somewhere: the
+    building is checked when the ticket is filed); asked before the first question."""
+    if not may_file_for_others(person_roles):
+        raise NotPermitted("booth staff only")
 
 
 async def file_walkup(
@@ -95,9 +102,9 @@ async def _file_walkup(
     # or not at all (no stray person when filing is refused, no ticket without a code).
     async with uow:
         place = await get_place(uow, new.room_id)
-        roles = await roles_covering(uow, staff_id, place.building)
-        if not roles & store_roles.BOOTH:
-            raise NotPermitted("booth intake needs staff of this building")
+        # Refused before anything is looked up or made for the walk-up person (filing
+        # asks the same again when it opens the ticket).
+        await check_may_file(uow, staff_id, place.building, for_someone_else=True)
         earlier = await filed_as(uow, new.submission_key)
         if earlier is not None:
             return _filed_before(await ticket_view(uow, earlier))

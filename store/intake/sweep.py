@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -27,6 +27,7 @@ from store.errors import (
     RepeatOneWay,
     TransitionNotAllowed,
 )
+from store.lifecycle import Role
 from store.models import (
     Building,
     Person,
@@ -39,7 +40,6 @@ from store.policy import Policy
 from store.text import normalise
 from store.uow import UnitOfWork
 
-SWEEP_ROLES = roles.SWEEPERS
 PENDING, CLAIMED, CHECKED, NOBODY_HOME = "pending", "claimed", "checked", "nobody_home"
 # A room claimed by an inspector who then vanished is offered to others after this.
 CLAIM_TIMEOUT = timedelta(hours=2)
@@ -90,9 +90,21 @@ class SweepReport:
     tickets: list[tuple[str, str]]  # (number, current status)
 
 
+def may_walk_sweeps(person_roles: Set[Role]) -> bool:
+    """Whether some role of the person walks sweeps (somewhere: the building is checked
+    when a campaign is started or walked)."""
+    return not roles.SWEEPERS.isdisjoint(person_roles)
+
+
+def check_sweeper(person_roles: Set[Role]) -> None:
+    """NotPermitted unless `may_walk_sweeps`: asked before anything about a sweep."""
+    if not may_walk_sweeps(person_roles):
+        raise NotPermitted("supervisors and inspectors only")
+
+
 async def _require_sweeper(uow: UnitOfWork, person_id: int, building: Building) -> None:
     grants = await grants_of(uow, person_id)
-    if not any(g.role in SWEEP_ROLES and grant_covers(g, building) for g in grants):
+    if not any(g.role in roles.SWEEPERS and grant_covers(g, building) for g in grants):
         raise NotPermitted("sweeps need a supervisor or inspector of this building")
 
 
@@ -181,7 +193,7 @@ async def active_campaigns(uow: UnitOfWork, person_id: int) -> list[CampaignView
                 .order_by(col(SweepCampaign.started_at))
             )
         ).all()
-        grants = [g for g in await grants_of(uow, person_id) if g.role in SWEEP_ROLES]
+        grants = [g for g in await grants_of(uow, person_id) if g.role in roles.SWEEPERS]
         ids = [cid for cid, b in rows if any(grant_covers(g, b) for g in grants)]
     return [await progress(uow, cid) for cid in ids]
 

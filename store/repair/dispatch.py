@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Set
 from typing import Literal
 
 from sqlalchemy import update
 from sqlmodel import col, select
 
+from store import roles as store_roles
 from store.domain.lookups import category_targets, get_person
 from store.domain.notices import notify, notify_audience, withdraw_scheduled
 from store.domain.offers import (
@@ -31,10 +33,38 @@ from store.errors import (
     OwnTicket,
     TransitionNotAllowed,
 )
-from store.lifecycle import Action, Capacity, Role, Status
+from store.lifecycle import Action, Capacity, Role, Status, allowed_actions
 from store.models import Offer, Ticket
+from store.repair.queries import ticket_detail
 from store.uow import UnitOfWork
 from store.views import TicketView
+
+
+def may_dispatch(person_roles: Set[Role]) -> bool:
+    """Whether some role of the person works the queue (somewhere: each ticket's building
+    is checked when it is shown or acted on)."""
+    return not store_roles.DISPATCHERS.isdisjoint(person_roles)
+
+
+def check_dispatcher(person_roles: Set[Role]) -> None:
+    """NotPermitted unless `may_dispatch`: asked before the queue or a ticket in it."""
+    if not may_dispatch(person_roles):
+        raise NotPermitted("dispatchers only")
+
+
+async def ticket_in_scope(
+    uow: UnitOfWork, ticket_id: int, dispatcher_id: int, *actions: Action
+) -> TicketView:
+    """The ticket, if it lies in the dispatcher's scope and one of `actions` (if any) is a
+    dispatcher's move in its state now; else the refusal those moves would give. Asked
+    before a question is parked, so none is asked that could never be answered."""
+    view, caps = await ticket_detail(uow, ticket_id, dispatcher_id)
+    if Capacity.DISPATCHER not in caps:
+        raise NotPermitted("not in your scope")
+    moves = allowed_actions(view.status, frozenset({Capacity.DISPATCHER}))
+    if actions and not set(actions) & set(moves):
+        raise TransitionNotAllowed(actions[0], view.status)
+    return view
 
 
 async def accept(uow: UnitOfWork, ticket_id: int, technician_id: int) -> TicketView:

@@ -8,21 +8,19 @@ follow-ups at once, and whoever supervises the building now sees them.
 
 from __future__ import annotations
 
+from collections.abc import Set
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import update
 from sqlmodel import col, select
 
+from store import roles
 from store.domain.notices import notify_audience
-from store.domain.scope import (
-    SUPERVISOR_ROLES,
-    grant_covers,
-    grants_of,
-    roles_covering,
-)
+from store.domain.scope import grant_covers, grants_of, roles_covering
 from store.domain.tickets import load, log_event
 from store.errors import InvalidInput, NotFound, NotPermitted, TransitionNotAllowed
+from store.lifecycle import Role
 from store.models import Building, FollowUp, Room, Ticket
 from store.text import normalise
 from store.uow import UnitOfWork
@@ -46,6 +44,18 @@ class FollowUpView:
     resolution: str | None
 
 
+def may_follow_up(person_roles: Set[Role]) -> bool:
+    """Whether some role of the person supervises (somewhere: each follow-up's building
+    is checked when it is listed or resolved)."""
+    return not roles.SUPERVISORS.isdisjoint(person_roles)
+
+
+def check_supervisor(person_roles: Set[Role]) -> None:
+    """NotPermitted unless `may_follow_up`: asked before the list is shown."""
+    if not may_follow_up(person_roles):
+        raise NotPermitted("supervisors only")
+
+
 async def open_followups(uow: UnitOfWork, supervisor_id: int) -> list[FollowUpView]:
     """Open follow-ups for buildings the supervisor covers, oldest first."""
     async with uow:
@@ -61,7 +71,7 @@ async def open_followups(uow: UnitOfWork, supervisor_id: int) -> list[FollowUpVi
         ).all()
         # One grants query for the viewer, then scope is checked in memory per row. Who
         # the follow-up was routed to does not count: only who covers the building now.
-        grants = [g for g in await grants_of(uow, supervisor_id) if g.role in SUPERVISOR_ROLES]
+        grants = [g for g in await grants_of(uow, supervisor_id) if g.role in roles.SUPERVISORS]
         return [
             _view(followup, ticket)
             for followup, ticket, building in rows
@@ -97,7 +107,7 @@ async def resolve(uow: UnitOfWork, followup_id: int, supervisor_id: int, note: s
             raise NotFound("followup", followup_id=followup_id)
         ctx = await load(uow, followup.ticket_id, supervisor_id)
         covered = await roles_covering(uow, supervisor_id, ctx.place.building)
-        if not covered & SUPERVISOR_ROLES:
+        if not covered & roles.SUPERVISORS:
             raise NotPermitted("not your building")
         result = await uow.session.execute(
             update(FollowUp)

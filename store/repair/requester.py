@@ -36,6 +36,7 @@ from store.lifecycle import (
     Action,
     Capacity,
     Status,
+    allowed_actions,
     needs_reason,
 )
 from store.models import FollowUp, Ticket, TicketFollower
@@ -124,8 +125,28 @@ async def mark_duplicate(
 
 def _own(ctx: TicketContext, what: str) -> None:
     hide_from_strangers(ctx)
-    if Capacity.REQUESTER not in ctx.capacities:
+    check_requester(ctx.capacities, what)
+
+
+def check_requester(caps: frozenset[Capacity], what: str) -> None:
+    """NotPermitted unless acting as the ticket's requester, as every requester action
+    asks: before a question about the ticket is asked too."""
+    if Capacity.REQUESTER not in caps:
         raise NotPermitted(f"only the requester can {what}")
+
+
+def check_requester_move(action: Action, status: Status, caps: frozenset[Capacity]) -> None:
+    """TransitionNotAllowed ("no longer possible") unless the requester's side of the
+    table allows `action` in `status` for someone with `caps`; asked before the
+    confirmation question, whose answer would otherwise only be refused."""
+    if action not in allowed_actions(status, caps & {Capacity.REQUESTER}):
+        raise TransitionNotAllowed(action, status)
+
+
+def check_complaint(status: Status) -> None:
+    """TransitionNotAllowed unless a complaint may be raised about a ticket in `status`."""
+    if status not in COMPLAIN_STATUSES:
+        raise TransitionNotAllowed("complain", status)
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,8 +310,7 @@ async def complain(uow: UnitOfWork, ticket_id: int, requester_id: int, text: str
         body = normalise(text)
         if not body or len(body) > uow.policy.comment_max:
             raise InvalidInput("complaint empty or too long", limit=uow.policy.comment_max)
-        if ctx.ticket.status not in COMPLAIN_STATUSES:
-            raise TransitionNotAllowed("complain", ctx.ticket.status)
+        check_complaint(ctx.ticket.status)
         # A double tap, or a resend after a timeout, must not open a second follow-up for the
         # same words: the open complaint that already says this is the answer.
         same = await uow.session.execute(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from datetime import UTC, datetime
 
 from sqlmodel import func, select
@@ -18,8 +18,9 @@ from store.errors import (
     TooManyPhotos,
     TransitionNotAllowed,
 )
-from store.lifecycle import VISIT_PROPOSE_STATUSES, Action, Capacity, Status
+from store.lifecycle import VISIT_PROPOSE_STATUSES, Action, Capacity, Role, Status, authorize
 from store.models import TicketPhoto
+from store.repair.queries import ticket_detail
 from store.uow import UnitOfWork
 from store.views import TicketView
 
@@ -40,6 +41,55 @@ def _future(uow: UnitOfWork, when: datetime) -> datetime:
     return when
 
 
+def may_take_jobs(person_roles: Set[Role]) -> bool:
+    """Whether the person is a technician (somewhere: each job's building and category
+    are checked when it is offered, taken or worked)."""
+    return Role.TECHNICIAN in person_roles
+
+
+def check_technician(person_roles: Set[Role]) -> None:
+    """NotPermitted unless `may_take_jobs`: asked before the jobs list or a job's button."""
+    if not may_take_jobs(person_roles):
+        raise NotPermitted("technicians only")
+
+
+def _check_own_job(caps: frozenset[Capacity], status: Status, action: Action | None) -> None:
+    """NotPermitted unless acting as the job's technician; TransitionNotAllowed unless its
+    state allows `action` (None: proposing a visit time)."""
+    if Capacity.ASSIGNEE not in caps:
+        raise NotPermitted("not your job")
+    if action is not None:
+        authorize(action, status, caps)
+    elif status not in VISIT_PROPOSE_STATUSES:
+        raise TransitionNotAllowed("propose_visit", status)
+
+
+async def check_own_job(
+    uow: UnitOfWork, ticket_id: int, technician_id: int, action: Action | None
+) -> None:
+    """Refused, as the action itself would be, unless the job is the technician's and its
+    state allows `action` (None: proposing a visit time). Asked before a question is
+    parked, so a forged or stale button is refused at once instead of after the answer."""
+    view, caps = await ticket_detail(uow, ticket_id, technician_id)
+    _check_own_job(caps, view.status, action)
+
+
+async def held_job(uow: UnitOfWork, ticket_id: int, technician_id: int) -> TicketView:
+    """The job the technician holds, as its card shows it; NotPermitted for anyone else's
+    (NotFound for a ticket they may not see at all)."""
+    view, _caps = await ticket_detail(uow, ticket_id, technician_id)
+    if view.assignee_id != technician_id:
+        raise NotPermitted("not your job")
+    return view
+
+
+def visit_to_answer(status: Status, visit_at: datetime | None, confirmed: bool) -> datetime | None:
+    """The proposed visit time that waits for the requester's answer, if one does."""
+    if confirmed or status not in VISIT_PROPOSE_STATUSES:
+        return None
+    return visit_at
+
+
 async def propose_visit(
     uow: UnitOfWork, ticket_id: int, technician_id: int, visit_at: datetime
 ) -> TicketView:
@@ -47,10 +97,7 @@ async def propose_visit(
     async with uow:
         ctx = await load(uow, ticket_id, technician_id)
         hide_from_strangers(ctx)
-        if Capacity.ASSIGNEE not in ctx.capacities:
-            raise NotPermitted("only the assigned technician proposes a visit")
-        if ctx.ticket.status not in VISIT_PROPOSE_STATUSES:
-            raise TransitionNotAllowed("propose_visit", ctx.ticket.status)
+        _check_own_job(ctx.capacities, ctx.ticket.status, None)
         when = _future(uow, visit_at)
         await write(
             uow, ctx, "propose_visit", visit_at=when, visit_confirmed=False, updated_at=uow.now()
@@ -80,11 +127,12 @@ async def answer_visit(
         if Capacity.REQUESTER not in ctx.capacities:
             raise NotPermitted("only the requester answers a visit proposal")
         t = ctx.ticket
-        if t.visit_at is None or t.visit_confirmed or t.status not in VISIT_PROPOSE_STATUSES:
+        proposal = visit_to_answer(t.status, t.visit_at, t.visit_confirmed)
+        if proposal is None:
             raise TransitionNotAllowed("answer_visit", t.status)
-        if proposed_minutes is not None and epoch_minutes(t.visit_at) != proposed_minutes:
+        if proposed_minutes is not None and epoch_minutes(proposal) != proposed_minutes:
             raise TransitionNotAllowed("answer_visit", t.status)
-        payload = {**ctx.summary(), "visit_at": t.visit_at.isoformat()}
+        payload = {**ctx.summary(), "visit_at": proposal.isoformat()}
         # Conditional on the version we read (so on the proposal we read): of two taps at
         # once only one answers it, and a new proposal meanwhile refuses both.
         changes = {"visit_confirmed": True} if accepted else {"visit_at": None}

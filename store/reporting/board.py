@@ -8,6 +8,7 @@ checks their grants now, not when a sign-in link or session was made.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Set
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,6 +17,7 @@ from sqlalchemy import ColumnElement, and_, func, or_, update
 from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 
+from store import roles as store_roles
 from store.directory.invites import token_hash
 from store.domain import targets, ticket_views
 from store.errors import NotFound, NotPermitted
@@ -34,7 +36,6 @@ from store.reporting import stats
 from store.uow import UnitOfWork
 from store.views import EventView, TicketView
 
-OFFICE_ROLES = stats.STATS_ROLES  # supervisor, dispatcher, admin: the office's figures
 SIGNIN_TTL = timedelta(minutes=10)
 HOT_ROOM_DAYS = 90
 HOT_ROOM_MIN = 2  # faults in HOT_ROOM_DAYS that make a room "hot"
@@ -105,6 +106,12 @@ class TicketPage:
 # --- who may look -------------------------------------------------------------------------
 
 
+def may_open_board(person_roles: Set[Role]) -> bool:
+    """Whether some role of the person opens the board: the office's (figures) or a
+    technician's (their own jobs)."""
+    return not store_roles.BOARD.isdisjoint(person_roles)
+
+
 async def viewer(uow: UnitOfWork, person_id: int) -> Viewer:
     """The viewer's standing now; NotPermitted when they have no board at all."""
     async with uow.reading():
@@ -115,10 +122,10 @@ async def viewer(uow: UnitOfWork, person_id: int) -> Viewer:
         rows = await uow.session.execute(
             select(RoleGrant.role).where(RoleGrant.person_id == person_id)
         )
-        roles = set(rows.scalars())
-    office = bool(roles & OFFICE_ROLES)
+        roles = {Role(role) for role in rows.scalars()}
+    office = stats.may_see_figures(roles)
     technician = Role.TECHNICIAN in roles
-    if not (office or technician):
+    if not may_open_board(roles):
         raise NotPermitted("the board is for supervisors, dispatchers, admins and technicians")
     return Viewer(person_id, name, language, office, technician)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Set
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -23,13 +23,12 @@ from store import roles
 from store.domain.scope import buildings_clause, grants_of
 from store.domain.ticket_views import HELD_STATUSES
 from store.errors import InvalidInput, NotPermitted
-from store.lifecycle import OPEN_STATUSES, Status
+from store.lifecycle import OPEN_STATUSES, Role, Status
 from store.models import Building, Campus, Category, FollowUp, Person, Room, Ticket
 from store.reporting import summaries
 from store.reporting.tally import MICROSECOND, Tally, TechTally, accept_wait, median_of
 from store.uow import UnitOfWork
 
-STATS_ROLES = roles.FIGURES
 WITHIN = timedelta(hours=1)  # the office's headline promise: fixed within the hour
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
@@ -160,10 +159,23 @@ def _period(start: datetime, end: datetime) -> tuple[datetime, datetime]:
     return s, e
 
 
+def may_see_figures(person_roles: Set[Role]) -> bool:
+    """Whether some role of the person sees the office's figures (somewhere: the figures
+    are of the buildings their grants cover)."""
+    return not roles.FIGURES.isdisjoint(person_roles)
+
+
+def check_figures(person_roles: Set[Role]) -> None:
+    """NotPermitted unless `may_see_figures`: asked before a period is even read."""
+    if not may_see_figures(person_roles):
+        raise NotPermitted("figures are for supervisors, dispatchers and admins")
+
+
 async def scope_clause(uow: UnitOfWork, viewer_id: int) -> ColumnElement[bool]:
     """A WHERE clause on Building limiting tickets to what the viewer oversees."""
     # Same reading of a scope as `grant_covers`, but as SQL so no building is loaded.
-    clause = buildings_clause(g for g in await grants_of(uow, viewer_id) if g.role in STATS_ROLES)
+    grants = await grants_of(uow, viewer_id)
+    clause = buildings_clause(g for g in grants if g.role in roles.FIGURES)
     if clause is None:
         raise NotPermitted("statistics need a supervisor, dispatcher or admin role")
     return clause
