@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlmodel import col, func, select
 
-from scheduler.jobs import run_batches, sla_tick
+from scheduler.ticks import run_batches, sla_tick
 from store.directory import people
 from store.domain.offers import escalate as real_escalate
 from store.domain.scope import responsible_supervisors as real_supervisors
