@@ -25,8 +25,26 @@ from store.domain.scope import DISPATCH_ROLES, FILER_ROLES, SUPERVISOR_ROLES, ro
 from store.errors import NotFound, TicketChanged
 from store.lifecycle import Action, Capacity, Role, Status, authorize
 from store.models import Category, Person, Ticket, TicketEvent
-from store.reporting.tally import FIGURE_FIELDS
 from store.uow import UnitOfWork
+
+# The ticket columns a figure reads (store.reporting.tally.Facts, with the building through
+# the room): once a ticket is in the day summaries none of them may change (write refuses).
+FIGURE_FIELDS = frozenset(
+    {
+        "status",
+        "category_id",
+        "room_id",
+        "created_at",
+        "dispatched_at",
+        "accepted_at",
+        "completed_at",
+        "due_at",
+        "rework_count",
+        "rating",
+        "requester_id",
+        "assignee_id",
+    }
+)
 
 
 async def get_ticket(uow: UnitOfWork, ticket_id: int) -> Ticket:

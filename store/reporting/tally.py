@@ -36,24 +36,6 @@ from typing import Any
 from store.lifecycle import Status
 
 DONE_STATUSES = frozenset({Status.COMPLETED, Status.CLOSED})
-# The ticket columns a figure reads (with the building, through the room): once a ticket
-# is in the day summaries none of them may change (tickets.write refuses).
-FIGURE_FIELDS = frozenset(
-    {
-        "status",
-        "category_id",
-        "room_id",
-        "created_at",
-        "dispatched_at",
-        "accepted_at",
-        "completed_at",
-        "due_at",
-        "rework_count",
-        "rating",
-        "requester_id",
-        "assignee_id",
-    }
-)
 MICROSECOND = timedelta(microseconds=1)
 PACKED_FORMAT = 1
 _PREFIX = struct.Struct("<BI")  # format, length of the JSON head
@@ -87,7 +69,8 @@ def median_of(values: list[int]) -> timedelta | None:
 
 @dataclass(frozen=True, slots=True)
 class Facts:
-    """What a figure reads from one ticket; timestamps aware UTC."""
+    """What a figure reads from one ticket (the columns store.domain.tickets.FIGURE_FIELDS
+    freezes once the ticket is summarized); timestamps aware UTC."""
 
     status: str
     category: str
