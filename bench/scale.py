@@ -440,7 +440,7 @@ async def run_engine(url: str, n: int, args: argparse.Namespace) -> dict[str, Ti
         # What the running bot's roll-up job does after an upgrade: every finished ticket
         # into the day summaries, batch by batch (no pause between batches here).
         started, batches, after = time.perf_counter(), 0, 0
-        # As scheduler.jobs.summaries_tick does: each batch after the last one's ids.
+        # As scheduler.ticks.summaries_tick does: each batch after the last one's ids.
         while (
             batch := await summaries.summarize_batch(store.uow(), after=after)
         ).last_id is not None:

@@ -38,9 +38,10 @@ from bot.i18n import LANGUAGES
 from bot.logs import configure_logging
 from bot.processor import PerChatUpdateProcessor
 from bot.ratelimit import ReplyFirstLimiter
+from bot.scheduling import schedule
 from bot.sender import PER_CHAT_INTERVAL, OutboxSender
 from bot.settings import ConfigError, Settings
-from scheduler.jobs import Leadership, schedule
+from scheduler.leadership import Leadership
 from store.db import is_sqlite
 from store.directory.people import list_staff
 from store.directory.places import sync_categories
@@ -113,7 +114,7 @@ def build_application(
         app.add_handlers(flow.handlers())
     app.add_error_handler(on_error)
     if with_scheduler:
-        schedule(app, store, settings, leadership)
+        schedule(app, store, settings, leadership, sender)
     if serve_board and settings.board.enabled:
         from bot.board.server import BoardServer
 

@@ -10,12 +10,12 @@ from telegram.ext import Application, CallbackContext, ExtBot
 from bot.i18n import Texts
 from bot.sender import OutboxSender
 from bot.settings import Settings
+from scheduler.leadership import Leadership
 from store.directory.people import PersonView
 from store.uow import Store
 
 if TYPE_CHECKING:
     from bot.board.server import BoardServer
-    from scheduler.jobs import Leadership
 
 
 @dataclass

@@ -6,28 +6,43 @@ import base64
 import binascii
 import re
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from aiohttp import web
 
 from sandbox.actions import UsageError, describe
+from sandbox.client import SandboxClient
 from sandbox.faults import Fault
 from sandbox.images import image_type
 from sandbox.models import StoredMessage
 from sandbox.notify import WaitTimeout
+from sandbox.state import SandboxState
 from sandbox.views import BotMessage
 from sandbox.webchat import CSP, PAGE
-
-if TYPE_CHECKING:
-    from sandbox.server import SandboxServer
 
 Route = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def message_json(server: SandboxServer, message: StoredMessage) -> dict[str, object]:
+class Served(Protocol):
+    """What the endpoints read of the server that serves them (sandbox.server)."""
+
+    @property
+    def client(self) -> SandboxClient:
+        """The user side."""
+
+    @property
+    def base_url(self) -> str:
+        """The Bot API's URL, for the bot to be built with (known once started)."""
+
+    @property
+    def base_file_url(self) -> str:
+        """The file downloads' URL, likewise."""
+
+
+def message_json(state: SandboxState, message: StoredMessage) -> dict[str, object]:
     """A chat message with the sandbox-only facts: edit history, deletion and answers."""
     return {
-        "message": server.state.message_dict(message),
+        "message": state.message_dict(message),
         "summary": describe(message),
         # The markup as sent, reply keyboards included (the Bot API message shows inline only).
         "reply_markup": message.content.reply_markup,
@@ -43,10 +58,10 @@ def message_json(server: SandboxServer, message: StoredMessage) -> dict[str, obj
     }
 
 
-def add_routes(app: web.Application, server: SandboxServer) -> None:
+def add_routes(app: web.Application, server: Served) -> None:
     """Register the control endpoints on the server's application."""
     client = server.client
-    state = server.state
+    state = client.state
 
     def guarded(route: Route) -> Route:
         """Turn usage mistakes into 400 answers instead of 500s."""
@@ -70,7 +85,7 @@ def add_routes(app: web.Application, server: SandboxServer) -> None:
     async def info(request: web.Request) -> web.StreamResponse:
         return web.json_response(
             {
-                "token": server.token,
+                "token": state.token,
                 "base_url": server.base_url,
                 "base_file_url": server.base_file_url,
                 "bot": state.bot.to_ptb().to_dict(),
@@ -143,7 +158,7 @@ def add_routes(app: web.Application, server: SandboxServer) -> None:
             sent = await handle.share_contact(phone, chat=target)
         else:
             sent = await handle.send(str(data["text"]), chat=target)
-        return web.json_response(message_json(server, sent.stored))
+        return web.json_response(message_json(state, sent.stored))
 
     async def press(request: web.Request) -> web.StreamResponse:
         user, _ = user_of(request)
@@ -191,7 +206,7 @@ def add_routes(app: web.Application, server: SandboxServer) -> None:
             return found or None
 
         found = newer() if timeout <= 0 else await state.changed.wait_for(newer, timeout)
-        return web.json_response([message_json(server, m) for m in found or []])
+        return web.json_response([message_json(state, m) for m in found or []])
 
     async def file_bytes(request: web.Request) -> web.StreamResponse:
         """A stored file by file_id: images inline, anything else only as a download."""
@@ -237,7 +252,7 @@ def add_routes(app: web.Application, server: SandboxServer) -> None:
         return web.json_response({"enabled": state.rate_limiter.enabled})
 
     async def transcript(request: web.Request) -> web.StreamResponse:
-        return web.Response(text=server.transcript(), content_type="text/plain")
+        return web.Response(text=client.transcript(), content_type="text/plain")
 
     routes: list[tuple[str, str, Route]] = [
         ("GET", "/_sandbox/info", info),

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, TypeVar
+from typing import Protocol, TypeVar
 
 from sandbox import actions
 from sandbox.images import tiny_jpeg
@@ -15,11 +15,23 @@ from sandbox.notify import WaitTimeout
 from sandbox.state import SandboxState
 from sandbox.views import BotMessage, Button
 
-if TYPE_CHECKING:
-    from sandbox.client import SandboxClient
-
 T = TypeVar("T")
 Predicate = Callable[[BotMessage], bool]
+
+
+class Client(Protocol):
+    """What a handle needs of the client that made it (sandbox.client.SandboxClient)."""
+
+    @property
+    def state(self) -> SandboxState:
+        """Everything the stand-in holds."""
+
+    @property
+    def default_timeout(self) -> float:
+        """Seconds a wait lasts when the test gives none."""
+
+    def chat(self, chat_id: int) -> ChatHandle:
+        """The handle of another chat (where a pressed message lives)."""
 
 
 def _placeholder(magic: bytes, serial: int) -> bytes:
@@ -30,7 +42,7 @@ def _placeholder(magic: bytes, serial: int) -> bytes:
 class ChatHandle:
     """A chat seen from the user side: read what the bot posted and wait for more."""
 
-    def __init__(self, client: SandboxClient, chat_id: int) -> None:
+    def __init__(self, client: Client, chat_id: int) -> None:
         self.client = client
         self.id = chat_id
         self._cursor = 0
@@ -171,7 +183,7 @@ class ChatHandle:
 class UserHandle(ChatHandle):
     """A user; reading methods look at their private chat with the bot."""
 
-    def __init__(self, client: SandboxClient, info: UserInfo) -> None:
+    def __init__(self, client: Client, info: UserInfo) -> None:
         super().__init__(client, info.id)
         self.info = info
 

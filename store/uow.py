@@ -57,19 +57,31 @@ class UnitOfWork:
 
     def reading(self) -> Self:
         """This unit only reads: on SQLite it takes no write lock, so it never waits for a
-        writer (WAL) nor makes one wait. For services: `async with uow.reading():`. Inside
-        an open unit (a service called by another) the outer unit's mode stays."""
-        if self._session is None:
-            self.read_only = True
+        writer (WAL) nor makes one wait. For services: `async with uow.reading():`."""
+        self._refuse_if_open()
+        self.read_only = True
         return self
 
     async def __aenter__(self) -> Self:
-        if not self.read_only:
-            await self._store.writer_turn()
-            self._holds_writer = True
+        self._refuse_if_open()
+        self._store.opening(self)
+        try:
+            if not self.read_only:
+                await self._store.writer_turn()
+                self._holds_writer = True
+        except BaseException:
+            self._store.closed(self)
+            raise
         maker = self._store.read_sessionmaker if self.read_only else self._store.sessionmaker
         self._session = maker()
         return self
+
+    def _refuse_if_open(self) -> None:
+        if self._session is not None:
+            raise RuntimeError(
+                "unit of work entered while it is open: a use case that needs another's "
+                "work inside its unit calls the store.domain function, not the use case"
+            )
 
     async def __aexit__(
         self,
@@ -88,6 +100,7 @@ class UnitOfWork:
             if self._holds_writer:
                 self._holds_writer = False
                 self._store.writer_done()
+            self._store.closed(self)
 
     async def commit(self) -> None:
         """Make everything done in this unit durable."""
@@ -140,9 +153,9 @@ class Store:
         # this process, writing units queue here first, first come first served, and each
         # gets the database as soon as the previous one is done.
         self._writer = asyncio.Lock() if engine.dialect.name == "sqlite" else None
-        self._writer_task: asyncio.Task[object] | None = None
-        self._writer_depth = 0
         self._writers_waiting = 0
+        # The unit each task has open: one at a time (see opening).
+        self._open_units: dict[asyncio.Task[Any] | None, UnitOfWork] = {}
         self._caches: dict[str, Any] = {}
 
     def cache(self, name: str, make: Callable[[], T]) -> T:
@@ -151,18 +164,31 @@ class Store:
             self._caches[name] = make()
         return cast(T, self._caches[name])
 
+    def opening(self, unit: UnitOfWork) -> None:
+        """Note `unit` as the current task's open unit; refuse a second one.
+
+        A unit inside another would be a second transaction beside the first: its commit
+        would not be undone by the outer rollback, on SQLite it would wait for the outer
+        unit's write lock, and a read inside a write would not see the outer unit's
+        changes. Another task (another update, a gathered child) gets its own unit."""
+        task = asyncio.current_task()
+        if task in self._open_units:
+            raise RuntimeError(
+                "a unit of work opened inside another one of the same task: pass the open "
+                "unit to the store.domain functions instead of calling a use case"
+            )
+        self._open_units[task] = unit
+
+    def closed(self, unit: UnitOfWork) -> None:
+        """`unit` is closed: its task may open another."""
+        task = asyncio.current_task()
+        if self._open_units.get(task) is unit:
+            del self._open_units[task]
+
     async def writer_turn(self) -> None:
         """Wait for this process's turn to write (SQLite only); as long as its busy
-        timeout at most, then the same "database is locked" error SQLite would give.
-
-        A unit opened inside another unit of the same task goes straight in, as it did
-        before this queue: SQLite alone decides then (the inner unit's BEGIN IMMEDIATE
-        waits if the outer one has begun)."""
+        timeout at most, then the same "database is locked" error SQLite would give."""
         if self._writer is None:
-            return
-        task = asyncio.current_task()
-        if task is not None and task is self._writer_task:
-            self._writer_depth += 1
             return
         try:
             if self._writer.locked() or self._writers_waiting:
@@ -178,15 +204,10 @@ class Store:
             raise OperationalError(
                 "BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked")
             ) from None
-        self._writer_task, self._writer_depth = task, 1
 
     def writer_done(self) -> None:
         """The writing unit is closed: the next one may go."""
-        if self._writer is None:
-            return
-        self._writer_depth -= 1
-        if self._writer_depth == 0:
-            self._writer_task = None
+        if self._writer is not None:
             self._writer.release()
 
     def uow(self) -> UnitOfWork:

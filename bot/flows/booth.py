@@ -1,14 +1,12 @@
 """Booth intake: staff file for a walk-up person (name and phone, then the usual report
-steps); the person gets a claim code and a QR link that ties the ticket to their Telegram
-account. /myroom lets anyone set their own room."""
+steps, which end in bot/flows/walkup.py); the person gets a claim code and a QR link that
+ties the ticket to their Telegram account. /myroom lets anyone set their own room."""
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
-import segno
-from telegram import InputFile, Update
+from telegram import Update
 from telegram.ext import BaseHandler, CommandHandler
 
 from bot.context import Ctx
@@ -17,10 +15,9 @@ from bot.flows.common import guarded, reply, typed_text
 from bot.ui import clip
 from store.directory import places
 from store.directory.people import set_room
-from store.domain.filing import NewTicket
 from store.errors import InviteInvalid
 from store.intake import drafts
-from store.intake.booth import CLAIM_PREFIX, check_booth_staff, claim, file_walkup
+from store.intake.booth import CLAIM_PREFIX, check_booth_staff, claim
 
 
 async def booth_command(update: Update, context: Ctx) -> None:
@@ -60,44 +57,6 @@ async def typed_phone(update: Update, context: Ctx, q: dict[str, Any]) -> bool:
     walkup = {"name": str(q.get("name", "")), "phone": "" if phone == "-" else phone[:40]}
     await report.begin(update, context, walkup=walkup)
     return False  # already cleared; the report draft is now in progress
-
-
-async def submit_walkup(
-    update: Update, context: Ctx, new: NewTicket, walkup: dict[str, Any]
-) -> None:
-    """File the booth ticket and show the claim code with its QR link."""
-    result = await file_walkup(
-        context.store.uow(),
-        staff_id=context.person.id,
-        name=str(walkup.get("name", "")),
-        phone=str(walkup.get("phone") or "") or None,
-        new=new,
-        draft_owner=context.person.id,
-    )
-    context.nudge_sender()
-    if result.report.already_filed:
-        number = result.report.ticket.number
-        await reply(update, context.texts("report.already_filed", number=number), edit=True)
-        return
-    username = context.settings.telegram.bot_username or (context.bot.username or "")
-    link = f"https://t.me/{username}?start={result.payload}"
-    t = context.texts
-    text = t(
-        "booth.filed",
-        number=result.report.ticket.number,
-        code=result.code,
-        link=link,
-        name=clip(str(walkup.get("name", "")), 60),
-    )
-    await reply(update, text, edit=True)
-    png = io.BytesIO()
-    segno.make(link, error="m").save(png, kind="png", scale=8, border=2)
-    chat = update.effective_chat
-    assert chat is not None
-    await chat.send_photo(
-        InputFile(png.getvalue(), filename=f"claim-{result.code}.png"),
-        caption=t("booth.qr_caption", code=result.code),
-    )
 
 
 async def redeem_claim(update: Update, context: Ctx, code: str) -> None:
@@ -163,4 +122,4 @@ def handlers() -> list[BaseHandler[Update, Ctx, object]]:
     ]
 
 
-__all__ = ["CLAIM_PREFIX", "handlers", "redeem_claim", "submit_walkup"]
+__all__ = ["CLAIM_PREFIX", "handlers", "redeem_claim"]

@@ -20,6 +20,7 @@ from bot.callbacks import EditField, Follow, Nav, Pick
 from bot.context import Ctx
 from bot.flows import pending
 from bot.flows.common import answer, data_of, guarded, pattern, reply
+from bot.flows.walkup import submit_walkup
 from bot.ui import Button, clip, grid, keyboard, mask_phone
 from store.directory import places
 from store.directory.people import room_of, saved_phone, set_phone
@@ -502,9 +503,7 @@ async def _submit(update: Update, context: Ctx, draft: DraftView) -> None:
     )
     walkup = d.get("walkup")
     if isinstance(walkup, dict):
-        from bot.flows import booth
-
-        await booth.submit_walkup(update, context, new, walkup)
+        await submit_walkup(update, context, new, walkup)
     else:
         result = await report(context.store.uow(), new, draft_owner=context.person.id)
         context.nudge_sender()  # before the reply: a failed edit must not hold notices up

@@ -11,7 +11,7 @@ from telegram import BotCommand, User, WebhookInfo
 
 from sandbox import errors
 from sandbox.errors import bad_request
-from sandbox.methods import chat_id, method
+from sandbox.methods.registry import chat_id, method
 from sandbox.models import CallbackAnswer
 from sandbox.params import Params
 from sandbox.state import SandboxState

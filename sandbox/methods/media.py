@@ -7,8 +7,8 @@ from telegram import File
 from sandbox import errors, rules
 from sandbox.errors import bad_request
 from sandbox.images import image_size
-from sandbox.methods import chat_id, method
 from sandbox.methods.messages import live_ids
+from sandbox.methods.registry import chat_id, method
 from sandbox.models import Content, FileRecord
 from sandbox.params import Params, Upload
 from sandbox.state import SandboxState

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 from sandbox import errors, rules
 from sandbox.errors import bad_request
-from sandbox.methods import chat_id, method
+from sandbox.methods.registry import chat_id, method
 from sandbox.models import Content, StoredMessage
 from sandbox.params import Params
 from sandbox.state import SandboxState

@@ -220,7 +220,7 @@ async def span(
 
 async def summarize_batch(uow: UnitOfWork, *, after: int = 0, limit: int = BATCH) -> Batch:
     """Summarize up to `limit` closed or cancelled tickets (ids above `after`) in one
-    transaction; `last_id` None when none was left. A `scheduler.jobs.run_batches` step."""
+    transaction; `last_id` None when none was left. A `scheduler.ticks.run_batches` step."""
     async with uow:
         zone = uow.policy.timezone
         if not _zone_ready(await uow.session.get(SummaryState, STATE_ID), zone):

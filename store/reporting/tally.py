@@ -71,7 +71,8 @@ def median_of(values: list[int]) -> timedelta | None:
 # (store.domain.tickets.FIGURE_FIELDS: the aggregate's `write` refuses).
 @dataclass(frozen=True, slots=True)
 class Facts:
-    """What a figure reads from one ticket; timestamps aware UTC."""
+    """What a figure reads from one ticket (the columns store.domain.tickets.FIGURE_FIELDS
+    freezes once the ticket is summarized); timestamps aware UTC."""
 
     status: str
     category: str

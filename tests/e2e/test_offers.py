@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from scheduler.jobs import sla_tick
+from scheduler.ticks import sla_tick
 from store.lifecycle import Role, Status
 from store.repair import dispatch
 from tests.e2e.conftest import Harness

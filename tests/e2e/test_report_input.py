@@ -59,8 +59,9 @@ async def test_sixth_photo_is_refused(bot: Harness) -> None:
         await alice.expect(text_contains=f"Photo {n}/5 added")
     await alice.send_photo()
     await alice.expect(text_contains="more than 5 photos")
+    person = await _person(bot, 1001)
     async with bot.store.uow() as uow:
-        draft = await uow.session.get(Draft, (await _person(bot, 1001)))
+        draft = await uow.session.get(Draft, person)
         assert draft is not None and len(draft.data["photos"]) == 5
 
 
@@ -96,8 +97,9 @@ async def test_draft_survives_a_restart(bot: Harness) -> None:
     await bot.restart()
     await alice.send("The air-con blows warm air.")
     await alice.expect(text_contains="Send up to 5 photos")
+    person = await _person(bot, 1001)
     async with bot.store.uow() as uow:
-        draft = await uow.session.get(Draft, await _person(bot, 1001))
+        draft = await uow.session.get(Draft, person)
         assert draft is not None and draft.step == "photos"
         assert draft.data["category"] == "hvac" and draft.data["room_code"] == "E1-101"
 
@@ -107,8 +109,9 @@ async def test_cancel_anywhere(bot: Harness) -> None:
     await to_photos(alice)
     await alice.command("cancel")
     await alice.expect(text_contains="Cancelled")
+    person = await _person(bot, 1001)
     async with bot.store.uow() as uow:
-        assert await uow.session.get(Draft, await _person(bot, 1001)) is None
+        assert await uow.session.get(Draft, person) is None
         assert (await uow.session.execute(select(Ticket))).first() is None
     await alice.command("cancel")
     await alice.expect(text_contains="nothing to cancel")

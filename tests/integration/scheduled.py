@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from scheduler.jobs import run_batches
+from scheduler.ticks import run_batches
 from store.repair.sla import BatchStep
 from store.uow import Store
 

@@ -21,7 +21,7 @@ from bot.settings import Settings
 from sandbox.client import UserHandle
 from sandbox.faults import Fault
 from sandbox.server import SandboxServer
-from scheduler.jobs import Leadership
+from scheduler.leadership import Leadership
 from store.db import create_engine
 from store.domain.notices import notify
 from store.leader import LOCK_KEY, LeaderLock

@@ -25,10 +25,11 @@ async def test_a_reader_answers_while_a_writer_holds_its_transaction(store: Stor
         ).scalar_one()
         person.name = "Alice (renamed)"
         await writer.flush()
-        # ... and a reader still gets the last committed row at once. Before read units,
-        # this read queued behind the writer's lock (BEGIN IMMEDIATE) and, since the writer
-        # waits for the reader here, failed with "database is locked".
-        seen = await person_by_telegram_id(store.read(), 7001)
+        # ... and a reader (another update: its own task) still gets the last committed
+        # row at once. Before read units, this read queued behind the writer's lock
+        # (BEGIN IMMEDIATE) and, since the writer waits for the reader here, failed with
+        # "database is locked".
+        seen = await asyncio.create_task(person_by_telegram_id(store.read(), 7001))
         assert seen is not None and seen.name == "Alice"
         await writer.commit()
     after = await person_by_telegram_id(store.read(), 7001)
@@ -65,7 +66,9 @@ async def test_the_staff_screens_answer_while_a_writer_holds_its_transaction(
                 await queries.on_duty_technicians(store.uow(), w.room_a1, "water"),
             )
 
-        jobs, queue, (card, _caps), history, on_duty = await asyncio.wait_for(screens(), 10)
+        # Other people's screens: their own task, as another update would be.
+        reading = asyncio.create_task(screens())
+        jobs, queue, (card, _caps), history, on_duty = await asyncio.wait_for(reading, 10)
         assert [j.number for j in jobs] == [t.number] == [q.number for q in queue.items]
         assert card.status == Status.ASSIGNED and card.description == t.description
         assert [e.action for e in history][-1] == "accept"

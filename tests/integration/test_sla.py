@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from scheduler.jobs import sla_tick
+from scheduler.ticks import sla_tick
 from store.db import create_engine
 from store.delivery import outbox
 from store.delivery.outbox import Notice

@@ -3,6 +3,7 @@ failure neither stops the tick nor is lost (it is handed back for the next tick)
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from functools import partial
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 import pytest
 from sqlmodel import col, func, select
 
-from scheduler.jobs import run_batches, sla_tick
+from scheduler.ticks import run_batches, sla_tick
 from store.directory import people
 from store.domain.notices import notify_audience as real_notify_audience
 from store.domain.offers import escalate as real_escalate
@@ -64,9 +65,9 @@ async def test_each_batch_is_committed_and_a_user_writes_between_batches(
     seen_inside: list[int] = []
 
     async def supervisors_and_a_read(uow: Any, building: Any) -> list[int]:
-        # A user's read while a batch holds its transaction open answers at once, with
-        # what was committed before the batch (reads take no write lock).
-        seen_inside.append(await _flagged(env))
+        # A user's read (its own task) while a batch holds its transaction open answers
+        # at once, with what was committed before the batch (reads take no write lock).
+        seen_inside.append(await asyncio.create_task(_flagged(env)))
         return await real_supervisors(uow, building)
 
     monkeypatch.setattr(sla, "responsible_supervisors", supervisors_and_a_read)
