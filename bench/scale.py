@@ -25,7 +25,7 @@ screens make, with p50 and p95 (nearest rank):
   queue overdue     queries.dispatcher_queue(OVERDUE), first page of 8
   technician jobs   queries.technician_jobs, a different technician each run
   digest figures    digest.digest_figures for yesterday, every building
-  /stats 30 days    stats.period_stats (office and technicians), as /stats calls it
+  /stats 30 days    figures.period_stats (office and technicians), as /stats calls it
 
 With two sizes the table shows both side by side and the ratio of the p50s: an index seek
 costs about the same at either size. Figures come from a shared 2-core machine: compare
@@ -73,7 +73,8 @@ from store.models import (
     TicketFollower,
 )
 from store.repair import queries
-from store.reporting import board, digest, stats, summaries
+from store.reporting import board, digest, figures, summaries
+from store.reporting.periods import parse_period
 from store.uow import Store
 
 NOW, ZONE = gen.NOW, gen.ZONE
@@ -340,7 +341,7 @@ def screens(
 ) -> dict[str, tuple[Callable[[int], Awaitable[Any]], Callable[[Any], str]]]:
     """The bot's screens as the service calls they make."""
     yesterday = NOW.astimezone(ZONE).date() - timedelta(days=1)
-    start, end = stats.parse_period(None, NOW)
+    start, end = parse_period(None, NOW)
     # Requesters with a history (every one has ~N/2000 tickets), spread over the list.
     who = s.requesters[:: max(1, REQUESTERS // 20)]
 
@@ -366,7 +367,9 @@ def screens(
         )
 
     async def office(i: int) -> Any:
-        return await stats.period_stats(store.uow(), start=start, end=end, viewer_id=s.supervisor)
+        return await figures.period_stats(
+            store.uow(), start=start, end=end, viewer_id=s.supervisor
+        )
 
     day = NOW.astimezone(ZONE).replace(hour=0, minute=0, second=0, microsecond=0)
     week = day - timedelta(days=day.weekday())

@@ -19,7 +19,8 @@ from bot.ui import average_rating, clip, duration, share
 from store import roles
 from store.directory.people import set_timezone
 from store.errors import InvalidInput, NotPermitted
-from store.reporting import stats
+from store.reporting import export, figures
+from store.reporting.periods import parse_period
 
 PERIOD_HELP = "today · 7d · 30d · week · month · 2026-03 · 2026-03-01..2026-03-15"
 FIGURES_ROLES = roles.FIGURES
@@ -35,7 +36,7 @@ async def _period(update: Update, context: Ctx) -> tuple[datetime, datetime] | N
     t = context.texts
     text = " ".join(context.args or [])
     try:
-        return stats.parse_period(text or None, context.store.clock().astimezone(t.zone))
+        return parse_period(text or None, context.store.clock().astimezone(t.zone))
     except InvalidInput:
         await reply(update, t("stats.bad_period", period=clip(text, 40), forms=PERIOD_HELP))
         return None
@@ -49,7 +50,7 @@ async def stats_command(update: Update, context: Ctx) -> None:
     if period is None:
         return
     start, end = period
-    office, techs = await stats.period_stats(
+    office, techs = await figures.period_stats(
         uow(), start=start, end=end, viewer_id=context.person.id
     )
     lines = [
@@ -65,7 +66,7 @@ async def stats_command(update: Update, context: Ctx) -> None:
             rating=average_rating(office.average_rating),
             rated=office.rated,
             low=office.low_ratings,
-            followups=stats.capped(office.open_followups),
+            followups=figures.capped(office.open_followups),
         ),
         "",
     ]
@@ -105,10 +106,10 @@ async def export_command(update: Update, context: Ctx) -> None:
     with tempfile.TemporaryDirectory(prefix="repairbot-export-") as tmp:
         with ExportFiles(Path(tmp), stem, t.zone) as files:
 
-            async def write(batch: list[stats.ExportRow]) -> None:
+            async def write(batch: list[export.ExportRow]) -> None:
                 await asyncio.to_thread(files.add, batch)
 
-            await stats.stream_export(
+            await export.stream_export(
                 context.store.read(),
                 start=start,
                 end=end,

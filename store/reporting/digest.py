@@ -15,17 +15,15 @@ from sqlmodel import col, select
 from store.lifecycle import OPEN_STATUSES, Role, Status
 from store.models import Building, DigestRun, Person, RoleGrant, Room, Ticket
 from store.reporting import summaries
-from store.reporting.stats import (
+from store.reporting.figures import (
     OfficeStats,
     TechnicianStats,
     any_ticket,
-    as_utc,
     late_clause,
     period_stats,
-    raw,
     scope_clause,
-    utc,
 )
+from store.reporting.periods import as_utc, raw, utc
 from store.reporting.tally import median_of, micros
 from store.uow import UnitOfWork
 
@@ -179,7 +177,7 @@ async def digest_figures(uow: UnitOfWork, *, viewer_id: int, day: date, zone: Zo
         scope = await scope_clause(uow, viewer_id)
 
         def by_index(*terms: ColumnElement[bool]) -> ColumnElement[bool]:
-            # A range on one timestamp, read from its index (stats.any_ticket), not
+            # A range on one timestamp, read from its index (figures.any_ticket), not
             # through the viewer's buildings and every ticket their rooms ever had.
             return any_ticket(uow, and_(*terms))
 

@@ -10,7 +10,7 @@ from sqlalchemy import event, insert
 from sqlmodel import col, select
 
 from store.models import Ticket
-from store.reporting.stats import ExportRow, export_rows, stream_export
+from store.reporting.export import ExportRow, export_rows, stream_export
 from store.uow import Store
 from tests.integration.test_stats import PERIOD, Scenario, build
 

@@ -17,7 +17,7 @@ from store.domain.filing import Urgency
 from store.errors import ReasonRequired
 from store.lifecycle import Role, Status
 from store.repair import dispatch, requester, sla, work
-from store.reporting import stats
+from store.reporting.figures import office_stats
 from store.uow import Store
 from tests.integration.ticket_world import (
     T0,
@@ -368,7 +368,7 @@ async def test_auto_close_leaves_no_rating_and_no_mark_on_the_average(store: Sto
     row = await ticket_row(st, silent)
     assert (row.status, row.rating, row.closed_at) == (Status.CLOSED, None, clock.now)
     assert row.completed_at == completed_at
-    figures = await stats.office_stats(
+    figures = await office_stats(
         st.uow(), start=T0, end=clock.now + timedelta(minutes=1), viewer_id=w.sam
     )
     assert (figures.completed, figures.rated, figures.average_rating) == (2, 1, 3.0)
