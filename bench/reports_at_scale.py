@@ -72,7 +72,7 @@ from sqlmodel import SQLModel, col, select
 from bot.chart import digest_chart
 from bot.export import to_csv, to_xlsx
 from store.db import create_engine
-from store.directory import people, places
+from store.directory import places, staff
 from store.directory.location_csv import parse_locations_csv
 from store.lifecycle import Role, Status
 from store.migrate import upgrade
@@ -333,15 +333,15 @@ async def seed(store: Store, n: int, span_days: int = SPAN_DAYS) -> Office:
         building_ids = list((await uow.session.execute(select(Building.id))).scalars())
         rooms = list((await uow.session.execute(select(Room.id).order_by(col(Room.id)))).scalars())
         categories = {c.key: c.id for c in (await uow.session.execute(select(Category))).scalars()}
-    supervisor = await people.add_staff(
+    supervisor = await staff.add_staff(
         store.uow(), 7_000_001, Role.SUPERVISOR, name="督導 Supervisor", building_ids=building_ids
     )
     techs: list[tuple[int, float]] = []
     for i, (name, weight) in enumerate(TECHNICIANS):
-        view = await people.add_staff(
+        view = await staff.add_staff(
             store.uow(), 7_100_000 + i, Role.TECHNICIAN, name=name, building_ids=building_ids
         )
-        await people.set_duty(store.uow(), view.person.id, True)
+        await staff.set_duty(store.uow(), view.person.id, True)
         techs.append((view.person.id, weight))
     async with store.uow() as uow:
         await uow.session.execute(

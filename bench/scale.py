@@ -58,7 +58,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import reports_at_scale as gen
 
 from store.db import create_engine
-from store.directory import people, places
+from store.directory import places, staff
 from store.directory.location_csv import parse_locations_csv
 from store.lifecycle import Role, Status
 from store.migrate import upgrade
@@ -122,15 +122,15 @@ def _forget(rng: random.Random, t: Ticket) -> None:
 async def _people(store: Store, rng: random.Random, rooms: list[int]) -> Seeded:
     async with store.uow() as uow:
         building_ids = list((await uow.session.execute(select(Building.id))).scalars())
-    sup = await people.add_staff(
+    sup = await staff.add_staff(
         store.uow(), 7_000_001, Role.SUPERVISOR, name="Supervisor", building_ids=building_ids
     )
-    disp = await people.add_staff(
+    disp = await staff.add_staff(
         store.uow(), 7_000_002, Role.DISPATCHER, name="Dispatcher", building_ids=building_ids
     )
     techs = []
     for i in range(TECHNICIANS):
-        view = await people.add_staff(
+        view = await staff.add_staff(
             store.uow(),
             7_100_000 + i,
             Role.TECHNICIAN,

@@ -23,7 +23,7 @@ from sqlalchemy import text
 
 from store.db import create_engine
 from store.delivery import outbox
-from store.directory import people, places
+from store.directory import places, profiles, staff
 from store.directory.location_csv import parse_locations_csv
 from store.domain.filing import NewTicket
 from store.errors import AlreadyTaken
@@ -55,11 +55,11 @@ async def run_engine(url: str, tickets: int) -> dict[str, str]:
         techs = []
         for i in range(5):
             tg = 9_000_000 + i
-            await people.add_staff(store.uow(), tg, Role.TECHNICIAN, building_ids=[building.id])
-            view = await people.ensure_person(store.uow(), tg, f"Tech {i}", "en")
-            await people.set_duty(store.uow(), view.id, True)
+            await staff.add_staff(store.uow(), tg, Role.TECHNICIAN, building_ids=[building.id])
+            view = await profiles.ensure_person(store.uow(), tg, f"Tech {i}", "en")
+            await staff.set_duty(store.uow(), view.id, True)
             techs.append(view.id)
-        requester = await people.ensure_person(store.uow(), 8_000_000, "Requester", "en")
+        requester = await profiles.ensure_person(store.uow(), 8_000_000, "Requester", "en")
         file_times, race_times, ids = [], [], []
         for _ in range(tickets):
             new = NewTicket(requester.id, room.room_id, "water", "Tap drips")

@@ -10,7 +10,7 @@ from telegram.ext import Application, CallbackContext, ExtBot
 from bot.i18n import Texts
 from bot.sender import OutboxSender
 from bot.settings import Settings
-from store.directory.people import PersonView
+from store.directory.profiles import PersonView
 from store.uow import Store
 
 if TYPE_CHECKING:

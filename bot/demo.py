@@ -22,8 +22,9 @@ from sandbox.server import SandboxServer
 from sandbox.views import BotMessage
 from store.db import create_engine
 from store.deeplink import room_payload
-from store.directory import people, places
+from store.directory import places
 from store.directory.location_csv import LocationRow, parse_locations_csv
+from store.directory.staff import add_staff, set_duty
 from store.lifecycle import Role
 from store.migrate import upgrade
 from store.uow import Store
@@ -223,7 +224,7 @@ async def _cast(
             campus_id = None
             if persona.campus is not None:
                 campus_id = (await places.campus_by_name(store.uow(), persona.campus)).id
-            staff = await people.add_staff(
+            staff = await add_staff(
                 store.uow(),
                 persona.telegram_id,
                 persona.role,
@@ -231,7 +232,7 @@ async def _cast(
                 campus_id=campus_id,
             )
             if persona.on_duty:
-                await people.set_duty(store.uow(), staff.person.id, True)
+                await set_duty(store.uow(), staff.person.id, True)
         cast[persona.name] = server.client.user(
             persona.telegram_id, persona.name, language_code="en"
         )

@@ -17,7 +17,7 @@ from bot.flows.common import guarded, reply, typed_text
 from bot.ui import clip
 from store import roles
 from store.directory import places
-from store.directory.people import set_room
+from store.directory.profiles import set_room
 from store.domain.filing import NewTicket
 from store.errors import InviteInvalid, NotPermitted
 from store.intake import drafts

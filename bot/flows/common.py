@@ -25,7 +25,7 @@ from bot.edits import clear_keyboard, edit_message
 from bot.i18n import Texts, language_from_telegram
 from bot.ui import error_text
 from store.delivery import outbox
-from store.directory.people import PersonView, ensure_person, known_person
+from store.directory.profiles import PersonView, ensure_person, known_person
 from store.domain import person_changes
 from store.errors import DomainError, InvalidInput
 

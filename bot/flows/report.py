@@ -22,7 +22,7 @@ from bot.flows import pending
 from bot.flows.common import answer, data_of, guarded, pattern, reply
 from bot.ui import Button, clip, grid, keyboard, mask_phone
 from store.directory import places
-from store.directory.people import room_of, saved_phone, set_phone
+from store.directory.profiles import room_of, saved_phone, set_phone
 from store.domain.filing import NewTicket, Urgency, validate_description
 from store.errors import DescriptionTooLong, InvalidInput, NotFound
 from store.intake import drafts

@@ -17,7 +17,7 @@ from bot.flows.board import board_button
 from bot.flows.common import guarded, reply
 from bot.ui import average_rating, clip, duration, share
 from store import roles
-from store.directory.people import set_timezone
+from store.directory.profiles import set_timezone
 from store.errors import InvalidInput, NotPermitted
 from store.reporting import export, figures
 from store.reporting.periods import parse_period

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from store import roles as store_roles
-from store.directory.people import upsert_person
+from store.directory.profiles import upsert_person
 from store.domain.filing import NewTicket, file_in, filed_as, filed_view
 from store.domain.lookups import get_place
 from store.domain.scope import roles_covering
