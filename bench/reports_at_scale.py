@@ -73,6 +73,7 @@ from bot.chart import digest_chart
 from bot.export import to_csv, to_xlsx
 from store.db import create_engine
 from store.directory import places, staff
+from store.directory.categories import sync_categories
 from store.directory.location_csv import parse_locations_csv
 from store.lifecycle import Role, Status
 from store.migrate import upgrade
@@ -328,7 +329,7 @@ async def seed(store: Store, n: int, span_days: int = SPAN_DAYS) -> Office:
     rng = random.Random(SEED + n)
     rows = parse_locations_csv(SAMPLE.read_text(encoding="utf-8-sig"))
     await places.import_locations(store.uow(), rows)
-    await places.sync_categories(store.uow(), store.policy)
+    await sync_categories(store.uow(), store.policy)
     async with store.uow() as uow:
         building_ids = list((await uow.session.execute(select(Building.id))).scalars())
         rooms = list((await uow.session.execute(select(Room.id).order_by(col(Room.id)))).scalars())

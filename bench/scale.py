@@ -59,6 +59,7 @@ import reports_at_scale as gen
 
 from store.db import create_engine
 from store.directory import places, staff
+from store.directory.categories import sync_categories
 from store.directory.location_csv import parse_locations_csv
 from store.lifecycle import Role, Status
 from store.migrate import upgrade
@@ -248,7 +249,7 @@ async def seed(store: Store, n: int) -> Seeded:
     rng = random.Random(gen.SEED + n)
     rows = parse_locations_csv(gen.SAMPLE.read_text(encoding="utf-8-sig"))
     await places.import_locations(store.uow(), rows)
-    await places.sync_categories(store.uow(), store.policy)
+    await sync_categories(store.uow(), store.policy)
     async with store.uow() as uow:
         rooms = list((await uow.session.execute(select(Room.id).order_by(col(Room.id)))).scalars())
         cats = {c.key: c.id for c in (await uow.session.execute(select(Category))).scalars()}

@@ -24,6 +24,7 @@ from sqlalchemy import text
 from store.db import create_engine
 from store.delivery import outbox
 from store.directory import places, profiles, staff
+from store.directory.categories import sync_categories
 from store.directory.location_csv import parse_locations_csv
 from store.domain.filing import NewTicket
 from store.errors import AlreadyTaken
@@ -48,7 +49,7 @@ async def run_engine(url: str, tickets: int) -> dict[str, str]:
     try:
         rows = parse_locations_csv(SAMPLE.read_text(encoding="utf-8-sig"))
         t_import = await timed(lambda: places.import_locations(store.uow(), rows))
-        await places.sync_categories(store.uow(), store.policy)
+        await sync_categories(store.uow(), store.policy)
         building = await places.building_by_name(store.uow(), rows[0].building, rows[0].campus)
         room = await places.room_by_code(store.uow(), rows[0].code)
         assert room is not None

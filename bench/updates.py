@@ -37,6 +37,7 @@ from bot.settings import Settings
 from store.db import create_engine
 from store.deeplink import room_payload
 from store.directory import places
+from store.directory.categories import sync_categories
 from store.directory.location_csv import parse_locations_csv
 from store.migrate import upgrade
 from store.uow import Store
@@ -159,7 +160,7 @@ async def full(url: str, n_users: int) -> tuple[Costs, dict[str, int], int, int]
     store = Store(create_engine(url))
     rows = parse_locations_csv(SAMPLE.read_text(encoding="utf-8-sig"))
     await places.import_locations(store.uow(), rows)
-    await places.sync_categories(store.uow(), store.policy)
+    await sync_categories(store.uow(), store.policy)
     settings = Settings.model_validate({"telegram": {"token": TOKEN}, "database": {"url": url}})
     api = StubRequest()
     app = build_application(settings, store, with_scheduler=False, request=api)

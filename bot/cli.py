@@ -23,6 +23,7 @@ from store import roles
 from store.db import is_sqlite
 from store.deeplink import room_payload
 from store.directory import invites, places
+from store.directory.location_csv import parse_locations_csv
 from store.directory.staff import StaffView, add_staff, list_staff
 from store.errors import DomainError, LocationImportError
 from store.lifecycle import Role
@@ -186,7 +187,7 @@ def cmd_locations_import(args: argparse.Namespace, settings: Settings) -> int:
     except UnicodeDecodeError as exc:
         raise CliError(f"{args.file} is not UTF-8 (byte {exc.start}); save it as UTF-8") from None
     try:
-        rows = places.parse_locations_csv(text)
+        rows = parse_locations_csv(text)
     except LocationImportError as exc:
         for line, message in exc.errors:
             _err(f"line {line}: {message}")

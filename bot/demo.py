@@ -23,6 +23,7 @@ from sandbox.views import BotMessage
 from store.db import create_engine
 from store.deeplink import room_payload
 from store.directory import places
+from store.directory.categories import sync_categories
 from store.directory.location_csv import LocationRow, parse_locations_csv
 from store.directory.staff import add_staff, set_duty
 from store.lifecycle import Role
@@ -278,7 +279,7 @@ async def run_demo(settings: Settings, *, port: int, once: bool) -> str:
         store = Store(create_engine(url), demo.policy())
         rows = parse_locations_csv(_campus_csv())
         await places.import_locations(store.uow(), rows)
-        await places.sync_categories(store.uow(), store.policy)
+        await sync_categories(store.uow(), store.policy)
         campuses, rooms = _first_rooms(rows)
         cast = await _cast(store, server, rows)
         app = build_application(

@@ -17,9 +17,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from store.directory import places, profiles, staff
+from store.directory import categories, places, profiles, staff
+from store.directory.categories import CategoryView
 from store.directory.location_csv import LocationRow
-from store.directory.places import BuildingView, CategoryView, PlaceView
+from store.directory.places import BuildingView, PlaceView
 from store.directory.profiles import PersonView
 from store.lifecycle import Role
 from store.models import Person
@@ -107,7 +108,7 @@ async def make_places(store: Store, rows: Iterable[Sequence[str]] = DEFAULT_LOCA
 
 async def make_categories(store: Store) -> list[CategoryView]:
     """Create the store policy's categories (water, electrical, ...) and return them."""
-    return await places.sync_categories(store.uow(), store.policy)
+    return await categories.sync_categories(store.uow(), store.policy)
 
 
 async def make_person(

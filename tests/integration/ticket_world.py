@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import func, text, update
 from sqlmodel import col, select
 
-from store.directory.places import sync_categories
+from store.directory.categories import sync_categories
 from store.domain.filing import NewTicket, Urgency
 from store.intake.report import report
 from store.lifecycle import Role, Status
