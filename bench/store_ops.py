@@ -81,11 +81,15 @@ async def run_engine(url: str, tickets: int) -> dict[str, str]:
             winners = await asyncio.gather(*(press(t) for t in techs))
             race_times.append(time.perf_counter() - start)
             assert sum(winners) == 1
-        notices = await outbox.due_notices(store.uow(), limit=500)
-        start = time.perf_counter()
-        for n in notices:
-            await outbox.mark_sent(store.uow(), n.id, 1)
-        drain = (time.perf_counter() - start) / max(len(notices), 1)
+        # Up to 500 notices, read as the sender reads them (each chat's next one per round).
+        marked, marking = 0, 0.0
+        while marked < 500 and (notices := await outbox.next_per_chat(store.uow(), limit=500)):
+            start = time.perf_counter()
+            for n in notices[: 500 - marked]:
+                await outbox.mark_sent(store.uow(), n.id, 1)
+            marking += time.perf_counter() - start
+            marked += len(notices[: 500 - marked])
+        drain = marking / max(marked, 1)
         return {
             "import 3,032 places (s)": f"{t_import:.2f}",
             "report, median (ms)": f"{statistics.median(file_times) * 1000:.1f}",

@@ -54,23 +54,6 @@ async def give_up_unreachable(uow: UnitOfWork) -> int:
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-async def due_notices(uow: UnitOfWork, *, limit: int = 100) -> list[Notice]:
-    """Unsent notices whose time has come, oldest first."""
-    async with uow:
-        rows = await uow.session.execute(
-            select(Outbox, Person.telegram_id, Person.language)
-            .join(Person, col(Person.id) == Outbox.recipient_id)
-            .where(
-                col(Outbox.sent_at).is_(None),
-                col(Outbox.failed_at).is_(None),
-                col(Outbox.due_at) <= uow.now(),
-            )
-            .order_by(col(Outbox.due_at), col(Outbox.id))
-            .limit(limit)
-        )
-        return [_notice(o, tg, lang) for o, tg, lang in rows.all()]
-
-
 async def next_per_chat(
     uow: UnitOfWork, *, limit: int, skip_chats: Collection[int] = ()
 ) -> list[Notice]:
@@ -129,7 +112,10 @@ def _notice(o: Outbox, telegram_id: int | None, language: str | None) -> Notice:
 
 
 async def claim_many(uow: UnitOfWork, notice_ids: Collection[int], lease: timedelta) -> set[int]:
-    """`claim` for a batch, in one statement: the ids this sender now holds."""
+    """Reserve due notices for this sender, in one statement, by moving their due time past
+    the lease: of two senders (say, a leader and its successor) only one gets each. If the
+    claimer dies before marking one, it becomes due again when the lease ends. Returns the
+    ids this sender now holds."""
     if not notice_ids:
         return set()
     async with uow:
@@ -161,26 +147,6 @@ async def release(uow: UnitOfWork, notice_ids: Collection[int]) -> None:
             .values(due_at=uow.now())
         )
         await uow.commit()
-
-
-async def claim(uow: UnitOfWork, notice_id: int, lease: timedelta) -> bool:
-    """Reserve a due notice for one sender by moving its due time past the lease; of two
-    senders (say, a leader and its successor) only one gets it. If the claimer dies
-    before marking it, the notice becomes due again when the lease ends."""
-    async with uow:
-        now = uow.now()
-        result = await uow.session.execute(
-            update(Outbox)
-            .where(
-                col(Outbox.id) == notice_id,
-                col(Outbox.sent_at).is_(None),
-                col(Outbox.failed_at).is_(None),
-                col(Outbox.due_at) <= now,
-            )
-            .values(due_at=now + lease)
-        )
-        await uow.commit()
-        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
 async def mark_sent(uow: UnitOfWork, notice_id: int, delivery_ref: int | None) -> None:
