@@ -57,7 +57,7 @@ from sqlmodel import col, select
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import reports_at_scale as gen
 
-from store.db import create_engine
+from store.db import create_engine, table_of
 from store.directory import places, staff
 from store.directory.categories import sync_categories
 from store.directory.location_csv import parse_locations_csv
@@ -180,7 +180,7 @@ def _rows(
     weights = [w for w, _ in gen.CATEGORIES.values()]
     keys = list(gen.CATEGORIES)
     techs = [(t, rng.uniform(0.5, 1.5)) for t in seeded.technicians]
-    columns = [c.name for c in Ticket.__table__.columns]  # type: ignore[attr-defined]
+    columns = [c.name for c in table_of(Ticket).columns]
     forgotten_before = NOW - timedelta(days=120)
     followup_no = 0
     tickets: list[dict[str, Any]] = []
@@ -252,14 +252,15 @@ async def seed(store: Store, n: int) -> Seeded:
     await sync_categories(store.uow(), store.policy)
     async with store.uow() as uow:
         rooms = list((await uow.session.execute(select(Room.id).order_by(col(Room.id)))).scalars())
-        cats = {c.key: c.id for c in (await uow.session.execute(select(Category))).scalars()}
+        categories = (await uow.session.execute(select(Category))).scalars()
+        cats = {c.key: c.id for c in categories if c.id is not None}
     seeded = await _people(store, rng, rooms)
     counts: dict[str, int] = {}
     async with store.engine.begin() as conn:
-        for tickets, followers, followups in _rows(store, rng, n, seeded, rooms, cats):  # type: ignore[arg-type]
-            await _copy(conn, Ticket.__table__, tickets)  # type: ignore[attr-defined]
-            await _copy(conn, TicketFollower.__table__, followers)  # type: ignore[attr-defined]
-            await _copy(conn, FollowUp.__table__, followups)  # type: ignore[attr-defined]
+        for tickets, followers, followups in _rows(store, rng, n, seeded, rooms, cats):
+            await _copy(conn, table_of(Ticket), tickets)
+            await _copy(conn, table_of(TicketFollower), followers)
+            await _copy(conn, table_of(FollowUp), followups)
             for r in tickets:
                 counts[str(r["status"])] = counts.get(str(r["status"]), 0) + 1
             counts["followers"] = counts.get("followers", 0) + len(followers)

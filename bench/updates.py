@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -121,7 +122,7 @@ async def bare(n: int) -> Costs:
     users = Users(app.bot)
     for i in range(n):
         update = users.text(10_000 + i, "/start")
-        await costs.measure(lambda u=update: app.process_update(u))  # type: ignore[misc]
+        await costs.measure(partial(app.process_update, update))
     await app.shutdown()
     return costs
 
@@ -149,7 +150,7 @@ async def bare_with_write(n: int, url: str) -> Costs:
     await app.process_update(users.text(9_999, "/start"))  # the pool's first connection
     for i in range(n):
         update = users.text(10_000 + i, "/start")
-        await costs.measure(lambda u=update: app.process_update(u))  # type: ignore[misc]
+        await costs.measure(partial(app.process_update, update))
     await app.shutdown()
     await engine.dispose()
     return costs

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import event
+from sqlalchemy import Table, event, inspect
 from sqlalchemy.dialects import registry
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import CursorResult, Result, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlmodel import SQLModel
 
 from store.sqlite_driver import DRIVER, one_hop_url
 
@@ -63,3 +64,15 @@ def create_engine(url: str, *, echo: bool = False, synchronous: str = "normal") 
         conn.connection.dbapi_connection.begin_with(begin)
 
     return engine
+
+
+def rowcount(result: Result[Any]) -> int:
+    """Rows an UPDATE or DELETE matched (SQLAlchemy types `execute()` as a plain Result)."""
+    return cast(CursorResult[Any], result).rowcount
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core table behind a SQLModel table class (typed: `__table__` is not)."""
+    table = inspect(model).local_table
+    assert isinstance(table, Table)
+    return table

@@ -11,6 +11,7 @@ from sqlalchemy import func, or_, update
 from sqlmodel import col, select
 
 from store import roles as store_roles
+from store.db import rowcount
 from store.domain.notices import SCHEDULED_KINDS, notify
 from store.domain.offers import withdraw_offers_of
 from store.domain.scope import grants_of
@@ -51,7 +52,7 @@ async def give_up_unreachable(uow: UnitOfWork) -> int:
             .execution_options(synchronize_session=False)
         )
         await uow.commit()
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+        return rowcount(result)
 
 
 async def next_per_chat(

@@ -19,6 +19,7 @@ from sqlalchemy import update
 from sqlmodel import col, select
 
 from store import roles
+from store.db import rowcount
 from store.directory.profiles import upsert_person
 from store.directory.staff import GrantView, add_grants
 from store.domain.scope import grant_covers, grants_of
@@ -156,7 +157,7 @@ async def redeem_invite(
             .values(used_at=now, used_by_id=person.id)
             .execution_options(synchronize_session=False)
         )
-        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        if rowcount(claimed) != 1:
             raise InviteInvalid("used")
         await add_grants(uow, person.id, invite.role, invite.campus_id, invite.building_ids)
         view = await _grant_view(uow, person.id, invite)

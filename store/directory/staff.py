@@ -9,6 +9,7 @@ from sqlalchemy import delete
 from sqlmodel import col, select
 
 from store import roles
+from store.db import rowcount
 from store.directory.profiles import PersonView, upsert_person, view_of
 from store.domain.lookups import get_person
 from store.domain.scope import grants_of
@@ -111,7 +112,7 @@ async def remove_role(uow: UnitOfWork, person_id: int, role: Role) -> int:
         if role == Role.TECHNICIAN:
             person.on_duty = False  # a former technician must not be offered jobs
         await uow.commit()
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return rowcount(result)
 
 
 async def _staff_views(uow: UnitOfWork, people: list[Person]) -> list[StaffView]:

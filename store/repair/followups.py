@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlmodel import col, select
 
+from store.db import rowcount
 from store.domain.notices import notify_audience
 from store.domain.scope import (
     SUPERVISOR_ROLES,
@@ -104,7 +105,7 @@ async def resolve(uow: UnitOfWork, followup_id: int, supervisor_id: int, note: s
             .where(col(FollowUp.id) == followup_id, col(FollowUp.resolved_at).is_(None))
             .values(resolved_at=uow.now(), resolved_by_id=supervisor_id, resolution=text)
         )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
+        if rowcount(result) != 1:
             raise TransitionNotAllowed("resolve", "resolved")
         log_event(uow, ctx, "followup_resolved", None, None, note=text)
         await notify_audience(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, overload
 
 from sqlalchemy import String, type_coerce
 
@@ -24,8 +24,12 @@ _RANGE = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2})\s*\.\.\s*([0-9]{4}-[0-9]{2}-[
 # --- timestamps ---------------------------------------------------------------------------
 
 
+@overload
+def as_utc(value: datetime) -> datetime: ...
+@overload
+def as_utc(value: datetime | None) -> datetime | None: ...
 def as_utc(value: datetime | None) -> datetime | None:
-    """Aware UTC, whatever the driver handed back."""
+    """Aware UTC, whatever the driver handed back (None stays None)."""
     if value is None:
         return None
     return value.replace(tzinfo=UTC) if value.utcoffset() is None else value.astimezone(UTC)
@@ -44,7 +48,8 @@ def utc(value: Any) -> datetime | None:
         # SQLite's text is UTC without an offset; parsing it with one is 8x faster than
         # replace(tzinfo=...) afterwards, which counts over tens of thousands of rows.
         return datetime.fromisoformat(value + "+00:00")
-    return as_utc(value)
+    moment: datetime | None = value  # otherwise the driver's datetime, or NULL
+    return as_utc(moment)
 
 
 # --- periods ------------------------------------------------------------------------------
@@ -53,7 +58,6 @@ def utc(value: Any) -> datetime | None:
 def period_bounds(start: datetime, end: datetime) -> tuple[datetime, datetime]:
     """A period a caller passed, as aware UTC; InvalidInput unless it ends after it starts."""
     s, e = as_utc(start), as_utc(end)
-    assert s is not None and e is not None
     if e <= s:
         raise InvalidInput("period end must be after its start", start=s, end=e)
     return s, e

@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import delete, update
 from sqlmodel import col
 
+from store.domain.notices import notify_audience
+from store.domain.tickets import TicketContext
 from store.errors import NotFound, NotPermitted
 from store.lifecycle import Role, Status
 from store.models import RoleGrant
 from store.repair import dispatch, followups, requester, work
-from store.uow import Store
+from store.uow import Store, UnitOfWork
 from tests.integration.ticket_world import (
     Env,
     add_person,
@@ -122,10 +125,10 @@ async def test_one_failing_ticket_does_not_stop_the_auto_close_tick(
     st = env.store
     tickets = [await _completed(env) for _ in range(3)]
     env.clock.advance(st.policy.auto_close_after + timedelta(hours=1))
-    real = requester.notify_audience
+    real = notify_audience
     bad = tickets[1]
 
-    async def breaks_on_one(uow, ctx, kind, **extra):  # type: ignore[no-untyped-def]
+    async def breaks_on_one(uow: UnitOfWork, ctx: TicketContext, kind: str, **extra: Any) -> None:
         if ctx.id == bad:
             raise RuntimeError("a broken row")
         await real(uow, ctx, kind, **extra)

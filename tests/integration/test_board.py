@@ -18,6 +18,7 @@ import pytest
 import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import delete
+from sqlmodel import col
 
 from bot.board.auth import COOKIE, make_session, sign_init_data
 from bot.board.server import BoardServer
@@ -146,7 +147,7 @@ async def test_a_removed_role_ends_access_at_once_though_the_cookie_is_valid(
     w = web.env.world
     assert (await web.get("/board/api/overview", w.sam))[0] == 200
     async with web.env.store.uow() as uow:
-        await uow.session.execute(delete(RoleGrant).where(RoleGrant.person_id == w.sam))  # type: ignore[arg-type]
+        await uow.session.execute(delete(RoleGrant).where(col(RoleGrant.person_id) == w.sam))
         await uow.commit()
     assert (await web.get("/board/api/overview", w.sam))[0] == 403
 

@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
+from store.db import table_of
 from store.directory import invites
 from store.directory.profiles import get_person_view
 from store.directory.staff import GrantView, list_staff
@@ -127,7 +128,7 @@ async def test_tampered_and_unknown_tokens_are_told_apart(store: Store) -> None:
         await _redeem(store, other)
     assert caught.value.reason == "tampered"
     async with store.uow() as uow:
-        await uow.session.execute(Invite.__table__.delete())  # type: ignore[attr-defined]
+        await uow.session.execute(table_of(Invite).delete())
         await uow.commit()
     with pytest.raises(InviteInvalid) as caught:
         await _redeem(store, token)

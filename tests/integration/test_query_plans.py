@@ -126,12 +126,13 @@ def screens(e: Env) -> dict[str, Callable[[], Awaitable[Any]]]:
         await figures.period_stats(st.uow(), start=start, end=end, viewer_id=w.sam)
         return await digest.digest_figures(st.uow(), viewer_id=w.sam, day=yesterday, zone=zone)
 
+    def queue(flt: QueueFilter) -> Callable[[], Awaitable[Any]]:
+        return lambda: queries.dispatcher_queue(st.uow(), w.dana, flt)
+
     calls["rolled up, then /stats and digest"] = rolled_up
     for flt in QueueFilter:
         if flt is not QueueFilter.STALE:
-            calls[f"queue {flt.value}"] = lambda flt=flt: queries.dispatcher_queue(  # type: ignore[misc]
-                st.uow(), w.dana, flt
-            )
+            calls[f"queue {flt.value}"] = queue(flt)
     return calls
 
 

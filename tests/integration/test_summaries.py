@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select, update
+from sqlmodel import col
 
 from store.domain.tickets import load, write
 from store.models import DaySummary, Ticket
@@ -95,7 +96,7 @@ async def test_a_summarized_ticket_is_read_from_its_summary_except_on_a_partial_
     # Behind the reports' back (no service can do this), t1's five stars become one.
     async with store.engine.begin() as conn:
         await conn.execute(
-            update(Ticket).where(Ticket.id == w.tickets["t1"]).values(rating=1)  # type: ignore[arg-type]
+            update(Ticket).where(col(Ticket.id) == w.tickets["t1"]).values(rating=1)
         )
     # Over whole days the summary answers: the row is not read.
     assert await office_stats(store.uow(), viewer_id=w.sup_e1, **WIDE) == wide
@@ -116,15 +117,14 @@ async def test_two_roll_ups_at_once_count_each_ticket_once(store: Store) -> None
     async with store.engine.connect() as conn:
         rows = (
             await conn.execute(
-                select(Ticket.created_at, Ticket.accepted_at, Ticket.completed_at).where(
-                    Ticket.summarized  # type: ignore[arg-type]
-                )
+                select(
+                    col(Ticket.created_at), col(Ticket.accepted_at), col(Ticket.completed_at)
+                ).where(col(Ticket.summarized))
             )
         ).all()
     zone = digest_zone(w)
     expected = sum(
-        len({as_utc(m).astimezone(zone).date() for m in row if m is not None})  # type: ignore[union-attr]
-        for row in rows
+        len({as_utc(m).astimezone(zone).date() for m in row if m is not None}) for row in rows
     )
     assert (await summary_rows(store))[1] == expected
     assert await figures(w) == before
