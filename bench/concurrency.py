@@ -119,7 +119,7 @@ def counted_calls(app: BotApp) -> Counter[str]:
             calls[url.rsplit("/", 1)[-1]] += 1
             return await _call(url, *args, **kwargs)
 
-        request.do_request = counting  # type: ignore[method-assign]
+        request.do_request = counting
     return calls
 
 

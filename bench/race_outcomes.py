@@ -26,6 +26,7 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 from sqlalchemy import func, text
 from sqlmodel import col, select
@@ -195,13 +196,10 @@ async def run(server: str, rounds: int) -> None:
             for _ in range(rounds):
                 ticket_id = await setup()
                 since = await _mark(st, ticket_id)
-                UnitOfWork.commit = jittered  # type: ignore[method-assign]
-                try:
+                with patch.object(UnitOfWork, "commit", jittered):
                     results = await asyncio.gather(
                         *(a(st, ticket_id) for a in actions), return_exceptions=True
                     )
-                finally:
-                    UnitOfWork.commit = commit  # type: ignore[method-assign]
                 outcome = await _observe(st, ticket_id, since, results)
                 wrong += outcome not in allowed
                 all_done += all(a == "done" for a in outcome[0])

@@ -19,7 +19,7 @@ PostgreSQL is ANALYZEd after seeding, as autovacuum would; SQLite is not (the ap
 
 Timed, with the store's clock at "now":
   digest_figures   one supervisor's digest for yesterday (Asia/Shanghai), all buildings
-  office_stats     the last 30 days (stats.parse_period's default)
+  office_stats     the last 30 days (periods.parse_period's default)
   technician_stats the last 30 days
   export_rows      the last 30 days, then bot.export.to_xlsx and to_csv on those rows
   digest_chart     bot.chart's PNG of the digest's 14-day series
@@ -39,7 +39,7 @@ the same daily load. Only the four store reports are timed (the documents read n
 
 --compare times each store report twice on the same rows, before the fix, then as
 shipped: "before" drops the ticket timestamp indexes (REPORT_INDEXES) and swaps
-stats.any_ticket for the plain OR of timestamp conditions the reports sent until then
+figures.any_ticket for the plain OR of timestamp conditions the reports sent until then
 (the very same SQL), and "same" says whether both gave an equal result. --explain prints
 the plan of the digest's and office_stats' main ticket query (EXPLAIN (ANALYZE, BUFFERS)
 on PostgreSQL, EXPLAIN QUERY PLAN on SQLite), before and after with --compare.
@@ -72,13 +72,15 @@ from sqlmodel import SQLModel, col, select
 from bot.chart import digest_chart
 from bot.export import to_csv, to_xlsx
 from store.db import create_engine
-from store.directory import people, places
+from store.directory import places, staff
+from store.directory.categories import sync_categories
 from store.directory.location_csv import parse_locations_csv
 from store.lifecycle import Role, Status
 from store.migrate import upgrade
 from store.models import Building, Category, Counter, FollowUp, Person, Room, Ticket
 from store.policy import Policy
-from store.reporting import digest, stats
+from store.reporting import digest, export, figures
+from store.reporting.periods import parse_period
 from store.uow import Store, UnitOfWork
 
 SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "campus.csv"
@@ -327,20 +329,20 @@ async def seed(store: Store, n: int, span_days: int = SPAN_DAYS) -> Office:
     rng = random.Random(SEED + n)
     rows = parse_locations_csv(SAMPLE.read_text(encoding="utf-8-sig"))
     await places.import_locations(store.uow(), rows)
-    await places.sync_categories(store.uow(), store.policy)
+    await sync_categories(store.uow(), store.policy)
     async with store.uow() as uow:
         building_ids = list((await uow.session.execute(select(Building.id))).scalars())
         rooms = list((await uow.session.execute(select(Room.id).order_by(col(Room.id)))).scalars())
         categories = {c.key: c.id for c in (await uow.session.execute(select(Category))).scalars()}
-    supervisor = await people.add_staff(
+    supervisor = await staff.add_staff(
         store.uow(), 7_000_001, Role.SUPERVISOR, name="督導 Supervisor", building_ids=building_ids
     )
     techs: list[tuple[int, float]] = []
     for i, (name, weight) in enumerate(TECHNICIANS):
-        view = await people.add_staff(
+        view = await staff.add_staff(
             store.uow(), 7_100_000 + i, Role.TECHNICIAN, name=name, building_ids=building_ids
         )
-        await people.set_duty(store.uow(), view.person.id, True)
+        await staff.set_duty(store.uow(), view.person.id, True)
         techs.append((view.person.id, weight))
     async with store.uow() as uow:
         await uow.session.execute(
@@ -494,11 +496,11 @@ REPORT_INDEXES = (
 )
 
 
-PREDICATE = "any_ticket"  # stats.any_ticket (digest now reads through stats and SQL counts)
+PREDICATE = "any_ticket"  # figures.any_ticket, imported by export and digest too
 
 
 def _plain_or(uow: UnitOfWork, *conditions: ColumnElement[bool]) -> ColumnElement[bool]:
-    """The predicate the reports used before `stats.any_ticket`: one plain OR."""
+    """The predicate the reports used before `figures.any_ticket`: one plain OR."""
     return or_(*conditions)
 
 
@@ -512,7 +514,8 @@ async def before_the_fix(store: Store) -> AsyncIterator[None]:
     async with store.engine.begin() as conn:
         for index in indexes:
             await conn.run_sync(index.drop)
-    saved = [(m, getattr(m, PREDICATE)) for m in (stats, digest) if hasattr(m, PREDICATE)]
+    users = (figures, export, digest)  # each holds its own name for it
+    saved = [(m, getattr(m, PREDICATE)) for m in users if hasattr(m, PREDICATE)]
     for module, _ in saved:
         setattr(module, PREDICATE, _plain_or)
     try:
@@ -580,7 +583,7 @@ async def run_engine(url: str, n: int, args: argparse.Namespace) -> Measured:
         )
         viewer = office.supervisor_id
         yesterday = NOW.astimezone(ZONE).date() - timedelta(days=1)
-        start, end = stats.parse_period(None, NOW)
+        start, end = parse_period(None, NOW)
         runs = args.runs
 
         async def the_digest() -> digest.Digest:
@@ -588,16 +591,16 @@ async def run_engine(url: str, n: int, args: argparse.Namespace) -> Measured:
                 store.uow(), viewer_id=viewer, day=yesterday, zone=ZONE
             )
 
-        async def office_30d() -> stats.OfficeStats:
-            return await stats.office_stats(store.uow(), start=start, end=end, viewer_id=viewer)
+        async def office_30d() -> figures.OfficeStats:
+            return await figures.office_stats(store.uow(), start=start, end=end, viewer_id=viewer)
 
-        async def techs_30d() -> list[stats.TechnicianStats]:
-            return await stats.technician_stats(
+        async def techs_30d() -> list[figures.TechnicianStats]:
+            return await figures.technician_stats(
                 store.uow(), start=start, end=end, viewer_id=viewer
             )
 
-        async def export_30d() -> list[stats.ExportRow]:
-            return await stats.export_rows(store.uow(), start=start, end=end, viewer_id=viewer)
+        async def export_30d() -> list[export.ExportRow]:
+            return await export.export_rows(store.uow(), start=start, end=end, viewer_id=viewer)
 
         reports: list[tuple[str, Callable[[], Awaitable[Any]], Callable[[Any], str]]] = [
             (

@@ -25,7 +25,7 @@ screens make, with p50 and p95 (nearest rank):
   queue overdue     queries.dispatcher_queue(OVERDUE), first page of 8
   technician jobs   queries.technician_jobs, a different technician each run
   digest figures    digest.digest_figures for yesterday, every building
-  /stats 30 days    stats.period_stats (office and technicians), as /stats calls it
+  /stats 30 days    figures.period_stats (office and technicians), as /stats calls it
 
 With two sizes the table shows both side by side and the ratio of the p50s: an index seek
 costs about the same at either size. Figures come from a shared 2-core machine: compare
@@ -57,8 +57,9 @@ from sqlmodel import col, select
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import reports_at_scale as gen
 
-from store.db import create_engine
-from store.directory import people, places
+from store.db import create_engine, table_of
+from store.directory import places, staff
+from store.directory.categories import sync_categories
 from store.directory.location_csv import parse_locations_csv
 from store.lifecycle import Role, Status
 from store.migrate import upgrade
@@ -73,7 +74,8 @@ from store.models import (
     TicketFollower,
 )
 from store.repair import queries
-from store.reporting import board, digest, stats, summaries
+from store.reporting import board, digest, figures, summaries
+from store.reporting.periods import parse_period
 from store.uow import Store
 
 NOW, ZONE = gen.NOW, gen.ZONE
@@ -121,15 +123,15 @@ def _forget(rng: random.Random, t: Ticket) -> None:
 async def _people(store: Store, rng: random.Random, rooms: list[int]) -> Seeded:
     async with store.uow() as uow:
         building_ids = list((await uow.session.execute(select(Building.id))).scalars())
-    sup = await people.add_staff(
+    sup = await staff.add_staff(
         store.uow(), 7_000_001, Role.SUPERVISOR, name="Supervisor", building_ids=building_ids
     )
-    disp = await people.add_staff(
+    disp = await staff.add_staff(
         store.uow(), 7_000_002, Role.DISPATCHER, name="Dispatcher", building_ids=building_ids
     )
     techs = []
     for i in range(TECHNICIANS):
-        view = await people.add_staff(
+        view = await staff.add_staff(
             store.uow(),
             7_100_000 + i,
             Role.TECHNICIAN,
@@ -178,7 +180,7 @@ def _rows(
     weights = [w for w, _ in gen.CATEGORIES.values()]
     keys = list(gen.CATEGORIES)
     techs = [(t, rng.uniform(0.5, 1.5)) for t in seeded.technicians]
-    columns = [c.name for c in Ticket.__table__.columns]  # type: ignore[attr-defined]
+    columns = [c.name for c in table_of(Ticket).columns]
     forgotten_before = NOW - timedelta(days=120)
     followup_no = 0
     tickets: list[dict[str, Any]] = []
@@ -247,17 +249,18 @@ async def seed(store: Store, n: int) -> Seeded:
     rng = random.Random(gen.SEED + n)
     rows = parse_locations_csv(gen.SAMPLE.read_text(encoding="utf-8-sig"))
     await places.import_locations(store.uow(), rows)
-    await places.sync_categories(store.uow(), store.policy)
+    await sync_categories(store.uow(), store.policy)
     async with store.uow() as uow:
         rooms = list((await uow.session.execute(select(Room.id).order_by(col(Room.id)))).scalars())
-        cats = {c.key: c.id for c in (await uow.session.execute(select(Category))).scalars()}
+        categories = (await uow.session.execute(select(Category))).scalars()
+        cats = {c.key: c.id for c in categories if c.id is not None}
     seeded = await _people(store, rng, rooms)
     counts: dict[str, int] = {}
     async with store.engine.begin() as conn:
-        for tickets, followers, followups in _rows(store, rng, n, seeded, rooms, cats):  # type: ignore[arg-type]
-            await _copy(conn, Ticket.__table__, tickets)  # type: ignore[attr-defined]
-            await _copy(conn, TicketFollower.__table__, followers)  # type: ignore[attr-defined]
-            await _copy(conn, FollowUp.__table__, followups)  # type: ignore[attr-defined]
+        for tickets, followers, followups in _rows(store, rng, n, seeded, rooms, cats):
+            await _copy(conn, table_of(Ticket), tickets)
+            await _copy(conn, table_of(TicketFollower), followers)
+            await _copy(conn, table_of(FollowUp), followups)
             for r in tickets:
                 counts[str(r["status"])] = counts.get(str(r["status"]), 0) + 1
             counts["followers"] = counts.get("followers", 0) + len(followers)
@@ -340,7 +343,7 @@ def screens(
 ) -> dict[str, tuple[Callable[[int], Awaitable[Any]], Callable[[Any], str]]]:
     """The bot's screens as the service calls they make."""
     yesterday = NOW.astimezone(ZONE).date() - timedelta(days=1)
-    start, end = stats.parse_period(None, NOW)
+    start, end = parse_period(None, NOW)
     # Requesters with a history (every one has ~N/2000 tickets), spread over the list.
     who = s.requesters[:: max(1, REQUESTERS // 20)]
 
@@ -366,7 +369,9 @@ def screens(
         )
 
     async def office(i: int) -> Any:
-        return await stats.period_stats(store.uow(), start=start, end=end, viewer_id=s.supervisor)
+        return await figures.period_stats(
+            store.uow(), start=start, end=end, viewer_id=s.supervisor
+        )
 
     day = NOW.astimezone(ZONE).replace(hour=0, minute=0, second=0, microsecond=0)
     week = day - timedelta(days=day.weekday())

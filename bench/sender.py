@@ -21,6 +21,7 @@ import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
+from unittest.mock import patch
 
 from sqlmodel import col, func, select
 from telegram.ext import ExtBot
@@ -68,8 +69,7 @@ async def run(order: str, notices: int, chats: int) -> dict[str, float]:
             print(f"429 ({'chat gap' if too_soon else 'overall'})", file=sys.stderr)
         return result
 
-    server.state.rate_limiter.check = watched  # type: ignore[method-assign]
-    with tempfile.TemporaryDirectory() as tmp:
+    with patch.object(flood, "check", watched), tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite+aiosqlite:///{tmp}/sender.db"
         await upgrade(url)
         store = Store(create_engine(url))

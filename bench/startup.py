@@ -35,7 +35,8 @@ from bot.settings import Settings
 from sandbox.server import SandboxServer
 from sandbox.testing import start_polling
 from store.db import create_engine
-from store.directory import people, places
+from store.directory import places, profiles, staff
+from store.directory.categories import sync_categories
 from store.directory.location_csv import parse_locations_csv
 from store.lifecycle import Role, Status
 from store.migrate import upgrade
@@ -55,10 +56,10 @@ def rss_mib() -> float:
 async def seed(store: Store, tickets: int, overdue: int) -> None:
     rows = parse_locations_csv(SAMPLE.read_text(encoding="utf-8-sig"))
     await places.import_locations(store.uow(), rows)
-    await places.sync_categories(store.uow(), store.policy)
-    await people.add_staff(store.uow(), ADMIN, Role.ADMIN, name="Office")
-    await people.ensure_person(store.uow(), ADMIN, "Office", "en")
-    requester = await people.ensure_person(store.uow(), 60_002, "Requester", "en")
+    await sync_categories(store.uow(), store.policy)
+    await staff.add_staff(store.uow(), ADMIN, Role.ADMIN, name="Office")
+    await profiles.ensure_person(store.uow(), ADMIN, "Office", "en")
+    requester = await profiles.ensure_person(store.uow(), 60_002, "Requester", "en")
     async with store.uow() as uow:
         rooms = list((await uow.session.execute(select(Room.id))).scalars())
         categories = list((await uow.session.execute(select(Category.id))).scalars())

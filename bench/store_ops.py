@@ -23,7 +23,8 @@ from sqlalchemy import text
 
 from store.db import create_engine
 from store.delivery import outbox
-from store.directory import people, places
+from store.directory import places, profiles, staff
+from store.directory.categories import sync_categories
 from store.directory.location_csv import parse_locations_csv
 from store.domain.filing import NewTicket
 from store.errors import AlreadyTaken
@@ -48,18 +49,18 @@ async def run_engine(url: str, tickets: int) -> dict[str, str]:
     try:
         rows = parse_locations_csv(SAMPLE.read_text(encoding="utf-8-sig"))
         t_import = await timed(lambda: places.import_locations(store.uow(), rows))
-        await places.sync_categories(store.uow(), store.policy)
+        await sync_categories(store.uow(), store.policy)
         building = await places.building_by_name(store.uow(), rows[0].building, rows[0].campus)
         room = await places.room_by_code(store.uow(), rows[0].code)
         assert room is not None
         techs = []
         for i in range(5):
             tg = 9_000_000 + i
-            await people.add_staff(store.uow(), tg, Role.TECHNICIAN, building_ids=[building.id])
-            view = await people.ensure_person(store.uow(), tg, f"Tech {i}", "en")
-            await people.set_duty(store.uow(), view.id, True)
+            await staff.add_staff(store.uow(), tg, Role.TECHNICIAN, building_ids=[building.id])
+            view = await profiles.ensure_person(store.uow(), tg, f"Tech {i}", "en")
+            await staff.set_duty(store.uow(), view.id, True)
             techs.append(view.id)
-        requester = await people.ensure_person(store.uow(), 8_000_000, "Requester", "en")
+        requester = await profiles.ensure_person(store.uow(), 8_000_000, "Requester", "en")
         file_times, race_times, ids = [], [], []
         for _ in range(tickets):
             new = NewTicket(requester.id, room.room_id, "water", "Tap drips")
@@ -80,11 +81,15 @@ async def run_engine(url: str, tickets: int) -> dict[str, str]:
             winners = await asyncio.gather(*(press(t) for t in techs))
             race_times.append(time.perf_counter() - start)
             assert sum(winners) == 1
-        notices = await outbox.due_notices(store.uow(), limit=500)
-        start = time.perf_counter()
-        for n in notices:
-            await outbox.mark_sent(store.uow(), n.id, 1)
-        drain = (time.perf_counter() - start) / max(len(notices), 1)
+        # Up to 500 notices, read as the sender reads them (each chat's next one per round).
+        marked, marking = 0, 0.0
+        while marked < 500 and (notices := await outbox.next_per_chat(store.uow(), limit=500)):
+            start = time.perf_counter()
+            for n in notices[: 500 - marked]:
+                await outbox.mark_sent(store.uow(), n.id, 1)
+            marking += time.perf_counter() - start
+            marked += len(notices[: 500 - marked])
+        drain = marking / max(marked, 1)
         return {
             "import 3,032 places (s)": f"{t_import:.2f}",
             "report, median (ms)": f"{statistics.median(file_times) * 1000:.1f}",

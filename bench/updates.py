@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ from bot.settings import Settings
 from store.db import create_engine
 from store.deeplink import room_payload
 from store.directory import places
+from store.directory.categories import sync_categories
 from store.directory.location_csv import parse_locations_csv
 from store.migrate import upgrade
 from store.uow import Store
@@ -120,7 +122,7 @@ async def bare(n: int) -> Costs:
     users = Users(app.bot)
     for i in range(n):
         update = users.text(10_000 + i, "/start")
-        await costs.measure(lambda u=update: app.process_update(u))  # type: ignore[misc]
+        await costs.measure(partial(app.process_update, update))
     await app.shutdown()
     return costs
 
@@ -148,7 +150,7 @@ async def bare_with_write(n: int, url: str) -> Costs:
     await app.process_update(users.text(9_999, "/start"))  # the pool's first connection
     for i in range(n):
         update = users.text(10_000 + i, "/start")
-        await costs.measure(lambda u=update: app.process_update(u))  # type: ignore[misc]
+        await costs.measure(partial(app.process_update, update))
     await app.shutdown()
     await engine.dispose()
     return costs
@@ -159,7 +161,7 @@ async def full(url: str, n_users: int) -> tuple[Costs, dict[str, int], int, int]
     store = Store(create_engine(url))
     rows = parse_locations_csv(SAMPLE.read_text(encoding="utf-8-sig"))
     await places.import_locations(store.uow(), rows)
-    await places.sync_categories(store.uow(), store.policy)
+    await sync_categories(store.uow(), store.policy)
     settings = Settings.model_validate({"telegram": {"token": TOKEN}, "database": {"url": url}})
     api = StubRequest()
     app = build_application(settings, store, with_scheduler=False, request=api)

@@ -43,8 +43,8 @@ from bot.sender import PER_CHAT_INTERVAL, OutboxSender
 from bot.settings import ConfigError, Settings
 from scheduler.leadership import Leadership
 from store.db import is_sqlite
-from store.directory.people import list_staff
-from store.directory.places import sync_categories
+from store.directory.categories import sync_categories
+from store.directory.staff import list_staff
 from store.leader import LeaderLock
 from store.migrate import current_revision, head_revision, upgrade
 from store.uow import Store

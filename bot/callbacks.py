@@ -211,13 +211,6 @@ class OfferAnswer(Callback):
 
 
 @dataclass(frozen=True)
-class Noop(Callback):
-    """A label-only button (e.g. the page counter)."""
-
-    PREFIX: ClassVar[str] = "x"
-
-
-@dataclass(frozen=True)
 class JobAction(Callback):
     """A technician's action on one of their jobs: open, visit, start, complete, defer,
     resume, release, list."""

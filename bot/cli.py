@@ -19,9 +19,12 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from bot import logs
 from bot.settings import ConfigError, Settings, load_settings
+from store import roles
 from store.db import is_sqlite
 from store.deeplink import room_payload
-from store.directory import invites, people, places
+from store.directory import invites, places
+from store.directory.location_csv import parse_locations_csv
+from store.directory.staff import StaffView, add_staff, list_staff
 from store.errors import DomainError, LocationImportError
 from store.lifecycle import Role
 from store.migrate import current_revision, head_revision, upgrade
@@ -31,7 +34,7 @@ T = TypeVar("T")
 EXIT_OK, EXIT_FAIL, EXIT_CONFIG = 0, 1, 2
 # Telegram ids fit in 52 bits (the Bot API promises "at most 52 significant bits").
 TELEGRAM_ID_LIMIT = 2**53
-STAFF_ROLES = sorted(str(r) for r in people.STAFF_ROLES)
+STAFF_ROLES = sorted(str(r) for r in roles.STAFF)
 
 
 class CliError(Exception):
@@ -184,7 +187,7 @@ def cmd_locations_import(args: argparse.Namespace, settings: Settings) -> int:
     except UnicodeDecodeError as exc:
         raise CliError(f"{args.file} is not UTF-8 (byte {exc.start}); save it as UTF-8") from None
     try:
-        rows = places.parse_locations_csv(text)
+        rows = parse_locations_csv(text)
     except LocationImportError as exc:
         for line, message in exc.errors:
             _err(f"line {line}: {message}")
@@ -202,10 +205,10 @@ def cmd_locations_import(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_staff_add(args: argparse.Namespace, settings: Settings) -> int:
     """Grant a staff role."""
 
-    async def work(store: Store) -> people.StaffView:
+    async def work(store: Store) -> StaffView:
         building_ids = await _building_ids(store, args.building, args.campus)
         campus_id = None if building_ids else await _campus_id(store, args.campus)
-        return await people.add_staff(
+        return await add_staff(
             store.uow(),
             args.telegram_id,
             Role(args.role),
@@ -222,7 +225,7 @@ def cmd_staff_add(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_staff_list(args: argparse.Namespace, settings: Settings) -> int:
     """List staff and their roles."""
-    staff = asyncio.run(_with_store(settings, lambda s: people.list_staff(s.uow())))
+    staff = asyncio.run(_with_store(settings, lambda s: list_staff(s.uow())))
     if not staff:
         print("no staff yet; add some with: repairbot staff add TELEGRAM_ID --role ROLE")
     for member in staff:

@@ -11,7 +11,7 @@ from bot.i18n import Texts
 from bot.sender import OutboxSender
 from bot.settings import Settings
 from scheduler.leadership import Leadership
-from store.directory.people import PersonView
+from store.directory.profiles import PersonView
 from store.uow import Store
 
 if TYPE_CHECKING:

@@ -22,8 +22,10 @@ from sandbox.server import SandboxServer
 from sandbox.views import BotMessage
 from store.db import create_engine
 from store.deeplink import room_payload
-from store.directory import people, places
+from store.directory import places
+from store.directory.categories import sync_categories
 from store.directory.location_csv import LocationRow, parse_locations_csv
+from store.directory.staff import add_staff, set_duty
 from store.lifecycle import Role
 from store.migrate import upgrade
 from store.uow import Store
@@ -223,7 +225,7 @@ async def _cast(
             campus_id = None
             if persona.campus is not None:
                 campus_id = (await places.campus_by_name(store.uow(), persona.campus)).id
-            staff = await people.add_staff(
+            staff = await add_staff(
                 store.uow(),
                 persona.telegram_id,
                 persona.role,
@@ -231,7 +233,7 @@ async def _cast(
                 campus_id=campus_id,
             )
             if persona.on_duty:
-                await people.set_duty(store.uow(), staff.person.id, True)
+                await set_duty(store.uow(), staff.person.id, True)
         cast[persona.name] = server.client.user(
             persona.telegram_id, persona.name, language_code="en"
         )
@@ -277,7 +279,7 @@ async def run_demo(settings: Settings, *, port: int, once: bool) -> str:
         store = Store(create_engine(url), demo.policy())
         rows = parse_locations_csv(_campus_csv())
         await places.import_locations(store.uow(), rows)
-        await places.sync_categories(store.uow(), store.policy)
+        await sync_categories(store.uow(), store.policy)
         campuses, rooms = _first_rooms(rows)
         cast = await _cast(store, server, rows)
         app = build_application(

@@ -18,7 +18,7 @@ from bot.i18n import Texts
 from bot.ratelimit import bulk
 from bot.settings import Settings
 from bot.ui import average_rating, clip, duration, share, stars
-from store.directory.people import get_person_view
+from store.directory.profiles import get_person_view
 from store.reporting import digest as digest_service
 from store.reporting.digest import Digest
 from store.uow import Store

@@ -21,7 +21,7 @@ from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any, Self
 from zoneinfo import ZoneInfo
 
-from store.reporting.stats import ExportRow
+from store.reporting.export import ExportRow
 
 if TYPE_CHECKING:
     from openpyxl.worksheet._write_only import WriteOnlyWorksheet

@@ -5,12 +5,20 @@ from __future__ import annotations
 import secrets
 import time
 from datetime import UTC, datetime
+from typing import TypedDict
 
 from telegram import ChatMemberBanned, ChatMemberMember, ChatMemberUpdated, Update
 
 from sandbox.formatting import command_entities, utf16_len
 from sandbox.images import image_size
-from sandbox.models import CallbackRecord, ChatInfo, Content, StoredMessage
+from sandbox.models import (
+    CallbackRecord,
+    ChatInfo,
+    ContactCard,
+    Content,
+    MessageFields,
+    StoredMessage,
+)
 from sandbox.state import SandboxState
 
 
@@ -34,6 +42,22 @@ def _chat_of(state: SandboxState, user_id: int, chat_id: int | None) -> ChatInfo
     return chat
 
 
+class PostFields(TypedDict, total=False):
+    """What a user's message may hold: `post`'s keyword arguments."""
+
+    text: str | None
+    caption: str | None
+    photo: bytes | None
+    document: tuple[bytes, str, str] | None
+    sticker: tuple[bytes, str | None] | None
+    voice: tuple[bytes, int] | None
+    video: tuple[bytes, int] | None
+    contact: ContactCard | None
+    location: tuple[float, float] | None
+    media_group_id: str | None
+    reply_to: int | None
+
+
 def post(
     state: SandboxState,
     user_id: int,
@@ -43,10 +67,10 @@ def post(
     caption: str | None = None,
     photo: bytes | None = None,
     document: tuple[bytes, str, str] | None = None,
-    sticker: tuple[bytes, str] | None = None,
+    sticker: tuple[bytes, str | None] | None = None,
     voice: tuple[bytes, int] | None = None,
     video: tuple[bytes, int] | None = None,
-    contact: dict[str, object] | None = None,
+    contact: ContactCard | None = None,
     location: tuple[float, float] | None = None,
     media_group_id: str | None = None,
     reply_to: int | None = None,
@@ -58,7 +82,7 @@ def post(
     chat = _chat_of(state, user_id, chat_id)
     if chat.type == "private":
         state.started.add(user_id)
-    fields: dict[str, object] = {"media_group_id": media_group_id, "reply_to": reply_to}
+    fields: MessageFields = {"media_group_id": media_group_id, "reply_to": reply_to}
     if photo is not None:
         size = image_size(photo)
         if size is None:

@@ -6,11 +6,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol, TypeVar
+from typing import Protocol, TypeVar, Unpack
 
 from sandbox import actions
 from sandbox.images import tiny_jpeg
-from sandbox.models import CallbackAnswer, StoredMessage, UserInfo
+from sandbox.models import CallbackAnswer, ContactCard, StoredMessage, UserInfo
 from sandbox.notify import WaitTimeout
 from sandbox.state import SandboxState
 from sandbox.views import BotMessage, Button
@@ -196,9 +196,9 @@ class UserHandle(ChatHandle):
         target.mark()
         return target
 
-    def _post(self, chat: ChatHandle | None, **fields: object) -> BotMessage:
+    def _post(self, chat: ChatHandle | None, **fields: Unpack[actions.PostFields]) -> BotMessage:
         target = self._target(chat)
-        stored = actions.post(self._state, self.id, target.id, **fields)  # type: ignore[arg-type]
+        stored = actions.post(self._state, self.id, target.id, **fields)
         return BotMessage(self._state, stored)
 
     async def send(
@@ -309,7 +309,7 @@ class UserHandle(ChatHandle):
     ) -> BotMessage:
         """Share the user's own contact, as the request_contact button does."""
         phone = phone_number or self.info.phone_number or f"+1555{self.id % 10**7:07d}"
-        contact: dict[str, object] = {
+        contact: ContactCard = {
             "phone_number": phone,
             "first_name": self.info.first_name,
             "last_name": self.info.last_name,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, TypedDict
 
 from telegram import Chat, MessageEntity, User
 
@@ -98,6 +98,29 @@ class CallbackAnswer:
     cache_time: int = 0
 
 
+class ContactCard(TypedDict):
+    """A shared contact, with the fields PTB's Contact takes."""
+
+    phone_number: str
+    first_name: str
+    last_name: str | None
+    user_id: int | None
+
+
+class MessageFields(TypedDict, total=False):
+    """What a new message may carry beside its content: StoredMessage's optional fields."""
+
+    photo: FileRecord | None
+    document: FileRecord | None
+    sticker: FileRecord | None
+    voice: FileRecord | None
+    video: FileRecord | None
+    contact: ContactCard | None
+    location: tuple[float, float] | None
+    media_group_id: str | None
+    reply_to: int | None
+
+
 @dataclass
 class StoredMessage:
     """A message in a chat, from a user or from the bot, with its edit history."""
@@ -113,7 +136,7 @@ class StoredMessage:
     sticker: FileRecord | None = None
     voice: FileRecord | None = None
     video: FileRecord | None = None
-    contact: dict[str, object] | None = None
+    contact: ContactCard | None = None
     location: tuple[float, float] | None = None
     media_group_id: str | None = None
     reply_to: int | None = None

@@ -7,6 +7,7 @@ import secrets
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Unpack
 
 from telegram import (
     CallbackQuery,
@@ -33,6 +34,7 @@ from sandbox.models import (
     Content,
     FileKind,
     FileRecord,
+    MessageFields,
     StoredMessage,
     UserInfo,
 )
@@ -165,7 +167,7 @@ class SandboxState:
     # -- messages ---------------------------------------------------------------------------
 
     def new_message(
-        self, chat_id: int, sender_id: int, content: Content, **fields: object
+        self, chat_id: int, sender_id: int, content: Content, **fields: Unpack[MessageFields]
     ) -> StoredMessage:
         """Append a message with the chat's next message_id (ids count per chat)."""
         log = self.messages.setdefault(chat_id, [])
@@ -178,7 +180,7 @@ class SandboxState:
             from_bot=sender_id == self.bot.id,
             content=content,
             history=[content],
-            **fields,  # type: ignore[arg-type]
+            **fields,
         )
         log.append(message)
         self.chatlog.message(message)
@@ -217,7 +219,7 @@ class SandboxState:
             sticker=self._sticker(message.sticker) if message.sticker else None,
             voice=self._voice(message.voice) if message.voice else None,
             video=self._video(message.video) if message.video else None,
-            contact=Contact(**message.contact) if message.contact else None,  # type: ignore[arg-type]
+            contact=Contact(**message.contact) if message.contact else None,
             location=(
                 Location(longitude=message.location[1], latitude=message.location[0])
                 if message.location

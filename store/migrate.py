@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -58,11 +57,6 @@ async def downgrade(url: str, revision: str) -> None:
     """Take the database at `url` back to `revision` in one transaction (operators: back up
     first; the tests check each data-carrying revision both ways)."""
     await _run(url, lambda config: command.downgrade(config, revision))
-
-
-def upgrade_sync(url: str, revision: str = "head") -> None:
-    """`upgrade` for callers without an event loop (not from inside a running loop)."""
-    asyncio.run(upgrade(url, revision))
 
 
 async def current_revision(url: str) -> str | None:

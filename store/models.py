@@ -155,7 +155,7 @@ class Ticket(SQLModel, table=True):
         Index("ix_ticket_status_created", "status", "created_at"),
         # The digest and /stats pick the tickets touching a period (filed, accepted,
         # completed or changed in it, or still open) one index per timestamp, so their
-        # cost follows the period's activity, not the office's history (stats.any_ticket).
+        # cost follows the period's activity, not the office's history (figures.any_ticket).
         Index("ix_ticket_created_at", "created_at"),
         Index("ix_ticket_accepted_at", "accepted_at"),
         Index("ix_ticket_completed_at", "completed_at"),

@@ -29,8 +29,9 @@ from __future__ import annotations
 
 import collections
 import sqlite3
-from typing import Any
+from typing import Any, cast
 
+from sqlalchemy.connectors.asyncio import AsyncAdapt_dbapi_connection, AsyncIODBAPICursor
 from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_connection,
     AsyncAdapt_aiosqlite_cursor,
@@ -67,6 +68,13 @@ class _Outcome:
 
     def close(self) -> None:
         """Already closed on the worker thread."""
+
+
+def _as_cursor(outcome: _Outcome) -> AsyncIODBAPICursor:
+    """An outcome in the adapter's slot for aiosqlite's cursor, which SQLAlchemy types as
+    the async cursor: it reads only description, rowcount, lastrowid and arraysize there,
+    and calls close() without awaiting it (OneHopCursor._awaitable_cursor_close)."""
+    return cast(AsyncIODBAPICursor, outcome)
 
 
 def _run(
@@ -107,10 +115,10 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
     # close() is a no-op on the outcome, so SQLAlchemy need not await it.
     _awaitable_cursor_close = False
 
-    def __init__(self, adapt_connection: AsyncAdapt_aiosqlite_connection) -> None:
+    def __init__(self, adapt_connection: AsyncAdapt_dbapi_connection) -> None:
         self._adapt_connection = adapt_connection
         self._connection = adapt_connection._connection
-        self._cursor = _Outcome()  # type: ignore[assignment]
+        self._cursor = _as_cursor(_Outcome())
         self._soft_closed_memoized = EMPTY_DICT
         self._rows = collections.deque()
 
@@ -122,7 +130,8 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
 
     async def _hop(self, operation: Any, parameters: Any, *, many: bool) -> None:
         connection: Any = self._connection
-        adapted: OneHopConnection = self._adapt_connection  # type: ignore[assignment]
+        adapted = self._adapt_connection
+        assert isinstance(adapted, OneHopConnection)  # the only maker of these cursors
         async with adapted._execute_mutex:
             begin, adapted.pending_begin = adapted.pending_begin, None
             # Until the hop says otherwise (a failed statement may leave one open).
@@ -131,7 +140,7 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
                 _run, connection._conn, begin, operation, parameters, many
             )
         adapted.in_transaction = outcome.in_transaction
-        self._cursor = outcome  # type: ignore[assignment]
+        self._cursor = _as_cursor(outcome)
         self._rows = collections.deque(outcome.rows or ())
 
 
@@ -141,7 +150,8 @@ class OneHopServerSideCursor(AsyncAdapt_aiosqlite_ss_cursor):
     __slots__ = ()
 
     async def _execute_async(self, operation: Any, parameters: Any) -> Any:
-        adapted: OneHopConnection = self._adapt_connection  # type: ignore[assignment]
+        adapted = self._adapt_connection
+        assert isinstance(adapted, OneHopConnection)  # the only maker of these cursors
         await adapted.send_begin()
         adapted.in_transaction = True  # a stream's transaction is ended by its owner
         return await super()._execute_async(operation, parameters)
@@ -152,7 +162,7 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
     back for the first statement and no hop to end a transaction that is not open."""
 
     __slots__ = ("in_transaction", "pending_begin")
-    _cursor_cls = OneHopCursor  # type: ignore[assignment]
+    _cursor_cls = OneHopCursor
     _ss_cursor_cls = OneHopServerSideCursor
 
     def __init__(self, dbapi: Any, connection: Any) -> None:

@@ -17,11 +17,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from store.directory import people, places
+from store.directory import categories, places, profiles, staff
+from store.directory.categories import CategoryView
 from store.directory.location_csv import LocationRow
-from store.directory.people import PersonView
-from store.directory.places import BuildingView, CategoryView, PlaceView
+from store.directory.places import BuildingView, PlaceView
+from store.directory.profiles import PersonView
 from store.lifecycle import Role
+from store.models import Person
 from store.uow import Store
 
 # (campus, building, floor, room, code). "圖書館" exists in both campuses on purpose: it is
@@ -106,7 +108,7 @@ async def make_places(store: Store, rows: Iterable[Sequence[str]] = DEFAULT_LOCA
 
 async def make_categories(store: Store) -> list[CategoryView]:
     """Create the store policy's categories (water, electrical, ...) and return them."""
-    return await places.sync_categories(store.uow(), store.policy)
+    return await categories.sync_categories(store.uow(), store.policy)
 
 
 async def make_person(
@@ -122,17 +124,22 @@ async def make_person(
 ) -> PersonView:
     """A person holding `roles` (none: a plain requester), scoped to buildings or a campus."""
     telegram_id = telegram_id or next_telegram_id()
-    person = await people.ensure_person(
+    person = await profiles.ensure_person(
         store.uow(), telegram_id, name or f"Person {telegram_id}", language
     )
     building_ids = tuple(buildings)
     for role in roles:
         if role != Role.REQUESTER:
-            await people.add_staff(
+            await staff.add_staff(
                 store.uow(), telegram_id, role, building_ids=building_ids, campus_id=campus_id
             )
     if on_duty:
-        await people.set_duty(store.uow(), person.id, True)
+        await staff.set_duty(store.uow(), person.id, True)
     if skills:
-        await people.set_skills(store.uow(), person.id, skills)
-    return await people.get_person_view(store.uow(), person.id)
+        # No use case sets skills (they are written to the row, as the world builder does).
+        async with store.uow() as uow:
+            row = await uow.session.get(Person, person.id)
+            assert row is not None
+            row.skills = list(skills)
+            await uow.commit()
+    return await profiles.get_person_view(store.uow(), person.id)

@@ -33,8 +33,9 @@ from bot.board.auth import (
 from bot.i18n import Texts, language_from_telegram
 from bot.settings import Settings
 from bot.ui import duration, share
+from store.directory import sign_in
 from store.errors import NotFound, NotPermitted
-from store.reporting import board, stats
+from store.reporting import board, figures
 from store.uow import Store
 
 log = logging.getLogger(__name__)
@@ -209,7 +210,7 @@ class BoardServer:
     async def _signin(self, request: web.Request) -> web.StreamResponse:
         """A one-time link from /board: sets the session and moves on to the overview."""
         try:
-            viewer = await board.redeem_signin(self.store.uow(), request.query.get("token", ""))
+            viewer = await sign_in.redeem_signin(self.store.uow(), request.query.get("token", ""))
         except NotPermitted:
             key = "board.link_used"
             return self._render("message.html", None, status=401, request=request, key=key)
@@ -267,7 +268,7 @@ class BoardServer:
         data = await self._overview(request, person_id)
         t = self._texts(viewer)
         by_status = [(t.status(s), n) for s, n in sorted(data.open_by_status.items())]
-        followups = stats.capped(data.open_followups)
+        followups = figures.capped(data.open_followups)
         return self._render(
             "overview.html", viewer, o=data, status_bars=by_status, followups=followups
         )

@@ -9,8 +9,8 @@ from bot.context import Ctx
 from bot.flows.common import guarded, reply
 from bot.i18n import Texts
 from bot.settings import Settings
+from store.directory import sign_in
 from store.errors import NotPermitted
-from store.reporting import board
 
 
 def board_markup(settings: Settings, texts: Texts) -> InlineKeyboardMarkup | None:
@@ -36,11 +36,11 @@ async def board_command(update: Update, context: Ctx) -> None:
         await reply(update, t("board.off"))
         return
     try:
-        token = await board.issue_signin(context.store.uow(), context.person.id)
+        token = await sign_in.issue_signin(context.store.uow(), context.person.id)
     except NotPermitted:
         await reply(update, t("board.staff_only"))
         return
-    minutes = int(board.SIGNIN_TTL.total_seconds() // 60)
+    minutes = int(sign_in.SIGNIN_TTL.total_seconds() // 60)
     url = f"{server.base_url()}/board/signin?token={token}"
     await reply(update, t("board.link", minutes=minutes, url=url), board_button(context))
 

@@ -14,7 +14,7 @@ from bot.flows import pending, report
 from bot.flows.common import guarded, reply, typed_text
 from bot.ui import clip
 from store.directory import places
-from store.directory.people import set_room
+from store.directory.profiles import set_room
 from store.errors import InviteInvalid
 from store.intake import drafts
 from store.intake.booth import CLAIM_PREFIX, check_booth_staff, claim

@@ -25,7 +25,7 @@ from bot.edits import clear_keyboard, edit_message
 from bot.i18n import Texts, language_from_telegram
 from bot.ui import error_text
 from store.delivery import outbox
-from store.directory.people import PersonView, ensure_person, known_person
+from store.directory.profiles import PersonView, ensure_person, known_person
 from store.domain import person_changes
 from store.errors import DomainError, InvalidInput
 
@@ -95,10 +95,11 @@ def _seen_person(context: Ctx, name: str, language: str) -> PersonView | None:
     kept = context.user_data.get(PERSON_SEEN) if context.user_data is not None else None
     if not isinstance(kept, tuple):
         return None
+    person: PersonView  # as `_remember_person` kept it
     key, tick, read_at, person = kept
     fresh = time.monotonic() - read_at < PERSON_FRESH_SECONDS
     if key == (name, language) and fresh and not person_changes.changed_since(person.id, tick):
-        return person  # type: ignore[no-any-return]
+        return person
     return None
 
 

@@ -23,7 +23,8 @@ from bot.flows.common import answer, data_of, guarded, pattern, reply
 from bot.flows.walkup import submit_walkup
 from bot.ui import Button, clip, grid, keyboard, mask_phone
 from store.directory import places
-from store.directory.people import room_of, saved_phone, set_phone
+from store.directory.categories import list_categories
+from store.directory.profiles import room_of, saved_phone, set_phone
 from store.domain.filing import NewTicket, Urgency, validate_description
 from store.errors import DescriptionTooLong, InvalidInput, NotFound
 from store.intake import drafts
@@ -213,7 +214,7 @@ async def render(update: Update, context: Ctx, draft: DraftView, *, edit: bool =
         text = t("report.choose_room", floor=d.get("floor", ""))
         return await reply(update, text, keyboard(rows), edit=edit)
     if step == CATEGORY:
-        categories = await places.list_categories(uow())
+        categories = await list_categories(uow())
         buttons = [(t.category(c.key), Pick(step, "cat", c.id)) for c in categories]
         rows = [*grid(buttons, 2), _nav_row(context, step)]
         return await reply(update, t("report.choose_category"), keyboard(rows), edit=edit)
@@ -387,7 +388,7 @@ async def on_pick(update: Update, context: Ctx) -> None:
         d.update(_place_data(place))
         return await _after_place(update, context, draft, edit=True)
     elif pick.what == "cat":
-        categories = await places.list_categories(uow())
+        categories = await list_categories(uow())
         chosen_cat = next((c for c in categories if c.id == pick.value), None)
         if chosen_cat is None:
             return await _stale(update, context, draft)

@@ -16,9 +16,10 @@ from bot.export import ExportFiles
 from bot.flows.board import board_button
 from bot.flows.common import guarded, reply
 from bot.ui import average_rating, clip, duration, share
-from store.directory.people import set_timezone
+from store.directory.profiles import set_timezone
 from store.errors import InvalidInput
-from store.reporting import stats
+from store.reporting import export, figures
+from store.reporting.periods import parse_period
 
 PERIOD_HELP = "today · 7d · 30d · week · month · 2026-03 · 2026-03-01..2026-03-15"
 # The largest file Telegram's Bot API takes from a bot (sendDocument, multipart upload).
@@ -28,11 +29,11 @@ UPLOAD_LIMIT = 50 * 1024 * 1024
 async def _period(update: Update, context: Ctx) -> tuple[datetime, datetime] | None:
     """The period the command names (default: the last 30 days); None once the asker has
     been told which forms are understood. Only staff who may see figures get that far."""
-    stats.check_figures(context.person.roles)
+    figures.check_figures(context.person.roles)
     t = context.texts
     text = " ".join(context.args or [])
     try:
-        return stats.parse_period(text or None, context.store.clock().astimezone(t.zone))
+        return parse_period(text or None, context.store.clock().astimezone(t.zone))
     except InvalidInput:
         await reply(update, t("stats.bad_period", period=clip(text, 40), forms=PERIOD_HELP))
         return None
@@ -46,7 +47,7 @@ async def stats_command(update: Update, context: Ctx) -> None:
     if period is None:
         return
     start, end = period
-    office, techs = await stats.period_stats(
+    office, techs = await figures.period_stats(
         uow(), start=start, end=end, viewer_id=context.person.id
     )
     lines = [
@@ -62,7 +63,7 @@ async def stats_command(update: Update, context: Ctx) -> None:
             rating=average_rating(office.average_rating),
             rated=office.rated,
             low=office.low_ratings,
-            followups=stats.capped(office.open_followups),
+            followups=figures.capped(office.open_followups),
         ),
         "",
     ]
@@ -102,10 +103,10 @@ async def export_command(update: Update, context: Ctx) -> None:
     with tempfile.TemporaryDirectory(prefix="repairbot-export-") as tmp:
         with ExportFiles(Path(tmp), stem, t.zone) as files:
 
-            async def write(batch: list[stats.ExportRow]) -> None:
+            async def write(batch: list[export.ExportRow]) -> None:
                 await asyncio.to_thread(files.add, batch)
 
-            await stats.stream_export(
+            await export.stream_export(
                 context.store.read(),
                 start=start,
                 end=end,
@@ -141,7 +142,7 @@ async def digest_command(update: Update, context: Ctx) -> None:
     """/digest: yesterday's digest now (does not count as the scheduled one)."""
     from bot import digest
 
-    stats.check_figures(context.person.roles)
+    figures.check_figures(context.person.roles)
     assert context.person.telegram_id is not None
     zone = context.person.timezone or context.settings.service.timezone
     local_today = context.store.clock().astimezone(ZoneInfo(zone)).date()

@@ -17,7 +17,7 @@ from bot.ui import keyboard, mask_phone
 from store import roles as store_roles
 from store.deeplink import parse_room_payload
 from store.directory.invites import INVITE_PREFIX, redeem_invite
-from store.directory.people import PersonView, get_person_view, set_language, set_phone
+from store.directory.profiles import PersonView, get_person_view, set_language, set_phone
 from store.errors import InviteInvalid
 from store.intake import sweep
 from store.intake.booth import CLAIM_PREFIX

@@ -10,7 +10,7 @@ from bot.context import Ctx
 from bot.edits import clear_keyboard
 from bot.flows.common import answer, data_of, guarded, pattern, reply
 from bot.flows.jobs import show_job
-from store.directory.people import set_duty
+from store.directory.staff import set_duty
 from store.errors import AlreadyTaken
 from store.repair import dispatch
 

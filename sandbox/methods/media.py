@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Unpack
+
 from telegram import File
 
 from sandbox import errors, rules
@@ -9,7 +11,7 @@ from sandbox.errors import bad_request
 from sandbox.images import image_size
 from sandbox.methods.messages import live_ids
 from sandbox.methods.registry import chat_id, method
-from sandbox.models import Content, FileRecord
+from sandbox.models import Content, FileRecord, MessageFields
 from sandbox.params import Params, Upload
 from sandbox.state import SandboxState
 
@@ -62,6 +64,15 @@ def resolve_file(
     return record
 
 
+def _carrying(kind: str, record: FileRecord, **fields: Unpack[MessageFields]) -> MessageFields:
+    """`fields` and a sent photo or document in its own field (`kind` is one of the two)."""
+    if kind == "photo":
+        fields["photo"] = record
+    else:
+        fields["document"] = record
+    return fields
+
+
 async def _send_single(state: SandboxState, p: Params, kind: str) -> object:
     """Shared body of sendPhoto and sendDocument."""
     chat = state.chat_for_bot(chat_id(p))
@@ -79,7 +90,7 @@ async def _send_single(state: SandboxState, p: Params, kind: str) -> object:
         raw=p.get_str("caption"),
     )
     message = state.new_message(
-        chat.id, state.bot.id, content, reply_to=reply_to, **{kind: record}
+        chat.id, state.bot.id, content, **_carrying(kind, record, reply_to=reply_to)
     )
     return state.message_dict(message)
 
@@ -130,9 +141,7 @@ async def send_media_group(state: SandboxState, p: Params) -> object:
             chat.id,
             state.bot.id,
             content,
-            media_group_id=group_id,
-            reply_to=reply_to,
-            **{kind: record},
+            **_carrying(kind, record, media_group_id=group_id, reply_to=reply_to),
         )
         for kind, record, content in prepared
     ]

@@ -11,6 +11,7 @@ from sqlalchemy import func, or_, update
 from sqlmodel import col, select
 
 from store import roles as store_roles
+from store.db import rowcount
 from store.domain.notices import SCHEDULED_KINDS, notify
 from store.domain.offers import withdraw_offers_of
 from store.domain.scope import grants_of
@@ -51,24 +52,7 @@ async def give_up_unreachable(uow: UnitOfWork) -> int:
             .execution_options(synchronize_session=False)
         )
         await uow.commit()
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
-
-
-async def due_notices(uow: UnitOfWork, *, limit: int = 100) -> list[Notice]:
-    """Unsent notices whose time has come, oldest first."""
-    async with uow:
-        rows = await uow.session.execute(
-            select(Outbox, Person.telegram_id, Person.language)
-            .join(Person, col(Person.id) == Outbox.recipient_id)
-            .where(
-                col(Outbox.sent_at).is_(None),
-                col(Outbox.failed_at).is_(None),
-                col(Outbox.due_at) <= uow.now(),
-            )
-            .order_by(col(Outbox.due_at), col(Outbox.id))
-            .limit(limit)
-        )
-        return [_notice(o, tg, lang) for o, tg, lang in rows.all()]
+        return rowcount(result)
 
 
 async def next_per_chat(
@@ -129,7 +113,10 @@ def _notice(o: Outbox, telegram_id: int | None, language: str | None) -> Notice:
 
 
 async def claim_many(uow: UnitOfWork, notice_ids: Collection[int], lease: timedelta) -> set[int]:
-    """`claim` for a batch, in one statement: the ids this sender now holds."""
+    """Reserve due notices for this sender, in one statement, by moving their due time past
+    the lease: of two senders (say, a leader and its successor) only one gets each. If the
+    claimer dies before marking one, it becomes due again when the lease ends. Returns the
+    ids this sender now holds."""
     if not notice_ids:
         return set()
     async with uow:
@@ -161,26 +148,6 @@ async def release(uow: UnitOfWork, notice_ids: Collection[int]) -> None:
             .values(due_at=uow.now())
         )
         await uow.commit()
-
-
-async def claim(uow: UnitOfWork, notice_id: int, lease: timedelta) -> bool:
-    """Reserve a due notice for one sender by moving its due time past the lease; of two
-    senders (say, a leader and its successor) only one gets it. If the claimer dies
-    before marking it, the notice becomes due again when the lease ends."""
-    async with uow:
-        now = uow.now()
-        result = await uow.session.execute(
-            update(Outbox)
-            .where(
-                col(Outbox.id) == notice_id,
-                col(Outbox.sent_at).is_(None),
-                col(Outbox.failed_at).is_(None),
-                col(Outbox.due_at) <= now,
-            )
-            .values(due_at=now + lease)
-        )
-        await uow.commit()
-        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
 async def mark_sent(uow: UnitOfWork, notice_id: int, delivery_ref: int | None) -> None:

@@ -19,7 +19,9 @@ from sqlalchemy import update
 from sqlmodel import col, select
 
 from store import roles
-from store.directory.people import STAFF_ROLES, GrantView, add_grants, upsert_person
+from store.db import rowcount
+from store.directory.profiles import upsert_person
+from store.directory.staff import GrantView, add_grants
 from store.domain.scope import grant_covers, grants_of
 from store.errors import InvalidInput, InviteInvalid, NotPermitted
 from store.lifecycle import Role
@@ -30,8 +32,6 @@ INVITE_PREFIX = "inv_"  # the start payload is INVITE_PREFIX + token
 _RANDOM_CHARS = 16  # 12 random bytes
 _TAG_CHARS = 22  # 16 bytes of HMAC-SHA256
 _TOKEN = re.compile(rf"[A-Za-z0-9_-]{{{_RANDOM_CHARS + _TAG_CHARS}}}")
-# Roles a supervisor may hand out, within their own scope.
-SUPERVISOR_INVITABLE = roles.SUPERVISOR_INVITABLE
 
 
 def _b64(data: bytes) -> str:
@@ -76,7 +76,7 @@ async def _check_inviter(
     if any(g.role == Role.ADMIN for g in grants):
         return
     supervising = [g for g in grants if g.role == Role.SUPERVISOR]
-    if not supervising or role not in SUPERVISOR_INVITABLE:
+    if not supervising or role not in roles.SUPERVISOR_INVITABLE:
         raise NotPermitted(f"cannot invite a {role}", action="invite")
     if building_ids:
         rows = await uow.session.execute(
@@ -105,7 +105,7 @@ async def create_invite(
     ttl: timedelta = timedelta(hours=72),
 ) -> str:
     """Create an invite and return its raw token; `created_by` None means the CLI."""
-    if role not in STAFF_ROLES:
+    if role not in roles.STAFF:
         raise InvalidInput(f"{role} is not a staff role", role=str(role))
     if ttl <= timedelta(0):
         raise InvalidInput("invite lifetime must be positive")
@@ -164,7 +164,7 @@ async def redeem_invite(
             .values(used_at=now, used_by_id=person.id)
             .execution_options(synchronize_session=False)
         )
-        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        if rowcount(claimed) != 1:
             raise InviteInvalid("used")
         await add_grants(uow, person.id, invite.role, invite.campus_id, invite.building_ids)
         view = await _grant_view(uow, person.id, invite)

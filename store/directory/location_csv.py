@@ -11,6 +11,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from store.db import table_of
 from store.deeplink import room_payload_or_none
 from store.errors import LocationImportError
 from store.models import Building, Campus, Room
@@ -30,11 +31,11 @@ def _max_length(column: object) -> int:
 
 # Column limits, read from the tables themselves.
 MAX_LENGTH: dict[str, int] = {
-    "campus": _max_length(Campus.__table__.c.name),  # type: ignore[attr-defined]
-    "building": _max_length(Building.__table__.c.name),  # type: ignore[attr-defined]
-    "floor": _max_length(Room.__table__.c.floor),  # type: ignore[attr-defined]
-    "room": _max_length(Room.__table__.c.name),  # type: ignore[attr-defined]
-    "code": _max_length(Room.__table__.c.code),  # type: ignore[attr-defined]
+    "campus": _max_length(table_of(Campus).c.name),
+    "building": _max_length(table_of(Building).c.name),
+    "floor": _max_length(table_of(Room).c.floor),
+    "room": _max_length(table_of(Room).c.name),
+    "code": _max_length(table_of(Room).c.code),
 }
 
 

@@ -1,48 +1,20 @@
-"""Places and categories: the locations import, browsing for the report flow, category sync."""
+"""Places: the locations import, and browsing campuses, buildings and rooms."""
 
 from __future__ import annotations
 
-import math
 import re
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import func
 from sqlmodel import col, select
 
-from store.directory.location_csv import LocationRow, parse_locations_csv
+from store.directory.location_csv import LocationRow
 from store.domain.lookups import Place, get_place, places_where
 from store.errors import AmbiguousName, NotFound
-from store.models import Building, Campus, Category, Room
-from store.policy import Policy
+from store.models import Building, Campus, Room
 from store.text import normalise_key
 from store.uow import UnitOfWork
-
-__all__ = [
-    "BuildingView",
-    "CampusView",
-    "CategoryView",
-    "ImportResult",
-    "LocationRow",
-    "PlaceView",
-    "RoomView",
-    "building_by_name",
-    "campus_by_name",
-    "category_by_key",
-    "find_room",
-    "get_room_place",
-    "import_locations",
-    "list_buildings",
-    "list_campuses",
-    "list_categories",
-    "list_floors",
-    "list_rooms",
-    "natural_key",
-    "parse_locations_csv",
-    "room_by_code",
-    "sync_categories",
-]
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,17 +69,6 @@ class PlaceView:
     building: str
     campus_id: int
     campus: str
-
-
-@dataclass(frozen=True, slots=True)
-class CategoryView:
-    """An active repair category; its label comes from the catalogs by `key`."""
-
-    id: int
-    key: str
-    accept_minutes: int
-    complete_minutes: int
-    position: int
 
 
 def natural_key(text: str) -> tuple[tuple[int, int, str], ...]:
@@ -330,79 +291,3 @@ async def get_room_place(uow: UnitOfWork, room_id: int) -> PlaceView:
     """The room with its building and campus, or NotFound."""
     async with uow.reading():
         return _place_view(await get_place(uow, room_id))
-
-
-# --- categories ----------------------------------------------------------------------------
-
-
-def _category_view(c: Category) -> CategoryView:
-    return CategoryView(c.id or 0, c.key, c.accept_minutes, c.complete_minutes, c.position)
-
-
-async def sync_categories(uow: UnitOfWork, policy: Policy) -> list[CategoryView]:
-    """Make the Category rows match `policy.categories`; unconfigured ones become inactive."""
-    async with uow:
-        existing = {c.key: c for c in (await uow.session.execute(select(Category))).scalars()}
-        for position, (key, target) in enumerate(policy.categories.items()):
-            accept = int(target.accept.total_seconds() // 60)
-            complete = int(target.complete.total_seconds() // 60)
-            category = existing.get(key)
-            if category is None:
-                category = Category(key=key, accept_minutes=accept, complete_minutes=complete)
-                uow.session.add(category)
-            category.accept_minutes, category.complete_minutes = accept, complete
-            category.position, category.active = position, True
-        for key, category in existing.items():
-            # Keep retired categories as rows: old tickets still point at them.
-            if key not in policy.categories and category.active:
-                category.active = False
-        uow.after_commit(uow.cache(CATEGORIES, _Categories).forget)
-        await uow.commit()
-    return await list_categories(uow)
-
-
-CATEGORIES = "categories"  # the store cache holding the active categories
-# The categories change only when an instance starts with other settings
-# (sync_categories, which refreshes this process's copy at once); another instance's
-# change shows here within this many seconds.
-CATEGORIES_FRESH_SECONDS = 30.0
-
-
-class _Categories:
-    """The active categories as last read, and when (time.monotonic)."""
-
-    def __init__(self) -> None:
-        self.views: tuple[CategoryView, ...] = ()
-        self.read_at = -math.inf
-
-    def forget(self) -> None:
-        self.read_at = -math.inf
-
-
-async def list_categories(uow: UnitOfWork) -> list[CategoryView]:
-    """Active categories, by position: every report shows them, so they are kept in
-    memory (see CATEGORIES_FRESH_SECONDS); filing checks the chosen one again."""
-    kept = uow.cache(CATEGORIES, _Categories)
-    if time.monotonic() - kept.read_at < CATEGORIES_FRESH_SECONDS:
-        return list(kept.views)
-    read_at = time.monotonic()
-    async with uow.reading():
-        rows = await uow.session.execute(
-            select(Category)
-            .where(col(Category.active).is_(True))
-            .order_by(col(Category.position), col(Category.key))
-        )
-        views = [_category_view(c) for c in rows.scalars()]
-    kept.views, kept.read_at = tuple(views), read_at
-    return views
-
-
-async def category_by_key(uow: UnitOfWork, key: str) -> CategoryView | None:
-    """The active category with this key, or None."""
-    async with uow.reading():
-        category = (
-            await uow.session.execute(
-                select(Category).where(Category.key == key, col(Category.active).is_(True))
-            )
-        ).scalar_one_or_none()
-        return _category_view(category) if category else None

@@ -16,7 +16,8 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-from store.directory.people import upsert_person
+from store.db import rowcount
+from store.directory.profiles import upsert_person
 from store.domain.filing import NewTicket, file_in, filed_as, filed_view
 from store.domain.lookups import get_place
 from store.domain.ticket_views import ticket_view
@@ -158,7 +159,7 @@ async def claim(
             .values(used_at=uow.now(), used_by_id=person.id)
             .execution_options(synchronize_session=False)
         )
-        if won.rowcount != 1:  # type: ignore[attr-defined]
+        if rowcount(won) != 1:
             raise InviteInvalid("used")
         ctx = await load(uow, row.ticket_id, person.id)
         walkup = await uow.session.get(Person, ctx.ticket.requester_id)

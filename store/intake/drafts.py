@@ -28,7 +28,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Table, bindparam, delete, update
+from sqlmodel import col
 
+from store.db import rowcount, table_of
 from store.errors import DraftChanged
 from store.models import Draft
 from store.uow import UnitOfWork
@@ -56,7 +58,7 @@ class FiledDraft:
 
 # Writes go through the table, not the ORM entity: an ORM UPDATE first evaluates its WHERE
 # against the session's objects, which costs more than the statement itself.
-_TABLE: Table = Draft.__table__  # type: ignore[attr-defined]
+_TABLE: Table = table_of(Draft)
 CACHE_SIZE = 20_000  # people with a draft or filed marker kept in memory (~1 KB each)
 # A step's write, built once (building a statement costs about as much as running it):
 # the person's row, if it is still the version this process saw.
@@ -179,13 +181,13 @@ async def _write(uow: UnitOfWork, person_id: int, step: str, data: dict[str, Any
             created = await uow.session.execute(
                 uow.insert(_TABLE).values(person_id=person_id, **values).on_conflict_do_nothing()
             )
-            if created.rowcount != 1:  # type: ignore[attr-defined]
+            if rowcount(created) != 1:
                 raise DraftChanged(f"draft of person {person_id} was created elsewhere")
         else:
             changed = await uow.session.execute(
                 _REWRITE, {"person": person_id, "seen": seen.written, **values}
             )
-            if changed.rowcount != 1:  # type: ignore[attr-defined]
+            if rowcount(changed) != 1:
                 raise DraftChanged(f"draft of person {person_id} was written elsewhere")
         await uow.commit()
     cache.put(person_id, _Row(step, _copy(data), now))
@@ -204,7 +206,7 @@ async def drop_draft(uow: UnitOfWork, person_id: int) -> bool:
     cache = _cache(uow)
     cache.forget(person_id)
     async with uow:
-        await uow.session.execute(delete(Draft).where(Draft.person_id == person_id))  # type: ignore[arg-type]
+        await uow.session.execute(delete(Draft).where(col(Draft.person_id) == person_id))
         await uow.commit()
     cache.put(person_id, None)
     return row is not None and row.step != FILED
@@ -234,7 +236,7 @@ async def mark_filed(
                 "updated_at": now,
             },
         )
-        written = changed.rowcount == 1  # type: ignore[attr-defined]
+        written = rowcount(changed) == 1
     else:
         row = await uow.session.get(Draft, person_id)
         written = row is not None and row.data.get(KEY) == key

@@ -15,6 +15,7 @@ from sqlalchemy import update
 from sqlmodel import col, select
 
 from store import roles
+from store.db import rowcount
 from store.directory.places import natural_key
 from store.domain.filing import NewTicket, file_in, filed_as
 from store.domain.notices import notify
@@ -357,7 +358,7 @@ async def next_room(uow: UnitOfWork, campaign_id: int, inspector_id: int) -> Roo
                     .values(state=CLAIMED, inspector_id=inspector_id, claimed_at=now)
                     .execution_options(synchronize_session=False)
                 )
-                if claimed.rowcount == 1:  # type: ignore[attr-defined]
+                if rowcount(claimed) == 1:
                     mine = await uow.session.get(SweepRoom, (campaign_id, room_id))
                     break
         if mine is None:
@@ -519,7 +520,7 @@ async def close_campaign(uow: UnitOfWork, campaign_id: int, actor_id: int) -> Sw
             .values(closed_at=uow.now())
             .execution_options(synchronize_session=False)
         )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
+        if rowcount(result) != 1:
             raise TransitionNotAllowed("close", "closed")
         await uow.commit()
     summary = await sweep_report(uow, campaign_id)
@@ -604,7 +605,7 @@ async def repeat_due_campaigns(uow: UnitOfWork) -> list[int]:
                 .values(next_start_at=None)
                 .execution_options(synchronize_session=False)
             )
-            if result.rowcount == 1:  # type: ignore[attr-defined]
+            if rowcount(result) == 1:
                 claimed.append(campaign)
         await uow.commit()
     started = []

@@ -9,6 +9,7 @@ from sqlalchemy import update
 from sqlmodel import col, select
 
 from store import roles as store_roles
+from store.db import rowcount
 from store.domain.lookups import category_targets, get_person
 from store.domain.notices import notify, notify_audience, withdraw_scheduled
 from store.domain.offers import (
@@ -106,7 +107,7 @@ async def decline(uow: UnitOfWork, ticket_id: int, technician_id: int) -> None:
             )
             .values(outcome="declined")
         )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
+        if rowcount(result) != 1:
             raise TransitionNotAllowed("decline", str(ctx.ticket.status))
         log_event(uow, ctx, "decline", None, None)
         pending = (

@@ -16,6 +16,7 @@ from sqlalchemy import update
 from sqlmodel import col, select
 
 from store import roles
+from store.db import rowcount
 from store.domain.notices import notify_audience
 from store.domain.scope import grant_covers, grants_of, roles_covering
 from store.domain.tickets import load, log_event
@@ -114,7 +115,7 @@ async def resolve(uow: UnitOfWork, followup_id: int, supervisor_id: int, note: s
             .where(col(FollowUp.id) == followup_id, col(FollowUp.resolved_at).is_(None))
             .values(resolved_at=uow.now(), resolved_by_id=supervisor_id, resolution=text)
         )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
+        if rowcount(result) != 1:
             raise TransitionNotAllowed("resolve", "resolved")
         log_event(uow, ctx, "followup_resolved", None, None, note=text)
         await notify_audience(

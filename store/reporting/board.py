@@ -7,23 +7,20 @@ checks their grants now, not when a sign-in link or session was made.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Set
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, update
+from sqlalchemy import ColumnElement, and_, func, or_
 from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 
 from store import roles as store_roles
-from store.directory.invites import token_hash
 from store.domain import targets, ticket_views
 from store.errors import NotFound, NotPermitted
 from store.lifecycle import Capacity, Role, Status
 from store.models import (
-    BoardSignIn,
     Building,
     Campus,
     Person,
@@ -32,11 +29,11 @@ from store.models import (
     Ticket,
 )
 from store.repair import queries
-from store.reporting import stats
+from store.reporting import figures
+from store.reporting.periods import raw, utc
 from store.uow import UnitOfWork
 from store.views import EventView, TicketView
 
-SIGNIN_TTL = timedelta(minutes=10)
 HOT_ROOM_DAYS = 90
 HOT_ROOM_MIN = 2  # faults in HOT_ROOM_DAYS that make a room "hot"
 LIST_LIMIT = 50  # rows per list on the board; the count says how many there are
@@ -80,7 +77,7 @@ class Overview:
     completed_week: int
     week: Durations
     low_ratings: list[TicketView]
-    open_followups: int  # at most stats.FOLLOWUP_CAP + 1, meaning "more than the cap"
+    open_followups: int  # at most figures.FOLLOWUP_CAP + 1, meaning "more than the cap"
     my_jobs: list[TicketView] = field(default_factory=list)
 
 
@@ -123,7 +120,7 @@ async def viewer(uow: UnitOfWork, person_id: int) -> Viewer:
             select(RoleGrant.role).where(RoleGrant.person_id == person_id)
         )
         roles = {Role(role) for role in rows.scalars()}
-    office = stats.may_see_figures(roles)
+    office = figures.may_see_figures(roles)
     technician = Role.TECHNICIAN in roles
     if not may_open_board(roles):
         raise NotPermitted("the board is for supervisors, dispatchers, admins and technicians")
@@ -140,55 +137,14 @@ async def viewer_by_telegram_id(uow: UnitOfWork, telegram_id: int) -> Viewer:
     return await viewer(uow, person_id)
 
 
-async def issue_signin(uow: UnitOfWork, person_id: int) -> str:
-    """A single-use sign-in token for a plain browser, valid SIGNIN_TTL; only its hash is
-    stored, so the database cannot be read for working links."""
-    await viewer(uow, person_id)  # staff only
-    token = secrets.token_urlsafe(24)
-    async with uow:
-        now = uow.now()
-        uow.session.add(
-            BoardSignIn(
-                token_hash=token_hash(token),
-                person_id=person_id,
-                created_at=now,
-                expires_at=now + SIGNIN_TTL,
-            )
-        )
-        await uow.commit()
-    return token
-
-
-async def redeem_signin(uow: UnitOfWork, token: str) -> Viewer:
-    """Use a sign-in token once; NotPermitted when unknown, used or expired."""
-    async with uow:
-        now = uow.now()
-        # A conditional UPDATE: of two tabs opening the same link, exactly one gets in.
-        claimed = await uow.session.execute(
-            update(BoardSignIn)
-            .where(
-                col(BoardSignIn.token_hash) == token_hash(token),
-                col(BoardSignIn.used_at).is_(None),
-                col(BoardSignIn.expires_at) > now,
-            )
-            .values(used_at=now)
-            .returning(col(BoardSignIn.person_id))
-        )
-        person_id = claimed.scalar_one_or_none()
-        if person_id is None:
-            raise NotPermitted("sign-in link unknown, used or expired")
-        await uow.commit()
-    return await viewer(uow, person_id)
-
-
 # --- what they see ------------------------------------------------------------------------
 #
 # Every board read starts from a ticket index (a timestamp, a status and target, the
 # assignee) and reaches room and building by key. On SQLite, which has no statistics, a
 # scope clause on building would otherwise make it walk the viewer's rooms and every
 # ticket each room ever had: `ticket.room_id + 0` in the join takes that path away, as in
-# stats.open_followups (13 s -> well under a second at 1,000,000 tickets). Open
-# follow-ups are stats.open_followups, counted to "100+" as on /stats and the digest.
+# figures.open_followups (13 s -> well under a second at 1,000,000 tickets). Open
+# follow-ups are figures.open_followups, counted to "100+" as on /stats and the digest.
 
 
 def _sqlite(uow: UnitOfWork) -> bool:
@@ -214,7 +170,7 @@ async def _scope(uow: UnitOfWork, who: Viewer) -> ColumnElement[bool]:
     """Tickets the viewer may see, as a clause on Ticket and Building."""
     office: ColumnElement[bool] | None = None
     if who.office:
-        office = await stats.scope_clause(uow, who.person_id)
+        office = await figures.scope_clause(uow, who.person_id)
     mine = col(Ticket.assignee_id) == who.person_id
     if office is None:
         return mine
@@ -256,19 +212,19 @@ async def _durations(
     uow: UnitOfWork, scope: ColumnElement[bool], start: datetime, end: datetime
 ) -> Durations:
     rows = await uow.session.execute(
-        _from_tickets(uow, stats.raw(Ticket.created_at), stats.raw(Ticket.completed_at)).where(
+        _from_tickets(uow, raw(Ticket.created_at), raw(Ticket.completed_at)).where(
             scope, col(Ticket.completed_at) >= start, col(Ticket.completed_at) < end
         )
     )
     spans = []
     for created, done in rows.all():
-        began, ended = stats.utc(created), stats.utc(done)
+        began, ended = utc(created), utc(done)
         if began is not None and ended is not None:
             spans.append(ended - began)
-    within = sum(1 for span in spans if span <= stats.WITHIN)
+    within = sum(1 for span in spans if span <= figures.WITHIN)
     return Durations(
         count=len(spans),
-        median=stats.median(spans),
+        median=figures.median(spans),
         p90=_percentile(spans, 0.9),
         within_hour_share=within / len(spans) if spans else None,
     )
@@ -330,7 +286,7 @@ async def overview(
                 # Rated after completion: the completion index bounds the search.
                 col(Ticket.completed_at) >= week_start - timedelta(days=7),
             ),
-            open_followups=await stats.open_followups(uow, scope),
+            open_followups=await figures.open_followups(uow, scope),
         )
 
 
@@ -346,7 +302,7 @@ async def building_page(uow: UnitOfWork, person_id: int, building_id: int) -> Bu
     if not who.office:
         raise NotFound("building", building_id=building_id)
     async with uow.reading():
-        scope = await stats.scope_clause(uow, who.person_id)
+        scope = await figures.scope_clause(uow, who.person_id)
         row = (
             await uow.session.execute(
                 sa_select(col(Building.id), col(Building.name), col(Building.campus_id)).where(
@@ -381,12 +337,12 @@ async def building_page(uow: UnitOfWork, person_id: int, building_id: int) -> Bu
 
 async def technicians(
     uow: UnitOfWork, person_id: int, *, start: datetime, end: datetime
-) -> list[stats.TechnicianStats]:
+) -> list[figures.TechnicianStats]:
     """The technician table of the viewer's buildings (office roles only)."""
     who = await viewer(uow, person_id)
     if not who.office:
         raise NotPermitted("the technician table is for the office")
-    return await stats.technician_stats(uow, start=start, end=end, viewer_id=person_id)
+    return await figures.technician_stats(uow, start=start, end=end, viewer_id=person_id)
 
 
 async def ticket_page(uow: UnitOfWork, person_id: int, ticket_id: int) -> TicketPage:

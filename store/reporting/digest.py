@@ -12,20 +12,19 @@ from sqlalchemy import ColumnElement, and_, func, update
 from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 
+from store.db import rowcount
 from store.lifecycle import OPEN_STATUSES, Role, Status
 from store.models import Building, DigestRun, Person, RoleGrant, Room, Ticket
 from store.reporting import summaries
-from store.reporting.stats import (
+from store.reporting.figures import (
     OfficeStats,
     TechnicianStats,
     any_ticket,
-    as_utc,
     late_clause,
     period_stats,
-    raw,
     scope_clause,
-    utc,
 )
+from store.reporting.periods import as_utc, raw, utc
 from store.reporting.tally import median_of, micros
 from store.uow import UnitOfWork
 
@@ -65,7 +64,7 @@ def local_day_bounds(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
     """Start and end (aware UTC) of a local calendar day."""
     start = datetime.combine(day, time(0), zone)
     end = datetime.combine(day + timedelta(days=1), time(0), zone)
-    return as_utc(start) or start, as_utc(end) or end
+    return as_utc(start), as_utc(end)
 
 
 async def supervisors_due(
@@ -95,7 +94,7 @@ async def supervisors_due(
             if local.time() < at:
                 continue
             run = await uow.session.get(DigestRun, (person_id, local.date()))
-            if run is None or (run.sent_at is None and as_utc(run.claimed_at) < now - STALE_CLAIM):  # type: ignore[operator]
+            if run is None or (run.sent_at is None and as_utc(run.claimed_at) < now - STALE_CLAIM):
                 due.append((person_id, local.date(), zone))
         return due
 
@@ -109,7 +108,7 @@ async def claim_digest(uow: UnitOfWork, person_id: int, day: date) -> bool:
             .values(person_id=person_id, day=day, claimed_at=now)
             .on_conflict_do_nothing()
         )
-        if inserted.rowcount == 1:  # type: ignore[attr-defined]
+        if rowcount(inserted) == 1:
             await uow.commit()
             return True
         retaken = await uow.session.execute(
@@ -123,7 +122,7 @@ async def claim_digest(uow: UnitOfWork, person_id: int, day: date) -> bool:
             .values(claimed_at=now)
         )
         await uow.commit()
-        return bool(retaken.rowcount == 1)  # type: ignore[attr-defined]
+        return rowcount(retaken) == 1
 
 
 async def mark_digest_sent(uow: UnitOfWork, person_id: int, day: date) -> None:
@@ -179,7 +178,7 @@ async def digest_figures(uow: UnitOfWork, *, viewer_id: int, day: date, zone: Zo
         scope = await scope_clause(uow, viewer_id)
 
         def by_index(*terms: ColumnElement[bool]) -> ColumnElement[bool]:
-            # A range on one timestamp, read from its index (stats.any_ticket), not
+            # A range on one timestamp, read from its index (figures.any_ticket), not
             # through the viewer's buildings and every ticket their rooms ever had.
             return any_ticket(uow, and_(*terms))
 

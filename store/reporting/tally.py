@@ -18,7 +18,7 @@ done / reworked / overdue; then the office's values and each technician's, in th
 A report adds up a summary row per day and building (a 30-day /stats over a campus: ~920
 rows of ~19 technicians each), and reading those values back with `array.frombytes`
 costs a fraction of a JSON list of integers (migration 0006 converted the JSON summaries
-0005 wrote; `to_json` / `from_json` stay for it and its downgrade).
+0005 wrote, with its own copy of both forms).
 """
 
 from __future__ import annotations
@@ -176,34 +176,6 @@ class Tally:
     @property
     def empty(self) -> bool:
         return not (self.by_category or self.accept or self.resolution or self.techs)
-
-    def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict (short keys: a summary row holds a day of a building)."""
-        return {
-            "c": dict(self.by_category),
-            "s": dict(self.by_status),
-            "a": self.accept,
-            "r": self.resolution,
-            "g": self.ratings,
-            "t": {
-                str(person_id): [t.accept, t.resolution, t.ratings, t.done, t.reworked, t.overdue]
-                for person_id, t in self.techs.items()
-            },
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Tally:
-        return cls(
-            Counter(data["c"]),
-            Counter(data["s"]),
-            list(data["a"]),
-            list(data["r"]),
-            list(data["g"]),
-            {
-                int(person_id): TechTally(a, r, g, done, reworked, overdue)
-                for person_id, (a, r, g, done, reworked, overdue) in data["t"].items()
-            },
-        )
 
     def to_bytes(self) -> bytes:
         """The packed form (see the module's docstring)."""

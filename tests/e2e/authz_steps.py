@@ -13,7 +13,7 @@ from sqlmodel import col, select
 
 from sandbox.client import UserHandle
 from sandbox.views import BotMessage
-from store.directory.people import PersonView
+from store.directory.profiles import PersonView
 from store.domain.filing import NewTicket
 from store.intake import report
 from store.lifecycle import Role

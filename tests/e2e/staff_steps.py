@@ -14,7 +14,7 @@ from sandbox.client import UserHandle
 from sandbox.models import CallbackAnswer
 from sandbox.testing import start_polling
 from sandbox.views import BotMessage
-from store.directory.people import PersonView
+from store.directory.profiles import PersonView
 from store.lifecycle import Role
 from store.models import Offer, Outbox, Person, Ticket, TicketEvent
 from tests.e2e.conftest import Harness

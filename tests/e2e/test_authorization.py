@@ -40,7 +40,7 @@ from bot.callbacks import (
 from bot.i18n import catalog
 from sandbox.server import SandboxServer
 from store.db import create_engine
-from store.directory import people
+from store.directory import staff
 from store.intake import drafts
 from store.lifecycle import Role, Status
 from store.repair import requester
@@ -359,7 +359,7 @@ async def send_as(world: World, role: str, command: str) -> None:
     if command == "export":
         await who.user.next_message(lambda m: (m.document_name or "").endswith(".csv"))
     if command == "duty":  # back off duty, as the world had them
-        await people.set_duty(bot.store.uow(), who.id, False)
+        await staff.set_duty(bot.store.uow(), who.id, False)
     assert await snapshot(bot, None, who.id) == before
     if role in (DISPATCHER_ELSEWHERE, SUPERVISOR_ELSEWHERE):  # none of E1's tickets shows
         seen = reply.body + " ".join(reply.button_texts)

@@ -44,12 +44,14 @@ async def test_each_chat_gets_its_replies_in_order_while_chats_interleave(
     for text in ("b1", "b2"):
         await bob.send(text)
     await app.initialize()
+    updater = app.updater
+    assert updater is not None
     try:
         await start_polling(app)
         bob_replies = [m.text for m in await bob.collect(2)]
         alice_replies = [m.text for m in await alice.collect(3)]
     finally:
-        await app.updater.stop()  # type: ignore[union-attr]
+        await updater.stop()
         await app.stop()
         await app.shutdown()
     assert bob_replies == ["echo b1", "echo b2"]
@@ -112,12 +114,14 @@ async def test_a_slow_chat_does_not_hold_up_another_chats_answer(bot: Harness) -
     await alice.command("start")
     await bob.command("start")
     await app.initialize()
+    updater = app.updater
+    assert updater is not None
     try:
         await start_polling(app)
         assert "Hello Bob" in str((await bob.next_message()).text)
         assert "Hello Alice" in str((await alice.next_message()).text)
     finally:
-        await app.updater.stop()  # type: ignore[union-attr]
+        await updater.stop()
         await app.stop()
         await app.shutdown()
         if app.post_shutdown is not None:

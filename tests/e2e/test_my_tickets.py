@@ -7,6 +7,7 @@ from datetime import timedelta
 from sqlmodel import select
 
 from bot.callbacks import MyPage
+from sandbox.views import BotMessage
 from store.domain.filing import NewTicket
 from store.intake.report import report
 from store.lifecycle import Role, Status
@@ -26,7 +27,7 @@ async def _ticket(bot: Harness, number: str) -> Ticket:
         return ticket
 
 
-async def _open_detail(bot: Harness, user_id: int, number: str):  # type: ignore[no-untyped-def]
+async def _open_detail(bot: Harness, user_id: int, number: str) -> BotMessage:
     user = bot.sandbox.user(user_id)
     await user.command("my")
     listing = await user.expect(text_contains="Your tickets")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sandbox.client import UserHandle
 from sandbox.views import BotMessage
-from store.directory.people import person_by_telegram_id
+from store.directory.profiles import person_by_telegram_id
 from tests.e2e.conftest import Harness
 from tests.e2e.staff_steps import file_report_with_photo, ticket
 from tests.e2e.steps import NUMBER, to_photos

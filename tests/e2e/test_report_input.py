@@ -176,7 +176,9 @@ async def test_blocked_user_is_marked_unreachable_and_not_retried(bot: Harness) 
 
     me = await _person(bot, 1001)
     await cancel(bot.store.uow(), ticket_id, me)
-    sender = bot.app.bot_data.sender  # type: ignore[union-attr]
+    assert bot.app is not None
+    sender = bot.app.bot_data.sender
+    assert sender is not None
     sender.nudge()
     assert await _wait_unreachable(bot, me)
     cancelled = await _wait_given_up(bot, me, "ticket.cancelled")

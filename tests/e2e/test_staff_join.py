@@ -7,7 +7,7 @@ import re
 from sqlmodel import col, select
 
 from sandbox.client import UserHandle
-from store.directory.people import person_by_telegram_id
+from store.directory.profiles import person_by_telegram_id
 from store.lifecycle import Role
 from store.models import Invite, RoleGrant
 from tests.e2e.conftest import Harness

@@ -23,7 +23,7 @@ from sandbox.faults import Fault
 from store.lifecycle import Role
 from store.models import Building, FollowUp
 from store.repair import dispatch, followups, requester, work
-from store.reporting import stats
+from store.reporting import export
 from tests.e2e.authz_steps import (
     E1,
     E2,
@@ -246,11 +246,11 @@ async def test_an_export_goes_out_in_batches_and_leaves_no_file_behind(
     sue = await actor(bot, 5001, "Sue", Role.SUPERVISOR, buildings=(E1,))
     numbers = await _scenario(bot, clock)
     mine = [numbers["quick"], numbers["slow"], numbers["open"]]
-    monkeypatch.setattr(stats, "EXPORT_BATCH", 2)
+    monkeypatch.setattr(export, "EXPORT_BATCH", 2)
     batches: list[int] = []
     add = ExportFiles.add
 
-    def counted_add(files: ExportFiles, rows: Sequence[stats.ExportRow]) -> None:
+    def counted_add(files: ExportFiles, rows: Sequence[export.ExportRow]) -> None:
         batches.append(len(rows))
         add(files, rows)
 

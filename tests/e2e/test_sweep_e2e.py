@@ -14,7 +14,7 @@ from sqlmodel import col, select
 
 from sandbox.client import UserHandle
 from sandbox.views import BotMessage
-from store.directory.people import set_room
+from store.directory.profiles import set_room
 from store.lifecycle import Role
 from store.models import Building, SweepRoom, Ticket, TicketFollower, TicketPhoto
 from tests.e2e.authz_steps import STALE, WAIT, actor, outbox_kinds

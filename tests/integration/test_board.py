@@ -18,13 +18,15 @@ import pytest
 import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import delete
+from sqlmodel import col
 
 from bot.board.auth import COOKIE, make_session, sign_init_data
 from bot.board.server import BoardServer
 from bot.settings import Settings
+from store.directory import sign_in
 from store.models import FollowUp, Person, RoleGrant
 from store.repair import dispatch
-from store.reporting import board, stats
+from store.reporting import figures
 from store.uow import Store
 from tests.integration.ticket_world import Env, file_ticket, make_env
 
@@ -145,7 +147,7 @@ async def test_a_removed_role_ends_access_at_once_though_the_cookie_is_valid(
     w = web.env.world
     assert (await web.get("/board/api/overview", w.sam))[0] == 200
     async with web.env.store.uow() as uow:
-        await uow.session.execute(delete(RoleGrant).where(RoleGrant.person_id == w.sam))  # type: ignore[arg-type]
+        await uow.session.execute(delete(RoleGrant).where(col(RoleGrant.person_id) == w.sam))
         await uow.commit()
     assert (await web.get("/board/api/overview", w.sam))[0] == 403
 
@@ -184,7 +186,7 @@ async def test_open_follow_ups_are_counted_up_to_a_cap(
         await uow.commit()
     _status, overview = await web.get("/board/api/overview", w.sam)
     assert overview["open_followups"] == 2  # South's is not Sam's
-    monkeypatch.setattr(stats, "FOLLOWUP_CAP", 1)
+    monkeypatch.setattr(figures, "FOLLOWUP_CAP", 1)
     _status, overview = await web.get("/board/api/overview", w.sam)
     assert overview["open_followups"] == 2  # more than the cap
     status, page = await web.get("/board/", w.sam, **{"Accept-Language": "en"})
@@ -193,14 +195,14 @@ async def test_open_follow_ups_are_counted_up_to_a_cap(
 
 async def test_a_sign_in_link_works_once_and_expires(web: Board) -> None:
     w = web.env.world
-    token = await board.issue_signin(web.env.store.uow(), w.sam)
+    token = await sign_in.issue_signin(web.env.store.uow(), w.sam)
     first = await web.client.get(f"/board/signin?token={token}")
     assert first.status == 200 and COOKIE in first.cookies
     assert (await web.client.get(f"/board/signin?token={token}")).status == 401
-    late = await board.issue_signin(web.env.store.uow(), w.sam)
+    late = await sign_in.issue_signin(web.env.store.uow(), w.sam)
     web.env.clock.advance(timedelta(minutes=11))
     english = {"Accept-Language": "en-GB,en;q=0.8"}
     response = await web.client.get(f"/board/signin?token={late}", headers=english)
     assert response.status == 401 and "already used or has expired" in await response.text()
     with pytest.raises(Exception, match="board"):
-        await board.issue_signin(web.env.store.uow(), w.requester)
+        await sign_in.issue_signin(web.env.store.uow(), w.requester)

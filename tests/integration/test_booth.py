@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlmodel import col, select
 
-from store.directory.people import person_by_telegram_id
+from store.directory.profiles import person_by_telegram_id
 from store.domain.filing import NewTicket
 from store.errors import InvalidInput, InviteInvalid, NotFound, NotPermitted
 from store.intake import booth

@@ -13,7 +13,8 @@ from sqlmodel import select
 from bot.cli import main
 from store.db import create_engine
 from store.deeplink import parse_room_payload
-from store.directory import invites, people
+from store.directory import invites
+from store.directory.staff import GrantView
 from store.lifecycle import Role
 from store.migrate import head_revision
 from store.models import Room
@@ -172,7 +173,7 @@ def test_staff_invite_prints_a_redeemable_link(
     assert LINK.match(link) and "?start=inv_" in link and "2 hours" in err
     token = link.split("start=inv_", 1)[1]
 
-    async def redeem() -> people.GrantView:
+    async def redeem() -> GrantView:
         store = Store(create_engine(f"sqlite+aiosqlite:///{env / 'cli.db'}"))
         try:
             return await invites.redeem_invite(

@@ -43,7 +43,7 @@ from store.models import Person
 from store.repair import dispatch, requester, work
 from store.reporting import digest
 from store.reporting.digest import DayPoint
-from store.reporting.stats import TechnicianStats
+from store.reporting.figures import TechnicianStats
 from store.uow import Store
 from tests.factories import Clock, make_categories, make_person, make_places
 

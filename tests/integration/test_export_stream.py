@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import event, insert
+from sqlalchemy import QueuePool, event, insert
 from sqlmodel import col, select
 
 from store.models import Ticket
-from store.reporting.stats import ExportRow, export_rows, stream_export
+from store.reporting.export import ExportRow, export_rows, stream_export
 from store.uow import Store
 from tests.integration.test_stats import PERIOD, Scenario, build
 
@@ -115,4 +115,5 @@ async def test_a_failing_writer_stops_the_export_and_frees_the_database(
         )
     assert seen == [BATCH]
     # The read unit is closed: its connection is back in the pool, no cursor left open.
-    assert world.store.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+    pool = world.store.engine.pool
+    assert isinstance(pool, QueuePool) and pool.checkedout() == 0

@@ -9,7 +9,10 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
-from store.directory import invites, people
+from store.db import table_of
+from store.directory import invites
+from store.directory.profiles import get_person_view
+from store.directory.staff import GrantView, list_staff
 from store.errors import InviteInvalid, NotPermitted
 from store.lifecycle import Role
 from store.models import Invite
@@ -20,7 +23,7 @@ SECRET = b"test-secret"
 DAY = timedelta(days=1)
 
 
-async def _redeem(store: Store, token: str, telegram_id: int | None = None) -> people.GrantView:
+async def _redeem(store: Store, token: str, telegram_id: int | None = None) -> GrantView:
     return await invites.redeem_invite(
         store.uow(),
         token,
@@ -56,13 +59,13 @@ async def test_redeem_grants_the_role_in_the_invited_buildings(store: Store) -> 
     tid = next_telegram_id()
     grant = await _redeem(store, token, tid)
     assert (grant.role, grant.buildings) == (Role.TECHNICIAN, ("E1公寓",))
-    person = await people.get_person_view(store.uow(), grant.person_id)
+    person = await get_person_view(store.uow(), grant.person_id)
     assert (person.telegram_id, person.name, person.roles) == (
         tid,
         "New Tech",
         frozenset({Role.REQUESTER, Role.TECHNICIAN}),
     )
-    staff = {s.person.id: s for s in await people.list_staff(store.uow())}
+    staff = {s.person.id: s for s in await list_staff(store.uow())}
     assert [g.building_ids for g in staff[grant.person_id].grants] == [(e1.id,)]
 
 
@@ -83,13 +86,11 @@ async def test_two_people_pressing_one_link_at_once_get_one_winner(store: Store)
     results = await asyncio.gather(
         *(_redeem(store, token) for _ in range(3)), return_exceptions=True
     )
-    winners = [r for r in results if isinstance(r, people.GrantView)]
+    winners = [r for r in results if isinstance(r, GrantView)]
     losers = [r for r in results if isinstance(r, InviteInvalid)]
     assert (len(winners), len(losers)) == (1, 2), results
     assert {e.reason for e in losers} == {"used"}
-    technicians = [
-        s for s in await people.list_staff(store.uow()) if Role.TECHNICIAN in s.person.roles
-    ]
+    technicians = [s for s in await list_staff(store.uow()) if Role.TECHNICIAN in s.person.roles]
     assert [s.person.id for s in technicians] == [winners[0].person_id]
 
 
@@ -102,7 +103,7 @@ async def test_expired_invite_is_refused(store: Store) -> None:
     with pytest.raises(InviteInvalid) as caught:
         await _redeem(store, token)
     assert caught.value.reason == "expired"
-    assert await people.list_staff(store.uow()) == []
+    assert await list_staff(store.uow()) == []
 
 
 async def test_tampered_and_unknown_tokens_are_told_apart(store: Store) -> None:
@@ -127,12 +128,12 @@ async def test_tampered_and_unknown_tokens_are_told_apart(store: Store) -> None:
         await _redeem(store, other)
     assert caught.value.reason == "tampered"
     async with store.uow() as uow:
-        await uow.session.execute(Invite.__table__.delete())  # type: ignore[attr-defined]
+        await uow.session.execute(table_of(Invite).delete())
         await uow.commit()
     with pytest.raises(InviteInvalid) as caught:
         await _redeem(store, token)
     assert caught.value.reason == "unknown"
-    assert await people.list_staff(store.uow()) == []
+    assert await list_staff(store.uow()) == []
 
 
 async def test_supervisor_invites_only_field_roles_within_their_scope(store: Store) -> None:

@@ -15,6 +15,7 @@ from tests.integration.ticket_world import (
     make_env,
     outbox_rows,
     person_row,
+    send_due,
 )
 
 
@@ -28,15 +29,23 @@ async def _queue(
     return (await outbox_rows(env.store, kind=kind))[-1].id or 0
 
 
+async def _due(st: Store) -> list[int]:
+    """The ids the sender would read now: each chat's next due notice."""
+    return [n.id for n in await outbox.next_per_chat(st.uow(), limit=1000)]
+
+
 async def test_due_notices_are_oldest_due_first_and_only_when_due(store: Store) -> None:
     env = await make_env(store)
     st, w, clock = env.store, env.world, env.clock
     ticket = (await file_ticket(st, w)).ticket
-    filed = [r.id for r in await outbox_rows(st)]
-    overdue = await _queue(env, w.dana, "digest.overdue", -timedelta(minutes=5))
-    later = await _queue(env, w.sam, "reminder.later", timedelta(minutes=10))
+    firsts: dict[int, int] = {}  # each chat's first notice: the one the sender reads
+    for row in await outbox_rows(st):
+        firsts.setdefault(row.recipient_id, row.id or 0)
+    filed = sorted(firsts.values())  # all due at filing time: oldest written first
+    overdue = await _queue(env, w.neighbour, "digest.overdue", -timedelta(minutes=5))
+    later = await _queue(env, w.stranger, "reminder.later", timedelta(minutes=10))
 
-    due = await outbox.due_notices(st.uow())
+    due = await outbox.next_per_chat(st.uow(), limit=1000)
     assert [n.id for n in due] == [overdue, *filed]
     first = next(n for n in due if n.kind == "ticket.received")
     requester = await person_row(st, w.requester)
@@ -47,10 +56,10 @@ async def test_due_notices_are_oldest_due_first_and_only_when_due(store: Store) 
         0,
     )
     assert (first.ticket_id, first.payload["number"]) == (ticket.id, ticket.number)
-    assert [n.id for n in await outbox.due_notices(st.uow(), limit=2)] == [overdue, filed[0]]
+    assert [n.id for n in await outbox.next_per_chat(st.uow(), limit=2)] == [overdue, filed[0]]
 
     clock.advance(timedelta(minutes=10))
-    assert [n.id for n in await outbox.due_notices(st.uow())][-1] == later
+    assert (await _due(st))[-1] == later
 
 
 async def test_mark_sent_keeps_the_delivery_ref_and_stops_resending(store: Store) -> None:
@@ -70,7 +79,7 @@ async def test_mark_sent_keeps_the_delivery_ref_and_stops_resending(store: Store
         4242,
         None,
     )
-    assert offer.id not in [n.id for n in await outbox.due_notices(st.uow())]
+    assert offer.id not in await _due(st)
     assert await outbox.delivery_ref(st.uow(), w.tom, ticket.id, "offer.new") == 4242
     assert await outbox.delivery_ref(st.uow(), w.ann, ticket.id, "offer.new") is None
     assert await outbox.delivery_ref(st.uow(), w.tom, ticket.id, "offer.taken") is None
@@ -97,16 +106,16 @@ async def test_mark_retry_backs_off_then_gives_up(store: Store) -> None:
             None,
         )
         assert row.last_error == f"502 Bad Gateway #{attempt}"
-        assert notice not in [n.id for n in await outbox.due_notices(st.uow())]
+        assert notice not in await _due(st)
         clock.advance(timedelta(seconds=30 * attempt))
-        assert notice in [n.id for n in await outbox.due_notices(st.uow())]
+        assert notice in await _due(st)
 
     assert await outbox.mark_retry(st.uow(), notice, "x" * 900, timedelta(seconds=30)) is False
     row = (await outbox_rows(st, kind="ticket.received"))[-1]
     assert (row.attempts, row.failed_at, row.sent_at) == (MAX_ATTEMPTS, clock.now, None)
     assert row.last_error == "x" * 500
     clock.advance(timedelta(days=1))
-    assert notice not in [n.id for n in await outbox.due_notices(st.uow())]
+    assert notice not in await _due(st)
     assert await outbox.mark_retry(st.uow(), 999_999, "gone", timedelta(seconds=1)) is False
 
 
@@ -119,9 +128,9 @@ async def test_postpone_counts_no_attempt(store: Store) -> None:
     row = (await outbox_rows(st, kind="ticket.received"))[-1]
     assert (row.due_at, row.attempts, row.last_error) == (until, 0, None)
     clock.advance(timedelta(seconds=6))
-    assert notice not in [n.id for n in await outbox.due_notices(st.uow())]
+    assert notice not in await _due(st)
     clock.advance(timedelta(seconds=1))
-    assert notice in [n.id for n in await outbox.due_notices(st.uow())]
+    assert notice in await _due(st)
 
 
 async def test_mark_unreachable_stops_every_pending_notice_of_that_person(store: Store) -> None:
@@ -147,9 +156,9 @@ async def test_mark_unreachable_stops_every_pending_notice_of_that_person(store:
     for other in others:
         assert rows[other].failed_at is None
     assert (await person_row(st, w.requester)).unreachable_since == clock.now
-    due = await outbox.due_notices(st.uow())
-    assert w.requester not in {n.recipient_id for n in due}
-    assert {n.id for n in due} == set(others)
+    sent = await send_due(st)
+    assert w.requester not in {n.recipient_id for n in sent}
+    assert {n.id for n in sent} == set(others)
 
     # a second refusal keeps the first moment; nothing is left to give up
     clock.advance(timedelta(minutes=1))

@@ -8,13 +8,14 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import select
 
-from store.directory import people
+from store.directory import profiles, staff
 from store.domain import person_changes
+from store.domain.scope import roles_covering
 from store.errors import InvalidInput, NotFound, NotPermitted
 from store.lifecycle import Role
-from store.models import Person, RoleGrant
+from store.models import Building, Person, RoleGrant
 from store.uow import Store
-from tests.factories import make_categories, make_person, make_places, next_telegram_id
+from tests.factories import make_person, make_places, next_telegram_id
 
 
 async def _count(store: Store, model: type[Person] | type[RoleGrant]) -> int:
@@ -26,14 +27,14 @@ async def _count(store: Store, model: type[Person] | type[RoleGrant]) -> int:
 
 async def test_ensure_person_creates_then_refreshes_the_name(store: Store) -> None:
     tid = next_telegram_id()
-    first = await people.ensure_person(store.uow(), tid, "  Li Lei ", "zh-hans")
+    first = await profiles.ensure_person(store.uow(), tid, "  Li Lei ", "zh-hans")
     assert (first.name, first.language, first.roles) == (
         "Li Lei",
         "zh-hans",
         frozenset({Role.REQUESTER}),
     )
-    await people.set_language(store.uow(), first.id, "en")
-    again = await people.ensure_person(store.uow(), tid, "Li Lei (new)", "zh-hans")
+    await profiles.set_language(store.uow(), first.id, "en")
+    again = await profiles.ensure_person(store.uow(), tid, "Li Lei (new)", "zh-hans")
     # Same person; the name follows Telegram, but the language the user chose stays.
     assert (again.id, again.name, again.language) == (first.id, "Li Lei (new)", "en")
     assert await _count(store, Person) == 1
@@ -42,7 +43,7 @@ async def test_ensure_person_creates_then_refreshes_the_name(store: Store) -> No
 async def test_two_first_updates_at_once_make_one_person(store: Store) -> None:
     tid = next_telegram_id()
     views = await asyncio.gather(
-        *(people.ensure_person(store.uow(), tid, f"Racer {n}", None) for n in range(4))
+        *(profiles.ensure_person(store.uow(), tid, f"Racer {n}", None) for n in range(4))
     )
     assert len({v.id for v in views}) == 1
     assert await _count(store, Person) == 1
@@ -50,15 +51,15 @@ async def test_two_first_updates_at_once_make_one_person(store: Store) -> None:
 
 async def test_phone_and_language_are_checked(store: Store) -> None:
     person = await make_person(store)
-    updated = await people.set_phone(store.uow(), person.id, " +86 138-0000-0000 ")
+    updated = await profiles.set_phone(store.uow(), person.id, " +86 138-0000-0000 ")
     assert updated.phone == "+86 138-0000-0000"
     with pytest.raises(InvalidInput):
-        await people.set_phone(store.uow(), person.id, "call me maybe")
-    assert (await people.set_phone(store.uow(), person.id, "")).phone is None
+        await profiles.set_phone(store.uow(), person.id, "call me maybe")
+    assert (await profiles.set_phone(store.uow(), person.id, "")).phone is None
     with pytest.raises(InvalidInput):
-        await people.set_language(store.uow(), person.id, "")
+        await profiles.set_language(store.uow(), person.id, "")
     with pytest.raises(NotFound):
-        await people.get_person_view(store.uow(), 424242)
+        await profiles.get_person_view(store.uow(), 424242)
 
 
 async def test_add_staff_is_idempotent_and_list_shows_scopes(store: Store) -> None:
@@ -66,18 +67,18 @@ async def test_add_staff_is_idempotent_and_list_shows_scopes(store: Store) -> No
     e1, e2 = made.building("E1公寓"), made.building("E2公寓")
     tid = next_telegram_id()
     for _ in range(2):
-        staff = await people.add_staff(
+        wang = await staff.add_staff(
             store.uow(), tid, Role.TECHNICIAN, name="Wang", building_ids=[e1.id, e2.id]
         )
-    assert [g.buildings for g in staff.grants] == [("東校區/E1公寓",), ("東校區/E2公寓",)]
+    assert [g.buildings for g in wang.grants] == [("東校區/E1公寓",), ("東校區/E2公寓",)]
     assert await _count(store, RoleGrant) == 2
     west = made.building("W1公寓")
-    await people.add_staff(store.uow(), tid, Role.SUPERVISOR, campus_id=west.campus_id)
-    await people.add_staff(store.uow(), tid, Role.SUPERVISOR, campus_id=west.campus_id)
-    await people.add_staff(store.uow(), next_telegram_id(), Role.ADMIN, name="Boss")
-    await people.add_staff(store.uow(), next_telegram_id(), Role.ADMIN, name="Boss 2")
+    await staff.add_staff(store.uow(), tid, Role.SUPERVISOR, campus_id=west.campus_id)
+    await staff.add_staff(store.uow(), tid, Role.SUPERVISOR, campus_id=west.campus_id)
+    await staff.add_staff(store.uow(), next_telegram_id(), Role.ADMIN, name="Boss")
+    await staff.add_staff(store.uow(), next_telegram_id(), Role.ADMIN, name="Boss 2")
 
-    listed = await people.list_staff(store.uow())
+    listed = await staff.list_staff(store.uow())
     assert [s.person.name for s in listed] == ["Boss", "Boss 2", "Wang"]
     wang = listed[2]
     assert wang.person.roles == frozenset({Role.REQUESTER, Role.TECHNICIAN, Role.SUPERVISOR})
@@ -90,45 +91,43 @@ async def test_add_staff_is_idempotent_and_list_shows_scopes(store: Store) -> No
 
 async def test_add_staff_refuses_requester_and_unknown_buildings(store: Store) -> None:
     with pytest.raises(InvalidInput):
-        await people.add_staff(store.uow(), next_telegram_id(), Role.REQUESTER)
+        await staff.add_staff(store.uow(), next_telegram_id(), Role.REQUESTER)
     with pytest.raises(NotFound):
-        await people.add_staff(store.uow(), next_telegram_id(), Role.TECHNICIAN, building_ids=[9])
+        await staff.add_staff(store.uow(), next_telegram_id(), Role.TECHNICIAN, building_ids=[9])
     assert await _count(store, RoleGrant) == 0
 
 
 async def test_only_technicians_go_on_duty(store: Store) -> None:
     student = await make_person(store)
     with pytest.raises(NotPermitted):
-        await people.set_duty(store.uow(), student.id, True)
+        await staff.set_duty(store.uow(), student.id, True)
     tech = await make_person(store, Role.TECHNICIAN)
-    assert await people.set_duty(store.uow(), tech.id) is True  # toggle from off
-    assert await people.set_duty(store.uow(), tech.id) is False
-    assert await people.set_duty(store.uow(), tech.id, True) is True
-    assert await people.set_duty(store.uow(), tech.id, True) is True
-    assert await people.remove_role(store.uow(), tech.id, Role.TECHNICIAN) == 1
-    after = await people.get_person_view(store.uow(), tech.id)
+    assert await staff.set_duty(store.uow(), tech.id) is True  # toggle from off
+    assert await staff.set_duty(store.uow(), tech.id) is False
+    assert await staff.set_duty(store.uow(), tech.id, True) is True
+    assert await staff.set_duty(store.uow(), tech.id, True) is True
+    assert await staff.remove_role(store.uow(), tech.id, Role.TECHNICIAN) == 1
+    after = await profiles.get_person_view(store.uow(), tech.id)
     assert (after.on_duty, after.roles) == (False, frozenset({Role.REQUESTER}))
 
 
-async def test_skills_must_be_known_categories(store: Store) -> None:
-    await make_categories(store)
-    tech = await make_person(store, Role.TECHNICIAN)
-    assert await people.set_skills(store.uow(), tech.id, ["water", "hvac", "water"]) == (
-        "water",
-        "hvac",
-    )
-    with pytest.raises(InvalidInput):
-        await people.set_skills(store.uow(), tech.id, ["plumbing"])
-    assert (await people.get_person_view(store.uow(), tech.id)).skills == ("water", "hvac")
+async def test_a_technicians_skills_are_in_their_view(store: Store) -> None:
+    tech = await make_person(store, Role.TECHNICIAN, skills=["water", "hvac"])
+    assert tech.skills == ("water", "hvac")
+    assert (await profiles.get_person_view(store.uow(), tech.id)).skills == ("water", "hvac")
+    assert (await make_person(store, Role.TECHNICIAN)).skills == ()  # none listed: every kind
 
 
-async def test_buildings_covered_follows_the_grant_scope(store: Store) -> None:
+async def test_a_campus_grant_covers_the_buildings_of_that_campus(store: Store) -> None:
     made = await make_places(store)
     east = made.building("E1公寓").campus_id
     sup = await make_person(store, Role.SUPERVISOR, campus_id=east)
-    covered = await people.buildings_covered(store.uow(), sup.id, Role.SUPERVISOR)
-    assert sorted(covered) == sorted(b.id for b in made.buildings if b.campus == "東校區")
-    assert await people.buildings_covered(store.uow(), sup.id, Role.TECHNICIAN) == []
+    async with store.uow() as uow:
+        for place in made.buildings:
+            building = await uow.session.get(Building, place.id)
+            assert building is not None
+            covering = await roles_covering(uow, sup.id, building)
+            assert covering == ({Role.SUPERVISOR} if place.campus == "東校區" else set())
 
 
 async def test_a_change_to_one_person_keeps_everyone_elses_view_good(store: Store) -> None:
@@ -136,18 +135,18 @@ async def test_a_change_to_one_person_keeps_everyone_elses_view_good(store: Stor
     # first message, a rename or a new role of someone else must not send every other
     # user back to the database; a change to them, or a write that does not say whom it
     # touched, must.
-    ann = await people.ensure_person(store.uow(), next_telegram_id(), "Ann", "en")
-    bob = await people.ensure_person(store.uow(), next_telegram_id(), "Bob", "en")
+    ann = await profiles.ensure_person(store.uow(), next_telegram_id(), "Ann", "en")
+    bob = await profiles.ensure_person(store.uow(), next_telegram_id(), "Bob", "en")
     tick = person_changes.clock()
-    await people.ensure_person(store.uow(), next_telegram_id(), "Cat", "en")  # a newcomer
-    await people.ensure_person(store.uow(), ann.telegram_id, "Ann Lee", "en")  # renamed
+    await profiles.ensure_person(store.uow(), next_telegram_id(), "Cat", "en")  # a newcomer
+    await profiles.ensure_person(store.uow(), ann.telegram_id, "Ann Lee", "en")  # renamed
     assert person_changes.changed_since(ann.id, tick)
     assert not person_changes.changed_since(bob.id, tick)
     tick = person_changes.clock()
-    await people.add_staff(store.uow(), bob.telegram_id, Role.TECHNICIAN, campus_id=None)
+    await staff.add_staff(store.uow(), bob.telegram_id, Role.TECHNICIAN, campus_id=None)
     assert person_changes.changed_since(bob.id, tick)  # a new grant: new roles
     assert not person_changes.changed_since(ann.id, tick)
     tick = person_changes.clock()
-    await people.remove_role(store.uow(), bob.id, Role.TECHNICIAN)  # one set-based DELETE
+    await staff.remove_role(store.uow(), bob.id, Role.TECHNICIAN)  # one set-based DELETE
     assert person_changes.changed_since(ann.id, tick)
     assert person_changes.changed_since(bob.id, tick)

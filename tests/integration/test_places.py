@@ -9,8 +9,9 @@ import pytest
 from sqlalchemy import event
 
 from store.db import create_engine
-from store.directory import places
-from store.directory.places import import_locations, parse_locations_csv
+from store.directory import categories, places
+from store.directory.location_csv import parse_locations_csv
+from store.directory.places import import_locations
 from store.errors import AmbiguousName, LocationImportError, NotFound
 from store.policy import Policy
 from store.uow import Store
@@ -209,24 +210,24 @@ async def test_a_building_is_also_named_by_its_rooms_code_prefix(store: Store) -
 
 
 async def test_sync_categories_orders_updates_and_retires(store: Store) -> None:
-    created = await places.sync_categories(store.uow(), Policy())
+    created = await categories.sync_categories(store.uow(), Policy())
     expected = ["water", "electrical", "hvac", "furniture", "doors_locks", "network", "other"]
     assert [c.key for c in created] == expected
-    assert await places.sync_categories(store.uow(), Policy()) == created  # idempotent
+    assert await categories.sync_categories(store.uow(), Policy()) == created  # idempotent
 
     trimmed = dict(Policy().categories)
     del trimmed["network"]
     water = dataclasses.replace(trimmed["water"], accept=trimmed["water"].accept * 2)
     trimmed["water"] = water
-    await places.sync_categories(store.uow(), Policy(categories=trimmed))
-    active = await places.list_categories(store.uow())
+    await categories.sync_categories(store.uow(), Policy(categories=trimmed))
+    active = await categories.list_categories(store.uow())
     assert "network" not in [c.key for c in active]
-    assert await places.category_by_key(store.uow(), "network") is None
-    by_key = await places.category_by_key(store.uow(), "water")
+    assert await categories.category_by_key(store.uow(), "network") is None
+    by_key = await categories.category_by_key(store.uow(), "water")
     assert by_key is not None and by_key.accept_minutes == 60
 
-    await places.sync_categories(store.uow(), Policy())  # configured again: active again
-    network = await places.category_by_key(store.uow(), "network")
+    await categories.sync_categories(store.uow(), Policy())  # configured again: active again
+    network = await categories.category_by_key(store.uow(), "network")
     assert network is not None and network.id == created[5].id
 
 
@@ -236,24 +237,24 @@ async def test_the_categories_are_kept_in_memory_and_another_instances_change_sh
     # Every report shows the categories; they change only when an instance starts with
     # other settings. This process keeps them; another instance's change shows once the
     # kept copy is older than CATEGORIES_FRESH_SECONDS.
-    await places.sync_categories(store.uow(), Policy())
+    await categories.sync_categories(store.uow(), Policy())
     statements: list[str] = []
     event.listen(
         store.engine.sync_engine,
         "before_cursor_execute",
         lambda _c, _cur, sql, *_: statements.append(sql),
     )
-    assert "network" in [c.key for c in await places.list_categories(store.uow())]
+    assert "network" in [c.key for c in await categories.list_categories(store.uow())]
     assert statements == []  # kept since the sync, nothing read
     trimmed = dict(Policy().categories)
     del trimmed["network"]
     other = Store(create_engine(db_url))  # another instance on the same database
     try:
-        await places.sync_categories(other.uow(), Policy(categories=trimmed))
-        assert "network" not in [c.key for c in await places.list_categories(other.uow())]
+        await categories.sync_categories(other.uow(), Policy(categories=trimmed))
+        assert "network" not in [c.key for c in await categories.list_categories(other.uow())]
     finally:
         await other.dispose()
-    assert "network" in [c.key for c in await places.list_categories(store.uow())]
-    monkeypatch.setattr(places, "CATEGORIES_FRESH_SECONDS", 0.0)  # the copy has aged
-    assert "network" not in [c.key for c in await places.list_categories(store.uow())]
+    assert "network" in [c.key for c in await categories.list_categories(store.uow())]
+    monkeypatch.setattr(categories, "CATEGORIES_FRESH_SECONDS", 0.0)  # the copy has aged
+    assert "network" not in [c.key for c in await categories.list_categories(store.uow())]
     assert len(statements) == 1

@@ -27,7 +27,8 @@ from store.db import create_engine
 from store.models import Ticket
 from store.repair import dispatch, queries, requester, stale, work
 from store.repair.queries import QueueFilter
-from store.reporting import digest, stats, summaries
+from store.reporting import digest, figures, summaries
+from store.reporting.periods import parse_period
 from store.uow import Store
 from tests.integration.ticket_world import Env, file_ticket, make_env
 
@@ -95,7 +96,7 @@ async def env(sqlite_url: str) -> Any:
 
 def screens(e: Env) -> dict[str, Callable[[], Awaitable[Any]]]:
     st, w = e.store, e.world
-    start, end = stats.parse_period(None, e.clock.now)
+    start, end = parse_period(None, e.clock.now)
     zone = ZoneInfo("Asia/Shanghai")
     yesterday = e.clock.now.astimezone(zone).date() - timedelta(days=1)
     calls: dict[str, Callable[[], Awaitable[Any]]] = {
@@ -104,13 +105,13 @@ def screens(e: Env) -> dict[str, Callable[[], Awaitable[Any]]]:
         "my tickets, newer": lambda: queries.my_tickets(st.uow(), w.requester, after=1),
         "technician jobs": lambda: queries.technician_jobs(st.uow(), w.tom),
         "stale list": lambda: stale.stale_tickets(st.uow(), w.dana),
-        "/stats office": lambda: stats.office_stats(
+        "/stats office": lambda: figures.office_stats(
             st.uow(), start=start, end=end, viewer_id=w.sam
         ),
-        "/stats technicians": lambda: stats.technician_stats(
+        "/stats technicians": lambda: figures.technician_stats(
             st.uow(), start=start, end=end, viewer_id=w.sam
         ),
-        "/stats": lambda: stats.period_stats(st.uow(), start=start, end=end, viewer_id=w.sam),
+        "/stats": lambda: figures.period_stats(st.uow(), start=start, end=end, viewer_id=w.sam),
         "digest": lambda: digest.digest_figures(
             st.uow(), viewer_id=w.sam, day=yesterday, zone=zone
         ),
@@ -122,15 +123,16 @@ def screens(e: Env) -> dict[str, Callable[[], Awaitable[Any]]]:
         while (await summaries.summarize_batch(st.uow())).last_id is not None:
             batches += 1
         assert batches == 2 and await summaries.pending(st.uow()) == 0
-        await stats.period_stats(st.uow(), start=start, end=end, viewer_id=w.sam)
+        await figures.period_stats(st.uow(), start=start, end=end, viewer_id=w.sam)
         return await digest.digest_figures(st.uow(), viewer_id=w.sam, day=yesterday, zone=zone)
+
+    def queue(flt: QueueFilter) -> Callable[[], Awaitable[Any]]:
+        return lambda: queries.dispatcher_queue(st.uow(), w.dana, flt)
 
     calls["rolled up, then /stats and digest"] = rolled_up
     for flt in QueueFilter:
         if flt is not QueueFilter.STALE:
-            calls[f"queue {flt.value}"] = lambda flt=flt: queries.dispatcher_queue(  # type: ignore[misc]
-                st.uow(), w.dana, flt
-            )
+            calls[f"queue {flt.value}"] = queue(flt)
     return calls
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from store.directory.people import ensure_person, person_by_telegram_id
+from store.directory.profiles import ensure_person, person_by_telegram_id
 from store.lifecycle import Status
 from store.models import Person, Ticket
 from store.repair import dispatch, queries

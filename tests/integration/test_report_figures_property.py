@@ -24,7 +24,7 @@ from sqlalchemy import delete, insert
 from store.domain.ticket_views import HELD_STATUSES
 from store.lifecycle import OPEN_STATUSES, Role, Status
 from store.models import DaySummary, FollowUp, Ticket
-from store.reporting import digest, stats, summaries
+from store.reporting import digest, figures, summaries
 from store.uow import Store
 from tests.factories import make_categories, make_person, make_places
 
@@ -156,8 +156,8 @@ def reference_office(rows: list[dict[str, Any]], start: datetime, end: datetime)
         "completed": len(done),
         "open_now": sum(r["status"] in OPEN_STATUSES for r in rows),
         "by_status": dict(Counter(str(r["status"]) for r in created_in)),
-        "median_accept": stats.median(accepts),
-        "median_resolution": stats.median([r["completed_at"] - r["created_at"] for r in done]),
+        "median_accept": figures.median(accepts),
+        "median_resolution": figures.median([r["completed_at"] - r["created_at"] for r in done]),
         "rated": len(ratings),
         "average_rating": sum(ratings) / len(ratings) if ratings else None,
     }
@@ -196,8 +196,8 @@ def reference_technicians(
             v[0],
             v[1],
             v[2],
-            stats.median(accepts.get(k, [])),
-            stats.median(repairs.get(k, [])),
+            figures.median(accepts.get(k, [])),
+            figures.median(repairs.get(k, [])),
         )
         for k, v in out.items()
     }
@@ -246,7 +246,7 @@ def reference_digest(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "p90": _p90([r["completed_at"] - r["created_at"] for r in day_done]),
         "series_medians": [
             None
-            if (m := stats.median(repairs.get(DAY - timedelta(days=o), []))) is None
+            if (m := figures.median(repairs.get(DAY - timedelta(days=o), []))) is None
             else m.total_seconds() / 60
             for o in range(digest.SERIES_DAYS - 1, -1, -1)
         ],
@@ -308,7 +308,7 @@ async def test_figures_equal_a_direct_count_over_random_histories(store: Store) 
         mine = [r for r in rows if r["room_id"] == w.rooms[0]]  # the supervisor's building
         start, end = PERIOD
 
-        office = await stats.office_stats(
+        office = await figures.office_stats(
             w.store.uow(), start=start, end=end, viewer_id=w.supervisor
         )
         expected = reference_office(mine, start, end)
@@ -319,7 +319,7 @@ async def test_figures_equal_a_direct_count_over_random_histories(store: Store) 
             if t["followup"] is False and r["room_id"] == w.rooms[0]
         )
 
-        techs = await stats.technician_stats(
+        techs = await figures.technician_stats(
             w.store.uow(), start=start, end=end, viewer_id=w.supervisor
         )
         assert {
@@ -333,7 +333,7 @@ async def test_figures_equal_a_direct_count_over_random_histories(store: Store) 
             for t in techs
         } == reference_technicians(mine, start, end)
 
-        assert await stats.period_stats(
+        assert await figures.period_stats(
             w.store.uow(), start=start, end=end, viewer_id=w.supervisor
         ) == (office, techs)
 
@@ -349,7 +349,7 @@ async def test_figures_equal_a_direct_count_over_random_histories(store: Store) 
         assert d.low_ratings == ref["low"]
         assert [(p.day, p.received, p.completed) for p in d.series] == ref["series"]
         day_start, day_end = digest.local_day_bounds(DAY, ZONE)
-        assert d.office == await stats.office_stats(
+        assert d.office == await figures.office_stats(
             w.store.uow(), start=day_start, end=day_end, viewer_id=w.supervisor
         )
 

@@ -22,7 +22,7 @@ from store.errors import ReasonRequired
 from store.lifecycle import Role, Status
 from store.repair import dispatch, requester, sla, work
 from store.repair.sla import BatchStep
-from store.reporting import stats
+from store.reporting.figures import office_stats
 from store.uow import Store
 from tests.integration.scheduled import run_check
 from tests.integration.ticket_world import (
@@ -36,6 +36,7 @@ from tests.integration.ticket_world import (
     make_env,
     notices,
     outbox_rows,
+    send_due,
     set_building_supervisor,
     snapshot,
     ticket_row,
@@ -47,14 +48,6 @@ SCHEDULED = ("job.promise_reminder", "job.promise_due")
 async def tick(st: Store) -> dict[str, list[str]]:
     """One scheduler SLA tick; only what it did (empty: nothing)."""
     return {key: done for key, done in (await sla_tick(st)).items() if done}
-
-
-async def drain(st: Store) -> list[Notice]:
-    """What the outbox sender would send now; marked sent as the sender does."""
-    due = await outbox.due_notices(st.uow(), limit=1000)
-    for notice in due:
-        await outbox.mark_sent(st.uow(), notice.id, None)
-    return due
 
 
 def sent(due: list[Notice]) -> list[tuple[str, int]]:
@@ -87,13 +80,13 @@ async def test_after_downtime_reminders_and_the_missed_promise_fire_once(store: 
     t, number = await in_progress(env)
     promised = T0 + timedelta(days=2)
     await work.defer(st.uow(), t, w.tom, promised, "a new valve is on order")
-    await drain(st)  # what was due at once went out
+    await send_due(st)  # what was due at once went out
     clock.advance(timedelta(hours=23))  # the reminder is due 24 h before: not yet
-    assert await drain(st) == []
+    assert await send_due(st) == []
 
     # The bot was down for three days: past the reminder time and the promised date.
     clock.advance(timedelta(days=3))
-    caught_up = await drain(st)
+    caught_up = await send_due(st)
     assert [(n.kind, n.recipient_id) for n in caught_up] == [
         ("job.promise_reminder", w.tom),
         ("job.promise_due", w.tom),
@@ -102,7 +95,7 @@ async def test_after_downtime_reminders_and_the_missed_promise_fire_once(store: 
         assert notice.payload["promised_at"] == promised.isoformat()
         assert notice.payload["reason"] == "a new valve is on order"
         assert notice.payload["number"] == number
-    assert await outbox.due_notices(st.uow()) == []  # sent means never again
+    assert await outbox.next_per_chat(st.uow(), limit=100) == []  # sent: never again
 
     assert await run_check(st, sla.escalate_missed_promises_batch) == [number]
     assert await run_check(st, sla.escalate_missed_promises_batch) == []
@@ -113,7 +106,7 @@ async def test_after_downtime_reminders_and_the_missed_promise_fire_once(store: 
         sue,
         "a new valve is on order",
     )
-    told = await drain(st)
+    told = await send_due(st)
     assert sent(told) == [("followup.new", sue), ("ticket.promise_missed", w.requester)]
     by_kind = {n.kind: n.payload for n in told}
     assert by_kind["ticket.promise_missed"]["promised_at"] == promised.isoformat()
@@ -124,7 +117,7 @@ async def test_after_downtime_reminders_and_the_missed_promise_fire_once(store: 
 
     clock.advance(timedelta(days=1))  # a restart a day later: still nothing twice
     assert await tick(st) == {}
-    assert await drain(st) == []
+    assert await send_due(st) == []
 
 
 async def test_the_reminder_lead_time_is_configurable(store: Store) -> None:
@@ -136,11 +129,11 @@ async def test_the_reminder_lead_time_is_configurable(store: Store) -> None:
     await dispatch.accept(st.uow(), near, w.tom)
     await work.start(st.uow(), near, w.tom)
     await work.defer(st.uow(), near, w.tom, T0 + timedelta(hours=1), "glue must dry")
-    await drain(st)
+    await send_due(st)
     clock.now = T0 + timedelta(hours=21, minutes=59)
-    assert [(n.kind, n.ticket_id) for n in await drain(st)] == [("job.promise_due", near)]
+    assert [(n.kind, n.ticket_id) for n in await send_due(st)] == [("job.promise_due", near)]
     clock.advance(timedelta(minutes=1))  # 2 h before the far promise
-    assert [(n.kind, n.ticket_id) for n in await drain(st)] == [("job.promise_reminder", far)]
+    assert [(n.kind, n.ticket_id) for n in await send_due(st)] == [("job.promise_reminder", far)]
     # the near promise was under 2 h away: no reminder ahead of it, only the one at the time
     rows = await outbox_rows(st, ticket_id=near)
     assert [r.kind for r in rows if r.kind in SCHEDULED] == ["job.promise_due"]
@@ -188,7 +181,7 @@ async def test_a_new_date_needs_a_reason_and_replaces_the_reminders(store: Store
             assert (row.failed_at, row.sent_at) == (clock.now, None)  # withdrawn
 
     clock.now = first + timedelta(hours=1)  # the old date passes: none of its reminders
-    assert [n.kind for n in await drain(st) if n.kind in SCHEDULED] == []
+    assert [n.kind for n in await send_due(st) if n.kind in SCHEDULED] == []
     assert await run_check(st, sla.escalate_missed_promises_batch) == []  # the new date stands
     assert (await ticket_row(st, t)).promise_missed_at is None
 
@@ -225,7 +218,7 @@ async def test_completing_withdraws_pending_reminders(store: Store) -> None:
     t, _ = await in_progress(env)
     promised = T0 + timedelta(days=3)
     await work.defer(st.uow(), t, w.tom, promised, "parts on order")
-    await drain(st)
+    await send_due(st)
     clock.advance(timedelta(hours=2))
     await work.resume(st.uow(), t, w.tom)
     await work.complete(st.uow(), t, w.tom)
@@ -233,7 +226,7 @@ async def test_completing_withdraws_pending_reminders(store: Store) -> None:
         if row.kind in SCHEDULED:
             assert (row.failed_at, row.sent_at) == (clock.now, None)
     clock.now = promised + timedelta(days=1)
-    assert [n.kind for n in await drain(st) if n.kind in SCHEDULED] == []
+    assert [n.kind for n in await send_due(st) if n.kind in SCHEDULED] == []
     assert await run_check(st, sla.escalate_missed_promises_batch) == []
 
 
@@ -343,7 +336,7 @@ async def test_auto_close_leaves_no_rating_and_no_mark_on_the_average(store: Sto
     row = await ticket_row(st, silent)
     assert (row.status, row.rating, row.closed_at) == (Status.CLOSED, None, clock.now)
     assert row.completed_at == completed_at
-    figures = await stats.office_stats(
+    figures = await office_stats(
         st.uow(), start=T0, end=clock.now + timedelta(minutes=1), viewer_id=w.sam
     )
     assert (figures.completed, figures.rated, figures.average_rating) == (2, 1, 3.0)

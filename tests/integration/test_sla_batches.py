@@ -12,7 +12,7 @@ import pytest
 from sqlmodel import col, func, select
 
 from scheduler.ticks import run_batches, sla_tick
-from store.directory import people
+from store.directory import profiles
 from store.domain.notices import notify_audience as real_notify_audience
 from store.domain.offers import escalate as real_escalate
 from store.domain.scope import responsible_supervisors as real_supervisors
@@ -77,7 +77,7 @@ async def test_each_batch_is_committed_and_a_user_writes_between_batches(
         seen.append(await _flagged(env))
         # And a user's write gets through: had the tick kept its transaction (SQLite's
         # write lock) open across batches, this would wait and fail "database is locked".
-        await people.ensure_person(env.store.uow(), 990_000 + len(seen), "Walk-in", "en")
+        await profiles.ensure_person(env.store.uow(), 990_000 + len(seen), "Walk-in", "en")
 
     done = await run_batches(env.store, partial(sla.flag_overdue_batch, limit=2), between)
     assert done == [number for _, number in tickets]

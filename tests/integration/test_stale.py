@@ -4,18 +4,19 @@ the stale list, where a dispatcher closes or revives them a page at a time."""
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
+import pytest
 from sqlalchemy import update
 from sqlmodel import col
 
 from store.domain import ticket_views
 from store.domain.targets import STALE_AFTER
+from store.domain.tickets import TicketContext, load
 from store.lifecycle import Status
 from store.models import Ticket
 from store.repair import dispatch, queries, stale, work
 from store.repair.queries import QueueFilter
-from store.uow import Store
+from store.uow import Store, UnitOfWork
 from store.views import TicketView
 from tests.integration.ticket_world import Env, file_ticket, make_env, outbox_rows, set_on_duty
 
@@ -109,7 +110,9 @@ async def test_a_ticket_finished_meanwhile_is_left_alone_and_only_the_rest_close
     assert [(r.recipient_id, r.kind) for r in told] == [(w.requester, "ticket.closed_stale")]
 
 
-async def test_a_press_racing_a_move_skips_that_ticket(store: Store) -> None:
+async def test_a_press_racing_a_move_skips_that_ticket(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The ticket moves after the page's ids were read but before its own row is: its
     compare-and-set fails, its savepoint rolls back, the other tickets are closed."""
     env = await make_env(store)
@@ -119,11 +122,12 @@ async def test_a_press_racing_a_move_skips_that_ticket(store: Store) -> None:
     second = (await file_ticket(st, w)).ticket
     clock.advance(STALE_AFTER + timedelta(days=1))
 
-    real_load = stale.load
     moved: list[int] = []
 
-    async def load_after_a_move(uow: Any, ticket_id: int, actor: int) -> Any:
-        ctx = await real_load(uow, ticket_id, actor)
+    async def load_after_a_move(
+        uow: UnitOfWork, ticket_id: int, actor_id: int | None
+    ) -> TicketContext:
+        ctx = await load(uow, ticket_id, actor_id)
         if ticket_id == first.id and not moved:
             moved.append(ticket_id)
             # Someone else's write, as the compare-and-set sees it: the version this press
@@ -133,11 +137,8 @@ async def test_a_press_racing_a_move_skips_that_ticket(store: Store) -> None:
             )
         return ctx
 
-    stale.load = load_after_a_move  # type: ignore[assignment]
-    try:
-        page = await stale.close_stale(st.uow(), w.dana, after=0, upto=second.id)
-    finally:
-        stale.load = real_load  # type: ignore[assignment]
+    monkeypatch.setattr(stale, "load", load_after_a_move)
+    page = await stale.close_stale(st.uow(), w.dana, after=0, upto=second.id)
     assert page == stale.Bulk(done=1, skipped=1)
     assert (await _view(env, first.id)).status == Status.DISPATCHING
     assert (await _view(env, second.id)).status == Status.CANCELLED

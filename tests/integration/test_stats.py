@@ -33,14 +33,9 @@ from store.errors import InvalidInput, NotPermitted, OwnTicket
 from store.intake.report import report
 from store.lifecycle import Role, Status
 from store.repair import dispatch, requester, sla, work
-from store.reporting import stats
-from store.reporting.stats import (
-    OfficeStats,
-    TechnicianStats,
-    export_rows,
-    office_stats,
-    technician_stats,
-)
+from store.reporting import figures
+from store.reporting.export import export_rows
+from store.reporting.figures import OfficeStats, TechnicianStats, office_stats, technician_stats
 from store.uow import Store
 from tests.factories import Clock, make_categories, make_person, make_places
 from tests.integration.scheduled import run_check
@@ -211,11 +206,11 @@ async def test_open_follow_ups_are_counted_to_a_cap_and_shown_as_more(
 ) -> None:
     # A pile of follow-ups is counted only up to the cap: /stats says "1+" here, as the
     # board does, instead of walking every open follow-up of years.
-    monkeypatch.setattr(stats, "FOLLOWUP_CAP", 1)
+    monkeypatch.setattr(figures, "FOLLOWUP_CAP", 1)
     capped = await office_stats(world.store.uow(), viewer_id=world.ada, **PERIOD)
-    assert capped.open_followups == 2 and stats.capped(capped.open_followups) == "1+"
+    assert capped.open_followups == 2 and figures.capped(capped.open_followups) == "1+"
     e2 = await office_stats(world.store.uow(), viewer_id=world.sup_e2, **PERIOD)
-    assert stats.capped(e2.open_followups) == "1"
+    assert figures.capped(e2.open_followups) == "1"
 
 
 async def test_period_limits_what_is_counted(world: Scenario) -> None:

@@ -17,10 +17,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select, update
+from sqlmodel import col
 
 from store.domain.tickets import load, write
 from store.models import DaySummary, Ticket
-from store.reporting import digest, stats, summaries
+from store.reporting import digest, summaries
+from store.reporting.figures import office_stats, period_stats
+from store.reporting.periods import as_utc
 from store.uow import Store
 from tests.integration.test_stats import END, T0, Scenario, build
 
@@ -42,7 +45,7 @@ async def figures(w: Scenario) -> list[Any]:
     out: list[Any] = []
     for viewer in (w.sup_e1, w.sup_e2, w.dana, w.ada):
         for period in (WIDE, {"start": T0, "end": END}):
-            out.append(await stats.period_stats(w.store.uow(), viewer_id=viewer, **period))
+            out.append(await period_stats(w.store.uow(), viewer_id=viewer, **period))
         out.append(
             await digest.digest_figures(
                 w.store.uow(),
@@ -88,18 +91,18 @@ async def test_a_summarized_ticket_is_read_from_its_summary_except_on_a_partial_
 ) -> None:
     w = await build(store)
     await roll_up(store)
-    wide = await stats.office_stats(store.uow(), viewer_id=w.sup_e1, **WIDE)
-    edge = await stats.office_stats(store.uow(), viewer_id=w.sup_e1, start=T0, end=END)
+    wide = await office_stats(store.uow(), viewer_id=w.sup_e1, **WIDE)
+    edge = await office_stats(store.uow(), viewer_id=w.sup_e1, start=T0, end=END)
     # Behind the reports' back (no service can do this), t1's five stars become one.
     async with store.engine.begin() as conn:
         await conn.execute(
-            update(Ticket).where(Ticket.id == w.tickets["t1"]).values(rating=1)  # type: ignore[arg-type]
+            update(Ticket).where(col(Ticket.id) == w.tickets["t1"]).values(rating=1)
         )
     # Over whole days the summary answers: the row is not read.
-    assert await stats.office_stats(store.uow(), viewer_id=w.sup_e1, **WIDE) == wide
+    assert await office_stats(store.uow(), viewer_id=w.sup_e1, **WIDE) == wide
     # T0 is mid-afternoon on the campus, so the scenario's own period starts on a partial
     # day, which is read from the rows: there the change shows.
-    changed = await stats.office_stats(store.uow(), viewer_id=w.sup_e1, start=T0, end=END)
+    changed = await office_stats(store.uow(), viewer_id=w.sup_e1, start=T0, end=END)
     assert changed.low_ratings == edge.low_ratings + 1
     assert changed.average_rating is not None and edge.average_rating is not None
     assert changed.average_rating < edge.average_rating
@@ -114,15 +117,14 @@ async def test_two_roll_ups_at_once_count_each_ticket_once(store: Store) -> None
     async with store.engine.connect() as conn:
         rows = (
             await conn.execute(
-                select(Ticket.created_at, Ticket.accepted_at, Ticket.completed_at).where(
-                    Ticket.summarized  # type: ignore[arg-type]
-                )
+                select(
+                    col(Ticket.created_at), col(Ticket.accepted_at), col(Ticket.completed_at)
+                ).where(col(Ticket.summarized))
             )
         ).all()
     zone = digest_zone(w)
     expected = sum(
-        len({stats.as_utc(m).astimezone(zone).date() for m in row if m is not None})  # type: ignore[union-attr]
-        for row in rows
+        len({as_utc(m).astimezone(zone).date() for m in row if m is not None}) for row in rows
     )
     assert (await summary_rows(store))[1] == expected
     assert await figures(w) == before

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import delete, update
 from sqlmodel import col, select
 
-from store.directory.people import set_room
+from store.directory.profiles import set_room
 from store.errors import (
     InvalidInput,
     NoTermDates,

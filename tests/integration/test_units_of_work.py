@@ -9,7 +9,7 @@ import asyncio
 import pytest
 from sqlmodel import select
 
-from store.directory.people import ensure_person, person_by_telegram_id
+from store.directory.profiles import ensure_person, person_by_telegram_id
 from store.models import Person
 from store.uow import Store
 

@@ -28,7 +28,9 @@ from typing import Any
 from sqlalchemy import func, text, update
 from sqlmodel import col, select
 
-from store.directory.places import sync_categories
+from store.delivery import outbox
+from store.delivery.outbox import Notice
+from store.directory.categories import sync_categories
 from store.domain.filing import NewTicket, Urgency
 from store.intake.report import report
 from store.lifecycle import Role, Status
@@ -345,6 +347,17 @@ async def outbox_rows(
         found = list(rows.scalars())
         uow.session.expunge_all()
         return found
+
+
+async def send_due(store: Store) -> list[Notice]:
+    """Every notice the outbox sender would send now, in its order (each chat's next one per
+    round), marked sent as the sender marks them."""
+    sent: list[Notice] = []
+    while batch := await outbox.next_per_chat(store.uow(), limit=100):
+        for notice in batch:
+            await outbox.mark_sent(store.uow(), notice.id, None)
+        sent.extend(batch)
+    return sent
 
 
 async def last_outbox_id(store: Store) -> int:

@@ -6,6 +6,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -23,7 +24,7 @@ class Receiver:
     url: str = ""
     failures: int = 0
     secrets: list[str | None] = field(default_factory=list)
-    updates: list[dict[str, object]] = field(default_factory=list)
+    updates: list[dict[str, Any]] = field(default_factory=list)  # JSON as received
     got: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -69,7 +70,7 @@ async def test_delivery_with_secret_and_retry(
     await alice.send("first")
     await alice.send("second")
     await wait_updates(receiver, 2)
-    texts = [u["message"]["text"] for u in receiver.updates]  # type: ignore[index]
+    texts = [u["message"]["text"] for u in receiver.updates]
     assert texts == ["first", "second"]  # order kept across retries
     assert receiver.secrets == ["s3cr3t_-"] * 4
     info = await raw_api.ok("getWebhookInfo")

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from bot.callbacks import (
     MAX_BYTES,
     AssignTo,
+    Callback,
     CallbackTooLong,
     DeferPick,
     Menu,
@@ -32,8 +33,8 @@ from bot.callbacks import (
         SweepAct("fault", 1, 2, "门锁"),  # checklist keys from settings may be any script
     ],
 )
-def test_what_a_button_packs_comes_back(callback: object) -> None:
-    assert parse(callback.pack()) == callback  # type: ignore[attr-defined]
+def test_what_a_button_packs_comes_back(callback: Callback) -> None:
+    assert parse(callback.pack()) == callback
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.utils import get_column_letter
 
 from bot.export import _ILLEGAL, COLUMNS, ExportFiles, to_csv, to_xlsx
-from store.reporting.stats import ExportRow
+from store.reporting.export import ExportRow
 
 TAIPEI = ZoneInfo("Asia/Taipei")  # UTC+8, no DST: 01:00 UTC is 09:00 local
 

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from store.errors import InvalidInput
-from store.reporting.stats import parse_period
+from store.reporting.periods import parse_period
 
 NOW = datetime(2026, 3, 15, 10, 30, tzinfo=UTC)
 

@@ -1,37 +1,34 @@
-"""Performance figures for supervisors: per technician, per office, and the raw export.
+"""Performance figures for supervisors: per technician and per office, in a viewer's scope.
 
-Every figure is computed from the ticket rows as they are now. Medians are taken in
-Python from fetched timestamps, so SQLite and PostgreSQL give the same answer. Periods
-are half-open: `start <= t < end`.
+Every figure is computed from the ticket rows as they are now (and the day summaries
+made of them). Medians are taken in Python from fetched durations, so SQLite and
+PostgreSQL give the same answer. Periods are half-open: `start <= t < end`.
 """
 
 from __future__ import annotations
 
-import re
 from collections import Counter
-from collections.abc import Awaitable, Callable, Set
+from collections.abc import Set
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, and_, case, func, or_, type_coerce, union_all
+from sqlalchemy import ColumnElement, and_, case, func, or_, union_all
 from sqlalchemy import select as sa_select
-from sqlalchemy.orm import aliased
 from sqlmodel import col
 
 from store import roles
 from store.domain.scope import buildings_clause, grants_of
 from store.domain.ticket_views import HELD_STATUSES
-from store.errors import InvalidInput, NotPermitted
+from store.errors import NotPermitted
 from store.lifecycle import OPEN_STATUSES, Role, Status
-from store.models import Building, Campus, Category, FollowUp, Person, Room, Ticket
+from store.models import Building, Category, FollowUp, Person, Room, Ticket
 from store.reporting import summaries
-from store.reporting.tally import MICROSECOND, Tally, TechTally, accept_wait, median_of
+from store.reporting.periods import period_bounds
+from store.reporting.tally import MICROSECOND, Tally, TechTally, median_of
 from store.uow import UnitOfWork
 
 WITHIN = timedelta(hours=1)  # the office's headline promise: fixed within the hour
-DEFAULT_DAYS = 30
-MAX_DAYS = 366
 FOLLOWUP_CAP = 100  # open follow-ups are counted up to here, then shown as "100+"
 
 
@@ -70,60 +67,7 @@ class OfficeStats:
     by_status: dict[str, int]
 
 
-@dataclass(frozen=True)
-class ExportRow:
-    """One ticket as a spreadsheet row; datetimes are aware UTC, durations in minutes."""
-
-    number: str
-    status: str
-    campus: str
-    building: str
-    floor: str
-    room: str
-    room_code: str
-    category: str
-    urgency: str
-    created_at: datetime
-    dispatched_at: datetime | None
-    accepted_at: datetime | None
-    started_at: datetime | None
-    completed_at: datetime | None
-    closed_at: datetime | None
-    technician: str | None
-    promised_at: datetime | None
-    defer_reason: str | None
-    rework_count: int
-    urge_count: int
-    rating: int | None
-    rating_comment: str | None
-    accept_minutes: float | None
-    resolution_minutes: float | None
-
-
-# --- helpers ------------------------------------------------------------------------------
-
-
-def as_utc(value: datetime | None) -> datetime | None:
-    """Aware UTC, whatever the driver handed back."""
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.utcoffset() is None else value.astimezone(UTC)
-
-
-def raw(column: Any) -> Any:
-    """A timestamp column without SQLAlchemy's per-value result processing (on SQLite a
-    regex parse per value: most of a report's time over tens of thousands of rows); read
-    it back with `utc`. Labelled with the column's own name."""
-    return type_coerce(column, String).label(column.key)
-
-
-def utc(value: Any) -> datetime | None:
-    """A `raw` timestamp as aware UTC: SQLite's stored text, or the driver's datetime."""
-    if isinstance(value, str):
-        # SQLite's text is UTC without an offset; parsing it with one is 8x faster than
-        # replace(tzinfo=...) afterwards, which counts over tens of thousands of rows.
-        return datetime.fromisoformat(value + "+00:00")
-    return as_utc(value)
+# --- scope, shared clauses and helpers -----------------------------------------------------
 
 
 def late_clause(now: datetime) -> ColumnElement[bool]:
@@ -136,6 +80,7 @@ def late_clause(now: datetime) -> ColumnElement[bool]:
 
 
 def median(values: list[timedelta]) -> timedelta | None:
+    """The median duration (the mean of the middle two for an even count)."""
     if not values:
         return None
     ordered = sorted(values)
@@ -149,14 +94,6 @@ def _mean(values: list[int]) -> float | None:
 
 def _share(hits: int, total: int) -> float | None:
     return hits / total if total else None
-
-
-def _period(start: datetime, end: datetime) -> tuple[datetime, datetime]:
-    s, e = as_utc(start), as_utc(end)
-    assert s is not None and e is not None
-    if e <= s:
-        raise InvalidInput("period end must be after its start", start=s, end=e)
-    return s, e
 
 
 def may_see_figures(person_roles: Set[Role]) -> bool:
@@ -197,19 +134,6 @@ def any_ticket(uow: UnitOfWork, *conditions: ColumnElement[bool]) -> ColumnEleme
         return or_(*conditions)
     branches = [sa_select(col(Ticket.id)).where(c).correlate(None) for c in conditions]
     return col(Ticket.id).in_(union_all(*branches))
-
-
-def _touching(
-    uow: UnitOfWork, start: datetime, end: datetime, *extra: ColumnElement[bool]
-) -> ColumnElement[bool]:
-    """Tickets with any timestamp in the period, or still open: all a figure can use."""
-    return any_ticket(
-        uow,
-        and_(col(Ticket.created_at) >= start, col(Ticket.created_at) < end),
-        and_(col(Ticket.accepted_at) >= start, col(Ticket.accepted_at) < end),
-        and_(col(Ticket.completed_at) >= start, col(Ticket.completed_at) < end),
-        *extra,
-    )
 
 
 # --- office and technicians ---------------------------------------------------------------
@@ -271,7 +195,7 @@ async def office_stats(
     uow: UnitOfWork, *, start: datetime, end: datetime, viewer_id: int
 ) -> OfficeStats:
     """The office's figures for the period within the viewer's scope (open counts: now)."""
-    start, end = _period(start, end)
+    start, end = period_bounds(start, end)
     async with uow.reading():
         await summaries.snapshot(uow)
         scope = await scope_clause(uow, viewer_id)
@@ -286,7 +210,7 @@ async def period_stats(
 ) -> tuple[OfficeStats, list[TechnicianStats]]:
     """office_stats and technician_stats together, as /stats and the digest show them,
     from one read of the period instead of two."""
-    start, end = _period(start, end)
+    start, end = period_bounds(start, end)
     async with uow.reading():
         await summaries.snapshot(uow)
         scope = await scope_clause(uow, viewer_id)
@@ -405,187 +329,3 @@ async def open_followups(uow: UnitOfWork, scope: ColumnElement[bool]) -> int:
 def capped(count: int) -> str:
     """A count of open follow-ups as shown: "100+" past the cap."""
     return f"{FOLLOWUP_CAP}+" if count > FOLLOWUP_CAP else str(count)
-
-
-# --- export -------------------------------------------------------------------------------
-
-
-def _minutes(delta: timedelta | None) -> float | None:
-    return None if delta is None else delta.total_seconds() / 60
-
-
-EXPORT_BATCH = 1000  # rows fetched from the database, and handed on, at a time
-
-
-async def stream_export(
-    uow: UnitOfWork,
-    *,
-    start: datetime,
-    end: datetime,
-    viewer_id: int,
-    write: Callable[[list[ExportRow]], Awaitable[object]],
-    batch_size: int | None = None,
-) -> int:
-    """Every ticket filed in the period within the viewer's scope, oldest first, handed to
-    `write` in batches of at most `batch_size` rows (default EXPORT_BATCH); returns how
-    many there were.
-
-    One query read through a server-side cursor (aiosqlite's and asyncpg's both fetch
-    `batch_size` rows per round trip), so a year of a big office never sits in memory:
-    only the batch being written does. The unit only reads (on SQLite it never waits for
-    a writer), and `write` may take its time: the snapshot stays the query's."""
-    start, end = _period(start, end)
-    batch_size = batch_size or EXPORT_BATCH
-    technician = aliased(Person)
-    count = 0
-    async with uow.reading():
-        scope = await scope_clause(uow, viewer_id)
-        stmt: Any = (
-            sa_select(
-                col(Ticket.number),
-                col(Ticket.status),
-                col(Campus.name).label("campus"),
-                col(Building.name).label("building"),
-                col(Room.floor),
-                col(Room.name).label("room"),
-                col(Room.code),
-                col(Category.key),
-                col(Ticket.urgency),
-                raw(Ticket.created_at),
-                raw(Ticket.dispatched_at),
-                raw(Ticket.accepted_at),
-                raw(Ticket.started_at),
-                raw(Ticket.completed_at),
-                raw(Ticket.closed_at),
-                col(technician.name).label("technician"),
-                raw(Ticket.promised_at),
-                col(Ticket.defer_reason),
-                col(Ticket.rework_count),
-                col(Ticket.urge_count),
-                col(Ticket.rating),
-                col(Ticket.rating_comment),
-            )
-            .join(Room, col(Room.id) == Ticket.room_id)
-            .join(Building, col(Building.id) == Room.building_id)
-            .join(Campus, col(Campus.id) == Building.campus_id)
-            .join(Category, col(Category.id) == Ticket.category_id)
-            .outerjoin(technician, col(technician.id) == Ticket.assignee_id)
-            .where(
-                scope,
-                any_ticket(
-                    uow, and_(col(Ticket.created_at) >= start, col(Ticket.created_at) < end)
-                ),
-            )
-            .order_by(col(Ticket.created_at), col(Ticket.id))
-            .execution_options(yield_per=batch_size)
-        )
-        result = await uow.session.stream(stmt)
-        async for partition in result.partitions():
-            batch = [_export_row(row) for row in partition]
-            count += len(batch)
-            await write(batch)
-    return count
-
-
-async def export_rows(
-    uow: UnitOfWork, *, start: datetime, end: datetime, viewer_id: int
-) -> list[ExportRow]:
-    """The same rows as `stream_export`, as one list: for small periods and tests."""
-    rows: list[ExportRow] = []
-
-    async def collect(batch: list[ExportRow]) -> None:
-        rows.extend(batch)
-
-    await stream_export(uow, start=start, end=end, viewer_id=viewer_id, write=collect)
-    return rows
-
-
-def _export_row(row: Any) -> ExportRow:
-    created = utc(row.created_at)
-    assert created is not None
-    dispatched, accepted = utc(row.dispatched_at), utc(row.accepted_at)
-    completed = utc(row.completed_at)
-    return ExportRow(
-        number=row.number,
-        status=str(row.status),
-        campus=row.campus,
-        building=row.building,
-        floor=row.floor,
-        room=row.room,
-        room_code=row.code,
-        category=row.key,
-        urgency=row.urgency,
-        created_at=created,
-        dispatched_at=dispatched,
-        accepted_at=accepted,
-        started_at=utc(row.started_at),
-        completed_at=completed,
-        closed_at=utc(row.closed_at),
-        technician=row.technician,
-        promised_at=utc(row.promised_at),
-        defer_reason=row.defer_reason,
-        rework_count=row.rework_count,
-        urge_count=row.urge_count,
-        rating=row.rating,
-        rating_comment=row.rating_comment,
-        accept_minutes=_minutes(accept_wait(created, dispatched, accepted)),
-        resolution_minutes=_minutes(completed - created if completed else None),
-    )
-
-
-# --- periods ------------------------------------------------------------------------------
-
-PERIOD_HELP = "today, week, month, Nd (N = 1–366), YYYY-MM or YYYY-MM-DD..YYYY-MM-DD"
-_DAYS = re.compile(r"([0-9]{1,3})d")
-_MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
-_RANGE = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2})\s*\.\.\s*([0-9]{4}-[0-9]{2}-[0-9]{2})")
-
-
-def _midnight(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=UTC)
-
-
-def parse_period(text: str | None, now: datetime) -> tuple[datetime, datetime]:
-    """(start, end) in aware UTC for a period the user typed; default the last 30 days.
-
-    "today" starts at midnight in `now`'s own zone, so a caller passing campus-local
-    `now` gets the campus day; calendar months and dates are UTC.
-    """
-    if now.utcoffset() is None:
-        now = now.replace(tzinfo=UTC)
-    spec = (text or "").strip().lower()
-    try:
-        return _parse(spec, now)
-    except (ValueError, OverflowError) as exc:  # impossible dates such as 2026-02-30
-        raise InvalidInput(
-            f"not a valid period: {text!r}; use {PERIOD_HELP}", period=text
-        ) from exc
-
-
-def _parse(spec: str, now: datetime) -> tuple[datetime, datetime]:
-    end = now.astimezone(UTC)
-    if not spec:
-        return end - timedelta(days=DEFAULT_DAYS), end
-    if spec == "today":
-        local_midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-        return local_midnight.astimezone(UTC), end
-    if spec == "week":
-        return end - timedelta(days=7), end
-    if spec == "month":
-        return end - timedelta(days=30), end
-    if m := _DAYS.fullmatch(spec):
-        days = int(m.group(1))
-        if not 1 <= days <= MAX_DAYS:
-            raise ValueError(days)
-        return end - timedelta(days=days), end
-    if m := _MONTH.fullmatch(spec):
-        year, month = int(m.group(1)), int(m.group(2))
-        first = _midnight(date(year, month, 1))
-        following = date(year + month // 12, month % 12 + 1, 1)
-        return first, _midnight(following)
-    if m := _RANGE.fullmatch(spec):
-        first_day, last_day = (date.fromisoformat(g) for g in m.groups())
-        if last_day < first_day:
-            raise ValueError("range ends before it starts")
-        return _midnight(first_day), _midnight(last_day) + timedelta(days=1)
-    raise ValueError(spec)
