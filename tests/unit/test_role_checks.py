@@ -14,7 +14,7 @@ from store.errors import NotPermitted, TransitionNotAllowed
 from store.intake import booth, sweep
 from store.lifecycle import COMPLAIN_STATUSES, Action, Capacity, Role, Status
 from store.repair import dispatch, followups, requester, work
-from store.reporting import board, stats
+from store.reporting import board, figures
 
 R = Role
 # Who each check admits, as the flows admitted them before the checks moved to the store.
@@ -25,7 +25,7 @@ CHECKS: list[tuple[Callable[[Set[Role]], None], set[Role]]] = [
     (sweep.check_sweeper, {R.SUPERVISOR, R.INSPECTOR, R.ADMIN}),
     (followups.check_supervisor, {R.SUPERVISOR, R.ADMIN}),
     (invites.check_may_invite, {R.SUPERVISOR, R.ADMIN}),
-    (stats.check_figures, {R.SUPERVISOR, R.DISPATCHER, R.ADMIN}),
+    (figures.check_figures, {R.SUPERVISOR, R.DISPATCHER, R.ADMIN}),
 ]
 MENUS: list[tuple[Callable[[Set[Role]], bool], set[Role]]] = [
     (may_file_for_others, {R.INSPECTOR, R.DISPATCHER, R.SUPERVISOR, R.ADMIN}),
@@ -33,7 +33,7 @@ MENUS: list[tuple[Callable[[Set[Role]], bool], set[Role]]] = [
     (work.may_take_jobs, {R.TECHNICIAN}),
     (sweep.may_walk_sweeps, {R.SUPERVISOR, R.INSPECTOR, R.ADMIN}),
     (followups.may_follow_up, {R.SUPERVISOR, R.ADMIN}),
-    (stats.may_see_figures, {R.SUPERVISOR, R.DISPATCHER, R.ADMIN}),
+    (figures.may_see_figures, {R.SUPERVISOR, R.DISPATCHER, R.ADMIN}),
     (board.may_open_board, {R.TECHNICIAN, R.DISPATCHER, R.SUPERVISOR, R.ADMIN}),
 ]
 
