@@ -3,7 +3,8 @@
 PostgreSQL refuses NUL in text (asyncpg raises) while SQLite stores it, and a name typed
 as "e + combining accent" would not match one typed as "é". So every text a person types
 (names, room codes, descriptions, reasons, complaints, comments) passes `normalise` once,
-and both databases store, and compare, the same thing.
+and both databases store, and compare, the same thing. Names with numbers in them sort
+as people read them (`natural_key`).
 """
 
 from __future__ import annotations
@@ -33,3 +34,9 @@ def normalise_key(value: str, limit: int = TEXT_MAX) -> str:
     """A typed look-up key (room code, building or campus name, claim code): like
     `normalise`, but "" rather than None, so callers can compare and query it at once."""
     return normalise(value, limit) or ""
+
+
+def natural_key(text: str) -> tuple[tuple[int, int, str], ...]:
+    """Sort key that orders "2" before "10" and "B2" before "B10"."""
+    parts = re.split(r"(\d+)", text.casefold())
+    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in parts if p)

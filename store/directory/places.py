@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -13,7 +12,7 @@ from store.directory.location_csv import LocationRow
 from store.domain.lookups import Place, get_place, places_where
 from store.errors import AmbiguousName, NotFound
 from store.models import Building, Campus, Room
-from store.text import normalise_key
+from store.text import natural_key, normalise_key
 from store.uow import UnitOfWork
 
 
@@ -69,12 +68,6 @@ class PlaceView:
     building: str
     campus_id: int
     campus: str
-
-
-def natural_key(text: str) -> tuple[tuple[int, int, str], ...]:
-    """Sort key that orders "2" before "10" and "B2" before "B10"."""
-    parts = re.split(r"(\d+)", text.casefold())
-    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in parts if p)
 
 
 def _place_view(place: Place) -> PlaceView:

@@ -16,7 +16,6 @@ from sqlmodel import col, select
 
 from store import roles
 from store.db import rowcount
-from store.directory.places import natural_key
 from store.domain.filing import NewTicket, file_in, filed_as
 from store.domain.notices import notify
 from store.domain.scope import grant_covers, grants_of, responsible_supervisors
@@ -38,7 +37,7 @@ from store.models import (
     Ticket,
 )
 from store.policy import Policy
-from store.text import normalise
+from store.text import natural_key, normalise
 from store.uow import UnitOfWork
 
 PENDING, CLAIMED, CHECKED, NOBODY_HOME = "pending", "claimed", "checked", "nobody_home"
