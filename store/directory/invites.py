@@ -20,8 +20,8 @@ from sqlmodel import col, select
 
 from store import roles
 from store.db import rowcount
-from store.directory.profiles import upsert_person
 from store.directory.staff import GrantView, add_grants
+from store.domain.people import upsert_person
 from store.domain.scope import grant_covers, grants_of
 from store.errors import InvalidInput, InviteInvalid, NotPermitted
 from store.lifecycle import Role

@@ -8,19 +8,19 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlmodel import col, select
+from sqlmodel import select
 
+from store.domain import draft_cache
 from store.domain.lookups import get_person
+from store.domain.people import LANGUAGE_MAX, is_stale, telegram_fields, upsert_newcomer
 from store.domain.scope import grants_of
 from store.errors import InvalidInput, NotFound
-from store.intake import drafts
 from store.lifecycle import Role
 from store.models import Person, RoleGrant, Room
 from store.text import normalise
 from store.uow import UnitOfWork
 
 _PHONE = re.compile(r"\+?[0-9][0-9 ()\-]{2,38}")
-_LANGUAGE_MAX = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,80 +61,16 @@ async def _person_view(uow: UnitOfWork, person: Person) -> PersonView:
     return view_of(person, await grants_of(uow, person.id))
 
 
-async def upsert_person(
-    uow: UnitOfWork, telegram_id: int, name: str | None, language: str | None
-) -> Person:
-    """The person with this Telegram id, created or with a refreshed name; no commit.
-
-    A new user's first two updates can race: the insert does nothing on the unique
-    Telegram id, and the loser re-selects the winner's row.
-    """
-    return (await _upsert(uow, telegram_id, name, language))[0]
-
-
-async def _upsert(
-    uow: UnitOfWork,
-    telegram_id: int,
-    name: str | None,
-    language: str | None,
-    *,
-    likely_new: bool = False,
-) -> tuple[Person, bool]:
-    """`upsert_person`, and whether this unit created the row. `likely_new`: insert
-    before looking (one statement for a newcomer, one more for a rename)."""
-    name, language = _telegram_fields(name, language)
-    stmt = select(Person).where(Person.telegram_id == telegram_id)
-    person = None if likely_new else (await uow.session.execute(stmt)).scalar_one_or_none()
-    if person is None:
-        created = await uow.session.scalars(
-            uow.insert(Person)
-            .values(
-                telegram_id=telegram_id,
-                name=name,
-                language=language,
-                skills=[],
-                created_at=uow.now(),
-            )
-            .on_conflict_do_nothing(index_elements=[col(Person.telegram_id)])
-            .returning(Person)
-        )
-        person = created.one_or_none()
-        if person is not None:
-            return person, True
-        person = (await uow.session.execute(stmt)).scalar_one()
-    if _is_stale(person, name, language):
-        if name and person.name != name:
-            person.name = name
-        if person.language is None and language is not None:
-            # A language the user picked in the bot beats Telegram's client setting.
-            person.language = language
-    return person, False
-
-
-def _telegram_fields(name: str | None, language: str | None) -> tuple[str, str | None]:
-    """Name and language as stored, from what Telegram says about the user."""
-    cleaned = (normalise(name) or "")[:200]
-    code = (normalise(language) or None) if language else None
-    if code is not None and len(code) > _LANGUAGE_MAX:
-        code = None
-    return cleaned, code
-
-
-def _is_stale(person: Person, name: str, language: str | None) -> bool:
-    """Whether the row needs what Telegram now says (a new name, a first language)."""
-    return bool(name and person.name != name) or (person.language is None and language is not None)
-
-
 async def known_person(
     uow: UnitOfWork, telegram_id: int, name: str | None, language: str | None
 ) -> PersonView | None:
     """The person behind a Telegram user when their row already says what Telegram says,
     read without a write lock (pass `Store.read()`); None when `ensure_person` must write."""
-    name, language = _telegram_fields(name, language)
+    name, language = telegram_fields(name, language)
     async with uow.reading():
         stmt = select(Person).where(Person.telegram_id == telegram_id)
         person = (await uow.session.execute(stmt)).scalar_one_or_none()
-        if person is None or _is_stale(person, name, language):
+        if person is None or is_stale(person, name, language):
             return None
         return await _person_view(uow, person)
 
@@ -146,12 +82,12 @@ async def ensure_person(
     `known_person` first, which needs no write lock)."""
     async with uow:
         # Called when `known_person` found no row or an old name: mostly a newcomer.
-        person, created = await _upsert(uow, telegram_id, name, language, likely_new=True)
+        person, created = await upsert_newcomer(uow, telegram_id, name, language)
         await uow.flush()
         if created:
             # Nobody can hold a role, nor have a draft, before they exist.
             view = view_of(person, ())
-            drafts.none_yet(uow, view.id)
+            draft_cache.none_yet(uow, view.id)
         else:
             view = await _person_view(uow, person)
         await uow.commit()
@@ -182,7 +118,7 @@ async def person_by_telegram_id(uow: UnitOfWork, telegram_id: int) -> PersonView
 async def set_language(uow: UnitOfWork, person_id: int, language: str) -> PersonView:
     """Remember the language the person chose."""
     language = language.strip()
-    if not language or len(language) > _LANGUAGE_MAX:
+    if not language or len(language) > LANGUAGE_MAX:
         raise InvalidInput("language code", language=language)
     async with uow:
         person = await get_person(uow, person_id)

@@ -10,8 +10,9 @@ from sqlmodel import col, select
 
 from store import roles
 from store.db import rowcount
-from store.directory.profiles import PersonView, upsert_person, view_of
+from store.directory.profiles import PersonView, view_of
 from store.domain.lookups import get_person
+from store.domain.people import upsert_person
 from store.domain.scope import grants_of
 from store.errors import InvalidInput, NotFound, NotPermitted
 from store.lifecycle import Role

@@ -17,9 +17,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from store.db import rowcount
-from store.directory.profiles import upsert_person
 from store.domain.filing import NewTicket, file_in, filed_as, filed_view
 from store.domain.lookups import get_place
+from store.domain.people import upsert_person
 from store.domain.ticket_views import ticket_view
 from store.domain.tickets import check_may_file, load, log_event, may_file_for_others, write
 from store.errors import InvalidInput, InviteInvalid, NotPermitted

@@ -8,11 +8,11 @@ of filing another; and /report can say what became of a report whose confirmatio
 person may never have seen. The marker is not a draft: `get_draft` ignores it, and the
 next draft simply replaces it.
 
-The rows are also kept in a process-local cache (`Drafts`): a person's updates are
-handled one at a time (bot/processor.py), so after the first read each step costs one
-short write (`UPDATE draft`) and no read. The cache is filled from the database after a
-restart and changed only after a commit succeeded; the filing transaction forgets the
-entry. Every write is conditional on the `updated_at` this process last saw: if another
+The rows are also kept in a process-local cache (store.domain.draft_cache): a person's
+updates are handled one at a time (bot/processor.py), so after the first read each step
+costs one short write (`UPDATE draft`) and no read. The cache is filled from the database
+after a restart and changed only after a commit succeeded; the filing transaction forgets
+the entry. Every write is conditional on the `updated_at` this process last saw: if another
 instance (several may share a PostgreSQL database) wrote the draft meanwhile, the write
 changes nothing and raises `DraftChanged` rather than overwrite a newer draft with
 steps computed from an old one.
@@ -22,15 +22,15 @@ from __future__ import annotations
 
 import contextlib
 import secrets
-from collections import OrderedDict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Table, bindparam, delete, update
 from sqlmodel import col
 
 from store.db import rowcount, table_of
+from store.domain.draft_cache import DraftRow, drafts_seen
 from store.errors import DraftChanged
 from store.models import Draft
 from store.uow import UnitOfWork
@@ -59,7 +59,6 @@ class FiledDraft:
 # Writes go through the table, not the ORM entity: an ORM UPDATE first evaluates its WHERE
 # against the session's objects, which costs more than the statement itself.
 _TABLE: Table = table_of(Draft)
-CACHE_SIZE = 20_000  # people with a draft or filed marker kept in memory (~1 KB each)
 # A step's write, built once (building a statement costs about as much as running it):
 # the person's row, if it is still the version this process saw.
 _REWRITE = (
@@ -77,52 +76,14 @@ _REWRITE = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class _Row:
-    """A draft row as stored: its step, data (never handed out; copies are) and the
-    `updated_at` that identifies this version of it."""
-
-    step: str
-    data: dict[str, Any]
-    written: datetime
-
-
-class Drafts:
-    """The draft rows this process has seen, newest use last; None means "no row"."""
-
-    def __init__(self, size: int | None = None) -> None:
-        self._rows: OrderedDict[int, _Row | None] = OrderedDict()
-        self._size = CACHE_SIZE if size is None else size
-
-    def known(self, person_id: int) -> bool:
-        return person_id in self._rows
-
-    def get(self, person_id: int) -> _Row | None:
-        self._rows.move_to_end(person_id)
-        return self._rows[person_id]
-
-    def put(self, person_id: int, row: _Row | None) -> None:
-        self._rows[person_id] = row
-        self._rows.move_to_end(person_id)
-        while len(self._rows) > self._size:
-            self._rows.popitem(last=False)
-
-    def forget(self, person_id: int) -> None:
-        self._rows.pop(person_id, None)
-
-
-def _cache(uow: UnitOfWork) -> Drafts:
-    return uow.cache("drafts", Drafts)
-
-
-async def _row(uow: UnitOfWork, person_id: int) -> _Row | None:
+async def _row(uow: UnitOfWork, person_id: int) -> DraftRow | None:
     """The person's draft row, from the cache or (once) from the database."""
-    cache = _cache(uow)
+    cache = drafts_seen(uow)
     if cache.known(person_id):
         return cache.get(person_id)
     async with uow.reading():
         stored = await uow.session.get(Draft, person_id)
-        row = _Row(stored.step, _copy(stored.data), stored.updated_at) if stored else None
+        row = DraftRow(stored.step, _copy(stored.data), stored.updated_at) if stored else None
     cache.put(person_id, row)
     return row
 
@@ -135,13 +96,6 @@ def _copy(value: Any) -> Any:
     if isinstance(value, list):
         return [_copy(v) for v in value]
     return value
-
-
-def none_yet(uow: UnitOfWork, person_id: int) -> None:
-    """The person was created in this unit, so has no draft: once it commits, their first
-    /report starts one without looking for it."""
-    cache = _cache(uow)
-    uow.after_commit(lambda: cache.put(person_id, None))
 
 
 def new_submission_key() -> str:
@@ -170,7 +124,7 @@ async def _write(uow: UnitOfWork, person_id: int, step: str, data: dict[str, Any
     this process read (else DraftChanged); the cache follows the commit, and forgets the
     person if the write did not go through."""
     seen = await _row(uow, person_id)
-    cache = _cache(uow)
+    cache = drafts_seen(uow)
     cache.forget(person_id)
     now = uow.now()
     if seen is not None and now <= seen.written:
@@ -190,7 +144,7 @@ async def _write(uow: UnitOfWork, person_id: int, step: str, data: dict[str, Any
             if rowcount(changed) != 1:
                 raise DraftChanged(f"draft of person {person_id} was written elsewhere")
         await uow.commit()
-    cache.put(person_id, _Row(step, _copy(data), now))
+    cache.put(person_id, DraftRow(step, _copy(data), now))
 
 
 async def save_draft(uow: UnitOfWork, person_id: int, draft: DraftView) -> None:
@@ -203,7 +157,7 @@ async def save_draft(uow: UnitOfWork, person_id: int, draft: DraftView) -> None:
 async def drop_draft(uow: UnitOfWork, person_id: int) -> bool:
     """Forget the person's draft (or filed marker); True if a draft was in progress."""
     row = await _row(uow, person_id)
-    cache = _cache(uow)
+    cache = drafts_seen(uow)
     cache.forget(person_id)
     async with uow:
         await uow.session.execute(delete(Draft).where(col(Draft.person_id) == person_id))
@@ -217,7 +171,7 @@ async def mark_filed(
 ) -> None:
     """Inside the filing transaction: the person's draft with `key` became this ticket.
     A different draft (there is none while its Confirm is handled) is left alone."""
-    cache = _cache(uow)
+    cache = drafts_seen(uow)
     seen = cache.get(person_id) if cache.known(person_id) else None
     cache.forget(person_id)  # read again if this unit does not commit
     data = {KEY: key, "ticket_id": ticket_id, "number": number}
@@ -248,7 +202,7 @@ async def mark_filed(
         return
     # Committed, the marker is exactly this: `acknowledge_filed` right after the answer
     # then writes without reading it back (one transaction less per filing).
-    uow.after_commit(lambda: cache.put(person_id, _Row(FILED, data, now)))
+    uow.after_commit(lambda: cache.put(person_id, DraftRow(FILED, data, now)))
 
 
 async def acknowledge_filed(uow: UnitOfWork, person_id: int) -> None:

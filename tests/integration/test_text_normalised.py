@@ -9,7 +9,7 @@ from datetime import timedelta
 from sqlmodel import col, select
 
 from store.directory import places
-from store.directory.profiles import upsert_person
+from store.domain.people import upsert_person
 from store.models import FollowUp, Person, Ticket, TicketEvent
 from store.repair import dispatch, requester, work
 from store.text import normalise

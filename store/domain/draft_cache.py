@@ -1,0 +1,63 @@
+"""The draft rows this process has seen, kept between units of work.
+
+The guided report reads and writes its drafts through this cache (store.intake.drafts
+says how it stays true); whoever creates a person marks them as having none yet, so
+their first /report need not look.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from store.uow import UnitOfWork
+
+CACHE_SIZE = 20_000  # people with a draft or filed marker kept in memory (~1 KB each)
+
+
+@dataclass(frozen=True, slots=True)
+class DraftRow:
+    """A draft row as stored: its step, data (never handed out; copies are) and the
+    `updated_at` that identifies this version of it."""
+
+    step: str
+    data: dict[str, Any]
+    written: datetime
+
+
+class Drafts:
+    """The draft rows this process has seen, newest use last; None means "no row"."""
+
+    def __init__(self, size: int | None = None) -> None:
+        self._rows: OrderedDict[int, DraftRow | None] = OrderedDict()
+        self._size = CACHE_SIZE if size is None else size
+
+    def known(self, person_id: int) -> bool:
+        return person_id in self._rows
+
+    def get(self, person_id: int) -> DraftRow | None:
+        self._rows.move_to_end(person_id)
+        return self._rows[person_id]
+
+    def put(self, person_id: int, row: DraftRow | None) -> None:
+        self._rows[person_id] = row
+        self._rows.move_to_end(person_id)
+        while len(self._rows) > self._size:
+            self._rows.popitem(last=False)
+
+    def forget(self, person_id: int) -> None:
+        self._rows.pop(person_id, None)
+
+
+def drafts_seen(uow: UnitOfWork) -> Drafts:
+    """The cache, kept with the store: every unit of this process shares it."""
+    return uow.cache("drafts", Drafts)
+
+
+def none_yet(uow: UnitOfWork, person_id: int) -> None:
+    """The person was created in this unit, so has no draft: once it commits, their first
+    /report starts one without looking for it."""
+    cache = drafts_seen(uow)
+    uow.after_commit(lambda: cache.put(person_id, None))
