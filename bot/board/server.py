@@ -34,6 +34,7 @@ from bot.i18n import Texts, language_from_telegram
 from bot.settings import Settings
 from bot.ui import duration, share
 from store.directory import sign_in
+from store.domain.board_access import Viewer
 from store.errors import NotFound, NotPermitted
 from store.reporting import board, figures
 from store.uow import Store
@@ -126,7 +127,7 @@ class BoardServer:
             log.info("board: refused credentials (%s)", exc)
         raise web.HTTPUnauthorized(text="sign in: open the board from Telegram or send /board")
 
-    def _texts(self, viewer: board.Viewer | None, request: web.Request | None = None) -> Texts:
+    def _texts(self, viewer: Viewer | None, request: web.Request | None = None) -> Texts:
         """The viewer's language; before sign-in, the browser's first choice."""
         svc = self.settings.service
         language = viewer.language if viewer and viewer.language else None
@@ -176,7 +177,7 @@ class BoardServer:
     def _render(
         self,
         name: str,
-        viewer: board.Viewer | None,
+        viewer: Viewer | None,
         *,
         status: int = 200,
         request: web.Request | None = None,
@@ -260,7 +261,7 @@ class BoardServer:
 
     # -- pages ------------------------------------------------------------------------------
 
-    async def _viewer(self, person_id: int) -> board.Viewer:
+    async def _viewer(self, person_id: int) -> Viewer:
         return await board.viewer(self.store.uow(), person_id)
 
     async def _overview_page(self, request: web.Request, person_id: int) -> web.StreamResponse:

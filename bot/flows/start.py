@@ -18,12 +18,12 @@ from store import roles as store_roles
 from store.deeplink import parse_room_payload
 from store.directory.invites import INVITE_PREFIX, redeem_invite
 from store.directory.profiles import PersonView, get_person_view, set_language, set_phone
+from store.domain.board_access import may_open_board
 from store.errors import InviteInvalid
 from store.intake import sweep
 from store.intake.booth import CLAIM_PREFIX
 from store.lifecycle import Role
 from store.repair import dispatch, followups, work
-from store.reporting import board
 
 log = logging.getLogger(__name__)
 COMMANDS = ("start", "report", "my", "myroom", "phones", "language", "cancel", "help")
@@ -259,7 +259,7 @@ async def publish_personal_commands(
     commands = bot_commands(language, person.roles)
     try:
         await bot.set_my_commands(commands, scope=BotCommandScopeChat(person.telegram_id))
-        if mini_app is not None and board.may_open_board(person.roles):
+        if mini_app is not None and may_open_board(person.roles):
             # The chat's menu button opens the office board as a Mini App.
             button = MenuButtonWebApp(Texts(language)("board.button"), WebAppInfo(mini_app))
             await bot.set_chat_menu_button(person.telegram_id, button)

@@ -2,7 +2,7 @@
 
 A token is random (no signature: it is only ever looked up), single-use and short-lived;
 the database keeps only its sha256 (invites.token_hash), so a leaked table opens nothing.
-Who may sign in, and what they then see, is the board's to say (reporting.board.viewer),
+Who may sign in, and what they then see, is the board's rule (store.domain.board_access),
 checked when the link is made and again when it is used.
 """
 
@@ -15,9 +15,10 @@ from sqlalchemy import update
 from sqlmodel import col
 
 from store.directory.invites import token_hash
+from store.domain import board_access
+from store.domain.board_access import Viewer
 from store.errors import NotPermitted
 from store.models import BoardSignIn
-from store.reporting.board import Viewer, viewer
 from store.uow import UnitOfWork
 
 SIGNIN_TTL = timedelta(minutes=10)
@@ -26,7 +27,8 @@ SIGNIN_TTL = timedelta(minutes=10)
 async def issue_signin(uow: UnitOfWork, person_id: int) -> str:
     """A single-use sign-in token for a plain browser, valid SIGNIN_TTL; only its hash is
     stored, so the database cannot be read for working links."""
-    await viewer(uow, person_id)  # staff only
+    async with uow.reading():
+        await board_access.viewer(uow, person_id)  # staff only
     token = secrets.token_urlsafe(24)
     async with uow:
         now = uow.now()
@@ -61,4 +63,5 @@ async def redeem_signin(uow: UnitOfWork, token: str) -> Viewer:
         if person_id is None:
             raise NotPermitted("sign-in link unknown, used or expired")
         await uow.commit()
-    return await viewer(uow, person_id)
+    async with uow.reading():
+        return await board_access.viewer(uow, person_id)

@@ -1,4 +1,5 @@
-"""Read-side use cases: lists, details and timelines. They never change anything."""
+"""Tickets as the screens show them (lists, details, timelines) and who may see which:
+reads inside the caller's unit, which never change anything."""
 
 from __future__ import annotations
 
@@ -24,11 +25,12 @@ from store.models import (
     RoleGrant,
     Room,
     Ticket,
+    TicketEvent,
     TicketFollower,
     TicketPhoto,
 )
 from store.uow import UnitOfWork
-from store.views import TechnicianLoad, TicketView
+from store.views import EventView, TechnicianLoad, TicketView
 
 Assignee = aliased(Person)
 ASSIGNEE_NAME: Any = Assignee.name  # an aliased column; SQLModel types it as str
@@ -150,6 +152,36 @@ async def viewer_capacities(
         return caps
     # Same answer as for a missing ticket, so ids cannot be probed.
     raise NotFound("ticket", ticket_id=ticket_id)
+
+
+async def ticket_detail(
+    uow: UnitOfWork, ticket_id: int, viewer_id: int
+) -> tuple[TicketView, frozenset[Capacity]]:
+    """A ticket the viewer may see, with the capacities that decide their buttons."""
+    caps = await viewer_capacities(uow, ticket_id, viewer_id)
+    return await ticket_view(uow, ticket_id), caps
+
+
+async def timeline(uow: UnitOfWork, ticket_id: int, viewer_id: int) -> list[EventView]:
+    """The ticket's whole history, oldest first, for someone allowed to see it."""
+    await viewer_capacities(uow, ticket_id, viewer_id)
+    rows = await uow.session.execute(
+        select(TicketEvent, Person.name)
+        .outerjoin(Person, col(Person.id) == TicketEvent.actor_id)
+        .where(TicketEvent.ticket_id == ticket_id)
+        .order_by(col(TicketEvent.at), col(TicketEvent.id))
+    )
+    return [
+        EventView(
+            at=event.at,
+            action=event.action,
+            from_status=event.from_status,
+            to_status=event.to_status,
+            actor_name=name,
+            note=event.note,
+        )
+        for event, name in rows.all()
+    ]
 
 
 async def dispatcher_scope(uow: UnitOfWork, person_id: int, roles: frozenset[Role]) -> Any:

@@ -8,26 +8,17 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, case, func, union
 from sqlalchemy import select as sa_select
-from sqlmodel import col, select
+from sqlmodel import col
 
 from store import roles
+from store.domain import ticket_views
 from store.domain.targets import STALE_AFTER, live_clause, stale_clause, targets_between
-from store.domain.ticket_views import (
-    HELD_STATUSES,
-    dispatcher_scope,
-    technicians_for,
-    ticket_view,
-    ticket_views,
-    viewer_capacities,
-)
 from store.errors import NotFound
 from store.lifecycle import OPEN_STATUSES, Capacity, Status
 from store.models import (
     Building,
-    Person,
     Room,
     Ticket,
-    TicketEvent,
     TicketFollower,
 )
 from store.uow import UnitOfWork
@@ -42,31 +33,13 @@ async def ticket_detail(
 ) -> tuple[TicketView, frozenset[Capacity]]:
     """A ticket the viewer may see, with the capacities that decide their buttons."""
     async with uow.reading():
-        caps = await viewer_capacities(uow, ticket_id, viewer_id)
-        return await ticket_view(uow, ticket_id), caps
+        return await ticket_views.ticket_detail(uow, ticket_id, viewer_id)
 
 
 async def timeline(uow: UnitOfWork, ticket_id: int, viewer_id: int) -> list[EventView]:
     """The ticket's whole history, oldest first, for someone allowed to see it."""
     async with uow.reading():
-        await viewer_capacities(uow, ticket_id, viewer_id)
-        rows = await uow.session.execute(
-            select(TicketEvent, Person.name)
-            .outerjoin(Person, col(Person.id) == TicketEvent.actor_id)
-            .where(TicketEvent.ticket_id == ticket_id)
-            .order_by(col(TicketEvent.at), col(TicketEvent.id))
-        )
-        return [
-            EventView(
-                at=event.at,
-                action=event.action,
-                from_status=event.from_status,
-                to_status=event.to_status,
-                actor_name=name,
-                note=event.note,
-            )
-            for event, name in rows.all()
-        ]
+        return await ticket_views.timeline(uow, ticket_id, viewer_id)
 
 
 def _mine(
@@ -131,7 +104,7 @@ async def my_tickets(
                 has_newer, has_older = bool(page) and page[0] < counted[0], False
             else:
                 page, has_newer, has_older = counted[:limit], False, len(counted) > limit
-        items = await ticket_views(
+        items = await ticket_views.ticket_views(
             uow, [col(Ticket.id).in_(page)], order=(col(Ticket.id).desc(),), with_photos=False
         )
         return Window(
@@ -146,7 +119,7 @@ async def my_tickets(
 async def open_duplicates(uow: UnitOfWork, room_id: int, category_id: int) -> list[TicketView]:
     """Open tickets in the same room and category: the duplicate guard's candidates."""
     async with uow.reading():
-        return await ticket_views(
+        return await ticket_views.ticket_views(
             uow,
             [
                 col(Ticket.room_id) == room_id,
@@ -196,7 +169,7 @@ async def dispatcher_queue(
     """
     offset = max(offset, 0)
     async with uow.reading():
-        scope = await dispatcher_scope(uow, person_id, roles.DISPATCHERS)
+        scope = await ticket_views.dispatcher_scope(uow, person_id, roles.DISPATCHERS)
         where: list[Any] = [scope, _queue_clause(flt, uow.now())]
 
         def matching(*columns: Any) -> Any:
@@ -227,7 +200,7 @@ async def dispatcher_queue(
             total = int((await uow.session.execute(matching(func.count()))).scalar_one())
         else:
             total = 0
-        items = await ticket_views(
+        items = await ticket_views.ticket_views(
             uow, [col(Ticket.id).in_([row[0] for row in rows])], order=order, with_photos=False
         )
         return Page(items, total, offset, limit)
@@ -252,15 +225,15 @@ async def technician_jobs(uow: UnitOfWork, person_id: int) -> list[TicketView]:
     forgotten past STALE_AFTER are on the dispatcher's stale list instead."""
     async with uow.reading():
         since = uow.now() - STALE_AFTER
-        return await ticket_views(
+        return await ticket_views.ticket_views(
             uow,
             [
                 col(Ticket.assignee_id) == person_id,
                 # Outside the OR as well, so the seek is (assignee_id, status) on
                 # `ix_ticket_assignee_targets`, whose targets then skip, in the index,
                 # the jobs left open for years (not every ticket they ever had).
-                col(Ticket.status).in_(HELD_STATUSES),
-                targets_between(HELD_STATUSES, since=since),
+                col(Ticket.status).in_(ticket_views.HELD_STATUSES),
+                targets_between(ticket_views.HELD_STATUSES, since=since),
             ],
             order=(HELD_RANK, URGENCY_RANK, col(Ticket.created_at), col(Ticket.id)),
             with_photos=False,
@@ -275,4 +248,4 @@ async def on_duty_technicians(
         room = await uow.session.get(Room, room_id)
         if room is None:
             raise NotFound("room", room_id=room_id)
-        return await technicians_for(uow, room.building_id, category_key)
+        return await ticket_views.technicians_for(uow, room.building_id, category_key)

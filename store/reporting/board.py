@@ -1,13 +1,13 @@
-"""The office board's figures: who may look, and what they see. Read-only.
+"""The office board's pages: what each viewer sees. Read-only.
 
 Supervisors, dispatchers and admins see the buildings their grants cover; a technician
-sees their own jobs; nobody else sees anything. Every function takes the viewer and
-checks their grants now, not when a sign-in link or session was made.
+sees their own jobs; nobody else sees anything (store.domain.board_access says who is
+which). Every function takes the viewer and checks their grants now, not when a sign-in
+link or session was made.
 """
 
 from __future__ import annotations
 
-from collections.abc import Set
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,19 +16,17 @@ from sqlalchemy import ColumnElement, and_, func, or_
 from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 
-from store import roles as store_roles
-from store.domain import targets, ticket_views
+from store.domain import board_access, targets, ticket_views
+from store.domain.board_access import Viewer
 from store.errors import NotFound, NotPermitted
-from store.lifecycle import Capacity, Role, Status
+from store.lifecycle import Capacity, Status
 from store.models import (
     Building,
     Campus,
     Person,
-    RoleGrant,
     Room,
     Ticket,
 )
-from store.repair import queries
 from store.reporting import figures
 from store.reporting.periods import raw, utc
 from store.uow import UnitOfWork
@@ -37,17 +35,6 @@ from store.views import EventView, TicketView
 HOT_ROOM_DAYS = 90
 HOT_ROOM_MIN = 2  # faults in HOT_ROOM_DAYS that make a room "hot"
 LIST_LIMIT = 50  # rows per list on the board; the count says how many there are
-
-
-@dataclass(frozen=True, slots=True)
-class Viewer:
-    """Who is looking: the whole office of their buildings, or only their own jobs."""
-
-    person_id: int
-    name: str
-    language: str | None
-    office: bool  # supervisor, dispatcher or admin somewhere
-    technician: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,28 +90,10 @@ class TicketPage:
 # --- who may look -------------------------------------------------------------------------
 
 
-def may_open_board(person_roles: Set[Role]) -> bool:
-    """Whether some role of the person opens the board: the office's (figures) or a
-    technician's (their own jobs)."""
-    return not store_roles.BOARD.isdisjoint(person_roles)
-
-
 async def viewer(uow: UnitOfWork, person_id: int) -> Viewer:
     """The viewer's standing now; NotPermitted when they have no board at all."""
     async with uow.reading():
-        person = await uow.session.get(Person, person_id)
-        if person is None:
-            raise NotPermitted("unknown person")
-        name, language = person.name, person.language
-        rows = await uow.session.execute(
-            select(RoleGrant.role).where(RoleGrant.person_id == person_id)
-        )
-        roles = {Role(role) for role in rows.scalars()}
-    office = figures.may_see_figures(roles)
-    technician = Role.TECHNICIAN in roles
-    if not may_open_board(roles):
-        raise NotPermitted("the board is for supervisors, dispatchers, admins and technicians")
-    return Viewer(person_id, name, language, office, technician)
+        return await board_access.viewer(uow, person_id)
 
 
 async def viewer_by_telegram_id(uow: UnitOfWork, telegram_id: int) -> Viewer:
@@ -349,14 +318,16 @@ async def ticket_page(uow: UnitOfWork, person_id: int, ticket_id: int) -> Ticket
     """A ticket the viewer oversees (or their own job), with its timeline; NotFound
     otherwise, by URL too."""
     view = await visible_ticket(uow, person_id, ticket_id)
-    return TicketPage(view, await queries.timeline(uow, ticket_id, person_id))
+    async with uow.reading():
+        return TicketPage(view, await ticket_views.timeline(uow, ticket_id, person_id))
 
 
 async def visible_ticket(uow: UnitOfWork, person_id: int, ticket_id: int) -> TicketView:
     """The ticket, if the viewer oversees it or holds it as their job; else NotFound."""
     who = await viewer(uow, person_id)
     try:
-        view, caps = await queries.ticket_detail(uow, ticket_id, person_id)
+        async with uow.reading():
+            view, caps = await ticket_views.ticket_detail(uow, ticket_id, person_id)
     except (NotFound, NotPermitted):
         raise NotFound("ticket", ticket_id=ticket_id) from None
     allowed = {Capacity.ASSIGNEE}

@@ -9,12 +9,13 @@ from datetime import UTC, datetime
 import pytest
 
 from store.directory import invites
+from store.domain.board_access import may_open_board
 from store.domain.tickets import may_file_for_others
 from store.errors import NotPermitted, TransitionNotAllowed
 from store.intake import booth, sweep
 from store.lifecycle import COMPLAIN_STATUSES, Action, Capacity, Role, Status
 from store.repair import dispatch, followups, requester, work
-from store.reporting import board, figures
+from store.reporting import figures
 
 R = Role
 # Who each check admits, as the flows admitted them before the checks moved to the store.
@@ -34,7 +35,7 @@ MENUS: list[tuple[Callable[[Set[Role]], bool], set[Role]]] = [
     (sweep.may_walk_sweeps, {R.SUPERVISOR, R.INSPECTOR, R.ADMIN}),
     (followups.may_follow_up, {R.SUPERVISOR, R.ADMIN}),
     (figures.may_see_figures, {R.SUPERVISOR, R.DISPATCHER, R.ADMIN}),
-    (board.may_open_board, {R.TECHNICIAN, R.DISPATCHER, R.SUPERVISOR, R.ADMIN}),
+    (may_open_board, {R.TECHNICIAN, R.DISPATCHER, R.SUPERVISOR, R.ADMIN}),
 ]
 
 
