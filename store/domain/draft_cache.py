@@ -1,8 +1,8 @@
 """The draft rows this process has seen, kept between units of work.
 
 The guided report reads and writes its drafts through this cache (store.intake.drafts
-says how it stays true); whoever creates a person marks them as having none yet, so
-their first /report need not look.
+says how it stays true); a newcomer's first update marks them as having none yet
+(store.directory.profiles), so their first /report need not look.
 """
 
 from __future__ import annotations
