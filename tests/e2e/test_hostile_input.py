@@ -16,11 +16,10 @@ from sandbox.models import CallbackAnswer, CallbackRecord
 from sandbox.views import BotMessage
 from store.lifecycle import Role, Status
 from store.models import ClaimCode, Person
-from tests.e2e.authz_steps import STALE, WAIT, Actor, actor, by_number
-from tests.e2e.conftest import Harness
-from tests.e2e.staff_steps import offer_for, technicians
-from tests.e2e.steps import file_report
-from tests.e2e.test_booth_e2e import _file_at_the_booth
+from tests.support.chats import STALE, WAIT, Actor, actor, offer_for, technicians
+from tests.support.harness import Harness
+from tests.support.report_steps import file_at_the_booth, file_report
+from tests.support.rows import ticket_by_number
 
 E1 = "E1公寓"
 
@@ -119,17 +118,17 @@ async def test_an_accept_whose_keyboard_is_already_gone_still_says_the_job_is_yo
     await bot.app.bot.edit_message_reply_markup(
         chat_id=offer.chat_id, message_id=offer.message_id, reply_markup=None
     )
-    ticket = await by_number(bot, number)
+    ticket = await ticket_by_number(bot.store, number)
     answer = await press_raw(bot, tina, offer, f"o:accept:{ticket.id}")
     assert answer.text is not None and f"{number} is yours" in answer.text
     await tina.user.expect(text_contains=f"{number} is yours")
-    assert (await by_number(bot, number)).status == Status.ASSIGNED
+    assert (await ticket_by_number(bot.store, number)).status == Status.ASSIGNED
     assert errors == []
 
 
 async def test_a_claim_link_used_after_claim_ttl_days_is_told_so(bot: Harness) -> None:
     bea = await actor(bot, 6001, "Bea", Role.INSPECTOR, buildings=(E1,))
-    number, code = await _file_at_the_booth(bot, bea)
+    number, code = await file_at_the_booth(bot, bea.user)
     async with bot.store.uow() as uow:
         await uow.session.execute(
             update(ClaimCode).values(created_at=uow.now() - timedelta(days=31))
@@ -141,7 +140,7 @@ async def test_a_claim_link_used_after_claim_ttl_days_is_told_so(bot: Harness) -
         text="This claim link has expired: links work for 30 days after the repair is filed. "
         "Ask at the repair booth, where staff can tell you how the repair stands."
     )
-    assert (await by_number(bot, number)).filed_by_id == bea.id
+    assert (await ticket_by_number(bot.store, number)).filed_by_id == bea.id
 
 
 @pytest.mark.parametrize("e2e_db", ["sqlite", "postgres"], indirect=True)
@@ -157,7 +156,7 @@ async def test_nul_and_control_characters_in_typed_text_are_stored_clean(bot: Ha
     await wang.send("E1-1\x0001")
     await wang.expect(text_contains="Your room is now E1-101")
     number = await file_report(wang, description="The tap\x00 drips.\x07")
-    ticket = await by_number(bot, number)
+    ticket = await ticket_by_number(bot.store, number)
     assert ticket.description == "The tap drips."
     async with bot.store.uow() as uow:
         requester = await uow.session.get(Person, ticket.requester_id)

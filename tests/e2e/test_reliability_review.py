@@ -19,7 +19,7 @@ from store.delivery import outbox
 from store.domain.notices import notify
 from store.models import Outbox
 from store.uow import Store, UnitOfWork
-from tests.factories import make_person, next_telegram_id
+from tests.support.world import make_person, next_telegram_id
 
 
 async def test_a_failed_text_after_an_album_does_not_send_the_album_again(

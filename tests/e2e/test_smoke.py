@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.conftest import Harness
+from tests.support.harness import Harness
 
 
 @pytest.mark.parametrize(

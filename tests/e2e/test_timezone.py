@@ -6,8 +6,8 @@ from sqlmodel import select
 
 from store.lifecycle import Role
 from store.models import Person
-from tests.e2e.conftest import Harness
-from tests.factories import make_person
+from tests.support.harness import Harness
+from tests.support.world import make_person
 
 
 async def test_set_show_and_clear_own_timezone(bot: Harness) -> None:

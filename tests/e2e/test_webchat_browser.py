@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from sandbox.images import tiny_png
-from tests.e2e.conftest import Harness
+from tests.support.harness import Harness
 
 
 async def _last_message_in_view(tab: Any) -> bool:

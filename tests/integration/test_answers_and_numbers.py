@@ -8,16 +8,9 @@ from datetime import UTC, datetime, timedelta
 from store.errors import TransitionNotAllowed
 from store.repair import dispatch, work
 from store.uow import Store
-from tests.integration.ticket_world import (
-    FakeClock,
-    clocked,
-    events_of,
-    file_ticket,
-    make_env,
-    outbox_rows,
-    ticket_row,
-    warm_pool,
-)
+from tests.support.races import warm_pool
+from tests.support.rows import events_of, outbox_rows, ticket_row
+from tests.support.world import Clock, clocked, file_ticket, make_env
 
 
 async def test_a_double_tapped_visit_answer_counts_once(store: Store) -> None:
@@ -42,7 +35,7 @@ async def test_numbers_roll_over_at_local_new_year(store: Store) -> None:
     env = await make_env(store)
     w = env.world
     # 17:30 UTC on 31 December is already 01:30 on 1 January in Asia/Shanghai.
-    clock = FakeClock(datetime(2030, 12, 31, 17, 30, tzinfo=UTC))
+    clock = Clock(datetime(2030, 12, 31, 17, 30, tzinfo=UTC))
     st = clocked(env.store, clock, timezone="Asia/Shanghai")
     first = await file_ticket(st, w)
     assert first.ticket.number == "2031-000001"

@@ -26,7 +26,7 @@ from store.models import FollowUp, Person, RoleGrant
 from store.repair import dispatch
 from store.reporting import board, stats
 from store.uow import Store
-from tests.integration.ticket_world import Env, file_ticket, make_env
+from tests.support.world import Env, file_ticket, make_env
 
 
 def _token() -> str:

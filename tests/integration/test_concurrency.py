@@ -19,16 +19,9 @@ from store.lifecycle import Role, Status
 from store.repair import dispatch, queries, requester
 from store.uow import Store, UnitOfWork
 from store.views import TicketView
-from tests.integration.ticket_world import (
-    add_person,
-    events_of,
-    file_ticket,
-    make_env,
-    offers_of,
-    outbox_rows,
-    ticket_row,
-    warm_pool,
-)
+from tests.support.races import warm_pool
+from tests.support.rows import events_of, offers_of, outbox_rows, ticket_row
+from tests.support.world import file_ticket, make_env, make_person
 
 ROUNDS = 3
 
@@ -53,7 +46,7 @@ async def test_five_technicians_accept_at_once_exactly_one_wins(
     env = await make_env(store, offer_batch=5)
     st, w = env.store, env.world
     extra = [
-        await add_person(st, name, [(Role.TECHNICIAN, w.north, None)], on_duty=True)
+        (await make_person(st, Role.TECHNICIAN, name=name, campus_id=w.north, on_duty=True)).id
         for name in ("Cy", "Dee", "Eli")
     ]
     techs = [w.tom, w.ann, *extra]
@@ -146,7 +139,7 @@ async def test_the_last_two_offers_declined_at_once_still_move_on(
 ) -> None:
     env = await make_env(store, offer_batch=2)
     st, w = env.store, env.world
-    cy = await add_person(st, "Cy", [(Role.TECHNICIAN, w.north, None)], on_duty=True)
+    cy = (await make_person(st, Role.TECHNICIAN, name="Cy", campus_id=w.north, on_duty=True)).id
     t = (await file_ticket(st, w)).ticket.id  # offered to Tom and Ann
     await warm_pool(st, 2)
     # Both declines get as far as their commit before either commits (unless one of them

@@ -45,7 +45,7 @@ from store.reporting import digest
 from store.reporting.digest import DayPoint
 from store.reporting.stats import TechnicianStats
 from store.uow import Store
-from tests.factories import Clock, make_categories, make_person, make_places
+from tests.support.world import Clock, make_categories, make_person, make_places
 
 ZONE = ZoneInfo("Asia/Shanghai")
 D1, D2, D3 = date(2026, 3, 9), date(2026, 3, 10), date(2026, 3, 11)

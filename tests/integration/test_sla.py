@@ -19,19 +19,21 @@ from store.lifecycle import Role, Status
 from store.repair import dispatch, requester, sla, work
 from store.reporting import stats
 from store.uow import Store
-from tests.integration.ticket_world import (
-    T0,
-    Env,
-    add_person,
-    file_ticket,
+from tests.support.rows import (
     followups_of,
     last_outbox_id,
-    make_env,
     notices,
     outbox_rows,
-    set_building_supervisor,
     snapshot,
     ticket_row,
+)
+from tests.support.world import (
+    T0,
+    Env,
+    file_ticket,
+    make_env,
+    make_person,
+    set_building_supervisor,
 )
 
 SCHEDULED = ("job.promise_reminder", "job.promise_due")
@@ -65,7 +67,9 @@ async def in_progress(env: Env) -> tuple[int, str]:
 
 async def with_building_supervisor(env: Env) -> int:
     """Sue supervises Building A by name (Sam only covers North as a whole)."""
-    sue = await add_person(env.store, "Sue", [(Role.SUPERVISOR, None, env.world.building_a)])
+    sue = (
+        await make_person(env.store, Role.SUPERVISOR, name="Sue", buildings=[env.world.building_a])
+    ).id
     await set_building_supervisor(env.store, env.world.building_a, sue)
     return sue
 

@@ -22,7 +22,7 @@ from store.domain.tickets import load, write
 from store.models import DaySummary, Ticket
 from store.reporting import digest, stats, summaries
 from store.uow import Store
-from tests.integration.test_stats import END, T0, Scenario, build
+from tests.support.stats_scenario import END, T0, Scenario, build
 
 # Whole campus days on either side of the scenario: every moment in a summarized day.
 WIDE = {"start": T0 - timedelta(days=2), "end": END + timedelta(days=2)}
