@@ -39,16 +39,14 @@ from bot.callbacks import (
 )
 from bot.i18n import catalog
 from sandbox.server import SandboxServer
-from store.db import create_engine
 from store.directory import people
 from store.intake import drafts
 from store.lifecycle import Role, Status
 from store.repair import requester
-from store.uow import Store
 from tests.support.chats import E1, E2, NOT_FOUND, STALE, W1, Actor, actor, shows, snapshot, until
-from tests.support.harness import Harness, make_settings
+from tests.support.harness import Harness, new_harness
 from tests.support.rows import ticket_row
-from tests.support.world import file_in_room, make_categories, make_places, put_in_state
+from tests.support.world import file_in_room, put_in_state
 
 # The presser's relation to the ticket (always filed by Alice in E1公寓, worked by Tina).
 REQUESTER = "requester"  # a plain requester who never filed anything
@@ -158,16 +156,13 @@ async def world(
     url = f"sqlite+aiosqlite:///{path}"
     server = SandboxServer(default_timeout=10.0)
     await server.start()
-    settings = make_settings(server, url)
-    store = Store(create_engine(url), settings.policy())
-    harness = Harness(server, store, settings, await make_places(store))
-    await make_categories(store)
+    harness = await new_harness(server, url)
     await harness.start()
     try:
         yield await build_world(harness)
     finally:
         await harness.stop()
-        await store.dispose()
+        await harness.store.dispose()
         await server.stop()
 
 
