@@ -43,10 +43,10 @@ from store.directory import people
 from store.intake import drafts
 from store.lifecycle import Role, Status
 from store.repair import requester
-from tests.support.chats import E1, E2, NOT_FOUND, STALE, W1, Actor, actor, shows, snapshot, until
+from tests.support.chats import NOT_FOUND, STALE, Actor, actor, shows, snapshot, until
 from tests.support.harness import Harness, new_harness
 from tests.support.rows import ticket_row
-from tests.support.world import file_in_room, put_in_state
+from tests.support.world import E1, E2, W1, file_in_room, put_in_state
 
 # The presser's relation to the ticket (always filed by Alice in E1公寓, worked by Tina).
 REQUESTER = "requester"  # a plain requester who never filed anything

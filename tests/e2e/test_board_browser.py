@@ -1,6 +1,6 @@
 """The office board in a real Chromium: a one-time link from /board signs a supervisor in;
 the overview, a building and a ticket (with its photo) show; another campus's ticket is
-refused by URL. (The `page` fixture, tests/e2e/browser.py, says what it needs.)"""
+refused by URL. (The `page` fixture, tests/support/browser.py, says what it needs.)"""
 
 from __future__ import annotations
 

@@ -1,22 +1,24 @@
 """Booth intake through the bot: staff file for a walk-up person and hand over a claim code
 with its QR link; the person opens it once to follow and rate the repair in Telegram.
-Until then (or if they never do) the ticket's notices go to the staff member."""
+Until then (or if they never do) the ticket's notices go to the staff member. Staff file
+only for the buildings they cover."""
 
 from __future__ import annotations
+
+from sqlmodel import col, select
 
 from store.deeplink import room_payload
 from store.domain.filing import NewTicket
 from store.intake import booth
 from store.intake.drafts import get_draft
 from store.lifecycle import Role
+from store.models import Person, Ticket
 from store.repair import requester
-from tests.support.chats import WAIT, actor, shown
+from tests.support.chats import NOT_PERMITTED, WAIT, actor, shown, shows, until
 from tests.support.harness import Harness
-from tests.support.report_steps import file_at_the_booth
+from tests.support.report_steps import NUMBER, booth_summary, file_at_the_booth
 from tests.support.rows import outbox_kinds, ticket_by_number
-from tests.support.world import put_in_state
-
-E1 = "E1公寓"
+from tests.support.world import E1, E2, put_in_state
 
 
 async def test_a_booth_ticket_is_claimed_once_and_then_followed_and_rated_by_the_claimer(
@@ -109,3 +111,30 @@ async def test_booth_intake_waits_for_the_staff_members_own_report_in_progress(
     draft = await get_draft(bot.store.uow(), bea.id)
     assert draft is not None and draft.data["description"] == "My own office tap drips."
     assert "walkup" not in draft.data
+
+
+async def test_booth_staff_filing_outside_their_buildings_are_told_so(bot: Harness) -> None:
+    eve = await actor(bot, 4002, "Eve", Role.DISPATCHER, buildings=(E2,))
+    summary = await booth_summary(eve.user, "-")
+    await eve.user.press(summary, "✅ Confirm")
+    await until(bot, shows(eve.user, NOT_PERMITTED), "Eve to be told she may not file there")
+    async with bot.store.uow() as uow:
+        assert (await uow.session.execute(select(Ticket.id))).first() is None
+
+
+async def test_a_supervisor_files_for_a_walk_up_person_at_the_booth(bot: Harness) -> None:
+    """/help tells supervisors that /booth files for a walk-up person: it must work to the
+    end, not refuse at the last step."""
+    sue = await actor(bot, 5001, "Sue", Role.SUPERVISOR, buildings=(E1,))
+    user = sue.user
+    summary = await booth_summary(user, "-")
+    answer = await user.press(summary, "✅ Confirm")
+    assert answer is not None and not answer.show_alert, answer
+    filed = await user.wait_for_edit(summary, lambda m: "filed for Wang Wei" in m.body)
+    found = NUMBER.search(filed.body)
+    assert found is not None
+    async with bot.store.uow() as uow:
+        walkups = (
+            await uow.session.execute(select(Person).where(col(Person.name) == "Wang Wei"))
+        ).all()
+    assert len(walkups) == 1

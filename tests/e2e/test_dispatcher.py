@@ -14,10 +14,10 @@ from sandbox.views import BotMessage
 from store.lifecycle import Role, Status
 from store.models import Draft, TicketFollower
 from store.repair import dispatch, work
-from tests.support.chats import E1, E2, W1, WAIT, Actor, actor
+from tests.support.chats import WAIT, Actor, actor
 from tests.support.harness import Harness
 from tests.support.rows import event_actions, outbox_kinds, ticket_row
-from tests.support.world import Clock, file_in_room, put_in_state
+from tests.support.world import E1, E2, W1, Clock, file_in_room, put_in_state
 
 
 async def _tab(user: UserHandle, queue: BotMessage, tab: str) -> BotMessage:

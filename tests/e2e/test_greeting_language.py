@@ -1,4 +1,4 @@
-"""Smoke: the real Application greets a user in their language over HTTP."""
+"""/start greets a user in their Telegram language, through the real Application over HTTP."""
 
 from __future__ import annotations
 

@@ -23,7 +23,6 @@ from hypothesis import strategies as st
 
 from bot.callbacks import _REGISTRY, Callback
 from tests.support.fuzz_steps import (
-    E1,
     ErrorLog,
     FuzzWorld,
     LoopThread,
@@ -35,6 +34,7 @@ from tests.support.fuzz_steps import (
     start_fuzz_world,
     ticket_snapshot,
 )
+from tests.support.world import E1
 
 EXAMPLES = {"sqlite": 150, "postgres": 60}
 COMMANDS = (

@@ -20,8 +20,7 @@ from tests.support.chats import STALE, WAIT, Actor, actor, offer_for, technician
 from tests.support.harness import Harness
 from tests.support.report_steps import file_at_the_booth, file_report
 from tests.support.rows import ticket_by_number
-
-E1 = "E1公寓"
+from tests.support.world import E1
 
 
 def record_errors(bot: Harness) -> list[object]:

@@ -1,4 +1,5 @@
-"""Reliability review of the outbox sender: failures that must not send a notice twice."""
+"""The outbox sender never sends a notice twice: not after a failure half-way through a
+notice, nor after a passing database error once Telegram accepted it."""
 
 from __future__ import annotations
 

@@ -24,10 +24,18 @@ from store.lifecycle import Role
 from store.models import FollowUp
 from store.repair import dispatch, followups, requester, work
 from store.reporting import stats
-from tests.support.chats import E1, E2, W1, WAIT, Actor, actor
+from tests.support.chats import WAIT, Actor, actor
 from tests.support.harness import Harness
 from tests.support.rows import event_actions, outbox_kinds, ticket_row
-from tests.support.world import Clock, file_in_room, put_in_state, set_building_supervisor
+from tests.support.world import (
+    E1,
+    E2,
+    W1,
+    Clock,
+    file_in_room,
+    put_in_state,
+    set_building_supervisor,
+)
 
 
 async def _followup(bot: Harness, ticket_id: int) -> FollowUp:

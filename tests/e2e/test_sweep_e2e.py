@@ -20,9 +20,8 @@ from tests.support.chats import STALE, WAIT, actor
 from tests.support.harness import Harness
 from tests.support.report_steps import NUMBER
 from tests.support.rows import outbox_kinds
-from tests.support.world import set_building_supervisor
+from tests.support.world import E1, set_building_supervisor
 
-E1 = "E1公寓"
 NOBODY_HOME = "🏠 Nobody home"
 ROOM_DONE = "➡️ Room done, next"
 

@@ -1,5 +1,5 @@
 """The browser chat in a real Chromium: a report with a photo, and the conversation stays
-in view (the `page` fixture, tests/e2e/browser.py, says what it needs)."""
+in view (the `page` fixture, tests/support/browser.py, says what it needs)."""
 
 from __future__ import annotations
 

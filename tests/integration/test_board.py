@@ -1,7 +1,8 @@
 """The office board's JSON API: who may see what, checked on every request.
 
-Real aiohttp server and client, real SQLite and PostgreSQL, the world of ticket_world:
-North (Buildings A and B) is Sam's and Dana's, South (Building C) is nobody's but Ada's.
+Real aiohttp server and client, real SQLite and PostgreSQL, the ticket world of
+tests/support/world.py: North (Buildings A and B) is Sam's and Dana's, South (Building C)
+is nobody's but Ada's.
 """
 
 from __future__ import annotations

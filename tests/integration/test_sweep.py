@@ -37,6 +37,8 @@ from store.repair import dispatch
 from store.uow import Store
 from tests.support.rows import outbox_rows, ticket_by_number
 from tests.support.world import (
+    E1,
+    E2,
     Clock,
     Places,
     make_categories,
@@ -45,7 +47,6 @@ from tests.support.world import (
     set_building_supervisor,
 )
 
-E1, E2 = "E1公寓", "E2公寓"
 # E1公寓's rooms in walking order: floor 1, 2, then 10 (natural sort).
 E1_ROOMS = ["E1-101", "E1-102", "E1-201", "E1-1001"]
 

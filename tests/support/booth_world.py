@@ -11,9 +11,7 @@ from store.domain.filing import NewTicket
 from store.intake import booth
 from store.lifecycle import Role
 from store.uow import Store
-from tests.support.world import Clock, Places, make_categories, make_places, person_in
-
-E1, E2 = "E1公寓", "E2公寓"
+from tests.support.world import E1, E2, Clock, Places, make_categories, make_places, person_in
 
 
 @dataclass(frozen=True)

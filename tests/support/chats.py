@@ -21,9 +21,8 @@ from store.directory.people import PersonView
 from store.lifecycle import Role
 from store.models import Draft, FollowUp, Outbox, Ticket, TicketEvent
 from tests.support.harness import Harness
-from tests.support.world import make_person
+from tests.support.world import E1, make_person
 
-E1, E2, W1 = "E1公寓", "E2公寓", "W1公寓"  # buildings of tests.support.world's campus
 MENU = "What would you like to do"
 NOT_PERMITTED = "You're not allowed to do that."
 NOT_FOUND = "That ticket doesn't exist or isn't yours."

@@ -25,10 +25,9 @@ from store.lifecycle import Role
 from store.models import Person, Room, Ticket, TicketEvent
 from store.uow import Store
 from tests.support.harness import Harness, new_harness
-from tests.support.world import file_in_room, make_person, put_in_state
+from tests.support.world import E1, E2, file_in_room, make_person, put_in_state
 
 T = TypeVar("T")
-E1, E2 = "E1公寓", "E2公寓"
 # Prefixes of buttons that change a ticket (or a follow-up, or a sweep).
 ACTING = frozenset({"o", "t", "va", "r", "j", "vs", "dp", "rl", "qi", "qa", "fu", "sw"})
 FIRST_SCREEN = {

@@ -63,6 +63,7 @@ DEFAULT_LOCATIONS: tuple[tuple[str, str, str, str, str], ...] = (
     ("西校區", "W1公寓", "1", "101", "W1-101"),
     ("西校區", "圖書館", "1", "1F大廳", "WLIB-1-H"),
 )
+E1, E2, W1 = "E1公寓", "E2公寓", "W1公寓"  # buildings of DEFAULT_LOCATIONS
 # The ticket world's places (see the module docstring).
 NORTH_AND_SOUTH: tuple[tuple[str, str, str, str, str], ...] = (
     ("North", "Building A", "1", "101", "A-101"),
