@@ -36,6 +36,19 @@ async def _open(dispatcher: Actor, number: str, flt: str = "") -> BotMessage:
     return await dispatcher.user.wait_for_edit(queue, lambda m: f"🎫 {number}" in (m.text or ""))
 
 
+async def _assigned_to_tina(bot: Harness) -> tuple[Actor, Actor, Actor, int, str]:
+    """Alice's ticket, assigned to Tina by Dora (E1's dispatcher): Alice, Dora, Tina, the
+    ticket's id and number."""
+    alice = await actor(bot, 1001, "Alice")
+    dora = await actor(bot, 4001, "Dora", Role.DISPATCHER, buildings=(E1,))
+    tina = await actor(bot, 3001, "Tina", Role.TECHNICIAN, buildings=(E1,))
+    ticket_id = await file_in_room(bot.store, bot.places, alice.id)
+    await put_in_state(
+        bot.store, ticket_id, "assigned", dispatcher_id=dora.id, technician_id=tina.id
+    )
+    return alice, dora, tina, ticket_id, (await ticket_row(bot.store, ticket_id)).number
+
+
 def _numbers_in(message: BotMessage, *numbers: str) -> list[str]:
     return [n for n in numbers if any(n in b for b in message.button_texts)]
 
@@ -140,15 +153,7 @@ async def test_assign_and_reassign_tell_everyone(bot: Harness) -> None:
 
 
 async def test_reject_needs_a_typed_reason_that_the_requester_sees(bot: Harness) -> None:
-    alice = await actor(bot, 1001, "Alice")
-    dora = await actor(bot, 4001, "Dora", Role.DISPATCHER, buildings=(E1,))
-    tina = await actor(bot, 3001, "Tina", Role.TECHNICIAN, buildings=(E1,))
-    ticket_id = await file_in_room(bot.store, bot.places, alice.id)
-    await put_in_state(
-        bot.store, ticket_id, "assigned", dispatcher_id=dora.id, technician_id=tina.id
-    )
-    number = (await ticket_row(bot.store, ticket_id)).number
-
+    alice, dora, tina, ticket_id, number = await _assigned_to_tina(bot)
     detail = await _open(dora, number, "all")
     await dora.user.press(detail, "🚫 Reject / cancel")
     await dora.user.wait_for_edit(detail, lambda m: "Why is it rejected" in (m.text or ""))
@@ -216,15 +221,7 @@ async def test_duplicate_moves_the_requester_to_the_original(bot: Harness) -> No
 
 
 async def test_a_ticket_that_moved_on_is_refused_and_asks_nothing(bot: Harness) -> None:
-    alice = await actor(bot, 1001, "Alice")
-    dora = await actor(bot, 4001, "Dora", Role.DISPATCHER, buildings=(E1,))
-    tina = await actor(bot, 3001, "Tina", Role.TECHNICIAN, buildings=(E1,))
-    ticket_id = await file_in_room(bot.store, bot.places, alice.id)
-    await put_in_state(
-        bot.store, ticket_id, "assigned", dispatcher_id=dora.id, technician_id=tina.id
-    )
-    number = (await ticket_row(bot.store, ticket_id)).number
-
+    _alice, dora, tina, ticket_id, number = await _assigned_to_tina(bot)
     detail = await _open(dora, number, "all")
     await dora.user.press(detail, "🚫 Reject / cancel")
     await dora.user.wait_for_edit(detail, lambda m: "Why is it rejected" in (m.text or ""))

@@ -4,19 +4,25 @@ used too late. Each gets a clear answer; none reaches the error handler."""
 
 from __future__ import annotations
 
-import secrets
-import time
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import update
-from telegram import CallbackQuery, Update
+from telegram import Update
 
-from sandbox.models import CallbackAnswer, CallbackRecord
+from sandbox.models import CallbackAnswer
 from sandbox.views import BotMessage
 from store.lifecycle import Role, Status
 from store.models import ClaimCode, Person
-from tests.support.chats import STALE, WAIT, Actor, actor, offer_for, technicians
+from tests.support.chats import (
+    STALE,
+    WAIT,
+    Actor,
+    actor,
+    forged_callback_query,
+    offer_for,
+    technicians,
+)
 from tests.support.harness import Harness
 from tests.support.report_steps import file_at_the_booth, file_report
 from tests.support.rows import ticket_by_number
@@ -41,22 +47,7 @@ async def press_raw(
     """A callback_query as a modified client can send it: `data` None means no data at all
     (the stand-in's own press always has some)."""
     state = bot.sandbox.state
-    record = CallbackRecord(
-        id=str(secrets.randbits(63)),
-        user_id=who.user.id,
-        chat_id=message.chat_id,
-        message_id=message.message_id,
-        data=data or "",
-        created=time.monotonic(),
-    )
-    state.callbacks[record.id] = record
-    query = CallbackQuery(
-        id=record.id,
-        from_user=state.users[who.user.id].to_ptb(),
-        chat_instance="1",
-        message=state.to_ptb(message.stored),
-        data=data,
-    )
+    record, query = forged_callback_query(state, who.user.id, message, data, chat_instance="1")
     state.emit("callback_query", lambda update_id: Update(update_id, callback_query=query))
     return await state.changed.wait_for(lambda: record.answer, WAIT, "an answer to the press")
 

@@ -41,10 +41,9 @@ from tests.support.world import (
     E2,
     Clock,
     Places,
-    make_categories,
-    make_places,
     person_in,
     set_building_supervisor,
+    small_campus,
 )
 
 # E1公寓's rooms in walking order: floor 1, 2, then 10 (natural sort).
@@ -73,10 +72,7 @@ class World:
 
 
 async def make_world(store: Store) -> World:
-    clock = Clock(datetime(2026, 3, 2, 8, 0, tzinfo=UTC))
-    store.clock = clock
-    places = await make_places(store)
-    await make_categories(store)
+    clock, places = await small_campus(store)
     e1, e2 = places.building(E1).id, places.building(E2).id
     room = places.room("E1-101").room_id
     async with store.uow() as uow:  # people in one go: ~12 people, one transaction

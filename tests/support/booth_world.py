@@ -4,14 +4,19 @@ E2), and the walk-up filing and claiming moves."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from store.domain.filing import NewTicket
 from store.intake import booth
 from store.lifecycle import Role
 from store.uow import Store
-from tests.support.world import E1, E2, Clock, Places, make_categories, make_places, person_in
+from tests.support.world import (
+    E1,
+    E2,
+    Places,
+    person_in,
+    small_campus,
+)
 
 
 @dataclass(frozen=True)
@@ -35,10 +40,7 @@ class BoothWorld:
 
 async def make_booth_world(store: Store) -> BoothWorld:
     """The small campus on a clock at 2026-03-02 08:00, with the people of BoothWorld."""
-    clock = Clock(datetime(2026, 3, 2, 8, 0, tzinfo=UTC))
-    store.clock = clock
-    places = await make_places(store)
-    await make_categories(store)
+    _clock, places = await small_campus(store)
     e1, e2 = places.building(E1).id, places.building(E2).id
     async with store.uow() as uow:
         people = [

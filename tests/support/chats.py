@@ -4,17 +4,21 @@ command must leave as they were."""
 
 from __future__ import annotations
 
+import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func
 from sqlmodel import col, select
+from telegram import CallbackQuery
 from telegram.ext import SimpleUpdateProcessor
 
 from bot.app import build_application
 from sandbox.client import UserHandle
-from sandbox.models import CallbackAnswer
+from sandbox.models import CallbackAnswer, CallbackRecord
+from sandbox.state import SandboxState
 from sandbox.testing import start_polling
 from sandbox.views import BotMessage
 from store.directory.people import PersonView
@@ -155,6 +159,31 @@ async def shown(bot: Harness, user: UserHandle, needle: str) -> BotMessage:
         return next((m for m in user.messages if needle in m.body), None)
 
     return await bot.sandbox.state.changed.wait_for(probe, WAIT, f"a message with {needle!r}")
+
+
+def forged_callback_query(
+    state: SandboxState, user_id: int, message: BotMessage, data: str | None, chat_instance: str
+) -> tuple[CallbackRecord, CallbackQuery]:
+    """A press as a modified client can send it: `data` None means no data at all (the
+    stand-in's own press always has some). The stand-in records the answer on the record;
+    the query is for the caller to deliver."""
+    record = CallbackRecord(
+        id=str(secrets.randbits(63)),
+        user_id=user_id,
+        chat_id=message.chat_id,
+        message_id=message.message_id,
+        data=data or "",
+        created=time.monotonic(),
+    )
+    state.callbacks[record.id] = record
+    query = CallbackQuery(
+        id=record.id,
+        from_user=state.users[user_id].to_ptb(),
+        chat_instance=chat_instance,
+        message=state.to_ptb(message.stored),
+        data=data,
+    )
+    return record, query
 
 
 async def offer_for(user: UserHandle, number: str, *, within: float = WAIT) -> BotMessage:

@@ -6,24 +6,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 import threading
-import time
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from sqlmodel import col, select
-from telegram import CallbackQuery, Update
+from telegram import Update
 
 from bot.app import BotApp, build_application
 from sandbox import actions
-from sandbox.models import CallbackRecord
 from sandbox.server import SandboxServer
 from sandbox.views import BotMessage
 from store.lifecycle import Role
 from store.models import Person, Room, Ticket, TicketEvent
 from store.uow import Store
+from tests.support.chats import forged_callback_query
 from tests.support.harness import Harness, new_harness
 from tests.support.world import E1, E2, file_in_room, make_person, put_in_state
 
@@ -214,22 +212,8 @@ async def press(world: FuzzWorld, sender: Sender, kind: str, pick: int, data: st
             return
         data = choices[pick % len(choices)]
     state = world.harness.server.state
-    record = CallbackRecord(
-        id=str(secrets.randbits(63)),
-        user_id=sender.telegram_id,
-        chat_id=message.chat_id,
-        message_id=message.message_id,
-        data=data or "",
-        created=time.monotonic(),
-    )
-    state.callbacks[record.id] = record
-    query = CallbackQuery(
-        id=record.id,
-        from_user=state.users[sender.telegram_id].to_ptb(),
-        chat_instance=str(sender.telegram_id),
-        message=state.to_ptb(message.stored),
-        data=data,
-    )
+    chat_instance = str(sender.telegram_id)
+    _record, query = forged_callback_query(state, sender.telegram_id, message, data, chat_instance)
     await process(world, lambda update_id: Update(update_id, callback_query=query))
 
 

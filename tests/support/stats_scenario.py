@@ -30,7 +30,7 @@ from store.intake.report import report
 from store.lifecycle import Role
 from store.repair import dispatch, requester, work
 from store.uow import Store
-from tests.support.world import Clock, make_categories, make_person, make_places
+from tests.support.world import Clock, make_person, small_campus
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 END = T0 + timedelta(days=8)
@@ -59,10 +59,7 @@ class Scenario:
 
 async def build(store: Store) -> Scenario:
     """Drive the tickets in the module docstring through the services."""
-    clock = Clock(T0 - timedelta(days=1))
-    store.clock = clock
-    places = await make_places(store)
-    await make_categories(store)
+    clock, places = await small_campus(store, T0 - timedelta(days=1))
     e1 = places.building("E1公寓")
     e2 = places.building("E2公寓")
     rita = (await make_person(store, name="Rita")).id

@@ -156,6 +156,16 @@ async def make_categories(store: Store) -> list[CategoryView]:
     return await places.sync_categories(store.uow(), store.policy)
 
 
+async def small_campus(store: Store, start: datetime | None = None) -> tuple[Clock, Places]:
+    """The store on a Clock from `start` (default: Clock's), with DEFAULT_LOCATIONS and the
+    categories: where the per-file scenarios begin."""
+    clock = Clock(start)
+    store.clock = clock
+    places = await make_places(store)
+    await make_categories(store)
+    return clock, places
+
+
 # --- people -------------------------------------------------------------------------------
 
 
