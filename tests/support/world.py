@@ -1,9 +1,10 @@
 """The one world builder for tests and benches: a settable clock, places, categories,
 people with roles and scopes, and tickets walked to any status.
 
-Everything goes through the store's own code (the locations import, the person upsert and
-role grants, the report and dispatch services), so a world is one the app could reach.
-Two ready-made worlds:
+Places, people and tickets go through the store's own code (the locations import, the
+person upsert and role grants, the report and dispatch services), so a world is one the
+app could reach; only duty, skills, phone, room and a building's named supervisor are set
+on the row. Two ready-made worlds:
 
 * `make_places(store)`: the small campus of DEFAULT_LOCATIONS (2 campuses, 4 buildings,
   8 rooms), which the bot tests and per-file scenarios add their own people to::
@@ -218,10 +219,10 @@ async def person_in(
 async def make_person(store: Store, *roles: Role, **details: Any) -> PersonView:
     """A person holding `roles`, in a unit of their own (`details`: as for `person_in`)."""
     async with store.uow() as uow:
-        person = await person_in(uow, *roles, **details)
+        person_id = (await person_in(uow, *roles, **details)).id
         await uow.commit()
-    assert person.id is not None
-    return await people.get_person_view(store.uow(), person.id)
+    assert person_id is not None
+    return await people.get_person_view(store.uow(), person_id)
 
 
 async def set_on_duty(store: Store, person_ids: Sequence[int], on: bool) -> None:
