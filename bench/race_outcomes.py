@@ -9,7 +9,9 @@ ticket status and holder, events, offers, notices with their payloads) is none o
 lost update. PostgreSQL only: SQLite serialises writers, so every round there is serial.
 
 The ticket's version is left out of the comparison, so the script also runs against
-trees from before versioned writes (PYTHONPATH=/path/to/old/tree).
+trees from before versioned writes that have tests/support (PYTHONPATH=/path/to/old/tree).
+The world, the outcome and the serial histories are tests/support's, as the race tests
+use them.
 
     .venv/bin/python bench/race_outcomes.py --rounds 200
 """
@@ -18,134 +20,32 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import itertools
-import json
 import random
-import secrets
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
-from unittest.mock import patch
 
-from sqlalchemy import func, text
-from sqlmodel import col, select
-
-# For tests.integration.ticket_world; appended, so PYTHONPATH can point at another tree.
+# For tests.support; appended, so PYTHONPATH can point at another tree.
 sys.path.append(str(Path(__file__).resolve().parents[1]))
 
 from store.db import create_engine
-from store.errors import DomainError
 from store.migrate import upgrade
-from store.models import Offer, Outbox, Ticket, TicketEvent
 from store.repair import dispatch, requester, work
-from store.uow import Store, UnitOfWork
-from tests.integration.ticket_world import (
-    event_lines,
-    file_ticket,
-    make_env,
+from store.uow import Store
+from tests.support.databases import PG_SERVER, throwaway_database
+from tests.support.races import (
+    Racer,
+    jittered_commits,
+    mark,
+    observe,
+    run_serially,
     warm_pool,
 )
-
-Racer = Callable[[Store, int], Awaitable[object]]
-Outcome = tuple[Any, ...]
-
-
-async def _admin(server: str, sql: str) -> None:
-    engine = create_engine(f"{server}/postgres")
-    try:
-        async with engine.connect() as conn:
-            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.execute(text(sql))
-    finally:
-        await engine.dispose()
-
-
-def _answer(result: object) -> str:
-    if isinstance(result, DomainError):
-        return "refused"
-    if isinstance(result, BaseException):
-        return f"error {type(result).__name__}"
-    return "done"
-
-
-async def _mark(st: Store, ticket_id: int) -> tuple[int, int]:
-    async with st.uow() as uow:
-        last = (await uow.session.execute(select(func.max(Outbox.id)))).scalar_one()
-        events = (
-            await uow.session.execute(
-                select(func.count())
-                .select_from(TicketEvent)
-                .where(col(TicketEvent.ticket_id) == ticket_id)
-            )
-        ).scalar_one()
-        return int(last or 0), int(events)
-
-
-async def _observe(
-    st: Store, ticket_id: int, since: tuple[int, int], results: Sequence[object]
-) -> Outcome:
-    after, events_before = since
-    async with st.uow() as uow:
-        s = uow.session
-        row = await s.get(Ticket, ticket_id)
-        assert row is not None
-        events = (
-            await s.execute(
-                select(TicketEvent)
-                .where(TicketEvent.ticket_id == ticket_id)
-                .order_by(col(TicketEvent.id))
-            )
-        ).scalars()
-        offers = (await s.execute(select(Offer).where(Offer.ticket_id == ticket_id))).scalars()
-        sent = (
-            await s.execute(
-                select(Outbox).where(Outbox.ticket_id == ticket_id, col(Outbox.id) > after)
-            )
-        ).scalars()
-        notices = sorted(
-            (
-                r.recipient_id,
-                r.kind,
-                json.dumps(
-                    {k: v for k, v in r.payload.items() if k not in ("ticket_id", "number")},
-                    sort_keys=True,
-                ),
-            )
-            for r in sent
-        )
-        return (
-            tuple(_answer(r) for r in results),
-            (str(row.status), row.assignee_id),
-            tuple(event_lines(list(events)[events_before:])),
-            tuple(sorted((o.technician_id, o.outcome) for o in offers)),
-            tuple(notices),
-        )
-
-
-async def _serial(
-    st: Store, setup: Callable[[], Awaitable[int]], actions: Sequence[Racer]
-) -> set[Outcome]:
-    outcomes = set()
-    for size in range(1, len(actions) + 1):
-        for order in itertools.permutations(range(len(actions)), size):
-            ticket_id = await setup()
-            since = await _mark(st, ticket_id)
-            results: list[object] = [DomainError("not applied")] * len(actions)
-            try:
-                for i in order:
-                    results[i] = await actions[i](st, ticket_id)
-            except DomainError:
-                continue
-            outcomes.add(await _observe(st, ticket_id, since, results))
-    return outcomes
+from tests.support.world import file_ticket, make_env
 
 
 async def run(server: str, rounds: int) -> None:
-    name = f"repairbot_bench_{secrets.token_hex(4)}"
-    await _admin(server, f'CREATE DATABASE "{name}"')
-    try:
-        url = f"{server}/{name}"
+    async with throwaway_database(server, prefix="repairbot_bench") as url:
         await upgrade(url)
         base = Store(create_engine(url))
         env = await make_env(base, offer_batch=10)
@@ -181,38 +81,31 @@ async def run(server: str, rounds: int) -> None:
             ("accept vs assign vs cancel", dispatching, [accept, to(w.dana, w.tom, None), cancel]),
         ]
         await warm_pool(st, 3)
-        commit = UnitOfWork.commit
         rng = random.Random(1)
-
-        async def jittered(self: UnitOfWork) -> None:
-            await asyncio.sleep(rng.uniform(0, 0.005))
-            await commit(self)
 
         print(f"{'scenario':28}  {'rounds':>6}  {'not serial':>10}  {'all done':>8}")
         print(f"{'-' * 28}  {'-' * 6}  {'-' * 10}  {'-' * 8}")
         for label, setup, actions in scenarios:
-            allowed = await _serial(st, setup, actions)
+            allowed = await run_serially(st, setup, actions, versions=False)
             wrong = all_done = 0
             for _ in range(rounds):
                 ticket_id = await setup()
-                since = await _mark(st, ticket_id)
-                with patch.object(UnitOfWork, "commit", jittered):
+                since = await mark(st, ticket_id)
+                with jittered_commits(rng):
                     results = await asyncio.gather(
                         *(a(st, ticket_id) for a in actions), return_exceptions=True
                     )
-                outcome = await _observe(st, ticket_id, since, results)
+                outcome = await observe(st, ticket_id, since, results, versions=False)
                 wrong += outcome not in allowed
-                all_done += all(a == "done" for a in outcome[0])
+                all_done += all(a == "done" for a in outcome.answers)
             print(f"{label:28}  {rounds:>6}  {wrong:>10}  {all_done:>8}", flush=True)
         await base.dispose()
-    finally:
-        await _admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=50)
-    parser.add_argument("--pg", default="postgresql+asyncpg://postgres@127.0.0.1:5432")
+    parser.add_argument("--pg", default=PG_SERVER)
     args = parser.parse_args()
     asyncio.run(run(args.pg, args.rounds))
 

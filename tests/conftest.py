@@ -16,17 +16,14 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from store.db import create_engine
 from store.migrate import schema_diff, upgrade
-from store.models import Room  # importing the models registers every table
 from store.uow import Store
+from tests.support.databases import PG_SERVER, admin, empty
 
 pytest_plugins = ["sandbox.testing"] if importlib.util.find_spec("sandbox.testing") else []
 
-PG_SERVER = os.environ.get("REPAIRBOT_TEST_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432")
 PG_HOWTO = (
     f"PostgreSQL is not reachable at {PG_SERVER} (user postgres, trust auth). Start it, "
     "e.g. `sudo service postgresql start` or `docker run -d -p 5432:5432 "
@@ -58,22 +55,12 @@ def _require_postgres() -> bool:
     return os.environ.get("REPAIRBOT_REQUIRE_POSTGRES", "") not in ("", "0")
 
 
-async def _admin(sql: str) -> None:
-    engine = create_engine(f"{PG_SERVER}/postgres")
-    try:
-        async with engine.connect() as conn:
-            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.execute(text(sql))
-    finally:
-        await engine.dispose()
-
-
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """URL of this run's migrated PostgreSQL database (skips or fails when unreachable)."""
     name = f"repairbot_test_{secrets.token_hex(4)}"
     try:
-        asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+        asyncio.run(admin(f'CREATE DATABASE "{name}"'))
     except (OSError, ConnectionError) as exc:
         if _require_postgres():
             pytest.fail(f"{PG_HOWTO} ({exc})")
@@ -83,7 +70,7 @@ def postgres_url() -> Iterator[str]:
         _migrate_and_check(url)
         yield url
     finally:
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(scope="session")
@@ -100,41 +87,6 @@ def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
     path = tmp_path / "repairbot.db"
     shutil.copyfile(sqlite_template, path)
     return f"sqlite+aiosqlite:///{path}"
-
-
-def _empty_sql() -> str:
-    """One statement that empties every table and restarts every sequence, as TRUNCATE would.
-
-    TRUNCATE ... RESTART IDENTITY gives ~100 relations (20 tables, their indexes, TOAST
-    tables, sequences) new files and cost 0.1-0.5 s per test; DELETE of the few rows a test
-    wrote costs milliseconds.
-    The table lock first gives the same barrier as TRUNCATE: it waits for any transaction
-    still touching the tables. DELETE goes children first (FK order); the list is complete
-    because _migrate_and_check stops the run if the database has a table the models lack.
-    """
-    tables = [f'"{t.name}"' for t in Room.metadata.sorted_tables]
-    deletes = " ".join(f"DELETE FROM {t};" for t in reversed(tables))
-    return (
-        f"DO $$BEGIN LOCK TABLE {', '.join(tables)} IN ACCESS EXCLUSIVE MODE; {deletes} "
-        "PERFORM setval(s.seqrelid, s.seqstart, false) FROM pg_sequence s JOIN pg_class c "
-        "ON c.oid = s.seqrelid WHERE c.relnamespace = current_schema()::regnamespace; "
-        "END$$"
-    )
-
-
-async def _empty(engine: AsyncEngine) -> None:
-    """Empty the PostgreSQL database behind `engine` (its pooled connection is then reused)."""
-    async with engine.begin() as conn:
-        await conn.execute(text(_empty_sql()))
-
-
-async def _truncate(url: str) -> None:
-    """Empty the PostgreSQL database at `url`: no rows, every sequence back at its start."""
-    engine = create_engine(url)
-    try:
-        await _empty(engine)
-    finally:
-        await engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -155,7 +107,7 @@ async def store(db_url: str) -> AsyncIterator[Store]:
         if not db_url.startswith("sqlite"):
             # Empty before, not after: a crashed test must not poison the next one. On the
             # Store's own engine, so the test reuses this connection instead of opening one.
-            await _empty(s.engine)
+            await empty(s.engine)
         yield s
     finally:
         await s.dispose()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sandbox.client import UserHandle
 from sandbox.views import BotMessage
-from tests.e2e.conftest import Harness
-from tests.e2e.staff_steps import ACCEPT, offer_for, open_job, started, technicians
-from tests.e2e.steps import file_report
+from tests.support.chats import ACCEPT, offer_for, open_job, started, technicians
+from tests.support.harness import Harness
+from tests.support.report_steps import file_report
 
 
 async def _completed_with_photo(bot: Harness) -> tuple[UserHandle, BotMessage, str]:

@@ -39,29 +39,14 @@ from bot.callbacks import (
 )
 from bot.i18n import catalog
 from sandbox.server import SandboxServer
-from store.db import create_engine
 from store.directory import staff
 from store.intake import drafts
 from store.lifecycle import Role, Status
 from store.repair import requester
-from store.uow import Store
-from tests.e2e.authz_steps import (
-    E1,
-    E2,
-    NOT_FOUND,
-    STALE,
-    W1,
-    Actor,
-    actor,
-    new_ticket,
-    put_in_state,
-    row,
-    shows,
-    snapshot,
-    until,
-)
-from tests.e2e.conftest import Harness, make_settings
-from tests.factories import make_categories, make_places
+from tests.support.chats import NOT_FOUND, STALE, Actor, actor, shows, snapshot, until
+from tests.support.harness import Harness, new_harness
+from tests.support.rows import ticket_row
+from tests.support.world import E1, E2, W1, file_in_room, put_in_state
 
 # The presser's relation to the ticket (always filed by Alice in E1公寓, worked by Tina).
 REQUESTER = "requester"  # a plain requester who never filed anything
@@ -143,14 +128,21 @@ async def build_world(bot: Harness) -> World:
     }
     await actor(bot, 5001, "Sue", Role.SUPERVISOR, buildings=(E1,))
     # Rita's own ticket, with a complaint (so admins always have a follow-up to list).
-    ritas = await new_ticket(bot, roles[OTHER_REQUESTER].id, "E1-201")
+    ritas = await file_in_room(bot.store, bot.places, roles[OTHER_REQUESTER].id, "E1-201")
     await requester.complain(bot.store.uow(), ritas, roles[OTHER_REQUESTER].id, "Still broken.")
-    teds = await new_ticket(bot, alice.id, "E1-102", "electrical")
+    teds = await file_in_room(bot.store, bot.places, alice.id, "E1-102", "electrical")
     await put_in_state(
-        bot, teds, "in_progress", dispatcher_id=dora.id, technician_id=roles[TECH_OTHER_JOB].id
+        bot.store,
+        teds,
+        "in_progress",
+        dispatcher_id=dora.id,
+        technician_id=roles[TECH_OTHER_JOB].id,
     )
     world = World(bot, alice, tina, dora, roles)
-    world.numbers += [(await row(bot, ritas)).number, (await row(bot, teds)).number]
+    world.numbers += [
+        (await ticket_row(bot.store, ritas)).number,
+        (await ticket_row(bot.store, teds)).number,
+    ]
     return world
 
 
@@ -164,16 +156,13 @@ async def world(
     url = f"sqlite+aiosqlite:///{path}"
     server = SandboxServer(default_timeout=10.0)
     await server.start()
-    settings = make_settings(server, url)
-    store = Store(create_engine(url), settings.policy())
-    harness = Harness(server, store, settings, await make_places(store))
-    await make_categories(store)
+    harness = await new_harness(server, url)
     await harness.start()
     try:
         yield await build_world(harness)
     finally:
         await harness.stop()
-        await store.dispose()
+        await harness.store.dispose()
         await server.stop()
 
 
@@ -272,11 +261,11 @@ def _button_cases() -> list[object]:
 
 async def _prepare(world: World, state: str) -> Case:
     bot = world.bot
-    ticket = await new_ticket(bot, world.alice.id)
+    ticket = await file_in_room(bot.store, bot.places, world.alice.id)
     followup = await put_in_state(
-        bot, ticket, state, dispatcher_id=world.dora.id, technician_id=world.tina.id
+        bot.store, ticket, state, dispatcher_id=world.dora.id, technician_id=world.tina.id
     )
-    number = (await row(bot, ticket)).number
+    number = (await ticket_row(bot.store, ticket)).number
     world.numbers.append(number)
     slot = int((bot.store.clock() + timedelta(days=1)).timestamp() // 60)
     return Case(ticket, followup or 0, number, world.tina.id, slot)

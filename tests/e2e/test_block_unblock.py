@@ -8,7 +8,7 @@ import asyncio
 from sqlmodel import select
 
 from store.models import Person
-from tests.e2e.conftest import Harness
+from tests.support.harness import Harness
 
 
 async def _unreachable(bot: Harness, telegram_id: int, expected: bool) -> bool:

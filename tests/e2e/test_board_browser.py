@@ -1,6 +1,6 @@
 """The office board in a real Chromium: a one-time link from /board signs a supervisor in;
 the overview, a building and a ticket (with its photo) show; another campus's ticket is
-refused by URL. (The `page` fixture, tests/e2e/browser.py, says what it needs.)"""
+refused by URL. (The `page` fixture, tests/support/browser.py, says what it needs.)"""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ from typing import Any
 
 from bot.board.server import BoardServer
 from store.lifecycle import Role
-from tests.e2e.conftest import Harness
-from tests.e2e.staff_steps import file_report_with_photo, started, ticket
-from tests.factories import make_person
+from tests.support.chats import started
+from tests.support.harness import Harness
+from tests.support.report_steps import file_report_with_photo
+from tests.support.rows import ticket_by_number
+from tests.support.world import make_person
 
 
 async def test_a_supervisor_signs_in_with_a_link_and_reads_the_board(
@@ -26,7 +28,7 @@ async def test_a_supervisor_signs_in_with_a_link_and_reads_the_board(
     here = await file_report_with_photo(alice, description="The tap drips all night.")
     wei = await started(bot, 1002, "Wei")
     there = await file_report_with_photo(wei, code="W1-101", description="Broken window.")
-    west_ticket = (await ticket(bot, there)).id
+    west_ticket = (await ticket_by_number(bot.store, there)).id
 
     user = bot.sandbox.user(5001, "Sam", language_code="en")
     await user.command("board")

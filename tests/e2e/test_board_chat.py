@@ -8,9 +8,9 @@ from typing import Any
 from bot.board.server import BoardServer
 from sandbox.views import BotMessage
 from store.lifecycle import Role
-from tests.e2e.conftest import Harness
-from tests.e2e.staff_steps import started
-from tests.factories import make_person
+from tests.support.chats import started
+from tests.support.harness import Harness
+from tests.support.world import make_person
 
 PUBLIC = "https://repairs.example.edu"
 

@@ -1,51 +1,24 @@
 """Booth intake through the bot: staff file for a walk-up person and hand over a claim code
 with its QR link; the person opens it once to follow and rate the repair in Telegram.
-Until then (or if they never do) the ticket's notices go to the staff member."""
+Until then (or if they never do) the ticket's notices go to the staff member. Staff file
+only for the buildings they cover."""
 
 from __future__ import annotations
 
-import re
+from sqlmodel import col, select
 
-from sandbox.client import UserHandle
-from sandbox.views import BotMessage
 from store.deeplink import room_payload
 from store.domain.filing import NewTicket
 from store.intake import booth
 from store.intake.drafts import get_draft
 from store.lifecycle import Role
+from store.models import Person, Ticket
 from store.repair import requester
-from tests.e2e.authz_steps import WAIT, Actor, actor, by_number, outbox_kinds, put_in_state
-from tests.e2e.conftest import Harness
-from tests.e2e.staff_steps import booth_summary
-from tests.e2e.steps import NUMBER
-
-E1 = "E1公寓"
-CODE = re.compile(r"Claim code: ([A-Z0-9]+)")
-
-
-async def _shown(bot: Harness, user: UserHandle, needle: str) -> BotMessage:
-    """A message in the user's chat containing `needle`, whenever it came: the sender's
-    notices and the flow's own replies may arrive in either order."""
-
-    def probe() -> BotMessage | None:
-        return next((m for m in user.messages if needle in m.body), None)
-
-    return await bot.sandbox.state.changed.wait_for(probe, WAIT, f"a message with {needle!r}")
-
-
-async def _file_at_the_booth(bot: Harness, bea: Actor) -> tuple[str, str]:
-    """/booth → name → phone → the report steps; returns (ticket number, claim code)."""
-    user = bea.user
-    summary = await booth_summary(user, "+86 138 0000 1111")
-    await user.press(summary, "✅ Confirm")
-    filed = await user.wait_for_edit(summary, lambda m: "filed for Wang Wei" in m.body)
-    number, code = NUMBER.search(filed.body), CODE.search(filed.body)
-    assert number is not None and code is not None, filed
-    assert f"https://t.me/sandbox_bot?start=c_{code.group(1)}" in filed.body
-    qr = await _shown(bot, user, f"Claim code {code.group(1)}: scan")
-    assert qr.caption == f"Claim code {code.group(1)}: scan to follow the repair in Telegram."
-    assert qr.photo is not None and qr.photo.startswith(b"\x89PNG")
-    return number.group(), code.group(1)
+from tests.support.chats import NOT_PERMITTED, WAIT, actor, shown, shows, until
+from tests.support.harness import Harness
+from tests.support.report_steps import NUMBER, booth_summary, file_at_the_booth
+from tests.support.rows import outbox_kinds, ticket_by_number
+from tests.support.world import E1, E2, put_in_state
 
 
 async def test_a_booth_ticket_is_claimed_once_and_then_followed_and_rated_by_the_claimer(
@@ -54,10 +27,10 @@ async def test_a_booth_ticket_is_claimed_once_and_then_followed_and_rated_by_the
     bea = await actor(bot, 6001, "Bea", Role.INSPECTOR, buildings=(E1,))
     dora = await actor(bot, 4001, "Dora", Role.DISPATCHER, buildings=(E1,))
     tina = await actor(bot, 3001, "Tina", Role.TECHNICIAN, buildings=(E1,))
-    number, code = await _file_at_the_booth(bot, bea)
+    number, code = await file_at_the_booth(bot, bea.user)
     # Not claimed yet: the booth staff member hears about it.
-    await _shown(bot, bea.user, f"Ticket {number} received")
-    ticket = await by_number(bot, number)
+    await shown(bot, bea.user, f"Ticket {number} received")
+    ticket = await ticket_by_number(bot.store, number)
     walkup_id = ticket.requester_id
     assert (ticket.filed_by_id, ticket.contact_phone) == (bea.id, "+86 138 0000 1111")
 
@@ -68,19 +41,19 @@ async def test_a_booth_ticket_is_claimed_once_and_then_followed_and_rated_by_the
     assert linked.body == (
         f"✅ Ticket {number} is now linked to you. You'll get its updates here and can rate it."
     )
-    ticket = await by_number(bot, number)
+    ticket = await ticket_by_number(bot.store, number)
     assert ticket.requester_id != walkup_id
 
     # A later change reaches Wang, not Bea; he rates the repair.
-    bea_before = await outbox_kinds(bot, bea.id)
+    bea_before = await outbox_kinds(bot.store, bea.id)
     await put_in_state(
-        bot, ticket.id or 0, "completed", dispatcher_id=dora.id, technician_id=tina.id
+        bot.store, ticket.id or 0, "completed", dispatcher_id=dora.id, technician_id=tina.id
     )
     await wang.expect(text_contains=f"{number}: Tina took your job", timeout=WAIT)
     done = await wang.expect(text_contains=f"{number} is done", timeout=WAIT)
     await wang.press(done, "5★")
     await wang.wait_for_edit(done, lambda m: f"Thank you for rating {number}" in m.body)
-    assert await outbox_kinds(bot, bea.id) == bea_before
+    assert await outbox_kinds(bot.store, bea.id) == bea_before
 
     # Someone else opening the same link is refused; the ticket stays Wang's.
     mallory = bot.sandbox.user(1202, "Mallory", language_code="en")
@@ -90,7 +63,7 @@ async def test_a_booth_ticket_is_claimed_once_and_then_followed_and_rated_by_the
     )
     await mallory.command("start", "c_NOT-A-CODE")
     await mallory.expect(text="This claim link can't be used (the link is damaged).")
-    assert (await by_number(bot, number)).requester_id == ticket.requester_id
+    assert (await ticket_by_number(bot.store, number)).requester_id == ticket.requester_id
 
 
 async def test_a_booth_ticket_never_claimed_keeps_the_staff_member_informed(
@@ -138,3 +111,30 @@ async def test_booth_intake_waits_for_the_staff_members_own_report_in_progress(
     draft = await get_draft(bot.store.uow(), bea.id)
     assert draft is not None and draft.data["description"] == "My own office tap drips."
     assert "walkup" not in draft.data
+
+
+async def test_booth_staff_filing_outside_their_buildings_are_told_so(bot: Harness) -> None:
+    eve = await actor(bot, 4002, "Eve", Role.DISPATCHER, buildings=(E2,))
+    summary = await booth_summary(eve.user, "-")
+    await eve.user.press(summary, "✅ Confirm")
+    await until(bot, shows(eve.user, NOT_PERMITTED), "Eve to be told she may not file there")
+    async with bot.store.uow() as uow:
+        assert (await uow.session.execute(select(Ticket.id))).first() is None
+
+
+async def test_a_supervisor_files_for_a_walk_up_person_at_the_booth(bot: Harness) -> None:
+    """/help tells supervisors that /booth files for a walk-up person: it must work to the
+    end, not refuse at the last step."""
+    sue = await actor(bot, 5001, "Sue", Role.SUPERVISOR, buildings=(E1,))
+    user = sue.user
+    summary = await booth_summary(user, "-")
+    answer = await user.press(summary, "✅ Confirm")
+    assert answer is not None and not answer.show_alert, answer
+    filed = await user.wait_for_edit(summary, lambda m: "filed for Wang Wei" in m.body)
+    found = NUMBER.search(filed.body)
+    assert found is not None
+    async with bot.store.uow() as uow:
+        walkups = (
+            await uow.session.execute(select(Person).where(col(Person.name) == "Wang Wei"))
+        ).all()
+    assert len(walkups) == 1

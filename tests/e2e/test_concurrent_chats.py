@@ -14,7 +14,7 @@ from bot.app import build_application
 from bot.processor import PerChatUpdateProcessor
 from sandbox.server import SandboxServer
 from sandbox.testing import application_builder, start_polling
-from tests.e2e.conftest import Harness
+from tests.support.harness import Harness
 
 GUARD = 10.0  # only against a hang when the property under test is broken
 

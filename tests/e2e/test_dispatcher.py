@@ -14,21 +14,10 @@ from sandbox.views import BotMessage
 from store.lifecycle import Role, Status
 from store.models import Draft, TicketFollower
 from store.repair import dispatch, work
-from tests.e2e.authz_steps import (
-    E1,
-    E2,
-    W1,
-    WAIT,
-    Actor,
-    actor,
-    event_actions,
-    new_ticket,
-    outbox_kinds,
-    put_in_state,
-    row,
-)
-from tests.e2e.conftest import Harness
-from tests.factories import Clock
+from tests.support.chats import WAIT, Actor, actor
+from tests.support.harness import Harness
+from tests.support.rows import event_actions, outbox_kinds, ticket_row
+from tests.support.world import E1, E2, W1, Clock, file_in_room, put_in_state
 
 
 async def _tab(user: UserHandle, queue: BotMessage, tab: str) -> BotMessage:
@@ -47,6 +36,19 @@ async def _open(dispatcher: Actor, number: str, flt: str = "") -> BotMessage:
     return await dispatcher.user.wait_for_edit(queue, lambda m: f"🎫 {number}" in (m.text or ""))
 
 
+async def _assigned_to_tina(bot: Harness) -> tuple[Actor, Actor, Actor, int, str]:
+    """Alice's ticket, assigned to Tina by Dora (E1's dispatcher): Alice, Dora, Tina, the
+    ticket's id and number."""
+    alice = await actor(bot, 1001, "Alice")
+    dora = await actor(bot, 4001, "Dora", Role.DISPATCHER, buildings=(E1,))
+    tina = await actor(bot, 3001, "Tina", Role.TECHNICIAN, buildings=(E1,))
+    ticket_id = await file_in_room(bot.store, bot.places, alice.id)
+    await put_in_state(
+        bot.store, ticket_id, "assigned", dispatcher_id=dora.id, technician_id=tina.id
+    )
+    return alice, dora, tina, ticket_id, (await ticket_row(bot.store, ticket_id)).number
+
+
 def _numbers_in(message: BotMessage, *numbers: str) -> list[str]:
     return [n for n in numbers if any(n in b for b in message.button_texts)]
 
@@ -59,14 +61,16 @@ async def test_queue_tabs_and_scope(bot: Harness) -> None:
     tina = await actor(bot, 3001, "Tina", Role.TECHNICIAN, buildings=(E1,))
     alice = await actor(bot, 1001, "Alice")
     ids = {
-        "waiting": await new_ticket(bot, alice.id, "E1-101", "water"),
-        "deferred": await new_ticket(bot, alice.id, "E1-102", "electrical"),
-        "working": await new_ticket(bot, alice.id, "E1-201", "doors_locks"),
-        "elsewhere": await new_ticket(bot, alice.id, "E2-101", "water"),
+        "waiting": await file_in_room(bot.store, bot.places, alice.id, "E1-101", "water"),
+        "deferred": await file_in_room(bot.store, bot.places, alice.id, "E1-102", "electrical"),
+        "working": await file_in_room(bot.store, bot.places, alice.id, "E1-201", "doors_locks"),
+        "elsewhere": await file_in_room(bot.store, bot.places, alice.id, "E2-101", "water"),
     }
     for name, state in (("deferred", "deferred"), ("working", "in_progress")):
-        await put_in_state(bot, ids[name], state, dispatcher_id=dora.id, technician_id=tina.id)
-    n = {name: (await row(bot, tid)).number for name, tid in ids.items()}
+        await put_in_state(
+            bot.store, ids[name], state, dispatcher_id=dora.id, technician_id=tina.id
+        )
+    n = {name: (await ticket_row(bot.store, tid)).number for name, tid in ids.items()}
     every = tuple(n.values())
 
     await dora.user.command("queue")
@@ -97,8 +101,10 @@ async def test_queue_tabs_and_scope(bot: Harness) -> None:
 async def test_assign_and_reassign_tell_everyone(bot: Harness) -> None:
     alice = await actor(bot, 1001, "Alice")
     dora = await actor(bot, 4001, "Dora", Role.DISPATCHER, buildings=(E1,))
-    ticket_id = await new_ticket(bot, alice.id, description="Water under the sink.")
-    busy_id = await new_ticket(bot, alice.id, "E1-102")
+    ticket_id = await file_in_room(
+        bot.store, bot.places, alice.id, description="Water under the sink."
+    )
+    busy_id = await file_in_room(bot.store, bot.places, alice.id, "E1-102")
     tina = await actor(bot, 3001, "Tina", Role.TECHNICIAN, buildings=(E1,))
     tom = await actor(bot, 3002, "Tom", Role.TECHNICIAN, buildings=(E1,))
     # Neither may take this one: another building, and another trade.
@@ -107,7 +113,7 @@ async def test_assign_and_reassign_tell_everyone(bot: Harness) -> None:
     await dispatch.assign(bot.store.uow(), busy_id, dora.id, tina.id)
     await tina.user.command("duty")
     await tina.user.expect(text_contains="You're on duty")
-    number = (await row(bot, ticket_id)).number
+    number = (await ticket_row(bot.store, ticket_id)).number
 
     detail = await _open(dora, number)
     assert detail.button_texts == [
@@ -126,9 +132,9 @@ async def test_assign_and_reassign_tell_everyone(bot: Harness) -> None:
     job = await tom.user.expect(text_contains=f"You were assigned {number}", timeout=WAIT)
     assert "Water under the sink." in job.body
     await alice.user.expect(text_contains=f"{number}: Tom took your job", timeout=WAIT)
-    ticket = await row(bot, ticket_id)
+    ticket = await ticket_row(bot.store, ticket_id)
     assert (ticket.status, ticket.assignee_id) == (Status.ASSIGNED, tom.id)
-    assert (await event_actions(bot, ticket_id))[-1] == ("assign", "Tom")
+    assert (await event_actions(bot.store, ticket_id))[-1] == ("assign", "Tom")
 
     detail = await _open(dora, number, "all")
     assert "👷 Technician: Tom" in (detail.text or "")
@@ -140,35 +146,29 @@ async def test_assign_and_reassign_tell_everyone(bot: Harness) -> None:
     await tom.user.expect(text_contains=f"{number} was taken off your list", timeout=WAIT)
     await tina.user.expect(text_contains=f"You were assigned {number}", timeout=WAIT)
     await alice.user.expect(text_contains=f"{number}: Tina took your job", timeout=WAIT)
-    ticket = await row(bot, ticket_id)
+    ticket = await ticket_row(bot.store, ticket_id)
     assert (ticket.status, ticket.assignee_id) == (Status.ASSIGNED, tina.id)
-    assert (await event_actions(bot, ticket_id))[-1] == ("reassign", "Tina")
-    assert await outbox_kinds(bot, tom.id) == ["job.assigned", "job.unassigned"]
+    assert (await event_actions(bot.store, ticket_id))[-1] == ("reassign", "Tina")
+    assert await outbox_kinds(bot.store, tom.id) == ["job.assigned", "job.unassigned"]
 
 
 async def test_reject_needs_a_typed_reason_that_the_requester_sees(bot: Harness) -> None:
-    alice = await actor(bot, 1001, "Alice")
-    dora = await actor(bot, 4001, "Dora", Role.DISPATCHER, buildings=(E1,))
-    tina = await actor(bot, 3001, "Tina", Role.TECHNICIAN, buildings=(E1,))
-    ticket_id = await new_ticket(bot, alice.id)
-    await put_in_state(bot, ticket_id, "assigned", dispatcher_id=dora.id, technician_id=tina.id)
-    number = (await row(bot, ticket_id)).number
-
+    alice, dora, tina, ticket_id, number = await _assigned_to_tina(bot)
     detail = await _open(dora, number, "all")
     await dora.user.press(detail, "🚫 Reject / cancel")
     await dora.user.wait_for_edit(detail, lambda m: "Why is it rejected" in (m.text or ""))
     await dora.user.send_photo()  # no words: not a reason
     await dora.user.expect(text="Please give a reason.")
-    assert (await row(bot, ticket_id)).status == Status.ASSIGNED
+    assert (await ticket_row(bot.store, ticket_id)).status == Status.ASSIGNED
 
     reason = "Outside our remit: the landlord repairs this."
     await dora.user.send(reason)
     await dora.user.expect(text=f"🚫 {number} was cancelled.")
     await alice.user.expect(text=f"🚫 {number} was cancelled: {reason}", timeout=WAIT)
     await tina.user.expect(text_contains=f"{number} was cancelled. You don't need to go")
-    ticket = await row(bot, ticket_id)
+    ticket = await ticket_row(bot.store, ticket_id)
     assert ticket.status == Status.CANCELLED
-    assert (await event_actions(bot, ticket_id))[-1] == ("cancel", reason)
+    assert (await event_actions(bot.store, ticket_id))[-1] == ("cancel", reason)
     # The question was answered: the next message is just a message again.
     await dora.user.send("thanks")
     await dora.user.expect(text_contains="Please choose one of the buttons")
@@ -179,10 +179,14 @@ async def test_duplicate_moves_the_requester_to_the_original(bot: Harness) -> No
     bob = await actor(bot, 1002, "Bob")
     dora = await actor(bot, 4001, "Dora", Role.DISPATCHER, buildings=(E1,))
     tom = await actor(bot, 3002, "Tom", Role.TECHNICIAN, buildings=(E1,))
-    original_id = await new_ticket(bot, alice.id, description="Tap drips in 101.")
-    duplicate_id = await new_ticket(bot, bob.id, description="Dripping tap, room 101.")
-    original = (await row(bot, original_id)).number
-    duplicate = (await row(bot, duplicate_id)).number
+    original_id = await file_in_room(
+        bot.store, bot.places, alice.id, description="Tap drips in 101."
+    )
+    duplicate_id = await file_in_room(
+        bot.store, bot.places, bob.id, description="Dripping tap, room 101."
+    )
+    original = (await ticket_row(bot.store, original_id)).number
+    duplicate = (await ticket_row(bot.store, duplicate_id)).number
 
     detail = await _open(dora, duplicate)
     await dora.user.press(detail, "🔗 Duplicate of…")
@@ -191,16 +195,19 @@ async def test_duplicate_moves_the_requester_to_the_original(bot: Harness) -> No
         await dora.user.send(wrong)
         error = await dora.user.expect(text_contains=f"no open ticket {wrong}")
         assert "Type the number of the original" in error.body
-    assert (await row(bot, duplicate_id)).status == Status.DISPATCHING
+    assert (await ticket_row(bot.store, duplicate_id)).status == Status.DISPATCHING
 
     await dora.user.send(original)  # the question stayed
     await dora.user.expect(text_contains=f"{duplicate} was merged into {original}")
     await bob.user.expect(
         text_contains=f"{duplicate} is the same problem as {original}", timeout=WAIT
     )
-    merged = await row(bot, duplicate_id)
+    merged = await ticket_row(bot.store, duplicate_id)
     assert (merged.status, merged.duplicate_of_id) == (Status.CANCELLED, original_id)
-    assert (await event_actions(bot, duplicate_id))[-1] == ("cancel", f"duplicate of {original}")
+    assert (await event_actions(bot.store, duplicate_id))[-1] == (
+        "cancel",
+        f"duplicate of {original}",
+    )
     async with bot.store.uow() as uow:
         follower = await uow.session.get(TicketFollower, (original_id, bob.id))
         assert follower is not None
@@ -214,13 +221,7 @@ async def test_duplicate_moves_the_requester_to_the_original(bot: Harness) -> No
 
 
 async def test_a_ticket_that_moved_on_is_refused_and_asks_nothing(bot: Harness) -> None:
-    alice = await actor(bot, 1001, "Alice")
-    dora = await actor(bot, 4001, "Dora", Role.DISPATCHER, buildings=(E1,))
-    tina = await actor(bot, 3001, "Tina", Role.TECHNICIAN, buildings=(E1,))
-    ticket_id = await new_ticket(bot, alice.id)
-    await put_in_state(bot, ticket_id, "assigned", dispatcher_id=dora.id, technician_id=tina.id)
-    number = (await row(bot, ticket_id)).number
-
+    _alice, dora, tina, ticket_id, number = await _assigned_to_tina(bot)
     detail = await _open(dora, number, "all")
     await dora.user.press(detail, "🚫 Reject / cancel")
     await dora.user.wait_for_edit(detail, lambda m: "Why is it rejected" in (m.text or ""))
@@ -236,9 +237,9 @@ async def test_a_ticket_that_moved_on_is_refused_and_asks_nothing(bot: Harness) 
         answer = await dora.user.press_forged(detail, QueueItem(action, ticket_id).pack())
         assert answer is not None and answer.show_alert
         assert answer.text == "That's no longer possible: the ticket is now 🔧 In progress."
-    ticket = await row(bot, ticket_id)
+    ticket = await ticket_row(bot.store, ticket_id)
     assert (ticket.status, ticket.assignee_id) == (Status.IN_PROGRESS, tina.id)
-    assert [a for a, _ in await event_actions(bot, ticket_id)][-1] == "start"
+    assert [a for a, _ in await event_actions(bot.store, ticket_id)][-1] == "start"
     async with bot.store.uow() as uow:
         assert await uow.session.get(Draft, dora.id) is None  # no question parked
 
@@ -249,10 +250,12 @@ async def test_the_stale_list_closes_and_revives_a_page(bot: Harness) -> None:
     dora = await actor(bot, 4001, "Dora", Role.DISPATCHER, buildings=(E1,))
     tina = await actor(bot, 3001, "Tina", Role.TECHNICIAN, buildings=(E1,))
     alice = await actor(bot, 1001, "Alice")
-    forgotten = await new_ticket(bot, alice.id, "E1-101", "water")
-    await put_in_state(bot, forgotten, "in_progress", dispatcher_id=dora.id, technician_id=tina.id)
-    abandoned = await new_ticket(bot, alice.id, "E1-102", "electrical")
-    n = {tid: (await row(bot, tid)).number for tid in (forgotten, abandoned)}
+    forgotten = await file_in_room(bot.store, bot.places, alice.id, "E1-101", "water")
+    await put_in_state(
+        bot.store, forgotten, "in_progress", dispatcher_id=dora.id, technician_id=tina.id
+    )
+    abandoned = await file_in_room(bot.store, bot.places, alice.id, "E1-102", "electrical")
+    n = {tid: (await ticket_row(bot.store, tid)).number for tid in (forgotten, abandoned)}
     clock.advance(days=100)
 
     # Gone from the everyday tabs, and from Tina's jobs; on the stale tab, oldest first.
@@ -263,8 +266,8 @@ async def test_the_stale_list_closes_and_revives_a_page(bot: Harness) -> None:
     answered = await dora.user.press(queue, "♻️ Back to the queue: these 2")
     assert answered is not None and answered.text == "2 back in the queue with fresh targets."
     await dora.user.wait_for_edit(queue, lambda m: "(0):" in (m.text or ""))
-    assert (await row(bot, forgotten)).status == Status.DISPATCHING
-    assert (await row(bot, forgotten)).assignee_id is None
+    assert (await ticket_row(bot.store, forgotten)).status == Status.DISPATCHING
+    assert (await ticket_row(bot.store, forgotten)).assignee_id is None
     # Tina hears the job left her list; Alice hears it is looking for a technician again.
     await tina.user.expect(text_contains=f"{n[forgotten]} was taken off your list")
     await alice.user.expect(text_contains=f"{n[forgotten]} is looking for a technician again")
@@ -275,11 +278,11 @@ async def test_the_stale_list_closes_and_revives_a_page(bot: Harness) -> None:
     queue = await dora.user.expect(text_contains="Queue · Stale")
     answered = await dora.user.press(queue, "🗂 Close these 2 as forgotten")
     assert answered is not None and answered.text == "2 closed as forgotten."
-    assert {(await row(bot, t)).status for t in n} == {Status.CANCELLED}
+    assert {(await ticket_row(bot.store, t)).status for t in n} == {Status.CANCELLED}
     for number in n.values():  # the requester is told, and told what to do
         closed = await alice.user.expect(text_contains=f"{number} was closed")
         assert "more than 90 days past its target" in closed.text
         assert "report it again" in closed.text
     assert ("close_stale", "stale: open 90+ days past its target") in await event_actions(
-        bot, abandoned
+        bot.store, abandoned
     )

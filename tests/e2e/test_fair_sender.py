@@ -9,7 +9,7 @@ from bot.settings import Settings
 from sandbox.server import SandboxServer
 from store.domain.notices import notify
 from store.uow import Store
-from tests.factories import make_person, next_telegram_id
+from tests.support.world import make_person, next_telegram_id
 
 BACKLOG = 80  # more than any one batch the sender takes
 

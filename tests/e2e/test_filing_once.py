@@ -14,8 +14,8 @@ from sandbox.client import UserHandle
 from sandbox.faults import Fault
 from sandbox.views import BotMessage
 from store.models import Ticket
-from tests.e2e.conftest import Harness
-from tests.e2e.steps import NUMBER, to_photos
+from tests.support.harness import Harness
+from tests.support.report_steps import NUMBER, to_photos
 
 pytestmark = pytest.mark.parametrize("e2e_db", ["sqlite", "postgres"], indirect=True)
 

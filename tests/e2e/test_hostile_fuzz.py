@@ -22,19 +22,19 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from bot.callbacks import _REGISTRY, Callback
-from tests.e2e.fuzz_steps import (
-    E1,
+from tests.support.fuzz_steps import (
     ErrorLog,
+    FuzzWorld,
     LoopThread,
     Sender,
     Snapshot,
-    World,
-    build_world,
     new_events,
     press,
     send_text,
+    start_fuzz_world,
     ticket_snapshot,
 )
+from tests.support.world import E1
 
 EXAMPLES = {"sqlite": 150, "postgres": 60}
 COMMANDS = (
@@ -144,7 +144,7 @@ def test_no_input_from_any_role_errors_or_changes_what_it_may_not(
     db: str, request: pytest.FixtureRequest, thread_loop: LoopThread
 ) -> None:
     url: str = request.getfixturevalue("postgres_url" if db == "postgres" else "sqlite_url")
-    world = thread_loop.run(build_world(url, db == "postgres"))
+    world = thread_loop.run(start_fuzz_world(url))
     errors = ErrorLog()
     watched = [logging.getLogger(n) for n in ("bot", "telegram.ext", "store")]
     for logger in watched:
@@ -194,7 +194,9 @@ def test_no_input_from_any_role_errors_or_changes_what_it_may_not(
         thread_loop.run(world.shutdown())
 
 
-def _forgeries(world: World, rows: Snapshot, buildings: dict[int, int]) -> list[tuple[Any, ...]]:
+def _forgeries(
+    world: FuzzWorld, rows: Snapshot, buildings: dict[int, int]
+) -> list[tuple[Any, ...]]:
     """Always tried, besides the random ones: each role presses, with forged data, the
     buttons that change a ticket, on an open and on a completed ticket it has no say over
     (someone else's, in another building)."""

@@ -4,25 +4,29 @@ used too late. Each gets a clear answer; none reaches the error handler."""
 
 from __future__ import annotations
 
-import secrets
-import time
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import update
-from telegram import CallbackQuery, Update
+from telegram import Update
 
-from sandbox.models import CallbackAnswer, CallbackRecord
+from sandbox.models import CallbackAnswer
 from sandbox.views import BotMessage
 from store.lifecycle import Role, Status
 from store.models import ClaimCode, Person
-from tests.e2e.authz_steps import STALE, WAIT, Actor, actor, by_number
-from tests.e2e.conftest import Harness
-from tests.e2e.staff_steps import offer_for, technicians
-from tests.e2e.steps import file_report
-from tests.e2e.test_booth_e2e import _file_at_the_booth
-
-E1 = "E1公寓"
+from tests.support.chats import (
+    STALE,
+    WAIT,
+    Actor,
+    actor,
+    forged_callback_query,
+    offer_for,
+    technicians,
+)
+from tests.support.harness import Harness
+from tests.support.report_steps import file_at_the_booth, file_report
+from tests.support.rows import ticket_by_number
+from tests.support.world import E1
 
 
 def record_errors(bot: Harness) -> list[object]:
@@ -43,22 +47,7 @@ async def press_raw(
     """A callback_query as a modified client can send it: `data` None means no data at all
     (the stand-in's own press always has some)."""
     state = bot.sandbox.state
-    record = CallbackRecord(
-        id=str(secrets.randbits(63)),
-        user_id=who.user.id,
-        chat_id=message.chat_id,
-        message_id=message.message_id,
-        data=data or "",
-        created=time.monotonic(),
-    )
-    state.callbacks[record.id] = record
-    query = CallbackQuery(
-        id=record.id,
-        from_user=state.users[who.user.id].to_ptb(),
-        chat_instance="1",
-        message=state.to_ptb(message.stored),
-        data=data,
-    )
+    record, query = forged_callback_query(state, who.user.id, message, data, chat_instance="1")
     state.emit("callback_query", lambda update_id: Update(update_id, callback_query=query))
     return await state.changed.wait_for(lambda: record.answer, WAIT, "an answer to the press")
 
@@ -119,17 +108,17 @@ async def test_an_accept_whose_keyboard_is_already_gone_still_says_the_job_is_yo
     await bot.app.bot.edit_message_reply_markup(
         chat_id=offer.chat_id, message_id=offer.message_id, reply_markup=None
     )
-    ticket = await by_number(bot, number)
+    ticket = await ticket_by_number(bot.store, number)
     answer = await press_raw(bot, tina, offer, f"o:accept:{ticket.id}")
     assert answer.text is not None and f"{number} is yours" in answer.text
     await tina.user.expect(text_contains=f"{number} is yours")
-    assert (await by_number(bot, number)).status == Status.ASSIGNED
+    assert (await ticket_by_number(bot.store, number)).status == Status.ASSIGNED
     assert errors == []
 
 
 async def test_a_claim_link_used_after_claim_ttl_days_is_told_so(bot: Harness) -> None:
     bea = await actor(bot, 6001, "Bea", Role.INSPECTOR, buildings=(E1,))
-    number, code = await _file_at_the_booth(bot, bea)
+    number, code = await file_at_the_booth(bot, bea.user)
     async with bot.store.uow() as uow:
         await uow.session.execute(
             update(ClaimCode).values(created_at=uow.now() - timedelta(days=31))
@@ -141,7 +130,7 @@ async def test_a_claim_link_used_after_claim_ttl_days_is_told_so(bot: Harness) -
         text="This claim link has expired: links work for 30 days after the repair is filed. "
         "Ask at the repair booth, where staff can tell you how the repair stands."
     )
-    assert (await by_number(bot, number)).filed_by_id == bea.id
+    assert (await ticket_by_number(bot.store, number)).filed_by_id == bea.id
 
 
 @pytest.mark.parametrize("e2e_db", ["sqlite", "postgres"], indirect=True)
@@ -157,7 +146,7 @@ async def test_nul_and_control_characters_in_typed_text_are_stored_clean(bot: Ha
     await wang.send("E1-1\x0001")
     await wang.expect(text_contains="Your room is now E1-101")
     number = await file_report(wang, description="The tap\x00 drips.\x07")
-    ticket = await by_number(bot, number)
+    ticket = await ticket_by_number(bot.store, number)
     assert ticket.description == "The tap drips."
     async with bot.store.uow() as uow:
         requester = await uow.session.get(Person, ticket.requester_id)

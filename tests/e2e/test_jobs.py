@@ -12,22 +12,20 @@ from sandbox.views import BotMessage
 from store.intake import drafts
 from store.lifecycle import Status
 from store.models import TicketPhoto
-from tests.e2e.conftest import Harness
-from tests.e2e.staff_steps import (
+from tests.support.chats import (
     ACCEPT,
     Staff,
     answers_to,
-    events,
     offer_for,
-    offers,
     open_job,
     started,
     technicians,
-    ticket,
     until,
 )
-from tests.e2e.steps import file_report
-from tests.factories import Clock
+from tests.support.harness import Harness
+from tests.support.report_steps import file_report
+from tests.support.rows import event_actions, offers_of, ticket_by_number
+from tests.support.world import Clock
 
 STALE = "This button is out of date. Please use the latest message."
 # Monday 2 March 2026, 16:00 in the campus zone (Asia/Shanghai).
@@ -55,7 +53,7 @@ async def _accepted_job(bot: Harness, *others: str) -> Job:
     await tom.user.press(offer, ACCEPT)
     await tom.user.expect(text_contains=f"{number} is yours")
     await alice.expect(text_contains="Tom took your job")
-    row = await ticket(bot, number)
+    row = await ticket_by_number(bot.store, number)
     assert row.id is not None
     return Job(alice, tom, number, row.id, rest)
 
@@ -108,7 +106,7 @@ async def test_visit_time_proposed_and_confirmed(bot: Harness) -> None:
     )
     await tom.expect(text_contains=f"{job.number}: the requester accepted the visit")
 
-    row = await ticket(bot, job.number)
+    row = await ticket_by_number(bot.store, job.number)
     assert row.visit_confirmed and row.visit_at == datetime(2026, 3, 3, 1, 0, tzinfo=UTC)
     card = await open_job(tom, job.number)
     assert "Visit: 2026-03-03 09:00 (confirmed)" in card.body
@@ -124,7 +122,7 @@ async def test_start_defer_resume_and_complete_with_a_photo(bot: Harness) -> Non
     card = await tom.wait_for_edit(card, lambda m: "In progress" in m.body)
     assert card.button_texts == ["✅ Complete", "📅 Needs more time", "⬅️ My jobs"]
     await alice.expect(text_contains=f"{job.number}: work has started")
-    assert (await ticket(bot, job.number)).status == Status.IN_PROGRESS
+    assert (await ticket_by_number(bot.store, job.number)).status == Status.IN_PROGRESS
 
     await tom.press(card, "📅 Needs more time")
     days = await tom.wait_for_edit(card, lambda m: "By when" in m.body)
@@ -137,7 +135,7 @@ async def test_start_defer_resume_and_complete_with_a_photo(bot: Harness) -> Non
     assert promise.body == (
         f"📅 {job.number}: this needs more time (Parts to order). Promised by 2026-03-04 18:00."
     )
-    row = await ticket(bot, job.number)
+    row = await ticket_by_number(bot.store, job.number)
     assert row.status == Status.DEFERRED and row.defer_reason == "Parts to order"
     assert row.promised_at == datetime(2026, 3, 4, 10, 0, tzinfo=UTC)  # 18:00 campus time
 
@@ -155,7 +153,7 @@ async def test_start_defer_resume_and_complete_with_a_photo(bot: Harness) -> Non
     assert finished.photo is not None  # the photo of the result comes along
     assert "5★" in finished.button_texts and "🔁 Not fixed" in finished.button_texts
 
-    row = await ticket(bot, job.number)
+    row = await ticket_by_number(bot.store, job.number)
     assert row.status == Status.COMPLETED and row.completed_at is not None
     async with bot.store.uow() as uow:
         kinds = (
@@ -164,7 +162,7 @@ async def test_start_defer_resume_and_complete_with_a_photo(bot: Harness) -> Non
             )
         ).scalars()
         assert list(kinds) == ["result"]
-    actions = [a for a, _ in await events(bot, job.id)]
+    actions = [a for a, _ in await event_actions(bot.store, job.id)]
     assert actions[-4:] == ["start", "defer", "resume", "complete"]
 
 
@@ -183,7 +181,7 @@ async def test_defer_with_a_typed_date_and_reason(bot: Harness) -> None:
     assert hint.body == "Please type the date as YYYY-MM-DD, e.g. 2026-03-12."
     await tom.send("2026-03-01")
     await tom.expect(text_contains="That date is in the past")
-    assert (await ticket(bot, job.number)).status == Status.IN_PROGRESS
+    assert (await ticket_by_number(bot.store, job.number)).status == Status.IN_PROGRESS
 
     await tom.send("2026-03-10")
     why = await tom.expect(text_contains="Why does it need more time")
@@ -194,7 +192,7 @@ async def test_defer_with_a_typed_date_and_reason(bot: Harness) -> None:
     assert "(The whole pipe must be replaced)" in promise.body
     assert "Promised by 2026-03-10 18:00" in promise.body
 
-    row = await ticket(bot, job.number)
+    row = await ticket_by_number(bot.store, job.number)
     assert row.status == Status.DEFERRED
     assert row.defer_reason == "The whole pipe must be replaced"
     assert row.promised_at == datetime(2026, 3, 10, 10, 0, tzinfo=UTC)
@@ -218,16 +216,16 @@ async def test_release_with_a_typed_reason_reoffers_to_others(bot: Harness) -> N
     again = await offer_for(una, job.number)  # a fresh offer to the others...
     assert again.message_id != first_offer.message_id
     await tom.assert_no_message(0.3)  # ...but not to the one who gave it back
-    row = await ticket(bot, job.number)
+    row = await ticket_by_number(bot.store, job.number)
     assert row.status == Status.DISPATCHING and row.assignee_id is None
-    assert await offers(bot, job.id) == {job.others[0].id: None}
-    assert ("release", "Needs a ladder I don't have") in await events(bot, job.id)
+    assert await offers_of(bot.store, job.id) == {job.others[0].id: None}
+    assert ("release", "Needs a ladder I don't have") in await event_actions(bot.store, job.id)
 
 
 async def test_forged_start_on_someone_elses_job_changes_nothing(bot: Harness) -> None:
     job = await _accepted_job(bot, "Una")
     una = job.others[0]
-    before = await events(bot, job.id)
+    before = await event_actions(bot.store, job.id)
     any_message = una.user.messages[-1]
     # Start it, or begin to propose a time, hand it back or defer it: all refused at once,
     # without a question parked for Una.
@@ -241,10 +239,10 @@ async def test_forged_start_on_someone_elses_job_changes_nothing(bot: Harness) -
         refusal = await una.user.press_forged(any_message, data)
         assert refusal is not None and refusal.show_alert, data
         assert refusal.text == "You're not allowed to do that.", data
-    row = await ticket(bot, job.number)
+    row = await ticket_by_number(bot.store, job.number)
     assert row.status == Status.ASSIGNED and row.assignee_id == job.tech.id
     assert row.visit_at is None
-    assert await events(bot, job.id) == before
+    assert await event_actions(bot.store, job.id) == before
     await job.alice.assert_no_message(0.2)
 
 
@@ -275,9 +273,9 @@ async def test_a_second_tap_on_a_reason_does_not_defer_again(bot: Harness) -> No
     await tom.expect(text_contains=f"{job.number} is scheduled")
     await alice.expect(text_contains="needs more time (Parts to order)")
     await alice.assert_no_message(0.3)
-    actions = [a for a, _ in await events(bot, job.id)]
+    actions = [a for a, _ in await event_actions(bot.store, job.id)]
     assert actions.count("defer") == 1 and "redefer" not in actions
-    assert (await ticket(bot, job.number)).defer_reason == "Parts to order"
+    assert (await ticket_by_number(bot.store, job.number)).defer_reason == "Parts to order"
 
 
 async def test_a_typed_date_too_far_ahead_is_refused_at_once(bot: Harness) -> None:
@@ -295,5 +293,5 @@ async def test_a_typed_date_too_far_ahead_is_refused_at_once(bot: Harness) -> No
     await tom.expect(text_contains="Promised by 2026-04-30 18:00")
     await tom.send("Special valve on back-order")
     await tom.expect(text_contains=f"{job.number} is scheduled")
-    row = await ticket(bot, job.number)
+    row = await ticket_by_number(bot.store, job.number)
     assert row.status == Status.DEFERRED and row.defer_reason == "Special valve on back-order"

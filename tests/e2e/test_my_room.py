@@ -6,9 +6,10 @@ from __future__ import annotations
 from sqlmodel import select
 
 from store.models import Person, Room
-from tests.e2e.authz_steps import MENU, WAIT, by_number
-from tests.e2e.conftest import Harness
-from tests.e2e.steps import NUMBER
+from tests.support.chats import MENU, WAIT
+from tests.support.harness import Harness
+from tests.support.report_steps import NUMBER
+from tests.support.rows import ticket_by_number
 
 CATEGORY_PROMPT = "What kind of problem"
 
@@ -68,7 +69,7 @@ async def test_reports_start_in_my_room_and_back_picks_another_for_one_report(
     received = await rita.expect(text_contains="received", timeout=WAIT)
     found = NUMBER.search(received.body)
     assert found is not None
-    ticket = await by_number(bot, found.group())
+    ticket = await ticket_by_number(bot.store, found.group())
     assert ticket.room_id == bot.places.room("E1-201").room_id
 
     # "My room" did not change: the next report starts in E1-101 again.

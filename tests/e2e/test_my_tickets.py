@@ -13,9 +13,9 @@ from store.intake.report import report
 from store.lifecycle import Role, Status
 from store.models import FollowUp, Person, Ticket
 from store.repair import dispatch, work
-from tests.e2e.conftest import Harness
-from tests.e2e.steps import file_report
-from tests.factories import make_person
+from tests.support.harness import Harness
+from tests.support.report_steps import file_report
+from tests.support.world import make_person
 
 
 async def _ticket(bot: Harness, number: str) -> Ticket:

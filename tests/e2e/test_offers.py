@@ -7,27 +7,22 @@ import pytest
 from scheduler.ticks import sla_tick
 from store.lifecycle import Role, Status
 from store.repair import dispatch
-from tests.e2e.conftest import Harness
-from tests.e2e.staff_steps import (
+from tests.support.chats import (
     ACCEPT,
     DECLINE,
     Staff,
     answers_to,
-    events,
-    file_report_with_photo,
-    notices,
     offer_for,
-    offers,
-    person,
     reconfigure,
     serve_concurrently,
     staff,
     started,
     technicians,
-    ticket,
 )
-from tests.e2e.steps import file_report
-from tests.factories import Clock, make_person
+from tests.support.harness import Harness
+from tests.support.report_steps import file_report, file_report_with_photo
+from tests.support.rows import event_actions, offers_of, outbox_rows, person_row, ticket_by_number
+from tests.support.world import Clock, make_person
 
 ESCALATED = "needs a technician"
 CANT_RECEIVE = "can't receive messages from the bot (blocked or never started it)."
@@ -83,18 +78,18 @@ async def _accept_race(bot: Harness) -> None:
         edited = await tech.user.wait_for_edit(offer, lambda m: "taken by" in m.body)
         assert edited.body == f"✔️ {number} was taken by {name}." and edited.button_texts == []
 
-    row = await ticket(bot, number)
+    row = await ticket_by_number(bot.store, number)
     assert row.status == Status.ASSIGNED and row.assignee_id == winner.id
     assert row.id is not None
-    outcomes = await offers(bot, row.id)
+    outcomes = await offers_of(bot.store, row.id)
     assert outcomes == {t.id: ("accepted" if t == winner else "taken") for t in techs}
-    assert [a for a, _ in await events(bot, row.id)].count("accept") == 1
+    assert [a for a, _ in await event_actions(bot.store, row.id)].count("accept") == 1
 
     # A press that arrives even later (an old client) is told the same, and changes nothing.
     late_tech, late_offer, _ = losers[0]
     late = await late_tech.user.press_forged(late_offer, f"o:accept:{row.id}")
     assert late is not None and late.show_alert and name in (late.text or "")
-    assert (await ticket(bot, number)).assignee_id == winner.id
+    assert (await ticket_by_number(bot.store, number)).assignee_id == winner.id
 
 
 async def test_least_loaded_first_then_the_next_then_dispatchers(bot: Harness) -> None:
@@ -107,7 +102,7 @@ async def test_least_loaded_first_then_the_next_then_dispatchers(bot: Harness) -
     # Nobody on duty yet: the first ticket goes to the queue; Dan gives it to Ann.
     first = await file_report(alice, description="Shower is cold.")
     await dan.user.expect(text_contains=f"{first} {ESCALATED}")
-    first_id = (await ticket(bot, first)).id
+    first_id = (await ticket_by_number(bot.store, first)).id
     assert first_id is not None
     await dispatch.assign(bot.store.uow(), first_id, dan.id, ann.id)
     await ann.user.expect(text_contains=f"You were assigned {first}")
@@ -121,10 +116,10 @@ async def test_least_loaded_first_then_the_next_then_dispatchers(bot: Harness) -
     cat_offer = await offer_for(cat.user, number)
     await alice.expect(text_contains="offered to 2 on-duty technicians")
     await ann.user.assert_no_message(0.3)
-    row = await ticket(bot, number)
+    row = await ticket_by_number(bot.store, number)
     assert row.id is not None
     ticket_id = row.id
-    assert await offers(bot, ticket_id) == {ben.id: None, cat.id: None}
+    assert await offers_of(bot.store, ticket_id) == {ben.id: None, cat.id: None}
 
     answer = await ben.user.press(ben_offer, DECLINE)
     assert answer is not None and answer.text == "OK, declined." and not answer.show_alert
@@ -132,17 +127,21 @@ async def test_least_loaded_first_then_the_next_then_dispatchers(bot: Harness) -
     await cat.user.press(cat_offer, DECLINE)
     # Both declined: the offer moves on to the next technician, Ann.
     ann_offer = await offer_for(ann.user, number)
-    assert await offers(bot, ticket_id) == {ben.id: "declined", cat.id: "declined", ann.id: None}
+    assert await offers_of(bot.store, ticket_id) == {
+        ben.id: "declined",
+        cat.id: "declined",
+        ann.id: None,
+    }
     await ann.user.press(ann_offer, DECLINE)
 
     # Nobody left: the dispatchers get it, and Alice is told it is queued.
     escalated = await dan.user.expect(text_contains=f"{number} {ESCALATED}")
     assert "E1公寓" in escalated.body
     await alice.expect(text_contains=f"{number}: the technicians on duty couldn't take it")
-    row = await ticket(bot, number)
+    row = await ticket_by_number(bot.store, number)
     assert row.status == Status.DISPATCHING and row.assignee_id is None
     assert row.escalated_at is not None
-    assert [a for a, _ in await events(bot, ticket_id)].count("decline") == 3
+    assert [a for a, _ in await event_actions(bot.store, ticket_id)].count("decline") == 3
 
 
 async def test_nobody_on_duty_requester_told_and_dispatcher_alerted(bot: Harness) -> None:
@@ -155,9 +154,9 @@ async def test_nobody_on_duty_requester_told_and_dispatcher_alerted(bot: Harness
     assert "dispatcher's queue" in queued.body
     alert = await dan.user.expect(text_contains=number)
     assert alert.body.startswith(f"⚠️ {number} needs a technician (no technician on duty)")
-    row = await ticket(bot, number)
+    row = await ticket_by_number(bot.store, number)
     assert row.id is not None and row.escalated_at is not None
-    assert row.status == Status.DISPATCHING and await offers(bot, row.id) == {}
+    assert row.status == Status.DISPATCHING and await offers_of(bot.store, row.id) == {}
 
 
 async def test_unaccepted_offer_escalates_once_after_the_target(bot: Harness) -> None:
@@ -178,12 +177,12 @@ async def test_unaccepted_offer_escalates_once_after_the_target(bot: Harness) ->
     clock.advance(minutes=5)
     assert (await sla_tick(bot.store))["escalated"] == []
     await dan.user.assert_no_message(0.3)
-    assert len(await notices(bot, dan.id, ["queue.escalated"])) == 1
-    row = await ticket(bot, number)
+    assert len(await outbox_rows(bot.store, recipient=dan.id, kinds=["queue.escalated"])) == 1
+    row = await ticket_by_number(bot.store, number)
     assert row.id is not None
-    assert [a for a, _ in await events(bot, row.id)].count("escalate") == 1
+    assert [a for a, _ in await event_actions(bot.store, row.id)].count("escalate") == 1
     # The offer still stands: Ann can take the job after the escalation.
-    assert await offers(bot, row.id) == {ann.id: None}
+    assert await offers_of(bot.store, row.id) == {ann.id: None}
 
 
 @pytest.mark.parametrize("never_wrote", ["known_to_telegram", "unknown_chat"])
@@ -213,24 +212,24 @@ async def test_unreachable_technician_is_reported_and_skipped(
     await offer_for(ann.user, first)
     warning = await dan.user.expect(text_contains="Nick")
     assert warning.body == f"⚠️ Nick {CANT_RECEIVE}"
-    assert (await person(bot, nick_id)).unreachable_since is not None
-    first_id = (await ticket(bot, first)).id
-    assert first_id is not None and nick_id in await offers(bot, first_id)
+    assert (await person_row(bot.store, nick_id)).unreachable_since is not None
+    first_id = (await ticket_by_number(bot.store, first)).id
+    assert first_id is not None and nick_id in await offers_of(bot.store, first_id)
 
     second = await file_report(alice, code="E1-102", description="Door handle fell off.")
     await offer_for(ann.user, second)
     await alice.expect(text_contains=f"{second}: offered to 1 on-duty technician")
-    second_id = (await ticket(bot, second)).id
+    second_id = (await ticket_by_number(bot.store, second)).id
     assert second_id is not None
-    assert await offers(bot, second_id) == {ann.id: None}
+    assert await offers_of(bot.store, second_id) == {ann.id: None}
     # Dispatch heard about Nick once, not once per failed notice.
-    assert len(await notices(bot, dan.id, ["staff.unreachable"])) == 1
+    assert len(await outbox_rows(bot.store, recipient=dan.id, kinds=["staff.unreachable"])) == 1
 
     # Once Nick opens the bot he is reachable again and gets the next offer.
-    telegram_id = (await person(bot, nick_id)).telegram_id
+    telegram_id = (await person_row(bot.store, nick_id)).telegram_id
     assert telegram_id is not None
     nick_user = await started(bot, telegram_id, "Nick")
-    assert (await person(bot, nick_id)).unreachable_since is None
+    assert (await person_row(bot.store, nick_id)).unreachable_since is None
     third = await file_report(alice, code="E1-201", description="Window won't close.")
     await offer_for(nick_user, third)
     await offer_for(ann.user, third)

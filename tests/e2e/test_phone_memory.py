@@ -5,9 +5,9 @@ from __future__ import annotations
 from sandbox.client import UserHandle
 from sandbox.views import BotMessage
 from store.directory.profiles import person_by_telegram_id
-from tests.e2e.conftest import Harness
-from tests.e2e.staff_steps import file_report_with_photo, ticket
-from tests.e2e.steps import NUMBER, to_photos
+from tests.support.harness import Harness
+from tests.support.report_steps import NUMBER, file_report_with_photo, to_photos
+from tests.support.rows import ticket_by_number
 
 PHONE = "+8613812345678"
 OFFER = "Use +86138****5678"
@@ -46,7 +46,7 @@ async def _saved_phone(bot: Harness, telegram_id: int) -> str | None:
 async def test_a_shared_number_is_offered_back_on_the_next_report(bot: Harness) -> None:
     alice = bot.sandbox.user(1001, "Alice", language_code="en")
     first = await file_report_with_photo(alice, phone=PHONE)
-    assert (await ticket(bot, first)).contact_phone == PHONE
+    assert (await ticket_by_number(bot.store, first)).contact_phone == PHONE
     assert await _saved_phone(bot, 1001) == PHONE
 
     ask = await _to_contact_step(alice)
@@ -54,7 +54,7 @@ async def test_a_shared_number_is_offered_back_on_the_next_report(bot: Harness) 
     await alice.send(OFFER)
     summary, number = await _confirm(alice)
     assert PHONE in summary
-    assert (await ticket(bot, number)).contact_phone == PHONE
+    assert (await ticket_by_number(bot.store, number)).contact_phone == PHONE
 
 
 async def test_skip_means_no_number_on_this_ticket_even_when_one_is_saved(bot: Harness) -> None:
@@ -64,7 +64,7 @@ async def test_skip_means_no_number_on_this_ticket_even_when_one_is_saved(bot: H
     await alice.send("Skip ➡️")
     summary, number = await _confirm(alice)
     assert "not given" in summary
-    assert (await ticket(bot, number)).contact_phone is None
+    assert (await ticket_by_number(bot.store, number)).contact_phone is None
     assert await _saved_phone(bot, 1001) == PHONE  # still remembered for next time
 
 

@@ -13,8 +13,8 @@ from store.deeplink import room_payload
 from store.lifecycle import Role, Status
 from store.models import Ticket, TicketPhoto
 from store.repair import work
-from tests.e2e.conftest import Harness
-from tests.factories import make_person
+from tests.support.harness import Harness
+from tests.support.world import make_person
 
 NUMBER = re.compile(r"\d{4}-\d{6}")
 

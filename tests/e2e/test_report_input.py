@@ -9,8 +9,8 @@ from store.intake import drafts
 from store.intake.drafts import DraftView
 from store.models import Draft, Outbox, Person, Ticket
 from store.uow import Store
-from tests.e2e.conftest import Harness
-from tests.e2e.steps import NUMBER, file_report, open_room, to_photos
+from tests.support.harness import Harness
+from tests.support.report_steps import NUMBER, file_report, open_room, to_photos
 
 
 async def test_text_where_a_button_was_expected(bot: Harness) -> None:

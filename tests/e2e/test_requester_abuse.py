@@ -25,9 +25,9 @@ from store.deeplink import room_payload
 from store.lifecycle import Role, Status
 from store.models import Category, Draft, FollowUp, Outbox, Person, Ticket, TicketEvent
 from store.repair import dispatch, work
-from tests.e2e.conftest import Harness
-from tests.e2e.steps import file_report, open_room, to_photos
-from tests.factories import make_person
+from tests.support.harness import Harness
+from tests.support.report_steps import file_report, open_room, to_photos
+from tests.support.world import make_person
 
 NOT_FOUND = "That ticket doesn't exist or isn't yours."
 STALE = "This button is out of date. Please use the latest message."

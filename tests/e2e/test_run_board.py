@@ -8,15 +8,15 @@ import aiohttp
 import pytest
 
 from sandbox.server import SandboxServer
-from tests.e2e.test_run_command import START_TIMEOUT, _free_port, _run_bot, _stop
+from tests.support.processes import START_TIMEOUT, free_port, run_bot, stop
 
 
 async def test_run_serves_the_board_and_asks_strangers_to_sign_in(
     bot_api: SandboxServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    port = _free_port()
+    port = free_port()
     monkeypatch.setenv("REPAIRBOT_BOARD__PORT", str(port))
-    process = await _run_bot(bot_api, tmp_path)
+    process = await run_bot(bot_api, tmp_path)
     try:
         alice = bot_api.client.user(1001, "Alice", language_code="en")
         await alice.command("start")
@@ -29,7 +29,7 @@ async def test_run_serves_the_board_and_asks_strangers_to_sign_in(
             async with session.get(f"http://127.0.0.1:{port}/board/api/overview") as api:
                 assert api.status == 401
     finally:
-        code, output = await _stop(process)
+        code, output = await stop(process)
     assert code == 0, output
     with pytest.raises(aiohttp.ClientConnectionError):
         async with aiohttp.ClientSession() as session:

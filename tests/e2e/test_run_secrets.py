@@ -6,42 +6,20 @@ token, its secret half, the webhook secret or the database password)."""
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 from pathlib import Path
 
 import pytest
 
 from sandbox.server import SandboxServer
+from tests.support.processes import START_TIMEOUT, bot_environment, exit_of, start_repairbot
 
-TIMEOUT = 60.0  # a cold interpreter and the migration on a loaded CI box
 PASSWORD = "Pw-" + "never-print-me-" + "4711"  # built, not a credential
 WEBHOOK_SECRET = "hook-" + "secret-" + "0815"
 
 
 def _fake_token(bot_id: str = "987654321") -> str:
     return bot_id + ":" + "FAKE-rejected-" + "abcdefghij" * 2  # built, not a credential
-
-
-async def _run(tmp_path: Path, env: dict[str, str], *argv: str) -> tuple[int, str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot.cli",
-        *(argv or ("run",)),
-        cwd=tmp_path,
-        env={**os.environ, **env},
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    try:
-        output, _ = await asyncio.wait_for(process.communicate(), TIMEOUT)
-    except TimeoutError:
-        process.kill()
-        output, _ = await process.communicate()
-        pytest.fail(f"`repairbot run` did not stop by itself:\n{output.decode()}")
-    assert process.returncode is not None
-    return process.returncode, output.decode("utf-8", "replace")
 
 
 def _assert_no_secret(output: str, *secrets: str) -> None:
@@ -52,14 +30,13 @@ def _assert_no_secret(output: str, *secrets: str) -> None:
 
 
 def _env(bot_api: SandboxServer, tmp_path: Path, **overrides: str) -> dict[str, str]:
-    return {
-        "REPAIRBOT_TELEGRAM__TOKEN": bot_api.token,
-        "REPAIRBOT_TELEGRAM__API_URL": bot_api.base_url,
-        "REPAIRBOT_TELEGRAM__FILE_URL": bot_api.base_file_url,
-        "REPAIRBOT_TELEGRAM__WEBHOOK_SECRET": WEBHOOK_SECRET,
-        "REPAIRBOT_DATABASE__URL": f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
-        **overrides,
-    }
+    return bot_environment(
+        bot_api, tmp_path, REPAIRBOT_TELEGRAM__WEBHOOK_SECRET=WEBHOOK_SECRET, **overrides
+    )
+
+
+async def _run(tmp_path: Path, env: dict[str, str], *argv: str) -> tuple[int, str]:
+    return await exit_of(await start_repairbot(tmp_path, env, *argv))
 
 
 async def test_a_token_the_server_rejects_is_named_not_printed(
@@ -127,7 +104,7 @@ async def test_an_uncaught_exception_is_printed_without_the_secrets(tmp_path: Pa
         cwd=Path(__file__).parents[2],
         stderr=asyncio.subprocess.PIPE,
     )
-    _, err = await asyncio.wait_for(process.communicate(), TIMEOUT)
+    _, err = await asyncio.wait_for(process.communicate(), START_TIMEOUT)
     text = err.decode()
     assert process.returncode == 1 and "RuntimeError: bad token <secret> and <secret>" in text
     for secret in (token, token.split(":", 1)[1], PASSWORD):

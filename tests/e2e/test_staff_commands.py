@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 from store.lifecycle import Role
-from tests.e2e.conftest import Harness
-from tests.factories import make_person
+from tests.support.harness import Harness
+from tests.support.world import make_person
 
 
 def chat_scope(chat_id: int) -> dict[str, object]:

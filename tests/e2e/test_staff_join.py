@@ -10,9 +10,10 @@ from sandbox.client import UserHandle
 from store.directory.profiles import person_by_telegram_id
 from store.lifecycle import Role
 from store.models import Invite, RoleGrant
-from tests.e2e.conftest import Harness
-from tests.e2e.staff_steps import person, staff, started
-from tests.factories import Clock
+from tests.support.chats import staff, started
+from tests.support.harness import Harness
+from tests.support.rows import person_row
+from tests.support.world import Clock
 
 LINK = re.compile(r"https://t\.me/sandbox_bot\?start=inv_([A-Za-z0-9_-]+)")
 REFUSED = "You're not allowed to do that."
@@ -136,15 +137,15 @@ async def test_requester_cannot_invite(bot: Harness) -> None:
 
 async def test_duty_toggles_on_and_off(bot: Harness) -> None:
     tech = await staff(bot, 3001, "Tom", Role.TECHNICIAN)
-    assert not (await person(bot, tech.id)).on_duty
+    assert not (await person_row(bot.store, tech.id)).on_duty
     await tech.user.command("duty")
     on = await tech.user.expect(text_contains="on duty")
     assert on.body == "🟢 You're on duty: new jobs will be offered to you."
-    assert (await person(bot, tech.id)).on_duty
+    assert (await person_row(bot.store, tech.id)).on_duty
     await tech.user.command("duty")
     off = await tech.user.expect(text_contains="off duty")
     assert off.body == "⚪️ You're off duty: no new offers until you send /duty again."
-    assert not (await person(bot, tech.id)).on_duty
+    assert not (await person_row(bot.store, tech.id)).on_duty
 
 
 async def test_requester_has_no_duty_and_no_jobs(bot: Harness) -> None:

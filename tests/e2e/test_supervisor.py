@@ -21,24 +21,21 @@ from bot.flows import reports
 from bot.ratelimit import REPLY_RETRIES
 from sandbox.faults import Fault
 from store.lifecycle import Role
-from store.models import Building, FollowUp
+from store.models import FollowUp
 from store.repair import dispatch, followups, requester, work
 from store.reporting import export
-from tests.e2e.authz_steps import (
+from tests.support.chats import WAIT, Actor, actor
+from tests.support.harness import Harness
+from tests.support.rows import event_actions, outbox_kinds, ticket_row
+from tests.support.world import (
     E1,
     E2,
     W1,
-    WAIT,
-    Actor,
-    actor,
-    event_actions,
-    new_ticket,
-    outbox_kinds,
+    Clock,
+    file_in_room,
     put_in_state,
-    row,
+    set_building_supervisor,
 )
-from tests.e2e.conftest import Harness
-from tests.factories import Clock
 
 
 async def _followup(bot: Harness, ticket_id: int) -> FollowUp:
@@ -67,14 +64,13 @@ async def test_low_rating_reaches_the_named_supervisor_who_resolves_it(bot: Harn
     sid = await actor(bot, 5002, "Sid", Role.SUPERVISOR, buildings=(E1,))
     dora = await actor(bot, 4001, "Dora", Role.DISPATCHER, buildings=(E1,))
     tina = await actor(bot, 3001, "Tina", Role.TECHNICIAN, buildings=(E1,))
-    async with bot.store.uow() as uow:  # Sue is the building's named supervisor
-        building = await uow.session.get(Building, bot.places.building(E1).id)
-        assert building is not None
-        building.supervisor_id = sue.id
-        await uow.commit()
-    ticket_id = await new_ticket(bot, alice.id)
-    await put_in_state(bot, ticket_id, "completed", dispatcher_id=dora.id, technician_id=tina.id)
-    number = (await row(bot, ticket_id)).number
+    # Sue is the building's named supervisor.
+    await set_building_supervisor(bot.store, bot.places.building(E1).id, sue.id)
+    ticket_id = await file_in_room(bot.store, bot.places, alice.id)
+    await put_in_state(
+        bot.store, ticket_id, "completed", dispatcher_id=dora.id, technician_id=tina.id
+    )
+    number = (await ticket_row(bot.store, ticket_id)).number
 
     done = await alice.user.expect(text_contains=f"{number} is done", timeout=WAIT)
     await alice.user.press(done, "2★")
@@ -85,7 +81,7 @@ async def test_low_rating_reaches_the_named_supervisor_who_resolves_it(bot: Harn
     assert (followup.kind, followup.supervisor_id) == ("low_rating", sue.id)
     notice = await sue.user.expect(text_contains=f"Follow-up {followup.number}", timeout=WAIT)
     assert "(low rating)" in notice.body and number in notice.body
-    assert "followup.new" not in await outbox_kinds(bot, sid.id)  # only the named one
+    assert "followup.new" not in await outbox_kinds(bot.store, sid.id)  # only the named one
 
     await _start_resolving(sue, followup.number)
     await sue.user.send_photo()  # a note has words
@@ -99,7 +95,7 @@ async def test_low_rating_reaches_the_named_supervisor_who_resolves_it(bot: Harn
     resolved = await _followup(bot, ticket_id)
     assert resolved.resolved_at is not None
     assert (resolved.resolved_by_id, resolved.resolution) == (sue.id, note)
-    assert (await event_actions(bot, ticket_id))[-1] == ("followup_resolved", note)
+    assert (await event_actions(bot.store, ticket_id))[-1] == ("followup_resolved", note)
     await sue.user.command("followups")
     await sue.user.expect(text="No open follow-ups. 👍")
 
@@ -109,8 +105,8 @@ async def test_complaint_reaches_the_supervisors_covering_the_building(bot: Harn
     sven = await actor(bot, 5003, "Sven", Role.SUPERVISOR, buildings=(E2,))
     sue = await actor(bot, 5001, "Sue", Role.SUPERVISOR, buildings=(E1,))
     ada = await actor(bot, 6001, "Ada", Role.ADMIN)
-    ticket_id = await new_ticket(bot, bob.id, "E2-101")
-    number = (await row(bot, ticket_id)).number
+    ticket_id = await file_in_room(bot.store, bot.places, bob.id, "E2-101")
+    number = (await ticket_row(bot.store, ticket_id)).number
 
     await bob.user.command("my")
     listing = await bob.user.expect(text_contains="Your tickets")
@@ -123,7 +119,7 @@ async def test_complaint_reaches_the_supervisors_covering_the_building(bot: Harn
     followup = await _followup(bot, ticket_id)
     notice = await sven.user.expect(text_contains=f"Follow-up {followup.number}", timeout=WAIT)
     assert "(complaint)" in notice.body and "Nobody came for three days." in notice.body
-    assert "followup.new" not in await outbox_kinds(bot, sue.id)
+    assert "followup.new" not in await outbox_kinds(bot.store, sue.id)
     await sue.user.command("followups")
     await sue.user.expect(text="No open follow-ups. 👍")  # not her building
 
@@ -138,7 +134,7 @@ async def test_complaint_reaches_the_supervisors_covering_the_building(bot: Harn
     await sven.user.expect(text_contains="Please choose one of the buttons")
     resolved = await _followup(bot, ticket_id)
     assert (resolved.resolved_by_id, resolved.resolution) == (ada.id, "Apologised by phone.")
-    assert (await outbox_kinds(bot, bob.id)).count("followup.resolved") == 1
+    assert (await outbox_kinds(bot.store, bob.id)).count("followup.resolved") == 1
 
 
 async def _scenario(bot: Harness, clock: Clock) -> dict[str, str]:
@@ -154,20 +150,22 @@ async def _scenario(bot: Harness, clock: Clock) -> dict[str, str]:
     async def repair(
         code: str, category: str, tech: Actor, by: Actor, accept: float, fix: float, stars: int
     ) -> str:
-        ticket_id = await new_ticket(bot, alice.id, code, category)
+        ticket_id = await file_in_room(bot.store, bot.places, alice.id, code, category)
         clock.advance(minutes=accept)
         await dispatch.assign(uow(), ticket_id, by.id, tech.id)
         await work.start(uow(), ticket_id, tech.id)
         clock.advance(minutes=fix)
         await work.complete(uow(), ticket_id, tech.id)
         await requester.confirm_and_rate(uow(), ticket_id, alice.id, stars)
-        return (await row(bot, ticket_id)).number
+        return (await ticket_row(bot.store, ticket_id)).number
 
     numbers = {"quick": await repair("E1-101", "water", tina, dora, 10, 30, 5)}
     clock.now = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
     numbers["slow"] = await repair("E1-102", "electrical", tom, dora, 30, 90, 2)
     clock.now = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
-    numbers["open"] = (await row(bot, await new_ticket(bot, alice.id, "E1-201"))).number
+    numbers["open"] = (
+        await ticket_row(bot.store, await file_in_room(bot.store, bot.places, alice.id, "E1-201"))
+    ).number
     numbers["elsewhere"] = await repair("W1-101", "water", wes, ada, 5, 5, 1)
     clock.now = datetime(2026, 3, 2, 13, 0, tzinfo=UTC)
     return numbers

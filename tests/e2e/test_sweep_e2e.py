@@ -9,19 +9,19 @@ import dataclasses
 from collections.abc import Callable
 from datetime import date
 
-from sqlalchemy import update
 from sqlmodel import col, select
 
 from sandbox.client import UserHandle
 from sandbox.views import BotMessage
 from store.directory.profiles import set_room
 from store.lifecycle import Role
-from store.models import Building, SweepRoom, Ticket, TicketFollower, TicketPhoto
-from tests.e2e.authz_steps import STALE, WAIT, actor, outbox_kinds
-from tests.e2e.conftest import Harness
-from tests.e2e.steps import NUMBER
+from store.models import SweepRoom, Ticket, TicketFollower, TicketPhoto
+from tests.support.chats import STALE, WAIT, actor
+from tests.support.harness import Harness
+from tests.support.report_steps import NUMBER
+from tests.support.rows import outbox_kinds
+from tests.support.world import E1, set_building_supervisor
 
-E1 = "E1公寓"
 NOBODY_HOME = "🏠 Nobody home"
 ROOM_DONE = "➡️ Room done, next"
 
@@ -59,13 +59,8 @@ async def test_two_inspectors_sweep_a_building_and_the_supervisor_gets_the_repor
     iris = await actor(bot, 6002, "Iris", Role.INSPECTOR, buildings=(E1,))
     rita = await actor(bot, 1001, "Rita")
     ron = await actor(bot, 1002, "Ron")
-    async with bot.store.uow() as uow:  # Sue is E1's named supervisor
-        await uow.session.execute(
-            update(Building)
-            .where(col(Building.id) == bot.places.building(E1).id)
-            .values(supervisor_id=sue.id)
-        )
-        await uow.commit()
+    # Sue is E1's named supervisor.
+    await set_building_supervisor(bot.store, bot.places.building(E1).id, sue.id)
     # Rita sets her room in the bot; Ron's is on file already.
     await rita.user.command("myroom")
     await rita.user.expect(text_contains="Type the code of your room")
@@ -126,7 +121,7 @@ async def test_two_inspectors_sweep_a_building_and_the_supervisor_gets_the_repor
     question = "The building check passed your room E1公寓 102 and nobody was home"
     rita_asked = await rita.user.expect(text_contains=question, timeout=WAIT)
     ron_asked = await ron.user.expect(text_contains=question, timeout=WAIT)
-    assert await outbox_kinds(bot, rita.id) == ["sweep.nobody_home"]
+    assert await outbox_kinds(bot.store, rita.id) == ["sweep.nobody_home"]
     assert rita_asked.button_texts == ["🛠 Report a repair", "👍 All fine"]
     await ron.user.press(ron_asked, "👍 All fine")
     await ron.user.wait_for_edit(ron_asked, lambda m: m.body == "Thanks! Nothing to fix then.")

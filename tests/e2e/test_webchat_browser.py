@@ -1,5 +1,5 @@
 """The browser chat in a real Chromium: a report with a photo, and the conversation stays
-in view (the `page` fixture, tests/e2e/browser.py, says what it needs)."""
+in view (the `page` fixture, tests/support/browser.py, says what it needs)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from sandbox.images import tiny_png
-from tests.e2e.conftest import Harness
+from tests.support.harness import Harness
 
 
 async def _last_message_in_view(tab: Any) -> bool:

@@ -1,7 +1,8 @@
 """The office board's JSON API: who may see what, checked on every request.
 
-Real aiohttp server and client, real SQLite and PostgreSQL, the world of ticket_world:
-North (Buildings A and B) is Sam's and Dana's, South (Building C) is nobody's but Ada's.
+Real aiohttp server and client, real SQLite and PostgreSQL, the ticket world of
+tests/support/world.py: North (Buildings A and B) is Sam's and Dana's, South (Building C)
+is nobody's but Ada's.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from store.models import FollowUp, Person, RoleGrant
 from store.repair import dispatch
 from store.reporting import figures
 from store.uow import Store
-from tests.integration.ticket_world import Env, file_ticket, make_env
+from tests.support.world import Env, file_ticket, make_env
 
 
 def _token() -> str:

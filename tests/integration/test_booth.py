@@ -5,124 +5,44 @@ single-use code; from then on the claimer hears about it and can rate it."""
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
 
 import pytest
-from sqlmodel import col, select
+from sqlmodel import select
 
 from store.directory.profiles import person_by_telegram_id
-from store.domain.filing import NewTicket
 from store.errors import InvalidInput, InviteInvalid, NotFound, NotPermitted
 from store.intake import booth
-from store.lifecycle import Role, Status
-from store.models import ClaimCode, Outbox, Person, RoleGrant, Ticket, TicketEvent
-from store.repair import dispatch, requester, work
+from store.lifecycle import Status
+from store.models import ClaimCode, Person, Ticket, TicketEvent
+from store.repair import dispatch, requester
 from store.uow import Store
-from tests.factories import Clock, Places, make_categories, make_places, next_telegram_id
-
-E1, E2 = "E1公寓", "E2公寓"
-
-
-@dataclass(frozen=True)
-class World:
-    store: Store
-    places: Places
-    bea: int  # booth staff (inspector) of E1
-    dora: int  # dispatcher of E1
-    tom: int  # technician of E1, off duty: tickets wait in the queue
-    eve: int  # inspector of E2 only
-    pat: int  # a plain requester
-
-    def new(self, code: str = "E1-101", **kw: Any) -> NewTicket:
-        kw.setdefault("category_key", "water")
-        kw.setdefault("description", "The shower drain is blocked.")
-        return NewTicket(requester_id=self.bea, room_id=self.places.room(code).room_id, **kw)
+from tests.support.booth_world import BoothWorld, claim, make_booth_world, walkup
+from tests.support.rows import last_outbox_id, outbox_rows, ticket_row
+from tests.support.world import next_telegram_id, put_in_state
 
 
-async def make_world(store: Store) -> World:
-    clock = Clock(datetime(2026, 3, 2, 8, 0, tzinfo=UTC))
-    store.clock = clock
-    places = await make_places(store)
-    await make_categories(store)
-    e1, e2 = places.building(E1).id, places.building(E2).id
-    ids: dict[str, int] = {}
-    async with store.uow() as uow:
-        for name, role, building in (
-            ("Bea", Role.INSPECTOR, e1),
-            ("Dora", Role.DISPATCHER, e1),
-            ("Tom", Role.TECHNICIAN, e1),
-            ("Eve", Role.INSPECTOR, e2),
-            ("Pat", None, None),
-        ):
-            row = Person(
-                name=name, telegram_id=next_telegram_id(), language="en", created_at=clock()
-            )
-            uow.session.add(row)
-            await uow.flush()
-            assert row.id is not None
-            ids[name] = row.id
-            if role is not None:
-                uow.session.add(RoleGrant(person_id=row.id, role=role, building_id=building))
-        await uow.commit()
-    return World(store, places, *(ids[n] for n in ("Bea", "Dora", "Tom", "Eve", "Pat")))
+async def notices(w: BoothWorld, ticket_id: int, after: int = 0) -> list[tuple[str, int]]:
+    """(kind, recipient) of the ticket's outbox rows with an id above `after`, in order."""
+    return [
+        (r.kind, r.recipient_id)
+        for r in await outbox_rows(w.store, ticket_id=ticket_id, after=after)
+    ]
 
 
-async def walkup(
-    w: World, name: str = "Wang Wei", phone: str | None = "+86 138 0000 1111"
-) -> booth.BoothResult:
-    return await booth.file_walkup(
-        w.store.uow(), staff_id=w.bea, name=name, phone=phone, new=w.new()
-    )
-
-
-async def claim(w: World, code: str, telegram_id: int, name: str = "Wang Wei") -> str:
-    return await booth.claim(
-        w.store.uow(), code, telegram_id=telegram_id, name=name, language="en"
-    )
-
-
-async def ticket(w: World, ticket_id: int) -> Ticket:
-    async with w.store.uow() as uow:
-        row = await uow.session.get(Ticket, ticket_id)
-        assert row is not None
-        uow.session.expunge(row)
-        return row
-
-
-async def notices(w: World, ticket_id: int, after: int = 0) -> list[tuple[str, int]]:
-    """(kind, recipient) of the ticket's outbox rows with an id above `after`."""
-    async with w.store.uow() as uow:
-        rows = await uow.session.execute(
-            select(Outbox.kind, Outbox.recipient_id)
-            .where(Outbox.ticket_id == ticket_id, col(Outbox.id) > after)
-            .order_by(col(Outbox.id))
-        )
-        return [(kind, rid) for kind, rid in rows.all()]
-
-
-async def last_outbox_id(w: World) -> int:
-    async with w.store.uow() as uow:
-        ids = (await uow.session.execute(select(Outbox.id))).scalars().all()
-        return max((i for i in ids if i is not None), default=0)
-
-
-async def to_completed(w: World, ticket_id: int) -> None:
-    await dispatch.assign(w.store.uow(), ticket_id, w.dora, w.tom)
-    await work.start(w.store.uow(), ticket_id, w.tom)
-    await work.complete(w.store.uow(), ticket_id, w.tom)
+async def to_completed(w: BoothWorld, ticket_id: int) -> None:
+    """Assigned to Tom by Dora, started and completed."""
+    await put_in_state(w.store, ticket_id, "completed", technician_id=w.tom, dispatcher_id=w.dora)
 
 
 # --- filing --------------------------------------------------------------------------------
 
 
 async def test_a_walkup_ticket_notifies_the_staff_until_claimed(store: Store) -> None:
-    w = await make_world(store)
+    w = await make_booth_world(store)
     result = await walkup(w)
     assert len(result.code) == booth.CODE_LENGTH
     assert result.payload == "c_" + result.code
-    t = await ticket(w, result.report.ticket.id)
+    t = await ticket_row(w.store, result.report.ticket.id)
     assert (t.filed_by_id, t.contact_phone, t.status) == (
         w.bea,
         "+86 138 0000 1111",
@@ -146,7 +66,7 @@ async def test_a_walkup_ticket_notifies_the_staff_until_claimed(store: Store) ->
     assert ("ticket.received", w.bea) in filed and ("ticket.queued", w.bea) in filed
     assert all(rid != t.requester_id for _, rid in filed)
 
-    mark = await last_outbox_id(w)
+    mark = await last_outbox_id(w.store)
     await dispatch.assign(store.uow(), t.id or 0, w.dora, w.tom)
     assert await notices(w, t.id or 0, mark) == [
         ("job.assigned", w.tom),
@@ -155,7 +75,7 @@ async def test_a_walkup_ticket_notifies_the_staff_until_claimed(store: Store) ->
 
 
 async def test_only_staff_of_the_building_file_walkups_with_a_name(store: Store) -> None:
-    w = await make_world(store)
+    w = await make_booth_world(store)
     for outsider in (w.pat, w.tom, w.eve):  # requester, technician, inspector of E2
         with pytest.raises(NotPermitted):
             await booth.file_walkup(
@@ -184,17 +104,17 @@ async def test_only_staff_of_the_building_file_walkups_with_a_name(store: Store)
     result = await booth.file_walkup(
         store.uow(), staff_id=w.dora, name="Li Na", phone="  ", new=w.new()
     )
-    assert (await ticket(w, result.report.ticket.id)).contact_phone is None
+    assert (await ticket_row(w.store, result.report.ticket.id)).contact_phone is None
 
 
 # --- claiming ------------------------------------------------------------------------------
 
 
 async def test_claiming_links_the_ticket_and_moves_its_notices(store: Store) -> None:
-    w = await make_world(store)
+    w = await make_booth_world(store)
     result = await walkup(w)
     tid = result.report.ticket.id
-    walkup_id = (await ticket(w, tid)).requester_id
+    walkup_id = (await ticket_row(w.store, tid)).requester_id
     telegram_id = next_telegram_id()
 
     number = await claim(w, result.code.lower(), telegram_id)  # typed in lower case: fine
@@ -202,7 +122,7 @@ async def test_claiming_links_the_ticket_and_moves_its_notices(store: Store) -> 
     claimer = await person_by_telegram_id(store.uow(), telegram_id)
     assert claimer is not None
     assert claimer.phone == "+86 138 0000 1111"  # taken over from the walk-up record
-    t = await ticket(w, tid)
+    t = await ticket_row(w.store, tid)
     assert t.requester_id == claimer.id != walkup_id
     assert t.filed_by_id == w.bea
     async with store.uow() as uow:
@@ -216,7 +136,7 @@ async def test_claiming_links_the_ticket_and_moves_its_notices(store: Store) -> 
         assert ("claim", claimer.id) in actions.all()
 
     # From now on the claimer hears about it, the staff member no longer does.
-    mark = await last_outbox_id(w)
+    mark = await last_outbox_id(w.store)
     await to_completed(w, tid)
     heard = await notices(w, tid, mark)
     requester_side = [(k, r) for k, r in heard if k.startswith("ticket.")]
@@ -234,7 +154,7 @@ async def test_claiming_links_the_ticket_and_moves_its_notices(store: Store) -> 
 
 
 async def test_a_claim_code_works_once(store: Store) -> None:
-    w = await make_world(store)
+    w = await make_booth_world(store)
     result = await walkup(w)
     first = next_telegram_id()
     await claim(w, result.code, first)
@@ -244,11 +164,11 @@ async def test_a_claim_code_works_once(store: Store) -> None:
         assert refused.value.reason == "used"
     claimer = await person_by_telegram_id(store.uow(), first)
     assert claimer is not None
-    assert (await ticket(w, result.report.ticket.id)).requester_id == claimer.id
+    assert (await ticket_row(w.store, result.report.ticket.id)).requester_id == claimer.id
 
 
 async def test_two_users_opening_the_link_at_once_one_wins(store: Store) -> None:
-    w = await make_world(store)
+    w = await make_booth_world(store)
     result = await walkup(w)
     a, b = next_telegram_id(), next_telegram_id()
     outcomes = await asyncio.gather(
@@ -261,11 +181,11 @@ async def test_two_users_opening_the_link_at_once_one_wins(store: Store) -> None
     winner_tg = a if isinstance(outcomes[0], str) else b
     winner = await person_by_telegram_id(store.uow(), winner_tg)
     assert winner is not None
-    assert (await ticket(w, result.report.ticket.id)).requester_id == winner.id
+    assert (await ticket_row(w.store, result.report.ticket.id)).requester_id == winner.id
 
 
 async def test_tampered_or_unknown_codes_are_refused(store: Store) -> None:
-    w = await make_world(store)
+    w = await make_booth_world(store)
     result = await walkup(w)
     cases = {
         "": "tampered",
@@ -280,33 +200,33 @@ async def test_tampered_or_unknown_codes_are_refused(store: Store) -> None:
         with pytest.raises(InviteInvalid) as refused:
             await claim(w, code, next_telegram_id())
         assert refused.value.reason == reason, code
-    t = await ticket(w, result.report.ticket.id)
+    t = await ticket_row(w.store, result.report.ticket.id)
     async with store.uow() as uow:
         walkup_row = await uow.session.get(Person, t.requester_id)
         assert walkup_row is not None and walkup_row.telegram_id is None  # still unclaimed
 
 
 async def test_a_code_claims_only_its_own_ticket(store: Store) -> None:
-    w = await make_world(store)
+    w = await make_booth_world(store)
     one = await walkup(w, name="Wang Wei")
     two = await walkup(w, name="Li Na", phone=None)
-    before_one = (await ticket(w, one.report.ticket.id)).requester_id
+    before_one = (await ticket_row(w.store, one.report.ticket.id)).requester_id
     telegram_id = next_telegram_id()
     assert await claim(w, two.code, telegram_id, name="Li Na") == two.report.ticket.number
     claimer = await person_by_telegram_id(store.uow(), telegram_id)
     assert claimer is not None
-    assert (await ticket(w, two.report.ticket.id)).requester_id == claimer.id
-    assert (await ticket(w, one.report.ticket.id)).requester_id == before_one
+    assert (await ticket_row(w.store, two.report.ticket.id)).requester_id == claimer.id
+    assert (await ticket_row(w.store, one.report.ticket.id)).requester_id == before_one
     # The other ticket's code still works, for someone else.
     other = next_telegram_id()
     assert await claim(w, one.code, other) == one.report.ticket.number
 
 
 async def test_a_ticket_never_claimed_keeps_notifying_the_staff(store: Store) -> None:
-    w = await make_world(store)
+    w = await make_booth_world(store)
     result = await walkup(w)
     tid = result.report.ticket.id
-    mark = await last_outbox_id(w)
+    mark = await last_outbox_id(w.store)
     await to_completed(w, tid)
     requester_side = [(k, r) for k, r in await notices(w, tid, mark) if k.startswith("ticket.")]
     assert requester_side == [
@@ -317,4 +237,4 @@ async def test_a_ticket_never_claimed_keeps_notifying_the_staff(store: Store) ->
     # Rating stays with the requester, who is not on Telegram: the staff cannot rate it.
     with pytest.raises(NotPermitted):
         await requester.confirm_and_rate(store.uow(), tid, w.bea, 4)
-    assert (await ticket(w, tid)).status == Status.COMPLETED
+    assert (await ticket_row(w.store, tid)).status == Status.COMPLETED

@@ -8,12 +8,13 @@ import pytest
 from store.errors import InviteInvalid
 from store.models import Person
 from store.uow import Store
-from tests.factories import Clock, next_telegram_id
-from tests.integration.test_booth import claim, make_world, ticket, walkup
+from tests.support.booth_world import claim, make_booth_world, walkup
+from tests.support.rows import ticket_row
+from tests.support.world import Clock, next_telegram_id
 
 
 async def test_a_claim_code_works_until_its_last_day_and_not_after(store: Store) -> None:
-    w = await make_world(store)
+    w = await make_booth_world(store)
     assert store.policy.claim_ttl.days == 30
     on_time, late = await walkup(w, name="Wang Wei"), await walkup(w, name="Li Na")
     clock = store.clock
@@ -24,7 +25,7 @@ async def test_a_claim_code_works_until_its_last_day_and_not_after(store: Store)
     with pytest.raises(InviteInvalid) as refused:
         await claim(w, late.code, next_telegram_id(), name="Mallory")
     assert refused.value.reason == "expired"
-    t = await ticket(w, late.report.ticket.id)
+    t = await ticket_row(w.store, late.report.ticket.id)
     async with store.uow() as uow:
         walkup_row = await uow.session.get(Person, t.requester_id)
         assert walkup_row is not None and walkup_row.telegram_id is None  # still unclaimed
@@ -33,7 +34,7 @@ async def test_a_claim_code_works_until_its_last_day_and_not_after(store: Store)
 async def test_a_400_day_old_code_is_refused_even_though_it_was_never_used(
     store: Store,
 ) -> None:
-    w = await make_world(store)
+    w = await make_booth_world(store)
     result = await walkup(w)
     clock = store.clock
     assert isinstance(clock, Clock)

@@ -22,23 +22,6 @@ from store.uow import Store
 
 TOKEN = "123456:" + "FAKE-test-secret-" + "0123456789" * 2  # built, not a credential
 LINK = re.compile(r"^https://t\.me/\w+\?start=[A-Za-z0-9_-]{1,64}$")
-CSV = (
-    "campus,building,floor,room,code\n"
-    + "".join(f"東校區,E1公寓,{1 + n // 10},{101 + n},E1-{101 + n}\n" for n in range(25))
-    + "西校區,圖書館,1,大廳,WLIB-1\n東校區,圖書館,1,大廳,ELIB-1\n"
-)
-
-
-@pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A working directory with no config.toml and a database URL in the environment."""
-    monkeypatch.chdir(tmp_path)
-    for key in ("TOKEN", "BOT_USERNAME"):
-        monkeypatch.delenv(f"REPAIRBOT_TELEGRAM__{key}", raising=False)
-    monkeypatch.setenv("REPAIRBOT_DATABASE__URL", f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}")
-    monkeypatch.setenv("REPAIRBOT_TELEGRAM__BOT_USERNAME", "campus_fix_bot")
-    (tmp_path / "campus.csv").write_text(CSV, encoding="utf-8")
-    return tmp_path
 
 
 def _room_count(path: Path) -> int:
@@ -55,7 +38,7 @@ def _room_count(path: Path) -> int:
 
 
 def test_run_without_a_real_token_exits_2_and_says_how(
-    env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    cli_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["run"]) == 2
     assert "REPAIRBOT_TELEGRAM__TOKEN" in capsys.readouterr().err
@@ -68,35 +51,37 @@ def test_run_without_a_real_token_exits_2_and_says_how(
 
 
 def test_locations_import_prints_counts_and_is_idempotent(
-    env: Path, capsys: pytest.CaptureFixture[str]
+    cli_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["locations", "import", "campus.csv"]) == 0
     assert "rooms created: 27" in capsys.readouterr().out
     assert main(["locations", "import", "campus.csv"]) == 0
     out = capsys.readouterr().out
     assert "rooms created: 0" in out and "unchanged: 27" in out
-    assert _room_count(env / "cli.db") == 27
+    assert _room_count(cli_dir / "cli.db") == 27
 
 
 def test_locations_import_with_errors_exits_1_and_imports_nothing(
-    env: Path, capsys: pytest.CaptureFixture[str]
+    cli_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["locations", "import", "campus.csv"]) == 0
-    broken = env / "broken.csv"
+    broken = cli_dir / "broken.csv"
     extra = "東校區,E3公寓,1,101,E3-101\n東校區,E2公寓,1\n東校區,E2公寓,1,101,E1-101\n"
-    broken.write_text(CSV + extra, encoding="utf-8")
+    broken.write_text(
+        (cli_dir / "campus.csv").read_text(encoding="utf-8") + extra, encoding="utf-8"
+    )
     assert main(["locations", "import", str(broken)]) == 1
     err = capsys.readouterr().err
     assert "line 30: expected 5 columns, got 3" in err
     assert "line 31: code E1-101" in err
     assert "nothing imported" in err
-    assert _room_count(env / "cli.db") == 27  # not even the good new row E3-101
+    assert _room_count(cli_dir / "cli.db") == 27  # not even the good new row E3-101
     assert main(["locations", "import", "missing.csv"]) == 1
     assert "cannot read missing.csv" in capsys.readouterr().err
 
 
 def test_qr_room_prints_a_deep_link_to_the_room(
-    env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    cli_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["locations", "import", "campus.csv"]) == 0
     capsys.readouterr()
@@ -113,10 +98,10 @@ def test_qr_room_prints_a_deep_link_to_the_room(
 
 @pytest.mark.parametrize("suffix", ["pdf", "png"])
 def test_qr_building_writes_a_printable_sheet(
-    env: Path, suffix: str, capsys: pytest.CaptureFixture[str]
+    cli_dir: Path, suffix: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["locations", "import", "campus.csv"]) == 0
-    out = env / f"e1.{suffix}"
+    out = cli_dir / f"e1.{suffix}"
     assert main(["qr", "--building", "E1公寓", "--out", str(out)]) == 0
     assert "25 rooms" in capsys.readouterr().out
     data = out.read_bytes()
@@ -124,14 +109,14 @@ def test_qr_building_writes_a_printable_sheet(
         assert data.startswith(b"%PDF")
         assert len(re.findall(rb"/Type\s*/Page\b", data)) == 2  # 20 codes a page
     else:
-        assert data.startswith(b"\x89PNG") and (env / "e1-2.png").stat().st_size > 1000
+        assert data.startswith(b"\x89PNG") and (cli_dir / "e1-2.png").stat().st_size > 1000
     assert main(["qr", "--building", "圖書館", "--out", str(out)]) == 1
     err = capsys.readouterr().err
     assert "東校區" in err and "西校區" in err
     assert main(["qr", "--building", "圖書館", "--campus", "西校區", "--out", str(out)]) == 0
 
 
-def test_staff_add_then_list(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_staff_add_then_list(cli_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["locations", "import", "campus.csv"]) == 0
     args = ["staff", "add", "5551234", "--role", "technician", "--name", "Wang Wei"]
     assert main([*args, "--building", "E1公寓"]) == 0
@@ -147,20 +132,20 @@ def test_staff_add_then_list(env: Path, capsys: pytest.CaptureFixture[str]) -> N
 
 
 def test_building_options_take_the_short_code_printed_on_room_stickers(
-    env: Path, capsys: pytest.CaptureFixture[str]
+    cli_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["locations", "import", "campus.csv"]) == 0
     assert main(["staff", "add", "5551235", "--role", "technician", "--building", "e1"]) == 0
-    assert main(["qr", "--building", "WLIB", "--out", str(env / "lib.png")]) == 0
+    assert main(["qr", "--building", "WLIB", "--out", str(cli_dir / "lib.png")]) == 0
     out = capsys.readouterr().out
     assert "[5551235]: technician (東校區/E1公寓)" in out
-    assert f"1 room -> {env / 'lib.png'}" in out
-    assert main(["qr", "--building", "E9", "--out", str(env / "x.png")]) == 1
+    assert f"1 room -> {cli_dir / 'lib.png'}" in out
+    assert main(["qr", "--building", "E9", "--out", str(cli_dir / "x.png")]) == 1
     assert "no building named or coded 'E9'" in capsys.readouterr().err
 
 
 def test_staff_invite_prints_a_redeemable_link(
-    env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    cli_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["locations", "import", "campus.csv"]) == 0
     assert main(["staff", "invite", "--role", "technician"]) == 2  # invites need the token
@@ -174,7 +159,7 @@ def test_staff_invite_prints_a_redeemable_link(
     token = link.split("start=inv_", 1)[1]
 
     async def redeem() -> GrantView:
-        store = Store(create_engine(f"sqlite+aiosqlite:///{env / 'cli.db'}"))
+        store = Store(create_engine(f"sqlite+aiosqlite:///{cli_dir / 'cli.db'}"))
         try:
             return await invites.redeem_invite(
                 store.uow(),
@@ -195,7 +180,7 @@ def test_staff_invite_prints_a_redeemable_link(
     assert out.startswith("inv_") and "bot_username" in err
 
 
-def test_db_upgrade_and_current(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_db_upgrade_and_current(cli_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["db", "current"]) == 1  # a fresh database is not migrated yet
     assert "current: (none)" in capsys.readouterr().out
     assert main(["db", "upgrade"]) == 0
@@ -203,16 +188,18 @@ def test_db_upgrade_and_current(env: Path, capsys: pytest.CaptureFixture[str]) -
     assert main(["db", "current"]) == 0
 
 
-def test_bad_config_file_exits_2(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_config_file_exits_2(cli_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["-c", "nowhere.toml", "staff", "list"]) == 2
     assert "nowhere.toml not found" in capsys.readouterr().err
-    (env / "config.toml").write_text('[service]\ntimezone = "Mars/Olympus"\n', encoding="utf-8")
+    (cli_dir / "config.toml").write_text(
+        '[service]\ntimezone = "Mars/Olympus"\n', encoding="utf-8"
+    )
     assert main(["staff", "list"]) == 2  # ./config.toml is picked up by default
     assert "unknown time zone" in capsys.readouterr().err
 
 
 def test_run_in_webhook_mode_without_a_url_or_with_an_unknown_mode_exits_2_and_says_how(
-    env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    cli_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("REPAIRBOT_TELEGRAM__TOKEN", TOKEN)
     monkeypatch.setenv("REPAIRBOT_TELEGRAM__MODE", "webhook")

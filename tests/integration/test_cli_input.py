@@ -12,7 +12,6 @@ from bot.cli import main, sheet_name
 from store.db import create_engine
 from store.models import Building, Campus, Room
 from store.uow import Store
-from tests.integration.test_cli import env  # noqa: F401 - the fixture
 
 CSV = "campus,building,floor,room,code\n東校區,E1公寓,1,101,E1-101\n"
 
@@ -28,7 +27,7 @@ CSV = "campus,building,floor,room,code\n東校區,E1公寓,1,101,E1-101\n"
     ],
 )
 def test_staff_add_refuses_ids_telegram_cannot_have(
-    env: Path,  # noqa: F811
+    cli_dir: Path,
     capsys: pytest.CaptureFixture[str],
     value: str,
     says: str,
@@ -41,7 +40,7 @@ def test_staff_add_refuses_ids_telegram_cannot_have(
 
 
 def test_the_largest_telegram_id_is_accepted(
-    env: Path,  # noqa: F811
+    cli_dir: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     assert main(["staff", "add", str(2**53 - 1), "--role", "admin", "--name", "Max"]) == 0
@@ -49,11 +48,11 @@ def test_the_largest_telegram_id_is_accepted(
 
 
 def test_config_option_works_before_and_after_the_command(
-    env: Path,  # noqa: F811
+    cli_dir: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    (env / "other.toml").write_text('[telegram]\nbot_username = "from_file_bot"\n')
-    (env / "campus.csv").write_text(CSV, encoding="utf-8")
+    (cli_dir / "other.toml").write_text('[telegram]\nbot_username = "from_file_bot"\n')
+    (cli_dir / "campus.csv").write_text(CSV, encoding="utf-8")
     assert main(["locations", "import", "campus.csv"]) == 0
     capsys.readouterr()
     for argv in (
@@ -71,7 +70,7 @@ def test_config_option_works_before_and_after_the_command(
 
 
 def test_locations_import_names_each_bad_room_code_by_line(
-    env: Path,  # noqa: F811
+    cli_dir: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     bad = (
@@ -83,7 +82,7 @@ def test_locations_import_names_each_bad_room_code_by_line(
         "東校區,E1公寓,1,105,E1 105\n"
         "東校區,E1公寓,1,106,東一-106_b.2\n"
     )
-    (env / "bad.csv").write_text(bad, encoding="utf-8")
+    (cli_dir / "bad.csv").write_text(bad, encoding="utf-8")
     assert main(["locations", "import", "bad.csv"]) == 1
     err = capsys.readouterr().err.splitlines()
     flagged = [line.split(":")[0] for line in err if "may hold only letters" in line]
@@ -107,13 +106,13 @@ def test_qr_sheet_names_stay_in_the_folder(code: str, name: str) -> None:
 
 
 def test_qr_of_a_building_with_an_old_unsafe_code_writes_into_the_current_folder(
-    env: Path,  # noqa: F811
+    cli_dir: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """A code imported before codes were checked ("../x-1") still yields a file here."""
 
     async def seed() -> None:
-        store = Store(create_engine(f"sqlite+aiosqlite:///{env / 'cli.db'}"))
+        store = Store(create_engine(f"sqlite+aiosqlite:///{cli_dir / 'cli.db'}"))
         try:
             async with store.uow() as uow:
                 campus = Campus(name="C")
@@ -133,5 +132,5 @@ def test_qr_of_a_building_with_an_old_unsafe_code_writes_into_the_current_folder
     asyncio.run(seed())
     capsys.readouterr()
     assert main(["qr", "--building", "Old"]) == 0
-    assert (env / "qr-x.pdf").is_file()
-    assert not (env.parent / "x.pdf").exists() and not list(env.parent.glob("qr-*"))
+    assert (cli_dir / "qr-x.pdf").is_file()
+    assert not (cli_dir.parent / "x.pdf").exists() and not list(cli_dir.parent.glob("qr-*"))

@@ -1,4 +1,5 @@
-"""Simultaneous presses on real engines: one winner per job, one number per ticket.
+"""Simultaneous presses on real engines: one winner per job, one number per ticket, and a
+double tap counts once.
 
 SQLite runs as a file in WAL mode with BEGIN IMMEDIATE (store/db.py), PostgreSQL with
 its row locks; each press is its own unit of work on its own connection.
@@ -9,26 +10,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 
-from store.errors import AlreadyTaken, CooldownActive
+from store.errors import AlreadyTaken, CooldownActive, TransitionNotAllowed
 from store.intake.report import follow
 from store.lifecycle import Role, Status
-from store.repair import dispatch, queries, requester
+from store.repair import dispatch, queries, requester, work
 from store.uow import Store, UnitOfWork
 from store.views import TicketView
-from tests.integration.ticket_world import (
-    add_person,
-    events_of,
-    file_ticket,
-    make_env,
-    offers_of,
-    outbox_rows,
-    ticket_row,
-    warm_pool,
-)
+from tests.support.races import warm_pool
+from tests.support.rows import events_of, offers_of, outbox_rows, ticket_row
+from tests.support.world import file_ticket, make_env, make_person
 
 ROUNDS = 3
 
@@ -53,7 +47,7 @@ async def test_five_technicians_accept_at_once_exactly_one_wins(
     env = await make_env(store, offer_batch=5)
     st, w = env.store, env.world
     extra = [
-        await add_person(st, name, [(Role.TECHNICIAN, w.north, None)], on_duty=True)
+        (await make_person(st, Role.TECHNICIAN, name=name, campus_id=w.north, on_duty=True)).id
         for name in ("Cy", "Dee", "Eli")
     ]
     techs = [w.tom, w.ann, *extra]
@@ -146,7 +140,7 @@ async def test_the_last_two_offers_declined_at_once_still_move_on(
 ) -> None:
     env = await make_env(store, offer_batch=2)
     st, w = env.store, env.world
-    cy = await add_person(st, "Cy", [(Role.TECHNICIAN, w.north, None)], on_duty=True)
+    cy = (await make_person(st, Role.TECHNICIAN, name="Cy", campus_id=w.north, on_duty=True)).id
     t = (await file_ticket(st, w)).ticket.id  # offered to Tom and Ann
     await warm_pool(st, 2)
     # Both declines get as far as their commit before either commits (unless one of them
@@ -179,3 +173,21 @@ async def test_a_double_tapped_follow_adds_one_follower(
     assert [e.action for e in await events_of(st, t)].count("follow") == 1
     page = await queries.my_tickets(st.uow(), w.neighbour)
     assert [v.id for v in page.items] == [t]
+
+
+async def test_a_double_tapped_visit_answer_counts_once(store: Store) -> None:
+    env = await make_env(store)
+    st, w = env.store, env.world
+    t = (await file_ticket(st, w)).ticket.id
+    await dispatch.accept(st.uow(), t, w.ann)
+    await work.propose_visit(st.uow(), t, w.ann, st.clock() + timedelta(days=1))
+    await warm_pool(st, 3)
+    outcomes = await asyncio.gather(
+        *(work.answer_visit(st.uow(), t, w.requester, accepted=True) for _ in range(3)),
+        return_exceptions=True,
+    )
+    assert sum(not isinstance(o, BaseException) for o in outcomes) == 1, outcomes
+    assert all(isinstance(o, TransitionNotAllowed) for o in outcomes if isinstance(o, Exception))
+    assert (await ticket_row(st, t)).visit_confirmed
+    assert len(await outbox_rows(st, ticket_id=t, kind="job.visit_accepted")) == 1
+    assert [e.action for e in await events_of(st, t)].count("visit_accepted") == 1

@@ -45,7 +45,7 @@ from store.reporting import digest
 from store.reporting.digest import DayPoint
 from store.reporting.figures import TechnicianStats
 from store.uow import Store
-from tests.factories import Clock, make_categories, make_person, make_places
+from tests.support.world import Clock, make_person, make_places, small_campus
 
 ZONE = ZoneInfo("Asia/Shanghai")
 D1, D2, D3 = date(2026, 3, 9), date(2026, 3, 10), date(2026, 3, 11)
@@ -75,10 +75,7 @@ class Scenario:
 
 async def build(store: Store) -> Scenario:
     """Drive the tickets of the module docstring through the services, in time order."""
-    clock = Clock(local(date(2026, 3, 5), 9))
-    store.clock = clock
-    places = await make_places(store)
-    await make_categories(store)
+    clock, places = await small_campus(store, local(date(2026, 3, 5), 9))
     e1, e2 = places.building("E1公寓"), places.building("E2公寓")
     rita = (await make_person(store, name="Rita")).id
 

@@ -21,22 +21,19 @@ from store.lifecycle import Role, Status
 from store.repair import dispatch, queries, requester, sla, work
 from store.repair.queries import QueueFilter
 from store.uow import Store
-from tests.integration.scheduled import run_check
-from tests.integration.ticket_world import (
-    add_person,
+from tests.support.rows import (
     event_lines,
     events_of,
-    file_ticket,
     followups_of,
     last_outbox_id,
-    make_env,
     notices,
     offers_of,
     outbox_rows,
-    set_on_duty,
     snapshot,
     ticket_row,
 )
+from tests.support.scheduled import run_check
+from tests.support.world import file_ticket, make_env, make_person, set_on_duty
 
 S = Status
 
@@ -144,7 +141,9 @@ async def test_accept_needs_the_skill_for_the_category(store: Store) -> None:
 async def test_dispatcher_outside_scope_may_not_assign(store: Store) -> None:
     env = await make_env(store)
     st, w = env.store, env.world
-    south = await add_person(st, "Sid", [(Role.TECHNICIAN, w.south, None)], on_duty=True)
+    south = (
+        await make_person(st, Role.TECHNICIAN, name="Sid", campus_id=w.south, on_duty=True)
+    ).id
     t = (await file_ticket(st, w, room=w.room_c1)).ticket  # South: Dana covers North only
     assert (await ticket_row(st, t.id)).status == S.DISPATCHING
     before = await snapshot(st)
@@ -212,7 +211,7 @@ async def test_release_by_dispatcher_tells_the_technician(store: Store) -> None:
 async def test_declines_move_to_the_next_batch_then_escalate(store: Store) -> None:
     env = await make_env(store, offer_batch=2)
     st, w = env.store, env.world
-    cy = await add_person(st, "Cy", [(Role.TECHNICIAN, w.north, None)], on_duty=True)
+    cy = (await make_person(st, Role.TECHNICIAN, name="Cy", campus_id=w.north, on_duty=True)).id
     result = await file_ticket(st, w)
     t = result.ticket
     assert result.offered_to == [w.tom, w.ann]

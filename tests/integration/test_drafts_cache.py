@@ -18,7 +18,7 @@ from store.intake import drafts
 from store.intake.drafts import DraftView
 from store.intake.report import report
 from store.uow import Store
-from tests.integration.ticket_world import make_env, new_ticket
+from tests.support.world import make_env, report_with_key
 
 
 def statements(store: Store) -> list[str]:
@@ -120,7 +120,9 @@ async def test_filing_replaces_the_cached_draft_with_its_marker(store: Store) ->
     await drafts.save_draft(st.uow(), w.requester, DraftView("summary", {"room_id": w.room_a1}))
     draft = await drafts.get_draft(st.uow(), w.requester)
     assert draft is not None
-    filed = await report(st.uow(), new_ticket(w, draft.data[drafts.KEY]), draft_owner=w.requester)
+    filed = await report(
+        st.uow(), report_with_key(w, draft.data[drafts.KEY]), draft_owner=w.requester
+    )
     assert await drafts.get_draft(st.uow(), w.requester) is None
     marker = await drafts.filed_draft(st.uow(), w.requester)
     assert marker is not None and marker.number == filed.ticket.number
@@ -142,7 +144,7 @@ async def test_a_failed_filing_keeps_the_draft(store: Store) -> None:
     with pytest.raises(NotFound):  # the category was retired meanwhile
         await report(
             st.uow(),
-            new_ticket(w, draft.data[drafts.KEY], category="no-such-category"),
+            report_with_key(w, draft.data[drafts.KEY], category="no-such-category"),
             draft_owner=w.requester,
         )
     kept = await drafts.get_draft(st.uow(), w.requester)

@@ -12,7 +12,7 @@ from sqlmodel import col, select
 from store.models import Ticket
 from store.reporting.export import ExportRow, export_rows, stream_export
 from store.uow import Store
-from tests.integration.test_stats import PERIOD, Scenario, build
+from tests.support.stats_scenario import PERIOD, Scenario, build
 
 EXTRA = 400  # copies of a filed ticket, on top of the scenario's eight in E1
 BATCH = 64

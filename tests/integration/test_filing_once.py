@@ -17,7 +17,8 @@ from store.intake.report import report
 from store.lifecycle import Role, Status
 from store.models import ClaimCode, Outbox, Ticket
 from store.uow import Store
-from tests.integration.ticket_world import add_person, make_env, new_ticket, warm_pool
+from tests.support.races import warm_pool
+from tests.support.world import make_env, make_person, report_with_key
 
 
 async def count(store: Store, model: type[Ticket] | type[ClaimCode]) -> int:
@@ -44,14 +45,14 @@ async def test_a_draft_is_filed_once_and_becomes_its_tickets_marker(store: Store
     key = draft.data[drafts.KEY]
     assert key.startswith("draft:")
 
-    first = await report(st.uow(), new_ticket(w, key), draft_owner=w.requester)
+    first = await report(st.uow(), report_with_key(w, key), draft_owner=w.requester)
     assert not first.already_filed and first.ticket.status is Status.DISPATCHING
     # The draft is gone in the same transaction; what is left names the ticket.
     assert await drafts.get_draft(st.uow(), w.requester) is None
     marker = await drafts.filed_draft(st.uow(), w.requester)
     assert marker == drafts.FiledDraft(first.ticket.id, first.ticket.number, False)
 
-    second = await report(st.uow(), new_ticket(w, key), draft_owner=w.requester)
+    second = await report(st.uow(), report_with_key(w, key), draft_owner=w.requester)
     assert second.already_filed and second.ticket.id == first.ticket.id
     assert await count(st, Ticket) == 1
     assert await received_notices(st) == 1  # nobody is told twice
@@ -61,7 +62,7 @@ async def test_a_draft_is_filed_once_and_becomes_its_tickets_marker(store: Store
     fresh = await drafts.get_draft(st.uow(), w.requester)
     assert fresh is not None and fresh.data[drafts.KEY] != key
     assert await drafts.filed_draft(st.uow(), w.requester) is None
-    third = await report(st.uow(), new_ticket(w, fresh.data[drafts.KEY]))
+    third = await report(st.uow(), report_with_key(w, fresh.data[drafts.KEY]))
     assert not third.already_filed and await count(st, Ticket) == 2
 
 
@@ -73,7 +74,9 @@ async def test_two_confirms_at_once_file_one_ticket(store: Store) -> None:
     await warm_pool(st, 3)
     for round_ in range(10):
         key = f"draft:race-{round_}"
-        results = await asyncio.gather(*(report(st.uow(), new_ticket(w, key)) for _ in range(3)))
+        results = await asyncio.gather(
+            *(report(st.uow(), report_with_key(w, key)) for _ in range(3))
+        )
         assert sorted(r.already_filed for r in results) == [False, True, True]
         assert len({r.ticket.id for r in results}) == 1
     assert await count(st, Ticket) == 10
@@ -83,11 +86,11 @@ async def test_two_confirms_at_once_file_one_ticket(store: Store) -> None:
 async def test_a_booth_filing_sent_twice_files_once(store: Store) -> None:
     env = await make_env(store)
     st, w = env.store, env.world
-    bea = await add_person(st, "Bea", [(Role.INSPECTOR, None, w.building_a)])
+    bea = (await make_person(st, Role.INSPECTOR, name="Bea", buildings=[w.building_a])).id
     await drafts.save_draft(st.uow(), bea, DraftView("summary", {"walkup": {"name": "Wang"}}))
     draft = await drafts.get_draft(st.uow(), bea)
     assert draft is not None
-    new = new_ticket(w, draft.data[drafts.KEY])
+    new = report_with_key(w, draft.data[drafts.KEY])
 
     first = await booth.file_walkup(
         st.uow(), staff_id=bea, name="Wang Wei", phone=None, new=new, draft_owner=bea

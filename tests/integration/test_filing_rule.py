@@ -15,16 +15,8 @@ from store.lifecycle import Capacity, Status, allowed_actions
 from store.models import Counter, Person
 from store.repair import queries
 from store.uow import Store
-from tests.integration.ticket_world import (
-    event_lines,
-    events_of,
-    file_ticket,
-    make_env,
-    new_ticket,
-    outbox_rows,
-    snapshot,
-    ticket_row,
-)
+from tests.support.rows import event_lines, events_of, outbox_rows, snapshot, ticket_row
+from tests.support.world import file_ticket, make_env, report_with_key
 
 
 async def _counters(store: Store) -> list[tuple[str, int]]:
@@ -90,7 +82,7 @@ async def test_a_supervisor_files_for_someone_else_as_at_the_booth(store: Store)
     assert [r.recipient_id for r in rows] == [w.requester]
 
     walkup = await booth.file_walkup(
-        st.uow(), staff_id=w.sam, name="Wang Wei", phone=None, new=new_ticket(w, None)
+        st.uow(), staff_id=w.sam, name="Wang Wei", phone=None, new=report_with_key(w, None)
     )
     row = await ticket_row(st, walkup.report.ticket.id)
     assert row.filed_by_id == w.sam and row.requester_id != w.sam
@@ -115,7 +107,7 @@ async def test_the_filing_check_is_asked_before_anything_is_made(store: Store) -
     before = await snapshot(st)
     with pytest.raises(NotPermitted):  # no walk-up person is made for a refused filing
         await booth.file_walkup(
-            st.uow(), staff_id=w.tom, name="Zhao Lei", phone=None, new=new_ticket(w, None)
+            st.uow(), staff_id=w.tom, name="Zhao Lei", phone=None, new=report_with_key(w, None)
         )
     assert await snapshot(st) == before
     async with st.uow() as uow:

@@ -10,21 +10,23 @@ from store.errors import InvalidInput, NotFound, NotPermitted, TransitionNotAllo
 from store.lifecycle import Role, Status
 from store.repair import dispatch, followups, requester, sla, work
 from store.uow import Store
-from tests.integration.scheduled import run_check
-from tests.integration.ticket_world import (
-    Env,
-    add_person,
+from tests.support.rows import (
     events_of,
-    file_ticket,
     followups_of,
     last_outbox_id,
-    make_env,
     notices,
     outbox_rows,
-    set_building_supervisor,
-    set_on_duty,
     snapshot,
     ticket_row,
+)
+from tests.support.scheduled import run_check
+from tests.support.world import (
+    Env,
+    file_ticket,
+    make_env,
+    make_person,
+    set_building_supervisor,
+    set_on_duty,
 )
 
 
@@ -40,7 +42,7 @@ async def _completed(env: Env, room: int | None = None) -> int:
 async def test_complaint_goes_to_the_buildings_supervisor_first(store: Store) -> None:
     env = await make_env(store)
     st, w = env.store, env.world
-    sue = await add_person(st, "Sue", [(Role.SUPERVISOR, None, w.building_a)])
+    sue = (await make_person(st, Role.SUPERVISOR, name="Sue", buildings=[w.building_a])).id
     await set_building_supervisor(st, w.building_a, sue)
     t = (await file_ticket(st, w)).ticket.id
     mark = await last_outbox_id(st)
@@ -177,7 +179,7 @@ async def test_unrated_tickets_open_no_follow_up_and_take_no_comment(store: Stor
 async def test_resolving_a_follow_up(store: Store) -> None:
     env = await make_env(store)
     st, w = env.store, env.world
-    sol = await add_person(st, "Sol", [(Role.SUPERVISOR, w.south, None)])
+    sol = (await make_person(st, Role.SUPERVISOR, name="Sol", campus_id=w.south)).id
     t = await _completed(env)
     await set_on_duty(st, [w.tom], False)
     await requester.confirm_and_rate(st.uow(), t, w.requester, 2, "Left a mess")

@@ -17,7 +17,7 @@ from store.errors import InviteInvalid, NotPermitted
 from store.lifecycle import Role
 from store.models import Invite
 from store.uow import Store
-from tests.factories import Clock, make_person, make_places, next_telegram_id
+from tests.support.world import Clock, make_person, make_places, next_telegram_id
 
 SECRET = b"test-secret"
 DAY = timedelta(days=1)

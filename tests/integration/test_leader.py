@@ -27,8 +27,8 @@ from store.domain.notices import notify
 from store.leader import LOCK_KEY, LeaderLock
 from store.models import Outbox
 from store.uow import Store
-from tests.conftest import _truncate
-from tests.factories import make_person, next_telegram_id
+from tests.support.databases import truncate
+from tests.support.world import make_person, next_telegram_id
 
 TAKEOVER_LIMIT_S = 5.0  # "within seconds"; in practice a few milliseconds here
 
@@ -36,7 +36,7 @@ TAKEOVER_LIMIT_S = 5.0  # "within seconds"; in practice a few milliseconds here
 @pytest.fixture
 async def pg(postgres_url: str) -> AsyncIterator[tuple[AsyncEngine, AsyncEngine, AsyncEngine]]:
     """Two instances' engines and an operator's one, on this run's (emptied) database."""
-    await _truncate(postgres_url)
+    await truncate(postgres_url)
     engines = create_engine(postgres_url), create_engine(postgres_url), create_engine(postgres_url)
     try:
         yield engines

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import secrets
 from collections import Counter
 from datetime import date
 from pathlib import Path
@@ -58,16 +57,12 @@ async def test_run_refuses_a_postgres_database_it_cannot_reach_or_that_is_not_mi
     # update later.
     from bot.app import open_store
     from bot.settings import ConfigError, Settings
-    from tests.conftest import PG_SERVER, _admin
+    from tests.support.databases import throwaway_database
 
-    name = f"repairbot_empty_{secrets.token_hex(4)}"
-    await _admin(f'CREATE DATABASE "{name}"')
-    try:
-        empty = Settings(database={"url": f"{PG_SERVER}/{name}"})
+    async with throwaway_database(prefix="repairbot_empty") as url:
+        empty = Settings(database={"url": url})
         with pytest.raises(ConfigError, match=r"schema revision none.*repairbot db upgrade"):
             await open_store(empty)
-    finally:
-        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     nowhere = Settings(database={"url": "postgresql+asyncpg://ops:hunter2@127.0.0.1:1/tickets"})
     with pytest.raises(ConfigError, match="cannot reach the database") as refused:
         await open_store(nowhere)

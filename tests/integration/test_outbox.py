@@ -9,14 +9,8 @@ from store.delivery.outbox import MAX_ATTEMPTS
 from store.domain.notices import notify
 from store.repair import queries
 from store.uow import Store
-from tests.integration.ticket_world import (
-    Env,
-    file_ticket,
-    make_env,
-    outbox_rows,
-    person_row,
-    send_due,
-)
+from tests.support.rows import outbox_rows, person_row, send_due
+from tests.support.world import Env, file_ticket, make_env
 
 
 async def _queue(

@@ -15,7 +15,7 @@ from store.errors import InvalidInput, NotFound, NotPermitted
 from store.lifecycle import Role
 from store.models import Building, Person, RoleGrant
 from store.uow import Store
-from tests.factories import make_person, make_places, next_telegram_id
+from tests.support.world import make_person, make_places, next_telegram_id
 
 
 async def _count(store: Store, model: type[Person] | type[RoleGrant]) -> int:

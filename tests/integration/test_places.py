@@ -15,7 +15,7 @@ from store.directory.places import import_locations
 from store.errors import AmbiguousName, LocationImportError, NotFound
 from store.policy import Policy
 from store.uow import Store
-from tests.factories import DEFAULT_LOCATIONS, location_rows, make_places
+from tests.support.world import DEFAULT_LOCATIONS, location_rows, make_places
 
 SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "campus.csv"
 HEADER = "campus,building,floor,room,code\n"

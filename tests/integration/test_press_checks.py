@@ -9,7 +9,7 @@ from store.errors import NotFound, NotPermitted, TransitionNotAllowed
 from store.lifecycle import Action, Status
 from store.repair import dispatch, work
 from store.uow import Store
-from tests.integration.ticket_world import file_ticket, make_env
+from tests.support.world import file_ticket, make_env
 
 
 async def test_a_job_press_is_checked_as_the_technicians_action_would_be(store: Store) -> None:

@@ -30,7 +30,7 @@ from store.repair.queries import QueueFilter
 from store.reporting import digest, figures, summaries
 from store.reporting.periods import parse_period
 from store.uow import Store
-from tests.integration.ticket_world import Env, file_ticket, make_env
+from tests.support.world import Env, file_ticket, make_env
 
 FULL_SCAN = re.compile(r"\bSCAN ticket\b")
 ROOM_WALK = re.compile(r"SEARCH ticket USING (COVERING )?INDEX ix_ticket_room_category_status")

@@ -20,37 +20,30 @@ anyway. REPAIRBOT_RACE_ROUNDS overrides both.
 from __future__ import annotations
 
 import asyncio
-import itertools
-import json
 import os
 import random
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 
 import pytest
-from sqlalchemy import func
-from sqlmodel import col, select
 
 from bot.i18n import Texts
 from bot.ui import error_text
 from store.domain.tickets import load, move
-from store.errors import DomainError, TicketChanged
+from store.errors import TicketChanged
 from store.lifecycle import Action, Status
-from store.models import Offer, Outbox, Ticket, TicketEvent
 from store.repair import dispatch, requester, work
-from store.uow import Store, UnitOfWork
-from tests.integration.ticket_world import (
-    Env,
-    event_lines,
-    events_of,
-    file_ticket,
-    make_env,
-    outbox_rows,
-    ticket_row,
+from store.uow import Store
+from tests.support.races import (
+    Outcome,
+    Racer,
+    jittered_commits,
+    mark,
+    observe,
+    run_serially,
     warm_pool,
 )
-
-Racer = Callable[[Store, int], Awaitable[object]]
+from tests.support.rows import events_of, outbox_rows, ticket_row
+from tests.support.world import Env, file_ticket, make_env
 
 
 def rounds(store: Store) -> int:
@@ -58,110 +51,8 @@ def rounds(store: Store) -> int:
     return int(os.environ.get("REPAIRBOT_RACE_ROUNDS", default))
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """Everything a person or operator could observe about one ticket after the actions."""
-
-    answers: tuple[str, ...]  # per action: "done" or "refused"
-    row: tuple[str, int | None, int]  # status, assignee, version
-    events: tuple[tuple[str, Status | None, Status | None, int | None], ...]
-    offers: tuple[tuple[int, str | None], ...]
-    notices: tuple[tuple[int, str, str], ...]  # recipient, kind, payload
-
-
-def answer_of(result: object) -> str:
-    if isinstance(result, DomainError):
-        return "refused"
-    if isinstance(result, BaseException):  # a crash, a deadlock: never an acceptable answer
-        return f"error: {type(result).__name__}: {result}"
-    return "done"
-
-
-async def observe(
-    store: Store, ticket_id: int, since: tuple[int, int], results: list[object]
-) -> Outcome:
-    outbox_after, events_before = since
-    async with store.uow() as uow:
-        s = uow.session
-        row = await s.get(Ticket, ticket_id)
-        assert row is not None
-        events = (
-            await s.execute(
-                select(TicketEvent)
-                .where(TicketEvent.ticket_id == ticket_id)
-                .order_by(col(TicketEvent.id))
-            )
-        ).scalars()
-        offers = (await s.execute(select(Offer).where(Offer.ticket_id == ticket_id))).scalars()
-        sent = (
-            await s.execute(
-                select(Outbox).where(Outbox.ticket_id == ticket_id, col(Outbox.id) > outbox_after)
-            )
-        ).scalars()
-        notices = []
-        for r in sent:
-            payload = {k: v for k, v in r.payload.items() if k not in ("ticket_id", "number")}
-            notices.append((r.recipient_id, r.kind, json.dumps(payload, sort_keys=True)))
-        return Outcome(
-            answers=tuple(answer_of(r) for r in results),
-            row=(str(row.status), row.assignee_id, row.version),
-            events=tuple(event_lines(list(events)[events_before:])),
-            offers=tuple(sorted((o.technician_id, o.outcome) for o in offers)),
-            notices=tuple(sorted(notices)),
-        )
-
-
-async def mark(store: Store, ticket_id: int) -> tuple[int, int]:
-    """Where the outbox and the ticket's event log stand before the actions."""
-    async with store.uow() as uow:
-        s = uow.session
-        last = (await s.execute(select(func.max(Outbox.id)))).scalar_one()
-        events = (
-            await s.execute(
-                select(func.count())
-                .select_from(TicketEvent)
-                .where(col(TicketEvent.ticket_id) == ticket_id)
-            )
-        ).scalar_one()
-        return int(last or 0), int(events)
-
-
-async def run_serially(
-    store: Store, setup: Callable[[], Awaitable[int]], actions: Sequence[Racer]
-) -> set[Outcome]:
-    """Every outcome a serial history allows: some of the actions applied one after
-    another, each succeeding in its turn, and the others refused without a trace (a
-    decision taken on a read that another action then changed). Each history is run for
-    real, on a ticket of its own."""
-    outcomes = set()
-    for size in range(1, len(actions) + 1):
-        for order in itertools.permutations(range(len(actions)), size):
-            ticket_id = await setup()
-            since = await mark(store, ticket_id)
-            results: list[object] = [DomainError("not applied")] * len(actions)
-            try:
-                for i in order:
-                    results[i] = await actions[i](store, ticket_id)
-            except DomainError:
-                continue  # not a history in which all of these are applied
-            outcomes.add(await observe(store, ticket_id, since, results))
-    return outcomes
-
-
-def jitter_commits(patch: pytest.MonkeyPatch, rng: random.Random) -> None:
-    """Every unit of work waits 0-5 ms before its commit: the interleavings vary."""
-    commit = UnitOfWork.commit
-
-    async def jittered(self: UnitOfWork) -> None:
-        await asyncio.sleep(rng.uniform(0, 0.005))
-        await commit(self)
-
-    patch.setattr(UnitOfWork, "commit", jittered)
-
-
 async def race(
     env: Env,
-    monkeypatch: pytest.MonkeyPatch,
     setup: Callable[[], Awaitable[int]],
     actions: Sequence[Racer],
     *,
@@ -175,8 +66,7 @@ async def race(
     for _ in range(rounds(st)):
         ticket_id = await setup()
         since = await mark(st, ticket_id)
-        with monkeypatch.context() as patch:
-            jitter_commits(patch, rng)
+        with jittered_commits(rng):
             results = await asyncio.gather(
                 *(action(st, ticket_id) for action in actions), return_exceptions=True
             )
@@ -192,9 +82,7 @@ async def assigned_to_tom(env: Env) -> int:
     return ticket_id
 
 
-async def test_two_dispatchers_reassigning_at_once_one_wins(
-    store: Store, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_two_dispatchers_reassigning_at_once_one_wins(store: Store) -> None:
     env = await make_env(store, offer_batch=10)
     w = env.world
 
@@ -204,9 +92,7 @@ async def test_two_dispatchers_reassigning_at_once_one_wins(
     async def to_olga(st: Store, t: int) -> object:
         return await dispatch.assign(st.uow(), t, w.ada, w.olga, replacing=w.tom)
 
-    serial, seen = await race(
-        env, monkeypatch, lambda: assigned_to_tom(env), [to_ann, to_olga], seed=11
-    )
+    serial, seen = await race(env, lambda: assigned_to_tom(env), [to_ann, to_olga], seed=11)
     # Exactly one reassign is ever applied; Tom is told once, and only the winner is told
     # they got the job.
     for outcome in seen:
@@ -218,9 +104,7 @@ async def test_two_dispatchers_reassigning_at_once_one_wins(
     assert {o.row[1] for o in serial} == {w.ann, w.olga}
 
 
-async def test_a_reassign_racing_the_old_assignees_start(
-    store: Store, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_a_reassign_racing_the_old_assignees_start(store: Store) -> None:
     env = await make_env(store, offer_batch=10)
     w = env.world
 
@@ -230,9 +114,7 @@ async def test_a_reassign_racing_the_old_assignees_start(
     async def start(st: Store, t: int) -> object:
         return await work.start(st.uow(), t, w.tom)
 
-    _serial, seen = await race(
-        env, monkeypatch, lambda: assigned_to_tom(env), [reassign, start], seed=12
-    )
+    _serial, seen = await race(env, lambda: assigned_to_tom(env), [reassign, start], seed=12)
     for outcome in seen:
         status, assignee, _version = outcome.row
         # Never "in progress under Ann, started by Tom".
@@ -240,9 +122,7 @@ async def test_a_reassign_racing_the_old_assignees_start(
         assert sorted(outcome.answers) == ["done", "refused"]
 
 
-async def test_a_reassign_racing_the_old_assignees_release(
-    store: Store, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_a_reassign_racing_the_old_assignees_release(store: Store) -> None:
     env = await make_env(store, offer_batch=10)
     w = env.world
 
@@ -252,18 +132,14 @@ async def test_a_reassign_racing_the_old_assignees_release(
     async def release(st: Store, t: int) -> object:
         return await dispatch.release(st.uow(), t, w.tom, "Needs a part I don't carry")
 
-    _serial, seen = await race(
-        env, monkeypatch, lambda: assigned_to_tom(env), [reassign, release], seed=13
-    )
+    _serial, seen = await race(env, lambda: assigned_to_tom(env), [reassign, release], seed=13)
     for outcome in seen:
         status, assignee, _version = outcome.row
         # Never "Ann silently unassigned": either Ann holds it, or it is back in the pool.
         assert (status, assignee) in (("assigned", w.ann), ("dispatching", None))
 
 
-async def test_accept_assign_and_cancel_at_once(
-    store: Store, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_accept_assign_and_cancel_at_once(store: Store) -> None:
     env = await make_env(store, offer_batch=10)
     w = env.world
 
@@ -279,7 +155,7 @@ async def test_accept_assign_and_cancel_at_once(
     async def cancel(st: Store, t: int) -> object:
         return await requester.cancel(st.uow(), t, w.requester)
 
-    serial, seen = await race(env, monkeypatch, dispatching, [accept, assign, cancel], seed=14)
+    serial, seen = await race(env, dispatching, [accept, assign, cancel], seed=14)
     for outcome in seen:
         # Accept and assign never both apply; a cancelled job tells at most its one holder.
         assert outcome.answers[:2] != ("done", "done")

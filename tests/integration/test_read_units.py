@@ -13,7 +13,7 @@ from store.lifecycle import Status
 from store.models import Person, Ticket
 from store.repair import dispatch, queries
 from store.uow import Store
-from tests.integration.ticket_world import build_world, file_ticket
+from tests.support.world import build_world, file_ticket
 
 
 async def test_a_reader_answers_while_a_writer_holds_its_transaction(store: Store) -> None:

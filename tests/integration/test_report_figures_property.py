@@ -26,7 +26,7 @@ from store.lifecycle import OPEN_STATUSES, Role, Status
 from store.models import DaySummary, FollowUp, Ticket
 from store.reporting import digest, figures, summaries
 from store.uow import Store
-from tests.factories import make_categories, make_person, make_places
+from tests.support.world import make_categories, make_person, make_places
 
 NOW = datetime(2026, 6, 10, 1, 30, tzinfo=UTC)
 ZONE = ZoneInfo("Asia/Shanghai")

@@ -17,21 +17,18 @@ from store.intake.report import follow
 from store.lifecycle import Capacity, Status
 from store.repair import dispatch, queries, requester, sla, work
 from store.uow import Store
-from tests.integration.scheduled import run_check
-from tests.integration.ticket_world import (
-    Env,
+from tests.support.rows import (
     event_lines,
     events_of,
-    file_ticket,
     last_outbox_id,
-    make_env,
     notices,
     offers_of,
     outbox_rows,
-    set_on_duty,
     snapshot,
     ticket_row,
 )
+from tests.support.scheduled import run_check
+from tests.support.world import Env, file_ticket, make_env, set_on_duty
 
 S = Status
 

@@ -24,22 +24,24 @@ from store.repair import dispatch, requester, sla, work
 from store.repair.sla import BatchStep
 from store.reporting.figures import office_stats
 from store.uow import Store
-from tests.integration.scheduled import run_check
-from tests.integration.ticket_world import (
-    T0,
-    Env,
-    add_person,
+from tests.support.rows import (
     events_of,
-    file_ticket,
     followups_of,
     last_outbox_id,
-    make_env,
     notices,
     outbox_rows,
     send_due,
-    set_building_supervisor,
     snapshot,
     ticket_row,
+)
+from tests.support.scheduled import run_check
+from tests.support.world import (
+    T0,
+    Env,
+    file_ticket,
+    make_env,
+    make_person,
+    set_building_supervisor,
 )
 
 SCHEDULED = ("job.promise_reminder", "job.promise_due")
@@ -65,7 +67,9 @@ async def in_progress(env: Env) -> tuple[int, str]:
 
 async def with_building_supervisor(env: Env) -> int:
     """Sue supervises Building A by name (Sam only covers North as a whole)."""
-    sue = await add_person(env.store, "Sue", [(Role.SUPERVISOR, None, env.world.building_a)])
+    sue = (
+        await make_person(env.store, Role.SUPERVISOR, name="Sue", buildings=[env.world.building_a])
+    ).id
     await set_building_supervisor(env.store, env.world.building_a, sue)
     return sue
 

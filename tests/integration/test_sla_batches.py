@@ -22,15 +22,9 @@ from store.lifecycle import Status
 from store.models import Ticket
 from store.repair import dispatch, sla, work
 from store.uow import Store
-from tests.integration.scheduled import run_check
-from tests.integration.ticket_world import (
-    Env,
-    file_ticket,
-    last_outbox_id,
-    make_env,
-    outbox_rows,
-    ticket_row,
-)
+from tests.support.rows import last_outbox_id, outbox_rows, ticket_row
+from tests.support.scheduled import run_check
+from tests.support.world import Env, file_ticket, make_env
 
 
 async def _started(env: Env, count: int) -> list[tuple[int, str]]:

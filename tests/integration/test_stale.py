@@ -18,7 +18,8 @@ from store.repair import dispatch, queries, stale, work
 from store.repair.queries import QueueFilter
 from store.uow import Store, UnitOfWork
 from store.views import TicketView
-from tests.integration.ticket_world import Env, file_ticket, make_env, outbox_rows, set_on_duty
+from tests.support.rows import outbox_rows
+from tests.support.world import Env, file_ticket, make_env, set_on_duty
 
 
 async def _numbers(env: Env, person: int, flt: QueueFilter) -> list[str]:

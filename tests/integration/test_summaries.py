@@ -25,7 +25,7 @@ from store.reporting import digest, summaries
 from store.reporting.figures import office_stats, period_stats
 from store.reporting.periods import as_utc
 from store.uow import Store
-from tests.integration.test_stats import END, T0, Scenario, build
+from tests.support.stats_scenario import END, T0, Scenario, build
 
 # Whole campus days on either side of the scenario: every moment in a summarized day.
 WIDE = {"start": T0 - timedelta(days=2), "end": END + timedelta(days=2)}

@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, update
+from sqlalchemy import delete
 from sqlmodel import col, select
 
 from store.directory.profiles import set_room
@@ -25,10 +25,7 @@ from store.errors import (
 from store.intake import sweep
 from store.lifecycle import Role, Status
 from store.models import (
-    Building,
     Category,
-    Outbox,
-    Person,
     RoleGrant,
     SweepCampaign,
     SweepRoom,
@@ -38,9 +35,17 @@ from store.models import (
 )
 from store.repair import dispatch
 from store.uow import Store
-from tests.factories import Clock, Places, make_categories, make_places, next_telegram_id
+from tests.support.rows import outbox_rows, ticket_by_number
+from tests.support.world import (
+    E1,
+    E2,
+    Clock,
+    Places,
+    person_in,
+    set_building_supervisor,
+    small_campus,
+)
 
-E1, E2 = "E1公寓", "E2公寓"
 # E1公寓's rooms in walking order: floor 1, 2, then 10 (natural sort).
 E1_ROOMS = ["E1-101", "E1-102", "E1-201", "E1-1001"]
 
@@ -67,39 +72,26 @@ class World:
 
 
 async def make_world(store: Store) -> World:
-    clock = Clock(datetime(2026, 3, 2, 8, 0, tzinfo=UTC))
-    store.clock = clock
-    places = await make_places(store)
-    await make_categories(store)
+    clock, places = await small_campus(store)
     e1, e2 = places.building(E1).id, places.building(E2).id
     room = places.room("E1-101").room_id
-    ids: dict[str, int] = {}
     async with store.uow() as uow:  # people in one go: ~12 people, one transaction
-
-        async def person(name: str, *grants: tuple[Role, int], **fields: Any) -> None:
-            fields.setdefault("telegram_id", next_telegram_id())
-            row = Person(name=name, language="en", created_at=clock(), **fields)
-            uow.session.add(row)
-            await uow.flush()
-            assert row.id is not None
-            ids[name] = row.id
-            for role, building in grants:
-                uow.session.add(RoleGrant(person_id=row.id, role=role, building_id=building))
-
-        await person("Sue", (Role.SUPERVISOR, e1))
-        await person("Sid", (Role.SUPERVISOR, e1))
-        await person("Ivan", (Role.INSPECTOR, e1))
-        await person("Iris", (Role.INSPECTOR, e1))
-        await person("Eve", (Role.INSPECTOR, e2))
-        await person("Tom", (Role.TECHNICIAN, e1), on_duty=True)
-        await person("Pat")
-        await person("Rita")
-        await person("Rob")
-        await person("Nora", room_id=room, telegram_id=None)  # a walk-up: no Telegram
-        await uow.session.execute(
-            update(Building).where(col(Building.id) == e1).values(supervisor_id=ids["Sue"])
-        )
+        people = {
+            "Sue": await person_in(uow, Role.SUPERVISOR, name="Sue", buildings=[e1]),
+            "Sid": await person_in(uow, Role.SUPERVISOR, name="Sid", buildings=[e1]),
+            "Ivan": await person_in(uow, Role.INSPECTOR, name="Ivan", buildings=[e1]),
+            "Iris": await person_in(uow, Role.INSPECTOR, name="Iris", buildings=[e1]),
+            "Eve": await person_in(uow, Role.INSPECTOR, name="Eve", buildings=[e2]),
+            "Tom": await person_in(uow, Role.TECHNICIAN, name="Tom", buildings=[e1], on_duty=True),
+            "Pat": await person_in(uow, name="Pat"),
+            "Rita": await person_in(uow, name="Rita"),
+            "Rob": await person_in(uow, name="Rob"),
+            # A walk-up: no Telegram.
+            "Nora": await person_in(uow, name="Nora", walk_up=True, room_id=room),
+        }
+        ids = {name: person.id or 0 for name, person in people.items()}
         await uow.commit()
+    await set_building_supervisor(store, e1, ids["Sue"])
     # Residents choose their room through the service, as /myroom does.
     await set_room(store.uow(), ids["Rita"], room)
     await set_room(store.uow(), ids["Rob"], room)
@@ -117,24 +109,6 @@ async def start(w: World, actor: int | None = None, **kw: Any) -> sweep.Campaign
     kw.setdefault("building_id", w.e1)
     kw.setdefault("checklist", "dorm_room")
     return await sweep.start_campaign(w.store.uow(), actor_id=actor or w.sue, **kw)
-
-
-async def outbox(w: World, kind: str) -> list[Outbox]:
-    async with w.store.uow() as uow:
-        rows = await uow.session.execute(
-            select(Outbox).where(Outbox.kind == kind).order_by(col(Outbox.id))
-        )
-        found = list(rows.scalars())
-        uow.session.expunge_all()  # detached, fully loaded: the unit's rollback expires rows
-        return found
-
-
-async def ticket(w: World, number: str) -> Ticket:
-    async with w.store.uow() as uow:
-        found = await uow.session.execute(select(Ticket).where(Ticket.number == number))
-        row = found.scalar_one()
-        uow.session.expunge(row)
-        return row
 
 
 async def followers(w: World, ticket_id: int) -> set[int]:
@@ -287,7 +261,7 @@ async def test_only_sweepers_of_the_building_may_sweep_it(store: Store) -> None:
         await sweep.finish_room(store.uow(), view.id, card.room_id, w.iris, nobody_home=True)
     with pytest.raises(NotFound):
         await sweep.mark_ok(store.uow(), view.id, w.room("E2-101"), w.ivan, "lights")
-    assert await outbox(w, "sweep.nobody_home") == []
+    assert await outbox_rows(w.store, kind="sweep.nobody_home") == []
 
     # Ivan loses his role: his claimed card and its buttons go with it.
     async with store.uow() as uow:
@@ -314,7 +288,7 @@ async def test_a_fault_files_a_ticket_the_residents_follow(store: Store) -> None
     number = await sweep.file_fault(
         store.uow(), view.id, card.room_id, w.ivan, "taps", "  The tap drips.  ", ["photo-1"]
     )
-    row = await ticket(w, number)
+    row = await ticket_by_number(w.store, number)
     assert row.sweep_id == view.id
     assert (row.requester_id, row.filed_by_id, row.room_id) == (w.ivan, w.ivan, card.room_id)
     assert row.description == "The tap drips."
@@ -328,19 +302,21 @@ async def test_a_fault_files_a_ticket_the_residents_follow(store: Store) -> None
     assert await followers(w, row.id or 0) == {w.rita, w.rob}  # Nora has no Telegram
 
     # Everyone on the ticket hears it was received; the technician got the offer.
-    received = {o.recipient_id for o in await outbox(w, "ticket.received")}
+    received = {o.recipient_id for o in await outbox_rows(w.store, kind="ticket.received")}
     assert received == {w.ivan, w.rita, w.rob}
-    assert {o.recipient_id for o in await outbox(w, "offer.new")} == {w.tom}
+    assert {o.recipient_id for o in await outbox_rows(w.store, kind="offer.new")} == {w.tom}
     # ... and every later notice too.
     await dispatch.accept(store.uow(), row.id or 0, w.tom)
-    assigned = {o.recipient_id for o in await outbox(w, "ticket.assigned")}
+    assigned = {o.recipient_id for o in await outbox_rows(w.store, kind="ticket.assigned")}
     assert assigned == {w.ivan, w.rita, w.rob}
 
     # The same item sent again (a retry after a crash or a lost answer) is the ticket
     # already filed, not a second one; ticking it fine afterwards: refused.
     again = await sweep.file_fault(store.uow(), view.id, card.room_id, w.ivan, "taps", "Again")
     assert again == number
-    assert len(await outbox(w, "ticket.received")) == 3  # still one ticket, three people
+    assert (
+        len(await outbox_rows(w.store, kind="ticket.received")) == 3
+    )  # still one ticket, three people
     with pytest.raises(TransitionNotAllowed):
         await sweep.mark_ok(store.uow(), view.id, card.room_id, w.ivan, "taps")
     # An item ticked fine may still turn out faulty; unknown items and empty notes: refused.
@@ -372,7 +348,7 @@ async def test_nobody_home_asks_the_residents_on_telegram_only(store: Store) -> 
     assert card is not None and card.code == "E1-101"
     asked = await sweep.finish_room(store.uow(), view.id, card.room_id, w.ivan, nobody_home=True)
     assert asked == 2
-    rows = await outbox(w, "sweep.nobody_home")
+    rows = await outbox_rows(w.store, kind="sweep.nobody_home")
     assert sorted(r.recipient_id for r in rows) == sorted([w.rita, w.rob])
     assert rows[0].payload == {
         "room_id": card.room_id,
@@ -391,7 +367,7 @@ async def test_nobody_home_asks_the_residents_on_telegram_only(store: Store) -> 
         await sweep.finish_room(store.uow(), view.id, card.room_id, w.ivan, nobody_home=False)
     progress = await sweep.progress(store.uow(), view.id)
     assert (progress.done, progress.nobody_home) == (2, 2)
-    assert len(await outbox(w, "sweep.nobody_home")) == 2
+    assert len(await outbox_rows(w.store, kind="sweep.nobody_home")) == 2
 
 
 # --- closing -------------------------------------------------------------------------------
@@ -417,7 +393,7 @@ async def test_close_reports_the_figures_to_the_buildings_supervisor(store: Stor
     await sweep.finish_room(uow(), view.id, r201.room_id, w.ivan, nobody_home=False)
     r1001 = await sweep.next_room(uow(), view.id, w.iris)
     assert r1001 is not None and r1001.code == "E1-1001"
-    await dispatch.accept(uow(), (await ticket(w, t1)).id or 0, w.tom)
+    await dispatch.accept(uow(), (await ticket_by_number(w.store, t1)).id or 0, w.tom)
 
     report = await sweep.close_campaign(uow(), view.id, w.ivan)
     assert (report.checked, report.nobody_home, report.not_reached) == (2, 1, 1)
@@ -428,7 +404,7 @@ async def test_close_reports_the_figures_to_the_buildings_supervisor(store: Stor
     )
     assert report.campaign.closed and report.campaign.done == 3
 
-    rows = await outbox(w, "sweep.report")
+    rows = await outbox_rows(w.store, kind="sweep.report")
     assert [r.recipient_id for r in rows] == [w.sue]  # the named supervisor, not Sid
     assert rows[0].payload == {
         "campaign_id": view.id,
@@ -449,7 +425,7 @@ async def test_close_reports_the_figures_to_the_buildings_supervisor(store: Stor
     with pytest.raises(NotFound):
         await sweep.finish_room(uow(), view.id, r1001.room_id, w.iris, nobody_home=False)
     assert await sweep.active_campaigns(uow(), w.ivan) == []
-    assert len(await outbox(w, "sweep.report")) == 1
+    assert len(await outbox_rows(w.store, kind="sweep.report")) == 1
 
 
 async def test_two_concurrent_closes_report_once(store: Store) -> None:
@@ -461,7 +437,7 @@ async def test_two_concurrent_closes_report_once(store: Store) -> None:
         return_exceptions=True,
     )
     assert sorted(type(r).__name__ for r in results) == ["SweepReport", "TransitionNotAllowed"]
-    assert len(await outbox(w, "sweep.report")) == 1
+    assert len(await outbox_rows(w.store, kind="sweep.report")) == 1
     ok = next(r for r in results if isinstance(r, sweep.SweepReport))
     assert (ok.checked, ok.nobody_home, ok.not_reached, ok.tickets) == (0, 0, 4, [])
 
@@ -470,14 +446,11 @@ async def test_supervisors_covering_the_building_get_the_report_when_none_is_nam
     store: Store,
 ) -> None:
     w = await make_world(store)
-    async with store.uow() as uow:
-        await uow.session.execute(
-            update(Building).where(col(Building.id) == w.e1).values(supervisor_id=None)
-        )
-        await uow.commit()
+    await set_building_supervisor(store, w.e1, None)
     view = await start(w, actor=w.ivan)
     await sweep.close_campaign(store.uow(), view.id, w.ivan)
-    assert sorted(r.recipient_id for r in await outbox(w, "sweep.report")) == [w.sue, w.sid]
+    reports = await outbox_rows(w.store, kind="sweep.report")
+    assert sorted(r.recipient_id for r in reports) == [w.sue, w.sid]
 
 
 # --- repeating -----------------------------------------------------------------------------

@@ -14,7 +14,8 @@ from store.models import FollowUp, Person, Ticket, TicketEvent
 from store.repair import dispatch, requester, work
 from store.text import normalise
 from store.uow import Store
-from tests.integration.ticket_world import file_ticket, make_env, ticket_row
+from tests.support.rows import ticket_row
+from tests.support.world import file_ticket, make_env
 
 NUL = "\x00"
 # "é" typed as e + combining acute (NFD) must be stored as the one character (NFC).

@@ -26,21 +26,17 @@ from store.lifecycle import Role, Status
 from store.models import Person
 from store.repair import dispatch, queries, requester, work
 from store.uow import Store
-from tests.integration.ticket_world import (
-    Env,
-    add_person,
+from tests.support.rows import (
     event_lines,
     events_of,
-    file_ticket,
     last_outbox_id,
-    make_env,
     notices,
     offers_of,
     outbox_rows,
-    set_on_duty,
     snapshot,
     ticket_row,
 )
+from tests.support.world import Env, file_ticket, make_env, make_person, set_on_duty
 
 S = Status
 NUMBER = re.compile(r"^\d{4}-\d{6}$")
@@ -259,11 +255,13 @@ async def test_ticket_outside_any_technician_scope_escalates(store: Store) -> No
 async def test_offers_respect_batch_size_load_skills_and_reachability(store: Store) -> None:
     env = await make_env(store, offer_batch=2)
     st, w = env.store, env.world
-    cy = await add_person(st, "Cy", [(Role.TECHNICIAN, w.north, None)], on_duty=True)
-    eve = await add_person(
-        st, "Eve", [(Role.TECHNICIAN, w.north, None)], on_duty=True, skills=["hvac"]
-    )
-    fay = await add_person(st, "Fay", [(Role.TECHNICIAN, w.north, None)], on_duty=True)
+    cy = (await make_person(st, Role.TECHNICIAN, name="Cy", campus_id=w.north, on_duty=True)).id
+    eve = (
+        await make_person(
+            st, Role.TECHNICIAN, name="Eve", campus_id=w.north, on_duty=True, skills=["hvac"]
+        )
+    ).id
+    fay = (await make_person(st, Role.TECHNICIAN, name="Fay", campus_id=w.north, on_duty=True)).id
     async with st.uow() as uow:
         person = await uow.session.get(Person, fay)
         assert person is not None

@@ -1,4 +1,5 @@
-"""Reliability review of the outbox sender: failures that must not send a notice twice."""
+"""The outbox sender never sends a notice twice: not after a failure half-way through a
+notice, nor after a passing database error once Telegram accepted it."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from store.delivery import outbox
 from store.domain.notices import notify
 from store.models import Outbox
 from store.uow import Store, UnitOfWork
-from tests.factories import make_person, next_telegram_id
+from tests.support.world import make_person, next_telegram_id
 
 
 async def test_a_failed_text_after_an_album_does_not_send_the_album_again(

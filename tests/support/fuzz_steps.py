@@ -1,4 +1,4 @@
-"""Steps of the hostile-input property test (test_hostile_fuzz.py): the project's bot on
+"""Steps of the hostile-input property test (tests/e2e/test_hostile_fuzz.py): the project's bot on
 an event loop of its own thread, fed updates through `Application.process_update`, with
 a person of every role, tickets in several states, and snapshots of what changed."""
 
@@ -6,32 +6,26 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 import threading
-import time
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from sqlmodel import col, select
-from telegram import CallbackQuery, Update
+from telegram import Update
 
 from bot.app import BotApp, build_application
 from sandbox import actions
-from sandbox.models import CallbackRecord
 from sandbox.server import SandboxServer
 from sandbox.views import BotMessage
-from store.db import create_engine
 from store.lifecycle import Role
 from store.models import Person, Room, Ticket, TicketEvent
 from store.uow import Store
-from tests.conftest import _empty
-from tests.e2e.authz_steps import new_ticket, put_in_state
-from tests.e2e.conftest import Harness, make_settings
-from tests.factories import make_categories, make_person, make_places
+from tests.support.chats import forged_callback_query
+from tests.support.harness import Harness, new_harness
+from tests.support.world import E1, E2, file_in_room, make_person, put_in_state
 
 T = TypeVar("T")
-E1, E2 = "E1公寓", "E2公寓"
 # Prefixes of buttons that change a ticket (or a follow-up, or a sweep).
 ACTING = frozenset({"o", "t", "va", "r", "j", "vs", "dp", "rl", "qi", "qa", "fu", "sw"})
 FIRST_SCREEN = {
@@ -86,7 +80,7 @@ class Sender:
 
 
 @dataclass
-class World:
+class FuzzWorld:
     """The running bot and what the property needs to know about it."""
 
     harness: Harness
@@ -103,16 +97,12 @@ class World:
         await self.harness.server.stop()
 
 
-async def build_world(url: str, is_postgres: bool) -> World:
+async def start_fuzz_world(url: str) -> FuzzWorld:
+    """The bot on `url` with a sender of every role and tickets in several states."""
     server = SandboxServer(default_timeout=10.0)
     await server.start()
-    settings_ = make_settings(server, url)
-    store = Store(create_engine(url), settings_.policy())
-    if is_postgres:
-        await _empty(store.engine)
-    places = await make_places(store)
-    await make_categories(store)
-    harness = Harness(server, store, settings_, places)
+    harness = await new_harness(server, url)
+    store, places = harness.store, harness.places
     e1, e2 = places.building(E1).id, places.building(E2).id
     specs: list[tuple[str, int, tuple[Role, ...], tuple[int, ...], bool]] = [
         ("requester", 1001, (), (), False),
@@ -140,16 +130,16 @@ async def build_world(url: str, is_postgres: bool) -> World:
     ada = senders["admin"].person_id
     ticket_ids = []
     for state in ("dispatching", "assigned", "in_progress", "deferred", "completed"):
-        ticket_id = await new_ticket(harness, rita, "E1-101")
-        await put_in_state(harness, ticket_id, state, dispatcher_id=dora, technician_id=tina)
+        ticket_id = await file_in_room(store, places, rita, "E1-101")
+        await put_in_state(store, ticket_id, state, dispatcher_id=dora, technician_id=tina)
         ticket_ids.append(ticket_id)
     for state in ("dispatching", "in_progress", "completed"):
-        ticket_id = await new_ticket(harness, bob, "E2-101")
-        await put_in_state(harness, ticket_id, state, dispatcher_id=ada, technician_id=walt.id)
+        ticket_id = await file_in_room(store, places, bob, "E2-101")
+        await put_in_state(store, ticket_id, state, dispatcher_id=ada, technician_id=walt.id)
         ticket_ids.append(ticket_id)
-    app = build_application(settings_, store, sender_poll_interval=60, with_scheduler=False)
+    app = build_application(harness.settings, store, sender_poll_interval=60, with_scheduler=False)
     await app.initialize()  # no post_init: the outbox sender stays idle, notices stay rows
-    world = World(harness, app, senders, ticket_ids, [s.person_id for s in senders.values()])
+    world = FuzzWorld(harness, app, senders, ticket_ids, [s.person_id for s in senders.values()])
 
     async def remember(update: object, context: Any) -> None:
         world.errors.append(context.error)
@@ -171,7 +161,7 @@ async def build_world(url: str, is_postgres: bool) -> World:
     return world
 
 
-async def process(world: World, build: Any) -> None:
+async def process(world: FuzzWorld, build: Any) -> None:
     update_id = world.harness.server.state.emit("fuzz", build)
     assert update_id is not None
     # As if fetched with getUpdates: every nested object knows the bot (for shortcuts).
@@ -179,14 +169,14 @@ async def process(world: World, build: Any) -> None:
     await world.app.process_update(update)
 
 
-async def send_text(world: World, sender: Sender, text: str) -> None:
+async def send_text(world: FuzzWorld, sender: Sender, text: str) -> None:
     """The sender types `text` (a command when it starts with "/")."""
     state = world.harness.server.state
     message = actions.post(state, sender.telegram_id, None, text=text)
     await process(world, lambda update_id: Update(update_id, message=state.to_ptb(message)))
 
 
-def bot_messages(world: World, sender: Sender) -> list[BotMessage]:
+def bot_messages(world: FuzzWorld, sender: Sender) -> list[BotMessage]:
     state = world.harness.server.state
     stored = [m for m in state.messages.get(sender.telegram_id, []) if m.from_bot]
     return [BotMessage(state, m) for m in stored if not m.deleted]
@@ -196,7 +186,7 @@ def button_data(messages: list[BotMessage]) -> list[str]:
     return [b.callback_data for m in messages for row in m.buttons for b in row if b.callback_data]
 
 
-async def press(world: World, sender: Sender, kind: str, pick: int, data: str | None) -> None:
+async def press(world: FuzzWorld, sender: Sender, kind: str, pick: int, data: str | None) -> None:
     """Press on one of the sender's last bot messages: one of its own buttons ("real"),
     one from anybody's chat ("stolen"), or `data` as a modified client would send it
     (None: no data at all)."""
@@ -222,22 +212,8 @@ async def press(world: World, sender: Sender, kind: str, pick: int, data: str | 
             return
         data = choices[pick % len(choices)]
     state = world.harness.server.state
-    record = CallbackRecord(
-        id=str(secrets.randbits(63)),
-        user_id=sender.telegram_id,
-        chat_id=message.chat_id,
-        message_id=message.message_id,
-        data=data or "",
-        created=time.monotonic(),
-    )
-    state.callbacks[record.id] = record
-    query = CallbackQuery(
-        id=record.id,
-        from_user=state.users[sender.telegram_id].to_ptb(),
-        chat_instance=str(sender.telegram_id),
-        message=state.to_ptb(message.stored),
-        data=data,
-    )
+    chat_instance = str(sender.telegram_id)
+    _record, query = forged_callback_query(state, sender.telegram_id, message, data, chat_instance)
     await process(world, lambda update_id: Update(update_id, callback_query=query))
 
 

@@ -1,4 +1,5 @@
-"""Forged and stale presses found in a review of every button and command.
+"""Forged and stale presses, on every kind of button: refused with a clear answer, nothing
+changed.
 
 Each case is a press (or a typed answer) that a tampered client, or an old message pressed
 after the ticket moved on, could send. The server must refuse it with a clear answer and
@@ -10,31 +11,18 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlmodel import col, select
+from sqlmodel import select
 
 from bot.callbacks import JobAction, SweepAct, TicketAction, VisitAnswer, VisitSlot
 from store.intake import drafts
 from store.lifecycle import Role, Status
-from store.models import Person, SweepCampaign, Ticket
+from store.models import SweepCampaign
 from store.repair import dispatch, requester, work
-from tests.e2e.authz_steps import (
-    E1,
-    E2,
-    NOT_FOUND,
-    NOT_PERMITTED,
-    STALE,
-    W1,
-    WAIT,
-    actor,
-    event_actions,
-    new_ticket,
-    row,
-    shows,
-    until,
-)
-from tests.e2e.conftest import Harness
-from tests.e2e.staff_steps import booth_summary
-from tests.e2e.steps import NUMBER, to_photos
+from tests.support.chats import NOT_FOUND, NOT_PERMITTED, STALE, WAIT, actor, shows, until
+from tests.support.harness import Harness
+from tests.support.report_steps import to_photos
+from tests.support.rows import event_actions, ticket_row
+from tests.support.world import E1, W1, file_in_room
 
 USE_BUTTONS = "Please choose one of the buttons above, or /cancel."
 
@@ -49,8 +37,8 @@ async def test_an_old_technician_picker_does_not_take_the_job_from_whoever_accep
     dora = await actor(bot, 4001, "Dora", Role.DISPATCHER, buildings=(E1,))
     tina = await actor(bot, 3001, "Tina", Role.TECHNICIAN, buildings=(E1,))
     tom = await actor(bot, 3002, "Tom", Role.TECHNICIAN, buildings=(E1,))
-    ticket_id = await new_ticket(bot, alice.id)
-    number = (await row(bot, ticket_id)).number
+    ticket_id = await file_in_room(bot.store, bot.places, alice.id)
+    number = (await ticket_row(bot.store, ticket_id)).number
     await dora.user.command("queue")
     queue = await dora.user.expect(text_contains="Queue · Unassigned (1):")
     await dora.user.press(queue, next(b for b in queue.button_texts if number in b))
@@ -59,13 +47,13 @@ async def test_an_old_technician_picker_does_not_take_the_job_from_whoever_accep
     pick = await dora.user.wait_for_edit(detail, lambda m: "Who should take" in m.body)
     # While Dora looks at the list, Tina accepts the job (first accept wins).
     await dispatch.accept(bot.store.uow(), ticket_id, tina.id)
-    before = await event_actions(bot, ticket_id)
+    before = await event_actions(bot.store, ticket_id)
     answer = await dora.user.press(pick, next(b for b in pick.button_texts if "Tom" in b))
     assert answer is not None and answer.show_alert, answer
     assert answer.text == "Too late: Tina already took this job."
-    ticket = await row(bot, ticket_id)
+    ticket = await ticket_row(bot.store, ticket_id)
     assert (ticket.status, ticket.assignee_id) == (Status.ASSIGNED, tina.id)
-    assert await event_actions(bot, ticket_id) == before
+    assert await event_actions(bot.store, ticket_id) == before
     await tom.user.assert_no_message(within=0.3)
 
 
@@ -78,7 +66,7 @@ async def _assigned(bot: Harness) -> tuple[int, int, int]:
     alice = await actor(bot, 1001, "Alice")
     dora = await actor(bot, 4001, "Dora", Role.DISPATCHER, buildings=(E1,))
     tom = await actor(bot, 3001, "Tom", Role.TECHNICIAN, buildings=(E1,))
-    ticket_id = await new_ticket(bot, alice.id)
+    ticket_id = await file_in_room(bot.store, bot.places, alice.id)
     await dispatch.assign(bot.store.uow(), ticket_id, dora.id, tom.id)
     return ticket_id, tom.id, dora.id
 
@@ -94,7 +82,7 @@ async def test_a_forged_visit_time_beyond_any_calendar_is_a_stale_button(
     await tom.wait_for_edit(menu, lambda m: "When can you come?" in m.body)
     answer = await tom.press_forged(menu, VisitSlot(ticket_id, minutes).pack())
     assert answer is not None and (answer.text, answer.show_alert) == (STALE, True), answer
-    assert (await row(bot, ticket_id)).visit_at is None
+    assert (await ticket_row(bot.store, ticket_id)).visit_at is None
 
 
 @pytest.mark.parametrize("e2e_db", ["sqlite", "postgres"], indirect=True)
@@ -135,7 +123,7 @@ async def test_a_typed_reason_for_a_job_taken_away_meanwhile_ends_the_question(
     await tom.send("Hello?")  # no longer taken as the reason
     await tom.expect(text=USE_BUTTONS)
     assert await drafts.get_draft(bot.store.uow(), tom_id) is None
-    ticket = await row(bot, ticket_id)
+    ticket = await ticket_row(bot.store, ticket_id)
     assert (ticket.status, ticket.assignee_id) == (Status.ASSIGNED, una.id)
 
 
@@ -145,7 +133,7 @@ async def test_a_job_from_an_old_list_that_went_to_someone_else_says_so(bot: Har
     tom = bot.sandbox.user(3001, "Tom", language_code="en")
     await tom.command("jobs")
     listing = await tom.expect(text_contains="Your open jobs")
-    number = (await row(bot, ticket_id)).number
+    number = (await ticket_row(bot.store, ticket_id)).number
     await dispatch.assign(bot.store.uow(), ticket_id, dora_id, una.id)
     # The press was answered before the job was looked up: the refusal comes as a message.
     await tom.press(listing, next(b for b in listing.button_texts if number in b))
@@ -158,7 +146,7 @@ async def test_a_job_from_an_old_list_that_went_to_someone_else_says_so(bot: Har
 
 async def test_complain_on_a_cancelled_ticket_is_refused_before_asking(bot: Harness) -> None:
     alice = await actor(bot, 1001, "Alice")
-    ticket_id = await new_ticket(bot, alice.id)
+    ticket_id = await file_in_room(bot.store, bot.places, alice.id)
     await requester.cancel(bot.store.uow(), ticket_id, alice.id)
     answer = await alice.user.press_forged(alice.menu, TicketAction("complain", ticket_id).pack())
     assert answer is not None and answer.show_alert, answer
@@ -170,7 +158,7 @@ async def test_a_complaint_typed_after_the_ticket_was_cancelled_ends_the_questio
     bot: Harness,
 ) -> None:
     alice = await actor(bot, 1001, "Alice")
-    ticket_id = await new_ticket(bot, alice.id)
+    ticket_id = await file_in_room(bot.store, bot.places, alice.id)
     await alice.user.press_forged(alice.menu, TicketAction("complain", ticket_id).pack())
     await alice.user.expect(text_contains="Tell us what went wrong")
     await requester.cancel(bot.store.uow(), ticket_id, alice.id)
@@ -194,20 +182,20 @@ async def test_accepting_an_older_visit_proposal_does_not_confirm_a_newer_one(
     new = await alice.expect(text_contains="proposes to come at", timeout=WAIT)
     answer = await alice.press(old, "👍 That time works")
     assert answer is not None and (answer.text, answer.show_alert) == (STALE, True), answer
-    assert not (await row(bot, ticket_id)).visit_confirmed
+    assert not (await ticket_row(bot.store, ticket_id)).visit_confirmed
     answer = await alice.press(old, "🕒 Ask for another time")
     assert answer is not None and (answer.text, answer.show_alert) == (STALE, True), answer
-    assert (await row(bot, ticket_id)).visit_at is not None
+    assert (await ticket_row(bot.store, ticket_id)).visit_at is not None
     # Nobody but the requester may answer it, even with the right time.
     sam = await actor(bot, 1002, "Sam")
     at = VisitAnswer("ok", ticket_id, int((first + timedelta(days=1)).timestamp() // 60))
     answer = await sam.user.press_forged(sam.menu, at.pack())
     assert answer is not None and (answer.text, answer.show_alert) == (NOT_FOUND, True), answer
-    assert not (await row(bot, ticket_id)).visit_confirmed
+    assert not (await ticket_row(bot.store, ticket_id)).visit_confirmed
     # The latest proposal is answered as before.
     await alice.press(new, "👍 That time works")
     await alice.wait_for_edit(new, lambda m: "the technician will come at" in m.body)
-    assert (await row(bot, ticket_id)).visit_confirmed
+    assert (await ticket_row(bot.store, ticket_id)).visit_confirmed
 
 
 async def test_report_from_an_old_menu_picks_up_the_report_in_progress(bot: Harness) -> None:
@@ -235,21 +223,6 @@ async def test_report_while_a_question_is_parked_starts_a_report(bot: Harness) -
     assert "Choose the campus" in step.body, step
     draft = await drafts.get_draft(bot.store.uow(), alice.id)
     assert draft is not None and draft.step == "campus"
-
-
-# --- commands -------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("zone", ["Asia", "Europe/" + "x" * 300], ids=["a-folder", "too-long"])
-async def test_a_time_zone_that_is_a_folder_or_too_long_is_refused(
-    bot: Harness, zone: str
-) -> None:
-    sue = await actor(bot, 5001, "Sue", Role.SUPERVISOR, buildings=(E1,))
-    await sue.user.command("timezone", zone)
-    await sue.user.expect(text="That value isn't accepted.")
-    async with bot.store.uow() as uow:
-        person = await uow.session.get(Person, sue.id)
-        assert person is not None and person.timezone is None
 
 
 # --- sweeps ---------------------------------------------------------------------------------
@@ -281,33 +254,3 @@ async def test_sweep_buttons_of_someone_elses_campaign_or_room(bot: Harness) -> 
     # Ivan's own buttons still work.
     answer = await ivan.user.press_forged(ivan.menu, progress)
     assert answer is not None and answer.text == "0/4 rooms done. Faults: —"
-
-
-# --- booth ----------------------------------------------------------------------------------
-
-
-async def test_booth_staff_filing_outside_their_buildings_are_told_so(bot: Harness) -> None:
-    eve = await actor(bot, 4002, "Eve", Role.DISPATCHER, buildings=(E2,))
-    summary = await booth_summary(eve.user, "-")
-    await eve.user.press(summary, "✅ Confirm")
-    await until(bot, shows(eve.user, NOT_PERMITTED), "Eve to be told she may not file there")
-    async with bot.store.uow() as uow:
-        assert (await uow.session.execute(select(Ticket.id))).first() is None
-
-
-async def test_a_supervisor_files_for_a_walk_up_person_at_the_booth(bot: Harness) -> None:
-    """/help tells supervisors that /booth files for a walk-up person: it must work to the
-    end, not refuse at the last step."""
-    sue = await actor(bot, 5001, "Sue", Role.SUPERVISOR, buildings=(E1,))
-    user = sue.user
-    summary = await booth_summary(user, "-")
-    answer = await user.press(summary, "✅ Confirm")
-    assert answer is not None and not answer.show_alert, answer
-    filed = await user.wait_for_edit(summary, lambda m: "filed for Wang Wei" in m.body)
-    found = NUMBER.search(filed.body)
-    assert found is not None
-    async with bot.store.uow() as uow:
-        walkups = (
-            await uow.session.execute(select(Person).where(col(Person.name) == "Wang Wei"))
-        ).all()
-    assert len(walkups) == 1

@@ -19,9 +19,9 @@ from store.domain.filing import NewTicket
 from store.intake.report import report
 from store.lifecycle import Role
 from store.models import Outbox
-from tests.e2e.conftest import Harness
-from tests.e2e.staff_steps import staff
-from tests.factories import Clock, make_person
+from tests.support.chats import staff
+from tests.support.harness import Harness
+from tests.support.world import Clock, make_person
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 YESTERDAY = "2026-03-10"

@@ -11,24 +11,14 @@ from store.lifecycle import Role, Status
 from store.models import RoleGrant
 from store.repair import dispatch, followups, requester, work
 from store.uow import Store
-from tests.integration.ticket_world import (
-    Env,
-    add_person,
-    file_ticket,
-    followups_of,
-    last_outbox_id,
-    make_env,
-    notices,
-    outbox_rows,
-    set_building_supervisor,
-    ticket_row,
-)
+from tests.support.rows import followups_of, last_outbox_id, notices, outbox_rows, ticket_row
+from tests.support.world import Env, file_ticket, make_env, make_person, set_building_supervisor
 
 
 async def _complaint(env: Env) -> tuple[int, int]:
     """Sue supervises Building A (named on it); a complaint there is routed to her."""
     st, w = env.store, env.world
-    sue = await add_person(st, "Sue", [(Role.SUPERVISOR, None, w.building_a)])
+    sue = (await make_person(st, Role.SUPERVISOR, name="Sue", buildings=[w.building_a])).id
     await set_building_supervisor(st, w.building_a, sue)
     t = (await file_ticket(st, w)).ticket.id
     await requester.complain(st.uow(), t, w.requester, "Nobody came")

@@ -1,10 +1,10 @@
-"""Smoke: the real Application greets a user in their language over HTTP."""
+"""/start greets a user in their Telegram language, through the real Application over HTTP."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.e2e.conftest import Harness
+from tests.support.harness import Harness
 
 
 @pytest.mark.parametrize(
