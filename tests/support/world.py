@@ -45,6 +45,7 @@ from store.directory.location_csv import LocationRow
 from store.directory.places import BuildingView, PlaceView
 from store.directory.profiles import PersonView
 from store.domain.filing import NewTicket, Urgency
+from store.domain.people import upsert_person
 from store.intake.report import report
 from store.lifecycle import Role
 from store.models import Building, Person
@@ -196,9 +197,7 @@ async def person_in(
         uow.session.add(person)
     else:
         telegram_id = telegram_id or next_telegram_id()
-        person = await profiles.upsert_person(
-            uow, telegram_id, name or f"Person {telegram_id}", language
-        )
+        person = await upsert_person(uow, telegram_id, name or f"Person {telegram_id}", language)
     await uow.flush()
     assert person.id is not None
     for role in roles:
