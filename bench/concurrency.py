@@ -131,7 +131,9 @@ async def stopped(app: BotApp) -> None:
     await app.shutdown()
 
 
-async def rounds_of(user: UserHandle, rounds: int, times: list[float], violations: list[int]):
+async def rounds_of(
+    user: UserHandle, rounds: int, times: list[float], violations: list[int]
+) -> None:
     for _ in range(rounds):
         start = time.perf_counter()
         await user.send("/help")

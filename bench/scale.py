@@ -54,9 +54,9 @@ from typing import Any
 from sqlalchemy import event, insert, text, update
 from sqlmodel import col, select
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import reports_at_scale as gen
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench import reports_at_scale as gen
 from store.db import create_engine, table_of
 from store.directory import places, staff
 from store.directory.categories import sync_categories

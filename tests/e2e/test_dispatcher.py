@@ -281,8 +281,8 @@ async def test_the_stale_list_closes_and_revives_a_page(bot: Harness) -> None:
     assert {(await ticket_row(bot.store, t)).status for t in n} == {Status.CANCELLED}
     for number in n.values():  # the requester is told, and told what to do
         closed = await alice.user.expect(text_contains=f"{number} was closed")
-        assert "more than 90 days past its target" in closed.text
-        assert "report it again" in closed.text
+        assert "more than 90 days past its target" in closed.body
+        assert "report it again" in closed.body
     assert ("close_stale", "stale: open 90+ days past its target") in await event_actions(
         bot.store, abandoned
     )

@@ -4,8 +4,6 @@ it became."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from sqlmodel import select
 
@@ -13,7 +11,11 @@ from bot.flows import report as report_flow
 from sandbox.client import UserHandle
 from sandbox.faults import Fault
 from sandbox.views import BotMessage
+from store.domain.filing import NewTicket
+from store.intake.report import report
 from store.models import Ticket
+from store.uow import UnitOfWork
+from store.views import ReportResult
 from tests.support.harness import Harness
 from tests.support.report_steps import NUMBER, to_photos
 
@@ -24,7 +26,7 @@ async def to_summary(user: UserHandle) -> BotMessage:
     """A report up to its summary (no photos, no phone); returns the summary message."""
     photos = await to_photos(user, description="The tap drips all night.")
     await user.press(photos, "Skip ➡️")
-    urgency = await user.wait_for_edit(photos, lambda m: "How urgent" in m.text)
+    urgency = await user.wait_for_edit(photos, lambda m: "How urgent" in m.body)
     await user.press(urgency, "Normal")
     await user.expect(text_contains="Share a phone number")
     await user.send("Skip ➡️")
@@ -68,10 +70,11 @@ async def test_dying_between_filing_and_the_reply_files_one_ticket(
     then names the ticket instead of offering to continue (and refile) the report."""
     alice = bot.sandbox.user(1001, "Alice")
     summary = await to_summary(alice)
-    filed = report_flow.report
 
-    async def dies_after_commit(*args: Any, **kwargs: Any) -> Any:
-        await filed(*args, **kwargs)
+    async def dies_after_commit(
+        uow: UnitOfWork, new: NewTicket, *, draft_owner: int | None = None
+    ) -> ReportResult:
+        await report(uow, new, draft_owner=draft_owner)
         raise SystemError("killed right after the commit")
 
     with monkeypatch.context() as patch:

@@ -21,5 +21,5 @@ async def test_start_greets_in_the_users_language(
     alice = bot.sandbox.user(1001, "Alice", language_code=language_code)
     await alice.command("start")
     message = await alice.next_message()
-    assert greeting in message.text
+    assert greeting in message.body
     assert menu_button in message.button_texts

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import update
 from telegram import Update
 
+from sandbox.client import UserHandle
 from sandbox.models import CallbackAnswer
 from sandbox.views import BotMessage
 from store.lifecycle import Role, Status
@@ -17,7 +18,6 @@ from store.models import ClaimCode, Person
 from tests.support.chats import (
     STALE,
     WAIT,
-    Actor,
     actor,
     forged_callback_query,
     offer_for,
@@ -42,12 +42,12 @@ def record_errors(bot: Harness) -> list[object]:
 
 
 async def press_raw(
-    bot: Harness, who: Actor, message: BotMessage, data: str | None
+    bot: Harness, user: UserHandle, message: BotMessage, data: str | None
 ) -> CallbackAnswer:
     """A callback_query as a modified client can send it: `data` None means no data at all
     (the stand-in's own press always has some)."""
     state = bot.sandbox.state
-    record, query = forged_callback_query(state, who.user.id, message, data, chat_instance="1")
+    record, query = forged_callback_query(state, user.id, message, data, chat_instance="1")
     state.emit("callback_query", lambda update_id: Update(update_id, callback_query=query))
     return await state.changed.wait_for(lambda: record.answer, WAIT, "an answer to the press")
 
@@ -71,10 +71,10 @@ async def test_presses_a_modified_client_sends_get_the_stale_notice_and_nothing_
         "m:\x07",
         "\x00:\x00",
     ):
-        answer = await press_raw(bot, alice, menu, data)
+        answer = await press_raw(bot, alice.user, menu, data)
         assert answer.show_alert and answer.text == STALE, data
     # Well-formed but naming nothing of hers: the ticket check answers, as clearly.
-    answer = await press_raw(bot, alice, menu, "t:open:-1")
+    answer = await press_raw(bot, alice.user, menu, "t:open:-1")
     assert answer.show_alert and answer.text == "That ticket doesn't exist or isn't yours."
     await alice.user.assert_no_message(within=0.3)  # no error message, no menu, nothing
     assert errors == []
@@ -86,7 +86,7 @@ async def test_a_press_on_a_message_of_someone_elses_chat_is_refused(bot: Harnes
     errors = record_errors(bot)
     alice = await actor(bot, 1001, "Alice")
     bob = await actor(bot, 1002, "Bob")
-    answer = await press_raw(bot, alice, bob.menu, "m:my")
+    answer = await press_raw(bot, alice.user, bob.menu, "m:my")
     assert answer.show_alert and answer.text == STALE
     await alice.user.assert_no_message(within=0.2)
     await bob.user.assert_no_message(within=0.1)
@@ -109,7 +109,7 @@ async def test_an_accept_whose_keyboard_is_already_gone_still_says_the_job_is_yo
         chat_id=offer.chat_id, message_id=offer.message_id, reply_markup=None
     )
     ticket = await ticket_by_number(bot.store, number)
-    answer = await press_raw(bot, tina, offer, f"o:accept:{ticket.id}")
+    answer = await press_raw(bot, tina.user, offer, f"o:accept:{ticket.id}")
     assert answer.text is not None and f"{number} is yours" in answer.text
     await tina.user.expect(text_contains=f"{number} is yours")
     assert (await ticket_by_number(bot.store, number)).status == Status.ASSIGNED

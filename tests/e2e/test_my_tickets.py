@@ -33,7 +33,7 @@ async def _open_detail(bot: Harness, user_id: int, number: str) -> BotMessage:
     listing = await user.expect(text_contains="Your tickets")
     label = next(b for b in listing.button_texts if b.startswith(number))
     await user.press(listing, label)
-    return await user.wait_for_edit(listing, lambda m: "History:" in m.text)
+    return await user.wait_for_edit(listing, lambda m: "History:" in m.body)
 
 
 async def test_list_and_detail_with_timeline(bot: Harness) -> None:
@@ -44,10 +44,10 @@ async def test_list_and_detail_with_timeline(bot: Harness) -> None:
     )
     await alice.command("my")
     listing = await alice.expect(text_contains="Your tickets (2)")
-    assert listing.text.index(second) < listing.text.index(first)  # newest first
+    assert listing.body.index(second) < listing.body.index(first)  # newest first
     detail = await _open_detail(bot, 1001, first)
-    assert "Tap drips." in detail.text and "reported" in detail.text
-    assert "sent to dispatch" in detail.text and "escalated to dispatchers" in detail.text
+    assert "Tap drips." in detail.body and "reported" in detail.body
+    assert "sent to dispatch" in detail.body and "escalated to dispatchers" in detail.body
     assert "⏰ Urge" in detail.button_texts and "🚫 Cancel ticket" in detail.button_texts
 
 
@@ -71,7 +71,7 @@ async def test_cancel_before_work_starts(bot: Harness) -> None:
     number = await file_report(alice)
     detail = await _open_detail(bot, 1001, number)
     await alice.press(detail, "🚫 Cancel ticket")
-    confirm = await alice.wait_for_edit(detail, lambda m: "can't be undone" in m.text)
+    confirm = await alice.wait_for_edit(detail, lambda m: "can't be undone" in m.body)
     await alice.press(confirm, "Yes, cancel it")
     await alice.expect(text_contains=f"{number} was cancelled")
     assert (await _ticket(bot, number)).status == Status.CANCELLED
@@ -127,10 +127,10 @@ async def test_complain_raises_a_follow_up_and_shows_the_number(bot: Harness) ->
     await alice.expect(text_contains="Complaints line: 12345-678")
     await alice.send("Nobody came for two days.")
     done = await alice.expect(text_contains="was passed to the supervisor")
-    assert "12345-678" in done.text
+    assert "12345-678" in done.body
     async with bot.store.uow() as uow:
         followup = (await uow.session.execute(select(FollowUp))).scalar_one()
-        assert followup.kind == "complaint" and followup.number in done.text
+        assert followup.kind == "complaint" and followup.number in done.body
 
 
 async def test_visit_time_proposal_can_be_accepted(bot: Harness) -> None:
@@ -158,7 +158,7 @@ async def test_language_switch_and_phones(bot: Harness) -> None:
     menu = await alice.expect(text_contains="What would you like to do")
     await alice.press(menu, "☎️ Emergency & complaint numbers")
     phones = await alice.expect(text_contains="110-999")
-    assert "12345-678" in phones.text
+    assert "12345-678" in phones.body
     await alice.command("language")
     choose = await alice.expect(text_contains="Choose your language")
     await alice.press(choose, "繁體中文")
@@ -215,17 +215,17 @@ async def test_pages_and_a_page_past_the_end_shows_the_last_one(bot: Harness) ->
     ]
     await alice.command("my")
     first = await alice.expect(text_contains="Your tickets (7)")
-    assert numbers[6] in first.text and numbers[1] not in first.text  # newest five
+    assert numbers[6] in first.body and numbers[1] not in first.body  # newest five
     await alice.press(first, "Next ▶️")
-    second = await alice.wait_for_edit(first, lambda m: numbers[0] in m.text)
-    assert numbers[2] not in second.text
+    second = await alice.wait_for_edit(first, lambda m: numbers[0] in m.body)
+    assert numbers[2] not in second.body
     await alice.press(second, "◀️ Prev")
-    newest = await alice.wait_for_edit(second, lambda m: numbers[6] in m.text)
-    assert numbers[1] not in newest.text and "◀️ Prev" not in newest.button_texts
+    newest = await alice.wait_for_edit(second, lambda m: numbers[6] in m.body)
+    assert numbers[1] not in newest.body and "◀️ Prev" not in newest.button_texts
     # An old or forged cursor beyond the oldest ticket: the oldest page, not "no tickets yet".
     await alice.command("my")
     again = await alice.expect(text_contains="Your tickets (7)")
     await alice.press_forged(again, MyPage(1).pack())
     last = await alice.wait_for_edit(again)
-    assert numbers[0] in last.text and numbers[6] not in last.text
+    assert numbers[0] in last.body and numbers[6] not in last.body
     assert "Next ▶️" not in last.button_texts and "◀️ Prev" in last.button_texts

@@ -42,16 +42,16 @@ async def test_qr_link_to_rating(bot: Harness) -> None:
 
     await alice.press(step, "💡 Electrical")
     step = await alice.wait_for_edit(step)
-    assert "Describe what happened" in step.text
+    assert "Describe what happened" in step.body
 
     await alice.send("The ceiling light flickers and buzzes.")
     step = await alice.expect(text_contains="Send up to 5 photos")
     await alice.send_album(2)
     acks = await alice.collect(2)
-    assert "Photo 2/5 added" in acks[-1].text
+    assert "Photo 2/5 added" in acks[-1].body
 
     await alice.press(acks[-1], "Done ✅")
-    step = await alice.wait_for_edit(acks[-1], lambda m: "How urgent" in m.text)
+    step = await alice.wait_for_edit(acks[-1], lambda m: "How urgent" in m.body)
     await alice.press(step, "Urgent")
     step = await alice.expect(text_contains="Share a phone number")
     assert alice.reply_keyboard is not None
@@ -60,14 +60,14 @@ async def test_qr_link_to_rating(bot: Harness) -> None:
     await alice.share_contact("+8613800000000")
     await alice.expect(text_contains="phone number saved")
     summary = await alice.expect(text_contains="Please check your report")
-    assert "E1-101" not in summary.text or "101" in summary.text
-    assert "ceiling light" in summary.text and "2 photos" in summary.text
-    assert "+8613800000000" in summary.text
+    assert "E1-101" not in summary.body or "101" in summary.body
+    assert "ceiling light" in summary.body and "2 photos" in summary.body
+    assert "+8613800000000" in summary.body
 
     await alice.press(summary, "✅ Confirm")
-    await alice.wait_for_edit(summary, lambda m: "Submitted" in m.text)
+    await alice.wait_for_edit(summary, lambda m: "Submitted" in m.body)
     received = await alice.expect(text_contains="received")
-    number = NUMBER.search(received.text)
+    number = NUMBER.search(received.body)
     assert number is not None
 
     # The technician is offered the job with its photos and Accept/Decline.

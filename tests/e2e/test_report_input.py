@@ -46,7 +46,7 @@ async def test_over_long_description_is_refused_and_kept_at_the_step(bot: Harnes
     await alice.wait_for_edit(step)
     await alice.send("x" * 1001)
     refusal = await alice.expect(text_contains="the limit is 1000")
-    assert "1001 characters" in refusal.text
+    assert "1001 characters" in refusal.body
     await alice.send("Short and clear.")
     await alice.expect(text_contains="Send up to 5 photos")
 
@@ -123,10 +123,10 @@ async def test_duplicate_guard_offers_to_follow(bot: Harness) -> None:
     bob = bot.sandbox.user(1002, "Bob")
     step = await open_room(bob)
     await bob.press(step, "🚰 Water & plumbing")
-    guard = await bob.wait_for_edit(step, lambda m: "already an open ticket" in m.text)
-    assert number in guard.text and "Shower is cold." in guard.text
+    guard = await bob.wait_for_edit(step, lambda m: "already an open ticket" in m.body)
+    assert number in guard.body and "Shower is cold." in guard.body
     await bob.press(guard, f"👀 Follow {number}")
-    await bob.wait_for_edit(guard, lambda m: "now following" in m.text)
+    await bob.wait_for_edit(guard, lambda m: "now following" in m.body)
     # A later status change reaches the follower too.
     async with bot.store.uow() as uow:
         ticket = (await uow.session.execute(select(Ticket))).scalars().one()
@@ -144,13 +144,13 @@ async def test_duplicate_guard_file_anyway(bot: Harness) -> None:
     bob = bot.sandbox.user(1002, "Bob")
     step = await open_room(bob)
     await bob.press(step, "🚰 Water & plumbing")
-    guard = await bob.wait_for_edit(step, lambda m: "already an open ticket" in m.text)
+    guard = await bob.wait_for_edit(step, lambda m: "already an open ticket" in m.body)
     await bob.press(guard, "📝 File a new one anyway")
-    await bob.wait_for_edit(guard, lambda m: "Describe" in m.text)
+    await bob.wait_for_edit(guard, lambda m: "Describe" in m.body)
     await bob.send("Second leak, other sink.")
     photos = await bob.expect(text_contains="Send up to")
     await bob.press(photos, "Skip ➡️")
-    urgency = await bob.wait_for_edit(photos, lambda m: "How urgent" in m.text)
+    urgency = await bob.wait_for_edit(photos, lambda m: "How urgent" in m.body)
     await bob.press(urgency, "🚨 Emergency")
     await bob.expect(text_contains="call 110-999 now")
     await bob.expect(text_contains="Share a phone number")
@@ -248,7 +248,9 @@ async def _wait_unreachable(bot: Harness, person_id: int) -> bool:
 async def _person(bot: Harness, telegram_id: int) -> int:
     async with bot.store.uow() as uow:
         person_id = (
-            await uow.session.execute(select(Person.id).where(Person.telegram_id == telegram_id))
+            await uow.session.execute(
+                select(col(Person.id)).where(col(Person.telegram_id) == telegram_id)
+            )
         ).scalar_one()
     assert person_id is not None
     return person_id

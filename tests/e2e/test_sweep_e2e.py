@@ -177,7 +177,7 @@ async def test_two_inspectors_sweep_a_building_and_the_supervisor_gets_the_repor
         ).scalars()
         photo_tickets = list(photos)
         states = (
-            await uow.session.execute(select(SweepRoom.state).order_by(SweepRoom.position))
+            await uow.session.execute(select(SweepRoom.state).order_by(col(SweepRoom.position)))
         ).scalars()
         room_states = list(states)
         followed = (await uow.session.execute(select(TicketFollower.ticket_id))).scalars()

@@ -87,7 +87,7 @@ async def test_the_json_day_summaries_are_packed_in_place_and_unpacked_on_the_wa
     quiet = Tally()  # a row made and never grown still converts
     # The JSON 0005 wrote for them (counters, the office's three lists, per technician
     # its three lists and done / reworked / overdue).
-    day_one_json = {
+    day_one_json: dict[str, object] = {
         "c": {"plumbing": 3, "electrical": 1},
         "s": {"closed": 3, "cancelled": 1},
         "a": [60_000_000, 7_200_000_000],
@@ -95,7 +95,7 @@ async def test_the_json_day_summaries_are_packed_in_place_and_unpacked_on_the_wa
         "g": [5, 1],
         "t": {"7": [[60_000_000], [86_400_000_000], [5], 1, 0, 1], "9": [[], [], [], 0, 0, 0]},
     }
-    quiet_json = {"c": {}, "s": {}, "a": [], "r": [], "g": [], "t": {}}
+    quiet_json: dict[str, object] = {"c": {}, "s": {}, "a": [], "r": [], "g": [], "t": {}}
     days = [f"2026-0{month}-0{d}" for month in (3, 4) for d in (1, 2, 3)]
     tallies = {day: day_one if int(day[-1]) % 2 else quiet for day in days}
     figures = {day: day_one_json if int(day[-1]) % 2 else quiet_json for day in days}

@@ -135,15 +135,16 @@ async def test_a_change_to_one_person_keeps_everyone_elses_view_good(store: Stor
     # first message, a rename or a new role of someone else must not send every other
     # user back to the database; a change to them, or a write that does not say whom it
     # touched, must.
-    ann = await profiles.ensure_person(store.uow(), next_telegram_id(), "Ann", "en")
-    bob = await profiles.ensure_person(store.uow(), next_telegram_id(), "Bob", "en")
+    ann_telegram_id, bob_telegram_id = next_telegram_id(), next_telegram_id()
+    ann = await profiles.ensure_person(store.uow(), ann_telegram_id, "Ann", "en")
+    bob = await profiles.ensure_person(store.uow(), bob_telegram_id, "Bob", "en")
     tick = person_changes.clock()
     await profiles.ensure_person(store.uow(), next_telegram_id(), "Cat", "en")  # a newcomer
-    await profiles.ensure_person(store.uow(), ann.telegram_id, "Ann Lee", "en")  # renamed
+    await profiles.ensure_person(store.uow(), ann_telegram_id, "Ann Lee", "en")  # renamed
     assert person_changes.changed_since(ann.id, tick)
     assert not person_changes.changed_since(bob.id, tick)
     tick = person_changes.clock()
-    await staff.add_staff(store.uow(), bob.telegram_id, Role.TECHNICIAN, campus_id=None)
+    await staff.add_staff(store.uow(), bob_telegram_id, Role.TECHNICIAN, campus_id=None)
     assert person_changes.changed_since(bob.id, tick)  # a new grant: new roles
     assert not person_changes.changed_since(ann.id, tick)
     tick = person_changes.clock()

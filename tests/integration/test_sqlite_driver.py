@@ -6,8 +6,7 @@ snapshot, a failure leaves nothing behind. SQLite only, by nature."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import aiosqlite.core
 import pytest
@@ -17,7 +16,7 @@ from sqlalchemy.engine import make_url
 
 from bot.settings import Settings
 from store.db import create_engine
-from store.uow import Store
+from store.uow import Store, UnitOfWork
 
 SETUP = "CREATE TABLE IF NOT EXISTS kv (k TEXT PRIMARY KEY, v INTEGER NOT NULL)"
 
@@ -49,16 +48,19 @@ class Trips:
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.count = 0
-        original = aiosqlite.core.Connection._execute
+        # aiosqlite leaves _execute unannotated; this is what it takes and gives back.
+        original: Callable[..., Awaitable[object]] = aiosqlite.core.Connection._execute
 
-        async def counted(conn: Any, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        async def counted(
+            conn: aiosqlite.Connection, fn: Callable[..., object], *args: object, **kwargs: object
+        ) -> object:
             self.count += 1
             return await original(conn, fn, *args, **kwargs)
 
         monkeypatch.setattr(aiosqlite.core.Connection, "_execute", counted)
 
 
-async def _value(uow: Any) -> int:
+async def _value(uow: UnitOfWork) -> int:
     return int((await uow.session.execute(text("SELECT v FROM kv WHERE k = 'a'"))).scalar_one())
 
 

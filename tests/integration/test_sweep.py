@@ -100,8 +100,16 @@ async def make_world(store: Store) -> World:
         clock,
         places,
         e1,
-        *(ids[n] for n in ("Sue", "Sid", "Ivan", "Iris", "Eve", "Tom", "Pat", "Rita", "Rob")),
-        ids["Nora"],
+        sue=ids["Sue"],
+        sid=ids["Sid"],
+        ivan=ids["Ivan"],
+        iris=ids["Iris"],
+        eve=ids["Eve"],
+        tom=ids["Tom"],
+        pat=ids["Pat"],
+        rita=ids["Rita"],
+        rob=ids["Rob"],
+        nora=ids["Nora"],
     )
 
 
@@ -329,9 +337,9 @@ async def test_a_fault_files_a_ticket_the_residents_follow(store: Store) -> None
         await sweep.mark_ok(store.uow(), view.id, card.room_id, w.ivan, "projector")
     with pytest.raises(InvalidInput):
         await sweep.file_fault(store.uow(), view.id, card.room_id, w.ivan, "hvac", "   ")
-    again = await sweep.next_room(store.uow(), view.id, w.ivan)
-    assert again is not None
-    assert again.results == {"lights": electrical, "taps": number}
+    resumed = await sweep.next_room(store.uow(), view.id, w.ivan)
+    assert resumed is not None
+    assert resumed.results == {"lights": electrical, "taps": number}
     progress = await sweep.progress(store.uow(), view.id)
     assert progress.faults_by_item == {"lights": 1, "taps": 1}
     async with store.uow() as uow:

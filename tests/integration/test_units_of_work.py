@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from sqlmodel import select
+from sqlmodel import col, select
 
 from store.directory.profiles import ensure_person, person_by_telegram_id
 from store.models import Person
@@ -20,7 +20,8 @@ def _person(telegram_id: int, name: str, store: Store) -> Person:
 
 async def _telegram_ids(store: Store) -> list[int | None]:
     async with store.read() as uow:
-        return list((await uow.session.execute(select(Person.telegram_id))).scalars())
+        query = select(Person.telegram_id).order_by(col(Person.telegram_id))
+        return list((await uow.session.execute(query)).scalars())
 
 
 async def test_entering_an_open_unit_again_is_refused_and_leaves_nothing_written(
@@ -76,4 +77,4 @@ async def test_units_in_different_tasks_run_side_by_side(store: Store) -> None:
             await asyncio.wait_for(both_open.wait(), 10)
 
     await asyncio.gather(writes(7001), writes(7002))
-    assert sorted(await _telegram_ids(store)) == [7001, 7002]
+    assert await _telegram_ids(store) == [7001, 7002]

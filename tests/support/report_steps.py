@@ -31,7 +31,7 @@ async def to_photos(
     """From the QR code to the photo step; returns the photo prompt."""
     step = await open_room(user, code)
     await user.press(step, category)
-    await user.wait_for_edit(step, lambda m: "Describe" in m.text)
+    await user.wait_for_edit(step, lambda m: "Describe" in m.body)
     await user.send(description)
     return await user.expect(text_contains="Send up to")
 
@@ -45,7 +45,7 @@ async def file_report(
     """A whole report without photos or phone; returns the ticket number."""
     photos = await to_photos(user, category, code, description)
     await user.press(photos, "Skip ➡️")
-    urgency = await user.wait_for_edit(photos, lambda m: "How urgent" in m.text)
+    urgency = await user.wait_for_edit(photos, lambda m: "How urgent" in m.body)
     await user.press(urgency, "Normal")
     await user.expect(text_contains="Share a phone number")
     await user.send("Skip ➡️")
