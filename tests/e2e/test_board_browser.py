@@ -5,7 +5,7 @@ refused by URL. (The `page` fixture, tests/support/browser.py, says what it need
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING
 
 from bot.board.server import BoardServer
 from store.lifecycle import Role
@@ -15,9 +15,13 @@ from tests.support.report_steps import file_report_with_photo
 from tests.support.rows import ticket_by_number
 from tests.support.world import make_person
 
+if TYPE_CHECKING:
+    # Imported for types only: without Playwright the fixture skips instead of failing.
+    from playwright.async_api import Page
+
 
 async def test_a_supervisor_signs_in_with_a_link_and_reads_the_board(
-    bot: Harness, board: BoardServer, page: Any
+    bot: Harness, board: BoardServer, page: Page
 ) -> None:
     tab = page
     east = bot.places.building("E1公寓")

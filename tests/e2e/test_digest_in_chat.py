@@ -4,8 +4,7 @@ arrives once a day however often the scheduler (or a restarted bot) asks."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import func
@@ -13,12 +12,14 @@ from sqlmodel import col, select
 
 from bot import digest as digest_module
 from bot.digest import send_due_digests
+from bot.settings import Settings
 from sandbox.faults import Fault
 from sandbox.views import BotMessage
 from store.domain.filing import NewTicket
 from store.intake.report import report
 from store.lifecycle import Role
 from store.models import Outbox
+from store.uow import Store
 from tests.support.chats import staff
 from tests.support.harness import Harness
 from tests.support.world import Clock, make_person
@@ -101,9 +102,11 @@ async def test_a_digest_cut_short_after_its_chart_resends_only_the_text(
     clock.now = datetime(2026, 3, 11, 0, 30, tzinfo=UTC)
     real_build = digest_module.build
 
-    async def long_build(*args: Any, **kwargs: Any) -> tuple[str, bytes]:
+    async def long_build(
+        store: Store, settings: Settings, person_id: int, day: date, zone_name: str
+    ) -> tuple[str, bytes]:
         # A big office's digest (a long technician table) outgrows a photo caption.
-        text, png = await real_build(*args, **kwargs)
+        text, png = await real_build(store, settings, person_id, day, zone_name)
         return text + "\n" + "\n".join(f"Technician {n}: 3 jobs" for n in range(60)), png
 
     monkeypatch.setattr(digest_module, "build", long_build)

@@ -4,13 +4,17 @@ in view (the `page` fixture, tests/support/browser.py, says what it needs)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from sandbox.images import tiny_png
 from tests.support.harness import Harness
 
+if TYPE_CHECKING:
+    # Imported for types only: without Playwright the fixture skips instead of failing.
+    from playwright.async_api import Locator, Page
 
-async def _last_message_in_view(tab: Any) -> bool:
+
+async def _last_message_in_view(tab: Page) -> bool:
     """Whether the newest bubble is inside the visible part of the chat."""
     result: bool = await tab.evaluate(
         """() => {
@@ -23,7 +27,7 @@ async def _last_message_in_view(tab: Any) -> bool:
     return result
 
 
-async def _photos_loaded(tab: Any) -> None:
+async def _photos_loaded(tab: Page) -> None:
     """Wait until every photo in the chat has loaded (and a frame has been laid out)."""
     await tab.wait_for_function(
         "() => [...document.images].every((img) => img.complete)", timeout=10_000
@@ -31,7 +35,7 @@ async def _photos_loaded(tab: Any) -> None:
     await tab.evaluate("() => new Promise((done) => requestAnimationFrame(() => done()))")
 
 
-async def _bubble(tab: Any, text: str) -> Any:
+async def _bubble(tab: Page, text: str) -> Locator:
     """The newest message bubble containing `text`, once it is shown."""
     bubble = tab.locator(".msg", has_text=text).last
     await bubble.wait_for(timeout=10_000)
@@ -39,7 +43,7 @@ async def _bubble(tab: Any, text: str) -> Any:
 
 
 async def test_report_with_a_photo_in_the_browser_keeps_the_last_message_in_view(
-    bot: Harness, page: Any, tmp_path: Path
+    bot: Harness, page: Page, tmp_path: Path
 ) -> None:
     tab = page
     bot.sandbox.user(1001, "Alice", language_code="en")

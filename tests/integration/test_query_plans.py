@@ -13,7 +13,7 @@ the data; its plans are in bench/README.md).
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
@@ -65,7 +65,7 @@ async def plans(store: Store, call: Callable[[], Awaitable[Any]]) -> list[tuple[
 
 
 @pytest.fixture
-async def env(sqlite_url: str) -> Any:
+async def env(sqlite_url: str) -> AsyncIterator[Env]:
     store = Store(create_engine(sqlite_url))
     try:
         e = await make_env(store)

@@ -8,9 +8,9 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 import pytest
+from sqlalchemy import ColumnElement
 
 from scheduler.ticks import sla_tick
 from store.db import create_engine
@@ -23,7 +23,7 @@ from store.lifecycle import Role, Status
 from store.repair import dispatch, requester, sla, work
 from store.repair.sla import BatchStep
 from store.reporting.figures import office_stats
-from store.uow import Store
+from store.uow import Store, UnitOfWork
 from tests.support.rows import (
     events_of,
     followups_of,
@@ -456,8 +456,10 @@ async def test_two_ticks_at_once_handle_each_due_ticket_once(
         both_read = asyncio.Barrier(2)
         real_due_ids = aggregate.due_ids
 
-        async def read_then_wait_for_the_other(*args: Any) -> list[int]:
-            ids = await real_due_ids(*args)
+        async def read_then_wait_for_the_other(
+            uow: UnitOfWork, due: list[ColumnElement[bool]], after: int, limit: int
+        ) -> list[int]:
+            ids = await real_due_ids(uow, due, after, limit)
             await both_read.wait()
             return ids
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 from functools import partial
-from typing import Any
 
 import pytest
 from sqlmodel import col, func, select
@@ -18,10 +17,10 @@ from store.domain.offers import escalate as real_escalate
 from store.domain.scope import responsible_supervisors as real_supervisors
 from store.domain.tickets import TicketContext
 from store.domain.tickets import log_event as real_log_event
-from store.lifecycle import Status
-from store.models import Ticket
+from store.lifecycle import Action, Status
+from store.models import Building, Ticket
 from store.repair import dispatch, sla, work
-from store.uow import Store
+from store.uow import Store, UnitOfWork
 from tests.support.rows import last_outbox_id, outbox_rows, ticket_row
 from tests.support.scheduled import run_check
 from tests.support.world import Env, file_ticket, make_env
@@ -58,7 +57,7 @@ async def test_each_batch_is_committed_and_a_user_writes_between_batches(
     seen: list[int] = []
     seen_inside: list[int] = []
 
-    async def supervisors_and_a_read(uow: Any, building: Any) -> list[int]:
+    async def supervisors_and_a_read(uow: UnitOfWork, building: Building) -> list[int]:
         # A user's read (its own task) while a batch holds its transaction open answers
         # at once, with what was committed before the batch (reads take no write lock).
         seen_inside.append(await asyncio.create_task(_flagged(env)))
@@ -87,10 +86,17 @@ async def test_a_failing_ticket_is_handed_back_and_the_ones_after_it_still_move(
     mark = await last_outbox_id(env.store)
     env.clock.advance(timedelta(hours=5))
 
-    def failing_log_event(uow: Any, ctx: TicketContext, *args: Any, **kw: Any) -> None:
+    def failing_log_event(
+        uow: UnitOfWork,
+        ctx: TicketContext,
+        action: Action | str,
+        from_status: Status | None,
+        to_status: Status | None,
+        note: str | None = None,
+    ) -> None:
         if ctx.id == broken:
             raise ValueError("a bad row")
-        real_log_event(uow, ctx, *args, **kw)
+        real_log_event(uow, ctx, action, from_status, to_status, note)
 
     monkeypatch.setattr(sla, "log_event", failing_log_event)
     assert (await sla_tick(env.store, pause=_noop))["overdue"] == [n1, n3]
@@ -116,8 +122,8 @@ async def test_a_failing_escalation_is_rolled_back_alone(
     env.clock.advance(timedelta(minutes=31))
     broken = waiting[1].id
 
-    async def half_done_then_fails(uow: Any, ctx: TicketContext, **kw: Any) -> None:
-        await real_escalate(uow, ctx, **kw)  # its notices are written ...
+    async def half_done_then_fails(uow: UnitOfWork, ctx: TicketContext, *, reason: str) -> None:
+        await real_escalate(uow, ctx, reason=reason)  # its notices are written ...
         if ctx.id == broken:
             raise RuntimeError("... and then it fails")
 
@@ -143,7 +149,9 @@ async def test_one_failing_ticket_does_not_stop_the_auto_close_tick(
     env.clock.advance(st.policy.auto_close_after + timedelta(hours=1))
     bad = tickets[1]
 
-    async def breaks_on_one(uow: Any, ctx: TicketContext, kind: str, **extra: Any) -> None:
+    async def breaks_on_one(
+        uow: UnitOfWork, ctx: TicketContext, kind: str, **extra: object
+    ) -> None:
         if ctx.id == bad:
             raise RuntimeError("a broken row")
         await real_notify_audience(uow, ctx, kind, **extra)

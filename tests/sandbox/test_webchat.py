@@ -8,6 +8,7 @@ import hashlib
 import re
 import shutil
 import subprocess
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -79,7 +80,7 @@ async def test_chat_page_is_self_contained_html(bot_api: SandboxServer, raw_api:
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
-def test_chat_script_parses(tmp_path: Any) -> None:
+def test_chat_script_parses(tmp_path: Path) -> None:
     script = tmp_path / "chat.js"
     script.write_text(_script(PAGE), encoding="utf-8")
     node = shutil.which("node")

@@ -10,10 +10,14 @@ import os
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pytest
 import pytest_asyncio
+
+if TYPE_CHECKING:
+    # Imported for types only: without Playwright the fixture skips instead of failing.
+    from playwright.async_api import Page
 
 CHROMIUM = os.environ.get("REPAIRBOT_CHROMIUM") or shutil.which("chromium") or ""
 HOWTO = (
@@ -44,7 +48,7 @@ def _unavailable() -> str | None:
 
 
 @pytest_asyncio.fixture
-async def page(request: pytest.FixtureRequest) -> AsyncIterator[Any]:
+async def page(request: pytest.FixtureRequest) -> AsyncIterator[Page]:
     """A phone-sized Chromium page; a screenshot is kept when the test fails."""
     missing = _unavailable()
     if missing:

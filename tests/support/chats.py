@@ -8,10 +8,11 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func
-from sqlmodel import col, select
+from sqlalchemy import ColumnElement, func
+from sqlmodel import SQLModel, col, select
 from telegram import CallbackQuery
 from telegram.ext import SimpleUpdateProcessor
 
@@ -24,6 +25,7 @@ from sandbox.views import BotMessage
 from store.directory.profiles import PersonView
 from store.lifecycle import Role
 from store.models import Draft, FollowUp, Outbox, Ticket, TicketEvent
+from store.uow import UnitOfWork
 from tests.support.harness import Harness
 from tests.support.world import E1, make_person
 
@@ -258,7 +260,7 @@ class Snapshot:
 
     status: str | None
     assignee_id: int | None
-    visit_at: Any
+    visit_at: datetime | None
     events: int
     outbox: int
     open_followups: int
@@ -268,7 +270,7 @@ class Snapshot:
 async def snapshot(bot: Harness, ticket_id: int | None, actor_id: int) -> Snapshot:
     """The ticket's state, the event and outbox row counts, and the actor's parked question."""
 
-    async def count(uow: Any, model: Any, *where: Any) -> int:
+    async def count(uow: UnitOfWork, model: type[SQLModel], *where: ColumnElement[bool]) -> int:
         stmt = select(func.count()).select_from(model).where(*where)
         return int((await uow.session.execute(stmt)).scalar_one())
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -15,6 +15,7 @@ from sqlmodel import col, select
 from telegram import Update
 
 from bot.app import BotApp, build_application
+from bot.context import Ctx
 from sandbox import actions
 from sandbox.server import SandboxServer
 from sandbox.views import BotMessage
@@ -141,7 +142,7 @@ async def start_fuzz_world(url: str) -> FuzzWorld:
     await app.initialize()  # no post_init: the outbox sender stays idle, notices stay rows
     world = FuzzWorld(harness, app, senders, ticket_ids, [s.person_id for s in senders.values()])
 
-    async def remember(update: object, context: Any) -> None:
+    async def remember(update: object, context: Ctx) -> None:
         world.errors.append(context.error)
 
     app.add_error_handler(remember)
@@ -161,7 +162,7 @@ async def start_fuzz_world(url: str) -> FuzzWorld:
     return world
 
 
-async def process(world: FuzzWorld, build: Any) -> None:
+async def process(world: FuzzWorld, build: Callable[[int], Update]) -> None:
     update_id = world.harness.server.state.emit("fuzz", build)
     assert update_id is not None
     # As if fetched with getUpdates: every nested object knows the bot (for shortcuts).
