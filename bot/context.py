@@ -83,9 +83,3 @@ class Ctx(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]
     @texts.setter
     def texts(self, value: Texts) -> None:
         self._texts = value
-
-    def texts_for(self, language: str | None) -> Texts:
-        """The catalog in someone else's language (for notices)."""
-        return Texts(
-            language or self.settings.service.default_language, self.settings.service.timezone
-        )

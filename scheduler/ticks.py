@@ -9,7 +9,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
-from store.intake import sweep
+from store.intake import campaigns
 from store.repair import sla
 from store.reporting import summaries
 from store.uow import Store
@@ -35,7 +35,7 @@ async def sla_tick(
         "promise_missed": await run_batches(store, sla.escalate_missed_promises_batch, wait),
         "overdue": await run_batches(store, sla.flag_overdue_batch, wait),
         "closed": await run_batches(store, sla.auto_close_batch, wait),
-        "sweeps_started": [str(i) for i in await sweep.repeat_due_campaigns(store.uow())],
+        "sweeps_started": [str(i) for i in await campaigns.repeat_due_campaigns(store.uow())],
     }
 
 

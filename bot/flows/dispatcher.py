@@ -13,7 +13,6 @@ from bot.context import Ctx
 from bot.flows import pending
 from bot.flows.common import answer, data_of, guarded, pattern, refused_answer, reply, typed_text
 from bot.ui import Button, clip, keyboard, ticket_lines
-from store.domain import ticket_views
 from store.errors import DomainError, InvalidInput
 from store.lifecycle import Action, Capacity, allowed_actions
 from store.repair import dispatch, queries, requester, stale
@@ -135,10 +134,9 @@ async def on_item(update: Update, context: Ctx) -> None:
     if item.action == "open":
         return await show_ticket(update, context, view)
     if item.action == "assign":
-        async with context.store.uow() as uow:
-            techs = await ticket_views.technicians_for(
-                uow, view.building_id, view.category, on_duty_only=False
-            )
+        techs = await queries.technicians_to_assign(
+            context.store.uow(), view.building_id, view.category
+        )
         rows: list[list[Button]] = []
         for tech in techs:
             if tech.person_id == view.assignee_id:

@@ -19,8 +19,8 @@ from store.deeplink import parse_room_payload
 from store.directory.invites import INVITE_PREFIX, redeem_invite
 from store.directory.profiles import PersonView, get_person_view, set_language, set_phone
 from store.domain.board_access import may_open_board
+from store.domain.sweeps import may_walk_sweeps
 from store.errors import InviteInvalid
-from store.intake import sweep
 from store.intake.booth import CLAIM_PREFIX
 from store.lifecycle import Role
 from store.repair import dispatch, followups, work
@@ -194,7 +194,7 @@ async def help_command(update: Update, context: Ctx) -> None:
     lines = [t("help.text")]
     if work.may_take_jobs(roles):
         lines.append(t("help.technician"))
-    if sweep.may_walk_sweeps(roles):
+    if may_walk_sweeps(roles):
         lines.append(t("help.inspector"))
     if dispatch.may_dispatch(roles):
         lines.append(t("help.dispatcher"))

@@ -16,6 +16,7 @@ from bot.flows import pending
 from bot.flows.common import answer, data_of, guarded, pattern, refused_answer, reply
 from bot.ui import Button, clip, keyboard
 from store.directory import places
+from store.domain.sweeps import check_sweeper
 from store.errors import (
     AmbiguousName,
     DomainError,
@@ -23,7 +24,7 @@ from store.errors import (
     NotFound,
     TransitionNotAllowed,
 )
-from store.intake import drafts, sweep
+from store.intake import campaigns, drafts, sweep
 from store.intake.sweep import RoomCard
 
 REPEAT = re.compile(r"(\d{1,2})w", re.IGNORECASE)
@@ -32,7 +33,7 @@ EACH_TERM = {"term", "学期", "學期"}  # "/sweep E1 term": again at each term
 
 async def sweep_command(update: Update, context: Ctx) -> None:
     """/sweep: the open campaigns to join or resume; /sweep BUILDING [FLOOR ...] starts one."""
-    sweep.check_sweeper(context.person.roles)
+    check_sweeper(context.person.roles)
     t = context.texts
     if context.args:
         name = context.args[0]
@@ -43,13 +44,15 @@ async def sweep_command(update: Update, context: Ctx) -> None:
         each_term = any(a.casefold() in EACH_TERM for a in extra)
         floors = [a for a in extra if not REPEAT.fullmatch(a) and a.casefold() not in EACH_TERM]
         repeat_weeks = int(repeats[-1][:-1]) if repeats else None
-        sweep.check_repeat(context.store.policy, context.store.clock(), repeat_weeks, each_term)
+        campaigns.check_repeat(
+            context.store.policy, context.store.clock(), repeat_weeks, each_term
+        )
         try:
             building = await places.building_by_name(context.store.uow(), name)
         except (NotFound, AmbiguousName):
             await reply(update, t("sweep.unknown_building", name=clip(name, 40)))
             return
-        await sweep.may_sweep(context.store.uow(), context.person.id, building.id)
+        await campaigns.may_sweep(context.store.uow(), context.person.id, building.id)
         await pending.ask(
             context,
             "sweep_start",
@@ -65,12 +68,12 @@ async def sweep_command(update: Update, context: Ctx) -> None:
         text = t("sweep.choose_checklist", building=building.name)
         await reply(update, text, keyboard(choices))
         return
-    campaigns = await sweep.active_campaigns(context.store.uow(), context.person.id)
-    if not campaigns:
+    open_campaigns = await campaigns.active_campaigns(context.store.uow(), context.person.id)
+    if not open_campaigns:
         await reply(update, t("sweep.none"))
         return
     rows: list[list[Button]] = []
-    for c in campaigns:
+    for c in open_campaigns:
         label = t("sweep.campaign_label", building=c.building, done=c.done, total=c.total)
         rows.append([(label, SweepAct("open", c.id, 0, "-"))])
     await reply(update, t("sweep.campaigns"), keyboard(rows))
@@ -78,12 +81,12 @@ async def sweep_command(update: Update, context: Ctx) -> None:
 
 async def on_checklist(update: Update, context: Ctx) -> None:
     """The checklist chosen: the campaign starts and the first room is shown."""
-    sweep.check_sweeper(context.person.roles)
+    check_sweeper(context.person.roles)
     key = data_of(update, SweepChecklist).checklist
     question = await pending.clear(context)
     if question is None or question.get("kind") != "sweep_start":
         return await answer(update.callback_query, context.texts("common.stale_button"), True)
-    view = await sweep.start_campaign(
+    view = await campaigns.start_campaign(
         context.store.uow(),
         actor_id=context.person.id,
         building_id=int(question["building_id"]),
@@ -148,7 +151,7 @@ async def show_next(update: Update, context: Ctx, campaign_id: int, *, edit: boo
     t = context.texts
     card = await sweep.next_room(context.store.uow(), campaign_id, context.person.id)
     if card is None:
-        view = await sweep.progress(context.store.uow(), campaign_id)
+        view = await campaigns.progress(context.store.uow(), campaign_id)
         rows = [[(t("sweep.close"), SweepAct("close", campaign_id, 0, "-"))]]
         await reply(
             update,
@@ -172,7 +175,7 @@ async def _drop_fault_question(context: Ctx) -> None:
 
 async def on_act(update: Update, context: Ctx) -> None:
     """A button on a room card or a campaign; the service checks the room is mine."""
-    sweep.check_sweeper(context.person.roles)
+    check_sweeper(context.person.roles)
     try:
         await _act(update, context)
     except (TransitionNotAllowed, NotFound):
@@ -221,7 +224,7 @@ async def _act(update: Update, context: Ctx) -> None:
         await answer(query)
         return await reply(update, t("sweep.stopped"), edit=True)
     if act.action == "progress":
-        view = await sweep.progress_for(uow(), cid, me)
+        view = await campaigns.progress_for(uow(), cid, me)
         faults = ", ".join(
             f"{t(f'checklist_item.{k}')} {n}" for k, n in view.faults_by_item.items()
         )
@@ -232,7 +235,7 @@ async def _act(update: Update, context: Ctx) -> None:
         )
         return None
     if act.action == "close":
-        report = await sweep.close_campaign(uow(), cid, me)
+        report = await campaigns.close_campaign(uow(), cid, me)
         context.nudge_sender()
         await answer(query)
         return await reply(

@@ -240,6 +240,17 @@ async def technician_jobs(uow: UnitOfWork, person_id: int) -> list[TicketView]:
         )
 
 
+async def technicians_to_assign(
+    uow: UnitOfWork, building_id: int, category_key: str
+) -> list[TechnicianLoad]:
+    """Every technician a dispatcher may assign a job in the building and category to, on
+    duty or not, least loaded first."""
+    async with uow.reading():
+        return await ticket_views.technicians_for(
+            uow, building_id, category_key, on_duty_only=False
+        )
+
+
 async def on_duty_technicians(
     uow: UnitOfWork, room_id: int, category_key: str
 ) -> list[TechnicianLoad]:

@@ -15,6 +15,7 @@ from sqlalchemy import delete
 from sqlmodel import col, select
 
 from store.directory.profiles import set_room
+from store.domain.sweeps import CLAIMED
 from store.errors import (
     InvalidInput,
     NoTermDates,
@@ -22,7 +23,7 @@ from store.errors import (
     NotPermitted,
     TransitionNotAllowed,
 )
-from store.intake import sweep
+from store.intake import campaigns, sweep
 from store.lifecycle import Role, Status
 from store.models import (
     Category,
@@ -113,10 +114,10 @@ async def make_world(store: Store) -> World:
     )
 
 
-async def start(w: World, actor: int | None = None, **kw: Any) -> sweep.CampaignView:
+async def start(w: World, actor: int | None = None, **kw: Any) -> campaigns.CampaignView:
     kw.setdefault("building_id", w.e1)
     kw.setdefault("checklist", "dorm_room")
-    return await sweep.start_campaign(w.store.uow(), actor_id=actor or w.sue, **kw)
+    return await campaigns.start_campaign(w.store.uow(), actor_id=actor or w.sue, **kw)
 
 
 async def followers(w: World, ticket_id: int) -> set[int]:
@@ -153,7 +154,7 @@ async def test_two_inspectors_share_the_rooms_without_overlap(store: Store) -> N
                     store.uow(), view.id, card.room_id, inspector, nobody_home=False
                 )
     assert sorted(seen) == sorted(w.room(c) for c in E1_ROOMS)
-    progress = await sweep.progress(store.uow(), view.id)
+    progress = await campaigns.progress(store.uow(), view.id)
     assert (progress.done, progress.total, progress.nobody_home) == (4, 4, 0)
 
 
@@ -172,7 +173,7 @@ async def test_many_concurrent_claims_never_give_a_room_to_two_inspectors(
     async with store.uow() as uow:
         rows = await uow.session.execute(
             select(SweepRoom.room_id, SweepRoom.inspector_id).where(
-                SweepRoom.campaign_id == view.id, SweepRoom.state == sweep.CLAIMED
+                SweepRoom.campaign_id == view.id, SweepRoom.state == CLAIMED
             )
         )
         assert {room: who for room, who in rows.all()} == holder
@@ -195,7 +196,7 @@ async def test_resume_returns_the_same_room_with_its_ticks(store: Store) -> None
     assert (again.room_id, again.results) == (first.room_id, {"lights": "ok"})
     other = await sweep.next_room(fresh.uow(), view.id, w.iris)
     assert other is not None and other.code == "E1-102"
-    listed = await sweep.active_campaigns(fresh.uow(), w.ivan)
+    listed = await campaigns.active_campaigns(fresh.uow(), w.ivan)
     assert [(c.id, c.done, c.total) for c in listed] == [(view.id, 0, 4)]
 
 
@@ -255,8 +256,8 @@ async def test_only_sweepers_of_the_building_may_sweep_it(store: Store) -> None:
         with pytest.raises(NotPermitted):
             await sweep.next_room(store.uow(), view.id, outsider)
         with pytest.raises(NotPermitted):
-            await sweep.close_campaign(store.uow(), view.id, outsider)
-        assert await sweep.active_campaigns(store.uow(), outsider) == []
+            await campaigns.close_campaign(store.uow(), view.id, outsider)
+        assert await campaigns.active_campaigns(store.uow(), outsider) == []
     card = await sweep.next_room(store.uow(), view.id, w.ivan)
     assert card is not None
     # A room claimed by Ivan cannot be ticked, faulted or finished by anyone else; Eve,
@@ -340,7 +341,7 @@ async def test_a_fault_files_a_ticket_the_residents_follow(store: Store) -> None
     resumed = await sweep.next_room(store.uow(), view.id, w.ivan)
     assert resumed is not None
     assert resumed.results == {"lights": electrical, "taps": number}
-    progress = await sweep.progress(store.uow(), view.id)
+    progress = await campaigns.progress(store.uow(), view.id)
     assert progress.faults_by_item == {"lights": 1, "taps": 1}
     async with store.uow() as uow:
         count = (
@@ -373,7 +374,7 @@ async def test_nobody_home_asks_the_residents_on_telegram_only(store: Store) -> 
     )
     with pytest.raises(TransitionNotAllowed):  # finished rooms are finished
         await sweep.finish_room(store.uow(), view.id, card.room_id, w.ivan, nobody_home=False)
-    progress = await sweep.progress(store.uow(), view.id)
+    progress = await campaigns.progress(store.uow(), view.id)
     assert (progress.done, progress.nobody_home) == (2, 2)
     assert len(await outbox_rows(w.store, kind="sweep.nobody_home")) == 2
 
@@ -403,7 +404,7 @@ async def test_close_reports_the_figures_to_the_buildings_supervisor(store: Stor
     assert r1001 is not None and r1001.code == "E1-1001"
     await dispatch.accept(uow(), (await ticket_by_number(w.store, t1)).id or 0, w.tom)
 
-    report = await sweep.close_campaign(uow(), view.id, w.ivan)
+    report = await campaigns.close_campaign(uow(), view.id, w.ivan)
     assert (report.checked, report.nobody_home, report.not_reached) == (2, 1, 1)
     assert report.faults_by_item == {"taps": 2, "sockets": 1}
     assert report.faults_by_floor == {"1": 2, "2": 1}
@@ -427,12 +428,12 @@ async def test_close_reports_the_figures_to_the_buildings_supervisor(store: Stor
     }
     # Closed: no second close, no more rooms or ticks, and it leaves the open list.
     with pytest.raises(TransitionNotAllowed):
-        await sweep.close_campaign(uow(), view.id, w.sue)
+        await campaigns.close_campaign(uow(), view.id, w.sue)
     with pytest.raises(TransitionNotAllowed):
         await sweep.next_room(uow(), view.id, w.iris)
     with pytest.raises(NotFound):
         await sweep.finish_room(uow(), view.id, r1001.room_id, w.iris, nobody_home=False)
-    assert await sweep.active_campaigns(uow(), w.ivan) == []
+    assert await campaigns.active_campaigns(uow(), w.ivan) == []
     assert len(await outbox_rows(w.store, kind="sweep.report")) == 1
 
 
@@ -440,13 +441,13 @@ async def test_two_concurrent_closes_report_once(store: Store) -> None:
     w = await make_world(store)
     view = await start(w)
     results = await asyncio.gather(
-        sweep.close_campaign(store.uow(), view.id, w.ivan),
-        sweep.close_campaign(store.uow(), view.id, w.iris),
+        campaigns.close_campaign(store.uow(), view.id, w.ivan),
+        campaigns.close_campaign(store.uow(), view.id, w.iris),
         return_exceptions=True,
     )
     assert sorted(type(r).__name__ for r in results) == ["SweepReport", "TransitionNotAllowed"]
     assert len(await outbox_rows(w.store, kind="sweep.report")) == 1
-    ok = next(r for r in results if isinstance(r, sweep.SweepReport))
+    ok = next(r for r in results if isinstance(r, campaigns.SweepReport))
     assert (ok.checked, ok.nobody_home, ok.not_reached, ok.tickets) == (0, 0, 4, [])
 
 
@@ -456,7 +457,7 @@ async def test_supervisors_covering_the_building_get_the_report_when_none_is_nam
     w = await make_world(store)
     await set_building_supervisor(store, w.e1, None)
     view = await start(w, actor=w.ivan)
-    await sweep.close_campaign(store.uow(), view.id, w.ivan)
+    await campaigns.close_campaign(store.uow(), view.id, w.ivan)
     reports = await outbox_rows(w.store, kind="sweep.report")
     assert sorted(r.recipient_id for r in reports) == [w.sue, w.sid]
 
@@ -468,15 +469,15 @@ async def test_a_repeating_campaign_starts_again_once_when_due(store: Store) -> 
     w = await make_world(store)
     view = await start(w, floors=["2"], repeat_weeks=2)
     w.clock.advance(weeks=1, days=6)
-    assert await sweep.repeat_due_campaigns(store.uow()) == []
+    assert await campaigns.repeat_due_campaigns(store.uow()) == []
     w.clock.advance(days=1)
     started = await asyncio.gather(
-        sweep.repeat_due_campaigns(store.uow()), sweep.repeat_due_campaigns(store.uow())
+        campaigns.repeat_due_campaigns(store.uow()), campaigns.repeat_due_campaigns(store.uow())
     )
     new_ids = [cid for batch in started for cid in batch]
     assert len(new_ids) == 1 and new_ids[0] != view.id
-    assert await sweep.repeat_due_campaigns(store.uow()) == []
-    again = await sweep.progress(store.uow(), new_ids[0])
+    assert await campaigns.repeat_due_campaigns(store.uow()) == []
+    again = await campaigns.progress(store.uow(), new_ids[0])
     assert (again.building_id, again.checklist, again.floors, again.total) == (
         w.e1,
         "dorm_room",
@@ -492,8 +493,8 @@ async def test_a_repeating_campaign_starts_again_once_when_due(store: Store) -> 
         assert (new.started_at, new.next_start_at) == (w.clock(), w.clock() + timedelta(weeks=2))
     # Two weeks later the new one repeats in turn (once).
     w.clock.advance(weeks=2)
-    assert len(await sweep.repeat_due_campaigns(store.uow())) == 1
-    assert await sweep.repeat_due_campaigns(store.uow()) == []
+    assert len(await campaigns.repeat_due_campaigns(store.uow())) == 1
+    assert await campaigns.repeat_due_campaigns(store.uow()) == []
 
 
 async def test_a_campaign_that_cannot_repeat_does_not_hold_up_the_others(store: Store) -> None:
@@ -507,11 +508,11 @@ async def test_a_campaign_that_cannot_repeat_does_not_hold_up_the_others(store: 
         await uow.session.delete(grant)
         await uow.commit()
     w.clock.advance(weeks=1)
-    started = await sweep.repeat_due_campaigns(store.uow())
+    started = await campaigns.repeat_due_campaigns(store.uow())
     assert len(started) == 1
-    again = await sweep.progress(store.uow(), started[0])
+    again = await campaigns.progress(store.uow(), started[0])
     assert (again.floors, again.checklist) == (kept.floors, kept.checklist)
-    assert await sweep.repeat_due_campaigns(store.uow()) == []
+    assert await campaigns.repeat_due_campaigns(store.uow()) == []
 
 
 async def test_a_campaign_repeats_at_each_term_start_until_the_terms_run_out(
@@ -528,18 +529,18 @@ async def test_a_campaign_repeats_at_each_term_start_until_the_terms_run_out(
     autumn = datetime(2026, 9, 6, 16, 0, tzinfo=UTC)  # 2026-09-07 00:00 in Shanghai
     assert view.next_start_at == autumn  # the spring term had already begun
     w.clock.now = autumn - timedelta(minutes=1)
-    assert await sweep.repeat_due_campaigns(store.uow()) == []
+    assert await campaigns.repeat_due_campaigns(store.uow()) == []
     w.clock.now = autumn
-    [second] = await sweep.repeat_due_campaigns(store.uow())
-    again = await sweep.progress(store.uow(), second)
+    [second] = await campaigns.repeat_due_campaigns(store.uow())
+    again = await campaigns.progress(store.uow(), second)
     assert (again.floors, again.next_start_at) == (
         ("2",),
         datetime(2027, 2, 21, 16, 0, tzinfo=UTC),
     )
-    assert await sweep.repeat_due_campaigns(store.uow()) == []
+    assert await campaigns.repeat_due_campaigns(store.uow()) == []
     # The last known term still gets its sweep; with no date after it, repeating stops.
     w.clock.now = datetime(2027, 2, 21, 16, 0, tzinfo=UTC)
-    [third] = await sweep.repeat_due_campaigns(store.uow())
-    assert (await sweep.progress(store.uow(), third)).next_start_at is None
+    [third] = await campaigns.repeat_due_campaigns(store.uow())
+    assert (await campaigns.progress(store.uow(), third)).next_start_at is None
     w.clock.advance(weeks=60)
-    assert await sweep.repeat_due_campaigns(store.uow()) == []
+    assert await campaigns.repeat_due_campaigns(store.uow()) == []

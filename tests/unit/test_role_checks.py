@@ -10,9 +10,10 @@ import pytest
 
 from store.directory import invites
 from store.domain.board_access import may_open_board
+from store.domain.sweeps import check_sweeper, may_walk_sweeps
 from store.domain.tickets import may_file_for_others
 from store.errors import NotPermitted, TransitionNotAllowed
-from store.intake import booth, sweep
+from store.intake import booth
 from store.lifecycle import COMPLAIN_STATUSES, Action, Capacity, Role, Status
 from store.repair import dispatch, followups, requester, work
 from store.reporting import figures
@@ -23,7 +24,7 @@ CHECKS: list[tuple[Callable[[Set[Role]], None], set[Role]]] = [
     (booth.check_booth_staff, {R.INSPECTOR, R.DISPATCHER, R.SUPERVISOR, R.ADMIN}),
     (dispatch.check_dispatcher, {R.DISPATCHER, R.ADMIN}),
     (work.check_technician, {R.TECHNICIAN}),
-    (sweep.check_sweeper, {R.SUPERVISOR, R.INSPECTOR, R.ADMIN}),
+    (check_sweeper, {R.SUPERVISOR, R.INSPECTOR, R.ADMIN}),
     (followups.check_supervisor, {R.SUPERVISOR, R.ADMIN}),
     (invites.check_may_invite, {R.SUPERVISOR, R.ADMIN}),
     (figures.check_figures, {R.SUPERVISOR, R.DISPATCHER, R.ADMIN}),
@@ -32,7 +33,7 @@ MENUS: list[tuple[Callable[[Set[Role]], bool], set[Role]]] = [
     (may_file_for_others, {R.INSPECTOR, R.DISPATCHER, R.SUPERVISOR, R.ADMIN}),
     (dispatch.may_dispatch, {R.DISPATCHER, R.ADMIN}),
     (work.may_take_jobs, {R.TECHNICIAN}),
-    (sweep.may_walk_sweeps, {R.SUPERVISOR, R.INSPECTOR, R.ADMIN}),
+    (may_walk_sweeps, {R.SUPERVISOR, R.INSPECTOR, R.ADMIN}),
     (followups.may_follow_up, {R.SUPERVISOR, R.ADMIN}),
     (figures.may_see_figures, {R.SUPERVISOR, R.DISPATCHER, R.ADMIN}),
     (may_open_board, {R.TECHNICIAN, R.DISPATCHER, R.SUPERVISOR, R.ADMIN}),
