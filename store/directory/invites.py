@@ -45,8 +45,10 @@ def _tag(random_part: str, secret: str | bytes) -> str:
 
 
 def token_hash(token: str) -> str:
-    """What the database stores for a token: its sha256, hex."""
-    return hashlib.sha256(token.encode("ascii")).hexdigest()
+    """What the database stores for a token: its sha256, hex. Any text hashes (a pasted or
+    forged link may hold any characters, and then matches nothing); issued tokens are
+    ASCII, so their hashes are what they always were."""
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def derive_invite_secret(bot_token: str) -> bytes:

@@ -194,6 +194,16 @@ async def test_open_follow_ups_are_counted_up_to_a_cap(
     assert status == 200 and "1+ open follow-ups" in page
 
 
+async def test_a_garbled_sign_in_link_is_refused_like_a_used_one(web: Board) -> None:
+    """A link mangled by a chat client or forged (non-ASCII, empty, huge) gets the same 401
+    page as a used link, never a server error."""
+    english = {"Accept-Language": "en"}
+    for token in ("%C3%A9t%C3%A9", "", "%ED%A0%80", "x" * 4000, "%00"):
+        response = await web.client.get(f"/board/signin?token={token}", headers=english)
+        assert response.status == 401, token
+        assert "already used or has expired" in await response.text()
+
+
 async def test_a_sign_in_link_works_once_and_expires(web: Board) -> None:
     w = web.env.world
     token = await sign_in.issue_signin(web.env.store.uow(), w.sam)
