@@ -17,20 +17,16 @@ from store.models import Ticket
 from store.uow import UnitOfWork
 from store.views import ReportResult
 from tests.support.harness import Harness
-from tests.support.report_steps import NUMBER, to_photos
+from tests.support.report_steps import NUMBER, skip_to_summary, to_photos
 
 pytestmark = pytest.mark.parametrize("e2e_db", ["sqlite", "postgres"], indirect=True)
 
 
 async def to_summary(user: UserHandle) -> BotMessage:
     """A report up to its summary (no photos, no phone); returns the summary message."""
-    photos = await to_photos(user, description="The tap drips all night.")
-    await user.press(photos, "Skip ➡️")
-    urgency = await user.wait_for_edit(photos, lambda m: "How urgent" in m.body)
-    await user.press(urgency, "Normal")
-    await user.expect(text_contains="Share a phone number")
-    await user.send("Skip ➡️")
-    return await user.expect(text_contains="Please check your report")
+    return await skip_to_summary(
+        user, await to_photos(user, description="The tap drips all night.")
+    )
 
 
 async def tickets(bot: Harness) -> list[Ticket]:

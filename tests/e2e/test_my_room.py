@@ -8,7 +8,7 @@ from sqlmodel import select
 from store.models import Person, Room
 from tests.support.chats import MENU, WAIT
 from tests.support.harness import Harness
-from tests.support.report_steps import NUMBER
+from tests.support.report_steps import NUMBER, skip_to_summary
 from tests.support.rows import ticket_by_number
 
 CATEGORY_PROMPT = "What kind of problem"
@@ -57,13 +57,7 @@ async def test_reports_start_in_my_room_and_back_picks_another_for_one_report(
     await rita.press(step, "💡 Electrical")
     await rita.wait_for_edit(step, lambda m: "Describe what happened" in m.body)
     await rita.send("The corridor light outside 201 is out.")
-    photos = await rita.expect(text_contains="Send up to")
-    await rita.press(photos, "Skip ➡️")
-    await rita.wait_for_edit(photos, lambda m: "How urgent" in m.body)
-    await rita.press(photos, "Normal")
-    await rita.expect(text_contains="Share a phone number")
-    await rita.send("Skip ➡️")
-    summary = await rita.expect(text_contains="Please check your report")
+    summary = await skip_to_summary(rita, await rita.expect(text_contains="Send up to"))
     assert "E1公寓 · 201" in summary.body
     await rita.press(summary, "✅ Confirm")
     received = await rita.expect(text_contains="received", timeout=WAIT)

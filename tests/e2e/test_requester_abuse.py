@@ -26,7 +26,7 @@ from store.lifecycle import Role, Status
 from store.models import Category, Draft, FollowUp, Outbox, Person, Ticket, TicketEvent
 from store.repair import dispatch, work
 from tests.support.harness import Harness
-from tests.support.report_steps import file_report, open_room, to_photos
+from tests.support.report_steps import file_report, open_room, skip_to_summary, to_photos
 from tests.support.world import make_person
 
 NOT_FOUND = "That ticket doesn't exist or isn't yours."
@@ -277,12 +277,7 @@ async def test_briefly_locked_database_only_delays_the_answer(bot: Harness) -> N
     draft = await _draft(bot, 1001)
     assert draft is not None and draft.step == "photos"
     assert draft.data["description"] == "Water under the sink."
-    await alice.press(photos, "Skip ➡️")
-    urgency = await alice.wait_for_edit(photos, lambda m: "How urgent" in (m.text or ""))
-    await alice.press(urgency, "Normal")
-    await alice.expect(text_contains="Share a phone number")
-    await alice.send("Skip ➡️")
-    summary = await alice.expect(text_contains="Please check your report")
+    summary = await skip_to_summary(alice, photos)
     async with _write_lock(bot):
         await alice.press(summary, "✅ Confirm", wait_answer=False)
         await alice.assert_no_message(within=0.4)

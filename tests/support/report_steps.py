@@ -36,6 +36,16 @@ async def to_photos(
     return await user.expect(text_contains="Send up to")
 
 
+async def skip_to_summary(user: UserHandle, photos: BotMessage) -> BotMessage:
+    """From the photo prompt on: no photos, normal urgency, no phone; returns the summary."""
+    await user.press(photos, "Skip ➡️")
+    urgency = await user.wait_for_edit(photos, lambda m: "How urgent" in m.body)
+    await user.press(urgency, "Normal")
+    await user.expect(text_contains="Share a phone number")
+    await user.send("Skip ➡️")
+    return await user.expect(text_contains="Please check your report")
+
+
 async def file_report(
     user: UserHandle,
     category: str = "🚰 Water & plumbing",
@@ -44,12 +54,7 @@ async def file_report(
 ) -> str:
     """A whole report without photos or phone; returns the ticket number."""
     photos = await to_photos(user, category, code, description)
-    await user.press(photos, "Skip ➡️")
-    urgency = await user.wait_for_edit(photos, lambda m: "How urgent" in m.body)
-    await user.press(urgency, "Normal")
-    await user.expect(text_contains="Share a phone number")
-    await user.send("Skip ➡️")
-    summary = await user.expect(text_contains="Please check your report")
+    summary = await skip_to_summary(user, photos)
     await user.press(summary, "✅ Confirm")
     received = await user.expect(text_contains="received")
     found = NUMBER.search(received.text or "")
@@ -101,13 +106,7 @@ async def booth_summary(user: UserHandle, phone: str) -> BotMessage:
     await user.press(step, "🚰 Water & plumbing")
     await user.wait_for_edit(step, lambda m: "Describe what happened" in m.body)
     await user.send("The shower drain is blocked.")
-    photos = await user.expect(text_contains="Send up to")
-    await user.press(photos, "Skip ➡️")
-    await user.wait_for_edit(photos, lambda m: "How urgent" in m.body)
-    await user.press(photos, "Normal")
-    await user.expect(text_contains="Share a phone number")
-    await user.send("Skip ➡️")
-    return await user.expect(text_contains="Please check your report")
+    return await skip_to_summary(user, await user.expect(text_contains="Send up to"))
 
 
 async def file_at_the_booth(bot: Harness, user: UserHandle) -> tuple[str, str]:
