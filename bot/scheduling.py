@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from sqlalchemy.exc import OperationalError
@@ -18,6 +19,7 @@ from store.uow import Store
 
 log = logging.getLogger(__name__)
 DIGEST_INTERVAL_S = 60.0
+JobCallback = Callable[[Any], Coroutine[Any, Any, None]]
 
 
 def schedule(
@@ -35,38 +37,42 @@ def schedule(
     async def leader(_: Any) -> None:
         await leadership.refresh()
 
-    async def sla_job(_: Any) -> None:
-        if not leadership.leading:
-            return
-        try:
-            done = await sla_tick(store)
-        except OperationalError as exc:
-            log.warning("sla: database unavailable, will retry: %s", exc.orig)
-            return
+    def on_leader(name: str, work: Callable[[], Awaitable[None]]) -> JobCallback:
+        """A job that runs `work` only while this instance leads; a database that is
+        briefly away is logged and the next tick tries again."""
+
+        async def job(_: Any) -> None:
+            if not leadership.leading:
+                return
+            try:
+                await work()
+            except OperationalError as exc:
+                log.warning("%s: database unavailable, will retry: %s", name, exc.orig)
+
+        return job
+
+    async def sla() -> None:
+        done = await sla_tick(store)
         if any(done.values()):
             log.info("sla: %s", done)
             sender.nudge()
 
-    async def digest_job(_: Any) -> None:
-        if not leadership.leading:
-            return
-        try:
-            sent = await send_due_digests(app.bot, store, settings)
-        except OperationalError as exc:
-            log.warning("digest: database unavailable, will retry: %s", exc.orig)
-            return
+    async def digest() -> None:
+        sent = await send_due_digests(app.bot, store, settings)
         if sent:
             log.info("digest: sent to %d supervisor(s)", len(sent))
 
-    async def summaries_job(_: Any) -> None:
-        if not leadership.leading:
-            return
-        try:
-            await summaries_tick(store)
-        except OperationalError as exc:
-            log.warning("summaries: database unavailable, will retry: %s", exc.orig)
+    async def summaries() -> None:
+        await summaries_tick(store)
 
     queue.run_repeating(leader, interval=LEADER_INTERVAL_S, first=LEADER_INTERVAL_S, name="leader")
-    queue.run_repeating(sla_job, interval=SLA_INTERVAL_S, first=5.0, name="sla")
-    queue.run_repeating(digest_job, interval=DIGEST_INTERVAL_S, first=10.0, name="digest")
-    queue.run_repeating(summaries_job, interval=SUMMARIES_INTERVAL_S, first=15.0, name="summaries")
+    queue.run_repeating(on_leader("sla", sla), interval=SLA_INTERVAL_S, first=5.0, name="sla")
+    queue.run_repeating(
+        on_leader("digest", digest), interval=DIGEST_INTERVAL_S, first=10.0, name="digest"
+    )
+    queue.run_repeating(
+        on_leader("summaries", summaries),
+        interval=SUMMARIES_INTERVAL_S,
+        first=15.0,
+        name="summaries",
+    )
