@@ -36,6 +36,8 @@ from bot.flows import (
 from bot.flows.common import gatekeeper, on_error
 from bot.i18n import LANGUAGES
 from bot.logs import configure_logging
+from bot.metrics import Metrics, ObservedApplication
+from bot.ops import OpsServer
 from bot.processor import PerChatUpdateProcessor
 from bot.ratelimit import ReplyFirstLimiter
 from bot.scheduling import schedule
@@ -62,16 +64,20 @@ def build_application(
     with_scheduler: bool = True,
     request: BaseRequest | None = None,
     serve_board: bool = False,
+    serve_ops: bool = False,
 ) -> BotApp:
     """The bot: handlers, gatekeeper, error handler, outbox sender, scheduled jobs.
 
     `request` replaces the HTTP client of Bot API calls (not getUpdates): tests and
-    benches use it to watch or stub what the bot sends.
+    benches use it to watch or stub what the bot sends. `serve_board` and `serve_ops`
+    (what `run` serves) add the office board and the ops listener, when enabled.
     """
     token = settings.require_token()
     context_types = ContextTypes(context=Ctx, bot_data=BotData)
-    limiter = ReplyFirstLimiter()
-    builder = ApplicationBuilder()
+    metrics = Metrics(store)
+    limiter = ReplyFirstLimiter(on_call=metrics.api_call)
+    # Every update timed, counted and logged in one line (bot/metrics.py).
+    builder = ApplicationBuilder().application_class(ObservedApplication)
     if request is not None:
         builder = builder.request(request)
     app: BotApp = (
@@ -89,12 +95,20 @@ def build_application(
     )
     app.bot_data.settings = settings
     app.bot_data.store = store
+    app.bot_data.metrics = metrics
     sender = OutboxSender(
-        app.bot, store, settings, sender_poll_interval, per_chat_interval, limiter.budget
+        app.bot,
+        store,
+        settings,
+        sender_poll_interval,
+        per_chat_interval,
+        limiter.budget,
+        metrics=metrics,
     )
     app.bot_data.sender = sender
     leadership = Leadership(LeaderLock(store.engine), sender)
     app.bot_data.leadership = leadership
+    metrics.follow_leader(lambda: leadership.leading)
     app.add_handlers(boundary.handlers(), group=boundary.GROUP)
     app.add_handler(TypeHandler(Update, gatekeeper), group=-1)
     for flow in (
@@ -114,11 +128,13 @@ def build_application(
         app.add_handlers(flow.handlers())
     app.add_error_handler(on_error)
     if with_scheduler:
-        schedule(app, store, settings, leadership, sender)
+        schedule(app, store, settings, leadership, sender, metrics)
     if serve_board and settings.board.enabled:
         from bot.board.server import BoardServer
 
         app.bot_data.board = BoardServer(settings, store, app.bot)
+    if serve_ops and settings.ops.enabled:
+        app.bot_data.ops = OpsServer(settings, store, metrics, lambda: leadership.leading)
     return app
 
 
@@ -142,15 +158,19 @@ async def _post_init(app: BotApp) -> None:
     # The leader (always, on SQLite) starts the sender now; a standby waits for its turn.
     assert data.leadership is not None
     await data.leadership.refresh()
+    if data.ops is not None:  # every instance answers its own health and metrics
+        await data.ops.start()
     if data.board is not None:  # every instance serves the (read-only) board
         await data.board.start()
 
 
 async def _post_shutdown(app: BotApp) -> None:
-    """Stop the board, then the sender, and hand leadership on (reverse order of start);
-    the store is closed by whoever opened it."""
+    """Stop the board and the ops listener, then the sender, and hand leadership on
+    (reverse order of start); the store is closed by whoever opened it."""
     if app.bot_data.board is not None:
         await app.bot_data.board.stop()
+    if app.bot_data.ops is not None:
+        await app.bot_data.ops.stop()
     if app.bot_data.leadership is not None:
         await app.bot_data.leadership.resign()
 
@@ -189,9 +209,9 @@ def run(settings: Settings) -> int:
             "HTTPS URL Telegram should post to (REPAIRBOT_TELEGRAM__WEBHOOK_URL), or use "
             'mode = "polling".'
         )
-    configure_logging(token)
+    configure_logging(token, settings.logging.level, settings.logging.format)
     store = asyncio.run(open_store(settings))
-    app = build_application(settings, store, serve_board=True)
+    app = build_application(settings, store, serve_board=True, serve_ops=True)
     tg = settings.telegram
     try:
         if tg.mode == "webhook":

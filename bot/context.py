@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.i18n import Texts
+from bot.metrics import Metrics
 from bot.sender import OutboxSender
 from bot.settings import Settings
 from scheduler.leadership import Leadership
@@ -16,6 +17,7 @@ from store.uow import Store
 
 if TYPE_CHECKING:
     from bot.board.server import BoardServer
+    from bot.ops import OpsServer
 
 
 @dataclass
@@ -27,6 +29,8 @@ class BotData:
     sender: OutboxSender | None = None
     leadership: Leadership | None = None
     board: BoardServer | None = None  # the office board, when this process serves it
+    metrics: Metrics | None = None
+    ops: OpsServer | None = None  # the ops listener, when this process serves it
     extras: dict[str, Any] = field(default_factory=dict)
 
 

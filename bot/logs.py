@@ -10,12 +10,15 @@ be trusted to keep quiet, so redaction happens where text leaves the process.
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import threading
 import traceback
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from types import TracebackType
+from typing import Any
 from urllib.parse import quote
 
 REDACTED = "<secret>"
@@ -107,12 +110,57 @@ def _filter_root_handlers() -> None:
             handler.addFilter(RedactToken())
 
 
-def configure_logging(token: str, level: int = logging.INFO) -> None:
-    """Root logging with redaction on every handler; httpx's per-request lines are muted
-    because they carry the token in the URL."""
-    logging.basicConfig(
-        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
-    )
+# The attributes every LogRecord has; anything else on a record came in `extra=`.
+_STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message",
+    "asctime",
+    "taskName",
+}
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time (UTC, ISO 8601), level, logger, message, the record's
+    `extra` fields, and `exc` (the traceback) when there is one. Every string in it is
+    redacted, the extra fields too (RedactToken rewrites the message only)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The record as one line of JSON."""
+        when = datetime.fromtimestamp(record.created, UTC)
+        entry: dict[str, Any] = {
+            "time": when.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key, value in vars(record).items():
+            if key not in _STANDARD and key not in entry:
+                entry[key] = value
+        if record.exc_info and record.exc_info[1] is not None:
+            entry["exc"] = record.exc_text or self.formatException(record.exc_info)
+        if record.stack_info:
+            entry["stack"] = record.stack_info
+        return redact(json.dumps(_redacted(entry), ensure_ascii=False, default=str))
+
+
+def _redacted(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {str(k): _redacted(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redacted(v) for v in value]
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return redact(str(value))
+
+
+def configure_logging(token: str, level: int | str = logging.INFO, fmt: str = "text") -> None:
+    """Root logging (text lines, or JSON lines with fmt="json") with redaction on every
+    handler; httpx's per-request lines are muted because they carry the token in the URL."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
+    logging.basicConfig(level=level, handlers=[handler], force=True)
     protect(token)
     logging.getLogger("telegram.ext").addFilter(BriefStartupFailure())
     logging.getLogger("httpx").setLevel(logging.WARNING)

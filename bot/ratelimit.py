@@ -25,7 +25,7 @@ from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from telegram.error import BadRequest, NetworkError, RetryAfter
+from telegram.error import BadRequest, NetworkError, RetryAfter, TimedOut
 from telegram.ext import BaseRateLimiter
 
 log = logging.getLogger(__name__)
@@ -120,8 +120,18 @@ class ReplyFirstLimiter(BaseRateLimiter[None]):
     """PTB's rate limiter hook: counts every message in the shared budget, retries direct
     replies on passing failures, and waits out Telegram's flood control."""
 
-    def __init__(self, budget: SendBudget | None = None) -> None:
+    def __init__(
+        self,
+        budget: SendBudget | None = None,
+        on_call: Callable[[str, str], None] | None = None,
+    ) -> None:
         self.budget = budget or SendBudget()
+        # Told (method, outcome) after each try: ok, error, retry_after, timeout (metrics).
+        self.on_call = on_call
+
+    def _count(self, endpoint: str, outcome: str) -> None:
+        if self.on_call is not None:
+            self.on_call(endpoint, outcome)
 
     async def initialize(self) -> None:
         """Nothing to set up."""
@@ -150,8 +160,9 @@ class ReplyFirstLimiter(BaseRateLimiter[None]):
             elif message:
                 self.budget.record(target)  # replies go at once, and count
             try:
-                return await callback(*args, **kwargs)
+                result = await callback(*args, **kwargs)
             except RetryAfter as exc:
+                self._count(endpoint, "retry_after")
                 floods += 1
                 seconds = exc.retry_after
                 wait = seconds.total_seconds() if not isinstance(seconds, int) else seconds
@@ -162,11 +173,19 @@ class ReplyFirstLimiter(BaseRateLimiter[None]):
                 log.info("flood control on %s: retrying in %.1f s", endpoint, wait)
                 await asyncio.sleep(wait + 0.1)
             except BadRequest:
+                self._count(endpoint, "error")
                 raise  # a NetworkError subclass, but Telegram refused it for good
             except NetworkError as exc:  # 5xx, connection errors, TimedOut
+                self._count(endpoint, "timeout" if isinstance(exc, TimedOut) else "error")
                 if is_bulk or transient >= len(REPLY_RETRIES):
                     raise
                 delay = REPLY_RETRIES[transient]
                 transient += 1
                 log.info("%s failed (%s): try %d in %.1f s", endpoint, exc, transient + 1, delay)
                 await asyncio.sleep(delay)
+            except Exception:  # Forbidden and the like: Telegram said no
+                self._count(endpoint, "error")
+                raise
+            else:
+                self._count(endpoint, "ok")
+                return result

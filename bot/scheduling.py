@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
@@ -11,6 +12,7 @@ from sqlalchemy.exc import OperationalError
 from telegram.ext import Application, JobQueue
 
 from bot.digest import send_due_digests
+from bot.metrics import Metrics
 from bot.sender import OutboxSender
 from bot.settings import Settings
 from scheduler.leadership import LEADER_INTERVAL_S, Leadership
@@ -28,8 +30,10 @@ def schedule(
     settings: Settings,
     leadership: Leadership,
     sender: OutboxSender,
+    metrics: Metrics | None = None,
 ) -> None:
-    """Register the repeating jobs on PTB's job queue."""
+    """Register the repeating jobs on PTB's job queue (each leader-only run is measured
+    in `metrics`: count, outcome, duration, last run)."""
     queue: JobQueue[Any] | None = app.job_queue
     if queue is None:
         raise RuntimeError("python-telegram-bot was installed without the job-queue extra")
@@ -44,10 +48,16 @@ def schedule(
         async def job(_: Any) -> None:
             if not leadership.leading:
                 return
+            started = time.perf_counter()
+            outcome = "error"
             try:
                 await work()
+                outcome = "ok"
             except OperationalError as exc:
                 log.warning("%s: database unavailable, will retry: %s", name, exc.orig)
+            finally:
+                if metrics is not None:
+                    metrics.scheduler_run(name, outcome, time.perf_counter() - started)
 
         return job
 

@@ -27,6 +27,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Time
 
 from bot.edits import edit_text
 from bot.i18n import Texts
+from bot.metrics import Metrics
 from bot.notices import Rendered, render
 from bot.ratelimit import OVERALL_PER_SECOND, SendBudget, bulk
 from bot.settings import Settings
@@ -64,7 +65,10 @@ class OutboxSender:
         poll_interval: float = 1.0,
         per_chat_interval: float = PER_CHAT_INTERVAL,
         budget: SendBudget | None = None,
+        *,
+        metrics: Metrics | None = None,
     ):
+        self.metrics = metrics
         self.bot = bot
         self.store = store
         self.settings = settings
@@ -171,6 +175,7 @@ class OutboxSender:
         try:
             rendered = render(notice, texts)
         except (ValueError, KeyError) as exc:
+            self._failed()
             log.error("outbox: cannot render notice %s (%s): %s", notice.id, notice.kind, exc)
             await outbox.mark_retry(self.store.uow(), notice.id, f"render: {exc}", timedelta(0))
             return
@@ -187,6 +192,7 @@ class OutboxSender:
             log.warning("outbox: flood control, pausing %.0f s", seconds)
             return
         except Forbidden as exc:
+            self._failed()
             await outbox.mark_unreachable(self.store.uow(), notice.id, str(exc))
             log.info("outbox: recipient %s unreachable: %s", notice.recipient_id, exc)
             return
@@ -194,7 +200,9 @@ class OutboxSender:
             description = str(exc).lower()
             if rendered.edit_of and any(e in description for e in HARMLESS_EDIT_ERRORS):
                 await outbox.mark_sent(self.store.uow(), notice.id, None)
+                self._sent()
                 return
+            self._failed()
             if any(e in description for e in UNREACHABLE_ERRORS):
                 await outbox.mark_unreachable(self.store.uow(), notice.id, str(exc))
                 log.info("outbox: recipient %s unreachable: %s", notice.recipient_id, exc)
@@ -206,12 +214,22 @@ class OutboxSender:
             log.error("outbox: notice %s rejected: %s", notice.id, exc)
             return
         except (TimedOut, NetworkError) as exc:
+            self._failed()
             backoff = min(MAX_BACKOFF, 2.0 ** (notice.attempts + 1))
             await outbox.mark_retry(
                 self.store.uow(), notice.id, f"network: {exc}", timedelta(seconds=backoff)
             )
             return
         await self._record(lambda: outbox.mark_sent(self.store.uow(), notice.id, ref))
+        self._sent()
+
+    def _sent(self) -> None:
+        if self.metrics is not None:
+            self.metrics.notice_sent()
+
+    def _failed(self) -> None:
+        if self.metrics is not None:
+            self.metrics.notice_failed()
 
     async def _record(self, write: Callable[[], Awaitable[object]]) -> None:
         """Record what Telegram accepted. A passing database error is retried here: left to

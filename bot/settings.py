@@ -178,6 +178,31 @@ class BoardSettings(BaseModel):
         return f"{self.public_url}/board/" if self.public_url.startswith("https://") else None
 
 
+class OpsSettings(BaseModel):
+    """The ops listener of every instance: /healthz, /readyz, /metrics (bot/ops.py)."""
+
+    enabled: bool = True
+    listen: str = "127.0.0.1"
+    port: int = Field(default=9090, ge=0, le=65535)
+
+
+class LoggingSettings(BaseModel):
+    """What the bot logs and how: text lines, or one JSON object per line."""
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["text", "json"] = "text"
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("format", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+
 class CategorySettings(BaseModel):
     """Targets for one category, in minutes."""
 
@@ -216,6 +241,8 @@ class Settings(BaseSettings):
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     service: ServiceSettings = Field(default_factory=ServiceSettings)
     board: BoardSettings = Field(default_factory=BoardSettings)
+    ops: OpsSettings = Field(default_factory=OpsSettings)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
     categories: dict[str, CategorySettings] = Field(default_factory=_default_categories)
     # Shorter targets for urgent and emergency tickets (the shorter of these and the
     # category's applies).

@@ -12,6 +12,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from store.db import create_engine
 
@@ -59,18 +60,24 @@ async def downgrade(url: str, revision: str) -> None:
     await _run(url, lambda config: command.downgrade(config, revision))
 
 
+def _current(connection: Connection) -> str | None:
+    return MigrationContext.configure(connection).get_current_revision()
+
+
 async def current_revision(url: str) -> str | None:
     """The revision the database at `url` is at; None when it was never migrated."""
-
-    def _current(connection: Connection) -> str | None:
-        return MigrationContext.configure(connection).get_current_revision()
-
     engine = create_engine(url)
     try:
-        async with engine.connect() as connection:
-            return await connection.run_sync(_current)
+        return await engine_revision(engine)
     finally:
         await engine.dispose()
+
+
+async def engine_revision(engine: AsyncEngine) -> str | None:
+    """The revision of the database behind a running engine (one pooled connection; the
+    ops listener's /readyz asks this on every probe)."""
+    async with engine.connect() as connection:
+        return await connection.run_sync(_current)
 
 
 async def schema_diff(url: str) -> list[Any]:

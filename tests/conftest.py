@@ -39,6 +39,12 @@ def _board_on_any_free_port(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REPAIRBOT_BOARD__PORT", "0")
 
 
+@pytest.fixture(autouse=True)
+def _ops_on_any_free_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Likewise the ops listener (default 9090): several bots may run at once."""
+    monkeypatch.setenv("REPAIRBOT_OPS__PORT", "0")
+
+
 def _migrate_and_check(url: str) -> None:
     """Migrate `url`; stop the run at once if the migration lags behind store/models.py."""
     asyncio.run(upgrade(url))

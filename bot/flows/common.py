@@ -19,6 +19,7 @@ from telegram import (
 from telegram.error import BadRequest
 from telegram.ext import ApplicationHandlerStop
 
+from bot import metrics
 from bot.callbacks import Callback, StaleButton
 from bot.context import Ctx
 from bot.edits import clear_keyboard, edit_message
@@ -79,6 +80,7 @@ async def gatekeeper(update: Update, context: Ctx) -> None:
     if not person.unreachable:
         _remember_person(context, user.full_name, language, tick, person)
     context.person = person
+    metrics.note_person(person.id)
     remember_language(context, person.language or default)
     context.texts = Texts(person.language or default, context.settings.service.timezone)
 
@@ -222,6 +224,7 @@ def guarded(fn: Handler) -> Handler:
 
 async def on_error(update: object, context: Ctx) -> None:
     """Log the failure, and tell the user something useful instead of silence."""
+    metrics.note_error()
     error = context.error
     if isinstance(error, OperationalError):
         log.warning("database unavailable while handling an update: %s", error.orig)

@@ -112,6 +112,31 @@ def _notice(o: Outbox, telegram_id: int | None, language: str | None) -> Notice:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    """Notices due now and not yet sent (nor given up), and when the oldest fell due."""
+
+    due: int
+    oldest_due_at: datetime | None
+
+
+async def backlog(uow: UnitOfWork) -> Backlog:
+    """The sender's backlog, for monitoring: one range seek on `ix_outbox_pending` (pending
+    rows only, however long the sent history). A notice the sender has claimed is not due
+    until its lease ends, so a healthy sender keeps this near 0."""
+    async with uow.reading():
+        row = (
+            await uow.session.execute(
+                select(func.count(), func.min(col(Outbox.due_at))).where(
+                    col(Outbox.sent_at).is_(None),
+                    col(Outbox.failed_at).is_(None),
+                    col(Outbox.due_at) <= uow.now(),
+                )
+            )
+        ).one()
+    return Backlog(due=int(row[0]), oldest_due_at=row[1])
+
+
 async def claim_many(uow: UnitOfWork, notice_ids: Collection[int], lease: timedelta) -> set[int]:
     """Reserve due notices for this sender, in one statement, by moving their due time past
     the lease: of two senders (say, a leader and its successor) only one gets each. If the
