@@ -161,6 +161,8 @@ def configure_logging(token: str, level: int | str = logging.INFO, fmt: str = "t
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
     logging.basicConfig(level=level, handlers=[handler], force=True)
+    # Python's warnings (PTB's, say) as log records too, so a JSON log stays all JSON.
+    logging.captureWarnings(True)
     protect(token)
     logging.getLogger("telegram.ext").addFilter(BriefStartupFailure())
     logging.getLogger("httpx").setLevel(logging.WARNING)

@@ -138,7 +138,8 @@ class OutboxSender:
         there) are left out of the query, so a chat with a backlog never holds up the
         others: every batch is the oldest due notice of each chat that may receive one now.
         """
-        await outbox.give_up_unreachable(self.store.uow())
+        for _ in range(await outbox.give_up_unreachable(self.store.uow())):
+            self._failed()  # never sent: the recipient blocked the bot
         held = self.budget.busy_chats(self._chat_gap)
         notices = await outbox.next_per_chat(self.store.read(), limit=limit, skip_chats=held)
         self._soonest_free = min(
@@ -148,6 +149,7 @@ class OutboxSender:
         for notice in notices:
             if notice.telegram_id is None:
                 await outbox.mark_unreachable(self.store.uow(), notice.id, "no telegram id")
+                self._failed()
         sendable = [n for n in notices if n.telegram_id is not None]
         # Claim the batch first, in one statement: another instance (a leader taking over)
         # must not send them too.

@@ -4,8 +4,10 @@ with its kind, the internal person id, milliseconds and outcome, and no personal
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
+import time
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -14,11 +16,16 @@ import pytest_asyncio
 from sqlalchemy.exc import OperationalError
 from sqlmodel import select
 
+from bot import scheduling
+from bot.app import build_application
 from bot.flows import common
 from bot.ops import OpsServer
 from sandbox.faults import Fault
+from sandbox.server import SandboxServer
 from store.models import Person
-from tests.support.harness import Harness
+from tests.support.chats import offer_for, started, technicians
+from tests.support.harness import Harness, new_harness
+from tests.support.report_steps import file_report
 
 BOTH = pytest.mark.parametrize(
     "e2e_db", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
@@ -121,3 +128,73 @@ async def test_metrics_count_a_users_updates_and_name_nobody(
     text = "\n".join(r.getMessage() for r in lines)
     for personal in (*NAME.split(), str(TELEGRAM_ID), "13800000001", "secret", "Bob"):
         assert personal not in text
+
+
+@BOTH
+async def test_notices_sent_and_failed_are_counted(bot: Harness, ops: str) -> None:
+    tom, ann = await technicians(bot, "Tom", "Ann")
+    # Ann blocked the bot and Telegram never said so: her offer fails with 403.
+    bot.server.state.blocked.add(ann.user.id)
+    before = await scrape(ops)
+    alice = await started(bot, 1001, "Alice")
+    number = await file_report(alice)
+    await offer_for(tom.user, number)
+
+    def moved(text: str, name: str) -> float:
+        return value(text, name) - value(before, name)
+
+    async def failed_once() -> bool:
+        return moved(await scrape(ops), "repairbot_notices_failed_total") == 1
+
+    for _ in range(100):
+        if await failed_once():
+            break
+        await asyncio.sleep(0.05)
+    after = await scrape(ops)
+    assert moved(after, "repairbot_notices_failed_total") == 1
+    assert moved(after, "repairbot_notices_sent_total") >= 1  # Tom's offer at least
+    assert "Tom" not in after and "Ann" not in after and number not in after
+
+
+@BOTH
+async def test_scheduler_runs_are_measured_and_readyz_shows_the_last_tick(
+    bot_api: SandboxServer, e2e_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    harness = await new_harness(bot_api, e2e_db)
+    app = build_application(harness.settings, harness.store, sender_poll_interval=0.1)
+    await app.initialize()
+    assert app.post_init is not None and app.job_queue is not None
+    await app.post_init(app)
+    metrics = app.bot_data.metrics
+    assert metrics is not None
+    settings = harness.settings.model_copy(
+        update={"ops": harness.settings.ops.model_copy(update={"port": 0})}
+    )
+    server = OpsServer(settings, harness.store, metrics, lambda: True)
+    port = await server.start()
+    try:
+        [sla] = app.job_queue.get_jobs_by_name("sla")
+        await sla.run(app)
+
+        async def away(_: object) -> None:
+            raise OperationalError("UPDATE", {}, Exception("database is locked"))
+
+        monkeypatch.setattr(scheduling, "sla_tick", away)
+        await sla.run(app)
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"http://127.0.0.1:{port}/readyz") as ready:
+                body = await ready.json()
+            text = await scrape(f"http://127.0.0.1:{port}")
+    finally:
+        await server.stop()
+        await app.shutdown()
+        if app.post_shutdown is not None:
+            await app.post_shutdown(app)
+        await harness.store.dispose()
+    assert body["role"] == "leader" and 0 <= body["scheduler"]["last_tick_age_s"] < 5
+    assert value(text, "repairbot_scheduler_runs_total", job="sla", outcome="ok") == 1
+    assert value(text, "repairbot_scheduler_runs_total", job="sla", outcome="error") == 1
+    assert value(text, "repairbot_scheduler_run_seconds_count", job="sla") == 2
+    last_run = value(text, "repairbot_scheduler_last_run_timestamp_seconds", job="sla")
+    assert abs(last_run - time.time()) < 30
+    assert value(text, "repairbot_leader") == 1

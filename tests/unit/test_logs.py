@@ -8,6 +8,7 @@ import logging
 import re
 import sys
 import threading
+import warnings
 from collections.abc import Iterator
 
 import pytest
@@ -59,6 +60,7 @@ def root_logging() -> Iterator[None]:
     finally:
         root.handlers[:] = handlers
         root.setLevel(level)
+        logging.captureWarnings(False)
         sys.excepthook, threading.excepthook = hooks
 
 
@@ -70,13 +72,18 @@ def test_json_logs_are_one_object_per_line_and_never_show_the_token(
     log.info("update %d %s", 7, "command", extra={"update_id": 7, "kind": "command", "ms": 1.5})
     log.info("calling /bot%s/getMe", TOKEN, extra={"url": f"https://x/bot{TOKEN}/getMe"})
     log.debug("not at INFO")
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.warn(f"deprecated for {TOKEN}", DeprecationWarning, stacklevel=1)
     try:
         raise RuntimeError(f"refused: {TOKEN}")
     except RuntimeError:
         log.exception("send failed for %s", TOKEN.partition(":")[2])
     out = capsys.readouterr().err
     lines = [json.loads(line) for line in out.splitlines()]
-    assert len(lines) == 3
+    assert len(lines) == 4
+    assert lines[2]["logger"] == "py.warnings" and "DeprecationWarning" in lines[2]["message"]
+    del lines[2]
     first = lines[0]
     assert {k: first[k] for k in ("level", "logger", "message")} == {
         "level": "INFO",
@@ -88,7 +95,7 @@ def test_json_logs_are_one_object_per_line_and_never_show_the_token(
     assert lines[1]["url"] == f"https://x/bot{REDACTED}/getMe"
     assert "RuntimeError" in lines[2]["exc"] and lines[2]["level"] == "ERROR"
     assert TOKEN not in out and TOKEN.partition(":")[2] not in out
-    assert out.count(REDACTED) == 4
+    assert out.count(REDACTED) == 5
 
 
 def test_text_logs_at_warning_level_drop_info(

@@ -7,9 +7,16 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 
-from bot.settings import ConfigError, ServiceSettings, Settings, looks_like_placeholder
+from bot.settings import (
+    ConfigError,
+    LoggingSettings,
+    OpsSettings,
+    ServiceSettings,
+    Settings,
+    looks_like_placeholder,
+)
 from sandbox.state import new_token
 
 
@@ -71,3 +78,30 @@ def test_config_example_and_readme_name_every_service_setting() -> None:
     assert [k for k in ServiceSettings.model_fields if k not in readme] == []
     loaded = Settings.model_validate(example).service
     assert (loaded.claim_ttl_days, loaded.comment_max, loaded.reason_max) == (30, 1000, 500)
+
+
+def test_ops_and_logging_settings_are_documented_and_checked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    root = Path(__file__).parents[2]
+    example = tomllib.loads((root / "config.example.toml").read_text(encoding="utf-8"))
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    ops, logs = OpsSettings(), LoggingSettings()  # the code's defaults, no environment
+    assert example["ops"] == ops.model_dump()
+    assert example["logging"] == logs.model_dump()
+    assert (ops.enabled, ops.listen, ops.port) == (True, "127.0.0.1", 9090)
+    assert (logs.level, logs.format) == ("INFO", "text")
+    for key in ("ops.enabled", "ops.listen", "ops.port", "logging.level", "logging.format"):
+        assert f"`{key}`" in readme
+    monkeypatch.setenv("REPAIRBOT_LOGGING__FORMAT", "JSON")
+    monkeypatch.setenv("REPAIRBOT_LOGGING__LEVEL", "warning")
+    monkeypatch.setenv("REPAIRBOT_OPS__PORT", "9191")
+    loaded = Settings()
+    assert (loaded.logging.format, loaded.logging.level, loaded.ops.port) == (
+        "json",
+        "WARNING",
+        9191,
+    )
+    monkeypatch.setenv("REPAIRBOT_LOGGING__FORMAT", "xml")
+    with pytest.raises(ValidationError, match=r"logging\.format"):
+        Settings()
