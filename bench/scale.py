@@ -58,6 +58,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import reports_at_scale as gen
 from store.db import create_engine, table_of
+from store.delivery import outbox
 from store.directory import places, staff
 from store.directory.categories import sync_categories
 from store.directory.location_csv import parse_locations_csv
@@ -74,7 +75,7 @@ from store.models import (
     TicketFollower,
 )
 from store.repair import queries
-from store.reporting import board, digest, figures, summaries
+from store.reporting import board, digest, figures, health, summaries
 from store.reporting.periods import parse_period
 from store.uow import Store
 
@@ -379,6 +380,10 @@ def screens(
     async def the_board(i: int) -> Any:
         return await board.overview(store.uow(), s.supervisor, day_start=day, week_start=week)
 
+    async def ops_figures(i: int) -> Any:
+        # What a /metrics scrape reads (at most every 5 s): open tickets, notice backlog.
+        return await health.open_by_status(store.read()), await outbox.backlog(store.read())
+
     def page(p: Any) -> str:
         return f"{len(p.items)} shown of {p.total}"
 
@@ -395,6 +400,10 @@ def screens(
         "board overview": (
             the_board,
             lambda o: f"{sum(o.open_by_status.values()):,} open, {len(o.overdue)} overdue shown",
+        ),
+        "/metrics figures": (
+            ops_figures,
+            lambda f: f"{sum(f[0].values()):,} open, {f[1].due} notices due",
         ),
     }
 
