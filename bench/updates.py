@@ -156,13 +156,18 @@ async def bare_with_write(n: int, url: str) -> Costs:
     return costs
 
 
-async def full(url: str, n_users: int) -> tuple[Costs, dict[str, int], int, int]:
-    """The project's Application on `url`, n_users reports; returns costs and counts."""
-    store = Store(create_engine(url))
+async def full(
+    url: str, n_users: int, synchronous: str = "full"
+) -> tuple[Costs, dict[str, int], int, int]:
+    """The project's Application on `url`, n_users reports; returns costs and counts.
+    `synchronous`: SQLite's PRAGMA (the default, "full", syncs at every commit)."""
+    store = Store(create_engine(url, synchronous=synchronous))
     rows = parse_locations_csv(SAMPLE.read_text(encoding="utf-8-sig"))
     await places.import_locations(store.uow(), rows)
     await sync_categories(store.uow(), store.policy)
-    settings = Settings.model_validate({"telegram": {"token": TOKEN}, "database": {"url": url}})
+    settings = Settings.model_validate(
+        {"telegram": {"token": TOKEN}, "database": {"url": url, "sqlite_synchronous": synchronous}}
+    )
     api = StubRequest()
     app = build_application(settings, store, with_scheduler=False, request=api)
     await app.initialize()

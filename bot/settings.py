@@ -88,9 +88,9 @@ class DatabaseSettings(BaseModel):
 
     url: str = "sqlite+aiosqlite:///repairbot.db"
     echo: bool = False
-    # SQLite only: "normal" keeps every commit through a crash of the bot, "full" also
-    # through a power loss of the machine (one disk sync per commit).
-    sqlite_synchronous: Literal["normal", "full"] = "normal"
+    # SQLite only: "full" keeps every acknowledged commit through a power loss of the
+    # machine (one disk sync per commit); "normal" only through a crash of the bot.
+    sqlite_synchronous: Literal["normal", "full"] = "full"
 
 
 class ServiceSettings(BaseModel):
