@@ -5,7 +5,8 @@
 Feeds the whole report flow (QR /start → category → description → skip photos → urgency →
 skip phone → Confirm: 7 updates per user) through `Application.process_update` in process,
 with every Bot API call answered from memory by PTB's request hook (bench/stub_api.py), on
-a SQLite file with the sample campus. In the same run, a bare PTB Application whose /start
+a SQLite file with the sample campus (synchronous=FULL, the default; bench/durability.py
+compares it with NORMAL). In the same run, a bare PTB Application whose /start
 handler sends one reply gets as many updates, before and after the flow (the ratios are to
 the mean of the two: this machine's speed drifts within a run). CPU is process time (all
 threads, so aiosqlite's worker thread counts); wall is perf_counter. SQL statements and
