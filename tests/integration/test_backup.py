@@ -260,3 +260,14 @@ async def test_check_on_postgres_names_an_unmigrated_database(
         code, output = await repairbot(url, "db", "check", cwd=tmp_path)
     assert code == 1
     assert output.strip() == "PROBLEM schema revision: none: run `repairbot db upgrade`"
+
+
+async def test_a_postgres_backup_that_cannot_connect_fails_in_one_line(tmp_path: Path) -> None:
+    url = "postgresql+asyncpg://ops:hunter2@127.0.0.1:1/tickets"
+    require_pg_tools(url)
+    code, output = await repairbot(url, "db", "backup", "x.backup", cwd=tmp_path)
+    assert code == 1
+    assert output.strip().count("\n") == 0, output
+    assert output.startswith("backup: pg_dump failed:") and "127.0.0.1" in output
+    assert "hunter2" not in output
+    assert os.listdir(tmp_path) == []  # no half-written backup left behind
