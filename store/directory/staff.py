@@ -76,6 +76,16 @@ class StaffChangeResult:
     handed: HandedOn = field(default_factory=HandedOn)
 
     @property
+    def person(self) -> PersonView:
+        """The person, as they are now."""
+        return self.staff.person
+
+    @property
+    def grants(self) -> tuple[GrantView, ...]:
+        """Every grant they hold now."""
+        return self.staff.grants
+
+    @property
     def changed(self) -> bool:
         """Whether anything changed at all."""
         return bool(self.added or self.removed)
@@ -93,7 +103,7 @@ async def _check_scope(
 
 async def _campus_of_buildings(uow: UnitOfWork) -> dict[int, int]:
     rows = await uow.session.execute(select(Building.id, Building.campus_id))
-    return {b: c for b, c in rows.tuples() if b is not None}
+    return {b: c for b, c in rows.all() if b is not None}
 
 
 def _covers(outer: Key, inner: Key, campus_of: dict[int, int]) -> bool:

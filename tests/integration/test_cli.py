@@ -120,14 +120,17 @@ def test_staff_add_then_list(cli_dir: Path, capsys: pytest.CaptureFixture[str]) 
     assert main(["locations", "import", "campus.csv"]) == 0
     args = ["staff", "add", "5551234", "--role", "technician", "--name", "Wang Wei"]
     assert main([*args, "--building", "E1公寓"]) == 0
-    assert main([*args, "--building", "E1公寓"]) == 0  # idempotent
+    capsys.readouterr()
+    assert main([*args, "--building", "E1公寓"]) == 0  # idempotent, and says so
+    assert "unchanged: already holds technician there" in capsys.readouterr().out
     assert main(["staff", "add", "5550000", "--role", "supervisor", "--campus", "西校區"]) == 0
     assert main(["staff", "add", "5550001", "--role", "admin", "--building", "圖書館"]) == 1
     assert "name the campus" in capsys.readouterr().err
     assert main(["staff", "list"]) == 0
     listing = capsys.readouterr().out
-    assert re.search(r"5551234\tWang Wei\n\ttechnician\t東校區/E1公寓\n(?!\ttechnician)", listing)
-    assert "\tsupervisor\t西校區" in listing
+    # One line per person: id, name, then every grant with its scope.
+    assert "5551234\tWang Wei\ttechnician (東校區/E1公寓)\n" in listing
+    assert "5550000\t(no name)\tsupervisor (西校區)\n" in listing
     assert "5550001" not in listing
 
 
@@ -138,7 +141,7 @@ def test_building_options_take_the_short_code_printed_on_room_stickers(
     assert main(["staff", "add", "5551235", "--role", "technician", "--building", "e1"]) == 0
     assert main(["qr", "--building", "WLIB", "--out", str(cli_dir / "lib.png")]) == 0
     out = capsys.readouterr().out
-    assert "[5551235]: technician (東校區/E1公寓)" in out
+    assert "5551235\t(no name)\ttechnician (東校區/E1公寓)" in out
     assert f"1 room -> {cli_dir / 'lib.png'}" in out
     assert main(["qr", "--building", "E9", "--out", str(cli_dir / "x.png")]) == 1
     assert "no building named or coded 'E9'" in capsys.readouterr().err
