@@ -187,3 +187,10 @@ class StaffImportError(DomainError):
     def __init__(self, errors: list[tuple[int, str]]) -> None:
         super().__init__(f"{len(errors)} bad row(s) in the staff file", count=len(errors))
         self.errors = errors
+
+
+class OfferWithdrawn(NotPermitted):
+    """Accept pressed on an offer that was withdrawn because the technician no longer
+    covers the job (their grant was removed or narrowed)."""
+
+    code = "error.offer_withdrawn"
