@@ -140,24 +140,28 @@ async def _record(
     actor_id: int | None,
     via: str,
     note: str | None = None,
-) -> str:
-    """Append the audit row of one grant added or removed; returns "role (scope)"."""
+) -> StaffChange:
+    """Append the audit row of one grant added or removed, and return it."""
     scope = await scope_label(uow, key)
-    uow.session.add(
-        StaffChange(
-            at=uow.now(),
-            person_id=person_id,
-            change=change,
-            role=role,
-            campus_id=key[0],
-            building_id=key[1],
-            scope=scope[:300],
-            actor_id=actor_id,
-            via=via,
-            note=note,
-        )
+    row = StaffChange(
+        at=uow.now(),
+        person_id=person_id,
+        change=change,
+        role=role,
+        campus_id=key[0],
+        building_id=key[1],
+        scope=scope[:300],
+        actor_id=actor_id,
+        via=via,
+        note=note,
     )
-    return f"{role} ({scope})"
+    uow.session.add(row)
+    return row
+
+
+def label(row: StaffChange) -> str:
+    """A recorded grant as "role (scope)"."""
+    return f"{row.role} ({row.scope})"
 
 
 async def add_grants(
@@ -170,13 +174,13 @@ async def add_grants(
     narrower: Literal["refuse", "keep", "replace"] = "refuse",
     actor_id: int | None = None,
     via: str = VIA_CLI,
-) -> tuple[list[str], list[str]]:
+) -> tuple[list[StaffChange], list[StaffChange]]:
     """Grant `role` per building (or once, campus-wide or everywhere), so that a grant has
     one meaning: what is held already is not granted twice; a wider new grant takes the
     place of the narrower ones it covers; a scope inside a wider grant already held is
     refused (GrantConflict) unless `narrower` says to keep the wider one (an invite) or
     to replace the role's grants with exactly this scope. Each grant added or removed is
-    recorded with who did it. Returns the labels added and removed. No commit."""
+    recorded with who did it. Returns the records of those added and removed. No commit."""
     if role not in roles.STAFF:
         raise InvalidInput(f"{role} is not a staff role", role=str(role))
     ids = list(dict.fromkeys(building_ids))
@@ -267,11 +271,13 @@ async def add_staff(
         await uow.flush()
         view = (await _staff_views(uow, [person]))[0]
         await uow.commit()
-    return StaffChangeResult(view, tuple(added), tuple(removed), handed)
+    return StaffChangeResult(
+        view, tuple(label(r) for r in added), tuple(label(r) for r in removed), handed
+    )
 
 
 async def _after_removal(
-    uow: UnitOfWork, person: Person, actor: Person | None, via: str, removed: list[str]
+    uow: UnitOfWork, person: Person, actor: Person | None, via: str, removed: list[StaffChange]
 ) -> HandedOn:
     """Hand on the work the person no longer covers, take them off duty when they are no
     technician anywhere now, note what was handed on, and tell them (their staff command
@@ -279,31 +285,17 @@ async def _after_removal(
     assert person.id is not None
     await uow.flush()
     by = actor.name if actor is not None else via
-    note = f"{person.name or person.telegram_id}: {', '.join(removed)} removed by {by}"
+    labels = ", ".join(label(r) for r in removed)
+    note = f"{person.name or person.telegram_id}: {labels} removed by {by}"
     handed = await hand_on(uow, person, actor, note)
     left = await grants_of(uow, person.id)
     if not any(g.role == Role.TECHNICIAN for g in left):
         person.on_duty = False  # a former technician must not be offered jobs
         uow.session.add(person)
-    if handed.note():
-        rows = (
-            await uow.session.execute(
-                select(StaffChange).where(
-                    col(StaffChange.person_id) == person.id,
-                    col(StaffChange.change) == "removed",
-                    col(StaffChange.note).is_(None),
-                )
-            )
-        ).scalars()
-        for row in rows:  # this unit's removals: earlier ones all carry a note
-            row.note = handed.note()
-            uow.session.add(row)
-    notify(
-        uow,
-        person.id,
-        STAFF_NOTICE,
-        {"removed": removed, "left": [f"{g.role}" for g in left], "jobs": handed.jobs},
-    )
+    for row in removed:
+        row.note = handed.note()
+    payload = {"removed": [[str(r.role), r.scope] for r in removed], "jobs": handed.jobs}
+    notify(uow, person.id, STAFF_NOTICE, payload)
     return handed
 
 
@@ -392,7 +384,7 @@ async def _remove(
         await uow.session.delete(grant)
     handed = await _after_removal(uow, person, actor, via, removed)
     await uow.flush()
-    return lambda view: StaffChangeResult(view, (), tuple(removed), handed)
+    return lambda view: StaffChangeResult(view, (), tuple(label(r) for r in removed), handed)
 
 
 async def remove_grant(uow: UnitOfWork, grant_id: int, *, actor_id: int) -> StaffChangeResult:
@@ -412,6 +404,24 @@ async def remove_grant(uow: UnitOfWork, grant_id: int, *, actor_id: int) -> Staf
         view = (await _staff_views(uow, [person]))[0]
         await uow.commit()
     return removed(view)
+
+
+async def check_admin(uow: UnitOfWork, person_id: int) -> None:
+    """NotPermitted unless the person holds the admin role now (read now, whatever their
+    cached view or a button says): asked before the staff list or a removal is shown."""
+    async with uow:
+        if not any(g.role == Role.ADMIN for g in await grants_of(uow, person_id)):
+            raise NotPermitted("admins only", action="staff")
+
+
+async def find_grant(uow: UnitOfWork, grant_id: int) -> tuple[StaffView, GrantView]:
+    """The grant with this id and its holder (with all their grants), or NotFound."""
+    async with uow:
+        grant = await uow.session.get(RoleGrant, grant_id)
+        if grant is None:
+            raise NotFound("grant", grant_id=grant_id)
+        view = (await _staff_views(uow, [await get_person(uow, grant.person_id)]))[0]
+    return view, next(g for g in view.grants if g.grant_id == grant_id)
 
 
 async def remove_role(uow: UnitOfWork, person_id: int, role: Role) -> int:
