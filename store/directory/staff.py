@@ -359,9 +359,10 @@ async def remove_staff(
                 )
             grants = chosen
         if not grants:
-            what = f"{role}" if role is not None else "a staff role"
+            what = f"{role} grant" if role is not None else "staff role"
+            where = " there" if asked else ""
             raise NotFound(
-                f"{person.name or telegram_id} holds no {what} there; nothing changed",
+                f"{person.name or telegram_id} holds no {what}{where}; nothing changed",
                 telegram_id=telegram_id,
             )
         removed = await _remove(uow, person, grants, actor_id, via)
