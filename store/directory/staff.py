@@ -265,7 +265,7 @@ async def add_staff(
             via=via,
         )
         handed = HandedOn()
-        if removed:
+        if removed and replace:  # a wider grant in place of narrower ones loses nothing
             actor = await get_person(uow, actor_id) if actor_id is not None else None
             handed = await _after_removal(uow, person, actor, via, removed)
         await uow.flush()
@@ -294,8 +294,10 @@ async def _after_removal(
         uow.session.add(person)
     for row in removed:
         row.note = handed.note()
-    payload = {"removed": [[str(r.role), r.scope] for r in removed], "jobs": handed.jobs}
-    notify(uow, person.id, STAFF_NOTICE, payload)
+    # Told when a role is gone altogether (their menu changes) or work was taken from them.
+    if handed.jobs or {r.role for r in removed} - {g.role for g in left}:
+        payload = {"removed": [[str(r.role), r.scope] for r in removed], "jobs": handed.jobs}
+        notify(uow, person.id, STAFF_NOTICE, payload)
     return handed
 
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlmodel import col, select
 
-from store.directory import staff
+from store.directory import invites, staff
 from store.directory.staff_csv import parse_staff_csv
 from store.domain.notices import SCHEDULED_KINDS
 from store.errors import (
@@ -359,3 +359,32 @@ async def test_outbox_has_a_renderable_notice_kind_for_each_staff_change(store: 
         ).scalar_one()
     assert row.payload["number"] == (await ticket_row(st, job)).number
     assert row.payload["is_requester"] is True
+
+
+async def test_an_invite_inside_a_wider_grant_keeps_the_wider_one(store: Store) -> None:
+    env = await make_env(store)
+    st, w = env.store, env.world
+    tom_tid = (await person_row(st, w.tom)).telegram_id
+    assert tom_tid is not None
+    token = await invites.create_invite(
+        st.uow(),
+        created_by=w.ada,
+        role=Role.TECHNICIAN,
+        secret=b"secret",
+        building_ids=[w.building_a],
+        ttl=timedelta(days=1),
+    )
+    await invites.redeem_invite(
+        st.uow(), token, telegram_id=tom_tid, name="Tom", language="en", secret=b"secret"
+    )
+    tom = next(m for m in await staff.list_staff(st.uow()) if m.person.id == w.tom)
+    assert [g.scope_label() for g in tom.grants] == ["North"]  # unchanged: one meaning
+    # Someone new who joins by an invite is recorded, with who made the invite.
+    token = await invites.create_invite(
+        st.uow(), created_by=w.ada, role=Role.INSPECTOR, secret=b"secret", ttl=timedelta(days=1)
+    )
+    view = await invites.redeem_invite(
+        st.uow(), token, telegram_id=820000001, name="Ines", language="en", secret=b"secret"
+    )
+    [change] = await _changes(st, view.person_id)
+    assert (change.change, change.via, change.actor_id) == ("added", "invite", w.ada)
