@@ -44,7 +44,7 @@ def test_the_largest_telegram_id_is_accepted(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     assert main(["staff", "add", str(2**53 - 1), "--role", "admin", "--name", "Max"]) == 0
-    assert f"Max [{2**53 - 1}]: admin" in capsys.readouterr().out
+    assert f"{2**53 - 1}\tMax\tadmin (all)" in capsys.readouterr().out
 
 
 def test_config_option_works_before_and_after_the_command(
