@@ -144,6 +144,13 @@ async def import_locations(uow: UnitOfWork, rows: Sequence[LocationRow]) -> Impo
 # --- browsing ------------------------------------------------------------------------------
 
 
+async def count_rooms(uow: UnitOfWork) -> int:
+    """How many rooms there are, on every campus."""
+    async with uow.reading():
+        rows = await uow.session.execute(select(func.count()).select_from(Room))
+        return int(rows.scalar_one())
+
+
 async def list_campuses(uow: UnitOfWork) -> list[CampusView]:
     """Every campus, by name."""
     async with uow.reading():
