@@ -1,0 +1,68 @@
+"""`repairbot run` as a real process, started wrongly as operators do: a webhook Telegram
+refuses, a port already taken. Each ends with one line naming the setting, not a traceback
+or advice about something else."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+from sandbox.server import SandboxServer
+from tests.support.processes import (
+    bot_environment,
+    exit_of,
+    free_port,
+    run_bot,
+    start_repairbot,
+)
+
+
+async def test_an_http_webhook_url_quotes_telegrams_refusal(
+    bot_api: SandboxServer, tmp_path: Path
+) -> None:
+    process = await run_bot(
+        bot_api,
+        tmp_path,
+        mode="webhook",
+        webhook_port=str(free_port()),
+        webhook_url="http://bot.example.edu/telegram",
+    )
+    code, output = await exit_of(process)
+    assert code == 2, output
+    last = output.strip().splitlines()[-1]
+    # PTB passes Telegram's description on capitalised ("Bad webhook: an https url ...").
+    assert "bad webhook: an https url must be provided for webhook" in last.lower(), output
+    assert "telegram.webhook_url" in last and "cannot reach" not in output
+    assert "Traceback" not in output and bot_api.token not in output
+
+
+async def test_a_board_port_in_use_names_board_port(
+    bot_api: SandboxServer, tmp_path: Path
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = bot_environment(bot_api, tmp_path, REPAIRBOT_BOARD__PORT=str(port))
+        code, output = await exit_of(await start_repairbot(tmp_path, env))
+    assert code == 2, output
+    last = output.strip().splitlines()[-1]
+    assert f"port {port} is already in use" in last, output
+    assert "board.port" in last and "REPAIRBOT_BOARD__PORT" in last
+    assert "database" not in last and "Traceback" not in output
+
+
+async def test_a_demo_port_in_use_names_the_option(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {"REPAIRBOT_DATABASE__URL": f"sqlite+aiosqlite:///{tmp_path / 'demo.db'}"}
+        code, output = await exit_of(
+            await start_repairbot(tmp_path, env, "demo", "--once", "--port", str(port))
+        )
+    assert code == 2, output
+    assert output.strip().splitlines()[-1] == (
+        f"port {port} is already in use (demo --port): choose another, or --port 0 for any "
+        "free one."
+    )
