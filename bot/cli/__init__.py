@@ -77,7 +77,12 @@ def main(argv: list[str] | None = None) -> int:
         err(str(exc))
         return EXIT_FAIL
     except OSError as exc:
-        if settings is not None and exc.errno in (errno.EADDRINUSE, errno.EADDRNOTAVAIL):
+        # A server that cannot listen (not a database that cannot be reached: a client
+        # connection fails with these errors only when the message says nothing of bind).
+        listening = exc.errno == errno.EADDRINUSE or (
+            exc.errno == errno.EADDRNOTAVAIL and "bind" in str(exc)
+        )
+        if settings is not None and listening:
             err(port_in_use(settings.listeners(), exc))
             return EXIT_CONFIG
         return _database_error(exc)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import errno
-import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +18,15 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot import fonts, logs
-from bot.cli.common import EXIT_FAIL, EXIT_OK, Commands, env_name, safe_api_url, safe_url
+from bot.cli.common import (
+    EXIT_FAIL,
+    EXIT_OK,
+    Commands,
+    bind_error,
+    env_name,
+    safe_api_url,
+    safe_url,
+)
 from bot.settings import ConfigError, Listener, Settings
 from store.db import is_sqlite
 from store.directory import places
@@ -181,26 +188,18 @@ def check_port(listener: Listener) -> Item:
     name = f"{listener.setting} {listener.port} on {listener.host}"
     if listener.port == 0:
         return Item(OK, "port", f"{listener.setting} is 0: any free port")
-    try:
-        infos = socket.getaddrinfo(listener.host, listener.port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError):
-        return Item(PROBLEM, "port", f"{name}: {listener.host!r} is not a host name or address")
-    family, kind, proto, _, address = infos[0]
-    with socket.socket(family, kind, proto) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server does
-        try:
-            probe.bind(address)
-        except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
-                what = "is in use: stop what holds it, or set"
-            elif exc.errno == errno.EADDRNOTAVAIL:
-                what = "is not an address of this machine: fix the listen address beside"
-            else:
-                what = f"cannot be opened ({exc.strerror}): fix"
-            return Item(
-                PROBLEM, "port", f"{name} {what} {listener.setting} ({env_name(listener.setting)})"
-            )
-    return Item(OK, "port", f"{name} is free")
+    failed = bind_error(listener)
+    if failed is None:
+        return Item(OK, "port", f"{name} is free")
+    if failed.errno == errno.EADDRINUSE:
+        what = "is in use: stop what holds it, or set"
+    elif failed.errno == errno.EADDRNOTAVAIL:
+        what = "is not an address of this machine: fix the listen address beside"
+    else:
+        what = f"cannot be opened ({failed.strerror or failed}): fix"
+    return Item(
+        PROBLEM, "port", f"{name} {what} {listener.setting} ({env_name(listener.setting)})"
+    )
 
 
 def check_font() -> Item:

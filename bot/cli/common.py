@@ -7,6 +7,7 @@ import argparse
 import errno
 import math
 import re
+import socket
 import sys
 from collections.abc import Awaitable, Callable
 from typing import NoReturn, TypeAlias, TypeVar
@@ -79,11 +80,34 @@ def env_name(setting: str) -> str:
     return ENV_PREFIX + setting.replace(".", ENV_NESTED).upper()
 
 
+def bind_error(listener: Listener) -> OSError | None:
+    """Why `run` could not listen where `listener` says (None: it could); tried on a
+    socket of our own, with SO_REUSEADDR as the servers set it."""
+    if listener.port == 0:
+        return None
+    try:
+        infos = socket.getaddrinfo(listener.host, listener.port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as exc:
+        return exc if isinstance(exc, OSError) else OSError(errno.EINVAL, str(exc))
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            return exc
+    return None
+
+
 def port_in_use(listeners: list[Listener], exc: OSError) -> str:
-    """One line for a port `run` could not listen on, naming the setting that holds it."""
+    """One line for a port `run` could not listen on, naming the setting that holds it
+    (from the error's address, else by trying each: some servers do not say which)."""
     bound = re.search(r"\('([^']*)', (\d+)", str(exc))
     port = int(bound[2]) if bound else None
-    named = [item for item in listeners if item.port == port] or listeners
+    named = [item for item in listeners if item.port == port]
+    if not named:
+        named = [item for item in listeners if bind_error(item) is not None] or listeners
+        port = named[0].port if len(named) == 1 else None
     settings = ", ".join(f"{i.setting} ({env_name(i.setting)}) = {i.port}" for i in named)
     if exc.errno == errno.EADDRNOTAVAIL:  # the listen address is not this machine's
         host = bound[1] if bound else "?"

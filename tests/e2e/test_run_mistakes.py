@@ -7,6 +7,8 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
+import pytest
+
 from sandbox.server import SandboxServer
 from tests.support.processes import (
     bot_environment,
@@ -36,19 +38,31 @@ async def test_an_http_webhook_url_quotes_telegrams_refusal(
     assert "Traceback" not in output and bot_api.token not in output
 
 
-async def test_a_board_port_in_use_names_board_port(
-    bot_api: SandboxServer, tmp_path: Path
+@pytest.mark.parametrize("setting", ["board.port", "telegram.webhook_port"])
+async def test_a_port_in_use_names_the_setting_that_holds_it(
+    bot_api: SandboxServer, tmp_path: Path, setting: str
 ) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        env = bot_environment(bot_api, tmp_path, REPAIRBOT_BOARD__PORT=str(port))
+        variable = "REPAIRBOT_" + setting.replace(".", "__").upper()
+        ports = {
+            "REPAIRBOT_TELEGRAM__WEBHOOK_PORT": str(free_port()),
+            "REPAIRBOT_BOARD__PORT": str(free_port()),
+            variable: str(port),
+        }
+        env = bot_environment(
+            bot_api,
+            tmp_path,
+            REPAIRBOT_TELEGRAM__MODE="webhook",
+            REPAIRBOT_TELEGRAM__WEBHOOK_URL=f"http://127.0.0.1:{free_port()}/telegram",
+            **ports,
+        )
         code, output = await exit_of(await start_repairbot(tmp_path, env))
     assert code == 2, output
     last = output.strip().splitlines()[-1]
-    assert f"port {port} is already in use" in last, output
-    assert "board.port" in last and "REPAIRBOT_BOARD__PORT" in last
+    assert f"port {port} is already in use ({setting} ({variable}) = {port})" in last, output
     assert "database" not in last and "Traceback" not in output
 
 
