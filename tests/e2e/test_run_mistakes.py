@@ -80,3 +80,28 @@ async def test_a_demo_port_in_use_names_the_option(tmp_path: Path) -> None:
         f"port {port} is already in use (demo --port): choose another, or --port 0 for any "
         "free one."
     )
+
+
+async def test_settings_mistakes_are_one_line_from_the_real_command(tmp_path: Path) -> None:
+    """Through the console entry point, as an operator meets them (no traceback)."""
+    (tmp_path / "config.toml").write_text("[telegram\n", encoding="utf-8")
+    code, output = await exit_of(await start_repairbot(tmp_path, {}, "db", "upgrade"))
+    assert (code, output) == (
+        2,
+        "config: config.toml is not valid TOML: line 1, column 10: Expected ']' at the end "
+        "of a table declaration\n",
+    )
+    (tmp_path / "config.toml").unlink()
+    env = {"REPAIRBOT_DATABASE__URL": "postgresql://u:hunter22@127.0.0.1:1/db"}
+    code, output = await exit_of(await start_repairbot(tmp_path, env, "db", "current"))
+    assert code == 2 and len(output.splitlines()) == 1, output
+    assert "cannot reach" in output or "database error" in output
+    assert "psycopg" not in output and "hunter22" not in output
+    env = {"REPAIRBOT_DATABSE__URL": "sqlite+aiosqlite:///elsewhere.db"}
+    code, output = await exit_of(await start_repairbot(tmp_path, env, "run"))
+    assert (code, output) == (
+        2,
+        "config: unknown setting REPAIRBOT_DATABSE__URL in the environment — did you mean "
+        "REPAIRBOT_DATABASE__URL?\n",
+    )
+    assert not (tmp_path / "repairbot.db").exists() and not (tmp_path / "elsewhere.db").exists()
