@@ -69,7 +69,8 @@ URL_HELP = "sqlite+aiosqlite:///repairbot.db, or postgresql+asyncpg://user:passw
 
 
 class ConfigError(Exception):
-    """A setting is missing or still holds a placeholder; the message says which and how."""
+    """A setting is missing, unknown, unreadable or still a placeholder; the message (one
+    line) says which and how to fix it."""
 
 
 def looks_like_placeholder(value: str) -> bool:
