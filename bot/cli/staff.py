@@ -19,10 +19,11 @@ from bot.cli.common import (
     err,
     group,
     link,
+    number_between,
     telegram_id,
     with_store,
 )
-from bot.settings import ConfigError, Settings
+from bot.settings import INVITE_HOURS_MAX, ConfigError, Settings
 from store.directory import invites
 from store.directory.staff import (
     VIA_CLI,
@@ -225,5 +226,9 @@ def register(commands: Commands, config: argparse.ArgumentParser) -> None:
     inv.add_argument("--role", required=True, choices=STAFF_ROLES)
     inv.add_argument("--building", action="append", default=[], metavar="NAME", help=BUILDING_HELP)
     inv.add_argument("--campus", metavar="NAME")
-    inv.add_argument("--hours", type=float, help="lifetime (default: service.invite_ttl_hours)")
+    inv.add_argument(
+        "--hours",
+        type=number_between(1, INVITE_HOURS_MAX),
+        help=f"lifetime, 1 to {INVITE_HOURS_MAX} (default: service.invite_ttl_hours)",
+    )
     inv.set_defaults(func=cmd_staff_invite)

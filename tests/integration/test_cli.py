@@ -19,6 +19,7 @@ from store.lifecycle import Role
 from store.migrate import head_revision
 from store.models import Room
 from store.uow import Store
+from tests.support.databases import truncate
 
 TOKEN = "123456:" + "FAKE-test-secret-" + "0123456789" * 2  # built, not a credential
 LINK = re.compile(r"^https://t\.me/\w+\?start=[A-Za-z0-9_-]{1,64}$")
@@ -276,3 +277,35 @@ def test_staff_import_is_all_or_nothing_and_idempotent(
     assert capsys.readouterr().out == (
         "people added: 0, grants added: 0, grants widened: 0, unchanged: 2\n"
     )
+
+
+def test_locations_import_refuses_a_silent_move_and_prints_each_move_with_move(
+    cli_dir: Path, db_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The issue's case: LA-101 is North / Lab A; a line puts it at South / Lab C."""
+    if not db_url.startswith("sqlite"):
+        asyncio.run(truncate(db_url))
+    monkeypatch.setenv("REPAIRBOT_DATABASE__URL", db_url)
+    header = "campus,building,floor,room,code\n"
+    (cli_dir / "first.csv").write_text(header + "North,Lab A,1,101,LA-101\n", encoding="utf-8")
+    (cli_dir / "moved.csv").write_text(
+        header + "South,Lab D,1,1,LD-1\nSouth,Lab C,1,101,LA-101\n", encoding="utf-8"
+    )
+    assert main(["locations", "import", "first.csv"]) == 0
+    capsys.readouterr()
+    assert main(["locations", "import", "moved.csv"]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.splitlines() == [
+        "line 3: would move room LA-101: North / Lab A floor 1 -> South / Lab C floor 1",
+        "1 room(s) would move to another campus, building or floor; nothing imported. Check "
+        "their codes, or run again with --move to move them (their tickets go with them).",
+    ]
+    assert main(["qr", "--room", "LD-1"]) == 1  # nothing imported, not even the new room
+    capsys.readouterr()
+    assert main(["locations", "import", "moved.csv", "--move"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0] == (
+        "line 3: moved LA-101: North / Lab A floor 1 -> South / Lab C floor 1"
+    )
+    assert "rooms created: 1, rooms updated: 1" in out
