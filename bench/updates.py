@@ -5,7 +5,8 @@
 Feeds the whole report flow (QR /start → category → description → skip photos → urgency →
 skip phone → Confirm: 7 updates per user) through `Application.process_update` in process,
 with every Bot API call answered from memory by PTB's request hook (bench/stub_api.py), on
-a SQLite file with the sample campus. In the same run, a bare PTB Application whose /start
+a SQLite file with the sample campus (synchronous=FULL, the default; bench/durability.py
+compares it with NORMAL). In the same run, a bare PTB Application whose /start
 handler sends one reply gets as many updates, before and after the flow (the ratios are to
 the mean of the two: this machine's speed drifts within a run). CPU is process time (all
 threads, so aiosqlite's worker thread counts); wall is perf_counter. SQL statements and
@@ -156,13 +157,18 @@ async def bare_with_write(n: int, url: str) -> Costs:
     return costs
 
 
-async def full(url: str, n_users: int) -> tuple[Costs, dict[str, int], int, int]:
-    """The project's Application on `url`, n_users reports; returns costs and counts."""
-    store = Store(create_engine(url))
+async def full(
+    url: str, n_users: int, synchronous: str = "full"
+) -> tuple[Costs, dict[str, int], int, int]:
+    """The project's Application on `url`, n_users reports; returns costs and counts.
+    `synchronous`: SQLite's PRAGMA (the default, "full", syncs at every commit)."""
+    store = Store(create_engine(url, synchronous=synchronous))
     rows = parse_locations_csv(SAMPLE.read_text(encoding="utf-8-sig"))
     await places.import_locations(store.uow(), rows)
     await sync_categories(store.uow(), store.policy)
-    settings = Settings.model_validate({"telegram": {"token": TOKEN}, "database": {"url": url}})
+    settings = Settings.model_validate(
+        {"telegram": {"token": TOKEN}, "database": {"url": url, "sqlite_synchronous": synchronous}}
+    )
     api = StubRequest()
     app = build_application(settings, store, with_scheduler=False, request=api)
     await app.initialize()

@@ -33,6 +33,7 @@ from bot.flows import (
     sweep,
     technician,
 )
+from bot.flows import staff as staff_flow
 from bot.flows.common import gatekeeper, on_error
 from bot.i18n import LANGUAGES
 from bot.logs import configure_logging
@@ -45,8 +46,10 @@ from bot.sender import PER_CHAT_INTERVAL, OutboxSender
 from bot.settings import ConfigError, Settings
 from scheduler.leadership import Leadership
 from store.db import is_sqlite
+from store.delivery.outbox import Notice
 from store.directory.categories import sync_categories
-from store.directory.staff import list_staff
+from store.directory.profiles import get_person_view
+from store.directory.staff import STAFF_NOTICE, list_staff
 from store.leader import LeaderLock
 from store.migrate import current_revision, head_revision, upgrade
 from store.uow import Store
@@ -105,6 +108,17 @@ def build_application(
         limiter.budget,
         metrics=metrics,
     )
+
+    async def after_delivery(notice: Notice) -> None:
+        # A staff role was removed (here or by the CLI): their menu follows at once.
+        if notice.kind == STAFF_NOTICE:
+            person = await get_person_view(store.uow(), notice.recipient_id)
+            board = settings.board.mini_app_url() if app.bot_data.board is not None else None
+            await start.reset_personal_commands(
+                app.bot, person, settings.service.default_language, mini_app=board
+            )
+
+    sender.after_delivery = after_delivery
     app.bot_data.sender = sender
     leadership = Leadership(LeaderLock(store.engine), sender)
     app.bot_data.leadership = leadership
@@ -119,6 +133,7 @@ def build_application(
         jobs,
         dispatcher,
         supervisor,
+        staff_flow,
         reports,
         booth,
         sweep,

@@ -289,6 +289,25 @@ class AssignTo(Callback):
 
 
 @dataclass(frozen=True)
+class StaffPage(Callback):
+    """An admin's staff list (/staff), one page of grants."""
+
+    PREFIX: ClassVar[str] = "sl"
+    page: int
+
+
+@dataclass(frozen=True)
+class StaffGrant(Callback):
+    """An admin's step on one grant of the staff list: ask (confirm removal) or remove;
+    `page` is the list page to go back to."""
+
+    PREFIX: ClassVar[str] = "sg"
+    action: str
+    grant_id: int
+    page: int
+
+
+@dataclass(frozen=True)
 class FollowUpAction(Callback):
     """A supervisor's action on a follow-up: open or resolve."""
 

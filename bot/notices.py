@@ -97,6 +97,8 @@ def render(notice: Notice, texts: Texts) -> Rendered:
         return Rendered(texts(key, reason=reason or "", **common))
     if kind == "ticket.closed_stale":
         return Rendered(texts("notice.closed_stale", days=p.get("days", 90), **common))
+    if kind == "ticket.reassigning":  # its technician left: not cancelled, reassigned
+        return Rendered(texts("notice.reassigning", **common))
     if kind in ("ticket.released", "ticket.reopened", "ticket.closed"):
         return Rendered(texts(f"notice.{kind.split('.')[1]}", **common))
     if kind == "ticket.duplicate":
@@ -146,7 +148,9 @@ def _render_staff(
         text = texts("notice.offer_taken", name=p.get("taken_by") or "—", **common)
         return Rendered(text, edit_of="offer.new")
     if kind == "offer.withdrawn":
-        return Rendered(texts("notice.offer_withdrawn", **common), edit_of="offer.new")
+        staff = p.get("why") == "staff"  # no longer covered by them: not cancelled
+        key = "notice.offer_withdrawn_staff" if staff else "notice.offer_withdrawn"
+        return Rendered(texts(key, **common), edit_of="offer.new")
     if kind == "job.assigned":
         return Rendered(
             texts("notice.job_assigned", **details, **common), photos=list(p.get("photos", []))
@@ -176,7 +180,8 @@ def _render_staff(
         return Rendered(texts("notice.queue_escalated", reason=reason, **common))
     if kind == "followup.new":
         text = texts(
-            "notice.followup_new",
+            "notice.followup_handed" if p.get("handed_over_from") else "notice.followup_new",
+            name=p.get("handed_over_from") or "",
             followup=p.get("followup", ""),
             kind=texts(f"followup_kind.{p.get('kind', 'complaint')}"),
             text=p.get("text") or stars(p.get("rating")),
@@ -216,6 +221,14 @@ def _render_staff(
             tickets=tickets or "—",
         )
         return Rendered(text[:4000])
+    if kind == "staff.roles_changed":
+        roles = ", ".join(
+            f"{texts(f'role.{role}')} ({scope})" for role, scope in p.get("removed", [])
+        )
+        lines = [texts("notice.staff_removed", roles=roles or "—")]
+        if p.get("jobs"):
+            lines.append(texts("notice.staff_jobs_back", numbers=", ".join(p["jobs"])))
+        return Rendered("\n".join(lines))
     if kind == "staff.unreachable":
         return Rendered(texts("notice.unreachable", name=p.get("name", "")))
     raise ValueError(f"no renderer for notice kind {kind!r}")

@@ -8,7 +8,7 @@ manager and Prometheus ask every instance.
 - `/metrics`: Prometheus text format (bot/metrics.py says what is in it).
 
 It listens on loopback by default: nothing in it is secret, but nothing in it is for the
-public either. A port that is taken is logged as an error and the bot runs on without it.
+public either. A port that is taken stops `run` with one line, as the board's does.
 """
 
 from __future__ import annotations
@@ -56,24 +56,17 @@ class OpsServer:
         app.router.add_get("/metrics", self._metrics)
         return app
 
-    async def start(self) -> int | None:
-        """Listen on [ops] listen/port; the bound port, or None when it could not bind."""
+    async def start(self) -> int:
+        """Listen on [ops] listen/port; the bound port. A port that is taken raises
+        OSError, which `repairbot run` turns into one line naming ops.port."""
         cfg = self.settings.ops
         runner = web.AppRunner(self.app(), access_log=None)
         await runner.setup()
         try:
             await web.TCPSite(runner, cfg.listen, cfg.port).start()
-        except OSError as exc:
+        except OSError:
             await runner.cleanup()
-            log.error(
-                "ops listener: cannot listen on %s:%s (%s): /healthz, /readyz and /metrics "
-                "are not served. Set ops.port (REPAIRBOT_OPS__PORT) to a free port, or "
-                "ops.enabled = false.",
-                cfg.listen,
-                cfg.port,
-                exc.strerror or type(exc).__name__,
-            )
-            return None
+            raise
         self._runner = runner
         self.port = int(runner.addresses[0][1])
         log.info("ops listener on http://%s:%s (/healthz /readyz /metrics)", cfg.listen, self.port)

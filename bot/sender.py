@@ -82,6 +82,9 @@ class OutboxSender:
         self.budget = budget or SendBudget()
         self._soonest_free = poll_interval
         self._stopping = False
+        # Run after a notice was delivered and recorded (e.g. a staff change resets the
+        # person's command menu); its failure is logged, never undoes the delivery.
+        self.after_delivery: Callable[[Notice], Awaitable[None]] | None = None
 
     def start(self) -> None:
         """Begin draining in the background."""
@@ -224,6 +227,11 @@ class OutboxSender:
             return
         await self._record(lambda: outbox.mark_sent(self.store.uow(), notice.id, ref))
         self._sent()
+        if self.after_delivery is not None:
+            try:
+                await self.after_delivery(notice)
+            except Exception:
+                log.exception("outbox: after delivering notice %s (%s)", notice.id, notice.kind)
 
     def _sent(self) -> None:
         if self.metrics is not None:

@@ -13,13 +13,20 @@ import aiohttp
 from sandbox.errors import bad_request
 from sandbox.updates import UpdateQueue, WebhookConfig
 
+# Telegram's answer to setWebhook with an http:// (or other non-HTTPS) URL.
+HTTPS_REQUIRED = "bad webhook: An HTTPS URL must be provided for webhook"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name, not a secret
 
 
 def check_webhook_url(url: str) -> None:
-    """Refuse any webhook that is not on 127.0.0.1: the stand-in never leaves the host."""
+    """Refuse a webhook as Telegram does (anything but https://), except that the stand-in,
+    which never leaves the host, also delivers over plain http to 127.0.0.1 (a test bot
+    has no certificate); any other host is refused too."""
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or parts.hostname != "127.0.0.1":
+    local = parts.hostname == "127.0.0.1"
+    if parts.scheme != "https" and not (local and parts.scheme == "http"):
+        raise bad_request(HTTPS_REQUIRED)
+    if not local:
         raise bad_request("bad webhook: the sandbox only delivers to http(s)://127.0.0.1")
 
 

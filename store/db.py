@@ -26,13 +26,14 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def create_engine(url: str, *, echo: bool = False, synchronous: str = "normal") -> AsyncEngine:
+def create_engine(url: str, *, echo: bool = False, synchronous: str = "full") -> AsyncEngine:
     """Create the async engine for `url` with the per-dialect settings this app relies on.
 
-    `synchronous` is SQLite's PRAGMA for a database file in WAL mode: "normal" (the
-    default) syncs the log at checkpoints, not at every commit, so a commit survives a
-    crash of the bot but the last ones may be lost if the machine loses power; "full"
-    syncs at each commit (~0.1 ms more CPU and ~0.3 ms more wall per commit here)."""
+    `synchronous` is SQLite's PRAGMA for a database file in WAL mode: "full" (the default)
+    syncs the log at each commit, so a commit the bot acknowledged survives a power loss
+    of the machine; "normal" syncs only at checkpoints: a commit survives a crash of the
+    bot, but the last ones may be lost if the machine loses power (one disk sync less per
+    commit: bench/README.md, "durable by default")."""
     if synchronous not in SQLITE_SYNCHRONOUS:
         raise ValueError(f"synchronous must be one of {', '.join(SQLITE_SYNCHRONOUS)}")
     if not is_sqlite(url):

@@ -170,3 +170,27 @@ class AmbiguousName(InvalidInput):
     def __init__(self, message: str, choices: list[str]) -> None:
         super().__init__(message, choices=choices)
         self.choices = choices
+
+
+class GrantConflict(InvalidInput):
+    """A staff grant narrower than (or inside) one the person already holds for that role:
+    a grant has one meaning, so nothing changes unless the old grant is replaced."""
+
+    code = "error.grant_conflict"
+
+
+class StaffImportError(DomainError):
+    """A staff CSV with bad rows; `errors` lists (line number, message) for each."""
+
+    code = "error.staff_import"
+
+    def __init__(self, errors: list[tuple[int, str]]) -> None:
+        super().__init__(f"{len(errors)} bad row(s) in the staff file", count=len(errors))
+        self.errors = errors
+
+
+class OfferWithdrawn(NotPermitted):
+    """Accept pressed on an offer that was withdrawn because the technician no longer
+    covers the job (their grant was removed or narrowed)."""
+
+    code = "error.offer_withdrawn"

@@ -81,6 +81,9 @@ class Action(StrEnum):
     # The stale list (open far past its target): a dispatcher closes or revives in bulk.
     CLOSE_STALE = "close_stale"
     REVIVE = "revive"
+    # The holder stopped being a technician for the ticket's building (their grant was
+    # removed or narrowed): the job goes back to dispatch and is offered afresh.
+    HAND_BACK = "hand_back"
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +133,7 @@ TRANSITIONS: dict[Action, Transition] = {
         S.DISPATCHING,
         C.DISPATCHER,
     ),
+    Action.HAND_BACK: _t({S.ASSIGNED, S.IN_PROGRESS, S.DEFERRED}, S.DISPATCHING, C.SYSTEM),
 }
 del C, S
 

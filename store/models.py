@@ -113,6 +113,25 @@ class RoleGrant(SQLModel, table=True):
     building_id: int | None = Field(default=None, foreign_key="building.id")
 
 
+class StaffChange(SQLModel, table=True):
+    """Append-only record of a change to someone's staff roles: which grant was added or
+    removed, by whom (`actor_id`, the admin in the chat; none for the command line) and
+    through what (`via`: cli, chat, import, invite), and what was handed on with it."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime
+    person_id: int = Field(foreign_key="person.id", index=True)
+    change: str = Field(max_length=20)  # added, removed
+    role: Role = Field(sa_type=String(20))
+    campus_id: int | None = Field(default=None, foreign_key="campus.id")
+    building_id: int | None = Field(default=None, foreign_key="building.id")
+    # The scope as it was named then ("all", a campus, "campus/building").
+    scope: str = Field(max_length=300)
+    actor_id: int | None = Field(default=None, foreign_key="person.id")
+    via: str = Field(max_length=20)
+    note: str | None = Field(default=None, sa_column=Column(Text))
+
+
 class Invite(SQLModel, table=True):
     """A staff invite: only the token's hash is stored; single use, expiring."""
 

@@ -107,8 +107,12 @@ def db_url(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 async def store(db_url: str) -> AsyncIterator[Store]:
-    """A Store on an empty, migrated database (parametrised: sqlite, postgres)."""
-    s = Store(create_engine(db_url))
+    """A Store on an empty, migrated database (parametrised: sqlite, postgres).
+
+    SQLite with synchronous=NORMAL: a throw-away file needs no power-loss durability, and
+    a disk sync per commit (2-3 ms here) would slow every test; the default (FULL) is
+    checked in test_sqlite_driver.py and used by every `repairbot` process a test starts."""
+    s = Store(create_engine(db_url, synchronous="normal"))
     try:
         if not db_url.startswith("sqlite"):
             # Empty before, not after: a crashed test must not poison the next one. On the

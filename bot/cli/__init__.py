@@ -8,15 +8,24 @@ traceback (`main` below)."""
 from __future__ import annotations
 
 import argparse
+import errno
 from pathlib import Path
 
 from pydantic import ValidationError
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot import logs
-from bot.cli import db, places, run, staff
-from bot.cli.common import CONFIG_HELP, EXIT_CONFIG, EXIT_FAIL, CliError, err
+from bot.cli import check, db, places, run, staff
+from bot.cli.common import (
+    CONFIG_HELP,
+    EXIT_CONFIG,
+    EXIT_FAIL,
+    CliError,
+    OneLineParser,
+    err,
+    port_in_use,
+    validation_line,
+)
 from bot.cli.places import sheet_name
 from bot.settings import ConfigError, Settings, load_settings
 from store.errors import DomainError
@@ -26,14 +35,14 @@ __all__ = ["build_parser", "main", "sheet_name"]
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
-    parser = argparse.ArgumentParser(prog="repairbot", description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog="repairbot", description=__doc__.splitlines()[0])
     parser.add_argument("-c", "--config", help=CONFIG_HELP)
     # `-c` after the command too (`repairbot run -c config.toml`), as most tools allow;
     # SUPPRESS keeps a subcommand from resetting a `-c` given before it.
-    config = argparse.ArgumentParser(add_help=False)
+    config = OneLineParser(add_help=False)
     config.add_argument("-c", "--config", default=argparse.SUPPRESS, help=CONFIG_HELP)
     commands = parser.add_subparsers(dest="command", required=True)
-    for module in (run, db, places, staff):
+    for module in (run, check, db, places, staff):
         module.register(commands, config)
     return parser
 
@@ -44,19 +53,13 @@ def _load(config: str | None) -> Settings:
     settings = load_settings(config)
     # From here on no output may show a secret: not a log line, not a crash's traceback.
     logs.protect(*settings.secrets())
-    try:
-        make_url(settings.database.url).port  # noqa: B018 - parses the port too
-    except (ArgumentError, ValueError):
-        raise ConfigError(
-            "database.url is not a database URL (dialect+driver://user:password@host:port/"
-            "name, e.g. postgresql+asyncpg://bot:secret@127.0.0.1:5432/repairbot)."
-        ) from None
     return settings
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `repairbot` console script; returns the exit code."""
     args = build_parser().parse_args(argv)
+    settings: Settings | None = None
     try:
         settings = _load(args.config)
         code: int = args.func(args, settings)
@@ -65,10 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         err(f"config: {exc}")
         return EXIT_CONFIG
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
-        )
-        err(f"config: {problems}")
+        err(f"config: {validation_line(exc)}")
         return EXIT_CONFIG
     except CliError as exc:
         err(str(exc))
@@ -76,13 +76,28 @@ def main(argv: list[str] | None = None) -> int:
     except DomainError as exc:
         err(str(exc))
         return EXIT_FAIL
-    except (SQLAlchemyError, OSError) as exc:
-        first = (str(exc).splitlines() or [""])[0]
-        err(
-            logs.redact(
-                f"database error: {type(exc).__name__}: {first}. Check database.url "
-                "(REPAIRBOT_DATABASE__URL), that the server is running, and run "
-                "`repairbot db upgrade` after an update."
-            )
+    except OSError as exc:
+        # A server that cannot listen (not a database that cannot be reached: a client
+        # connection fails with these errors only when the message says nothing of bind).
+        listening = exc.errno == errno.EADDRINUSE or (
+            exc.errno == errno.EADDRNOTAVAIL and "bind" in str(exc)
         )
-        return EXIT_CONFIG
+        if settings is not None and listening:
+            err(port_in_use(settings.listeners(), exc))
+            return EXIT_CONFIG
+        return _database_error(exc)
+    except SQLAlchemyError as exc:
+        return _database_error(exc)
+
+
+def _database_error(exc: Exception) -> int:
+    """One line for a database that cannot be reached or used."""
+    first = (str(exc).splitlines() or [""])[0]
+    err(
+        logs.redact(
+            f"database error: {type(exc).__name__}: {first}. Check database.url "
+            "(REPAIRBOT_DATABASE__URL), that the server is running, and run "
+            "`repairbot db upgrade` after an update."
+        )
+    )
+    return EXIT_CONFIG

@@ -4,14 +4,19 @@ code, argument types, and opening the store for one piece of work."""
 from __future__ import annotations
 
 import argparse
+import errno
+import math
+import re
+import socket
 import sys
 from collections.abc import Awaitable, Callable
-from typing import TypeAlias, TypeVar
+from typing import NoReturn, TypeAlias, TypeVar
 
+from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 
 from bot import logs
-from bot.settings import Settings
+from bot.settings import ENV_NESTED, ENV_PREFIX, Listener, Settings
 from store import roles
 from store.db import is_sqlite
 from store.directory import places
@@ -38,6 +43,95 @@ class CliError(Exception):
 def err(message: str) -> None:
     """One line for the operator, on stderr."""
     print(message, file=sys.stderr)
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose mistakes are one line on stderr (and exit 2), not usage
+    plus the error: the operator gets what was wrong and where to look."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print `prog: message (see prog --help)` and exit 2."""
+        self.exit(EXIT_CONFIG, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def number_between(low: float, high: float, *, whole: bool = False) -> Callable[[str], float]:
+    """An argparse type: a finite number from `low` to `high` (a whole one if `whole`)."""
+
+    def parse(value: str) -> float:
+        try:
+            number = int(value) if whole else float(value)
+        except ValueError:
+            kind = "a whole number" if whole else "a number"
+            raise argparse.ArgumentTypeError(f"{value!r} is not {kind}") from None
+        if not (math.isfinite(number) and low <= number <= high):
+            raise argparse.ArgumentTypeError(f"{value} is not between {low:g} and {high:g}")
+        return number
+
+    return parse
+
+
+def port_number(value: str) -> int:
+    """An argparse type: a TCP port, 0 (any free one) to 65535."""
+    return int(number_between(0, 65535, whole=True)(value))
+
+
+def env_name(setting: str) -> str:
+    """The environment variable of a setting: board.port -> REPAIRBOT_BOARD__PORT."""
+    return ENV_PREFIX + setting.replace(".", ENV_NESTED).upper()
+
+
+def bind_error(listener: Listener) -> OSError | None:
+    """Why `run` could not listen where `listener` says (None: it could); tried on a
+    socket of our own, with SO_REUSEADDR as the servers set it."""
+    if listener.port == 0:
+        return None
+    try:
+        infos = socket.getaddrinfo(listener.host, listener.port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as exc:
+        return exc if isinstance(exc, OSError) else OSError(errno.EINVAL, str(exc))
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            return exc
+    return None
+
+
+def port_in_use(listeners: list[Listener], exc: OSError) -> str:
+    """One line for a port `run` could not listen on, naming the setting that holds it
+    (from the error's address, else by trying each: some servers do not say which)."""
+    bound = re.search(r"\('([^']*)', (\d+)", str(exc))
+    port = int(bound[2]) if bound else None
+    named = [item for item in listeners if item.port == port]
+    if not named:
+        named = [item for item in listeners if bind_error(item) is not None] or listeners
+        port = named[0].port if len(named) == 1 else None
+    settings = ", ".join(f"{i.setting} ({env_name(i.setting)}) = {i.port}" for i in named)
+    if exc.errno == errno.EADDRNOTAVAIL:  # the listen address is not this machine's
+        host = bound[1] if bound else "?"
+        return (
+            f"cannot listen on {host}: not an address of this machine. Check the listen "
+            f"address beside {settings}."
+        )
+    where = f"port {port}" if port is not None else "a port"
+    return (
+        f"{where} is already in use ({settings}): another repairbot or program is "
+        "listening there; stop it, or choose a free port for that setting."
+    )
+
+
+def validation_line(exc: ValidationError) -> str:
+    """Pydantic's errors as one line: `setting: problem; ...`."""
+    problems = []
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error["loc"])
+        what = str(error["msg"]).removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            what = "unknown setting; see config.example.toml"
+        problems.append(f"{where}: {what}")
+    return " ".join("; ".join(problems).split())
 
 
 def safe_url(url: str) -> str:

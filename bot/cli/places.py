@@ -47,7 +47,20 @@ def cmd_locations_import(args: argparse.Namespace, settings: Settings) -> int:
         for line, message in exc.errors:
             err(f"line {line}: {message}")
         raise CliError(f"{len(exc.errors)} error(s); nothing imported") from None
-    result = asyncio.run(with_store(settings, lambda s: places.import_locations(s.uow(), rows)))
+    try:
+        result = asyncio.run(
+            with_store(settings, lambda s: places.import_locations(s.uow(), rows, move=args.move))
+        )
+    except LocationImportError as exc:
+        for line, message in exc.errors:
+            err(f"line {line}: {message}")
+        raise CliError(
+            f"{len(exc.errors)} room(s) would move to another campus, building or floor; "
+            "nothing imported. Check their codes, or run again with --move to move them "
+            "(their tickets go with them)."
+        ) from None
+    for moved in result.moves:
+        print(f"line {moved.line}: moved {moved.describe()}")
     print(
         f"campuses created: {result.campuses_created}, "
         f"buildings created: {result.buildings_created}, "
@@ -104,6 +117,11 @@ def register(commands: Commands, config: argparse.ArgumentParser) -> None:
         "import", parents=[config], help="import campus,building,floor,room,code CSV"
     )
     imp.add_argument("file")
+    imp.add_argument(
+        "--move",
+        action="store_true",
+        help="let a room code change campus, building or floor (each move is printed)",
+    )
     imp.set_defaults(func=cmd_locations_import)
 
     qr = commands.add_parser("qr", parents=[config], help="room QR codes and links")

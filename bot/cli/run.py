@@ -5,10 +5,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import errno
 import importlib
 
 from bot import logs
-from bot.cli.common import EXIT_CONFIG, EXIT_OK, CliError, Commands, safe_api_url
+from bot.cli.common import (
+    EXIT_CONFIG,
+    EXIT_OK,
+    CliError,
+    Commands,
+    port_number,
+    safe_api_url,
+)
 from bot.settings import ConfigError, Settings
 
 
@@ -23,7 +31,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         app = importlib.import_module("bot.app")
     except ImportError as exc:
         raise CliError(f"the bot application is not available: {exc}") from None
-    from telegram.error import InvalidToken, NetworkError, TelegramError
+    from telegram.error import BadRequest, InvalidToken, NetworkError, TelegramError
 
     try:
         result = app.run(settings)
@@ -36,6 +44,17 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
             "against the one @BotFather gave you, and telegram.api_url.",
             EXIT_CONFIG,
         ) from None
+    except BadRequest as exc:
+        # Telegram answered (BadRequest is a NetworkError to PTB): quote it, never "cannot
+        # reach". A refused webhook names the setting to fix.
+        said = logs.redact(exc.message)
+        hint = (
+            " Check telegram.webhook_url (REPAIRBOT_TELEGRAM__WEBHOOK_URL): Telegram posts "
+            "only to a public https:// address."
+            if "webhook" in said.lower()
+            else ""
+        )
+        raise CliError(f"Telegram refused to start the bot: {said}.{hint}", EXIT_CONFIG) from None
     except NetworkError as exc:
         raise CliError(
             f"cannot reach Telegram at {safe_api_url(settings)} ({type(exc).__name__}: "
@@ -56,6 +75,14 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     try:
         with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how the demo is stopped
             asyncio.run(demo.run_demo(settings, port=args.port, once=args.once))
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        raise CliError(
+            f"port {args.port} is already in use (demo --port): choose another, or "
+            "--port 0 for any free one.",
+            EXIT_CONFIG,
+        ) from None
     except (TimeoutError, demo.DemoStepFailed) as exc:
         # The transcript so far is printed; say which step did not happen.
         raise CliError(f"demo failed: a step did not happen ({exc or 'timed out'})", 1) from None
@@ -68,7 +95,7 @@ def register(commands: Commands, config: argparse.ArgumentParser) -> None:
     demo = commands.add_parser(
         "demo", parents=[config], help="run the bot offline against the sandbox, no token"
     )
-    demo.add_argument("--port", type=int, default=8081, help="stand-in port (0: any free)")
+    demo.add_argument("--port", type=port_number, default=8081, help="stand-in port (0: any free)")
     demo.add_argument(
         "--once",
         action="store_true",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 from datetime import timedelta
+from pathlib import Path
 
 from bot.cli.common import (
     BUILDING_HELP,
@@ -18,20 +19,49 @@ from bot.cli.common import (
     err,
     group,
     link,
+    number_between,
     telegram_id,
     with_store,
 )
-from bot.settings import ConfigError, Settings
+from bot.settings import INVITE_HOURS_MAX, ConfigError, Settings
 from store.directory import invites
-from store.directory.staff import StaffView, add_staff, list_staff
+from store.directory.staff import (
+    VIA_CLI,
+    StaffChangeResult,
+    StaffView,
+    add_staff,
+    import_staff,
+    list_staff,
+    remove_staff,
+)
+from store.directory.staff_csv import parse_staff_csv
+from store.errors import StaffImportError
 from store.lifecycle import Role
 from store.uow import Store
+
+
+def _line(staff: StaffView) -> str:
+    """One line per person: id, name, duty, and every grant as "role (scope)"."""
+    person = staff.person
+    duty = "  on duty" if person.on_duty else ""
+    roles = "; ".join(f"{g.role} ({g.scope_label()})" for g in staff.grants) or "no staff role"
+    return f"{person.telegram_id}\t{person.name or '(no name)'}{duty}\t{roles}"
+
+
+def _handed(result: StaffChangeResult) -> None:
+    handed = result.handed
+    if handed.jobs:
+        print(f"jobs back to dispatch: {', '.join(handed.jobs)}")
+    if handed.offers:
+        print(f"open offers withdrawn: {handed.offers}")
+    if handed.followups:
+        print(f"follow-ups handed over: {', '.join(handed.followups)}")
 
 
 def cmd_staff_add(args: argparse.Namespace, settings: Settings) -> int:
     """Grant a staff role."""
 
-    async def work(store: Store) -> StaffView:
+    async def work(store: Store) -> StaffChangeResult:
         buildings = await building_ids(store, args.building, args.campus)
         campus = None if buildings else await campus_id(store, args.campus)
         return await add_staff(
@@ -41,25 +71,83 @@ def cmd_staff_add(args: argparse.Namespace, settings: Settings) -> int:
             name=args.name,
             building_ids=buildings,
             campus_id=campus,
+            replace=args.replace,
         )
 
-    staff = asyncio.run(with_store(settings, work))
-    roles = "; ".join(f"{g.role} ({g.scope_label()})" for g in staff.grants)
-    print(f"{staff.person.name or '(no name)'} [{staff.person.telegram_id}]: {roles}")
+    result = asyncio.run(with_store(settings, work))
+    if not result.changed:
+        print(f"unchanged: already holds {args.role} there")
+    for label in result.removed:
+        print(f"replaced: {label}")
+    _handed(result)
+    print(_line(result.staff))
+    return EXIT_OK
+
+
+def cmd_staff_remove(args: argparse.Namespace, settings: Settings) -> int:
+    """Take staff roles away and hand their work on."""
+
+    async def work(store: Store) -> StaffChangeResult:
+        buildings = await building_ids(store, args.building, args.campus)
+        campus = None if buildings else await campus_id(store, args.campus)
+        return await remove_staff(
+            store.uow(),
+            args.telegram_id,
+            role=Role(args.role) if args.role else None,
+            campus_id=campus,
+            building_ids=buildings,
+            via=VIA_CLI,
+        )
+
+    result = asyncio.run(with_store(settings, work))
+    for label in result.removed:
+        print(f"removed: {label}")
+    _handed(result)
+    print(_line(result.staff))
+    err("their staff command menu is reset when the running bot delivers their notice")
     return EXIT_OK
 
 
 def cmd_staff_list(args: argparse.Namespace, settings: Settings) -> int:
-    """List staff and their roles."""
-    staff = asyncio.run(with_store(settings, lambda s: list_staff(s.uow())))
+    """List staff and their roles, one line per person."""
+
+    async def work(store: Store) -> list[StaffView]:
+        building = (
+            (await building_ids(store, [args.building], args.campus))[0] if args.building else None
+        )
+        role = Role(args.role) if args.role else None
+        return await list_staff(store.uow(), role=role, building_id=building)
+
+    staff = asyncio.run(with_store(settings, work))
     if not staff:
-        print("no staff yet; add some with: repairbot staff add TELEGRAM_ID --role ROLE")
+        if args.role or args.building:
+            print("no staff match")
+        else:
+            print("no staff yet; add some with: repairbot staff add TELEGRAM_ID --role ROLE")
     for member in staff:
-        person = member.person
-        duty = "  on duty" if person.on_duty else ""
-        print(f"{person.telegram_id}\t{person.name or '(no name)'}{duty}")
-        for grant in member.grants:
-            print(f"\t{grant.role}\t{grant.scope_label()}")
+        print(_line(member))
+    return EXIT_OK
+
+
+def cmd_staff_import(args: argparse.Namespace, settings: Settings) -> int:
+    """Grant roles from a CSV file, all or nothing."""
+    try:
+        text = Path(args.file).read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise CliError(f"cannot read {args.file}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise CliError(f"{args.file} is not UTF-8 (byte {exc.start}); save it as UTF-8") from None
+    try:
+        rows = parse_staff_csv(text)
+        result = asyncio.run(with_store(settings, lambda s: import_staff(s.uow(), rows)))
+    except StaffImportError as exc:
+        for line, message in exc.errors:
+            err(f"line {line}: {message}")
+        raise CliError(f"{len(exc.errors)} error(s); nothing imported") from None
+    print(
+        f"people added: {result.people_added}, grants added: {result.grants_added}, "
+        f"grants widened: {result.grants_replaced}, unchanged: {result.unchanged}"
+    )
     return EXIT_OK
 
 
@@ -95,7 +183,7 @@ def cmd_staff_invite(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def register(commands: Commands, config: argparse.ArgumentParser) -> None:
-    """`staff add | list | invite`."""
+    """`staff add | remove | list | import | invite`."""
     staff = group(commands, "staff", config, "staff roles and invites")
     add = staff.add_parser("add", parents=[config], help="grant a role to a Telegram user")
     add.add_argument("telegram_id", type=telegram_id, help="the user's numeric Telegram id")
@@ -103,11 +191,44 @@ def register(commands: Commands, config: argparse.ArgumentParser) -> None:
     add.add_argument("--name")
     add.add_argument("--building", action="append", default=[], metavar="NAME", help=BUILDING_HELP)
     add.add_argument("--campus", metavar="NAME")
+    add.add_argument(
+        "--replace",
+        action="store_true",
+        help="replace the role's grants with this scope (e.g. narrow an everywhere grant)",
+    )
     add.set_defaults(func=cmd_staff_add)
-    staff.add_parser("list", parents=[config], help="list staff").set_defaults(func=cmd_staff_list)
+    rem = staff.add_parser(
+        "remove", parents=[config], help="take roles away; their open work is handed on"
+    )
+    rem.add_argument("telegram_id", type=telegram_id, help="the user's numeric Telegram id")
+    rem.add_argument("--role", choices=STAFF_ROLES, help="only this role (default: every role)")
+    where = rem.add_mutually_exclusive_group()
+    where.add_argument("--campus", metavar="NAME", help="only the grants inside this campus")
+    where.add_argument(
+        "--building", action="append", default=[], metavar="NAME", help=BUILDING_HELP
+    )
+    rem.set_defaults(func=cmd_staff_remove)
+    lst = staff.add_parser("list", parents=[config], help="list staff, one line per person")
+    lst.add_argument("--role", choices=STAFF_ROLES, help="only this role")
+    lst.add_argument(
+        "--building", metavar="NAME", help="only grants covering it; " + BUILDING_HELP
+    )
+    lst.add_argument("--campus", metavar="NAME", help="campus of --building, if ambiguous")
+    lst.set_defaults(func=cmd_staff_list)
+    imp = staff.add_parser(
+        "import",
+        parents=[config],
+        help="grant roles from telegram_id,name,role,campus,building CSV",
+    )
+    imp.add_argument("file")
+    imp.set_defaults(func=cmd_staff_import)
     inv = staff.add_parser("invite", parents=[config], help="make a one-time invite link")
     inv.add_argument("--role", required=True, choices=STAFF_ROLES)
     inv.add_argument("--building", action="append", default=[], metavar="NAME", help=BUILDING_HELP)
     inv.add_argument("--campus", metavar="NAME")
-    inv.add_argument("--hours", type=float, help="lifetime (default: service.invite_ttl_hours)")
+    inv.add_argument(
+        "--hours",
+        type=number_between(1, INVITE_HOURS_MAX),
+        help=f"lifetime, 1 to {INVITE_HOURS_MAX} (default: service.invite_ttl_hours)",
+    )
     inv.set_defaults(func=cmd_staff_invite)

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import logging
 
-from telegram import Bot, BotCommand, BotCommandScopeChat, MenuButtonWebApp, Update, WebAppInfo
+from telegram import (
+    Bot,
+    BotCommand,
+    BotCommandScopeChat,
+    MenuButtonDefault,
+    MenuButtonWebApp,
+    Update,
+    WebAppInfo,
+)
 from telegram.error import TelegramError
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
@@ -200,6 +208,8 @@ async def help_command(update: Update, context: Ctx) -> None:
         lines.append(t("help.dispatcher"))
     if followups.may_follow_up(roles):
         lines.append(t("help.supervisor"))
+    if Role.ADMIN in roles:
+        lines.append(t("help.admin"))
     await reply(update, "\n\n".join(lines))
 
 
@@ -224,8 +234,9 @@ STAFF_COMMANDS: dict[Role, tuple[str, ...]] = {
         "board",
     ),
 }
-STAFF_COMMANDS[Role.ADMIN] = tuple(
-    dict.fromkeys(c for cmds in STAFF_COMMANDS.values() for c in cmds)
+STAFF_COMMANDS[Role.ADMIN] = (
+    *dict.fromkeys(c for cmds in STAFF_COMMANDS.values() for c in cmds),
+    "staff",  # the staff list, where an admin removes a role
 )
 
 
@@ -265,6 +276,29 @@ async def publish_personal_commands(
             await bot.set_chat_menu_button(person.telegram_id, button)
     except TelegramError as exc:  # e.g. they never started the bot: the menu can wait
         log.info("no command menu for %s: %s", person.telegram_id, exc)
+
+
+async def reset_personal_commands(
+    bot: Bot, person: PersonView, default_language: str, *, mini_app: str | None = None
+) -> None:
+    """After a staff role of theirs was removed: the person's own command menu becomes
+    what their roles are now (the plain list when none is left), and the menu button stops
+    opening the board when they may no longer open it. Called by the admins' /staff at
+    once, and when the notice of a removal made anywhere (the CLI) is delivered."""
+    if person.telegram_id is None:
+        return
+    language = person.language or default_language
+    try:
+        await bot.set_my_commands(
+            bot_commands(language, person.roles), scope=BotCommandScopeChat(person.telegram_id)
+        )
+        if mini_app is not None and may_open_board(person.roles):
+            button = MenuButtonWebApp(Texts(language)("board.button"), WebAppInfo(mini_app))
+            await bot.set_chat_menu_button(person.telegram_id, button)
+        else:
+            await bot.set_chat_menu_button(person.telegram_id, MenuButtonDefault())
+    except TelegramError as exc:
+        log.info("no command menu reset for %s: %s", person.telegram_id, exc)
 
 
 def mini_app_of(context: Ctx) -> str | None:

@@ -20,7 +20,7 @@ from sqlmodel import col, select
 
 from store import roles
 from store.db import rowcount
-from store.directory.staff import GrantView, add_grants
+from store.directory.staff import VIA_INVITE, GrantView, add_grants
 from store.domain.people import upsert_person
 from store.domain.scope import grant_covers, grants_of
 from store.errors import InvalidInput, InviteInvalid, NotPermitted
@@ -168,7 +168,17 @@ async def redeem_invite(
         )
         if rowcount(claimed) != 1:
             raise InviteInvalid("used")
-        await add_grants(uow, person.id, invite.role, invite.campus_id, invite.building_ids)
+        # Someone holding the role more widely keeps that grant; the invite adds nothing.
+        await add_grants(
+            uow,
+            person.id,
+            invite.role,
+            invite.campus_id,
+            invite.building_ids,
+            narrower="keep",
+            actor_id=invite.created_by_id,
+            via=VIA_INVITE,
+        )
         view = await _grant_view(uow, person.id, invite)
         await uow.commit()
     return view

@@ -10,21 +10,42 @@ from sqlmodel import col, select
 
 from store.directory.location_csv import LocationRow
 from store.domain.lookups import Place, get_place, places_where
-from store.errors import AmbiguousName, NotFound
+from store.errors import AmbiguousName, LocationImportError, NotFound
 from store.models import Building, Campus, Room
 from store.text import natural_key, normalise_key
 from store.uow import UnitOfWork
 
 
 @dataclass(frozen=True, slots=True)
+class RoomMove:
+    """A room whose code a locations file puts on another campus, building or floor."""
+
+    line: int
+    code: str
+    was: tuple[str, str, str]  # campus, building, floor
+    to: tuple[str, str, str]
+
+    def describe(self) -> str:
+        """`E1-101: 東校區 / E1公寓 floor 1 -> 西校區 / W1公寓 floor 3`."""
+        return f"{self.code}: {_where(self.was)} -> {_where(self.to)}"
+
+
+def _where(place: tuple[str, str, str]) -> str:
+    campus, building, floor = place
+    return f"{campus} / {building} floor {floor}"
+
+
+@dataclass(frozen=True, slots=True)
 class ImportResult:
-    """What a locations import did."""
+    """What a locations import did; `moves` are the rooms put elsewhere (only with
+    `move=True`; `rooms_updated` counts them, and renames)."""
 
     campuses_created: int
     buildings_created: int
     rooms_created: int
     rooms_updated: int
     unchanged: int
+    moves: tuple[RoomMove, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,8 +114,15 @@ def _room_view(room: Room) -> RoomView:
 # --- import --------------------------------------------------------------------------------
 
 
-async def import_locations(uow: UnitOfWork, rows: Sequence[LocationRow]) -> ImportResult:
-    """Upsert campuses, buildings and rooms (by code) from checked rows in one transaction."""
+async def import_locations(
+    uow: UnitOfWork, rows: Sequence[LocationRow], *, move: bool = False
+) -> ImportResult:
+    """Upsert campuses, buildings and rooms (by code) from checked rows in one transaction.
+
+    A code already in use names that room: its name may change, but a line putting it on
+    another campus, building or floor is a move, and without `move` the whole import is
+    refused (LocationImportError, one entry per such line) — a mistyped code must not carry
+    a room's tickets to another campus. A moved room keeps its id, so its tickets follow."""
     async with uow:
         session = uow.session
         # Load everything once: a campus has thousands of rooms, not millions, and
@@ -104,6 +132,9 @@ async def import_locations(uow: UnitOfWork, rows: Sequence[LocationRow]) -> Impo
             (b.campus_id, b.name): b for b in (await session.execute(select(Building))).scalars()
         }
         rooms = {r.code: r for r in (await session.execute(select(Room))).scalars()}
+        moves = _moves(rows, rooms, campuses, buildings)
+        if moves and not move:
+            raise LocationImportError([(m.line, f"would move room {m.describe()}") for m in moves])
 
         new_campuses = [Campus(name=n) for n in dict.fromkeys(r.campus for r in rows)]
         new_campuses = [c for c in new_campuses if c.name not in campuses]
@@ -138,10 +169,40 @@ async def import_locations(uow: UnitOfWork, rows: Sequence[LocationRow]) -> Impo
             else:
                 unchanged += 1
         await uow.commit()
-    return ImportResult(len(new_campuses), len(new_buildings), created, updated, unchanged)
+    return ImportResult(
+        len(new_campuses), len(new_buildings), created, updated, unchanged, tuple(moves)
+    )
+
+
+def _moves(
+    rows: Sequence[LocationRow],
+    rooms: dict[str, Room],
+    campuses: dict[str, Campus],
+    buildings: dict[tuple[int, str], Building],
+) -> list[RoomMove]:
+    """The rows that put an existing room on another campus, building or floor."""
+    campus_names = {c.id: name for name, c in campuses.items()}
+    where = {b.id: (campus_names[b.campus_id], b.name) for b in buildings.values()}
+    found = []
+    for row in rows:
+        room = rooms.get(row.code)
+        if room is None:
+            continue
+        was = (*where[room.building_id], room.floor)
+        to = (row.campus, row.building, row.floor)
+        if was != to:
+            found.append(RoomMove(row.line, row.code, was, to))
+    return found
 
 
 # --- browsing ------------------------------------------------------------------------------
+
+
+async def count_rooms(uow: UnitOfWork) -> int:
+    """How many rooms there are, on every campus."""
+    async with uow.reading():
+        rows = await uow.session.execute(select(func.count()).select_from(Room))
+        return int(rows.scalar_one())
 
 
 async def list_campuses(uow: UnitOfWork) -> list[CampusView]:

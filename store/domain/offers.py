@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from sqlalchemy import delete
 from sqlmodel import col, select
 
@@ -155,18 +157,23 @@ async def close_offers(uow: UnitOfWork, ctx: TicketContext, winner_id: int | Non
         uow.session.add(offer)
 
 
-async def withdraw_offers_of(uow: UnitOfWork, technician_id: int) -> list[int]:
-    """An unreachable technician's open offers are void; a job left with no open offer is
-    offered on (or escalated) at once instead of waiting for the SLA check. No commit."""
-    offers = list(
-        (
-            await uow.session.execute(
-                select(Offer).where(
-                    Offer.technician_id == technician_id, col(Offer.outcome).is_(None)
-                )
-            )
-        ).scalars()
-    )
+async def withdraw_offers_of(
+    uow: UnitOfWork,
+    technician_id: int,
+    *,
+    ticket_ids: Collection[int] | None = None,
+    outcome: str = "unreachable",
+    tell: str | None = None,
+) -> list[int]:
+    """A technician's open offers are void (an unreachable one's, or those of `ticket_ids`
+    once they stopped covering them); a job left with no open offer is offered on (or
+    escalated) at once instead of waiting for the SLA check. `tell`: the technician is
+    told, with this reason, and the offer's message is updated. Returns the tickets handed
+    on. No commit."""
+    query = select(Offer).where(Offer.technician_id == technician_id, col(Offer.outcome).is_(None))
+    if ticket_ids is not None:
+        query = query.where(col(Offer.ticket_id).in_(list(ticket_ids)))
+    offers = list((await uow.session.execute(query)).scalars())
     handed_on = []
     for offer in offers:
         # Lock the ticket first, as `decline` and `accept` (its UPDATE) do: handing it on
@@ -177,7 +184,7 @@ async def withdraw_offers_of(uow: UnitOfWork, technician_id: int) -> list[int]:
         await uow.session.refresh(offer)
         if offer.outcome is not None:  # accepted or taken while we waited for the lock
             continue
-        offer.outcome = "unreachable"
+        offer.outcome = outcome
         uow.session.add(offer)
         await uow.flush()
         still_open = (
@@ -190,7 +197,10 @@ async def withdraw_offers_of(uow: UnitOfWork, technician_id: int) -> list[int]:
         ctx = await load(uow, offer.ticket_id, None)
         await uow.session.refresh(ctx.ticket)  # as of the lock, not of an earlier read
         ctx.version = ctx.ticket.version
+        if tell is not None:
+            payload = {**ctx.summary(), "why": tell}
+            notify(uow, technician_id, "offer.withdrawn", payload, ticket_id=ctx.id)
         if still_open is None and ctx.ticket.status == Status.DISPATCHING:
-            await offer_to_on_duty_technicians(uow, ctx)
+            await offer_to_on_duty_technicians(uow, ctx, exclude=frozenset({technician_id}))
             handed_on.append(offer.ticket_id)
     return handed_on

@@ -10,6 +10,7 @@ from sqlmodel import col, select
 
 from store import roles as store_roles
 from store.db import rowcount
+from store.domain.handover import WITHDRAWN
 from store.domain.lookups import category_targets, get_person
 from store.domain.notices import notify, notify_audience, withdraw_scheduled
 from store.domain.offers import (
@@ -31,6 +32,7 @@ from store.errors import (
     AlreadyTaken,
     InvalidInput,
     NotPermitted,
+    OfferWithdrawn,
     OwnTicket,
     TransitionNotAllowed,
 )
@@ -73,6 +75,8 @@ async def accept(uow: UnitOfWork, ticket_id: int, technician_id: int) -> TicketV
     async with uow:
         ctx = await load(uow, ticket_id, technician_id)
         now = uow.now()
+        if Capacity.TECHNICIAN not in ctx.capacities:
+            await _refuse_withdrawn(uow, ticket_id, technician_id)
         if technician_id == ctx.ticket.requester_id and Capacity.TECHNICIAN in ctx.capacities:
             raise OwnTicket("a job you reported goes to a colleague", number=ctx.ticket.number)
         try:
@@ -87,6 +91,22 @@ async def accept(uow: UnitOfWork, ticket_id: int, technician_id: int) -> TicketV
         await notify_audience(uow, ctx, "ticket.assigned", technician=ctx.actor.name)
         await uow.commit()
         return await ticket_view(uow, ticket_id)
+
+
+async def _refuse_withdrawn(uow: UnitOfWork, ticket_id: int, technician_id: int) -> None:
+    """OfferWithdrawn when the presser's offer of this job was withdrawn because they no
+    longer cover it: they saw the offer, so saying so reveals nothing new."""
+    withdrawn = (
+        await uow.session.execute(
+            select(Offer.id).where(
+                col(Offer.ticket_id) == ticket_id,
+                col(Offer.technician_id) == technician_id,
+                col(Offer.outcome) == WITHDRAWN,
+            )
+        )
+    ).first()
+    if withdrawn is not None:
+        raise OfferWithdrawn("the offer was withdrawn", ticket_id=ticket_id)
 
 
 async def decline(uow: UnitOfWork, ticket_id: int, technician_id: int) -> None:

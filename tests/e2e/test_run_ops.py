@@ -1,6 +1,6 @@
 """`repairbot run` answers its ops listener (/healthz, /readyz, /metrics) beside the bot,
 logs JSON lines when asked (one per update, no personal data, no token), and stops
-listening on Ctrl-C."""
+listening on Ctrl-C. (A port that is taken: tests/e2e/test_run_mistakes.py.)"""
 
 from __future__ import annotations
 
@@ -64,26 +64,3 @@ async def test_run_serves_health_and_metrics_and_logs_json_lines(
         async with aiohttp.ClientSession() as session:
             await session.get(f"{base}/healthz")
 
-
-async def test_a_taken_ops_port_is_one_error_line_and_the_bot_still_answers(
-    bot_api: SandboxServer, tmp_path: Path
-) -> None:
-    import socket
-
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
-        env = bot_environment(bot_api, tmp_path, REPAIRBOT_OPS__PORT=str(port))
-        process = await start_repairbot(tmp_path, env)
-        try:
-            alice = bot_api.client.user(7_340_002, "Al", language_code="en")
-            await alice.command("start")
-            await alice.expect(text_contains="Hello Al", timeout=START_TIMEOUT)
-        finally:
-            code, output = await stop(process)
-    assert code == 0, output
-    [line] = [line for line in output.splitlines() if "ops listener" in line]
-    assert f"ERROR bot.ops: ops listener: cannot listen on 127.0.0.1:{port}" in line
-    assert "REPAIRBOT_OPS__PORT" in line
-    assert "Traceback" not in output

@@ -72,7 +72,7 @@ async def test_an_unparsable_database_url_is_refused_without_echoing_it(
 ) -> None:
     url = f"postgresql+asyncpg://bot:{PASSWORD}@127.0.0.1:port/db"
     code, output = await _run(tmp_path, _env(bot_api, tmp_path, REPAIRBOT_DATABASE__URL=url))
-    assert code == 2 and "database.url is not a database URL" in output, output
+    assert code == 2 and "database.url: not a database URL" in output, output
     _assert_no_secret(output, PASSWORD)
 
 

@@ -24,7 +24,7 @@ from sqlmodel import col
 from bot.board.auth import COOKIE, make_session, sign_init_data
 from bot.board.server import BoardServer
 from bot.settings import Settings
-from store.directory import sign_in
+from store.directory import sign_in, staff
 from store.models import FollowUp, Person, RoleGrant
 from store.repair import dispatch
 from store.reporting import figures
@@ -151,6 +151,15 @@ async def test_a_removed_role_ends_access_at_once_though_the_cookie_is_valid(
         await uow.session.execute(delete(RoleGrant).where(col(RoleGrant.person_id) == w.sam))
         await uow.commit()
     assert (await web.get("/board/api/overview", w.sam))[0] == 403
+
+
+async def test_staff_remove_ends_a_board_session_on_its_next_request(web: Board) -> None:
+    # Issue 24: `repairbot staff remove` (or /staff) takes the role; the signed-in
+    # technician's next request is refused, though the cookie itself is still valid.
+    w = web.env.world
+    assert (await web.get("/board/api/overview", w.tom))[0] == 200
+    await staff.remove_staff(web.env.store.uow(), None, person_id=w.tom)
+    assert (await web.get("/board/api/overview", w.tom))[0] == 403
 
 
 async def test_the_mini_app_signs_in_with_telegrams_init_data(web: Board) -> None:

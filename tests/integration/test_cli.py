@@ -19,6 +19,7 @@ from store.lifecycle import Role
 from store.migrate import head_revision
 from store.models import Room
 from store.uow import Store
+from tests.support.databases import truncate
 
 TOKEN = "123456:" + "FAKE-test-secret-" + "0123456789" * 2  # built, not a credential
 LINK = re.compile(r"^https://t\.me/\w+\?start=[A-Za-z0-9_-]{1,64}$")
@@ -120,14 +121,17 @@ def test_staff_add_then_list(cli_dir: Path, capsys: pytest.CaptureFixture[str]) 
     assert main(["locations", "import", "campus.csv"]) == 0
     args = ["staff", "add", "5551234", "--role", "technician", "--name", "Wang Wei"]
     assert main([*args, "--building", "E1公寓"]) == 0
-    assert main([*args, "--building", "E1公寓"]) == 0  # idempotent
+    capsys.readouterr()
+    assert main([*args, "--building", "E1公寓"]) == 0  # idempotent, and says so
+    assert "unchanged: already holds technician there" in capsys.readouterr().out
     assert main(["staff", "add", "5550000", "--role", "supervisor", "--campus", "西校區"]) == 0
     assert main(["staff", "add", "5550001", "--role", "admin", "--building", "圖書館"]) == 1
     assert "name the campus" in capsys.readouterr().err
     assert main(["staff", "list"]) == 0
     listing = capsys.readouterr().out
-    assert re.search(r"5551234\tWang Wei\n\ttechnician\t東校區/E1公寓\n(?!\ttechnician)", listing)
-    assert "\tsupervisor\t西校區" in listing
+    # One line per person: id, name, then every grant with its scope.
+    assert "5551234\tWang Wei\ttechnician (東校區/E1公寓)\n" in listing
+    assert "5550000\t(no name)\tsupervisor (西校區)\n" in listing
     assert "5550001" not in listing
 
 
@@ -138,7 +142,7 @@ def test_building_options_take_the_short_code_printed_on_room_stickers(
     assert main(["staff", "add", "5551235", "--role", "technician", "--building", "e1"]) == 0
     assert main(["qr", "--building", "WLIB", "--out", str(cli_dir / "lib.png")]) == 0
     out = capsys.readouterr().out
-    assert "[5551235]: technician (東校區/E1公寓)" in out
+    assert "5551235\t(no name)\ttechnician (東校區/E1公寓)" in out
     assert f"1 room -> {cli_dir / 'lib.png'}" in out
     assert main(["qr", "--building", "E9", "--out", str(cli_dir / "x.png")]) == 1
     assert "no building named or coded 'E9'" in capsys.readouterr().err
@@ -211,3 +215,97 @@ def test_run_in_webhook_mode_without_a_url_or_with_an_unknown_mode_exits_2_and_s
     err = capsys.readouterr().err
     assert "mode" in err and "polling" in err and "Traceback" not in err
     assert TOKEN not in err
+
+
+def test_staff_grants_have_one_meaning_and_remove_takes_them_away(
+    cli_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["locations", "import", "campus.csv"]) == 0
+    tech = ["staff", "add", "5551234", "--role", "technician", "--name", "Wang Wei"]
+    assert main(tech) == 0  # everywhere
+    capsys.readouterr()
+    assert main([*tech, "--building", "E1公寓"]) == 1
+    assert "already holds technician for all, which covers 東校區/E1公寓; nothing changed" in (
+        capsys.readouterr().err
+    )
+    assert main([*tech, "--building", "E1公寓", "--replace"]) == 0
+    out = capsys.readouterr().out
+    assert "replaced: technician (all)" in out
+    assert "5551234\tWang Wei\ttechnician (東校區/E1公寓)\n" in out
+    assert main(["staff", "add", "5550000", "--role", "supervisor", "--campus", "西校區"]) == 0
+    capsys.readouterr()
+    assert main(["staff", "list", "--role", "supervisor"]) == 0
+    assert capsys.readouterr().out == "5550000\t(no name)\tsupervisor (西校區)\n"
+    assert main(["staff", "list", "--building", "E1"]) == 0
+    assert capsys.readouterr().out == "5551234\tWang Wei\ttechnician (東校區/E1公寓)\n"
+
+    assert main(["staff", "remove", "5551234", "--role", "technician"]) == 0
+    out = capsys.readouterr().out
+    assert "removed: technician (東校區/E1公寓)\n" in out
+    assert "5551234\tWang Wei\tno staff role\n" in out
+    assert main(["staff", "remove", "5551234"]) == 1
+    assert "Wang Wei holds no staff role; nothing changed" in capsys.readouterr().err
+    assert main(["staff", "remove", "5550000", "--building", "WLIB"]) == 1
+    assert "wider than the scope asked; nothing changed" in capsys.readouterr().err
+    assert main(["staff", "remove", "9999"]) == 1
+    assert "nobody with Telegram id 9999 is known" in capsys.readouterr().err
+
+
+def test_staff_import_is_all_or_nothing_and_idempotent(
+    cli_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["locations", "import", "campus.csv"]) == 0
+    good = (
+        "telegram_id,name,role,campus,building\n"
+        "5551234,Wang Wei,technician,東校區,E1公寓\n"
+        "5550000,Li Na,supervisor,西校區,\n"
+    )
+    (cli_dir / "staff.csv").write_text(good + "5550001,Max,admin,,圖書館\n", encoding="utf-8")
+    capsys.readouterr()
+    assert main(["staff", "import", "staff.csv"]) == 1
+    err = capsys.readouterr().err
+    assert "line 4: building '圖書館' is in several campuses; name the campus" in err
+    assert "1 error(s); nothing imported" in err
+    assert main(["staff", "list"]) == 0
+    assert "no staff yet" in capsys.readouterr().out
+    (cli_dir / "staff.csv").write_text(good, encoding="utf-8")
+    assert main(["staff", "import", "staff.csv"]) == 0
+    assert capsys.readouterr().out == (
+        "people added: 2, grants added: 2, grants widened: 0, unchanged: 0\n"
+    )
+    assert main(["staff", "import", "staff.csv"]) == 0
+    assert capsys.readouterr().out == (
+        "people added: 0, grants added: 0, grants widened: 0, unchanged: 2\n"
+    )
+
+
+def test_locations_import_refuses_a_silent_move_and_prints_each_move_with_move(
+    cli_dir: Path, db_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The issue's case: LA-101 is North / Lab A; a line puts it at South / Lab C."""
+    if not db_url.startswith("sqlite"):
+        asyncio.run(truncate(db_url))
+    monkeypatch.setenv("REPAIRBOT_DATABASE__URL", db_url)
+    header = "campus,building,floor,room,code\n"
+    (cli_dir / "first.csv").write_text(header + "North,Lab A,1,101,LA-101\n", encoding="utf-8")
+    (cli_dir / "moved.csv").write_text(
+        header + "South,Lab D,1,1,LD-1\nSouth,Lab C,1,101,LA-101\n", encoding="utf-8"
+    )
+    assert main(["locations", "import", "first.csv"]) == 0
+    capsys.readouterr()
+    assert main(["locations", "import", "moved.csv"]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.splitlines() == [
+        "line 3: would move room LA-101: North / Lab A floor 1 -> South / Lab C floor 1",
+        "1 room(s) would move to another campus, building or floor; nothing imported. Check "
+        "their codes, or run again with --move to move them (their tickets go with them).",
+    ]
+    assert main(["qr", "--room", "LD-1"]) == 1  # nothing imported, not even the new room
+    capsys.readouterr()
+    assert main(["locations", "import", "moved.csv", "--move"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0] == (
+        "line 3: moved LA-101: North / Lab A floor 1 -> South / Lab C floor 1"
+    )
+    assert "rooms created: 1, rooms updated: 1" in out

@@ -44,7 +44,7 @@ def test_the_largest_telegram_id_is_accepted(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     assert main(["staff", "add", str(2**53 - 1), "--role", "admin", "--name", "Max"]) == 0
-    assert f"Max [{2**53 - 1}]: admin" in capsys.readouterr().out
+    assert f"{2**53 - 1}\tMax\tadmin (all)" in capsys.readouterr().out
 
 
 def test_config_option_works_before_and_after_the_command(
@@ -134,3 +134,139 @@ def test_qr_of_a_building_with_an_old_unsafe_code_writes_into_the_current_folder
     assert main(["qr", "--building", "Old"]) == 0
     assert (cli_dir / "qr-x.pdf").is_file()
     assert not (cli_dir.parent / "x.pdf").exists() and not list(cli_dir.parent.glob("qr-*"))
+
+
+COMMANDS = [
+    ["run"],
+    ["check"],
+    ["db", "upgrade"],
+    ["db", "current"],
+    ["staff", "list"],
+    ["staff", "add", "1001", "--role", "admin"],
+    ["staff", "invite", "--role", "admin"],
+    ["locations", "import", "campus.csv"],
+    ["qr", "--room", "E1-101"],
+]
+
+
+@pytest.mark.parametrize("argv", COMMANDS, ids=lambda argv: " ".join(argv))
+def test_a_misspelt_setting_stops_every_command_and_touches_nothing(
+    cli_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+) -> None:
+    """The issue's case: `[databse] url` must not leave the bot on ./repairbot.db."""
+    monkeypatch.delenv("REPAIRBOT_DATABASE__URL")
+    (cli_dir / "config.toml").write_text(
+        '[databse]\nurl = "postgresql+asyncpg://bot@127.0.0.1/repairbot"\n', encoding="utf-8"
+    )
+    assert main(argv) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "config: unknown setting databse.url in config.toml — did you mean database.url?"
+    ]
+    (cli_dir / "config.toml").unlink()
+    monkeypatch.setenv("REPAIRBOT_SERVICE__TIMEZON", "Asia/Taipei")
+    assert main(argv) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "config: unknown setting REPAIRBOT_SERVICE__TIMEZON in the environment — did you "
+        "mean REPAIRBOT_SERVICE__TIMEZONE?"
+    ]
+    assert sorted(p.name for p in cli_dir.iterdir()) == ["campus.csv"]  # no repairbot.db
+
+
+def test_a_plain_postgresql_url_is_used_as_asyncpg(
+    cli_dir: Path,
+    postgres_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """It used to end in a 46-line traceback (No module named 'psycopg')."""
+    for scheme in ("postgresql", "postgresql+psycopg"):
+        plain = postgres_url.replace("postgresql+asyncpg", scheme, 1)
+        monkeypatch.setenv("REPAIRBOT_DATABASE__URL", plain)
+        assert main(["db", "current"]) == 0
+        assert capsys.readouterr().out.startswith("current: ")
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        (
+            "postgres://bot:hunter22@127.0.0.1/rb",
+            "config: database.url: the driver 'postgres' is not supported; use "
+            "postgresql+asyncpg://bot:***@127.0.0.1/rb",
+        ),
+        (
+            "mysql://bot:hunter22@127.0.0.1/rb",
+            "config: database.url: 'mysql' databases are not supported; use "
+            "sqlite+aiosqlite:///repairbot.db, or postgresql+asyncpg://user:password@host:5432/name",
+        ),
+    ],
+)
+def test_an_unsupported_database_url_is_one_line(
+    cli_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    url: str,
+    says: str,
+) -> None:
+    monkeypatch.setenv("REPAIRBOT_DATABASE__URL", url)
+    assert main(["staff", "list"]) == 2
+    assert capsys.readouterr().err.splitlines() == [says]
+
+
+def test_broken_toml_is_one_line(cli_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (cli_dir / "config.toml").write_text("[telegram\n", encoding="utf-8")
+    assert main(["staff", "list"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "config: config.toml is not valid TOML: line 1, column 10: Expected ']' at the end "
+        "of a table declaration"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (
+            ["staff", "invite", "--role", "admin", "--hours", "1e9"],
+            "repairbot staff invite: argument --hours: 1e9 is not between 1 and 720 (see "
+            "repairbot staff invite --help)",
+        ),
+        (
+            ["staff", "invite", "--role", "admin", "--hours", "nan"],
+            "repairbot staff invite: argument --hours: nan is not between 1 and 720 (see "
+            "repairbot staff invite --help)",
+        ),
+        (
+            ["staff", "invite", "--role", "admin", "--hours", "0.5"],
+            "repairbot staff invite: argument --hours: 0.5 is not between 1 and 720 (see "
+            "repairbot staff invite --help)",
+        ),
+        (
+            ["demo", "--port", "65536"],
+            "repairbot demo: argument --port: 65536 is not between 0 and 65535 (see "
+            "repairbot demo --help)",
+        ),
+        (
+            ["demo", "--port", "80.5"],
+            "repairbot demo: argument --port: '80.5' is not a whole number (see repairbot "
+            "demo --help)",
+        ),
+    ],
+)
+def test_numeric_options_are_range_checked_in_one_line(
+    cli_dir: Path, capsys: pytest.CaptureFixture[str], argv: list[str], says: str
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 2
+    assert capsys.readouterr().err.splitlines() == [says]
+
+
+def test_an_invite_for_720_hours_is_made(
+    cli_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("REPAIRBOT_TELEGRAM__TOKEN", "123456:" + "FAKE-test-secret-" + "0" * 20)
+    assert main(["staff", "invite", "--role", "admin", "--hours", "720"]) == 0
+    assert "valid for 720 hours" in capsys.readouterr().err

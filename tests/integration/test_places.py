@@ -12,10 +12,18 @@ from store.db import create_engine
 from store.directory import categories, places
 from store.directory.location_csv import parse_locations_csv
 from store.directory.places import import_locations
+from store.domain.ticket_views import ticket_view
 from store.errors import AmbiguousName, LocationImportError, NotFound
 from store.policy import Policy
 from store.uow import Store
-from tests.support.world import DEFAULT_LOCATIONS, location_rows, make_places
+from tests.support.world import (
+    DEFAULT_LOCATIONS,
+    file_in_room,
+    location_rows,
+    make_categories,
+    make_person,
+    make_places,
+)
 
 SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "campus.csv"
 HEADER = "campus,building,floor,room,code\n"
@@ -97,11 +105,59 @@ async def test_import_creates_then_second_import_changes_nothing(store: Store) -
     assert len(await places.list_campuses(store.uow())) == 2
 
 
-async def test_import_moves_and_renames_a_room_by_its_code(store: Store) -> None:
+async def test_import_renames_a_room_in_place_without_asking(store: Store) -> None:
     await make_places(store)
+    renamed = location_rows([("東校區", "E1公寓", "1", "101室", "E1-101")])
+    result = await import_locations(store.uow(), renamed)
+    assert (result.rooms_updated, result.moves) == (1, ())
+    place = await places.room_by_code(store.uow(), "E1-101")
+    assert place is not None and place.room == "101室"
+
+
+@pytest.mark.parametrize(
+    ("campus", "building", "floor"),
+    [("西校區", "W1公寓", "1"), ("東校區", "E2公寓", "1"), ("東校區", "E1公寓", "3")],
+)
+async def test_import_refuses_a_code_that_would_move_a_room_and_changes_nothing(
+    store: Store, campus: str, building: str, floor: str
+) -> None:
+    await make_places(store)
+    rows = location_rows(
+        [
+            ("北校區", "N1公寓", "1", "101", "N1-101"),  # new: not created either
+            (campus, building, floor, "101", "E1-101"),  # line 3
+        ]
+    )
+    with pytest.raises(LocationImportError) as refused:
+        await import_locations(store.uow(), rows)
+    assert refused.value.errors == [
+        (
+            3,
+            f"would move room E1-101: 東校區 / E1公寓 floor 1 -> {campus} / {building} "
+            f"floor {floor}",
+        )
+    ]
+    place = await places.room_by_code(store.uow(), "E1-101")
+    assert place is not None and (place.campus, place.building, place.floor) == (
+        "東校區",
+        "E1公寓",
+        "1",
+    )
+    assert await places.room_by_code(store.uow(), "N1-101") is None
+    assert "北校區" not in [c.name for c in await places.list_campuses(store.uow())]
+
+
+async def test_import_with_move_moves_the_room_and_its_tickets_follow(store: Store) -> None:
+    await make_categories(store)
+    requester = await make_person(store)
+    where = await make_places(store)
+    ticket_id = await file_in_room(store, where, requester.id, "E1-101")
     moved = location_rows([("西校區", "W1公寓", "3", "301", "E1-101")])
-    result = await import_locations(store.uow(), moved)
+    result = await import_locations(store.uow(), moved, move=True)
     assert (result.rooms_updated, result.rooms_created, result.buildings_created) == (1, 0, 0)
+    assert [m.describe() for m in result.moves] == [
+        "E1-101: 東校區 / E1公寓 floor 1 -> 西校區 / W1公寓 floor 3"
+    ]
     place = await places.room_by_code(store.uow(), "E1-101")
     assert place is not None
     assert (place.campus, place.building, place.floor, place.room) == (
@@ -110,6 +166,9 @@ async def test_import_moves_and_renames_a_room_by_its_code(store: Store) -> None
         "3",
         "301",
     )
+    async with store.uow() as uow:
+        ticket = await ticket_view(uow, ticket_id)
+    assert (ticket.room_code, ticket.building) == ("E1-101", "W1公寓")
 
 
 async def test_import_sample_campus(store: Store) -> None:

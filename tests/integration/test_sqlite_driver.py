@@ -129,9 +129,16 @@ async def test_a_unit_that_fails_after_writing_leaves_nothing_and_frees_the_data
         assert await _value(uow) == 2
 
 
-async def test_a_commit_survives_a_crash_by_default_and_a_power_loss_when_asked(
+async def test_a_commit_survives_a_power_loss_by_default_and_only_a_crash_when_asked(
     sqlite_url: str,
 ) -> None:
+    default = Settings.model_validate({"database": {"url": sqlite_url}}).store()
+    for store, level in ((default, 2), (Store(create_engine(sqlite_url)), 2)):
+        try:
+            async with store.engine.connect() as conn:
+                assert (await conn.exec_driver_sql("PRAGMA synchronous")).scalar() == level
+        finally:
+            await store.dispose()
     for setting, level in (("normal", 1), ("full", 2)):
         engine = create_engine(sqlite_url, synchronous=setting)
         try:

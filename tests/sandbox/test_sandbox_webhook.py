@@ -117,6 +117,22 @@ async def test_webhook_must_be_local(raw_api: RawApi, url: str) -> None:
     assert status == 400 and body["description"].startswith("Bad Request: bad webhook")
 
 
+@pytest.mark.parametrize(
+    "url", ["http://bot.example.edu/telegram", "http://localhost:1/x", "ftp://1", "hook"]
+)
+async def test_a_webhook_that_is_not_https_gets_telegrams_answer(
+    raw_api: RawApi, url: str
+) -> None:
+    """Telegram's words for an http:// webhook, so the bot's start-up error can quote them;
+    only http://127.0.0.1 (the stand-in's own host, no certificate) is let through."""
+    status, body = await raw_api("setWebhook", url=url)
+    assert (status, body["description"]) == (
+        400,
+        "Bad Request: bad webhook: An HTTPS URL must be provided for webhook",
+    )
+    assert (await raw_api.ok("getWebhookInfo"))["url"] == ""
+
+
 async def test_empty_url_removes_webhook(bot_api: SandboxServer, raw_api: RawApi) -> None:
     await raw_api.ok("setWebhook", url="http://127.0.0.1:9/x")
     await raw_api.ok("setWebhook", url="")

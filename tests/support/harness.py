@@ -89,7 +89,8 @@ async def new_harness(server: SandboxServer, db_url: str) -> Harness:
     """A bot (not started yet) for the stand-in, on the database at `db_url`, emptied,
     with the small campus of tests.support.world and the categories in it."""
     settings = make_settings(server, db_url)
-    store = Store(create_engine(db_url), settings.policy())
+    # synchronous=NORMAL: a throw-away file needs no power-loss durability (tests/conftest.py).
+    store = Store(create_engine(db_url, synchronous="normal"), settings.policy())
     if not db_url.startswith("sqlite"):
         # Emptied on the bot's own engine, which then reuses the connection.
         await empty(store.engine)

@@ -59,6 +59,12 @@ EXPECTED: dict[Action, tuple[set[Status | None], Status, set[Capacity]]] = {
         Status.DISPATCHING,
         {Capacity.DISPATCHER},
     ),
+    # Issue 24: the holder stopped being a technician there; the system hands the job back.
+    Action.HAND_BACK: (
+        {S.ASSIGNED, S.IN_PROGRESS, S.DEFERRED},
+        Status.DISPATCHING,
+        {Capacity.SYSTEM},
+    ),
 }
 
 del S
