@@ -63,4 +63,3 @@ async def test_run_serves_health_and_metrics_and_logs_json_lines(
     with pytest.raises(aiohttp.ClientConnectionError):
         async with aiohttp.ClientSession() as session:
             await session.get(f"{base}/healthz")
-
