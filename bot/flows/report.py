@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from telegram import (
     KeyboardButton,
-    ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
     Update,
 )
@@ -21,7 +20,7 @@ from bot.context import Ctx
 from bot.flows import pending
 from bot.flows.common import answer, data_of, guarded, pattern, reply
 from bot.flows.walkup import submit_walkup
-from bot.ui import Button, clip, grid, keyboard, mask_phone
+from bot.ui import Button, clip, grid, keyboard, mask_phone, reply_keyboard
 from store.directory import places
 from store.directory.categories import list_categories
 from store.directory.profiles import room_of, saved_phone, set_phone
@@ -255,7 +254,7 @@ async def render(update: Update, context: Ctx, draft: DraftView, *, edit: bool =
             [KeyboardButton(t("common.skip"))],
             [KeyboardButton(t("common.back")), KeyboardButton(t("common.cancel"))],
         ]
-        markup = ReplyKeyboardMarkup(contact_rows, resize_keyboard=True, one_time_keyboard=True)
+        markup = reply_keyboard(contact_rows, resize_keyboard=True, one_time_keyboard=True)
         return await reply(update, t("report.ask_contact"), markup)
     if step == EDIT:
         names = ["place", "category", "description", "photos", "urgency", "contact"]
