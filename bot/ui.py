@@ -39,7 +39,9 @@ def _checked(kind: str, rows: Sequence[Sequence[object]], most: int, per_row: in
     if count > most:
         raise KeyboardTooBig(f"{kind} keyboard of {count} buttons (Telegram allows {most})")
     if widest > per_row:
-        raise KeyboardTooBig(f"{kind} keyboard row of {widest} buttons (Telegram allows {per_row})")
+        raise KeyboardTooBig(
+            f"{kind} keyboard row of {widest} buttons (Telegram allows {per_row})"
+        )
 
 
 def _sized(markup: InlineKeyboardMarkup | ReplyKeyboardMarkup) -> None:
@@ -67,7 +69,9 @@ def inline_markup(rows: Sequence[Sequence[InlineKeyboardButton]]) -> InlineKeybo
     return markup
 
 
-def reply_keyboard(rows: Sequence[Sequence[KeyboardButton]], **options: Any) -> ReplyKeyboardMarkup:
+def reply_keyboard(
+    rows: Sequence[Sequence[KeyboardButton]], **options: Any
+) -> ReplyKeyboardMarkup:
     """A reply keyboard (under the text field), checked against Telegram's limits."""
     _checked("reply", rows, MAX_REPLY_BUTTONS, MAX_REPLY_ROW)
     markup = ReplyKeyboardMarkup(rows, **options)

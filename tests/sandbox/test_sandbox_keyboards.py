@@ -39,7 +39,12 @@ BIG = {
 OVER = [
     pytest.param(inline(101, 1), id="101 inline buttons"),
     pytest.param(
-        {"inline_keyboard": [*inline(12, 8)["inline_keyboard"], inline(1, 5)["inline_keyboard"][0]]},
+        {
+            "inline_keyboard": [
+                *inline(12, 8)["inline_keyboard"],
+                inline(1, 5)["inline_keyboard"][0],
+            ]
+        },
         id="101 inline in rows of 8",
     ),
     pytest.param(inline(1, 9), id="9 inline in a row"),
@@ -74,7 +79,12 @@ async def test_send_message_over_a_limit_is_refused(
 
 
 async def test_keyboards_at_the_limits_are_accepted(raw_api: RawApi, alice: UserHandle) -> None:
-    hundred = {"inline_keyboard": [*inline(12, 8)["inline_keyboard"], [{"text": "z", "callback_data": "z"}] * 4]}
+    hundred = {
+        "inline_keyboard": [
+            *inline(12, 8)["inline_keyboard"],
+            [{"text": "z", "callback_data": "z"}] * 4,
+        ]
+    }
     await raw_api.ok("sendMessage", chat_id=1001, text="a", reply_markup=hundred)
     assert len((await alice.next_message()).button_texts) == 100
     await raw_api.ok("sendMessage", chat_id=1001, text="b", reply_markup=reply_keyboard(25, 12))
