@@ -280,7 +280,7 @@ async def technician_job_page(
         cursor_id = after if after is not None else before
         page: list[int] = []
         has_prev = has_next = restarted = False
-        if cursor_id is not None:
+        if cursor_id is not None and 0 < cursor_id < 2**31:  # an id column's range
             row = (
                 await uow.session.execute(
                     sa_select(*JOB_ORDER).where(*where, col(Ticket.id) == cursor_id)
@@ -296,7 +296,7 @@ async def technician_job_page(
                     page = (await ids(key < mark, backwards=True, n=limit + 1))[::-1]
                     has_prev, page = len(page) > limit, page[-limit:]
                     has_next = bool(page)
-            restarted = not page
+        restarted = cursor_id is not None and not page
         if not page:
             page = await ids(n=limit + 1)
             has_prev, has_next, page = False, len(page) > limit, page[:limit]
