@@ -357,6 +357,14 @@ class SweepAct(Callback):
 
 
 @dataclass(frozen=True)
+class SweepPage(Callback):
+    """A page of an inspector's open campaigns (/sweep): the offset into them."""
+
+    PREFIX: ClassVar[str] = "sp"
+    offset: int
+
+
+@dataclass(frozen=True)
 class SweepChecklist(Callback):
     """The checklist for a campaign being started (building and floors are in the
     parked question, which a forged press cannot change)."""
