@@ -221,6 +221,15 @@ class JobAction(Callback):
 
 
 @dataclass(frozen=True)
+class JobsPage(Callback):
+    """A page of a technician's /jobs: 0 for the first, a ticket id for the page after
+    that job, minus a ticket id for the page before it (keyset, not an offset)."""
+
+    PREFIX: ClassVar[str] = "jp"
+    cursor: int
+
+
+@dataclass(frozen=True)
 class VisitSlot(Callback):
     """A proposed visit time, as minutes since the Unix epoch (UTC)."""
 
@@ -289,6 +298,25 @@ class AssignTo(Callback):
 
 
 @dataclass(frozen=True)
+class AssignPage(Callback):
+    """A page of the Assign picker for a ticket: the offset into the technicians, and
+    whether the name typed for this ticket (kept in the parked question) narrows it."""
+
+    PREFIX: ClassVar[str] = "qp"
+    ticket_id: int
+    offset: int
+    named: int = 0
+
+
+@dataclass(frozen=True)
+class FollowUpPage(Callback):
+    """A page of /followups: the offset into the open follow-ups."""
+
+    PREFIX: ClassVar[str] = "fp"
+    offset: int
+
+
+@dataclass(frozen=True)
 class StaffPage(Callback):
     """An admin's staff list (/staff), one page of grants."""
 
@@ -326,6 +354,14 @@ class SweepAct(Callback):
     campaign_id: int
     room_id: int
     item: str
+
+
+@dataclass(frozen=True)
+class SweepPage(Callback):
+    """A page of an inspector's open campaigns (/sweep): the offset into them."""
+
+    PREFIX: ClassVar[str] = "sp"
+    offset: int
 
 
 @dataclass(frozen=True)

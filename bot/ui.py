@@ -2,16 +2,52 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from typing import Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    ReplyKeyboardMarkup,
+)
 
 from bot.callbacks import Callback
 from bot.i18n import Texts
 
 Button = tuple[str, Callback]
+
+# Telegram refuses a keyboard over these ("Bad Request: reply markup is too long"): on a
+# real chat the whole message is lost. Every keyboard of the bot is built below and
+# checked here, so a list that outgrows a message fails where it was built, in a test.
+MAX_INLINE_BUTTONS = 100
+MAX_INLINE_ROW = 8
+MAX_REPLY_BUTTONS = 300
+MAX_REPLY_ROW = 12
+MAX_MARKUP_BYTES = 10 * 1024
+
+
+class KeyboardTooBig(ValueError):
+    """A keyboard over Telegram's limits: the list it shows must be paged."""
+
+
+def _checked(kind: str, rows: Sequence[Sequence[object]], most: int, per_row: int) -> None:
+    count = sum(len(row) for row in rows)
+    widest = max((len(row) for row in rows), default=0)
+    if count > most:
+        raise KeyboardTooBig(f"{kind} keyboard of {count} buttons (Telegram allows {most})")
+    if widest > per_row:
+        raise KeyboardTooBig(
+            f"{kind} keyboard row of {widest} buttons (Telegram allows {per_row})"
+        )
+
+
+def _sized(markup: InlineKeyboardMarkup | ReplyKeyboardMarkup) -> None:
+    size = len(json.dumps(markup.to_dict(), ensure_ascii=False, separators=(",", ":")).encode())
+    if size > MAX_MARKUP_BYTES:
+        raise KeyboardTooBig(f"keyboard of {size} bytes (Telegram allows {MAX_MARKUP_BYTES})")
 
 
 def button(text: str, data: Callback) -> InlineKeyboardButton:
@@ -20,10 +56,42 @@ def button(text: str, data: Callback) -> InlineKeyboardButton:
 
 
 def keyboard(rows: Iterable[Sequence[Button]]) -> InlineKeyboardMarkup:
-    """An inline keyboard from rows of (text, callback) pairs; empty rows are dropped."""
-    return InlineKeyboardMarkup(
-        [[button(text, data) for text, data in row] for row in rows if row]
-    )
+    """An inline keyboard from rows of (text, callback) pairs; empty rows are dropped.
+    KeyboardTooBig when it is over Telegram's limits."""
+    return inline_markup([[button(text, data) for text, data in row] for row in rows if row])
+
+
+def inline_markup(rows: Sequence[Sequence[InlineKeyboardButton]]) -> InlineKeyboardMarkup:
+    """An inline keyboard of ready buttons (a web app, a URL), checked like `keyboard`."""
+    _checked("inline", rows, MAX_INLINE_BUTTONS, MAX_INLINE_ROW)
+    markup = InlineKeyboardMarkup(rows)
+    _sized(markup)
+    return markup
+
+
+def reply_keyboard(
+    rows: Sequence[Sequence[KeyboardButton]], **options: Any
+) -> ReplyKeyboardMarkup:
+    """A reply keyboard (under the text field), checked against Telegram's limits."""
+    _checked("reply", rows, MAX_REPLY_BUTTONS, MAX_REPLY_ROW)
+    markup = ReplyKeyboardMarkup(rows, **options)
+    _sized(markup)
+    return markup
+
+
+def pager(texts: Texts, newer: Callback | None, older: Callback | None) -> list[Button]:
+    """The ◀️/▶️ row of a paged list: only the buttons that lead somewhere."""
+    row: list[Button] = []
+    if newer is not None:
+        row.append((texts("common.prev"), newer))
+    if older is not None:
+        row.append((texts("common.next"), older))
+    return row
+
+
+def capped(total: int, more: bool) -> str:
+    """A count that stops at a cap: "37", or "100+" when there are more."""
+    return f"{total}+" if more else str(total)
 
 
 def grid(buttons: Sequence[Button], columns: int) -> list[list[Button]]:

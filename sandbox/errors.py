@@ -53,6 +53,9 @@ TEXT_BUTTONS_NOT_ALLOWED: Final = (
     "can't parse InlineKeyboardButton: Text buttons are not allowed in the inline keyboard"
 )
 BAD_MARKUP: Final = "can't parse reply keyboard markup JSON object"
+# Too many buttons, too many in a row, or too many bytes: Telegram answers all three with
+# REPLY_MARKUP_TOO_LONG, which the Bot API spells as below.
+MARKUP_TOO_LONG: Final = "reply markup is too long"
 NOT_MODIFIED: Final = (
     "message is not modified: specified new message content and reply markup are exactly the "
     "same as a current content and reply markup of the message"

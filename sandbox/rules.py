@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from telegram import InlineKeyboardMarkup, MessageEntity, ReplyKeyboardMarkup
 
 from sandbox import errors
@@ -12,6 +14,12 @@ from sandbox.params import Params
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
 MAX_CALLBACK_DATA = 64
+# Telegram's keyboard limits: buttons in all and in one row, and the markup's JSON size.
+MAX_INLINE_BUTTONS = 100
+MAX_INLINE_ROW = 8
+MAX_REPLY_BUTTONS = 300
+MAX_REPLY_ROW = 12
+MAX_MARKUP_BYTES = 10 * 1024
 _BUTTON_ACTIONS = (
     "url",
     "callback_data",
@@ -87,6 +95,7 @@ def reply_markup(p: Params, *, inline_only: bool = False) -> dict[str, object] |
         normalised = [[{"text": b} if isinstance(b, str) else b for b in row] for row in rows]
         if not all(isinstance(b, dict) and b.get("text") for row in normalised for b in row):
             raise bad_request("keyboard button text must be non-empty")
+        _check_size(markup, normalised, MAX_REPLY_BUTTONS, MAX_REPLY_ROW)
         return ReplyKeyboardMarkup.de_json({**markup, "keyboard": normalised}, None).to_dict()
     if markup.get("remove_keyboard") is True or markup.get("force_reply") is True:
         return dict(markup)
@@ -109,7 +118,19 @@ def _inline_keyboard(markup: dict[str, object]) -> dict[str, object]:
                 size = len(str(data).encode())
                 if not 1 <= size <= MAX_CALLBACK_DATA:
                     raise bad_request(errors.BUTTON_DATA_INVALID)
+    _check_size(markup, rows, MAX_INLINE_BUTTONS, MAX_INLINE_ROW)
     return InlineKeyboardMarkup.de_json(markup, None).to_dict()
+
+
+def _check_size(
+    markup: dict[str, object], rows: list[list[object]], most: int, per_row: int
+) -> None:
+    """Refuse a keyboard over Telegram's limits: buttons in all, in a row, JSON bytes."""
+    if sum(len(row) for row in rows) > most or any(len(row) > per_row for row in rows):
+        raise bad_request(errors.MARKUP_TOO_LONG)
+    size = len(json.dumps(markup, ensure_ascii=False, separators=(",", ":")).encode())
+    if size > MAX_MARKUP_BYTES:
+        raise bad_request(errors.MARKUP_TOO_LONG)
 
 
 def reply_target(p: Params, exists: set[int]) -> int | None:

@@ -90,6 +90,9 @@ class Window(Generic[T]):
     capped: bool  # there are more than `total`
     has_newer: bool
     has_older: bool
+    # The page asked for (after or before a ticket) could not be found, e.g. a forged or
+    # outdated button: this is the first page instead.
+    restarted: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ from bot.context import Ctx
 from bot.flows.common import guarded, reply
 from bot.i18n import Texts
 from bot.settings import Settings
+from bot.ui import inline_markup
 from store.directory import sign_in
 from store.errors import NotPermitted
 
@@ -20,7 +21,7 @@ def board_markup(settings: Settings, texts: Texts) -> InlineKeyboardMarkup | Non
     if url is None or not settings.board.enabled:
         return None
     button = InlineKeyboardButton(texts("board.button"), web_app=WebAppInfo(url))
-    return InlineKeyboardMarkup([[button]])
+    return inline_markup([[button]])
 
 
 def board_button(context: Ctx) -> InlineKeyboardMarkup | None:

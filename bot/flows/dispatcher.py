@@ -8,18 +8,21 @@ from typing import Any
 from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
-from bot.callbacks import AssignTo, QueueItem, QueueView, StaleBulk
+from bot.callbacks import AssignPage, AssignTo, QueueItem, QueueView, StaleBulk
 from bot.context import Ctx
 from bot.flows import pending
 from bot.flows.common import answer, data_of, guarded, pattern, refused_answer, reply, typed_text
-from bot.ui import Button, clip, keyboard, ticket_lines
+from bot.ui import Button, clip, keyboard, pager, ticket_lines
 from store.errors import DomainError, InvalidInput
+from store.intake import drafts
 from store.lifecycle import Action, Capacity, allowed_actions
 from store.repair import dispatch, queries, requester, stale
 from store.repair.queries import QueueFilter
 from store.views import TicketView
 
 PAGE = 8
+# Technicians a page of the Assign picker (a typed name narrows the list).
+ASSIGN_PAGE = 10
 # The moves each per-ticket button leads to: it may be pressed while one of them is a
 # dispatcher's move in the ticket's state ("open" works in any).
 ITEM_ACTIONS: dict[str, tuple[Action, ...]] = {
@@ -134,21 +137,8 @@ async def on_item(update: Update, context: Ctx) -> None:
     if item.action == "open":
         return await show_ticket(update, context, view)
     if item.action == "assign":
-        techs = await queries.technicians_to_assign(
-            context.store.uow(), view.building_id, view.category
-        )
-        rows: list[list[Button]] = []
-        for tech in techs:
-            if tech.person_id == view.assignee_id:
-                continue
-            duty = "🟢" if tech.on_duty else "⚪️"
-            warn = "" if tech.reachable else " ⚠️"
-            label = t("queue.tech_label", duty=duty, name=tech.name, load=tech.open_jobs) + warn
-            pick = AssignTo(tid, tech.person_id, view.assignee_id or 0)
-            rows.append([(clip(label, 60), pick)])
-        rows.append([(t("common.back"), QueueItem("open", tid))])
-        key = "queue.pick_technician" if len(rows) > 1 else "queue.no_technicians"
-        return await reply(update, t(key, number=view.number), keyboard(rows), edit=True)
+        await pending.ask(context, "assign_name", ticket_id=tid)
+        return await show_picker(update, context, view, 0, None, edit=True)
     if item.action == "cancel":
         await pending.ask(context, "dispatch_cancel", ticket_id=tid)
         rows = [[(t("common.back"), QueueItem("open", tid))]]
@@ -156,6 +146,109 @@ async def on_item(update: Update, context: Ctx) -> None:
     await pending.ask(context, "dispatch_duplicate", ticket_id=tid)
     rows = [[(t("common.back"), QueueItem("open", tid))]]
     await reply(update, t("queue.duplicate_of"), keyboard(rows), edit=True)
+
+
+async def show_picker(
+    update: Update,
+    context: Ctx,
+    view: TicketView,
+    offset: int,
+    name: str | None,
+    *,
+    edit: bool,
+) -> None:
+    """A page of the technicians who may take the ticket, on duty and least loaded first,
+    narrowed to a typed name when there is one."""
+    t, tid = context.texts, view.id
+    page = await queries.technicians_to_assign(
+        context.store.uow(),
+        view.building_id,
+        view.category,
+        name=name,
+        leave_out=view.assignee_id,
+        offset=offset,
+        limit=ASSIGN_PAGE,
+    )
+    rows: list[list[Button]] = []
+    for tech in page.items:
+        duty = "🟢" if tech.on_duty else "⚪️"
+        warn = "" if tech.reachable else " ⚠️"
+        label = t("queue.tech_label", duty=duty, name=tech.name, load=tech.open_jobs) + warn
+        rows.append([(clip(label, 60), AssignTo(tid, tech.person_id, view.assignee_id or 0))])
+    named = 1 if name else 0
+    rows.append(
+        pager(
+            t,
+            AssignPage(tid, page.offset - ASSIGN_PAGE, named) if page.has_prev else None,
+            AssignPage(tid, page.offset + ASSIGN_PAGE, named) if page.has_next else None,
+        )
+    )
+    if name:
+        rows.append([(t("queue.show_all"), AssignPage(tid, 0, 0))])
+    rows.append([(t("common.back"), QueueItem("open", tid))])
+    shown = clip(name, 40) if name else ""
+    if name and not page.items:
+        text = t("queue.no_match", number=view.number, name=shown)
+    elif not page.items:
+        text = t("queue.no_technicians", number=view.number)
+    else:
+        lines = [t("queue.pick_technician", number=view.number)]
+        if name:
+            lines.append(t("queue.named", name=shown, count=page.total))
+        if page.total > page.limit or name:
+            pages = (page.total + page.limit - 1) // page.limit
+            lines.append(t("common.page", page=page.offset // page.limit + 1, pages=pages))
+        lines.append(t("queue.type_name"))
+        text = "\n".join(lines)
+    await reply(update, text, keyboard(rows), edit=edit)
+
+
+async def on_assign_page(update: Update, context: Ctx) -> None:
+    """◀️/▶️ or "everyone" on the Assign picker; scope and state are checked again, and
+    the typed name is the one parked for this very ticket (a button cannot carry it)."""
+    dispatch.check_dispatcher(context.person.roles)
+    press = data_of(update, AssignPage)
+    view = await dispatch.ticket_in_scope(
+        context.store.uow(), press.ticket_id, context.person.id, *ITEM_ACTIONS["assign"]
+    )
+    name: str | None = None
+    question = await _parked_name_question(context)
+    parked = question.get("ticket_id") == view.id
+    if press.named and parked:
+        name = question.get("name") or None
+    await answer(update.callback_query)
+    if not parked or (not press.named and question.get("name")):
+        await pending.ask(context, "assign_name", ticket_id=view.id)
+    await show_picker(update, context, view, press.offset, name, edit=True)
+
+
+async def _parked_name_question(context: Ctx) -> dict[str, Any]:
+    """The parked "type a name" question of an Assign picker, or {}."""
+    draft = await drafts.get_draft(context.store.uow(), context.person.id)
+    if draft is None or draft.step != pending.PENDING:
+        return {}
+    question: dict[str, Any] = draft.data.get("pending") or {}
+    return question if question.get("kind") == "assign_name" else {}
+
+
+@pending.on_answer("assign_name")
+async def typed_assign_name(update: Update, context: Ctx, q: dict[str, Any]) -> bool:
+    """A name (or part of one) typed at the Assign picker narrows it; the question stays
+    parked, so another name can be typed, until a technician is picked."""
+    name = typed_text(update)
+    if not name:
+        await reply(update, context.texts("queue.type_name"))
+        return False
+    name = name[:64]
+    try:
+        view = await dispatch.ticket_in_scope(
+            context.store.uow(), int(q["ticket_id"]), context.person.id, *ITEM_ACTIONS["assign"]
+        )
+    except DomainError as exc:
+        return await refused_answer(update, context, exc)
+    await pending.ask(context, "assign_name", ticket_id=view.id, name=name)
+    await show_picker(update, context, view, 0, name, edit=False)
+    return False
 
 
 async def on_assign(update: Update, context: Ctx) -> None:
@@ -169,6 +262,8 @@ async def on_assign(update: Update, context: Ctx) -> None:
         pick.person_id,
         replacing=pick.replacing or None,
     )
+    if await _parked_name_question(context):
+        await pending.clear(context)
     context.nudge_sender()
     await answer(update.callback_query, context.texts("jobs.done"))
     await reply(
@@ -245,5 +340,6 @@ def handlers() -> list[BaseHandler[Update, Ctx, object]]:
         CallbackQueryHandler(guarded(on_queue_view), pattern=pattern(QueueView)),
         CallbackQueryHandler(guarded(on_item), pattern=pattern(QueueItem)),
         CallbackQueryHandler(guarded(on_assign), pattern=pattern(AssignTo)),
+        CallbackQueryHandler(guarded(on_assign_page), pattern=pattern(AssignPage)),
         CallbackQueryHandler(guarded(on_stale_bulk), pattern=pattern(StaleBulk)),
     ]

@@ -10,7 +10,7 @@ from typing import Any
 from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
-from bot.callbacks import DeferPick, JobAction, ReleaseReason, VisitSlot
+from bot.callbacks import DeferPick, JobAction, JobsPage, ReleaseReason, VisitSlot
 from bot.context import Ctx
 from bot.flows import pending
 from bot.flows.common import (
@@ -22,7 +22,7 @@ from bot.flows.common import (
     reply,
     typed_text,
 )
-from bot.ui import Button, clip, grid, keyboard, place_label, ticket_lines
+from bot.ui import Button, capped, clip, grid, keyboard, pager, place_label, ticket_lines
 from store.errors import DomainError
 from store.intake import drafts
 from store.lifecycle import VISIT_PROPOSE_STATUSES, Action, Capacity, Status, allowed_actions
@@ -34,6 +34,8 @@ DEFER_DAYS = (1, 2, 3, 7, 14)
 DEFER_REASONS = ("parts", "rewiring", "specialist")
 RELEASE_REASONS = ("skill", "team", "busy")
 PROMISE_HOUR = time(18, 0)  # a promised day means "by the end of the working day"
+# Jobs a page: a button each, well inside Telegram's 100 buttons a message.
+JOBS_PAGE = 10
 
 
 async def jobs_command(update: Update, context: Ctx) -> None:
@@ -42,23 +44,51 @@ async def jobs_command(update: Update, context: Ctx) -> None:
     await show_jobs(update, context, edit=False)
 
 
-async def show_jobs(update: Update, context: Ctx, *, edit: bool) -> None:
-    """The list of my open jobs with a button each."""
+async def show_jobs(update: Update, context: Ctx, *, edit: bool, cursor: int = 0) -> None:
+    """A page of my open jobs, the most urgent first, with a button each and ◀️/▶️.
+
+    `cursor` (JobsPage's int) is 0 for the first page, a ticket id for the page after
+    it, or minus a ticket id for the page before it; the server reads where that job
+    stands, so a forged or outdated cursor shows the first page and says so."""
     t = context.texts
-    views = await queries.technician_jobs(context.store.uow(), context.person.id)
-    if not views:
+    page = await queries.technician_job_page(
+        context.store.uow(),
+        context.person.id,
+        after=cursor if cursor > 0 else None,
+        before=-cursor if cursor < 0 else None,
+        limit=JOBS_PAGE,
+    )
+    if not page.items:
         await reply(update, t("jobs.empty"), edit=edit)
         return
-    rows = [
+    rows: list[list[Button]] = [
         [
             (
                 f"{t.status(v.status)} · {v.number} · {clip(place_label(v), 30)}",
                 JobAction("open", v.id),
             )
         ]
-        for v in views
+        for v in page.items
     ]
-    await reply(update, t("jobs.title", count=len(views)), keyboard(rows), edit=edit)
+    rows.append(
+        pager(
+            t,
+            JobsPage(-page.items[0].id) if page.has_newer else None,
+            JobsPage(page.items[-1].id) if page.has_older else None,
+        )
+    )
+    text = t("jobs.title", count=capped(page.total, page.capped))
+    if page.restarted:
+        text = t("common.list_changed") + "\n" + text
+    await reply(update, text, keyboard(rows), edit=edit)
+
+
+async def on_jobs_page(update: Update, context: Ctx) -> None:
+    """◀️/▶️ on /jobs."""
+    work.check_technician(context.person.roles)
+    cursor = data_of(update, JobsPage).cursor
+    await answer(update.callback_query)
+    await show_jobs(update, context, edit=True, cursor=cursor)
 
 
 def _job_buttons(context: Ctx, view: TicketView) -> list[list[Button]]:
@@ -396,6 +426,7 @@ def handlers() -> list[BaseHandler[Update, Ctx, object]]:
     return [
         CommandHandler("jobs", guarded(jobs_command)),
         CallbackQueryHandler(guarded(on_job), pattern=pattern(JobAction)),
+        CallbackQueryHandler(guarded(on_jobs_page), pattern=pattern(JobsPage)),
         CallbackQueryHandler(guarded(on_visit_slot), pattern=pattern(VisitSlot)),
         CallbackQueryHandler(guarded(on_defer_pick), pattern=pattern(DeferPick)),
         CallbackQueryHandler(guarded(on_release_reason), pattern=pattern(ReleaseReason)),

@@ -8,9 +8,10 @@ belong to, so a press on an older message is recognised as stale.
 
 from __future__ import annotations
 
+from typing import Any
+
 from telegram import (
     KeyboardButton,
-    ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
     Update,
 )
@@ -21,7 +22,7 @@ from bot.context import Ctx
 from bot.flows import pending
 from bot.flows.common import answer, data_of, guarded, pattern, reply
 from bot.flows.walkup import submit_walkup
-from bot.ui import Button, clip, grid, keyboard, mask_phone
+from bot.ui import Button, clip, grid, keyboard, mask_phone, pager, reply_keyboard
 from store.directory import places
 from store.directory.categories import list_categories
 from store.directory.profiles import room_of, saved_phone, set_phone
@@ -58,12 +59,17 @@ EDITABLE = {
     "contact": CONTACT,
 }
 ROOMS_PER_PAGE = 24
+# The place lists a page at a time (a campus may have hundreds of buildings): 10 rows of
+# their grid each, well inside Telegram's 100 buttons. Kept per step in the draft as
+# "<step>_offset"; a forged offset shows the nearest page there is.
+PER_PAGE = {CAMPUS: 20, BUILDING: 30, FLOOR: 40, ROOM: ROOMS_PER_PAGE}
+COLUMNS = {CAMPUS: 2, BUILDING: 3, FLOOR: 5, ROOM: 4}
 # Which kinds of Pick each step offers; callback data can be forged, so no other kind of
 # choice may act on the step (e.g. an urgency pressed "at" the category step).
 PICKS = {
-    CAMPUS: {"campus"},
-    BUILDING: {"building"},
-    FLOOR: {"floor"},
+    CAMPUS: {"campus", "page"},
+    BUILDING: {"building", "page"},
+    FLOOR: {"floor", "page"},
     ROOM: {"room", "page"},
     CATEGORY: {"cat"},
     URGENCY: {"urg"},
@@ -184,19 +190,19 @@ async def render(update: Update, context: Ctx, draft: DraftView, *, edit: bool =
             await drafts.drop_draft(uow(), context.person.id)
             return await reply(update, t("report.no_places"), edit=edit)
         buttons: list[Button] = [(c.name, Pick(step, "campus", c.id)) for c in campuses]
-        rows: list[list[Button]] = [*grid(buttons, 2), _nav_row(context, step)]
+        rows: list[list[Button]] = [*_page(context, d, step, buttons), _nav_row(context, step)]
         return await reply(update, t("report.choose_campus"), keyboard(rows), edit=edit)
     if step == BUILDING:
         buildings = await places.list_buildings(uow(), int(d["campus_id"]))
         buttons = [(b.name, Pick(step, "building", b.id)) for b in buildings]
         campus = buildings[0].campus if buildings else ""
-        rows = [*grid(buttons, 3), _nav_row(context, step)]
+        rows = [*_page(context, d, step, buttons), _nav_row(context, step)]
         text = t("report.choose_building", campus=campus)
         return await reply(update, text, keyboard(rows), edit=edit)
     if step == FLOOR:
         floors = await places.list_floors(uow(), int(d["building_id"]))
         buttons = [(f, Pick(step, "floor", i)) for i, f in enumerate(floors)]
-        rows = [*grid(buttons, 5), _nav_row(context, step)]
+        rows = [*_page(context, d, step, buttons), _nav_row(context, step)]
         text = t("report.choose_floor", building=d.get("building", ""))
         return await reply(update, text, keyboard(rows), edit=edit)
     if step == ROOM:
@@ -204,13 +210,19 @@ async def render(update: Update, context: Ctx, draft: DraftView, *, edit: bool =
         rooms, total = await places.list_rooms(
             uow(), int(d["building_id"]), d.get("floor"), offset=offset, limit=ROOMS_PER_PAGE
         )
+        if not rooms and offset > 0:  # past the end (a forged or outdated page): the last
+            offset = max((total - 1) // ROOMS_PER_PAGE * ROOMS_PER_PAGE, 0)
+            rooms, total = await places.list_rooms(
+                uow(), int(d["building_id"]), d.get("floor"), offset=offset, limit=ROOMS_PER_PAGE
+            )
         buttons = [(r.name, Pick(step, "room", r.id)) for r in rooms]
-        pager: list[Button] = []
-        if offset > 0:
-            pager.append((t("common.prev"), Pick(step, "page", max(offset - ROOMS_PER_PAGE, 0))))
-        if offset + ROOMS_PER_PAGE < total:
-            pager.append((t("common.next"), Pick(step, "page", offset + ROOMS_PER_PAGE)))
-        rows = [*grid(buttons, 4), pager, _nav_row(context, step)]
+        newer = Pick(step, "page", max(offset - ROOMS_PER_PAGE, 0)) if offset > 0 else None
+        older = (
+            Pick(step, "page", offset + ROOMS_PER_PAGE)
+            if offset + ROOMS_PER_PAGE < total
+            else None
+        )
+        rows = [*grid(buttons, COLUMNS[ROOM]), pager(t, newer, older), _nav_row(context, step)]
         text = t("report.choose_room", floor=d.get("floor", ""))
         return await reply(update, text, keyboard(rows), edit=edit)
     if step == CATEGORY:
@@ -255,7 +267,7 @@ async def render(update: Update, context: Ctx, draft: DraftView, *, edit: bool =
             [KeyboardButton(t("common.skip"))],
             [KeyboardButton(t("common.back")), KeyboardButton(t("common.cancel"))],
         ]
-        markup = ReplyKeyboardMarkup(contact_rows, resize_keyboard=True, one_time_keyboard=True)
+        markup = reply_keyboard(contact_rows, resize_keyboard=True, one_time_keyboard=True)
         return await reply(update, t("report.ask_contact"), markup)
     if step == EDIT:
         names = ["place", "category", "description", "photos", "urgency", "contact"]
@@ -361,14 +373,14 @@ async def on_pick(update: Update, context: Ctx) -> None:
     if pick.what == "campus":
         if pick.value not in {c.id for c in await places.list_campuses(uow())}:
             return await _stale(update, context, draft)
-        d["campus_id"] = pick.value
+        d.update(campus_id=pick.value, building_offset=0)
         draft.step = BUILDING
     elif pick.what == "building":
         buildings = await places.list_buildings(uow(), int(d.get("campus_id", 0)))
         chosen = next((b for b in buildings if b.id == pick.value), None)
         if chosen is None:
             return await _stale(update, context, draft)
-        d.update(building_id=chosen.id, building=chosen.name, campus=chosen.campus)
+        d.update(building_id=chosen.id, building=chosen.name, campus=chosen.campus, floor_offset=0)
         draft.step = FLOOR
     elif pick.what == "floor":
         floors = await places.list_floors(uow(), int(d["building_id"]))
@@ -377,7 +389,7 @@ async def on_pick(update: Update, context: Ctx) -> None:
         d.update(floor=floors[pick.value], room_offset=0)
         draft.step = ROOM
     elif pick.what == "page":
-        d["room_offset"] = max(pick.value, 0)
+        d[f"{draft.step}_offset"] = max(pick.value, 0)
     elif pick.what == "room":
         try:
             place = await places.get_room_place(uow(), pick.value)
@@ -408,6 +420,16 @@ async def on_pick(update: Update, context: Ctx) -> None:
     else:
         return await _stale(update, context, draft)
     await _go(update, context, draft, edit=True)
+
+
+def _page(context: Ctx, d: dict[str, Any], step: str, buttons: list[Button]) -> list[list[Button]]:
+    """One page of a place list laid out in its grid, and its ◀️/▶️ row."""
+    size, total = PER_PAGE[step], len(buttons)
+    offset = min(max(int(d.get(f"{step}_offset", 0)), 0), max((total - 1) // size * size, 0))
+    newer = Pick(step, "page", offset - size) if offset > 0 else None
+    older = Pick(step, "page", offset + size) if offset + size < total else None
+    shown = buttons[offset : offset + size]
+    return [*grid(shown, COLUMNS[step]), pager(context.texts, newer, older)]
 
 
 async def _stale(update: Update, context: Ctx, draft: DraftView) -> None:

@@ -9,11 +9,11 @@ from typing import Any
 from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
-from bot.callbacks import FollowUpAction
+from bot.callbacks import FollowUpAction, FollowUpPage
 from bot.context import Ctx
 from bot.flows import pending
 from bot.flows.common import answer, data_of, guarded, pattern, refused_answer, reply
-from bot.ui import Button, clip, keyboard, stars
+from bot.ui import Button, clip, keyboard, pager, stars
 from store import roles
 from store.directory import places
 from store.directory.invites import INVITE_PREFIX, check_may_invite, create_invite
@@ -28,6 +28,8 @@ from store.errors import (
 from store.lifecycle import Role
 from store.repair import followups
 
+FOLLOWUPS_PAGE = 10  # follow-ups a page of /followups
+
 
 async def followups_command(update: Update, context: Ctx) -> None:
     """/followups: the open ones in my buildings, oldest first."""
@@ -35,13 +37,15 @@ async def followups_command(update: Update, context: Ctx) -> None:
     await show_followups(update, context, edit=False)
 
 
-async def show_followups(update: Update, context: Ctx, *, edit: bool) -> None:
-    """The open follow-ups as buttons."""
+async def show_followups(update: Update, context: Ctx, *, edit: bool, offset: int = 0) -> None:
+    """A page of the open follow-ups as buttons, oldest first; a forged offset shows the
+    nearest page there is."""
     t = context.texts
     items = await followups.open_followups(context.store.uow(), context.person.id)
     if not items:
         await reply(update, t("followups.empty"), edit=edit)
         return
+    offset = min(max(offset, 0), (len(items) - 1) // FOLLOWUPS_PAGE * FOLLOWUPS_PAGE)
     rows: list[list[Button]] = [
         [
             (
@@ -49,9 +53,20 @@ async def show_followups(update: Update, context: Ctx, *, edit: bool) -> None:
                 FollowUpAction("open", f.id),
             )
         ]
-        for f in items
+        for f in items[offset : offset + FOLLOWUPS_PAGE]
     ]
+    more = offset + FOLLOWUPS_PAGE < len(items)
+    newer = FollowUpPage(offset - FOLLOWUPS_PAGE) if offset else None
+    rows.append(pager(t, newer, FollowUpPage(offset + FOLLOWUPS_PAGE) if more else None))
     await reply(update, t("followups.title", count=len(items)), keyboard(rows), edit=edit)
+
+
+async def on_followups_page(update: Update, context: Ctx) -> None:
+    """◀️/▶️ on /followups."""
+    followups.check_supervisor(context.person.roles)
+    offset = data_of(update, FollowUpPage).offset
+    await answer(update.callback_query)
+    await show_followups(update, context, edit=True, offset=offset)
 
 
 async def on_followup(update: Update, context: Ctx) -> None:
@@ -154,4 +169,5 @@ def handlers() -> list[BaseHandler[Update, Ctx, object]]:
         CommandHandler("followups", guarded(followups_command)),
         CommandHandler("invite", guarded(invite_command)),
         CallbackQueryHandler(guarded(on_followup), pattern=pattern(FollowUpAction)),
+        CallbackQueryHandler(guarded(on_followups_page), pattern=pattern(FollowUpPage)),
     ]

@@ -10,11 +10,11 @@ from typing import Any
 from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
-from bot.callbacks import NobodyHomeReply, SweepAct, SweepChecklist
+from bot.callbacks import NobodyHomeReply, SweepAct, SweepChecklist, SweepPage
 from bot.context import Ctx
 from bot.flows import pending
 from bot.flows.common import answer, data_of, guarded, pattern, refused_answer, reply
-from bot.ui import Button, clip, keyboard
+from bot.ui import Button, clip, keyboard, pager
 from store.directory import places
 from store.domain.sweeps import check_sweeper
 from store.errors import (
@@ -29,6 +29,7 @@ from store.intake.sweep import RoomCard
 
 REPEAT = re.compile(r"(\d{1,2})w", re.IGNORECASE)
 EACH_TERM = {"term", "学期", "學期"}  # "/sweep E1 term": again at each term start
+CAMPAIGNS_PAGE = 10  # open campaigns a page of /sweep
 
 
 async def sweep_command(update: Update, context: Ctx) -> None:
@@ -68,15 +69,34 @@ async def sweep_command(update: Update, context: Ctx) -> None:
         text = t("sweep.choose_checklist", building=building.name)
         await reply(update, text, keyboard(choices))
         return
+    await show_campaigns(update, context, 0, edit=False)
+
+
+async def show_campaigns(update: Update, context: Ctx, offset: int, *, edit: bool) -> None:
+    """A page of my open campaigns, a button each; a forged offset shows the nearest page."""
+    t = context.texts
     open_campaigns = await campaigns.active_campaigns(context.store.uow(), context.person.id)
     if not open_campaigns:
-        await reply(update, t("sweep.none"))
+        await reply(update, t("sweep.none"), edit=edit)
         return
+    total = len(open_campaigns)
+    offset = min(max(offset, 0), (total - 1) // CAMPAIGNS_PAGE * CAMPAIGNS_PAGE)
     rows: list[list[Button]] = []
-    for c in open_campaigns:
+    for c in open_campaigns[offset : offset + CAMPAIGNS_PAGE]:
         label = t("sweep.campaign_label", building=c.building, done=c.done, total=c.total)
         rows.append([(label, SweepAct("open", c.id, 0, "-"))])
-    await reply(update, t("sweep.campaigns"), keyboard(rows))
+    more = offset + CAMPAIGNS_PAGE < total
+    newer = SweepPage(offset - CAMPAIGNS_PAGE) if offset else None
+    rows.append(pager(t, newer, SweepPage(offset + CAMPAIGNS_PAGE) if more else None))
+    await reply(update, t("sweep.campaigns"), keyboard(rows), edit=edit)
+
+
+async def on_page(update: Update, context: Ctx) -> None:
+    """◀️/▶️ on the list of open campaigns."""
+    check_sweeper(context.person.roles)
+    offset = data_of(update, SweepPage).offset
+    await answer(update.callback_query)
+    await show_campaigns(update, context, offset, edit=True)
 
 
 async def on_checklist(update: Update, context: Ctx) -> None:
@@ -309,5 +329,6 @@ def handlers() -> list[BaseHandler[Update, Ctx, object]]:
         CommandHandler("sweep", guarded(sweep_command)),
         CallbackQueryHandler(guarded(on_checklist), pattern=pattern(SweepChecklist)),
         CallbackQueryHandler(guarded(on_act), pattern=pattern(SweepAct)),
+        CallbackQueryHandler(guarded(on_page), pattern=pattern(SweepPage)),
         CallbackQueryHandler(guarded(on_nobody_home_reply), pattern=pattern(NobodyHomeReply)),
     ]

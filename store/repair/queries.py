@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, union
+from sqlalchemy import ColumnElement, case, func, tuple_, union
 from sqlalchemy import select as sa_select
 from sqlmodel import col
 
@@ -220,35 +220,127 @@ HELD_RANK = case(
 )
 
 
+# A technician's jobs are counted up to this many, then "100+".
+JOBS_COUNT_CAP = 100
+# The most urgent first, then by lifecycle (assigned, in progress, deferred), then oldest.
+JOB_ORDER = (URGENCY_RANK, HELD_RANK, col(Ticket.created_at), col(Ticket.id))
+
+
+def _held_by(person_id: int, since: datetime) -> list[Any]:
+    return [
+        col(Ticket.assignee_id) == person_id,
+        # Outside the OR as well, so the seek is (assignee_id, status) on
+        # `ix_ticket_assignee_targets`, whose targets then skip, in the index,
+        # the jobs left open for years (not every ticket they ever had).
+        col(Ticket.status).in_(ticket_views.HELD_STATUSES),
+        targets_between(ticket_views.HELD_STATUSES, since=since),
+    ]
+
+
 async def technician_jobs(uow: UnitOfWork, person_id: int) -> list[TicketView]:
-    """The technician's open jobs, grouped by state, oldest first within a state; jobs
-    forgotten past STALE_AFTER are on the dispatcher's stale list instead."""
+    """All the technician's open jobs, the most urgent first (see `technician_job_page`
+    for the screen); jobs forgotten past STALE_AFTER are on the dispatcher's stale list."""
     async with uow.reading():
-        since = uow.now() - STALE_AFTER
         return await ticket_views.ticket_views(
             uow,
-            [
-                col(Ticket.assignee_id) == person_id,
-                # Outside the OR as well, so the seek is (assignee_id, status) on
-                # `ix_ticket_assignee_targets`, whose targets then skip, in the index,
-                # the jobs left open for years (not every ticket they ever had).
-                col(Ticket.status).in_(ticket_views.HELD_STATUSES),
-                targets_between(ticket_views.HELD_STATUSES, since=since),
-            ],
-            order=(HELD_RANK, URGENCY_RANK, col(Ticket.created_at), col(Ticket.id)),
+            _held_by(person_id, uow.now() - STALE_AFTER),
+            order=JOB_ORDER,
             with_photos=False,
         )
 
 
-async def technicians_to_assign(
-    uow: UnitOfWork, building_id: int, category_key: str
-) -> list[TechnicianLoad]:
-    """Every technician a dispatcher may assign a job in the building and category to, on
-    duty or not, least loaded first."""
+async def technician_job_page(
+    uow: UnitOfWork,
+    person_id: int,
+    *,
+    after: int | None = None,
+    before: int | None = None,
+    limit: int = 10,
+) -> Window[TicketView]:
+    """One page of the technician's open jobs in `JOB_ORDER`, read by keyset.
+
+    The page holds the jobs after ticket `after` or before ticket `before` in that order,
+    or the first ones. The cursor is a ticket id whose sort key is read back here, under
+    the same conditions: a ticket that is not (or no longer) one of this person's open
+    jobs, or a page past either end, gives the first page, flagged `restarted`. The count
+    stops at JOBS_COUNT_CAP ("100+").
+    """
     async with uow.reading():
-        return await ticket_views.technicians_for(
+        where = _held_by(person_id, uow.now() - STALE_AFTER)
+        key = tuple_(*JOB_ORDER)
+
+        async def ids(*extra: Any, backwards: bool = False, n: int) -> list[int]:
+            order = [o.desc() for o in JOB_ORDER] if backwards else list(JOB_ORDER)
+            stmt = sa_select(col(Ticket.id)).where(*where, *extra).order_by(*order).limit(n)
+            return [int(i) for i in (await uow.session.execute(stmt)).scalars() if i]
+
+        capped_ids = sa_select(col(Ticket.id)).where(*where).limit(JOBS_COUNT_CAP + 1)
+        count_stmt = sa_select(func.count()).select_from(capped_ids.subquery())
+        counted = int((await uow.session.execute(count_stmt)).scalar_one())
+        cursor_id = after if after is not None else before
+        page: list[int] = []
+        has_prev = has_next = restarted = False
+        if cursor_id is not None and 0 < cursor_id < 2**31:  # an id column's range
+            row = (
+                await uow.session.execute(
+                    sa_select(*JOB_ORDER).where(*where, col(Ticket.id) == cursor_id)
+                )
+            ).first()
+            if row is not None:
+                mark = tuple_(*row)
+                if after is not None:
+                    page = await ids(key > mark, n=limit + 1)
+                    has_next, page = len(page) > limit, page[:limit]
+                    has_prev = bool(page)
+                else:
+                    page = (await ids(key < mark, backwards=True, n=limit + 1))[::-1]
+                    has_prev, page = len(page) > limit, page[-limit:]
+                    has_next = bool(page)
+        restarted = cursor_id is not None and not page
+        if not page:
+            page = await ids(n=limit + 1)
+            has_prev, has_next, page = False, len(page) > limit, page[:limit]
+        items = await ticket_views.ticket_views(
+            uow, [col(Ticket.id).in_(page)], order=JOB_ORDER, with_photos=False
+        )
+        return Window(
+            items,
+            min(counted, JOBS_COUNT_CAP),
+            counted > JOBS_COUNT_CAP,
+            has_prev,
+            has_next,
+            restarted=restarted,
+        )
+
+
+async def technicians_to_assign(
+    uow: UnitOfWork,
+    building_id: int,
+    category_key: str,
+    *,
+    name: str | None = None,
+    leave_out: int | None = None,
+    offset: int = 0,
+    limit: int = 10,
+) -> Page[TechnicianLoad]:
+    """A page of the technicians a dispatcher may assign a job in the building and
+    category to: on duty first, then least loaded, unreachable ones last. `name` keeps
+    those whose name contains it (any case); `leave_out` is the job's holder. An offset
+    past the end (a forged or outdated button) gives the last page."""
+    async with uow.reading():
+        everyone = await ticket_views.technicians_for(
             uow, building_id, category_key, on_duty_only=False
         )
+    wanted = (name or "").casefold()
+    chosen = [
+        t
+        for t in everyone
+        if t.person_id != leave_out and (not wanted or wanted in t.name.casefold())
+    ]
+    chosen.sort(key=lambda t: (not t.on_duty, not t.reachable, t.open_jobs, t.person_id))
+    last = max((len(chosen) - 1) // limit * limit, 0)
+    offset = min(max(offset, 0), last)
+    return Page(chosen[offset : offset + limit], len(chosen), offset, limit)
 
 
 async def on_duty_technicians(

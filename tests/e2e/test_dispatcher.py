@@ -125,8 +125,8 @@ async def test_assign_and_reassign_tell_everyone(bot: Harness) -> None:
     assert "Water under the sink." in (detail.text or "")
     await dora.user.press(detail, "👷 Assign")
     pick = await dora.user.wait_for_edit(detail, lambda m: "Who should take" in (m.text or ""))
-    # Least loaded first; on duty 🟢, off duty ⚪️; the open-job count is the load.
-    assert pick.button_texts == ["⚪️ Tom · 0 open", "🟢 Tina · 1 open", "⬅️ Back"]
+    # On duty 🟢 first, then off duty ⚪️, each least loaded first; the count is the load.
+    assert pick.button_texts == ["🟢 Tina · 1 open", "⚪️ Tom · 0 open", "⬅️ Back"]
     await dora.user.press(pick, "⚪️ Tom · 0 open")
     await dora.user.wait_for_edit(pick, lambda m: f"{number} assigned to Tom" in (m.text or ""))
     job = await tom.user.expect(text_contains=f"You were assigned {number}", timeout=WAIT)

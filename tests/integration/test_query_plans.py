@@ -89,6 +89,9 @@ async def env(sqlite_url: str) -> AsyncIterator[Env]:
         await requester.confirm_and_rate(e.store.uow(), closed, w.requester, 2)
         clock.advance(timedelta(days=3))
         clock.advance(timedelta(hours=6))
+        for _ in range(2):  # live jobs, for the pages of /jobs after and before one
+            live = (await file_ticket(e.store, w)).ticket.id
+            await dispatch.accept(e.store.uow(), live, w.tom)
         yield e
     finally:
         await store.dispose()
@@ -99,11 +102,19 @@ def screens(e: Env) -> dict[str, Callable[[], Awaitable[Any]]]:
     start, end = parse_period(None, e.clock.now)
     zone = ZoneInfo("Asia/Shanghai")
     yesterday = e.clock.now.astimezone(zone).date() - timedelta(days=1)
+    live_jobs = [6, 7]  # the env's last two tickets: Tom's live jobs
     calls: dict[str, Callable[[], Awaitable[Any]]] = {
         "my tickets, newest": lambda: queries.my_tickets(st.uow(), w.requester),
         "my tickets, older": lambda: queries.my_tickets(st.uow(), w.requester, before=3),
         "my tickets, newer": lambda: queries.my_tickets(st.uow(), w.requester, after=1),
         "technician jobs": lambda: queries.technician_jobs(st.uow(), w.tom),
+        "/jobs, first page": lambda: queries.technician_job_page(st.uow(), w.tom, limit=1),
+        "/jobs, after a job": lambda: queries.technician_job_page(
+            st.uow(), w.tom, after=live_jobs[0], limit=1
+        ),
+        "/jobs, before a job": lambda: queries.technician_job_page(
+            st.uow(), w.tom, before=live_jobs[-1], limit=1
+        ),
         "stale list": lambda: stale.stale_tickets(st.uow(), w.dana),
         "/stats office": lambda: figures.office_stats(
             st.uow(), start=start, end=end, viewer_id=w.sam
@@ -141,6 +152,9 @@ SCREENS = [
     "my tickets, older",
     "my tickets, newer",
     "technician jobs",
+    "/jobs, first page",
+    "/jobs, after a job",
+    "/jobs, before a job",
     "stale list",
     "/stats office",
     "/stats technicians",
