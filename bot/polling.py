@@ -14,7 +14,8 @@ it was handled (bot.inbox tells which are done), and the next leader gets what a
 had not finished. What it had finished but not confirmed comes again too, and is skipped
 as handled (store.delivery.inbox). While updates are in flight, getUpdates cannot wait
 for new ones without confirming them, so it asks again as soon as one is done, or every
-BUSY_POLL_S.
+BUSY_POLL_S. At most HOLD updates are kept unconfirmed, so a stuck one cannot fill
+getUpdates' page and stall the bot.
 """
 
 from __future__ import annotations
@@ -38,6 +39,11 @@ log = logging.getLogger(__name__)
 LONG_POLL_S = 10  # getUpdates' timeout while nothing is in flight
 BUSY_POLL_S = 0.2  # with updates in flight: ask again after one is done, or this often
 LIMIT = 100  # updates per getUpdates (Telegram's maximum)
+# At most this many updates (by id) are kept unconfirmed behind the newest fetched: a page
+# must have room for new updates even when an old one is stuck or one chat has a backlog.
+# An older update still in flight is then confirmed before it is done (lost if this
+# instance dies before it is).
+HOLD = LIMIT // 2
 RETRY_S = (1.0, 2.0, 5.0, 10.0)  # waits after failed getUpdates calls in a row
 
 
@@ -75,9 +81,10 @@ class Poller:
 
     @property
     def offset(self) -> int | None:
-        """What getUpdates confirms: everything below the oldest update still in flight."""
-        if self.in_flight:
-            return min(self.in_flight)
+        """What getUpdates confirms: everything below the oldest update still in flight
+        (or, with a long backlog, below the last HOLD fetched)."""
+        if self.in_flight and self.next_id is not None:
+            return max(min(self.in_flight), self.next_id - HOLD)
         return self.next_id
 
     def _go_on(self, stop: asyncio.Event) -> bool:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from telegram import Bot
 
 from sandbox.faults import Fault
 from sandbox.handles import UserHandle
@@ -130,3 +131,30 @@ async def test_only_the_leader_polls_and_a_standby_takes_over_a_killed_one(
     for bot in bots:
         assert "Traceback" not in bot.text, bot.text
         assert "409" not in bot.text and "Conflict" not in bot.text, bot.text
+
+
+async def test_a_second_bot_polling_with_the_same_token_is_one_warning_per_conflict(
+    bot_api: SandboxServer, tmp_path: Path
+) -> None:
+    # An operator started a second bot with this token on another database: Telegram ends
+    # one poll with the other. The bot says so in one warning line each time, no traceback.
+    bot = Output(await start_repairbot(tmp_path, bot_environment(bot_api, tmp_path)))
+    try:
+        await bot.wait_for(LEADS)
+        await asyncio.sleep(0.5)  # its first long poll is waiting now
+        intruder = Bot(bot_api.token, base_url=bot_api.base_url)
+        async with intruder:
+            for n in (1, 2):
+                await intruder.get_updates(timeout=0)  # ends the bot's waiting poll
+                await bot.wait_for("409", times=n, seconds=15)
+                await asyncio.sleep(2.5)  # the bot waits a second, then polls again
+        alice = bot_api.client.user(2501, "Alice")
+        await alice.command("start")
+        await alice.expect(text_contains=MENU, timeout=15)  # it carries on
+    finally:
+        code = await bot.stop()
+    assert code == 0, bot.text
+    conflicts = [line for line in bot.lines if "409" in line]
+    assert len(conflicts) == 2, bot.text
+    assert all(" WARNING " in line and "another bot" in line for line in conflicts)
+    assert "Traceback" not in bot.text
