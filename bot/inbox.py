@@ -40,6 +40,10 @@ class InboxApplication(Application[Any, Ctx, Any, Any, BotData, Any]):
         # when it starts fetching, bot/polling.py): they skip the database check.
         # None: every update is checked (webhook: any instance may have had it).
         self.unseen_above: int | None = None
+        # Asked after an update's handlers finished: True when the poller takes over its
+        # mark (it confirms most updates to Telegram at once and marks only the rest,
+        # bot/polling.py); None or False: marked here, at once.
+        self.mark_later: Callable[[int], bool] | None = None
 
     async def process_update(self, update: object) -> None:
         """Run the handlers of an update not handled before, then mark it handled, also
@@ -70,17 +74,18 @@ class InboxApplication(Application[Any, Ctx, Any, Any, BotData, Any]):
         try:
             await super().process_update(update)
         except Exception:
-            await _mark(store, bot_id, update.update_id)
+            await self._mark(store, bot_id, update.update_id)
             raise
-        await _mark(store, bot_id, update.update_id)
+        await self._mark(store, bot_id, update.update_id)
+
+    async def _mark(self, store: Store, bot_id: int, update_id: int) -> None:
+        if self.mark_later is not None and self.mark_later(update_id):
+            return
+        try:
+            await mark_handled(store.uow(), bot_id, update_id)
+        except (OSError, SQLAlchemyError) as exc:
+            log.warning("update %d: could not mark it handled: %s", update_id, exc)
 
     def _done(self, update_id: int) -> None:
         for listener in self.done_listeners:
             listener(update_id)
-
-
-async def _mark(store: Store, bot_id: int, update_id: int) -> None:
-    try:
-        await mark_handled(store.uow(), bot_id, update_id)
-    except (OSError, SQLAlchemyError) as exc:
-        log.warning("update %d: could not mark it handled: %s", update_id, exc)

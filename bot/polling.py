@@ -12,7 +12,9 @@ handled: a leader killed then loses them, and Telegram never sends them again. H
 offset sent is the oldest update still in flight, so Telegram keeps every update until
 it was handled (bot.inbox tells which are done), and the next leader gets what a dead one
 had not finished. What it had finished but not confirmed comes again too, and is skipped
-as handled (store.delivery.inbox). While updates are in flight, getUpdates cannot wait
+as handled (store.delivery.inbox): before each getUpdates, the finished updates it will
+not confirm are marked handled, in one statement (most updates are confirmed by the very
+next call and never need a mark). While updates are in flight, getUpdates cannot wait
 for new ones without confirming them, so it asks again as soon as one is done, or every
 BUSY_POLL_S. At most HOLD updates are kept unconfirmed, so a stuck one cannot fill
 getUpdates' page and stall the bot.
@@ -33,7 +35,7 @@ from telegram.error import Conflict, InvalidToken, NetworkError, RetryAfter, Tim
 from telegram.ext import Application
 
 from bot.inbox import InboxApplication
-from store.delivery.inbox import last_handled
+from store.delivery.inbox import last_handled, mark_all_handled
 
 log = logging.getLogger(__name__)
 LONG_POLL_S = 10  # getUpdates' timeout while nothing is in flight
@@ -63,16 +65,41 @@ class Poller:
         # Done but maybe not confirmed yet (at or above the offset last sent): getUpdates
         # returns these again while an older one is in flight; they are not queued twice.
         self.done: set[int] = set()
+        # Done, its mark left to us (mark_later), and not confirmed to Telegram yet: before
+        # each getUpdates, those the call will not confirm are marked in one statement.
+        self.unmarked: set[int] = set()
         self.next_id: int | None = None  # after the last update fetched (as PTB's Updater)
         self.polling = False  # whether the loop is fetching now
         self._turn = asyncio.Event()  # the leadership changed, or stop was asked
         self._progress = asyncio.Event()  # an update was done
         self._failures = 0
         app.done_listeners.append(self._done)
+        app.mark_later = self.mark_later
 
     def wake(self, *_: object) -> None:
         """Look at the leadership again now (Leadership's listener)."""
         self._turn.set()
+
+    def mark_later(self, update_id: int) -> bool:
+        """While polling, the mark of a finished update is ours: most are confirmed to
+        Telegram by the next getUpdates and need none."""
+        if self.polling:
+            self.unmarked.add(update_id)
+        return self.polling
+
+    async def _write_marks(self, offset: int | None) -> None:
+        """Mark the finished updates that a getUpdates with `offset` leaves unconfirmed
+        (all of them when `offset` is None)."""
+        keep = {u for u in self.unmarked if offset is None or u >= offset}
+        store = self.app.bot_data.store
+        if not keep or store is None:
+            return
+        try:
+            await mark_all_handled(store.uow(), self.app.bot.id, keep)
+        except (OSError, SQLAlchemyError) as exc:
+            log.warning("polling: could not mark %d handled updates: %s", len(keep), exc)
+            return
+        self.unmarked -= keep
 
     def _done(self, update_id: int) -> None:
         self.in_flight.discard(update_id)
@@ -108,6 +135,8 @@ class Poller:
                         await self._poll_once(stop)
                 finally:
                     self.polling = False
+                    # Not confirmed by a poll of ours any more: the next leader must skip them.
+                    await self._write_marks(None)
                 if not stop.is_set():
                     log.info("polling: no longer the leader; stopped fetching updates")
         finally:
@@ -156,6 +185,7 @@ class Poller:
                 return
         self._turn.clear()
         offset = self.offset
+        await self._write_marks(offset)
         call = asyncio.ensure_future(
             self.app.bot.get_updates(
                 offset=offset,
@@ -202,6 +232,7 @@ class Poller:
         self._failures = 0
         if offset is not None:  # Telegram has forgotten everything below it
             self.done = {update_id for update_id in self.done if update_id >= offset}
+            self.unmarked = {update_id for update_id in self.unmarked if update_id >= offset}
         for update in updates:
             self.next_id = update.update_id + 1
             if update.update_id in self.in_flight or update.update_id in self.done:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Collection
 from datetime import timedelta
 
 from sqlalchemy import delete, func
@@ -89,19 +90,29 @@ async def mark_handled(uow: UnitOfWork, bot_id: int, update_id: int) -> None:
             return  # written with the batch of the mark before
         batch, marks.keys = marks.keys, set()
         try:
-            async with uow:
-                now = uow.now()
-                rows = [{"bot_id": b, "update_id": u, "handled_at": now} for b, u in batch]
-                await uow.session.execute(
-                    uow.insert(table_of(HandledUpdate)).values(rows).on_conflict_do_nothing()
-                )
-                await uow.commit()
+            await _write(uow, batch)
         except BaseException:
             marks.keys |= batch  # the next mark writes them too
             raise
+
+
+async def mark_all_handled(uow: UnitOfWork, bot_id: int, update_ids: Collection[int]) -> None:
+    """Record several of this bot's updates as handled, in one statement."""
+    if update_ids:
+        await _write(uow, {(bot_id, update_id) for update_id in update_ids})
+
+
+async def _write(uow: UnitOfWork, keys: set[tuple[int, int]]) -> None:
+    async with uow:
+        now = uow.now()
+        rows = [{"bot_id": b, "update_id": u, "handled_at": now} for b, u in keys]
+        await uow.session.execute(
+            uow.insert(table_of(HandledUpdate)).values(rows).on_conflict_do_nothing()
+        )
+        await uow.commit()
     recent = _recent(uow)
-    for done in batch:
-        recent.add(done)
+    for key in keys:
+        recent.add(key)
 
 
 async def last_handled(uow: UnitOfWork, bot_id: int) -> int:

@@ -118,11 +118,12 @@ async def test_only_the_leader_polls_and_a_standby_takes_over_a_killed_one(
         await asyncio.gather(*load)
         await asyncio.sleep(1.0)  # a late second answer would show up now
 
-        assert sum(t.lost for t in talks) == 0
-        assert [t.answers() for t in talks] == [t.sent for t in talks]  # none twice
+        seen = [(t.sent, t.answers(), t.lost) for t in talks]  # per user
+        assert sum(t.lost for t in talks) == 0, seen
+        assert [t.answers() for t in talks] == [t.sent for t in talks], seen  # none twice
         # Whatever was sent around the kill was answered within 10 s of it.
         waits = [at + took - killed_at for t in talks for at, took in t.latencies]
-        assert max(waits) < TAKEOVER_LIMIT_S
+        assert max(waits) < TAKEOVER_LIMIT_S, (max(waits), standby.text)
         assert len([at for t in talks for at, _ in t.latencies if at > killed_at]) > USERS
         assert sum(t.sent for t in talks) > 4 * USERS
     finally:
