@@ -107,7 +107,9 @@ async def test_only_the_leader_polls_and_a_standby_takes_over_a_killed_one(
         # update must take effect exactly once. The held ones stay in flight, unconfirmed,
         # and must be answered by the standby.
         bot_api.client.fail_next("sendMessage", Fault.drop(), times=100_000)
-        await asyncio.sleep(0.3)
+        # Long enough for the leader's poller to record what finished (a few ms, more on
+        # a loaded machine), shorter than the replies' retries (0.5 + 1 s).
+        await asyncio.sleep(1.0)
         assert leader.process.returncode is None
         os.kill(leader.process.pid, signal.SIGKILL)
         killed_at = time.monotonic()
