@@ -175,15 +175,16 @@ class Poller:
     async def _poll_once(self, stop: asyncio.Event) -> None:
         busy = bool(self.in_flight)
         if busy:
-            # getUpdates would answer at once with what is in flight: ask again when one
-            # of them is done (the offset moves), or after a moment for new ones.
-            self._progress.clear()
+            # getUpdates would answer at once with what is in flight: ask again as soon as
+            # one is done (the offset moves, its mark is due; at once if one finished during
+            # the last call), or after a moment for new ones.
             self._turn.clear()
-            if self.in_flight and self._go_on(stop):
+            if self._go_on(stop):
                 await self._first(self._progress.wait(), self._turn.wait(), seconds=BUSY_POLL_S)
             if not self._go_on(stop):
                 return
         self._turn.clear()
+        self._progress.clear()  # what finishes from here on is for the next call
         offset = self.offset
         await self._write_marks(offset)
         call = asyncio.ensure_future(
