@@ -39,6 +39,7 @@ from bot.i18n import LANGUAGES
 from bot.logs import configure_logging
 from bot.metrics import Metrics, ObservedApplication
 from bot.ops import OpsServer
+from bot.polling import serve
 from bot.processor import PerChatUpdateProcessor
 from bot.ratelimit import ReplyFirstLimiter
 from bot.scheduling import schedule
@@ -79,7 +80,9 @@ def build_application(
     context_types = ContextTypes(context=Ctx, bot_data=BotData)
     metrics = Metrics(store)
     limiter = ReplyFirstLimiter(on_call=metrics.api_call)
-    # Every update timed, counted and logged in one line (bot/metrics.py).
+    # Every update timed, counted and logged in one line (bot/metrics.py), and taking
+    # effect once across instances (bot/inbox.py: ObservedApplication is an
+    # InboxApplication, so a redelivered update is counted and logged as skipped).
     builder = ApplicationBuilder().application_class(ObservedApplication)
     if request is not None:
         builder = builder.request(request)
@@ -241,7 +244,9 @@ def run(settings: Settings) -> int:
                 allowed_updates=Update.ALL_TYPES,
             )
         else:
-            app.run_polling(allowed_updates=Update.ALL_TYPES)
+            # Only the leader polls, and an update is confirmed once handled (bot/polling.py).
+            asyncio.run(serve(app))
     finally:
+        # The polling loop closed its pool itself, on its own event loop; this is a no-op then.
         asyncio.run(store.dispose())
     return 0

@@ -19,7 +19,6 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC
-from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -31,8 +30,8 @@ from prometheus_client import (
 )
 from sqlalchemy.exc import SQLAlchemyError
 from telegram import Update
-from telegram.ext import Application
 
+from bot.inbox import InboxApplication
 from store.delivery import outbox
 from store.reporting import health
 from store.uow import Store
@@ -280,8 +279,9 @@ class Metrics:
         return generate_latest(self.registry)
 
 
-class ObservedApplication(Application[Any, Any, Any, Any, Any, Any]):
-    """PTB's Application, with every update timed, counted and logged (bot_data.metrics)."""
+class ObservedApplication(InboxApplication):
+    """PTB's Application, with every update timed, counted and logged (bot_data.metrics),
+    around the handled-updates check (a redelivered update counts as skipped)."""
 
     async def process_update(self, update: object) -> None:
         """Application.process_update inside `Metrics.observe_update`."""

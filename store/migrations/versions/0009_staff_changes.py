@@ -6,7 +6,7 @@ and the names as they were), who did it (an admin in the chat; none for the comm
 line) and through what, and a note of the jobs and follow-ups handed on.
 
 Revision ID: 0009
-Revises: 0007 (for now: 0008 is being added beside it; re-chain to 0008 at merge)
+Revises: 0008
 Create Date: 2026-12-07 11:00:00
 
 """
@@ -19,7 +19,7 @@ import sqlmodel
 
 # revision identifiers, used by Alembic.
 revision: str = '0009'
-down_revision: Union[str, Sequence[str], None] = '0007'
+down_revision: Union[str, Sequence[str], None] = '0008'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
