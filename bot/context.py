@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.i18n import Texts
-from bot.metrics import Metrics
 from bot.sender import OutboxSender
 from bot.settings import Settings
 from scheduler.leadership import Leadership
@@ -17,6 +16,7 @@ from store.uow import Store
 
 if TYPE_CHECKING:
     from bot.board.server import BoardServer
+    from bot.metrics import Metrics
     from bot.ops import OpsServer
 
 

@@ -21,17 +21,20 @@ from sqlalchemy.exc import SQLAlchemyError
 from telegram import Update
 from telegram.ext import Application
 
-from bot.context import BotData, Ctx
 from store.delivery.inbox import mark_handled, was_handled
 from store.uow import Store
 
 log = logging.getLogger(__name__)
 
 
-class InboxApplication(Application[Any, Ctx, Any, Any, BotData, Any]):
+class InboxApplication(Application[Any, Any, Any, Any, Any, Any]):
     """PTB's Application, with the handled-updates check around each update, telling
     `done_listeners` the id of each update it is finished with (handled, failed or skipped;
-    not one cut short by shutdown): the poller confirms to Telegram only those."""
+    not one cut short by shutdown): the poller confirms to Telegram only those.
+
+    Its bot_data is bot.context.BotData; that module is not imported here because it
+    imports the sender, whose metrics build on this class (bot.metrics.ObservedApplication).
+    """
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
