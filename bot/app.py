@@ -41,6 +41,7 @@ from bot.ratelimit import ReplyFirstLimiter
 from bot.scheduling import schedule
 from bot.sender import PER_CHAT_INTERVAL, OutboxSender
 from bot.settings import ConfigError, Settings
+from bot.webhook import run_webhook
 from scheduler.leadership import Leadership
 from store.db import is_sqlite
 from store.directory.categories import sync_categories
@@ -195,16 +196,9 @@ def run(settings: Settings) -> int:
     tg = settings.telegram
     try:
         if tg.mode == "webhook":
-            app.run_webhook(
-                listen=tg.webhook_listen,
-                port=tg.webhook_port,
-                # Without it PTB answers only "/", and every update to ".../telegram" got
-                # a 404: the bot never heard anyone (tests/e2e/test_run_command.py).
-                url_path=tg.webhook_local_path(),
-                webhook_url=tg.webhook_url,
-                secret_token=tg.webhook_secret.get_secret_value() or None,
-                allowed_updates=Update.ALL_TYPES,
-            )
+            # Answered only once handled: Telegram then keeps each chat's updates one at a
+            # time across instances (bot/webhook.py).
+            run_webhook(app, tg)
         else:
             app.run_polling(allowed_updates=Update.ALL_TYPES)
     finally:
