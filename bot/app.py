@@ -35,6 +35,7 @@ from bot.flows import (
 )
 from bot.flows.common import gatekeeper, on_error
 from bot.i18n import LANGUAGES
+from bot.inbox import InboxApplication
 from bot.logs import configure_logging
 from bot.processor import PerChatUpdateProcessor
 from bot.ratelimit import ReplyFirstLimiter
@@ -76,7 +77,9 @@ def build_application(
     if request is not None:
         builder = builder.request(request)
     app: BotApp = (
-        builder.token(token)
+        # Each update once, across instances (bot/inbox.py).
+        builder.application_class(InboxApplication)
+        .token(token)
         .base_url(settings.telegram.api_url)
         .base_file_url(settings.telegram.file_url)
         .context_types(context_types)

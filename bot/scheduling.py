@@ -15,10 +15,12 @@ from bot.sender import OutboxSender
 from bot.settings import Settings
 from scheduler.leadership import LEADER_INTERVAL_S, Leadership
 from scheduler.ticks import SLA_INTERVAL_S, SUMMARIES_INTERVAL_S, sla_tick, summaries_tick
+from store.delivery.inbox import prune_handled
 from store.uow import Store
 
 log = logging.getLogger(__name__)
 DIGEST_INTERVAL_S = 60.0
+PRUNE_INTERVAL_S = 3600.0  # handled updates: a day's worth is kept, an hour either way is fine
 JobCallback = Callable[[Any], Coroutine[Any, Any, None]]
 
 
@@ -65,6 +67,11 @@ def schedule(
     async def summaries() -> None:
         await summaries_tick(store)
 
+    async def handled_updates() -> None:
+        pruned = await prune_handled(store.uow())
+        if pruned:
+            log.info("handled updates: forgot %d older than a day", pruned)
+
     queue.run_repeating(leader, interval=LEADER_INTERVAL_S, first=LEADER_INTERVAL_S, name="leader")
     queue.run_repeating(on_leader("sla", sla), interval=SLA_INTERVAL_S, first=5.0, name="sla")
     queue.run_repeating(
@@ -75,4 +82,10 @@ def schedule(
         interval=SUMMARIES_INTERVAL_S,
         first=15.0,
         name="summaries",
+    )
+    queue.run_repeating(
+        on_leader("handled updates", handled_updates),
+        interval=PRUNE_INTERVAL_S,
+        first=60.0,
+        name="handled_updates",
     )

@@ -425,3 +425,17 @@ class ClaimCode(SQLModel, table=True):
     created_at: datetime
     used_at: datetime | None = None
     used_by_id: int | None = Field(default=None, foreign_key="person.id")
+
+
+_NO_AUTOINC = {"autoincrement": False}
+
+
+class HandledUpdate(SQLModel, table=True):
+    """A Telegram update whose handlers have finished, so a redelivery of it is skipped
+    (webhook retries, a new polling leader fetching what the old one had not confirmed).
+    Keyed by the bot as well: update ids count per bot, and a database may outlive a
+    token. Pruned after a day (store.delivery.inbox)."""
+
+    bot_id: int = Field(primary_key=True, sa_type=BigInteger, sa_column_kwargs=_NO_AUTOINC)
+    update_id: int = Field(primary_key=True, sa_type=BigInteger, sa_column_kwargs=_NO_AUTOINC)
+    handled_at: datetime = Field(index=True)
