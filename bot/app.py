@@ -47,6 +47,7 @@ from scheduler.leadership import Leadership
 from store.db import is_sqlite
 from store.directory.categories import sync_categories
 from store.directory.staff import list_staff
+from store.domain import draft_cache
 from store.leader import LeaderLock
 from store.migrate import current_revision, head_revision, upgrade
 from store.uow import Store
@@ -93,6 +94,9 @@ def build_application(
     )
     app.bot_data.settings = settings
     app.bot_data.store = store
+    if settings.telegram.mode == "webhook" and not is_sqlite(settings.database.url):
+        # Every instance receives: a person's steps alternate between them.
+        draft_cache.read_every_time(store)
     sender = OutboxSender(
         app.bot, store, settings, sender_poll_interval, per_chat_interval, limiter.budget
     )
@@ -201,7 +205,7 @@ def run(settings: Settings) -> int:
         if tg.mode == "webhook":
             # Answered only once handled: Telegram then keeps each chat's updates one at a
             # time across instances (bot/webhook.py).
-            run_webhook(app, tg)
+            run_webhook(app, tg, store)
         else:
             app.run_polling(allowed_updates=Update.ALL_TYPES)
     finally:

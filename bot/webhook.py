@@ -28,6 +28,7 @@ from telegram import Update
 from telegram.ext import Application
 
 from bot.settings import TelegramSettings
+from store.uow import Store
 
 log = logging.getLogger(__name__)
 AnyApp = Application[Any, Any, Any, Any, Any, Any]
@@ -136,9 +137,10 @@ class WebhookServer:
             )
 
 
-async def serve(app: AnyApp, telegram: TelegramSettings) -> None:
+async def serve(app: AnyApp, telegram: TelegramSettings, store: Store | None = None) -> None:
     """Run `app` with its webhook server until SIGINT or SIGTERM, then stop in order:
-    no new updates, the running ones finished, the Application shut down."""
+    no new updates, the running ones finished, the Application shut down, and `store`
+    closed (on this loop, which its pooled connections belong to)."""
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -160,11 +162,13 @@ async def serve(app: AnyApp, telegram: TelegramSettings) -> None:
         await app.shutdown()
         if app.post_shutdown is not None:
             await app.post_shutdown(app)
+        if store is not None:
+            await store.dispose()
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(Exception):
                 loop.remove_signal_handler(sig)
 
 
-def run_webhook(app: AnyApp, telegram: TelegramSettings) -> None:
+def run_webhook(app: AnyApp, telegram: TelegramSettings, store: Store) -> None:
     """`repairbot run` in webhook mode."""
-    asyncio.run(serve(app, telegram))
+    asyncio.run(serve(app, telegram, store))

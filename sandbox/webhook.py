@@ -188,8 +188,11 @@ class WebhookDelivery:
         key = self.in_flight[update_id]
         try:
             error = await self._post(session, config, update)
+        except Exception as exc:  # whatever broke, the update stays pending
+            error = f"Connection error: {exc.__class__.__name__}"
         finally:
             self.in_flight.pop(update_id, None)
+            self.queue.changed.notify()  # a connection is free either way
         if error is None:
             self.queue.ack(update_id)
             self._retry_at.pop(key, None)

@@ -1,0 +1,163 @@
+"""Two `repairbot run` processes in webhook mode on one PostgreSQL database, behind a load
+balancer that sends each webhook request to the next instance in turn: 50 users report at
+once, each chat's updates handled in order and once; then one instance is killed with
+SIGKILL mid-load and no report is lost or filed twice."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from sqlalchemy import func
+from sqlmodel import col, select
+
+from sandbox.client import UserHandle
+from sandbox.server import SandboxServer
+from store.db import create_engine
+from store.models import HandledUpdate, Person, Ticket
+from store.uow import Store
+from tests.support.instances import WebhookCluster, seed_campus
+from tests.support.report_steps import NUMBER, file_report, skip_to_summary, to_photos
+
+pytestmark = [pytest.mark.postgres, pytest.mark.timeout(600)]
+
+HELP = "Use /report to report a repair"
+MY = "You have no tickets yet."
+QUEUED = "no technician is on duty"
+USERS = 50
+
+
+@pytest_asyncio.fixture
+async def stand_in() -> AsyncIterator[SandboxServer]:
+    """The stand-in, patient with a loaded machine; a failed webhook is retried soon."""
+    server = SandboxServer(default_timeout=90.0, webhook_backoff=(0.05, 0.5))
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+async def greeted_burst_and_report(user: UserHandle) -> tuple[bool, str]:
+    """/start; then /help and /my back to back (in order: /help's answer first?); then a
+    whole report. Returns (order kept, ticket number)."""
+    await user.command("start")
+    await user.expect(text_contains="Hello")
+    await user.command("help")
+    await user.command("my")
+    first, second = await user.collect(2)
+    in_order = HELP in first.body and MY in second.body
+    number = await file_report(user)
+    await user.expect(text_contains=QUEUED)  # the notice from the outbox, sent by the leader
+    return in_order, number
+
+
+def shape(user: UserHandle) -> list[str]:
+    """Everything the bot sent the user, their name and every digit blanked."""
+    return [
+        re.sub(r"\d", "#", m.body.replace(user.info.first_name, "NAME")) for m in user.all_messages
+    ]
+
+
+def delivered_ids(server: SandboxServer) -> list[int]:
+    """The update ids the stand-in saw answered 2xx, in that order."""
+    return [
+        int(e.detail.rsplit(" ", 1)[1])
+        for e in server.state.transcript.entries
+        if e.actor == "webhook" and e.detail.startswith("delivered update")
+    ]
+
+
+async def tickets_by_telegram_id(url: str) -> dict[int, int]:
+    store = Store(create_engine(url))
+    try:
+        async with store.engine.connect() as conn:
+            rows = await conn.execute(
+                select(Person.telegram_id, func.count(col(Ticket.id)))
+                .join(Ticket, col(Ticket.requester_id) == col(Person.id))
+                .group_by(col(Person.telegram_id))
+            )
+            return {int(t): int(n) for t, n in rows.all() if t is not None}
+    finally:
+        await store.dispose()
+
+
+async def handled_rows(url: str) -> int:
+    store = Store(create_engine(url))
+    try:
+        async with store.engine.connect() as conn:
+            count = await conn.scalar(select(func.count()).select_from(HandledUpdate))
+            return int(count or 0)
+    finally:
+        await store.dispose()
+
+
+async def test_two_instances_behind_a_balancer(
+    stand_in: SandboxServer, postgres_url: str, tmp_path: Path
+) -> None:
+    await seed_campus(postgres_url)
+    cluster = await WebhookCluster(stand_in, postgres_url, tmp_path).start()
+    balancer = cluster.balancer
+    assert balancer is not None
+    first, second = cluster.instances
+    try:
+        # 1. Fifty users at once, both instances receiving.
+        users = [stand_in.client.user(40_000 + i, f"U{i}") for i in range(USERS)]
+        results = await asyncio.gather(*(greeted_burst_and_report(u) for u in users))
+        assert [u.id for u, (ok, _) in zip(users, results, strict=True) if not ok] == []
+        assert all(balancer.forwarded[i.backend] > USERS for i in cluster.instances)
+        # Each answer exactly once: every chat reads the same, message for message.
+        reference = shape(users[0])
+        assert len(reference) >= 8
+        odd = [u for u in users if shape(u) != reference]
+        assert not odd, list(itertools.zip_longest(reference, shape(odd[0])))
+        # Every update delivered once (no retry) and handled once.
+        delivered = delivered_ids(stand_in)
+        assert stand_in.state.updates.pending == []
+        assert stand_in.state.webhook.attempts == len(delivered)
+        assert await handled_rows(postgres_url) == len(delivered)
+        filed = await tickets_by_telegram_id(postgres_url)
+        assert {u.id: filed.get(u.id) for u in users} == {u.id: 1 for u in users}
+
+        # 2. Thirty more; once ten of them are mid-report, the first instance dies.
+        more = [stand_in.client.user(50_000 + i, f"V{i}") for i in range(30)]
+        at_photos = 0
+        ten_there = asyncio.Event()
+
+        async def report(user: UserHandle) -> str:
+            nonlocal at_photos
+            photos = await to_photos(user)
+            at_photos += 1
+            if at_photos == 10:
+                ten_there.set()
+            summary = await skip_to_summary(user, photos)
+            await user.press(summary, "✅ Confirm")
+            received = await user.expect(text_contains="received")
+            number = NUMBER.search(received.body)
+            assert number is not None, received
+            return number.group()
+
+        running = [asyncio.create_task(report(u)) for u in more]
+        there = asyncio.create_task(ten_there.wait())
+        await asyncio.wait([there, *running], return_when=asyncio.FIRST_COMPLETED)
+        assert there.done(), await asyncio.gather(*running)  # else: why one stopped
+        first.kill()
+        numbers = await asyncio.gather(*running)
+        assert len(set(numbers)) == len(more)
+        assert balancer.failed[first.backend] > 0  # it was down while requests came
+        filed = await tickets_by_telegram_id(postgres_url)
+        assert {u.id: filed.get(u.id) for u in more} == {u.id: 1 for u in more}
+    except BaseException:
+        print(cluster.outputs())
+        (tmp_path / "transcript.txt").write_text(stand_in.transcript())
+        print("stand-in transcript:", tmp_path / "transcript.txt")
+        raise
+    finally:
+        codes = await cluster.stop()
+    assert codes == {first.name: -9, second.name: 0}, cluster.outputs()
+    assert "Traceback" not in second.output(), second.output()
