@@ -18,19 +18,25 @@ from store.uow import Store
 from tests.support.balancer import Balancer
 from tests.support.databases import empty
 from tests.support.processes import START_TIMEOUT, bot_environment, free_port
-from tests.support.world import make_categories, make_places
+from tests.support.world import DEFAULT_LOCATIONS, make_categories, make_places
 
 SECRET = "cluster-Secret_token"
 HOOK_PATH = "/telegram"
 
 
+# 150 more rooms of E1公寓 (floors 3-5, rooms x01-x50), one per user, so that no report
+# is taken for another's duplicate ("already an open ticket for this room").
+ROOMS = tuple(f"E1-{floor}{n:02d}" for floor in (3, 4, 5) for n in range(1, 51))
+
+
 async def seed_campus(url: str) -> None:
     """Empty the (migrated) PostgreSQL database at `url`, then the small campus of
-    tests.support.world and its categories."""
+    tests.support.world with ROOMS added, and its categories."""
     store = Store(create_engine(url))
+    rooms = [("東校區", "E1公寓", code[3], code[3:], code) for code in ROOMS]
     try:
         await empty(store.engine)
-        await make_places(store)
+        await make_places(store, [*DEFAULT_LOCATIONS, *rooms])
         await make_categories(store)
     finally:
         await store.dispose()
