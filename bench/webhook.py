@@ -9,13 +9,16 @@ round trip: the time until the second answer); an order violation is a round who
 answer came before its /help answer. Every user says /start first, before the clock
 starts. Each case gets a throw-away PostgreSQL database (REPAIRBOT_TEST_PG, default the
 local server). The instances are real processes; the stand-in, the balancer and the
-users share this one. Never fails on a figure.
+users share this one, whose CPU per round trip is shown beside the instances' (all of
+them together): when this process is the busier one, the figures are its limit, not the
+bot's. Never fails on a figure.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import sys
 import tempfile
@@ -47,6 +50,16 @@ async def rounds_of(
             violations.append(user.id)
 
 
+def instances_cpu(cluster: WebhookCluster) -> float:
+    """CPU seconds (user + system) the instances' processes have used so far."""
+    total = 0
+    for instance in cluster.instances:
+        assert instance.process is not None
+        fields = Path(f"/proc/{instance.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 async def case(instances: int, users: int, rounds: int, server_url: str) -> dict[str, float]:
     """One size of cluster: round trips/s, p50/p95, order violations, retried deliveries."""
     async with throwaway_database(server_url, prefix="repairbot_bench") as url:
@@ -65,11 +78,15 @@ async def case(instances: int, users: int, rounds: int, server_url: str) -> dict
                     await h.command("start")
                     await h.next_message(timeout=120)
                 attempts = server.state.webhook.attempts
+                bots_cpu = instances_cpu(cluster)
+                own_cpu = time.process_time()
                 times: list[float] = []
                 violations: list[int] = []
                 start = time.perf_counter()
                 await asyncio.gather(*(rounds_of(h, rounds, times, violations) for h in handles))
                 elapsed = time.perf_counter() - start
+                own_cpu = time.process_time() - own_cpu
+                bots_cpu = instances_cpu(cluster) - bots_cpu
                 updates = 2 * users * rounds
                 retried = server.state.webhook.attempts - attempts - updates
                 peak = server.state.webhook.peak_in_flight
@@ -84,6 +101,8 @@ async def case(instances: int, users: int, rounds: int, server_url: str) -> dict
         "violations": len(violations),
         "retried": retried,
         "peak": peak,
+        "bots_cpu": bots_cpu / len(times),
+        "own_cpu": own_cpu / len(times),
     }
 
 
@@ -101,7 +120,8 @@ async def main() -> None:
     print()
     head = (
         f"{'instances':>9} {'round trips/s':>13} {'p50 ms':>8} {'p95 ms':>8} "
-        f"{'order violations':>17} {'redelivered':>11} {'peak open':>9}"
+        f"{'order violations':>17} {'redelivered':>11} {'peak open':>9} "
+        f"{'bots CPU ms/rt':>14} {'stand-in+users CPU ms/rt':>24}"
     )
     print(head)
     print("-" * len(head))
@@ -109,7 +129,8 @@ async def main() -> None:
         r = await case(count, args.users, args.rounds, args.server)
         print(
             f"{count:>9} {r['rps']:>13.1f} {r['p50'] * 1000:>8.0f} {r['p95'] * 1000:>8.0f} "
-            f"{r['violations']:>17.0f} {r['retried']:>11.0f} {r['peak']:>9.0f}"
+            f"{r['violations']:>17.0f} {r['retried']:>11.0f} {r['peak']:>9.0f} "
+            f"{r['bots_cpu'] * 1000:>14.1f} {r['own_cpu'] * 1000:>24.1f}"
         )
 
 

@@ -71,3 +71,13 @@ def test_config_example_and_readme_name_every_service_setting() -> None:
     assert [k for k in ServiceSettings.model_fields if k not in readme] == []
     loaded = Settings.model_validate(example).service
     assert (loaded.claim_ttl_days, loaded.comment_max, loaded.reason_max) == (30, 1000, 500)
+
+
+@pytest.mark.parametrize("value", [0, 101])
+def test_webhook_max_connections_is_telegrams_range(value: int) -> None:
+    assert Settings().telegram.webhook_max_connections == 40
+    assert (
+        Settings(telegram={"webhook_max_connections": 100}).telegram.webhook_max_connections == 100
+    )
+    with pytest.raises(ValueError, match="webhook_max_connections"):
+        Settings(telegram={"webhook_max_connections": value})
