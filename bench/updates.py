@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.stub_api import StubRequest, Users
 from bot.app import build_application
+from bot.inbox import InboxApplication
 from bot.settings import Settings
 from store.db import create_engine
 from store.deeplink import room_payload
@@ -156,8 +157,14 @@ async def bare_with_write(n: int, url: str) -> Costs:
     return costs
 
 
-async def full(url: str, n_users: int) -> tuple[Costs, dict[str, int], int, int]:
-    """The project's Application on `url`, n_users reports; returns costs and counts."""
+async def full(
+    url: str, n_users: int, polling: bool = False
+) -> tuple[Costs, dict[str, int], int, int]:
+    """The project's Application on `url`, n_users reports; returns costs and counts.
+    `polling`: as the polling leader runs it (bot/polling.py), updates above the last one
+    marked handled skip the handled check, and the marks are the poller's, which one at a
+    time never need one (each is confirmed by the next getUpdates); else each is checked
+    and marked, as in webhook mode."""
     store = Store(create_engine(url))
     rows = parse_locations_csv(SAMPLE.read_text(encoding="utf-8-sig"))
     await places.import_locations(store.uow(), rows)
@@ -166,6 +173,10 @@ async def full(url: str, n_users: int) -> tuple[Costs, dict[str, int], int, int]
     api = StubRequest()
     app = build_application(settings, store, with_scheduler=False, request=api)
     await app.initialize()
+    if polling:
+        assert isinstance(app, InboxApplication)
+        app.unseen_above = 0
+        app.mark_later = lambda _: True
     users = Users(app.bot)
     warm = Costs()
     await report_flow(app, api, users, 1, rows[0].code, warm)  # caches, pools, imports
@@ -193,6 +204,11 @@ async def main() -> None:
     parser.add_argument("--users", type=int, default=40)
     parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--pg", default="postgresql+asyncpg://postgres@127.0.0.1:5432")
+    parser.add_argument(
+        "--polling",
+        action="store_true",
+        help="updates skip the handled check as the polling leader's do (default: checked)",
+    )
     args = parser.parse_args()
     n = args.users * 7
     with tempfile.TemporaryDirectory() as tmp:
@@ -205,7 +221,7 @@ async def main() -> None:
         if args.db == "sqlite":
             url = f"sqlite+aiosqlite:///{tmp}/bench.db"
             await upgrade(url)
-            result = await full(url, args.users)
+            result = await full(url, args.users, args.polling)
         else:
             name = f"bench_updates_{secrets.token_hex(4)}"
             admin = create_engine(f"{args.pg}/postgres")
@@ -215,7 +231,7 @@ async def main() -> None:
                 )
             try:
                 await upgrade(f"{args.pg}/{name}")
-                result = await full(f"{args.pg}/{name}", args.users)
+                result = await full(f"{args.pg}/{name}", args.users, args.polling)
             finally:
                 async with admin.connect() as conn:
                     await (await conn.execution_options(isolation_level="AUTOCOMMIT")).execute(
@@ -224,7 +240,11 @@ async def main() -> None:
                 await admin.dispose()
         costs, counts, calls, n = result
         base_after = await bare(n)
-    print(f"report flow: {args.users} users x 7 updates on {args.db}; bare: {n} /start updates")
+    check = "and mark left to the poller (polling)" if args.polling else "and mark per update"
+    print(
+        f"report flow: {args.users} users x 7 updates on {args.db}, handled check {check}; "
+        f"bare: {n} /start updates"
+    )
     print()
     head = f"{'handler':<26} {'CPU µs p50':>11} {'CPU µs mean':>12} {'wall µs p50':>12} "
     print(head + f"{'wall µs mean':>13} {'x bare CPU':>11}")

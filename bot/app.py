@@ -37,6 +37,7 @@ from bot.flows.common import gatekeeper, on_error
 from bot.i18n import LANGUAGES
 from bot.inbox import InboxApplication
 from bot.logs import configure_logging
+from bot.polling import serve
 from bot.processor import PerChatUpdateProcessor
 from bot.ratelimit import ReplyFirstLimiter
 from bot.scheduling import schedule
@@ -207,7 +208,9 @@ def run(settings: Settings) -> int:
             # time across instances (bot/webhook.py).
             run_webhook(app, tg, store)
         else:
-            app.run_polling(allowed_updates=Update.ALL_TYPES)
+            # Only the leader polls, and an update is confirmed once handled (bot/polling.py).
+            asyncio.run(serve(app))
     finally:
+        # The polling loop closed its pool itself, on its own event loop; this is a no-op then.
         asyncio.run(store.dispose())
     return 0

@@ -14,6 +14,7 @@ updates fed to `process_update` directly.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -28,7 +29,21 @@ log = logging.getLogger(__name__)
 
 
 class InboxApplication(Application[Any, Ctx, Any, Any, BotData, Any]):
-    """PTB's Application, with the handled-updates check around each update."""
+    """PTB's Application, with the handled-updates check around each update, telling
+    `done_listeners` the id of each update it is finished with (handled, failed or skipped;
+    not one cut short by shutdown): the poller confirms to Telegram only those."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.done_listeners: list[Callable[[int], None]] = []
+        # Updates with a higher id are known never to have been handled (set by the poller
+        # when it starts fetching, bot/polling.py): they skip the database check.
+        # None: every update is checked (webhook: any instance may have had it).
+        self.unseen_above: int | None = None
+        # Asked after an update's handlers finished: True when the poller takes over its
+        # mark (it confirms most updates to Telegram at once and marks only the rest,
+        # bot/polling.py); None or False: marked here, at once.
+        self.mark_later: Callable[[int], bool] | None = None
 
     async def process_update(self, update: object) -> None:
         """Run the handlers of an update not handled before, then mark it handled, also
@@ -39,9 +54,18 @@ class InboxApplication(Application[Any, Ctx, Any, Any, BotData, Any]):
         if not isinstance(update, Update) or store is None:
             await super().process_update(update)
             return
-        bot_id = self.bot.id
         try:
-            if await was_handled(store.read(), bot_id, update.update_id):
+            await self._once(store, update)
+        except Exception:
+            self._done(update.update_id)
+            raise
+        self._done(update.update_id)
+
+    async def _once(self, store: Store, update: Update) -> None:
+        bot_id = self.bot.id
+        fresh = self.unseen_above is not None and update.update_id > self.unseen_above
+        try:
+            if not fresh and await was_handled(store.read(), bot_id, update.update_id):
                 log.debug("update %d was handled already: skipped", update.update_id)
                 return
         except (OSError, SQLAlchemyError) as exc:
@@ -54,9 +78,14 @@ class InboxApplication(Application[Any, Ctx, Any, Any, BotData, Any]):
             raise
         await self._mark(store, bot_id, update.update_id)
 
-    @staticmethod
-    async def _mark(store: Store, bot_id: int, update_id: int) -> None:
+    async def _mark(self, store: Store, bot_id: int, update_id: int) -> None:
+        if self.mark_later is not None and self.mark_later(update_id):
+            return
         try:
             await mark_handled(store.uow(), bot_id, update_id)
         except (OSError, SQLAlchemyError) as exc:
             log.warning("update %d: could not mark it handled: %s", update_id, exc)
+
+    def _done(self, update_id: int) -> None:
+        for listener in self.done_listeners:
+            listener(update_id)

@@ -5,6 +5,7 @@ few seconds and take over when the leader's connection goes away."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -31,6 +32,8 @@ class Leadership:
     lock: LeaderLock
     sender: Sender
     leading: bool = field(default=False)
+    # Told of every change (True: this instance now leads): the poller follows it.
+    listeners: list[Callable[[bool], None]] = field(default_factory=list)
 
     async def refresh(self) -> bool:
         """Check the lock; start or stop the sender when leadership changes."""
@@ -43,11 +46,20 @@ class Leadership:
             self.sender.start()
         elif self.leading and not now_leading:
             await self.sender.stop()
+        changed = now_leading != self.leading
         self.leading = now_leading
+        if changed:
+            self._tell(now_leading)
         return now_leading
 
     async def resign(self) -> None:
         """Stop the sender and free the lock (shutdown)."""
         await self.sender.stop()
         await self.lock.release()
-        self.leading = False
+        if self.leading:
+            self.leading = False
+            self._tell(False)
+
+    def _tell(self, leading: bool) -> None:
+        for listener in self.listeners:
+            listener(leading)

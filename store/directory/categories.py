@@ -6,6 +6,7 @@ import math
 import time
 from dataclasses import dataclass
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from store.models import Category
@@ -35,7 +36,17 @@ def _category_view(c: Category) -> CategoryView:
 
 
 async def sync_categories(uow: UnitOfWork, policy: Policy) -> list[CategoryView]:
-    """Make the Category rows match `policy.categories`; unconfigured ones become inactive."""
+    """Make the Category rows match `policy.categories`; unconfigured ones become inactive.
+    Two instances starting at once both insert a new category: the one that loses the race
+    does it again, now finding the row the other inserted."""
+    try:
+        await _sync_categories(uow, policy)
+    except IntegrityError:
+        await _sync_categories(uow, policy)
+    return await list_categories(uow)
+
+
+async def _sync_categories(uow: UnitOfWork, policy: Policy) -> None:
     async with uow:
         existing = {c.key: c for c in (await uow.session.execute(select(Category))).scalars()}
         for position, (key, target) in enumerate(policy.categories.items()):
@@ -53,7 +64,6 @@ async def sync_categories(uow: UnitOfWork, policy: Policy) -> list[CategoryView]
                 category.active = False
         uow.after_commit(uow.cache(CATEGORIES, _Categories).forget)
         await uow.commit()
-    return await list_categories(uow)
 
 
 class _Categories:

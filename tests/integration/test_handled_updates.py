@@ -3,12 +3,13 @@ prune forgets only what is older than a day."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func
 from sqlmodel import col, select
 
-from store.delivery.inbox import mark_handled, prune_handled, was_handled
+from store.delivery.inbox import last_handled, mark_handled, prune_handled, was_handled
 from store.models import HandledUpdate
 from store.uow import Store
 
@@ -53,3 +54,12 @@ async def test_prune_forgets_only_what_was_handled_more_than_a_day_ago(store: St
     async with store.read() as uow:
         count = await uow.session.execute(select(func.count()).select_from(HandledUpdate))
         assert count.scalar_one() == 2
+
+
+async def test_marks_made_at_once_are_all_kept(store: Store) -> None:
+    # Updates finishing together share one write; none of them may be dropped.
+    await asyncio.gather(*(mark_handled(store.uow(), BOT, n) for n in range(100, 150)))
+    for n in range(100, 150):
+        assert await was_handled(Store(store.engine, store.policy).read(), BOT, n)
+    assert await last_handled(store.read(), BOT) == 149
+    assert await last_handled(store.read(), OTHER_BOT) == 0

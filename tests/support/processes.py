@@ -4,6 +4,7 @@ Bot API stand-in, started, stopped with Ctrl-C, or left to stop by itself."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -87,3 +88,55 @@ async def exit_of(process: asyncio.subprocess.Process) -> tuple[int, str]:
     output = await _output(process, START_TIMEOUT, "`repairbot run` did not stop by itself")
     assert process.returncode is not None
     return process.returncode, output
+
+
+class Output:
+    """What a running process prints (stdout with stderr), read as it comes."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        assert process.stdout is not None
+        self.process = process
+        self.lines: list[str] = []
+        self._changed = asyncio.Event()
+        self._reader = asyncio.create_task(self._read(process.stdout))
+
+    async def _read(self, stream: asyncio.StreamReader) -> None:
+        async for line in stream:
+            self.lines.append(line.decode("utf-8", "replace"))
+            self._changed.set()
+        self._changed.set()
+
+    @property
+    def text(self) -> str:
+        """Everything printed so far."""
+        return "".join(self.lines)
+
+    def count(self, needle: str) -> int:
+        """How many lines printed so far contain `needle`."""
+        return sum(needle in line for line in self.lines)
+
+    async def wait_for(
+        self, needle: str, *, times: int = 1, seconds: float = START_TIMEOUT
+    ) -> None:
+        """Until `times` lines contain `needle`; fails with the output after `seconds`."""
+        deadline = asyncio.get_running_loop().time() + seconds
+        while self.count(needle) < times:
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0 or self._reader.done():
+                pytest.fail(f"no {needle!r} (x{times}) in the output:\n{self.text}")
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), left)
+
+    async def stop(self, sig: int = signal.SIGINT) -> int:
+        """Send `sig` unless it already ended; its exit code once it did (and all output)."""
+        if self.process.returncode is None:
+            self.process.send_signal(sig)
+        try:
+            code = await asyncio.wait_for(self.process.wait(), 30)
+        except TimeoutError:
+            self.process.kill()
+            await self.process.wait()
+            pytest.fail(f"the process did not stop on signal {sig}:\n{self.text}")
+        await self._reader
+        return code
