@@ -45,12 +45,14 @@ from bot.ratelimit import ReplyFirstLimiter
 from bot.scheduling import schedule
 from bot.sender import PER_CHAT_INTERVAL, OutboxSender
 from bot.settings import ConfigError, Settings
+from bot.webhook import run_webhook
 from scheduler.leadership import Leadership
 from store.db import is_sqlite
 from store.delivery.outbox import Notice
 from store.directory.categories import sync_categories
 from store.directory.profiles import get_person_view
 from store.directory.staff import STAFF_NOTICE, list_staff
+from store.domain import draft_cache
 from store.leader import LeaderLock
 from store.migrate import current_revision, head_revision, upgrade
 from store.uow import Store
@@ -102,6 +104,9 @@ def build_application(
     app.bot_data.settings = settings
     app.bot_data.store = store
     app.bot_data.metrics = metrics
+    if settings.telegram.mode == "webhook" and not is_sqlite(settings.database.url):
+        # Every instance receives: a person's steps alternate between them.
+        draft_cache.read_every_time(store)
     sender = OutboxSender(
         app.bot,
         store,
@@ -233,16 +238,9 @@ def run(settings: Settings) -> int:
     tg = settings.telegram
     try:
         if tg.mode == "webhook":
-            app.run_webhook(
-                listen=tg.webhook_listen,
-                port=tg.webhook_port,
-                # Without it PTB answers only "/", and every update to ".../telegram" got
-                # a 404: the bot never heard anyone (tests/e2e/test_run_command.py).
-                url_path=tg.webhook_local_path(),
-                webhook_url=tg.webhook_url,
-                secret_token=tg.webhook_secret.get_secret_value() or None,
-                allowed_updates=Update.ALL_TYPES,
-            )
+            # Answered only once handled: Telegram then keeps each chat's updates one at a
+            # time across instances (bot/webhook.py).
+            run_webhook(app, tg, store)
         else:
             # Only the leader polls, and an update is confirmed once handled (bot/polling.py).
             asyncio.run(serve(app))

@@ -332,6 +332,9 @@ class TelegramSettings(Section):
     webhook_port: int = Field(default=8443, ge=0, le=65535)
     webhook_path: str | None = None
     webhook_secret: SecretStr = SecretStr("")
+    # How many webhook requests Telegram may have open at once (setWebhook; 1-100). Each
+    # is answered only after its update was handled, so this bounds the chats in progress.
+    webhook_max_connections: int = Field(default=40, ge=1, le=100)
 
     def webhook_local_path(self) -> str:
         """The path the bot's own webhook server answers on (no leading slash)."""

@@ -20,6 +20,7 @@ from sandbox.methods import SENDING, lookup
 from sandbox.models import Content
 from sandbox.params import Params
 from sandbox.state import SandboxState, new_token
+from sandbox.webhook import TELEGRAM_TIMEOUT
 
 HOST = "127.0.0.1"  # Never bind or talk beyond loopback.
 _log = logging.getLogger(__name__)
@@ -67,6 +68,7 @@ class SandboxServer:
         bot_username: str = "sandbox_bot",
         callback_timeout: float = 15.0,
         webhook_backoff: tuple[float, float] = (0.05, 2.0),
+        webhook_timeout: float = TELEGRAM_TIMEOUT,
         default_timeout: float = 5.0,
     ) -> None:
         self.state = SandboxState(
@@ -75,6 +77,7 @@ class SandboxServer:
             bot_username=bot_username,
             callback_timeout=callback_timeout,
             webhook_backoff=webhook_backoff,
+            webhook_timeout=webhook_timeout,
         )
         self.state.rate_limiter.enabled = rate_limits
         self.client = SandboxClient(self.state, default_timeout=default_timeout)

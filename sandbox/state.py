@@ -41,7 +41,7 @@ from sandbox.models import (
 from sandbox.notify import Notifier
 from sandbox.transcript import Transcript
 from sandbox.updates import UpdateQueue
-from sandbox.webhook import WebhookDelivery
+from sandbox.webhook import TELEGRAM_TIMEOUT, WebhookDelivery
 
 
 def new_token() -> str:
@@ -75,6 +75,7 @@ class SandboxState:
         bot_username: str = "sandbox_bot",
         callback_timeout: float = 15.0,
         webhook_backoff: tuple[float, float] = (0.05, 2.0),
+        webhook_timeout: float = TELEGRAM_TIMEOUT,
     ) -> None:
         bot_id, _, _ = token.partition(":")
         self.token = token
@@ -102,6 +103,7 @@ class SandboxState:
             lambda actor, text: self.log(actor, "deliver", text),
             backoff_start=webhook_backoff[0],
             backoff_max=webhook_backoff[1],
+            request_timeout=webhook_timeout,
         )
         self._serial = itertools.count(1)
 

@@ -1,11 +1,13 @@
-"""Webhook delivery: POST each pending update to the bot, retrying with backoff."""
+"""Webhook delivery as Telegram does it: up to `max_connections` requests at once, one
+update per chat at a time, and an update that got no 2xx (or timed out) retried with
+backoff before any later update of its chat."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -16,6 +18,31 @@ from sandbox.updates import UpdateQueue, WebhookConfig
 # Telegram's answer to setWebhook with an http:// (or other non-HTTPS) URL.
 HTTPS_REQUIRED = "bad webhook: An HTTPS URL must be provided for webhook"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name, not a secret
+TELEGRAM_TIMEOUT = 60.0  # seconds Telegram waits for a webhook's answer
+
+# The update kinds whose object carries the chat (or, failing that, the user) an update
+# belongs to; a callback query's chat is that of the message its button is on.
+_KINDS = (
+    "message",
+    "edited_message",
+    "channel_post",
+    "edited_channel_post",
+    "business_message",
+    "edited_business_message",
+    "callback_query",
+    "my_chat_member",
+    "chat_member",
+    "chat_join_request",
+    "message_reaction",
+    "message_reaction_count",
+    "chat_boost",
+    "removed_chat_boost",
+    "inline_query",
+    "chosen_inline_result",
+    "shipping_query",
+    "pre_checkout_query",
+    "poll_answer",
+)
 
 
 def check_webhook_url(url: str) -> None:
@@ -30,8 +57,41 @@ def check_webhook_url(url: str) -> None:
         raise bad_request("bad webhook: the sandbox only delivers to http(s)://127.0.0.1")
 
 
+def _id_of(value: object) -> int | None:
+    if isinstance(value, dict):
+        found = value.get("id")
+        if isinstance(found, int):
+            return found
+    return None
+
+
+def delivery_key(update: dict[str, object]) -> Hashable:
+    """Whose turn an update waits for: its chat, else its user; else only itself."""
+    for kind in _KINDS:
+        body = update.get(kind)
+        if not isinstance(body, dict):
+            continue
+        chat = _id_of(body.get("chat"))
+        message = body.get("message")
+        if chat is None and isinstance(message, dict):
+            chat = _id_of(message.get("chat"))
+        if chat is not None:
+            return ("chat", chat)
+        user = _id_of(body.get("from")) or _id_of(body.get("user"))
+        if user is not None:
+            return ("chat", user)
+    return ("update", update.get("update_id"))
+
+
 class WebhookDelivery:
-    """Runs one delivery task per webhook; updates go out one at a time, in order."""
+    """One dispatcher per webhook, starting one request per deliverable update.
+
+    An update is deliverable when it is the oldest pending update of its chat, that chat
+    has nothing in flight and is not waiting out a backoff, and fewer than the webhook's
+    `max_connections` requests are open. A 2xx answer confirms it; anything else (an error
+    status, a refused connection, no answer within `request_timeout`) leaves it first in
+    its chat's line, retried after a delay that doubles per failure of that chat.
+    """
 
     def __init__(
         self,
@@ -40,7 +100,7 @@ class WebhookDelivery:
         *,
         backoff_start: float = 0.05,
         backoff_max: float = 2.0,
-        request_timeout: float = 10.0,
+        request_timeout: float = TELEGRAM_TIMEOUT,
     ) -> None:
         self.queue = queue
         self.log = log
@@ -48,6 +108,10 @@ class WebhookDelivery:
         self.backoff_max = backoff_max
         self.request_timeout = request_timeout
         self.attempts = 0
+        self.peak_in_flight = 0  # the most requests open at once since start
+        self.in_flight: dict[int, Hashable] = {}  # update_id → its chat key
+        self._retry_at: dict[Hashable, float] = {}
+        self._delay: dict[Hashable, float] = {}
         self._task: asyncio.Task[None] | None = None
 
     def start(self, config: WebhookConfig) -> None:
@@ -58,7 +122,7 @@ class WebhookDelivery:
         self.queue.changed.notify()
 
     async def stop(self) -> None:
-        """Stop delivering and forget the webhook."""
+        """Stop delivering (requests in flight are abandoned) and forget the webhook."""
         self.queue.webhook = None
         task, self._task = self._task, None
         if task is not None:
@@ -67,29 +131,88 @@ class WebhookDelivery:
                 await task
         self.queue.changed.notify()
 
+    def _deliverable(
+        self, config: WebhookConfig, now: float
+    ) -> tuple[list[dict[str, object]], float | None]:
+        """The updates to send now, and when the next backoff ends (if one blocks a chat)."""
+        ready: list[dict[str, object]] = []
+        seen: set[Hashable] = set()
+        wake: float | None = None
+        room = config.max_connections - len(self.in_flight)
+        for update in self.queue.pending:
+            if len(ready) >= room:
+                break
+            key = delivery_key(update)
+            if key in seen:
+                continue  # a later update of a chat waits for the chat's oldest
+            seen.add(key)
+            if update["update_id"] in self.in_flight:
+                continue
+            retry_at = self._retry_at.get(key)
+            if retry_at is not None and retry_at > now:
+                wake = retry_at if wake is None else min(wake, retry_at)
+                continue
+            ready.append(update)
+        return ready, wake
+
     async def _run(self) -> None:
-        """Deliver until stopped; a failed update is retried before any later one."""
+        """Deliver until stopped."""
         timeout = aiohttp.ClientTimeout(total=self.request_timeout)
-        async with aiohttp.ClientSession(timeout=timeout) as session:
-            delay = self.backoff_start
-            while True:
-                update = await self.queue.next_for_webhook()
-                config = self.queue.webhook
-                if config is None:
-                    return
-                error = await self._post(session, config, update)
-                if error is None:
-                    update_id = update["update_id"]
-                    assert isinstance(update_id, int)
-                    self.queue.ack(update_id)
-                    self.log("webhook", f"delivered update {update_id}")
-                    delay = self.backoff_start
-                    continue
-                config.last_error_date = int(time.time())
-                config.last_error_message = error
-                self.log("webhook", f"update {update['update_id']} failed: {error}; retry")
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self.backoff_max)
+        connector = aiohttp.TCPConnector(limit=0)
+        requests: set[asyncio.Task[None]] = set()
+        try:
+            async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
+                while True:
+                    config = self.queue.webhook
+                    if config is None:
+                        return
+                    now = time.monotonic()
+                    ready, wake = self._deliverable(config, now)
+                    for update in ready:
+                        update_id = update["update_id"]
+                        assert isinstance(update_id, int)
+                        self.in_flight[update_id] = delivery_key(update)
+                        task = asyncio.create_task(self._deliver(session, config, update))
+                        requests.add(task)
+                        task.add_done_callback(requests.discard)
+                    self.peak_in_flight = max(self.peak_in_flight, len(self.in_flight))
+                    wait = 3600.0 if wake is None else max(wake - now, 0.001)
+                    await self.queue.changed.wait_change(wait)
+        finally:
+            for task in list(requests):
+                task.cancel()
+            for task in list(requests):
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            self.in_flight.clear()
+
+    async def _deliver(
+        self, session: aiohttp.ClientSession, config: WebhookConfig, update: dict[str, object]
+    ) -> None:
+        """One attempt; confirm on 2xx, else put the chat into backoff."""
+        update_id = update["update_id"]
+        assert isinstance(update_id, int)
+        key = self.in_flight[update_id]
+        try:
+            error = await self._post(session, config, update)
+        except Exception as exc:  # whatever broke, the update stays pending
+            error = f"Connection error: {exc.__class__.__name__}"
+        finally:
+            self.in_flight.pop(update_id, None)
+            self.queue.changed.notify()  # a connection is free either way
+        if error is None:
+            self.queue.ack(update_id)
+            self._retry_at.pop(key, None)
+            self._delay.pop(key, None)
+            self.log("webhook", f"delivered update {update_id}")
+        else:
+            delay = self._delay.get(key, self.backoff_start)
+            self._delay[key] = min(delay * 2, self.backoff_max)
+            self._retry_at[key] = time.monotonic() + delay
+            config.last_error_date = int(time.time())
+            config.last_error_message = error
+            self.log("webhook", f"update {update_id} failed: {error}; retry")
+        self.queue.changed.notify()
 
     async def _post(
         self, session: aiohttp.ClientSession, config: WebhookConfig, update: dict[str, object]

@@ -88,7 +88,8 @@ async def set_webhook(state: SandboxState, p: Params) -> object:
     config = WebhookConfig(
         url=url,
         secret_token=secret,
-        max_connections=p.get_int("max_connections") or 40,
+        # Telegram: 1-100, 40 when not given.
+        max_connections=min(max(p.get_int("max_connections") or 40, 1), 100),
         allowed_updates=tuple(allowed) if allowed else None,
     )
     state.webhook.start(config)

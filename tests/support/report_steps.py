@@ -121,3 +121,62 @@ async def file_at_the_booth(bot: Harness, user: UserHandle) -> tuple[str, str]:
     assert qr.caption == f"Claim code {code.group(1)}: scan to follow the repair in Telegram."
     assert qr.photo is not None and qr.photo.startswith(b"\x89PNG")
     return number.group(), code.group(1)
+
+
+# What a requester does at each step of the report, told by the bot's last message there.
+_NEXT_MOVE: tuple[tuple[str, str, str], ...] = (
+    ("Please check your report", "press", "✅ Confirm"),
+    ("Share a phone number", "send", "Skip ➡️"),
+    ("How urgent", "press", "Normal"),
+    ("Send up to", "press", "Skip ➡️"),
+    ("Describe", "send", "The tap drips."),
+    ("What kind of problem", "press", "🚰 Water & plumbing"),
+)
+_FILED = ("received", "was filed as", "already filed as")
+
+
+async def file_report_resuming(
+    user: UserHandle, code: str, *, patience: float = 20.0
+) -> tuple[str, int]:
+    """A whole report (no photos, normal, no phone) by someone who reads the bot's last
+    message and does what it asks, and who, when the bot says something unexpected or
+    nothing for `patience` seconds (an instance died mid-update), sends /report to be
+    shown where the report stands, as the README tells. Returns (ticket number, how many
+    times /report was needed)."""
+    await user.command("start", room_payload(code))
+    acted: tuple[int, int] | None = None
+    resumed = 0
+
+    def probe() -> tuple[BotMessage, str] | None:
+        sent = user.messages
+        if not sent:
+            return None
+        last = sent[-1]
+        if (last.message_id, last.edits) == acted:
+            return None
+        body = last.body
+        if any(word in body for word in _FILED) and NUMBER.search(body):
+            return last, "filed"
+        for prompt, _how, _what in _NEXT_MOVE:
+            if prompt in body:
+                return last, prompt
+        return None
+
+    for _ in range(60):
+        try:
+            message, step = await user.client.state.changed.wait_for(probe, patience, "a step")
+        except TimeoutError:
+            resumed += 1
+            await user.command("report")
+            continue
+        if step == "filed":
+            found = NUMBER.search(message.body)
+            assert found is not None
+            return found.group(), resumed
+        acted = (message.message_id, message.edits)
+        _prompt, how, what = next(m for m in _NEXT_MOVE if m[0] == step)
+        if how == "press":
+            await user.press(message, what, wait_answer=False)
+        else:
+            await user.send(what)
+    raise AssertionError(f"{user!r}: no report filed after 60 moves")

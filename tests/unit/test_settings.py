@@ -298,3 +298,13 @@ def test_other_database_urls_are_refused_with_the_url_to_use(url: str, says: str
         Settings(database={"url": url})
     message = refused.value.errors()[0]["msg"]
     assert says in message and "hunter22" not in message
+
+
+@pytest.mark.parametrize("value", [0, 101])
+def test_webhook_max_connections_is_telegrams_range(value: int) -> None:
+    assert Settings().telegram.webhook_max_connections == 40
+    assert (
+        Settings(telegram={"webhook_max_connections": 100}).telegram.webhook_max_connections == 100
+    )
+    with pytest.raises(ValueError, match="webhook_max_connections"):
+        Settings(telegram={"webhook_max_connections": value})
