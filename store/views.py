@@ -58,6 +58,8 @@ class EventView:
     to_status: Status | None
     actor_name: str | None
     note: str | None
+    # The actor's data was erased: the bot shows "former user" (catalog) for the name.
+    actor_former: bool = False
 
 
 @dataclass(frozen=True, slots=True)
