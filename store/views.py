@@ -44,6 +44,8 @@ class TicketView:
     created_at: datetime
     updated_at: datetime
     completed_at: datetime | None
+    # Set when retention dropped the photos (privacy.photo_retention_days).
+    photos_removed_at: datetime | None = None
     photos: tuple[str, ...] = ()
     result_photos: tuple[str, ...] = ()
 

@@ -62,6 +62,7 @@ _TICKET_FIELDS = (
     "created_at",
     "updated_at",
     "completed_at",
+    "photos_removed_at",
 )
 _VIEW_COLUMNS: tuple[Any, ...] = (
     *(getattr(Ticket, name) for name in _TICKET_FIELDS),
