@@ -1,7 +1,8 @@
 """The `repairbot` command: run the bot and the operator's chores (db, locations, staff, QR).
 
 One module per command group (`run.py`, `db.py`, `staff.py`, `places.py`, `privacy.py`),
-each with a `register(commands, config)` that adds its subcommands; `common.py` holds what they share.
+each with a `register(commands, config)` that adds its subcommands; `common.py` holds what
+they share.
 Every mistake an operator can make ends as one line on stderr and an exit code, never a
 traceback (`main` below)."""
 
