@@ -270,7 +270,9 @@ async def test_an_erased_requester_hears_nothing_more_of_an_open_ticket(store: S
 
     async def notices_to_me() -> int:
         async with st.read() as uow:
-            stmt = sa_select(func.count()).select_from(Outbox).where(Outbox.recipient_id == p.me)
+            stmt = (
+                sa_select(func.count()).select_from(Outbox).where(col(Outbox.recipient_id) == p.me)
+            )
             return int((await uow.session.execute(stmt)).scalar_one())
 
     assert await notices_to_me() == 0  # pending ones dropped
