@@ -4,7 +4,8 @@
 `person.erased_at` (the person's data was erased; shown as "former user"),
 `ticket.photos_removed_at` (retention dropped the ticket's photos), and the
 `privacyevent` table (exports and erasures: who asked, counts, no personal data), and
-`ix_ticketevent_actor_at` (a person's latest step in one seek, for retention).
+`ix_ticketevent_actor_at` (a person's latest step in one seek) and `ix_outbox_ticket_id`
+(the notices about a ticket), so retention never reads the whole history.
 Plain added nullable columns: on SQLite no table is rebuilt.
 
 Revision ID: 0010
@@ -45,10 +46,12 @@ def upgrade() -> None:
     )
     op.create_index(op.f('ix_privacyevent_person_id'), 'privacyevent', ['person_id'], unique=False)
     op.create_index('ix_ticketevent_actor_at', 'ticketevent', ['actor_id', 'at'], unique=False)
+    op.create_index('ix_outbox_ticket_id', 'outbox', ['ticket_id'], unique=False)
 
 
 def downgrade() -> None:
     """Downgrade schema."""
+    op.drop_index('ix_outbox_ticket_id', table_name='outbox')
     op.drop_index('ix_ticketevent_actor_at', table_name='ticketevent')
     op.drop_index(op.f('ix_privacyevent_person_id'), table_name='privacyevent')
     op.drop_table('privacyevent')
