@@ -152,6 +152,12 @@ _NOT_SUMMARIZED: dict[str, Any] = {
 }
 
 
+_CONTACT_KEPT: dict[str, Any] = {
+    "sqlite_where": text("contact_phone IS NOT NULL"),
+    "postgresql_where": text("contact_phone IS NOT NULL"),
+}
+
+
 class Ticket(SQLModel, table=True):
     """A repair request and everything its lifecycle records."""
 
@@ -196,6 +202,10 @@ class Ticket(SQLModel, table=True):
         Index("ix_ticket_live_created", "created_at", **_NOT_SUMMARIZED),
         Index("ix_ticket_live_accepted", "accepted_at", **_NOT_SUMMARIZED),
         Index("ix_ticket_live_completed", "completed_at", **_NOT_SUMMARIZED),
+        # Retention (store.directory.privacy): the tickets still holding a contact phone,
+        # open ones and those ended under `contact_retention_days` ago, a small part of
+        # the history; the hourly pass reads them alone.
+        Index("ix_ticket_contact_kept", "status", "id", **_CONTACT_KEPT),
     )
     id: int | None = Field(default=None, primary_key=True)
     number: str = Field(max_length=20, unique=True)

@@ -49,6 +49,14 @@ def upgrade() -> None:
     op.create_index(op.f('ix_privacyevent_person_id'), 'privacyevent', ['person_id'], unique=False)
     op.create_index('ix_ticketevent_actor_at', 'ticketevent', ['actor_id', 'at'], unique=False)
     op.create_index('ix_outbox_ticket_id', 'outbox', ['ticket_id'], unique=False)
+    op.create_index(
+        'ix_ticket_contact_kept',
+        'ticket',
+        ['status', 'id'],
+        unique=False,
+        sqlite_where=sa.text('contact_phone IS NOT NULL'),
+        postgresql_where=sa.text('contact_phone IS NOT NULL'),
+    )
     # Nobody knows when existing people last wrote to the bot: they count as seen at the
     # upgrade, so retention never anonymises someone who was active the day before it.
     person = sa.table(
@@ -65,6 +73,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     """Downgrade schema."""
+    op.drop_index('ix_ticket_contact_kept', table_name='ticket')
     op.drop_index('ix_outbox_ticket_id', table_name='outbox')
     op.drop_index('ix_ticketevent_actor_at', table_name='ticketevent')
     op.drop_index(op.f('ix_privacyevent_person_id'), table_name='privacyevent')
