@@ -16,7 +16,14 @@ from bot.metrics import Metrics
 from bot.sender import OutboxSender
 from bot.settings import Settings
 from scheduler.leadership import LEADER_INTERVAL_S, Leadership
-from scheduler.ticks import SLA_INTERVAL_S, SUMMARIES_INTERVAL_S, sla_tick, summaries_tick
+from scheduler.ticks import (
+    PRIVACY_INTERVAL_S,
+    SLA_INTERVAL_S,
+    SUMMARIES_INTERVAL_S,
+    privacy_tick,
+    sla_tick,
+    summaries_tick,
+)
 from store.delivery.inbox import prune_handled
 from store.uow import Store
 
@@ -82,6 +89,11 @@ def schedule(
         if pruned:
             log.info("handled updates: forgot %d older than a day", pruned)
 
+    async def retention() -> None:
+        done = await privacy_tick(store)
+        if any(done.values()):
+            log.info("privacy retention: %s", {k: len(v) for k, v in done.items()})
+
     queue.run_repeating(leader, interval=LEADER_INTERVAL_S, first=LEADER_INTERVAL_S, name="leader")
     queue.run_repeating(on_leader("sla", sla), interval=SLA_INTERVAL_S, first=5.0, name="sla")
     queue.run_repeating(
@@ -98,4 +110,10 @@ def schedule(
         interval=PRUNE_INTERVAL_S,
         first=60.0,
         name="handled_updates",
+    )
+    queue.run_repeating(
+        on_leader("privacy", retention),
+        interval=PRIVACY_INTERVAL_S,
+        first=20.0,
+        name="privacy",
     )

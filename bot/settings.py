@@ -470,6 +470,18 @@ class LoggingSettings(Section):
         return value.strip().lower() if isinstance(value, str) else value
 
 
+class PrivacySettings(Section):
+    """How long personal data is kept (README "Personal data"); the scheduler erases it
+    once the period is over."""
+
+    # A ticket's contact phone: erased this many days after it was closed or cancelled.
+    contact_retention_days: int = Field(default=30, ge=1, le=DAYS_TEN_YEARS)
+    # A ticket's photos (Telegram file ids): dropped this many days after it ended.
+    photo_retention_days: int = Field(default=180, ge=1, le=DAYS_TEN_YEARS)
+    # A requester with no activity (and no open ticket) this long is anonymised.
+    person_retention_days: int = Field(default=730, ge=1, le=DAYS_TEN_YEARS)
+
+
 class CategorySettings(Section):
     """Targets for one category, in minutes."""
 
@@ -510,6 +522,7 @@ class Settings(BaseSettings):
     board: BoardSettings = Field(default_factory=BoardSettings)
     ops: OpsSettings = Field(default_factory=OpsSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     categories: dict[str, CategorySettings] = Field(default_factory=_default_categories)
     # Shorter targets for urgent and emergency tickets (the shorter of these and the
     # category's applies).
@@ -566,6 +579,9 @@ class Settings(BaseSettings):
             offer_batch=svc.offer_batch,
             claim_ttl=timedelta(days=svc.claim_ttl_days),
             defer_reminder=timedelta(hours=svc.defer_reminder_hours),
+            contact_retention=timedelta(days=self.privacy.contact_retention_days),
+            photo_retention=timedelta(days=self.privacy.photo_retention_days),
+            person_retention=timedelta(days=self.privacy.person_retention_days),
             urgency_targets={
                 key: CategoryTarget(
                     timedelta(minutes=c.accept_minutes), timedelta(minutes=c.complete_minutes)

@@ -100,6 +100,12 @@ class Person(SQLModel, table=True):
     skills: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     unreachable_since: datetime | None = None
     created_at: datetime
+    # Last seen writing to the bot (refreshed at most daily): the inactivity that
+    # privacy.person_retention_days counts from (store.directory.privacy).
+    seen_at: datetime | None = None
+    # Set when the person's data was erased (on request or by retention): the row stays
+    # for the office's records, named "former user", with no name, phone or Telegram id.
+    erased_at: datetime | None = None
 
 
 class RoleGrant(SQLModel, table=True):
@@ -165,6 +171,12 @@ _NOT_SUMMARIZED: dict[str, Any] = {
 }
 
 
+_CONTACT_KEPT: dict[str, Any] = {
+    "sqlite_where": text("contact_phone IS NOT NULL"),
+    "postgresql_where": text("contact_phone IS NOT NULL"),
+}
+
+
 class Ticket(SQLModel, table=True):
     """A repair request and everything its lifecycle records."""
 
@@ -209,6 +221,10 @@ class Ticket(SQLModel, table=True):
         Index("ix_ticket_live_created", "created_at", **_NOT_SUMMARIZED),
         Index("ix_ticket_live_accepted", "accepted_at", **_NOT_SUMMARIZED),
         Index("ix_ticket_live_completed", "completed_at", **_NOT_SUMMARIZED),
+        # Retention (store.directory.privacy): the tickets still holding a contact phone,
+        # open ones and those ended under `contact_retention_days` ago, a small part of
+        # the history; the hourly pass reads them alone.
+        Index("ix_ticket_contact_kept", "status", "id", **_CONTACT_KEPT),
     )
     id: int | None = Field(default=None, primary_key=True)
     number: str = Field(max_length=20, unique=True)
@@ -255,6 +271,8 @@ class Ticket(SQLModel, table=True):
     started_at: datetime | None = None
     completed_at: datetime | None = None
     closed_at: datetime | None = None
+    # Set when retention dropped the ticket's photos (the board says so).
+    photos_removed_at: datetime | None = None
     # Set once this closed or cancelled ticket is in the day summaries; what a report
     # reads from them, it no longer reads from this row (store.reporting.summaries).
     summarized: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
@@ -284,6 +302,10 @@ class TicketFollower(SQLModel, table=True):
 class TicketEvent(SQLModel, table=True):
     """Append-only history: who did what, when, from which status to which."""
 
+    # Someone's latest step, one seek: retention asks it of each person it considers
+    # (store.directory.privacy), and a person's export lists their steps.
+    __table_args__ = (Index("ix_ticketevent_actor_at", "actor_id", "at"),)
+
     id: int | None = Field(default=None, primary_key=True)
     ticket_id: int = Field(foreign_key="ticket.id", index=True)
     at: datetime
@@ -311,7 +333,12 @@ class Offer(SQLModel, table=True):
 class Outbox(SQLModel, table=True):
     """A notice to deliver. The sender marks it sent only after Telegram accepted it."""
 
-    __table_args__ = (Index("ix_outbox_pending", "sent_at", "failed_at", "due_at"),)
+    __table_args__ = (
+        Index("ix_outbox_pending", "sent_at", "failed_at", "due_at"),
+        # The notices about a ticket: retention scrubs their phone and photos
+        # (store.directory.privacy) without reading every notice ever sent.
+        Index("ix_outbox_ticket_id", "ticket_id"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     recipient_id: int = Field(foreign_key="person.id")
     ticket_id: int | None = Field(default=None, foreign_key="ticket.id")
@@ -423,6 +450,18 @@ class SweepRoom(SQLModel, table=True):
     done_at: datetime | None = None
     # item key -> "ok" or the number of the ticket filed for it
     results: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class PrivacyEvent(SQLModel, table=True):
+    """A personal-data export or erasure: who asked (`by`: "self", "cli", "retention")
+    and counts of what it did; never a name, phone or Telegram id."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime
+    person_id: int = Field(foreign_key="person.id", index=True)
+    action: str = Field(max_length=20)  # export, erase
+    by: str = Field(max_length=20)
+    detail: dict[str, int] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
 class BoardSignIn(SQLModel, table=True):

@@ -1,7 +1,8 @@
 """The `repairbot` command: run the bot and the operator's chores (db, locations, staff, QR).
 
-One module per command group (`run.py`, `db.py`, `staff.py`, `places.py`), each with a
-`register(commands, config)` that adds its subcommands; `common.py` holds what they share.
+One module per command group (`run.py`, `db.py`, `staff.py`, `places.py`, `privacy.py`),
+each with a `register(commands, config)` that adds its subcommands; `common.py` holds what
+they share.
 Every mistake an operator can make ends as one line on stderr and an exit code, never a
 traceback (`main` below)."""
 
@@ -15,7 +16,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot import logs
-from bot.cli import check, db, places, run, staff
+from bot.cli import check, db, places, privacy, run, staff
 from bot.cli.common import (
     CONFIG_HELP,
     EXIT_CONFIG,
@@ -42,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     config = OneLineParser(add_help=False)
     config.add_argument("-c", "--config", default=argparse.SUPPRESS, help=CONFIG_HELP)
     commands = parser.add_subparsers(dest="command", required=True)
-    for module in (run, check, db, places, staff):
+    for module in (run, check, db, places, staff, privacy):
         module.register(commands, config)
     return parser
 
