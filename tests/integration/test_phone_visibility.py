@@ -34,6 +34,7 @@ from store.repair import dispatch, queries, requester, work
 from store.reporting import export
 from store.uow import Store
 from tests.support.rows import outbox_rows
+from tests.support.stats_scenario import Period
 from tests.support.world import T0, Env, make_env, make_person
 
 PHONE = "+86 139 1234 5678"  # Rita's, as given on this ticket
@@ -116,7 +117,7 @@ async def test_the_office_of_the_building_sees_it_on_the_card_only(phones: Phone
 
 async def test_an_export_has_a_phone_column_only_for_an_admin_who_asks(phones: Phones) -> None:
     st, w = phones.env.store, phones.env.world
-    period = {"start": T0 - timedelta(days=1), "end": T0 + timedelta(days=1)}
+    period: Period = {"start": T0 - timedelta(days=1), "end": T0 + timedelta(days=1)}
     for viewer in (w.dana, w.sam, w.ada):
         rows = await export.export_rows(st.uow(), viewer_id=viewer, **period)
         assert len(rows) == 1
