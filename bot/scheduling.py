@@ -14,7 +14,14 @@ from bot.digest import send_due_digests
 from bot.sender import OutboxSender
 from bot.settings import Settings
 from scheduler.leadership import LEADER_INTERVAL_S, Leadership
-from scheduler.ticks import SLA_INTERVAL_S, SUMMARIES_INTERVAL_S, sla_tick, summaries_tick
+from scheduler.ticks import (
+    PRIVACY_INTERVAL_S,
+    SLA_INTERVAL_S,
+    SUMMARIES_INTERVAL_S,
+    privacy_tick,
+    sla_tick,
+    summaries_tick,
+)
 from store.uow import Store
 
 log = logging.getLogger(__name__)
@@ -65,6 +72,11 @@ def schedule(
     async def summaries() -> None:
         await summaries_tick(store)
 
+    async def retention() -> None:
+        done = await privacy_tick(store)
+        if any(done.values()):
+            log.info("privacy retention: %s", {k: len(v) for k, v in done.items()})
+
     queue.run_repeating(leader, interval=LEADER_INTERVAL_S, first=LEADER_INTERVAL_S, name="leader")
     queue.run_repeating(on_leader("sla", sla), interval=SLA_INTERVAL_S, first=5.0, name="sla")
     queue.run_repeating(
@@ -75,4 +87,10 @@ def schedule(
         interval=SUMMARIES_INTERVAL_S,
         first=15.0,
         name="summaries",
+    )
+    queue.run_repeating(
+        on_leader("privacy", retention),
+        interval=PRIVACY_INTERVAL_S,
+        first=20.0,
+        name="privacy",
     )

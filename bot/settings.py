@@ -178,6 +178,18 @@ class BoardSettings(BaseModel):
         return f"{self.public_url}/board/" if self.public_url.startswith("https://") else None
 
 
+class PrivacySettings(BaseModel):
+    """How long personal data is kept (README "Personal data"); the scheduler erases it
+    once the period is over."""
+
+    # A ticket's contact phone: erased this many days after it was closed or cancelled.
+    contact_retention_days: int = Field(default=30, ge=1)
+    # A ticket's photos (Telegram file ids): dropped this many days after it ended.
+    photo_retention_days: int = Field(default=180, ge=1)
+    # A requester with no activity (and no open ticket) this long is anonymised.
+    person_retention_days: int = Field(default=730, ge=1)
+
+
 class CategorySettings(BaseModel):
     """Targets for one category, in minutes."""
 
@@ -216,6 +228,7 @@ class Settings(BaseSettings):
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     service: ServiceSettings = Field(default_factory=ServiceSettings)
     board: BoardSettings = Field(default_factory=BoardSettings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     categories: dict[str, CategorySettings] = Field(default_factory=_default_categories)
     # Shorter targets for urgent and emergency tickets (the shorter of these and the
     # category's applies).
@@ -260,6 +273,9 @@ class Settings(BaseSettings):
             offer_batch=svc.offer_batch,
             claim_ttl=timedelta(days=svc.claim_ttl_days),
             defer_reminder=timedelta(hours=svc.defer_reminder_hours),
+            contact_retention=timedelta(days=self.privacy.contact_retention_days),
+            photo_retention=timedelta(days=self.privacy.photo_retention_days),
+            person_retention=timedelta(days=self.privacy.person_retention_days),
             urgency_targets={
                 key: CategoryTarget(
                     timedelta(minutes=c.accept_minutes), timedelta(minutes=c.complete_minutes)

@@ -9,6 +9,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
+from store.directory import privacy
 from store.intake import campaigns
 from store.repair import sla
 from store.reporting import summaries
@@ -17,6 +18,8 @@ from store.uow import Store
 SLA_INTERVAL_S = 30.0
 SUMMARIES_INTERVAL_S = 60.0
 SUMMARIES_BUDGET_S = 30.0
+# Retention counts in days: an hourly pass erases what is due within the hour.
+PRIVACY_INTERVAL_S = 3600.0
 BATCH_PAUSE_S = 0.12
 
 
@@ -36,6 +39,23 @@ async def sla_tick(
         "overdue": await run_batches(store, sla.flag_overdue_batch, wait),
         "closed": await run_batches(store, sla.auto_close_batch, wait),
         "sweeps_started": [str(i) for i in await campaigns.repeat_due_campaigns(store.uow())],
+    }
+
+
+async def privacy_tick(
+    store: Store, *, pause: Callable[[], Awaitable[None]] | None = None
+) -> dict[str, list[str]]:
+    """Personal data past its retention period ([privacy] settings), erased batch by
+    batch like the SLA checks (store.directory.privacy): contact phones of tickets ended
+    `contact_retention_days` ago, photos of those ended `photo_retention_days` ago, and
+    requesters inactive `person_retention_days` with no open ticket (anonymised). Each
+    batch is claimed by a conditional UPDATE and nothing is due twice: idempotent, and
+    the figures and day summaries do not change. Returns the ids done, per kind."""
+    wait = pause or _between_batches
+    return {
+        "contacts_erased": await run_batches(store, privacy.erase_contacts_batch, wait),
+        "photos_dropped": await run_batches(store, privacy.drop_photos_batch, wait),
+        "people_anonymised": await run_batches(store, privacy.anonymise_inactive_batch, wait),
     }
 
 

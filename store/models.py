@@ -100,6 +100,12 @@ class Person(SQLModel, table=True):
     skills: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     unreachable_since: datetime | None = None
     created_at: datetime
+    # Last seen writing to the bot (refreshed at most daily): the inactivity that
+    # privacy.person_retention_days counts from (store.directory.privacy).
+    seen_at: datetime | None = None
+    # Set when the person's data was erased (on request or by retention): the row stays
+    # for the office's records, named "former user", with no name, phone or Telegram id.
+    erased_at: datetime | None = None
 
 
 class RoleGrant(SQLModel, table=True):
@@ -236,6 +242,8 @@ class Ticket(SQLModel, table=True):
     started_at: datetime | None = None
     completed_at: datetime | None = None
     closed_at: datetime | None = None
+    # Set when retention dropped the ticket's photos (the board says so).
+    photos_removed_at: datetime | None = None
     # Set once this closed or cancelled ticket is in the day summaries; what a report
     # reads from them, it no longer reads from this row (store.reporting.summaries).
     summarized: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
@@ -404,6 +412,18 @@ class SweepRoom(SQLModel, table=True):
     done_at: datetime | None = None
     # item key -> "ok" or the number of the ticket filed for it
     results: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class PrivacyEvent(SQLModel, table=True):
+    """A personal-data export or erasure: who asked (`by`: "self", "cli", "retention")
+    and counts of what it did; never a name, phone or Telegram id."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime
+    person_id: int = Field(foreign_key="person.id", index=True)
+    action: str = Field(max_length=20)  # export, erase
+    by: str = Field(max_length=20)
+    detail: dict[str, int] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
 class BoardSignIn(SQLModel, table=True):

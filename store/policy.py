@@ -91,6 +91,11 @@ class Policy:
     claim_ttl: timedelta = timedelta(days=30)
     max_defer: timedelta = timedelta(days=90)
     defer_reminder: timedelta = timedelta(hours=24)
+    # Personal data (store.directory.privacy): a ended ticket's contact phone, its photos,
+    # and a requester without activity are kept this long, then erased.
+    contact_retention: timedelta = timedelta(days=30)
+    photo_retention: timedelta = timedelta(days=180)
+    person_retention: timedelta = timedelta(days=730)
     categories: dict[str, CategoryTarget] = field(default_factory=lambda: dict(DEFAULT_CATEGORIES))
     urgency_targets: dict[str, CategoryTarget] = field(
         default_factory=lambda: dict(DEFAULT_URGENCY_TARGETS)

@@ -44,6 +44,8 @@ class TicketView:
     created_at: datetime
     updated_at: datetime
     completed_at: datetime | None
+    # Set when retention dropped the photos (privacy.photo_retention_days).
+    photos_removed_at: datetime | None = None
     photos: tuple[str, ...] = ()
     result_photos: tuple[str, ...] = ()
 
@@ -58,6 +60,8 @@ class EventView:
     to_status: Status | None
     actor_name: str | None
     note: str | None
+    # The actor's data was erased: the bot shows "former user" (catalog) for the name.
+    actor_former: bool = False
 
 
 @dataclass(frozen=True, slots=True)

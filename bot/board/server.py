@@ -285,7 +285,12 @@ class BoardServer:
 
     async def _ticket_page(self, request: web.Request, person_id: int) -> web.StreamResponse:
         viewer = await self._viewer(person_id)
-        return self._render("ticket.html", viewer, p=await self._ticket(request, person_id))
+        return self._render(
+            "ticket.html",
+            viewer,
+            p=await self._ticket(request, person_id),
+            photo_days=self.store.policy.photo_retention.days,
+        )
 
     async def _photo(self, request: web.Request) -> web.StreamResponse:
         """A ticket's photo, fetched from Telegram for someone who may see the ticket."""

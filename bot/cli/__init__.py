@@ -1,7 +1,8 @@
 """The `repairbot` command: run the bot and the operator's chores (db, locations, staff, QR).
 
-One module per command group (`run.py`, `db.py`, `staff.py`, `places.py`), each with a
-`register(commands, config)` that adds its subcommands; `common.py` holds what they share.
+One module per command group (`run.py`, `db.py`, `staff.py`, `places.py`, `privacy.py`),
+each with a `register(commands, config)` that adds its subcommands; `common.py` holds what
+they share.
 Every mistake an operator can make ends as one line on stderr and an exit code, never a
 traceback (`main` below)."""
 
@@ -15,7 +16,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from bot import logs
-from bot.cli import db, places, run, staff
+from bot.cli import db, places, privacy, run, staff
 from bot.cli.common import CONFIG_HELP, EXIT_CONFIG, EXIT_FAIL, CliError, err
 from bot.cli.places import sheet_name
 from bot.settings import ConfigError, Settings, load_settings
@@ -33,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     config = argparse.ArgumentParser(add_help=False)
     config.add_argument("-c", "--config", default=argparse.SUPPRESS, help=CONFIG_HELP)
     commands = parser.add_subparsers(dest="command", required=True)
-    for module in (run, db, places, staff):
+    for module in (run, db, places, staff, privacy):
         module.register(commands, config)
     return parser
 

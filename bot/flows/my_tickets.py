@@ -145,7 +145,8 @@ async def show_detail(update: Update, context: Ctx, ticket_id: int, *, edit: boo
     lines.append(t("my.timeline"))
     history = []
     for event in events:
-        what = t(f"action.{event.action}", actor=event.actor_name or "")
+        actor = t("former.user") if event.actor_former else event.actor_name or ""
+        what = t(f"action.{event.action}", actor=actor)
         note = f" ({clip(event.note, 80)})" if event.note and event.action != "offer" else ""
         history.append(t("my.event", when=t.when(event.at), what=what + note))
     # The whole timeline, unless it would not fit one message: then the oldest entries

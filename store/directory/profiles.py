@@ -70,7 +70,7 @@ async def known_person(
     async with uow.reading():
         stmt = select(Person).where(Person.telegram_id == telegram_id)
         person = (await uow.session.execute(stmt)).scalar_one_or_none()
-        if person is None or is_stale(person, name, language):
+        if person is None or is_stale(person, name, language, uow.now()):
             return None
         return await _person_view(uow, person)
 

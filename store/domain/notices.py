@@ -62,10 +62,15 @@ async def withdraw_scheduled(uow: UnitOfWork, ticket_id: int) -> None:
 
 async def ticket_audience(uow: UnitOfWork, ticket: Ticket) -> list[int]:
     """Who hears about a ticket's progress: its requester, its followers, and the filer
-    while the requester cannot be reached on Telegram (a booth ticket not yet claimed)."""
+    while the requester cannot be reached on Telegram (a booth ticket not yet claimed);
+    nobody in the requester's place once their data was erased."""
     requester = await uow.session.get(Person, ticket.requester_id)
     reachable = requester is not None and requester.telegram_id is not None
-    ids = [ticket.requester_id if reachable else ticket.filed_by_id]
+    ids: list[int] = []
+    if requester is None or requester.erased_at is None:
+        # An erased requester ("former user") hears nothing more, nor does the filer in
+        # their place.
+        ids.append(ticket.requester_id if reachable else ticket.filed_by_id)
     rows = await uow.session.execute(
         select(TicketFollower.person_id).where(TicketFollower.ticket_id == ticket.id)
     )

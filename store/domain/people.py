@@ -3,6 +3,8 @@ wherever someone first turns up (their own /start, an invite, the booth, the CLI
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from sqlmodel import col, select
 
 from store.models import Person
@@ -10,6 +12,9 @@ from store.text import normalise
 from store.uow import UnitOfWork
 
 LANGUAGE_MAX = 10  # the longest language code kept; anything longer is not one
+# `Person.seen_at` (inactivity for privacy.person_retention_days counts from it) is
+# written at most this often: a day's first update, not every message.
+SEEN_EVERY = timedelta(days=1)
 
 
 async def upsert_person(
@@ -52,6 +57,7 @@ async def _upsert(
                 language=language,
                 skills=[],
                 created_at=uow.now(),
+                seen_at=uow.now(),
             )
             .on_conflict_do_nothing(index_elements=[col(Person.telegram_id)])
             .returning(Person)
@@ -60,7 +66,9 @@ async def _upsert(
         if person is not None:
             return person, True
         person = (await uow.session.execute(stmt)).scalar_one()
-    if is_stale(person, name, language):
+    if is_stale(person, name, language, uow.now()):
+        if seen_due(person, uow.now()):
+            person.seen_at = uow.now()
         if name and person.name != name:
             person.name = name
         if person.language is None and language is not None:
@@ -78,6 +86,16 @@ def telegram_fields(name: str | None, language: str | None) -> tuple[str, str | 
     return cleaned, code
 
 
-def is_stale(person: Person, name: str, language: str | None) -> bool:
-    """Whether the row needs what Telegram now says (a new name, a first language)."""
-    return bool(name and person.name != name) or (person.language is None and language is not None)
+def is_stale(person: Person, name: str, language: str | None, now: datetime | None = None) -> bool:
+    """Whether the row needs what Telegram now says (a new name, a first language), or
+    (given `now`) a fresh `seen_at`."""
+    return (
+        bool(name and person.name != name)
+        or (person.language is None and language is not None)
+        or (now is not None and seen_due(person, now))
+    )
+
+
+def seen_due(person: Person, now: datetime) -> bool:
+    """Whether the person's `seen_at` is a day old (or unset): time to write it again."""
+    return person.seen_at is None or now - person.seen_at >= SEEN_EVERY

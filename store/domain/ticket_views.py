@@ -64,6 +64,7 @@ _TICKET_FIELDS = (
     "created_at",
     "updated_at",
     "completed_at",
+    "photos_removed_at",
 )
 _VIEW_COLUMNS: tuple[Any, ...] = (
     *(getattr(Ticket, name) for name in _TICKET_FIELDS),
@@ -179,7 +180,7 @@ async def timeline(uow: UnitOfWork, ticket_id: int, viewer_id: int) -> list[Even
     """The ticket's whole history, oldest first, for someone allowed to see it."""
     await viewer_capacities(uow, ticket_id, viewer_id)
     rows = await uow.session.execute(
-        select(TicketEvent, Person.name)
+        select(TicketEvent, Person.name, Person.erased_at)
         .outerjoin(Person, col(Person.id) == TicketEvent.actor_id)
         .where(TicketEvent.ticket_id == ticket_id)
         .order_by(col(TicketEvent.at), col(TicketEvent.id))
@@ -192,8 +193,9 @@ async def timeline(uow: UnitOfWork, ticket_id: int, viewer_id: int) -> list[Even
             to_status=event.to_status,
             actor_name=name,
             note=event.note,
+            actor_former=erased_at is not None,
         )
-        for event, name in rows.all()
+        for event, name, erased_at in rows.all()
     ]
 
 
