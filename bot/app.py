@@ -26,6 +26,7 @@ from bot.flows import (
     inputs,
     jobs,
     my_tickets,
+    mydata,
     report,
     reports,
     start,
@@ -109,6 +110,7 @@ def build_application(
         booth,
         sweep,
         board,
+        mydata,
         inputs,
     ):
         app.add_handlers(flow.handlers())
