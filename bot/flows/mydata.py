@@ -11,8 +11,10 @@ old buttons are stale too).
 from __future__ import annotations
 
 import json
+import logging
 
-from telegram import InputFile, Update
+from telegram import BotCommandScopeChat, InputFile, Update
+from telegram.error import TelegramError
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.callbacks import Menu, MyData
@@ -31,6 +33,7 @@ from bot.ui import Button, keyboard
 from store.directory.privacy import erase_person, export_person
 from store.policy import Policy
 
+log = logging.getLogger(__name__)
 ACTIONS = ("show", "download", "delete", "confirm")
 
 
@@ -121,6 +124,11 @@ async def _erase(update: Update, context: Ctx, telegram_id: int) -> None:
         # update reads (and so starts) a new person.
         context.user_data.pop(PERSON_SEEN, None)
         context.user_data.pop(LANGUAGE_SEEN, None)
+    try:
+        # A command menu of their own (their language, a role) went with the rest.
+        await context.bot.delete_my_commands(scope=BotCommandScopeChat(telegram_id))
+    except TelegramError as exc:
+        log.info("no command menu to remove for an erased person: %s", exc)
     await answer(update.callback_query)
     await reply(update, t("mydata.deleted"), edit=True)
 

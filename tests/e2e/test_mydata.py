@@ -90,6 +90,13 @@ async def test_download_has_my_ticket_and_not_anothers(bot: Harness) -> None:
 async def test_delete_back_changes_nothing_confirm_erases_and_starts_anew(bot: Harness) -> None:
     alice = await actor(bot, 1001, "Alice")
     ticket_id = await _ticket(bot, alice, "The tap drips.", ALICE_PHONE)
+    # She picks a language: her chat gets a command menu of its own.
+    await alice.user.command("language")
+    choose = await alice.user.expect(text_contains="Choose your language")
+    await alice.user.press(choose, "English")
+    await alice.user.expect(text_contains=MENU)
+    own_menu: dict[str, object] = {"type": "chat", "chat_id": 1001}
+    assert "mydata" in bot.sandbox.commands(own_menu)
     before = await person_row(bot.store, alice.id)
 
     overview = await _mydata(alice)
@@ -114,6 +121,7 @@ async def test_delete_back_changes_nothing_confirm_erases_and_starts_anew(bot: H
     assert erased.erased_at is not None and erased.telegram_id is None and erased.name == ""
     ticket = await ticket_row(bot.store, ticket_id)
     assert ticket.requester_id == alice.id and ticket.contact_phone is None  # kept, as former
+    assert bot.sandbox.commands(own_menu) == []  # her own menu went too
 
     # The old overview's buttons are stale now: a clear alert, nothing sent.
     stale = await alice.user.press(older, DOWNLOAD)
