@@ -62,7 +62,7 @@ def render_text(d: Digest, texts: Texts) -> str:
             lines.append(
                 texts(
                     "digest.technician",
-                    name=clip(t.name, 24),
+                    name=clip(texts("former.user") if t.former else t.name, 24),
                     done=t.jobs_done,
                     median=duration(texts, t.median_resolution),
                     rating=avg,

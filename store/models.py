@@ -273,6 +273,10 @@ class TicketFollower(SQLModel, table=True):
 class TicketEvent(SQLModel, table=True):
     """Append-only history: who did what, when, from which status to which."""
 
+    # Someone's latest step, one seek: retention asks it of each person it considers
+    # (store.directory.privacy), and a person's export lists their steps.
+    __table_args__ = (Index("ix_ticketevent_actor_at", "actor_id", "at"),)
+
     id: int | None = Field(default=None, primary_key=True)
     ticket_id: int = Field(foreign_key="ticket.id", index=True)
     at: datetime

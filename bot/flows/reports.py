@@ -78,7 +78,7 @@ async def stats_command(update: Update, context: Ctx) -> None:
         lines.append(
             t(
                 "stats.technician",
-                name=clip(s.name, 30),
+                name=clip(t("former.user") if s.former else s.name, 30),
                 done=s.jobs_done,
                 accept=duration(t, s.median_accept),
                 resolution=duration(t, s.median_resolution),

@@ -595,6 +595,9 @@ def _inactive_since(cutoff: datetime) -> list[ColumnElement[bool]]:
             or_(col(Ticket.requester_id) == pid, col(Ticket.filed_by_id) == pid),
             or_(col(Ticket.status).in_(list(OPEN_STATUSES)), col(Ticket.updated_at) >= cutoff),
         ),
+        ~exists().where(
+            col(Ticket.assignee_id) == pid, col(Ticket.status).in_(list(OPEN_STATUSES))
+        ),
         ~exists().where(col(TicketEvent.actor_id) == pid, col(TicketEvent.at) >= cutoff),
         ~exists().where(col(Draft.person_id) == pid, col(Draft.updated_at) >= cutoff),
         ~exists().where(col(TicketFollower.person_id) == pid, col(TicketFollower.since) >= cutoff),
@@ -605,10 +608,12 @@ def _inactive_since(cutoff: datetime) -> list[ColumnElement[bool]]:
 async def anonymise_inactive_batch(uow: UnitOfWork, *, after: int = 0, limit: int = 50) -> Batch:
     """Retention: people (requesters and the booth's walk-up rows) with no activity for
     `policy.person_retention` — not seen writing to the bot, no ticket of theirs changed,
-    no step, draft, follow or complaint of theirs since — with no open ticket and no staff
-    role are erased as `erase_row` does, each recorded as an "erase" PrivacyEvent by
-    "retention". Claimed by setting `erased_at` on the rows still due (a conditional
-    UPDATE); idempotent (an erased person is no longer due)."""
+    no step, draft, follow or complaint of theirs since — with no open ticket (filed,
+    requested or held) and no staff role are erased as `erase_row` does, each recorded
+    as an "erase" PrivacyEvent by "retention". Claimed per person by re-reading the row
+    with its due conditions under a row lock (FOR UPDATE on PostgreSQL; SQLite serialises
+    writers), so of two runs at once one erases it; idempotent (an erased person is no
+    longer due). `numbers` holds the person ids done."""
     async with uow:
         cutoff = uow.now() - uow.policy.person_retention
         due = _inactive_since(cutoff)

@@ -45,6 +45,8 @@ class TechnicianStats:
     rated_jobs: int
     rework_rate: float | None
     overdue: int
+    # The technician's data was erased (no name): the bot shows "former user".
+    former: bool = False
 
 
 @dataclass(frozen=True)
@@ -170,12 +172,13 @@ async def _held(uow: UnitOfWork, scope: ColumnElement[bool], now: datetime) -> l
             col(Ticket.assignee_id),
             col(Person.name),
             func.sum(case((late_clause(now), 1), else_=0)),
+            col(Person.erased_at),
         )
         .join(Person, col(Person.id) == Ticket.assignee_id)
         .join(Room, col(Room.id) == Ticket.room_id)
         .join(Building, col(Building.id) == Room.building_id)
         .where(scope, col(Ticket.status).in_(HELD_STATUSES))
-        .group_by(col(Ticket.assignee_id), col(Person.name))
+        .group_by(col(Ticket.assignee_id), col(Person.name), col(Person.erased_at))
     )
     return list((await uow.session.execute(stmt)).all())
 
@@ -223,27 +226,34 @@ async def period_stats(
     return office, _technicians(tally, held, names)
 
 
-async def _names(uow: UnitOfWork, ids: set[int]) -> dict[int, str]:
+async def _names(uow: UnitOfWork, ids: set[int]) -> dict[int, tuple[str, bool]]:
+    """Name, and whether their data was erased, per person."""
     if not ids:
         return {}
     rows = await uow.session.execute(
-        sa_select(col(Person.id), col(Person.name)).where(col(Person.id).in_(sorted(ids)))
+        sa_select(col(Person.id), col(Person.name), col(Person.erased_at)).where(
+            col(Person.id).in_(sorted(ids))
+        )
     )
-    return {person_id: name for person_id, name in rows if person_id is not None}
+    return {pid: (name, erased is not None) for pid, name, erased in rows if pid is not None}
 
 
-def _technicians(tally: Tally, held: list[Any], names: dict[int, str]) -> list[TechnicianStats]:
+def _technicians(
+    tally: Tally, held: list[Any], names: dict[int, tuple[str, bool]]
+) -> list[TechnicianStats]:
     late_now: dict[int, int] = {}
-    for assignee_id, name, late in held:
-        names[assignee_id] = name
+    for assignee_id, name, late, erased_at in held:
+        names[assignee_id] = (name, erased_at is not None)
         late_now[assignee_id] = int(late or 0)
     result = []
     for person_id in set(tally.techs) | set(late_now):
         t = tally.techs.get(person_id) or TechTally()
+        name, former = names.get(person_id, ("", False))
         result.append(
             TechnicianStats(
                 person_id=person_id,
-                name=names.get(person_id, ""),
+                name=name,
+                former=former,
                 jobs_done=t.done,
                 median_accept=median_of(t.accept),
                 median_resolution=median_of(t.resolution),

@@ -10,7 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import JSON, LargeBinary, String, Text, func
+from sqlalchemy import JSON, String, TypeDecorator, func
 from sqlalchemy import select as sa_select
 from sqlmodel import SQLModel, col, select
 
@@ -28,6 +28,7 @@ from store.reporting import figures
 from store.reporting.export import export_rows
 from store.uow import Store
 from tests.support import stats_scenario
+from tests.support.booth_world import claim, make_booth_world, walkup
 from tests.support.world import Env, make_env, make_person
 
 NAME = "Zhang Xiaoyu-7781"
@@ -201,15 +202,23 @@ async def test_staff_are_not_erased_while_they_hold_a_role(store: Store) -> None
 
 
 def _text_columns() -> list[tuple[Any, Any]]:
-    """Every text-like column (strings, text, JSON) of every table."""
+    """Every column holding text (strings of any kind, SQLModel's AutoString included, and
+    JSON) of every table."""
     found = []
     for table in SQLModel.metadata.sorted_tables:
         for column in table.columns:
-            if isinstance(column.type, (String, Text, JSON)) and not isinstance(
-                column.type, LargeBinary
-            ):
+            kind = column.type
+            if isinstance(kind, TypeDecorator):
+                kind = kind.impl_instance
+            if isinstance(kind, (String, JSON)):
                 found.append((table, column))
     return found
+
+
+def test_the_grep_reads_every_name_and_phone_column() -> None:
+    names = {f"{t.name}.{c.name}" for t, c in _text_columns()}
+    assert {"person.name", "person.phone", "ticket.contact_phone", "outbox.payload"} <= names
+    assert {"ticketevent.note", "draft.data", "ticketphoto.file_id", "followup.text"} <= names
 
 
 async def _holding(store: Store, *needles: str) -> list[str]:
@@ -383,3 +392,19 @@ async def test_statistics_are_the_same_before_and_after_retention_and_erasure(
     await privacy.erase_person(st.uow(), rita.telegram_id, by=privacy.CLI)
     await summaries_tick(st, pause=_no_pause)
     assert await read() == before
+
+
+async def test_erasing_a_booth_claimant_erases_the_walk_up_record_too(store: Store) -> None:
+    w = await make_booth_world(store)
+    name, phone = "Walk-up Sun-9902", "+86 138 9902 9902"
+    filed = await walkup(w, name=name, phone=phone)
+    await claim(w, filed.code, 7_990_200, name=name)
+    assert set(await _holding(w.store, name, phone)) >= {
+        "person.name",
+        "person.phone",
+        "ticket.contact_phone",
+        "ticketevent.note",
+    }
+    done = await privacy.erase_person(w.store.uow(), 7_990_200, by=privacy.CLI)
+    assert done.extra["walkups_erased"] == 1 and done.tickets_kept == 1
+    assert await _holding(w.store, name, phone) == []

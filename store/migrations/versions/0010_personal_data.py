@@ -3,7 +3,8 @@
 `person.seen_at` (last seen writing to the bot; inactivity counts from it),
 `person.erased_at` (the person's data was erased; shown as "former user"),
 `ticket.photos_removed_at` (retention dropped the ticket's photos), and the
-`privacyevent` table (exports and erasures: who asked, counts, no personal data).
+`privacyevent` table (exports and erasures: who asked, counts, no personal data), and
+`ix_ticketevent_actor_at` (a person's latest step in one seek, for retention).
 Plain added nullable columns: on SQLite no table is rebuilt.
 
 Revision ID: 0010
@@ -43,10 +44,12 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_privacyevent'))
     )
     op.create_index(op.f('ix_privacyevent_person_id'), 'privacyevent', ['person_id'], unique=False)
+    op.create_index('ix_ticketevent_actor_at', 'ticketevent', ['actor_id', 'at'], unique=False)
 
 
 def downgrade() -> None:
     """Downgrade schema."""
+    op.drop_index('ix_ticketevent_actor_at', table_name='ticketevent')
     op.drop_index(op.f('ix_privacyevent_person_id'), table_name='privacyevent')
     op.drop_table('privacyevent')
     with op.batch_alter_table('ticket', schema=None) as batch_op:
