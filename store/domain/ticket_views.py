@@ -76,6 +76,7 @@ _VIEW_COLUMNS: tuple[Any, ...] = (
     col(Room.code).label("room_code"),
     col(Category.key).label("category"),
     ASSIGNEE_NAME.label("assignee_name"),
+    col(Assignee.erased_at).is_not(None).label("assignee_former"),
 )
 
 

@@ -25,7 +25,10 @@ from aiohttp.test_utils import TestClient, TestServer
 from bot.board.auth import COOKIE, make_session
 from bot.board.server import BoardServer
 from bot.export import to_csv
+from bot.i18n import Texts
 from bot.settings import Settings
+from bot.ui import ticket_lines
+from store.directory import privacy, staff
 from store.domain.filing import NewTicket
 from store.errors import NotFound, NotPermitted
 from store.intake.report import report
@@ -33,7 +36,7 @@ from store.lifecycle import Role
 from store.repair import dispatch, queries, requester, work
 from store.reporting import export
 from store.uow import Store
-from tests.support.rows import outbox_rows
+from tests.support.rows import outbox_rows, person_row
 from tests.support.stats_scenario import Period
 from tests.support.world import T0, Env, make_env, make_person
 
@@ -186,3 +189,22 @@ async def test_the_board_shows_it_on_the_ticket_page_only(web: Web) -> None:
         status, body = await web.get(path, w.tom)
         assert status == 200 and PHONE not in body, path
         assert PHONE in (await web.get(path, w.sam))[1]
+
+
+async def test_a_former_technician_is_named_former_user(web: Web) -> None:
+    """A technician who left (role revoked) and was erased: their old job names a "former
+    user" on the board's list, the ticket page and the chat's card."""
+    st, w, tid = web.phones.env.store, web.phones.env.world, web.phones.ticket
+    await dispatch.accept(st.uow(), tid, w.tom)
+    telegram_id = (await person_row(st, w.tom)).telegram_id
+    assert telegram_id is not None
+    await staff.remove_role(st.uow(), w.tom, Role.TECHNICIAN)
+    await privacy.erase_person(st.uow(), telegram_id, by=privacy.CLI)
+    for path in (f"/board/api/buildings/{w.building_a}", f"/board/tickets/{tid}"):
+        status, body = await web.get(path, w.sam)
+        assert status == 200 and "Tom" not in body, path
+    assert "👷 former user" in (await web.get(f"/board/tickets/{tid}", w.sam))[1]
+    view, _caps = await queries.ticket_detail(st.uow(), tid, w.dana)
+    assert view.assignee_former
+    lines = ticket_lines(Texts("en"), view)
+    assert lines[-1] == Texts("en")("my.assignee", name="former user")
