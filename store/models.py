@@ -304,7 +304,12 @@ class Offer(SQLModel, table=True):
 class Outbox(SQLModel, table=True):
     """A notice to deliver. The sender marks it sent only after Telegram accepted it."""
 
-    __table_args__ = (Index("ix_outbox_pending", "sent_at", "failed_at", "due_at"),)
+    __table_args__ = (
+        Index("ix_outbox_pending", "sent_at", "failed_at", "due_at"),
+        # The notices about a ticket: retention scrubs their phone and photos
+        # (store.directory.privacy) without reading every notice ever sent.
+        Index("ix_outbox_ticket_id", "ticket_id"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     recipient_id: int = Field(foreign_key="person.id")
     ticket_id: int | None = Field(default=None, foreign_key="ticket.id")

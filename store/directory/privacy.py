@@ -32,6 +32,7 @@ from store.models import (
     Category,
     Draft,
     FollowUp,
+    Offer,
     Outbox,
     Person,
     PrivacyEvent,
@@ -360,12 +361,17 @@ async def erase_row(uow: UnitOfWork, person: Person) -> Erasure:
     - the row: name "" , phone, room, time zone, language, Telegram id cleared, skills
       emptied, off duty, `erased_at` set; grants of the requester role removed;
     - drafts: their draft row deleted (the report in progress is cancelled);
-    - tickets they requested: contact phone erased (also on any ticket carrying their
-      phone), kept otherwise; the ticket's `updated_at` is not touched (figures unchanged);
-    - notices: every outbox row to them deleted (pending ones are thus dropped); the
-      phone, photos and names in other people's notices about their tickets scrubbed;
+    - tickets they requested: contact phone erased (and on tickets they filed for someone
+      else with their own phone), kept otherwise; `updated_at` is not touched (figures
+      unchanged);
+    - notices: pending outbox rows to them deleted (delivered ones stay as the record of
+      what was sent; they hold no name or phone of theirs); the contact phone and their
+      name or phone in other people's notices about their tickets scrubbed, and, for
+      someone who worked tickets, their name in "staff.unreachable" notices;
     - following: they stop following tickets; their board sign-in links are deleted;
-    - timeline: their name removed from event notes that named them (a booth claim);
+    - timeline: their name removed from the notes that name people (a booth claim, the
+      technicians offered or assigned) on their own steps, their tickets and the jobs
+      they were offered or hold;
     - a walk-up person row the booth made for them (no Telegram id, same name or phone,
       no ticket left) is erased too.
     """
@@ -379,17 +385,19 @@ async def erase_row(uow: UnitOfWork, person: Person) -> Erasure:
     )
     ticket_ids = [i for i in mine if i is not None]
     done.tickets_kept = len(ticket_ids)
-    phone_clause: list[ColumnElement[bool]] = [col(Ticket.requester_id) == pid]
+    # Index seeks only (requester, filer): retention erases many people in a row.
+    phone_where: list[list[ColumnElement[bool]]] = [[col(Ticket.requester_id) == pid]]
     if phone:
-        phone_clause.append(col(Ticket.contact_phone) == phone)
-    result = await session.execute(
-        update(Ticket)
-        .where(or_(*phone_clause), col(Ticket.contact_phone).is_not(None))
-        .values(contact_phone=None, version=col(Ticket.version) + 1)
-        .returning(col(Ticket.id))
-        .execution_options(synchronize_session=False)
-    )
-    done.phones_erased = len(result.scalars().all())
+        phone_where.append([col(Ticket.filed_by_id) == pid, col(Ticket.contact_phone) == phone])
+    for where in phone_where:
+        result = await session.execute(
+            update(Ticket)
+            .where(*where, col(Ticket.contact_phone).is_not(None))
+            .values(contact_phone=None, version=col(Ticket.version) + 1)
+            .returning(col(Ticket.id))
+            .execution_options(synchronize_session=False)
+        )
+        done.phones_erased += len(result.scalars().all())
     done.drafts_cancelled = _count(
         await session.execute(delete(Draft).where(col(Draft.person_id) == pid))
     )
@@ -402,7 +410,6 @@ async def erase_row(uow: UnitOfWork, person: Person) -> Erasure:
             )
         )
     )
-    await session.execute(delete(Outbox).where(col(Outbox.recipient_id) == pid))
     done.follows_ended = _count(
         await session.execute(delete(TicketFollower).where(col(TicketFollower.person_id) == pid))
     )
@@ -412,10 +419,13 @@ async def erase_row(uow: UnitOfWork, person: Person) -> Erasure:
             col(RoleGrant.person_id) == pid, col(RoleGrant.role) == Role.REQUESTER
         )
     )
+    worked = await _tickets_worked(uow, pid)
     names, phones = ([name] if name else []), ([phone] if phone else [])
-    await scrub_notices(uow, ticket_ids, names=names, phones=phones)
+    # A technician's name is in "staff.unreachable" notices to dispatchers: looked for
+    # only when they ever worked a ticket (that search reads every notice).
+    await scrub_notices(uow, ticket_ids, names=names if worked else [], phones=phones)
     if name:
-        await _scrub_event_notes(uow, name)
+        await _scrub_event_notes(uow, pid, name, [*ticket_ids, *worked])
         done.extra["walkups_erased"] = await _erase_walkups(uow, pid, name, phone)
     person.name = ""
     person.phone = None
@@ -478,14 +488,28 @@ async def scrub_notices(
             )
 
 
-async def _scrub_event_notes(uow: UnitOfWork, name: str) -> None:
-    """Take `name` out of the notes that name people (a claim, the technicians offered)."""
+async def _tickets_worked(uow: UnitOfWork, pid: int) -> list[int]:
+    """Tickets the person was offered or holds (index seeks): where notes name them."""
+    offered = await uow.session.execute(select(Offer.ticket_id).where(Offer.technician_id == pid))
+    held = await uow.session.execute(select(Ticket.id).where(col(Ticket.assignee_id) == pid))
+    return sorted({i for i in [*offered.scalars(), *held.scalars()] if i is not None})
+
+
+async def _scrub_event_notes(
+    uow: UnitOfWork, pid: int, name: str, ticket_ids: Collection[int]
+) -> None:
+    """Take `name` out of the notes that name people: their own steps (a booth claim)
+    and the naming steps (offer, assign) of `ticket_ids` — their tickets and the jobs
+    they were offered or hold; each found through an index, not the whole history."""
+    where: list[ColumnElement[bool]] = [col(TicketEvent.actor_id) == pid]
+    if ticket_ids:
+        where.append(col(TicketEvent.ticket_id).in_(sorted(set(ticket_ids))))
     rows = (
         await uow.session.execute(
             select(TicketEvent).where(
+                or_(*where),
                 col(TicketEvent.action).in_(_NAMING_ACTIONS),
                 col(TicketEvent.note).is_not(None),
-                col(TicketEvent.note).contains(name),
             )
         )
     ).scalars()
@@ -514,12 +538,8 @@ async def _erase_walkups(uow: UnitOfWork, pid: int, name: str, phone: str | None
                 col(Person.erased_at).is_(None),
                 col(Person.id) != pid,
                 or_(*same),
-                ~exists().where(
-                    or_(
-                        col(Ticket.requester_id) == Person.id,
-                        col(Ticket.filed_by_id) == Person.id,
-                    )
-                ),
+                ~exists().where(col(Ticket.requester_id) == Person.id),
+                ~exists().where(col(Ticket.filed_by_id) == Person.id),
                 ~exists().where(col(RoleGrant.person_id) == Person.id),
             )
         )
@@ -591,9 +611,13 @@ def _inactive_since(cutoff: datetime) -> list[ColumnElement[bool]]:
         col(Person.created_at) < cutoff,
         or_(col(Person.seen_at).is_(None), col(Person.seen_at) < cutoff),
         ~exists().where(col(RoleGrant.person_id) == pid, col(RoleGrant.role) != Role.REQUESTER),
-        ~exists().where(
-            or_(col(Ticket.requester_id) == pid, col(Ticket.filed_by_id) == pid),
-            or_(col(Ticket.status).in_(list(OPEN_STATUSES)), col(Ticket.updated_at) >= cutoff),
+        # One NOT EXISTS per way a ticket is theirs: each a seek on its own index.
+        *(
+            ~exists().where(
+                mine,
+                or_(col(Ticket.status).in_(list(OPEN_STATUSES)), col(Ticket.updated_at) >= cutoff),
+            )
+            for mine in (col(Ticket.requester_id) == pid, col(Ticket.filed_by_id) == pid)
         ),
         ~exists().where(
             col(Ticket.assignee_id) == pid, col(Ticket.status).in_(list(OPEN_STATUSES))
@@ -605,7 +629,13 @@ def _inactive_since(cutoff: datetime) -> list[ColumnElement[bool]]:
     ]
 
 
-async def anonymise_inactive_batch(uow: UnitOfWork, *, after: int = 0, limit: int = 50) -> Batch:
+# People erased per batch (one transaction): each erasure is ~17 short statements.
+PEOPLE_BATCH = 20
+
+
+async def anonymise_inactive_batch(
+    uow: UnitOfWork, *, after: int = 0, limit: int = PEOPLE_BATCH
+) -> Batch:
     """Retention: people (requesters and the booth's walk-up rows) with no activity for
     `policy.person_retention` — not seen writing to the bot, no ticket of theirs changed,
     no step, draft, follow or complaint of theirs since — with no open ticket (filed,

@@ -132,3 +132,34 @@ async def test_the_json_day_summaries_are_packed_in_place_and_unpacked_on_the_wa
         await run("DELETE FROM building")
         await run("DELETE FROM campus")
     assert await schema_diff(db_url) == []
+
+
+async def test_people_already_there_count_as_seen_at_the_personal_data_upgrade(
+    db_url: str, store: Store
+) -> None:
+    """0010 backfills `person.seen_at`: retention counts inactivity from the upgrade for
+    people whose last message is unknown, never from their first one years ago."""
+    engine = store.engine
+
+    async def run(sql: str, **params: object) -> list[Any]:
+        async with engine.begin() as conn:
+            result = await conn.execute(text(sql), params)
+            return list(result.all()) if result.returns_rows else []
+
+    await downgrade(db_url, "0010-1")
+    try:
+        await run(
+            "INSERT INTO person (id, telegram_id, name, skills, on_duty, created_at) "
+            "VALUES (1, 4242, 'Old Timer', '[]', false, '2020-01-01 00:00:00')"
+        )
+        await run(
+            "INSERT INTO person (id, telegram_id, name, skills, on_duty, created_at) "
+            "VALUES (2, NULL, 'Walk-up', '[]', false, '2020-01-01 00:00:00')"
+        )
+    finally:
+        await upgrade(db_url)
+    try:
+        rows = await run("SELECT id, seen_at FROM person ORDER BY id")
+        assert [(pid, seen is not None) for pid, seen in rows] == [(1, True), (2, False)]
+    finally:
+        await run("DELETE FROM person")

@@ -1,10 +1,12 @@
 """personal data: retention and erasure
 
-`person.seen_at` (last seen writing to the bot; inactivity counts from it),
+`person.seen_at` (last seen writing to the bot; inactivity counts from it; people already
+there count as seen at the upgrade),
 `person.erased_at` (the person's data was erased; shown as "former user"),
 `ticket.photos_removed_at` (retention dropped the ticket's photos), and the
 `privacyevent` table (exports and erasures: who asked, counts, no personal data), and
-`ix_ticketevent_actor_at` (a person's latest step in one seek, for retention).
+`ix_ticketevent_actor_at` (a person's latest step in one seek) and `ix_outbox_ticket_id`
+(the notices about a ticket), so retention never reads the whole history.
 Plain added nullable columns: on SQLite no table is rebuilt.
 
 Revision ID: 0010
@@ -12,6 +14,7 @@ Revises: 0007 (temporarily; 0008 and 0009 come from other branches: re-chain at 
 Create Date: 2026-12-07 11:50:00
 
 """
+from datetime import datetime, timezone
 from typing import Sequence, Union
 
 from alembic import op
@@ -45,10 +48,24 @@ def upgrade() -> None:
     )
     op.create_index(op.f('ix_privacyevent_person_id'), 'privacyevent', ['person_id'], unique=False)
     op.create_index('ix_ticketevent_actor_at', 'ticketevent', ['actor_id', 'at'], unique=False)
+    op.create_index('ix_outbox_ticket_id', 'outbox', ['ticket_id'], unique=False)
+    # Nobody knows when existing people last wrote to the bot: they count as seen at the
+    # upgrade, so retention never anonymises someone who was active the day before it.
+    person = sa.table(
+        'person',
+        sa.column('telegram_id', sa.BigInteger()),
+        sa.column('seen_at', sqlmodel.sql.sqltypes.UTCDateTime()),
+    )
+    op.execute(
+        person.update()
+        .where(person.c.telegram_id.is_not(None))
+        .values(seen_at=datetime.now(timezone.utc))
+    )
 
 
 def downgrade() -> None:
     """Downgrade schema."""
+    op.drop_index('ix_outbox_ticket_id', table_name='outbox')
     op.drop_index('ix_ticketevent_actor_at', table_name='ticketevent')
     op.drop_index(op.f('ix_privacyevent_person_id'), table_name='privacyevent')
     op.drop_table('privacyevent')
