@@ -26,6 +26,7 @@ from bot.flows import (
     inputs,
     jobs,
     my_tickets,
+    mydata,
     report,
     reports,
     start,
@@ -146,6 +147,7 @@ def build_application(
         booth,
         sweep,
         board,
+        mydata,
         inputs,
     ):
         app.add_handlers(flow.handlers())

@@ -380,3 +380,13 @@ class NobodyHomeReply(Callback):
     PREFIX: ClassVar[str] = "nh"
     answer: str
     room_id: int
+
+
+@dataclass(frozen=True)
+class MyData(Callback):
+    """My data: show, download, delete (asks), confirm (erases); `person_id` is the store id
+    of the person the button was shown to, and only they may press it."""
+
+    PREFIX: ClassVar[str] = "md"
+    action: str
+    person_id: int

@@ -43,16 +43,21 @@ _NUMBER = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
 # of a bot process that may never export.
 _ILLEGAL = re.compile(r"[\000-\010]|[\013-\014]|[\016-\037]")
 
-COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(ExportRow))
+# The requester's phone is a column only when an admin asks for it (`/export
+# --with-phones`, store.domain.phones.may_export_phones); every other export lacks it.
+PHONE_COLUMN = "phone"
+COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(ExportRow) if f.name != PHONE_COLUMN)
+WITH_PHONES: tuple[str, ...] = (*COLUMNS, PHONE_COLUMN)
 # A row's values in column order. Not dataclasses.astuple, which deep-copies every value
 # and was most of the CSV's time on 10,000 rows (bench/reports_at_scale.py).
 _values = attrgetter(*COLUMNS)
+_values_with_phones = attrgetter(*WITH_PHONES)
 
 
-def _header_row(headers: Mapping[str, str] | None) -> list[str]:
+def _header_row(columns: Sequence[str], headers: Mapping[str, str] | None) -> list[str]:
     """Column titles: the caller's (translated) labels, else the field names."""
     labels = headers or {}
-    return [labels.get(name, name) for name in COLUMNS]
+    return [labels.get(name, name) for name in columns]
 
 
 def _local(value: datetime, zone: ZoneInfo) -> datetime:
@@ -93,12 +98,15 @@ class ExportFiles:
         zone: ZoneInfo,
         *,
         headers: Mapping[str, str] | None = None,
+        with_phones: bool = False,
     ) -> None:
         self.zone = zone
+        self.columns = WITH_PHONES if with_phones else COLUMNS
+        self._values = _values_with_phones if with_phones else _values
         self.xlsx_path = directory / f"{stem}.xlsx"
         self.csv_path = directory / f"{stem}.csv"
         self.count = 0
-        self._header = _header_row(headers)
+        self._header = _header_row(self.columns, headers)
         self._widths = [_width(h) for h in self._header]
         self._spool_path = directory / f"{stem}.rows"
         # utf-8-sig starts the file with a BOM, so Excel shows Chinese names, not mojibake.
@@ -109,14 +117,14 @@ class ExportFiles:
 
     def add(self, rows: Sequence[ExportRow]) -> None:
         """One batch: its CSV lines written, its sheet values spooled."""
-        table = [_xlsx_values(row, self.zone) for row in rows]
+        table = [_xlsx_values(self._values(row), self.zone) for row in rows]
         widths = self._widths
         for values in table:
             for c, value in enumerate(values):
                 widths[c] = max(widths[c], _width(value))
         pickle.dump(table, self._spool, protocol=pickle.HIGHEST_PROTOCOL)
         self._csv.writerows(
-            [_csv_cell(value, self.zone) for value in _values(row)] for row in rows
+            [_csv_cell(value, self.zone) for value in self._values(row)] for row in rows
         )
         self.count += len(rows)
 
@@ -125,7 +133,14 @@ class ExportFiles:
         self._csv_file.close()
         self._spool.close()
         with self._spool_path.open("rb") as spool:
-            _write_xlsx(self.xlsx_path, self._header, self._widths, self.count, _spooled(spool))
+            _write_xlsx(
+                self.xlsx_path,
+                self.columns,
+                self._header,
+                self._widths,
+                self.count,
+                _spooled(spool),
+            )
         self._spool_path.unlink()
 
     def close(self) -> None:
@@ -156,7 +171,12 @@ def _spooled(spool: IO[bytes]) -> Iterator[list[Cell]]:
 
 
 def _write_xlsx(
-    path: Path, header: list[str], widths: list[int], count: int, table: Iterator[list[Cell]]
+    path: Path,
+    columns: Sequence[str],
+    header: list[str],
+    widths: list[int],
+    count: int,
+    table: Iterator[list[Cell]],
 ) -> None:
     """One sheet "tickets": a frozen header row, local datetimes and fitted columns.
 
@@ -174,8 +194,8 @@ def _write_xlsx(
                 max(width + 2, MIN_WIDTH), MAX_WIDTH
             )
         ws.freeze_panes = "A2"
-        ws.auto_filter.ref = f"A1:{get_column_letter(len(COLUMNS))}{count + 1}"
-        formats = [_number_format(name) for name in COLUMNS]
+        ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{count + 1}"
+        formats = [_number_format(name) for name in columns]
         ws.append(header)
         for values in table:
             ws.append(
@@ -202,34 +222,49 @@ def _drop_scratch(ws: WriteOnlyWorksheet) -> None:
 
 
 def to_xlsx(
-    rows: Sequence[ExportRow], zone: ZoneInfo, *, headers: Mapping[str, str] | None = None
+    rows: Sequence[ExportRow],
+    zone: ZoneInfo,
+    *,
+    headers: Mapping[str, str] | None = None,
+    with_phones: bool = False,
 ) -> bytes:
     """The XLSX `ExportFiles` writes for `rows`, as bytes."""
-    return _as_bytes(rows, zone, headers, sheet=True)
+    return _as_bytes(rows, zone, headers, sheet=True, with_phones=with_phones)
 
 
 def to_csv(
-    rows: Sequence[ExportRow], zone: ZoneInfo, *, headers: Mapping[str, str] | None = None
+    rows: Sequence[ExportRow],
+    zone: ZoneInfo,
+    *,
+    headers: Mapping[str, str] | None = None,
+    with_phones: bool = False,
 ) -> bytes:
     """The CSV `ExportFiles` writes for `rows`, as bytes (UTF-8 with a BOM)."""
-    return _as_bytes(rows, zone, headers, sheet=False)
+    return _as_bytes(rows, zone, headers, sheet=False, with_phones=with_phones)
 
 
 def _as_bytes(
-    rows: Sequence[ExportRow], zone: ZoneInfo, headers: Mapping[str, str] | None, *, sheet: bool
+    rows: Sequence[ExportRow],
+    zone: ZoneInfo,
+    headers: Mapping[str, str] | None,
+    *,
+    sheet: bool,
+    with_phones: bool,
 ) -> bytes:
     with tempfile.TemporaryDirectory(prefix="repairbot-export-") as tmp:
-        with ExportFiles(Path(tmp), "export", zone, headers=headers) as files:
+        with ExportFiles(
+            Path(tmp), "export", zone, headers=headers, with_phones=with_phones
+        ) as files:
             files.add(rows)
             if sheet:
                 files.finish()
         return (files.xlsx_path if sheet else files.csv_path).read_bytes()
 
 
-def _xlsx_values(row: ExportRow, zone: ZoneInfo) -> list[Cell]:
+def _xlsx_values(row: Sequence[Any], zone: ZoneInfo) -> list[Cell]:
     """A row's values as the sheet shows them: wall-clock datetimes, clean strings."""
     values: list[Cell] = []
-    for value in _values(row):
+    for value in row:
         if isinstance(value, datetime):
             value = _local(value, zone)
         elif isinstance(value, str):

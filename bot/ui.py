@@ -151,7 +151,9 @@ def ticket_lines(texts: Texts, view: Any, *, description_limit: int = 1500) -> l
             description=clip(view.description, description_limit),
         )
     ]
-    if view.assignee_name:
+    if getattr(view, "assignee_former", False):
+        lines.append(texts("my.assignee", name=texts("former.user")))
+    elif view.assignee_name:
         lines.append(texts("my.assignee", name=view.assignee_name))
     return lines
 

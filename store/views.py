@@ -46,6 +46,8 @@ class TicketView:
     completed_at: datetime | None
     # Set when retention dropped the photos (privacy.photo_retention_days).
     photos_removed_at: datetime | None = None
+    # The technician's data was erased (no name): the bot shows "former user".
+    assignee_former: bool = False
     photos: tuple[str, ...] = ()
     result_photos: tuple[str, ...] = ()
 

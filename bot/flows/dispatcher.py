@@ -97,9 +97,12 @@ async def on_queue_view(update: Update, context: Ctx) -> None:
 
 
 async def show_ticket(update: Update, context: Ctx, view: TicketView) -> None:
-    """A ticket's detail with what a dispatcher may do in its state."""
+    """A ticket's detail with what a dispatcher may do in its state, and the requester's
+    phone (`view` comes from the ticket's detail, which carries it for its building's
+    dispatchers)."""
     t = context.texts
     lines = ticket_lines(t, view, description_limit=1500)
+    lines.append(t("jobs.contact", phone=view.contact_phone or t("report.no_phone")))
     if view.promised_at:
         lines.append(t("my.promised", when=t.when(view.promised_at), reason=view.defer_reason))
     tid = view.id

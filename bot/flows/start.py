@@ -1,4 +1,5 @@
-"""/start with its deep links, the main menu, /language, /phones and /help."""
+"""/start with its deep links, the main menu, /language, /phones and /help (/mydata is
+bot.flows.mydata)."""
 
 from __future__ import annotations
 
@@ -34,7 +35,17 @@ from store.lifecycle import Role
 from store.repair import dispatch, followups, work
 
 log = logging.getLogger(__name__)
-COMMANDS = ("start", "report", "my", "myroom", "phones", "language", "cancel", "help")
+COMMANDS = (
+    "start",
+    "report",
+    "my",
+    "myroom",
+    "phones",
+    "language",
+    "mydata",
+    "cancel",
+    "help",
+)
 LANGUAGE_NAMES = {"zh_Hans": "简体中文", "zh_Hant": "繁體中文", "en": "English"}
 # Telegram's menu-language codes for setMyCommands.
 TELEGRAM_LANGUAGE = {"zh_Hans": "zh", "en": "en"}
@@ -47,6 +58,7 @@ def main_menu(texts: Texts) -> list[list[tuple[str, Menu]]]:
         [(texts("menu.my_tickets"), Menu("my"))],
         [(texts("menu.phones"), Menu("phones"))],
         [(texts("menu.my_phone"), Menu("phone")), (texts("menu.language"), Menu("lang"))],
+        [(texts("menu.my_data"), Menu("mydata"))],
     ]
 
 
@@ -130,6 +142,10 @@ async def on_menu(update: Update, context: Ctx) -> None:
         await phones(update, context)
     elif item == "lang":
         await choose_language(update, context)
+    elif item == "mydata":
+        from bot.flows import mydata
+
+        await mydata.show(update, context, edit=True)
     elif item == "phone":
         await my_phone(update, context)
     elif item == "phone_forget":

@@ -9,6 +9,7 @@ from sqlmodel import col, select
 
 from store.domain.lookups import get_person
 from store.domain.notices import notify, notify_audience, notify_dispatchers
+from store.domain.phones import phone_visible
 from store.domain.ticket_views import technicians_for
 from store.domain.tickets import (
     TicketContext,
@@ -20,7 +21,7 @@ from store.errors import (
     InvalidInput,
     ReasonRequired,
 )
-from store.lifecycle import Status
+from store.lifecycle import Capacity, Status
 from store.models import Offer, Ticket, TicketPhoto
 from store.text import normalise
 from store.uow import UnitOfWork
@@ -75,7 +76,8 @@ async def offer_to_on_duty_technicians(
     ][: uow.policy.offer_batch]
     if candidates:
         now = uow.now()
-        payload = {**await job_details(uow, ctx, just_filed), "rework": ctx.ticket.rework_count}
+        details = await job_details(uow, ctx, just_filed, recipient=Capacity.TECHNICIAN)
+        payload = {**details, "rework": ctx.ticket.rework_count}
         for tech in candidates:
             uow.session.add(Offer(ticket_id=ctx.id, technician_id=tech.person_id, offered_at=now))
             notify(uow, tech.person_id, "offer.new", payload, ticket_id=ctx.id)
@@ -89,10 +91,16 @@ async def offer_to_on_duty_technicians(
 
 
 async def job_details(
-    uow: UnitOfWork, ctx: TicketContext, photos: list[str] | None = None
+    uow: UnitOfWork,
+    ctx: TicketContext,
+    photos: list[str] | None = None,
+    *,
+    recipient: Capacity,
 ) -> dict[str, object]:
-    """What a technician needs to see in an offer: place, problem, photos (read unless
-    given), contact."""
+    """What a technician needs to see in an offer or an assignment: place, problem, photos
+    (read unless given), and the requester's phone if the recipient, standing towards the
+    ticket in `recipient`, may see it (store.domain.phones: an offer's technicians may not,
+    the one it is assigned to may)."""
     if photos is None:
         photos = list(
             (
@@ -106,7 +114,9 @@ async def job_details(
     return {
         **ctx.summary(),
         "description": ctx.ticket.description,
-        "contact_phone": ctx.ticket.contact_phone,
+        "contact_phone": (
+            ctx.ticket.contact_phone if phone_visible(ctx.ticket.status, {recipient}) else None
+        ),
         "photos": photos,
     }
 

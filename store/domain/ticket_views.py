@@ -4,6 +4,7 @@ reads inside the caller's unit, which never change anything."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import ColumnElement, Integer, bindparam, exists, func, or_
@@ -13,8 +14,9 @@ from sqlmodel import col, select
 from sqlmodel.sql.expression import Select as ModelSelect
 
 from store.domain.lookups import get_person
+from store.domain.phones import phone_visible
 from store.domain.scope import buildings_clause
-from store.domain.tickets import load
+from store.domain.tickets import TicketContext, load
 from store.errors import NotFound, NotPermitted
 from store.lifecycle import Capacity, Role, Status
 from store.models import (
@@ -39,7 +41,8 @@ HELD_STATUSES = (Status.ASSIGNED, Status.IN_PROGRESS, Status.DEFERRED)
 
 
 # What a TicketView shows, as columns: a list builds its views from plain rows, not from
-# five ORM entities per ticket (a technician's 38 jobs: ~3x less Python).
+# five ORM entities per ticket (a technician's 38 jobs: ~3x less Python). Not the
+# requester's phone: only `ticket_detail` adds it, for a viewer store.domain.phones allows.
 _TICKET_FIELDS = (
     "id",
     "number",
@@ -48,7 +51,6 @@ _TICKET_FIELDS = (
     "description",
     "requester_id",
     "filed_by_id",
-    "contact_phone",
     "assignee_id",
     "visit_at",
     "visit_confirmed",
@@ -74,6 +76,7 @@ _VIEW_COLUMNS: tuple[Any, ...] = (
     col(Room.code).label("room_code"),
     col(Category.key).label("category"),
     ASSIGNEE_NAME.label("assignee_name"),
+    col(Assignee.erased_at).is_not(None).label("assignee_former"),
 )
 
 
@@ -127,40 +130,51 @@ async def ticket_views(
 def _to_view(row: Any, photos: dict[str, list[str]]) -> TicketView:
     return TicketView(
         **{**row, "status": Status(row["status"])},
+        contact_phone=None,
         photos=tuple(photos.get("report", ())),
         result_photos=tuple(photos.get("result", ())),
     )
 
 
 async def ticket_view(uow: UnitOfWork, ticket_id: int) -> TicketView:
-    """One ticket as a view, without permission checks (services use it after a change)."""
+    """One ticket as a view, without permission checks (services use it after a change);
+    without the requester's phone, which only `ticket_detail` shows."""
     views = await ticket_views(uow, [col(Ticket.id) == ticket_id])
     if not views:
         raise NotFound("ticket", ticket_id=ticket_id)
     return views[0]
 
 
+async def _viewer_context(uow: UnitOfWork, ticket_id: int, viewer_id: int) -> TicketContext:
+    """The ticket loaded for the viewer; NotFound if they may not see it at all."""
+    ctx = await load(uow, ticket_id, viewer_id)
+    caps = ctx.capacities
+    if caps - {Capacity.FILER} or ctx.ticket.filed_by_id == viewer_id:
+        return ctx
+    following = await uow.session.get(TicketFollower, (ticket_id, viewer_id))
+    if following is not None:
+        return ctx
+    # Same answer as for a missing ticket, so ids cannot be probed.
+    raise NotFound("ticket", ticket_id=ticket_id)
+
+
 async def viewer_capacities(
     uow: UnitOfWork, ticket_id: int, viewer_id: int
 ) -> frozenset[Capacity]:
     """How the viewer relates to the ticket; NotPermitted if they may not see it at all."""
-    ctx = await load(uow, ticket_id, viewer_id)
-    caps = ctx.capacities
-    if caps - {Capacity.FILER} or ctx.ticket.filed_by_id == viewer_id:
-        return caps
-    following = await uow.session.get(TicketFollower, (ticket_id, viewer_id))
-    if following is not None:
-        return caps
-    # Same answer as for a missing ticket, so ids cannot be probed.
-    raise NotFound("ticket", ticket_id=ticket_id)
+    return (await _viewer_context(uow, ticket_id, viewer_id)).capacities
 
 
 async def ticket_detail(
     uow: UnitOfWork, ticket_id: int, viewer_id: int
 ) -> tuple[TicketView, frozenset[Capacity]]:
-    """A ticket the viewer may see, with the capacities that decide their buttons."""
-    caps = await viewer_capacities(uow, ticket_id, viewer_id)
-    return await ticket_view(uow, ticket_id), caps
+    """A ticket the viewer may see, with the capacities that decide their buttons; the
+    requester's phone only if store.domain.phones lets this viewer see it now."""
+    ctx = await _viewer_context(uow, ticket_id, viewer_id)
+    view = await ticket_view(uow, ticket_id)
+    if phone_visible(view.status, ctx.capacities):
+        view = replace(view, contact_phone=ctx.ticket.contact_phone)
+    return view, ctx.capacities
 
 
 async def timeline(uow: UnitOfWork, ticket_id: int, viewer_id: int) -> list[EventView]:

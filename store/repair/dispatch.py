@@ -195,9 +195,8 @@ async def assign(
             visit_confirmed=False,
         )
         await close_offers(uow, ctx, technician_id)
-        notify(
-            uow, technician_id, "job.assigned", await job_details(uow, ctx), ticket_id=ticket_id
-        )
+        details = await job_details(uow, ctx, recipient=Capacity.ASSIGNEE)
+        notify(uow, technician_id, "job.assigned", details, ticket_id=ticket_id)
         if previous is not None:
             notify(uow, previous, "job.unassigned", ctx.summary(), ticket_id=ticket_id)
         await notify_audience(uow, ctx, "ticket.assigned", technician=name)

@@ -7,11 +7,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_
+from sqlalchemy import and_, null
 from sqlalchemy import select as sa_select
 from sqlalchemy.orm import aliased
 from sqlmodel import col
 
+from store.domain.phones import may_export_phones
+from store.domain.scope import grants_of
+from store.errors import NotPermitted
 from store.models import Building, Campus, Category, Person, Room, Ticket
 from store.reporting.figures import any_ticket, scope_clause
 from store.reporting.periods import period_bounds, raw, utc
@@ -49,6 +52,8 @@ class ExportRow:
     rating_comment: str | None
     accept_minutes: float | None
     resolution_minutes: float | None
+    # The requester's phone: only in an admin's export that asked for it (`with_phones`).
+    phone: str | None = None
 
 
 def _minutes(delta: timedelta | None) -> float | None:
@@ -63,6 +68,7 @@ async def stream_export(
     viewer_id: int,
     write: Callable[[list[ExportRow]], Awaitable[object]],
     batch_size: int | None = None,
+    with_phones: bool = False,
 ) -> int:
     """Every ticket filed in the period within the viewer's scope, oldest first, handed to
     `write` in batches of at most `batch_size` rows (default EXPORT_BATCH); returns how
@@ -71,13 +77,22 @@ async def stream_export(
     One query read through a server-side cursor (aiosqlite's and asyncpg's both fetch
     `batch_size` rows per round trip), so a year of a big office never sits in memory:
     only the batch being written does. The unit only reads (on SQLite it never waits for
-    a writer), and `write` may take its time: the snapshot stays the query's."""
+    a writer), and `write` may take its time: the snapshot stays the query's.
+
+    `with_phones` adds each ticket's requester phone, for admins only
+    (store.domain.phones.may_export_phones; NotPermitted for anyone else); without it no
+    phone is read at all."""
     start, end = period_bounds(start, end)
     batch_size = batch_size or EXPORT_BATCH
     technician = aliased(Person)
     count = 0
     async with uow.reading():
+        if with_phones:
+            grants = await grants_of(uow, viewer_id)
+            if not may_export_phones({g.role for g in grants}):
+                raise NotPermitted("phone numbers in an export are for admins")
         scope = await scope_clause(uow, viewer_id)
+        phone: Any = col(Ticket.contact_phone) if with_phones else null()
         stmt: Any = (
             sa_select(
                 col(Ticket.number),
@@ -102,6 +117,7 @@ async def stream_export(
                 col(Ticket.urge_count),
                 col(Ticket.rating),
                 col(Ticket.rating_comment),
+                phone.label("phone"),
             )
             .join(Room, col(Room.id) == Ticket.room_id)
             .join(Building, col(Building.id) == Room.building_id)
@@ -126,7 +142,7 @@ async def stream_export(
 
 
 async def export_rows(
-    uow: UnitOfWork, *, start: datetime, end: datetime, viewer_id: int
+    uow: UnitOfWork, *, start: datetime, end: datetime, viewer_id: int, with_phones: bool = False
 ) -> list[ExportRow]:
     """The same rows as `stream_export`, as one list: for small periods and tests."""
     rows: list[ExportRow] = []
@@ -134,7 +150,9 @@ async def export_rows(
     async def collect(batch: list[ExportRow]) -> None:
         rows.extend(batch)
 
-    await stream_export(uow, start=start, end=end, viewer_id=viewer_id, write=collect)
+    await stream_export(
+        uow, start=start, end=end, viewer_id=viewer_id, write=collect, with_phones=with_phones
+    )
     return rows
 
 
@@ -168,4 +186,5 @@ def _export_row(row: Any) -> ExportRow:
         rating_comment=row.rating_comment,
         accept_minutes=_minutes(accept_wait(created, dispatched, accepted)),
         resolution_minutes=_minutes(completed - created if completed else None),
+        phone=row.phone,
     )

@@ -52,11 +52,13 @@ async def _accept_race(bot: Harness) -> None:
 
     offered = [await offer_for(t.user, number) for t in techs]
     for offer in offered:
-        # Photo, place, category, urgency, description and the requester's phone.
+        # Photo, place, category, urgency, description; not the requester's phone, which
+        # only the technician who takes the job sees.
         assert offer.photo is not None and offer.button_texts == [ACCEPT, DECLINE]
         assert "東校區 · E1公寓 · 101" in offer.body and "Water & plumbing" in offer.body
         assert "Urgent" in offer.body and "Water under the sink." in offer.body
-        assert "+8613800000001" in offer.body
+        assert "+8613800000001" not in offer.body
+        assert "phone is shown once you take the job" in offer.body
     await alice.expect(text_contains="offered to 3 on-duty technicians")
 
     for tech, offer in zip(techs, offered, strict=True):
@@ -72,7 +74,8 @@ async def _accept_race(bot: Harness) -> None:
         assert lost.show_alert and lost.text == f"Too late: {name} already took this job."
 
     await alice.expect(text=f"👷 {number}: {name} took your job.")
-    await winner.user.expect(text_contains=f"{number} is yours")
+    card = await winner.user.expect(text_contains=f"{number} is yours")
+    assert "Requester's phone: +8613800000001" in card.body  # now theirs to call
     assert winner_offer.button_texts == []  # the winner's buttons are gone
     for tech, offer, _ in losers:
         edited = await tech.user.wait_for_edit(offer, lambda m: "taken by" in m.body)

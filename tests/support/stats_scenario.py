@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TypedDict
 
 from store.domain.filing import NewTicket
 from store.intake.report import report
@@ -35,7 +36,16 @@ from tests.support.world import Clock, make_person, small_campus
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 END = T0 + timedelta(days=8)
-PERIOD = {"start": T0, "end": T0 + timedelta(days=9)}
+
+
+class Period(TypedDict):
+    """A period as keyword arguments (`**PERIOD`)."""
+
+    start: datetime
+    end: datetime
+
+
+PERIOD: Period = {"start": T0, "end": T0 + timedelta(days=9)}
 
 
 def minutes(n: float) -> timedelta:
