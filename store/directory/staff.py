@@ -284,9 +284,11 @@ async def _after_removal(
     menu is reset when that notice is delivered)."""
     assert person.id is not None
     await uow.flush()
-    by = actor.name if actor is not None else via
+    # No names in a ticket's note: the holder is the ticket's previous assignee and the
+    # admin is the event's actor; a name here would outlive an erasure (README "Personal
+    # data").
     labels = ", ".join(label(r) for r in removed)
-    note = f"{person.name or person.telegram_id}: {labels} removed by {by}"
+    note = f"{labels} removed ({via})"
     handed = await hand_on(uow, person, actor, note)
     left = await grants_of(uow, person.id)
     if not any(g.role == Role.TECHNICIAN for g in left):

@@ -192,10 +192,13 @@ async def test_the_board_shows_it_on_the_ticket_page_only(web: Web) -> None:
 
 
 async def test_a_former_technician_is_named_former_user(web: Web) -> None:
-    """A technician who left (role revoked) and was erased: their old job names a "former
-    user" on the board's list, the ticket page and the chat's card."""
+    """A technician who left (role revoked) and was erased: the job they completed names a
+    "former user" on the board's list, the ticket page and the chat's card. (An open job
+    of theirs is handed back to dispatch when the role goes: test_staff_lifecycle.py.)"""
     st, w, tid = web.phones.env.store, web.phones.env.world, web.phones.ticket
     await dispatch.accept(st.uow(), tid, w.tom)
+    await work.start(st.uow(), tid, w.tom)
+    await work.complete(st.uow(), tid, w.tom)
     telegram_id = (await person_row(st, w.tom)).telegram_id
     assert telegram_id is not None
     await staff.remove_role(st.uow(), w.tom, Role.TECHNICIAN)
