@@ -444,3 +444,14 @@ class ClaimCode(SQLModel, table=True):
     created_at: datetime
     used_at: datetime | None = None
     used_by_id: int | None = Field(default=None, foreign_key="person.id")
+
+
+class PublishedMenu(SQLModel, table=True):
+    """The staff command menu last published to a person's chat at start-up: a digest of
+    what was sent and the newest StaffChange of theirs then, so the next start sends it
+    again only when it would differ or their roles changed since (bot/menus.py)."""
+
+    person_id: int = Field(primary_key=True, foreign_key="person.id")
+    digest: str = Field(max_length=64)
+    change_id: int | None = None
+    published_at: datetime
