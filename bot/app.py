@@ -17,7 +17,7 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
-from bot import boundary
+from bot import boundary, menus
 from bot.context import BotData, Ctx
 from bot.flows import (
     board,
@@ -36,7 +36,6 @@ from bot.flows import (
 )
 from bot.flows import staff as staff_flow
 from bot.flows.common import gatekeeper, on_error
-from bot.i18n import LANGUAGES
 from bot.logs import configure_logging
 from bot.metrics import Metrics, ObservedApplication
 from bot.ops import OpsServer
@@ -52,10 +51,10 @@ from store.db import is_sqlite
 from store.delivery.outbox import Notice
 from store.directory.categories import sync_categories
 from store.directory.profiles import get_person_view
-from store.directory.staff import STAFF_NOTICE, list_staff
+from store.directory.staff import STAFF_NOTICE
 from store.domain import draft_cache
 from store.leader import LeaderLock
-from store.migrate import current_revision, head_revision, upgrade
+from store.migrate import packaged_head, stored_revision, upgrade_if_behind
 from store.uow import Store
 
 log = logging.getLogger(__name__)
@@ -152,6 +151,7 @@ def build_application(
     ):
         app.add_handlers(flow.handlers())
     app.add_error_handler(on_error)
+    menus.install(app)
     if with_scheduler:
         schedule(app, store, settings, leadership, sender, metrics)
     if serve_board and settings.board.enabled:
@@ -164,22 +164,13 @@ def build_application(
 
 
 async def _post_init(app: BotApp) -> None:
-    """Categories from settings, commands per language, then start delivering notices."""
+    """Categories from settings, command menus (in the background), then start delivering
+    notices."""
     data = app.bot_data
     assert data.store is not None and data.sender is not None and data.settings is not None
     await sync_categories(data.store.uow(), data.store.policy)
-    await app.bot.set_my_commands(start.bot_commands("en"))
-    for language in LANGUAGES:
-        code = start.TELEGRAM_LANGUAGE.get(language)
-        if code:
-            await app.bot.set_my_commands(start.bot_commands(language), language_code=code)
-    for staff in await list_staff(data.store.uow()):
-        await start.publish_personal_commands(
-            app.bot,
-            staff.person,
-            data.settings.service.default_language,
-            mini_app=data.settings.board.mini_app_url() if data.board is not None else None,
-        )
+    # Command menus: in the background after the first answer (staff: only what changed).
+    menus.start(app)
     # The leader (always, on SQLite) starts the sender now; a standby waits for its turn.
     assert data.leadership is not None
     await data.leadership.refresh()
@@ -192,6 +183,7 @@ async def _post_init(app: BotApp) -> None:
 async def _post_shutdown(app: BotApp) -> None:
     """Stop the board and the ops listener, then the sender, and hand leadership on
     (reverse order of start); the store is closed by whoever opened it."""
+    await menus.stop(app)
     if app.bot_data.board is not None:
         await app.bot_data.board.stop()
     if app.bot_data.ops is not None:
@@ -206,17 +198,17 @@ async def open_store(settings: Settings) -> Store:
     what to do (rather than every update failing on a missing table)."""
     url = settings.database.url
     if is_sqlite(url):
-        await upgrade(url)
+        await upgrade_if_behind(url)  # Alembic only when there is something to do
     else:
         shown = make_url(url).render_as_string(hide_password=True)
         try:
-            current = await current_revision(url)
+            current = await stored_revision(url)
         except (OSError, SQLAlchemyError) as exc:
             raise ConfigError(
                 f"cannot reach the database {shown}: {type(exc).__name__}. Check database.url "
                 "(REPAIRBOT_DATABASE__URL) and that the server is running."
             ) from None
-        head = head_revision()
+        head = packaged_head()
         if current != head:
             raise ConfigError(
                 f"the database {shown} is at schema revision {current or 'none'}, this "

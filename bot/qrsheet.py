@@ -9,8 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import segno
-
 from bot.fonts import cjk_family, label_fonts
 
 A4_INCHES = (8.27, 11.69)
@@ -33,6 +31,8 @@ def has_cjk_font() -> bool:
 
 
 def _matrix(link: str) -> list[list[int]]:
+    import segno  # only the QR commands need it, not the bot's start
+
     qr = segno.make(link, error="m", micro=False)
     return [list(row) for row in qr.matrix_iter(scale=1, border=2)]
 

@@ -18,7 +18,6 @@ from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
-from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection, make_url
 
@@ -275,6 +274,8 @@ def revision_finding(current: str | None) -> Finding:
         return Finding("schema revision", f"{current}, the newest this version knows", True)
     if current is None:
         return Finding("schema revision", "none: run `repairbot db upgrade`", False)
+    from alembic.script import ScriptDirectory  # heavy: only the checks need it
+
     scripts = ScriptDirectory.from_config(make_config(""))
     known = current in {rev.revision for rev in scripts.walk_revisions()}
     if known:

@@ -497,3 +497,14 @@ class HandledUpdate(SQLModel, table=True):
     bot_id: int = Field(primary_key=True, sa_type=BigInteger, sa_column_kwargs=_NO_AUTOINC)
     update_id: int = Field(primary_key=True, sa_type=BigInteger, sa_column_kwargs=_NO_AUTOINC)
     handled_at: datetime = Field(index=True)
+
+
+class PublishedMenu(SQLModel, table=True):
+    """The staff command menu last published to a person's chat at start-up: a digest of
+    what was sent and the newest StaffChange of theirs then, so the next start sends it
+    again only when it would differ or their roles changed since (bot/menus.py)."""
+
+    person_id: int = Field(primary_key=True, foreign_key="person.id")
+    digest: str = Field(max_length=64)
+    change_id: int | None = None
+    published_at: datetime

@@ -13,14 +13,13 @@ from telegram import InputFile, Update
 from telegram.ext import BaseHandler, CommandHandler
 
 from bot.context import Ctx
-from bot.export import ExportFiles
 from bot.flows.board import board_button
 from bot.flows.common import guarded, reply
 from bot.ui import average_rating, clip, duration, share
 from store.directory.profiles import set_timezone
 from store.domain.phones import may_export_phones
 from store.errors import InvalidInput
-from store.reporting import export, figures
+from store.reporting import figures
 from store.reporting.periods import parse_period
 
 PERIOD_HELP = "today · 7d · 30d · week · month · 2026-03 · 2026-03-01..2026-03-15"
@@ -114,6 +113,10 @@ async def export_command(update: Update, context: Ctx) -> None:
     # Rows come from the database a batch at a time and go straight into files, so a year
     # of a big office never sits in memory. The writing (minutes of CPU for such a year)
     # is off the event loop, so other chats, the outbox and the scheduler carry on.
+    # Imported here: the workbook writer is heavy and no other screen needs it.
+    from bot.export import ExportFiles
+    from store.reporting import export
+
     with tempfile.TemporaryDirectory(prefix="repairbot-export-") as tmp:
         with ExportFiles(Path(tmp), stem, t.zone, with_phones=with_phones) as files:
 

@@ -266,6 +266,26 @@ def bot_commands(language: str, roles: frozenset[Role] = frozenset()) -> list[Bo
     return [BotCommand(name, texts(f"commands.{name}")) for name in names]
 
 
+def personal_menu(
+    person: PersonView,
+    default_language: str,
+    *,
+    chosen: bool = False,
+    mini_app: str | None = None,
+) -> tuple[list[BotCommand], MenuButtonWebApp | None] | None:
+    """The command list (and board menu button) `publish_personal_commands` gives this
+    person's chat; None when they keep the per-language default."""
+    language = person.language or default_language
+    staff = bool(person.roles & store_roles.STAFF)
+    if person.telegram_id is None or not (staff or chosen or language not in TELEGRAM_LANGUAGE):
+        return None
+    button = None
+    if mini_app is not None and may_open_board(person.roles):
+        # The chat's menu button opens the office board as a Mini App.
+        button = MenuButtonWebApp(Texts(language)("board.button"), WebAppInfo(mini_app))
+    return bot_commands(language, person.roles), button
+
+
 async def publish_personal_commands(
     bot: Bot,
     person: PersonView,
@@ -273,25 +293,26 @@ async def publish_personal_commands(
     *,
     chosen: bool = False,
     mini_app: str | None = None,
-) -> None:
+) -> bool:
     """Give one person's chat its own command menu where the per-language default would be
     wrong for them: staff (their extra commands), Traditional Chinese readers (Telegram's
     menus are keyed by two-letter codes, so "zh" shows Simplified), and anyone who has just
     picked a language with /language (`chosen`), which may differ from their app's.
-    Everyone else keeps the default list. Called at start, on joining and on /language."""
-    language = person.language or default_language
-    staff = bool(person.roles & store_roles.STAFF)
-    if person.telegram_id is None or not (staff or chosen or language not in TELEGRAM_LANGUAGE):
-        return
-    commands = bot_commands(language, person.roles)
+    Everyone else keeps the default list. Called on /start, on joining, on /language and
+    for staff after a start (bot/menus.py). False when Telegram refused it."""
+    menu = personal_menu(person, default_language, chosen=chosen, mini_app=mini_app)
+    if menu is None:
+        return True
+    assert person.telegram_id is not None
+    commands, button = menu
     try:
         await bot.set_my_commands(commands, scope=BotCommandScopeChat(person.telegram_id))
-        if mini_app is not None and may_open_board(person.roles):
-            # The chat's menu button opens the office board as a Mini App.
-            button = MenuButtonWebApp(Texts(language)("board.button"), WebAppInfo(mini_app))
+        if button is not None:
             await bot.set_chat_menu_button(person.telegram_id, button)
     except TelegramError as exc:  # e.g. they never started the bot: the menu can wait
         log.info("no command menu for %s: %s", person.telegram_id, exc)
+        return False
+    return True
 
 
 async def reset_personal_commands(

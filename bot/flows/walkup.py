@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 from typing import Any
 
-import segno
 from telegram import InputFile, Update
 
 from bot.context import Ctx
@@ -45,6 +44,8 @@ async def submit_walkup(
         name=clip(str(walkup.get("name", "")), 60),
     )
     await reply(update, text, edit=True)
+    import segno  # heavy, and only a booth report needs it (issue 28: start-up)
+
     png = io.BytesIO()
     segno.make(link, error="m").save(png, kind="png", scale=8, border=2)
     chat = update.effective_chat

@@ -173,6 +173,7 @@ async def test_language_switch_and_phones(bot: Harness) -> None:
 
 async def test_commands_are_published_per_language(bot: Harness) -> None:
     sandbox = bot.sandbox
+    await bot.menus_published()
     assert "report" in sandbox.commands() and "cancel" in sandbox.commands()
     assert sandbox.commands(language_code="zh") == sandbox.commands()
     assert sandbox.commands(language_code="en") == sandbox.commands()
@@ -183,6 +184,7 @@ async def test_traditional_chinese_and_chosen_languages_get_their_own_menu(bot: 
     mei = sandbox.user(1002, "Mei", language_code="zh-hant")
     await mei.command("start")
     await mei.expect(text_contains="報修")
+    await bot.menus_published()  # the defaults go out after the first answer
     # Telegram keys menus by "zh", which carries Simplified; Mei's chat gets Traditional.
     assert sandbox.command_menu(language_code="zh")["my"] == "我的工单"
     assert sandbox.command_menu({"type": "chat", "chat_id": 1002})["my"] == "我的工單"

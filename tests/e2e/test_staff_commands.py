@@ -27,6 +27,7 @@ async def test_staff_menus_at_start_and_after_joining(bot: Harness) -> None:
     await admin.next_message()
     await make_person(bot.store, Role.ADMIN, name="Ada", telegram_id=3001)
     await bot.restart()  # staff added by the CLI get their menu at the next start
+    await bot.menus_published()
 
     tom_menu = sandbox.commands(chat_scope(2001))
     assert {"duty", "jobs", "report", "my"} <= set(tom_menu)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from bot import menus
 from bot.app import BotApp, build_application
 from bot.settings import Settings
 from sandbox.client import SandboxClient
@@ -62,6 +63,14 @@ class Harness:
         await app.shutdown()
         if app.post_shutdown is not None:
             await app.post_shutdown(app)
+
+    async def menus_published(self) -> int:
+        """Wait until the start's command menus went out (bot/menus.py sends them in the
+        background after the first update); how many staff menus were sent."""
+        assert self.app is not None
+        task = menus.task_of(self.app)
+        assert task is not None
+        return await task
 
     async def restart(self) -> None:
         """Kill and start the bot again on the same database."""
