@@ -38,14 +38,12 @@ from bot.flows import staff as staff_flow
 from bot.flows.common import gatekeeper, on_error
 from bot.logs import configure_logging
 from bot.metrics import Metrics, ObservedApplication
-from bot.ops import OpsServer
 from bot.polling import serve
 from bot.processor import PerChatUpdateProcessor
 from bot.ratelimit import ReplyFirstLimiter
 from bot.scheduling import schedule
 from bot.sender import PER_CHAT_INTERVAL, OutboxSender
 from bot.settings import ConfigError, Settings
-from bot.webhook import run_webhook
 from scheduler.leadership import Leadership
 from store.db import is_sqlite
 from store.delivery.outbox import Notice
@@ -159,6 +157,8 @@ def build_application(
 
         app.bot_data.board = BoardServer(settings, store, app.bot)
     if serve_ops and settings.ops.enabled:
+        from bot.ops import OpsServer  # aiohttp: only where the listener runs
+
         app.bot_data.ops = OpsServer(settings, store, metrics, lambda: leadership.leading)
     return app
 
@@ -234,6 +234,8 @@ def run(settings: Settings) -> int:
         if tg.mode == "webhook":
             # Answered only once handled: Telegram then keeps each chat's updates one at a
             # time across instances (bot/webhook.py).
+            from bot.webhook import run_webhook  # aiohttp: only in webhook mode
+
             run_webhook(app, tg, store)
         else:
             # Only the leader polls, and an update is confirmed once handled (bot/polling.py).
