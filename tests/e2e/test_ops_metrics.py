@@ -90,7 +90,20 @@ async def test_metrics_count_a_users_updates_and_name_nobody(
     await bob.command("start")
     await bob.expect(text_contains="busy")
     monkeypatch.undo()
-    after = await scrape(ops)
+    # An update is counted once it is done, the handled mark included (bot/inbox.py),
+    # which may be a moment after its answer arrived: wait for the four to settle.
+    expected = {("command", "ok"): 1, ("button", "ok"): 1, ("step", "ok"): 1}
+    expected[("command", "error")] = 1
+    for _ in range(100):
+        after = await scrape(ops)
+        if all(
+            value(after, "repairbot_updates_total", kind=k, outcome=o)
+            - value(before, "repairbot_updates_total", kind=k, outcome=o)
+            >= n
+            for (k, o), n in expected.items()
+        ):
+            break
+        await asyncio.sleep(0.05)
 
     def moved(name: str, **labels: str) -> float:
         return value(after, name, **labels) - value(before, name, **labels)
