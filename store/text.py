@@ -40,3 +40,16 @@ def natural_key(text: str) -> tuple[tuple[int, int, str], ...]:
     """Sort key that orders "2" before "10" and "B2" before "B10"."""
     parts = re.split(r"(\d+)", text.casefold())
     return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in parts if p)
+
+
+def csv_columns(header: list[str], columns: tuple[str, ...]) -> dict[str, int] | str:
+    """Where each of `columns` is in a CSV header (names matched case-blind, any order), or
+    the one-line reason the header will not do: a column missing or named twice."""
+    names = [name.strip().lower() for name in header]
+    missing = [c for c in columns if c not in names]
+    if missing:
+        return f"header must name the columns {','.join(columns)}; missing {', '.join(missing)}"
+    duplicated = sorted({n for n in names if n in columns and names.count(n) > 1})
+    if duplicated:
+        return f"column {', '.join(duplicated)} appears twice in the header"
+    return {c: names.index(c) for c in columns}

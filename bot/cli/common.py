@@ -10,6 +10,7 @@ import re
 import socket
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import NoReturn, TypeAlias, TypeVar
 
 from pydantic import ValidationError
@@ -202,3 +203,20 @@ def group(
     """A command group (`repairbot NAME ...`) whose subcommands the caller adds."""
     parser = commands.add_parser(name, parents=[config], help=help_text)
     return parser.add_subparsers(dest=name, required=True)
+
+
+def read_utf8(path: str) -> str:
+    """A text file the operator named (a CSV to import), or one line saying why not."""
+    try:
+        return Path(path).read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise CliError(f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise CliError(f"{path} is not UTF-8 (byte {exc.start}); save it as UTF-8") from None
+
+
+def refuse_lines(errors: list[tuple[int, str]]) -> CliError:
+    """Print each bad line of an import, then the error that says nothing was imported."""
+    for line, message in errors:
+        err(f"line {line}: {message}")
+    return CliError(f"{len(errors)} error(s); nothing imported")

@@ -15,6 +15,8 @@ from bot.cli.common import (
     err,
     group,
     link,
+    read_utf8,
+    refuse_lines,
     with_store,
 )
 from bot.settings import Settings
@@ -35,18 +37,11 @@ def sheet_name(code: str) -> str:
 
 def cmd_locations_import(args: argparse.Namespace, settings: Settings) -> int:
     """Import rooms from a CSV file."""
-    try:
-        text = Path(args.file).read_bytes().decode("utf-8")
-    except OSError as exc:
-        raise CliError(f"cannot read {args.file}: {exc.strerror}") from None
-    except UnicodeDecodeError as exc:
-        raise CliError(f"{args.file} is not UTF-8 (byte {exc.start}); save it as UTF-8") from None
+    text = read_utf8(args.file)
     try:
         rows = parse_locations_csv(text)
     except LocationImportError as exc:
-        for line, message in exc.errors:
-            err(f"line {line}: {message}")
-        raise CliError(f"{len(exc.errors)} error(s); nothing imported") from None
+        raise refuse_lines(exc.errors) from None
     try:
         result = asyncio.run(
             with_store(settings, lambda s: places.import_locations(s.uow(), rows, move=args.move))

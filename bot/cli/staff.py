@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 from datetime import timedelta
-from pathlib import Path
 
 from bot.cli.common import (
     BUILDING_HELP,
@@ -20,6 +19,8 @@ from bot.cli.common import (
     group,
     link,
     number_between,
+    read_utf8,
+    refuse_lines,
     telegram_id,
     with_store,
 )
@@ -131,19 +132,12 @@ def cmd_staff_list(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_staff_import(args: argparse.Namespace, settings: Settings) -> int:
     """Grant roles from a CSV file, all or nothing."""
-    try:
-        text = Path(args.file).read_bytes().decode("utf-8")
-    except OSError as exc:
-        raise CliError(f"cannot read {args.file}: {exc.strerror}") from None
-    except UnicodeDecodeError as exc:
-        raise CliError(f"{args.file} is not UTF-8 (byte {exc.start}); save it as UTF-8") from None
+    text = read_utf8(args.file)
     try:
         rows = parse_staff_csv(text)
         result = asyncio.run(with_store(settings, lambda s: import_staff(s.uow(), rows)))
     except StaffImportError as exc:
-        for line, message in exc.errors:
-            err(f"line {line}: {message}")
-        raise CliError(f"{len(exc.errors)} error(s); nothing imported") from None
+        raise refuse_lines(exc.errors) from None
     print(
         f"people added: {result.people_added}, grants added: {result.grants_added}, "
         f"grants widened: {result.grants_replaced}, unchanged: {result.unchanged}"

@@ -15,6 +15,7 @@ from store.db import table_of
 from store.deeplink import room_payload_or_none
 from store.errors import LocationImportError
 from store.models import Building, Campus, Room
+from store.text import csv_columns
 
 COLUMNS = ("campus", "building", "floor", "room", "code")
 # A room code goes into deep links, file names (`repairbot qr`) and typed answers: letters
@@ -61,17 +62,6 @@ def is_room_code(code: str) -> bool:
     return _CODE.fullmatch(code) is not None and ".." not in code
 
 
-def _header_positions(header: list[str]) -> dict[str, int] | str:
-    names = [name.strip().lower() for name in header]
-    missing = [c for c in COLUMNS if c not in names]
-    if missing:
-        return f"header must name the columns {','.join(COLUMNS)}; missing {', '.join(missing)}"
-    duplicated = sorted({n for n in names if n in COLUMNS and names.count(n) > 1})
-    if duplicated:
-        return f"column {', '.join(duplicated)} appears twice in the header"
-    return {c: names.index(c) for c in COLUMNS}
-
-
 def _check_row(
     fields: list[str], positions: dict[str, int], width: int, line: int
 ) -> LocationRow | list[str]:
@@ -115,7 +105,7 @@ def parse_locations_csv(text: str) -> list[LocationRow]:
             raise LocationImportError(
                 [(1, f"file is empty; expected a header {','.join(COLUMNS)}")]
             )
-        positions = _header_positions(header)
+        positions = csv_columns(header, COLUMNS)
         if isinstance(positions, str):
             raise LocationImportError([(reader.line_num, positions)])
         rows: list[LocationRow] = []

@@ -18,6 +18,7 @@ from store.db import table_of
 from store.errors import StaffImportError
 from store.lifecycle import Role
 from store.models import Building, Campus, Person
+from store.text import csv_columns
 
 COLUMNS = ("telegram_id", "name", "role", "campus", "building")
 TELEGRAM_ID_LIMIT = 2**53  # the Bot API: at most 52 significant bits
@@ -47,17 +48,6 @@ class StaffRow:
     campus: str
     building: str
     line: int = 0
-
-
-def _positions(header: list[str]) -> dict[str, int] | str:
-    names = [name.strip().lower() for name in header]
-    missing = [c for c in COLUMNS if c not in names]
-    if missing:
-        return f"header must name the columns {','.join(COLUMNS)}; missing {', '.join(missing)}"
-    duplicated = sorted({n for n in names if n in COLUMNS and names.count(n) > 1})
-    if duplicated:
-        return f"column {', '.join(duplicated)} appears twice in the header"
-    return {c: names.index(c) for c in COLUMNS}
 
 
 def _check(
@@ -100,7 +90,7 @@ def parse_staff_csv(text: str) -> list[StaffRow]:
             header = next(reader, None)
         if header is None:
             raise StaffImportError([(1, f"file is empty; expected a header {','.join(COLUMNS)}")])
-        positions = _positions(header)
+        positions = csv_columns(header, COLUMNS)
         if isinstance(positions, str):
             raise StaffImportError([(reader.line_num, positions)])
         first: dict[tuple[int, Role, str, str], int] = {}
