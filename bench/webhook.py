@@ -27,27 +27,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sandbox.client import UserHandle
+from bench.concurrency import rounds_of
 from sandbox.server import SandboxServer
 from store.migrate import upgrade
 from tests.support.databases import PG_SERVER, throwaway_database
 from tests.support.instances import WebhookCluster, seed_campus
-
-HELP = "Use /report to report a repair"
-MY = "You have no tickets yet."
-
-
-async def rounds_of(
-    user: UserHandle, rounds: int, times: list[float], violations: list[int]
-) -> None:
-    for _ in range(rounds):
-        start = time.perf_counter()
-        await user.command("help")
-        await user.command("my")
-        first, second = await user.collect(2, timeout=120)
-        times.append(time.perf_counter() - start)
-        if HELP not in first.body or MY not in second.body:
-            violations.append(user.id)
 
 
 def instances_cpu(cluster: WebhookCluster) -> float:

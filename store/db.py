@@ -80,3 +80,11 @@ def table_of(model: type[SQLModel]) -> Table:
     table = inspect(model).local_table
     assert isinstance(table, Table), f"{model.__name__} is not a table model"
     return table
+
+
+def max_length(column: object) -> int:
+    """The VARCHAR length the model declares for a column, so a check of input never
+    drifts from the schema."""
+    length = getattr(getattr(column, "type", None), "length", None)
+    assert isinstance(length, int), f"{column} has no max_length"
+    return length

@@ -9,8 +9,12 @@ as people read them (`natural_key`).
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 # Telegram's own ceiling for a message's text: nothing longer can arrive from the chat,
 # so it is the last-resort limit for fields without a stricter one of their own.
@@ -42,9 +46,50 @@ def natural_key(text: str) -> tuple[tuple[int, int, str], ...]:
     return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in parts if p)
 
 
-def csv_columns(header: list[str], columns: tuple[str, ...]) -> dict[str, int] | str:
-    """Where each of `columns` is in a CSV header (names matched case-blind, any order), or
-    the one-line reason the header will not do: a column missing or named twice."""
+@dataclass(frozen=True, slots=True)
+class CsvLine:
+    """One data line of an operator's CSV file: its values by column (stripped, NFC, as
+    everywhere text enters the store), or what is wrong with it instead."""
+
+    line: int
+    values: dict[str, str]
+    problem: str | None = None
+
+
+def csv_lines(text: str, columns: tuple[str, ...]) -> Iterator[CsvLine]:
+    """The data lines of a CSV file with a header naming `columns` (case-blind, any order,
+    other columns ignored; a UTF-8 BOM and blank lines skipped). A line with the wrong
+    number of columns comes with its problem; a missing or unfit header, or a malformed
+    file, is one last line with the problem, and nothing follows it."""
+    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""))
+    try:
+        header = next(reader, None)
+        while header is not None and not any(h.strip() for h in header):
+            header = next(reader, None)
+        if header is None:
+            yield CsvLine(1, {}, f"file is empty; expected a header {','.join(columns)}")
+            return
+        positions = _csv_columns(header, columns)
+        if isinstance(positions, str):
+            yield CsvLine(reader.line_num, {}, positions)
+            return
+        for fields in reader:
+            if not any(f.strip() for f in fields):
+                continue  # blank lines are harmless; spreadsheets like to add them
+            if len(fields) != len(header):
+                problem = f"expected {len(header)} columns, got {len(fields)}"
+                yield CsvLine(reader.line_num, {}, problem)
+                continue
+            values = {
+                c: unicodedata.normalize("NFC", fields[positions[c]].strip()) for c in columns
+            }
+            yield CsvLine(reader.line_num, values)
+    except csv.Error as exc:
+        yield CsvLine(reader.line_num, {}, f"malformed CSV: {exc}")
+
+
+def _csv_columns(header: list[str], columns: tuple[str, ...]) -> dict[str, int] | str:
+    """Where each of `columns` is in a CSV header, or the one-line reason it will not do."""
     names = [name.strip().lower() for name in header]
     missing = [c for c in columns if c not in names]
     if missing:

@@ -5,17 +5,14 @@ Every bad row is reported with its line number, so an operator fixes the file in
 
 from __future__ import annotations
 
-import csv
-import io
 import re
-import unicodedata
 from dataclasses import dataclass
 
-from store.db import table_of
+from store.db import max_length, table_of
 from store.deeplink import room_payload_or_none
 from store.errors import LocationImportError
 from store.models import Building, Campus, Room
-from store.text import csv_columns
+from store.text import csv_lines
 
 COLUMNS = ("campus", "building", "floor", "room", "code")
 # A room code goes into deep links, file names (`repairbot qr`) and typed answers: letters
@@ -23,20 +20,13 @@ COLUMNS = ("campus", "building", "floor", "room", "code")
 _CODE = re.compile(r"[\w-](?:[\w.-]*[\w-])?")
 
 
-def _max_length(column: object) -> int:
-    """The VARCHAR length the model declares, so the file check never drifts from it."""
-    length = getattr(getattr(column, "type", None), "length", None)
-    assert isinstance(length, int), f"{column} has no max_length"
-    return length
-
-
 # Column limits, read from the tables themselves.
 MAX_LENGTH: dict[str, int] = {
-    "campus": _max_length(table_of(Campus).c.name),
-    "building": _max_length(table_of(Building).c.name),
-    "floor": _max_length(table_of(Room).c.floor),
-    "room": _max_length(table_of(Room).c.name),
-    "code": _max_length(table_of(Room).c.code),
+    "campus": max_length(table_of(Campus).c.name),
+    "building": max_length(table_of(Building).c.name),
+    "floor": max_length(table_of(Room).c.floor),
+    "room": max_length(table_of(Room).c.name),
+    "code": max_length(table_of(Room).c.code),
 }
 
 
@@ -62,14 +52,8 @@ def is_room_code(code: str) -> bool:
     return _CODE.fullmatch(code) is not None and ".." not in code
 
 
-def _check_row(
-    fields: list[str], positions: dict[str, int], width: int, line: int
-) -> LocationRow | list[str]:
-    if len(fields) != width:
-        return [f"expected {width} columns, got {len(fields)}"]
-    # NFC as everywhere text enters the store (store/text.py); control characters are
-    # reported below rather than dropped, since the operator can fix the file.
-    values = {c: unicodedata.normalize("NFC", fields[positions[c]].strip()) for c in COLUMNS}
+def _check_row(values: dict[str, str], line: int) -> LocationRow | list[str]:
+    # Control characters are reported rather than dropped: the operator can fix the file.
     problems = []
     for column, value in values.items():
         if not value:
@@ -94,48 +78,29 @@ def _check_row(
 
 def parse_locations_csv(text: str) -> list[LocationRow]:
     """Parse and check a locations file; LocationImportError lists every bad row."""
-    text = text.removeprefix("\ufeff")
-    reader = csv.reader(io.StringIO(text, newline=""))
     errors: list[tuple[int, str]] = []
-    try:
-        header = next(reader, None)
-        while header is not None and not any(h.strip() for h in header):
-            header = next(reader, None)
-        if header is None:
-            raise LocationImportError(
-                [(1, f"file is empty; expected a header {','.join(COLUMNS)}")]
+    rows: list[LocationRow] = []
+    first_by_code: dict[str, LocationRow] = {}
+    for item in csv_lines(text, COLUMNS):
+        line = item.line
+        checked = _check_row(item.values, line) if item.problem is None else [item.problem]
+        if isinstance(checked, list):
+            errors.extend((line, problem) for problem in checked)
+            continue
+        first = first_by_code.get(checked.code)
+        if first is None:
+            first_by_code[checked.code] = checked
+            rows.append(checked)
+        elif first.data() == checked.data():
+            errors.append((line, f"duplicate code {checked.code} (first on line {first.line})"))
+        else:
+            errors.append(
+                (
+                    line,
+                    f"code {checked.code} is also on line {first.line} with different "
+                    f"data ({', '.join(first.data())})",
+                )
             )
-        positions = csv_columns(header, COLUMNS)
-        if isinstance(positions, str):
-            raise LocationImportError([(reader.line_num, positions)])
-        rows: list[LocationRow] = []
-        first_by_code: dict[str, LocationRow] = {}
-        for fields in reader:
-            line = reader.line_num
-            if not any(f.strip() for f in fields):
-                continue  # blank lines are harmless; spreadsheets like to add them
-            checked = _check_row(fields, positions, len(header), line)
-            if isinstance(checked, list):
-                errors.extend((line, problem) for problem in checked)
-                continue
-            first = first_by_code.get(checked.code)
-            if first is None:
-                first_by_code[checked.code] = checked
-                rows.append(checked)
-            elif first.data() == checked.data():
-                errors.append(
-                    (line, f"duplicate code {checked.code} (first on line {first.line})")
-                )
-            else:
-                errors.append(
-                    (
-                        line,
-                        f"code {checked.code} is also on line {first.line} with different "
-                        f"data ({', '.join(first.data())})",
-                    )
-                )
-    except csv.Error as exc:
-        errors.append((reader.line_num, f"malformed CSV: {exc}"))
     if errors:
         raise LocationImportError(errors)
     return rows
