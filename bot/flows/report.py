@@ -1,4 +1,11 @@
-"""The guided report: place → category → description → photos → urgency → phone → confirm.
+"""The report: where → category → one message (a photo with a caption, or text) → Submit.
+
+Scanning a room's QR code starts at the category, so a report is four actions: the scan,
+the category, the message, Submit. Without a QR code the person's own room (or their last
+report's) is offered first, and a typed room code or building name finds the place
+(bot/flows/report_where.py, with the guided campus → building → floor → room list one
+tap away). The summary shows everything, and toggles urgency and the phone in one tap;
+more photos may be sent to it before Submit.
 
 The draft is saved to the database at every step (store.intake.drafts), so a restart
 of the bot loses nothing: the user's next message or button carries on at the same step.
@@ -7,8 +14,6 @@ belong to, so a press on an older message is recognised as stale.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from telegram import (
     KeyboardButton,
@@ -21,8 +26,22 @@ from bot.callbacks import EditField, Follow, Nav, Pick
 from bot.context import Ctx
 from bot.flows import pending
 from bot.flows.common import answer, data_of, guarded, pattern, reply
+from bot.flows.report_where import (
+    BUILDING,
+    CAMPUS,
+    FLOOR,
+    PLACE_STEPS,
+    ROOM,
+    WHERE,
+    nav_row,
+    pick_place,
+    place_data,
+    render_place,
+    typed_place,
+)
+from bot.flows.report_where import PICKS as PLACE_PICKS
 from bot.flows.walkup import submit_walkup
-from bot.ui import Button, clip, grid, keyboard, mask_phone, pager, reply_keyboard
+from bot.ui import Button, clip, grid, keyboard, mask_phone, reply_keyboard
 from store.directory import places
 from store.directory.categories import list_categories
 from store.directory.profiles import room_of, saved_phone, set_phone
@@ -30,94 +49,78 @@ from store.domain.filing import NewTicket, Urgency, validate_description
 from store.errors import DescriptionTooLong, InvalidInput, NotFound
 from store.intake import drafts
 from store.intake.drafts import DraftView
-from store.intake.report import follow, report
+from store.intake.report import follow, last_room, report
 from store.repair.queries import open_duplicates, ticket_detail
 
-# Steps, in order; BACK says where Back leads from each.
-CAMPUS, BUILDING, FLOOR, ROOM = "campus", "building", "floor", "room"
-CATEGORY, DUPLICATE, DESCRIPTION, PHOTOS = "category", "duplicate", "description", "photos"
+# Steps, in order; BACK says where Back leads from each. The message step keeps the key
+# "description" (a draft saved there before the one-message step still resumes there);
+# "photos" is only ever found in such an older draft, and is the message step too.
+CATEGORY, DUPLICATE, MESSAGE, OLD_PHOTOS = "category", "duplicate", "description", "photos"
 URGENCY, CONTACT, SUMMARY, EDIT = "urgency", "contact", "summary", "edit"
 BACK = {
+    CAMPUS: WHERE,
     BUILDING: CAMPUS,
     FLOOR: BUILDING,
     ROOM: FLOOR,
-    CATEGORY: ROOM,
+    WHERE: CATEGORY,  # only offered when a room was chosen before ("another room")
+    CATEGORY: WHERE,
     DUPLICATE: CATEGORY,
-    DESCRIPTION: CATEGORY,
-    PHOTOS: DESCRIPTION,
-    URGENCY: PHOTOS,
-    CONTACT: URGENCY,
-    SUMMARY: CONTACT,
+    MESSAGE: CATEGORY,
+    SUMMARY: MESSAGE,
+    URGENCY: SUMMARY,
+    CONTACT: SUMMARY,
     EDIT: SUMMARY,
 }
 EDITABLE = {
-    "place": CAMPUS,
+    "place": WHERE,
     "category": CATEGORY,
-    "description": DESCRIPTION,
-    "photos": PHOTOS,
+    "description": MESSAGE,
+    "photos": MESSAGE,
     "urgency": URGENCY,
     "contact": CONTACT,
 }
-ROOMS_PER_PAGE = 24
-# The place lists a page at a time (a campus may have hundreds of buildings): 10 rows of
-# their grid each, well inside Telegram's 100 buttons. Kept per step in the draft as
-# "<step>_offset"; a forged offset shows the nearest page there is.
-PER_PAGE = {CAMPUS: 20, BUILDING: 30, FLOOR: 40, ROOM: ROOMS_PER_PAGE}
-COLUMNS = {CAMPUS: 2, BUILDING: 3, FLOOR: 5, ROOM: 4}
 # Which kinds of Pick each step offers; callback data can be forged, so no other kind of
 # choice may act on the step (e.g. an urgency pressed "at" the category step).
-PICKS = {
-    CAMPUS: {"campus", "page"},
-    BUILDING: {"building", "page"},
-    FLOOR: {"floor", "page"},
-    ROOM: {"room", "page"},
-    CATEGORY: {"cat"},
-    URGENCY: {"urg"},
-}
+PICKS = {**PLACE_PICKS, CATEGORY: {"cat"}, URGENCY: {"urg"}}
 
 
 # --- entry points ---------------------------------------------------------------------------
 
 
 async def begin(update: Update, context: Ctx, *, walkup: dict[str, str] | None = None) -> None:
-    """Start a report: at the person's own room when set, else at the first place step.
-    `walkup` (name, phone) files a fresh one for a walk-up person at a booth.
+    """Start a report: at the person's own room, or the room of their last report, when
+    there is one (the category step says which, with "another room" one tap away); else
+    at "where is it?". `walkup` (name, phone) files a fresh one for a walk-up person.
 
     A report already in progress is picked up instead (as /report does): a Report button
     on an older message (the menu, a sweep's question) must not wipe it. A parked question
     is dropped, as any navigation drops it, resuming the report it kept aside."""
-    if walkup is None:
-        await pending.clear(context)
-        existing = await drafts.get_draft(context.store.uow(), context.person.id)
-        if existing is not None:
-            await reply(update, context.texts("report.resumed"))
-            await render(update, context, existing)
-            return
-        await _tell_unseen_filing(update, context)
-    draft = DraftView(CAMPUS)
     if walkup is not None:
-        draft.data["walkup"] = walkup
-    else:
-        room_id = await room_of(context.store.uow(), context.person.id)
-        if room_id is not None:
-            place = await places.get_room_place(context.store.uow(), room_id)
-            draft = DraftView(CATEGORY, _place_data(place))
-            await reply(
-                update,
-                context.texts(
-                    "report.my_room_used",
-                    room_code=place.code,
-                    building=place.building,
-                    room=place.room,
-                ),
+        return await _go(update, context, DraftView(WHERE, {"walkup": walkup}))
+    await pending.clear(context)
+    existing = await drafts.get_draft(context.store.uow(), context.person.id)
+    if existing is not None:
+        await reply(update, context.texts("report.resumed"))
+        await render(update, context, existing)
+        return
+    await _tell_unseen_filing(update, context)
+    uow = context.store.uow
+    mine = await room_of(uow(), context.person.id)
+    room_id, key = (mine, "report.my_room_used") if mine else (None, "")
+    if room_id is None:
+        room_id, key = await last_room(uow(), context.person.id), "report.last_room_used"
+    if room_id is not None:
+        try:
+            place = await places.get_room_place(uow(), room_id)
+        except NotFound:  # the room was removed from the locations since
+            place = None
+        if place is not None:
+            text = context.texts(
+                key, room_code=place.code, building=place.building, room=place.room
             )
-            await _go(update, context, draft)
-            return
-    campuses = await places.list_campuses(context.store.uow())
-    if len(campuses) == 1:  # nothing to choose: skip straight to the buildings
-        draft.data["campus_id"] = campuses[0].id
-        draft.step = BUILDING
-    await _go(update, context, draft)
+            await reply(update, text)
+            return await _go(update, context, DraftView(CATEGORY, place_data(place)))
+    await _go(update, context, DraftView(WHERE))
 
 
 async def _tell_unseen_filing(update: Update, context: Ctx) -> None:
@@ -140,7 +143,7 @@ async def start_for_room(update: Update, context: Ctx, code: str) -> bool:
     place = await places.room_by_code(context.store.uow(), code)
     if place is None:
         return False
-    draft = DraftView(CATEGORY, _place_data(place))
+    draft = DraftView(CATEGORY, place_data(place))
     await reply(
         update,
         context.texts(
@@ -166,76 +169,37 @@ async def cancel_command(update: Update, context: Ctx) -> None:
 # --- rendering ------------------------------------------------------------------------------
 
 
-def _nav_row(context: Ctx, step: str, *extra: Button) -> list[Button]:
-    row: list[Button] = list(extra)
-    if step in BACK:
-        row.append((context.texts("common.back"), Nav(step, "back")))
-    row.append((context.texts("common.cancel"), Nav(step, "cancel")))
-    return row
-
-
 async def _go(update: Update, context: Ctx, draft: DraftView, *, edit: bool = False) -> None:
     """Save the draft, then show its step."""
     await drafts.save_draft(context.store.uow(), context.person.id, draft)
     await render(update, context, draft, edit=edit)
 
 
-async def render(update: Update, context: Ctx, draft: DraftView, *, edit: bool = False) -> None:
+async def render(
+    update: Update, context: Ctx, draft: DraftView, *, edit: bool = False, note: str = ""
+) -> None:
     """Show the prompt and buttons of the draft's current step."""
-    t, step, d, uow = context.texts, draft.step, draft.data, context.store.uow
-    policy = context.store.policy
-    if step == CAMPUS:
-        campuses = await places.list_campuses(uow())
-        if not campuses:
-            await drafts.drop_draft(uow(), context.person.id)
-            return await reply(update, t("report.no_places"), edit=edit)
-        buttons: list[Button] = [(c.name, Pick(step, "campus", c.id)) for c in campuses]
-        rows: list[list[Button]] = [*_page(context, d, step, buttons), _nav_row(context, step)]
-        return await reply(update, t("report.choose_campus"), keyboard(rows), edit=edit)
-    if step == BUILDING:
-        buildings = await places.list_buildings(uow(), int(d["campus_id"]))
-        buttons = [(b.name, Pick(step, "building", b.id)) for b in buildings]
-        campus = buildings[0].campus if buildings else ""
-        rows = [*_page(context, d, step, buttons), _nav_row(context, step)]
-        text = t("report.choose_building", campus=campus)
-        return await reply(update, text, keyboard(rows), edit=edit)
-    if step == FLOOR:
-        floors = await places.list_floors(uow(), int(d["building_id"]))
-        buttons = [(f, Pick(step, "floor", i)) for i, f in enumerate(floors)]
-        rows = [*_page(context, d, step, buttons), _nav_row(context, step)]
-        text = t("report.choose_floor", building=d.get("building", ""))
-        return await reply(update, text, keyboard(rows), edit=edit)
-    if step == ROOM:
-        offset = int(d.get("room_offset", 0))
-        rooms, total = await places.list_rooms(
-            uow(), int(d["building_id"]), d.get("floor"), offset=offset, limit=ROOMS_PER_PAGE
-        )
-        if not rooms and offset > 0:  # past the end (a forged or outdated page): the last
-            offset = max((total - 1) // ROOMS_PER_PAGE * ROOMS_PER_PAGE, 0)
-            rooms, total = await places.list_rooms(
-                uow(), int(d["building_id"]), d.get("floor"), offset=offset, limit=ROOMS_PER_PAGE
-            )
-        buttons = [(r.name, Pick(step, "room", r.id)) for r in rooms]
-        newer = Pick(step, "page", max(offset - ROOMS_PER_PAGE, 0)) if offset > 0 else None
-        older = (
-            Pick(step, "page", offset + ROOMS_PER_PAGE)
-            if offset + ROOMS_PER_PAGE < total
-            else None
-        )
-        rows = [*grid(buttons, COLUMNS[ROOM]), pager(t, newer, older), _nav_row(context, step)]
-        text = t("report.choose_room", floor=d.get("floor", ""))
-        return await reply(update, text, keyboard(rows), edit=edit)
+    t, step, d = context.texts, draft.step, draft.data
+    if step == OLD_PHOTOS:
+        draft.step = step = MESSAGE
+    if step in PLACE_STEPS:
+        if not await render_place(update, context, draft, edit=edit):
+            await drafts.drop_draft(context.store.uow(), context.person.id)
+            await reply(update, t("report.no_places"), edit=edit)
+        return None
     if step == CATEGORY:
-        categories = await list_categories(uow())
-        buttons = [(t.category(c.key), Pick(step, "cat", c.id)) for c in categories]
-        rows = [*grid(buttons, 2), _nav_row(context, step)]
-        return await reply(update, t("report.choose_category"), keyboard(rows), edit=edit)
+        categories = await list_categories(context.store.uow())
+        buttons: list[Button] = [(t.category(c.key), Pick(step, "cat", c.id)) for c in categories]
+        another = (t("report.another_room"), Nav(step, "where"))
+        rows = [*grid(buttons, 2), nav_row(context, step, another)]
+        text = t("report.choose_category", room_code=d.get("room_code", ""))
+        return await reply(update, text, keyboard(rows), edit=edit)
     if step == DUPLICATE:
         dup = d["duplicate"]
         rows = [
             [(t("report.follow_existing", number=dup["number"]), Follow(int(dup["id"])))],
             [(t("report.file_anyway"), Nav(step, "file_anyway"))],
-            _nav_row(context, step),
+            nav_row(context, step),
         ]
         text = t(
             "report.duplicate_found",
@@ -244,18 +208,13 @@ async def render(update: Update, context: Ctx, draft: DraftView, *, edit: bool =
             description=clip(dup["description"], 200),
         )
         return await reply(update, text, keyboard(rows), edit=edit)
-    if step == DESCRIPTION:
-        text = t("report.ask_description", limit=policy.description_max)
-        return await reply(update, text, keyboard([_nav_row(context, step)]), edit=edit)
-    if step == PHOTOS:
-        action = "done" if d.get("photos") else "skip"
-        label = t("common.done") if action == "done" else t("common.skip")
-        rows = [[(label, Nav(step, action))], _nav_row(context, step)]
-        text = t("report.ask_photos", limit=policy.photos_max)
-        return await reply(update, text, keyboard(rows), edit=edit)
+    if step == MESSAGE:
+        policy = context.store.policy
+        text = t("report.ask_message", limit=policy.description_max, photos=policy.photos_max)
+        return await reply(update, text, keyboard([nav_row(context, step)]), edit=edit)
     if step == URGENCY:
         buttons = [(t(f"urgency.{u}"), Pick(step, "urg", i)) for i, u in enumerate(Urgency)]
-        rows = [buttons, _nav_row(context, step)]
+        rows = [buttons, nav_row(context, step)]
         return await reply(update, t("report.choose_urgency"), keyboard(rows), edit=edit)
     if step == CONTACT:
         saved = await _saved_phone(context)
@@ -272,59 +231,66 @@ async def render(update: Update, context: Ctx, draft: DraftView, *, edit: bool =
     if step == EDIT:
         names = ["place", "category", "description", "photos", "urgency", "contact"]
         buttons = [(t(f"report.edit_{n}"), EditField(n)) for n in names]
-        rows = [*grid(buttons, 2), _nav_row(context, step)]
+        rows = [*grid(buttons, 2), nav_row(context, step)]
         return await reply(update, t("report.edit_which"), keyboard(rows), edit=edit)
-    return await _render_summary(update, context, draft, edit=edit)
+    return await _render_summary(update, context, draft, edit=edit, note=note)
 
 
-async def _render_summary(update: Update, context: Ctx, draft: DraftView, *, edit: bool) -> None:
+async def _render_summary(
+    update: Update, context: Ctx, draft: DraftView, *, edit: bool, note: str = ""
+) -> None:
+    """Everything the ticket will say, with Submit, the Urgent toggle and the phone's
+    "don't share" (or "share") one tap away; more photos may still be sent."""
     t, d = context.texts, draft.data
+    urgency = d.get("urgency", "normal")
     text = t(
         "report.summary",
         place=f"{d.get('campus', '')} · {d.get('building', '')} · {d.get('room', '')}",
+        room_code=d.get("room_code", ""),
         category=t.category(d.get("category", "other")),
-        urgency=t(f"urgency.{d.get('urgency', 'normal')}"),
-        description=clip(d.get("description", ""), 1500),
+        urgency=t(f"urgency.{urgency}"),
+        description=clip(d.get("description") or t("report.no_description"), 1500),
         photos=len(d.get("photos", [])),
+        limit=context.store.policy.photos_max,
         phone=d.get("phone") or t("report.no_phone"),
     )
-    rows = [
-        [(t("common.confirm"), Nav(SUMMARY, "confirm"))],
-        [(t("report.edit"), Nav(SUMMARY, "edit")), (t("common.cancel"), Nav(SUMMARY, "cancel"))],
+    if note:
+        text = f"{note}\n\n{text}"
+    toggle = "report.make_normal" if urgency != "normal" else "report.make_urgent"
+    rows: list[list[Button]] = [
+        [(t("report.submit"), Nav(SUMMARY, "confirm"))],
+        [(t(toggle), Nav(SUMMARY, "urgent"))],
     ]
+    if "walkup" not in d:  # a walk-up person's number came with their name
+        if d.get("phone"):
+            rows.append([(t("report.dont_share_phone"), Nav(SUMMARY, "nophone"))])
+        else:
+            saved = await _saved_phone(context)
+            if saved:
+                label = t("report.share_saved_phone", phone=mask_phone(saved))
+                rows.append([(label, Nav(SUMMARY, "usephone"))])
+            else:
+                rows.append([(t("report.add_phone"), Nav(SUMMARY, "addphone"))])
+    rows.append(nav_row(context, SUMMARY, (t("report.edit"), Nav(SUMMARY, "edit"))))
     return await reply(update, text, keyboard(rows), edit=edit)
 
 
 # --- moving between steps ------------------------------------------------------------------
 
 
-def _place_data(place: places.PlaceView) -> dict[str, object]:
-    return {
-        "campus_id": place.campus_id,
-        "campus": place.campus,
-        "building_id": place.building_id,
-        "building": place.building,
-        "floor": place.floor,
-        "room_id": place.room_id,
-        "room": place.room,
-        "room_code": place.code,
-    }
-
-
-def _after(draft: DraftView, step: str) -> str:
-    """The step after `step`, or the summary when the user came from "Edit"."""
-    order = [CATEGORY, DESCRIPTION, PHOTOS, URGENCY, CONTACT, SUMMARY]
-    if draft.data.get("editing"):
-        draft.data.pop("editing")
-        return SUMMARY
-    return order[order.index(step) + 1] if step in order else CATEGORY
+async def _to_summary(context: Ctx, draft: DraftView) -> None:
+    """On to the summary: the saved phone is on the report unless the person said not."""
+    draft.data.pop("editing", None)
+    draft.step = SUMMARY
+    if "phone" not in draft.data and "walkup" not in draft.data:
+        draft.data["phone"] = await _saved_phone(context)
 
 
 async def _after_place(update: Update, context: Ctx, draft: DraftView, edit: bool) -> None:
-    """The room is known: skip to the summary when editing, else on to the category."""
+    """The room is known: back to the summary when editing, else on to the category."""
+    draft.data.pop("where_query", None)
     if draft.data.get("category_id") and draft.data.get("editing"):
-        draft.data.pop("editing")
-        draft.step = SUMMARY
+        await _to_summary(context, draft)
     else:
         draft.step = CATEGORY
     await _go(update, context, draft, edit=edit)
@@ -347,13 +313,25 @@ async def _after_category(update: Update, context: Ctx, draft: DraftView) -> Non
         }
         draft.step = DUPLICATE
     else:
-        draft.step = _after(draft, CATEGORY)
+        await _after_message_choice(context, draft)
     await _go(update, context, draft, edit=True)
+
+
+async def _after_message_choice(context: Ctx, draft: DraftView) -> None:
+    """After the category: the message step, or the summary when editing (or when the
+    message is already there, e.g. the category was changed on the way back)."""
+    d = draft.data
+    if d.get("editing") or d.get("description") or d.get("photos"):
+        await _to_summary(context, draft)
+    else:
+        draft.step = MESSAGE
 
 
 async def _load(update: Update, context: Ctx, step: str) -> DraftView | None:
     """The draft, if the pressed button belongs to its current step; else a stale alert."""
     draft = await drafts.get_draft(context.store.uow(), context.person.id)
+    if draft is not None and draft.step == OLD_PHOTOS:
+        draft.step = MESSAGE
     if draft is None or draft.step != step:
         await answer(update.callback_query, context.texts("common.stale_button"), alert=True)
         return None
@@ -370,36 +348,14 @@ async def on_pick(update: Update, context: Ctx) -> None:
     d, uow = draft.data, context.store.uow
     if pick.what not in PICKS.get(draft.step, set()):
         return await _stale(update, context, draft)
-    if pick.what == "campus":
-        if pick.value not in {c.id for c in await places.list_campuses(uow())}:
+    if draft.step in PLACE_STEPS:
+        outcome = await pick_place(context, draft, pick)
+        if outcome == "stale":
             return await _stale(update, context, draft)
-        d.update(campus_id=pick.value, building_offset=0)
-        draft.step = BUILDING
-    elif pick.what == "building":
-        buildings = await places.list_buildings(uow(), int(d.get("campus_id", 0)))
-        chosen = next((b for b in buildings if b.id == pick.value), None)
-        if chosen is None:
-            return await _stale(update, context, draft)
-        d.update(building_id=chosen.id, building=chosen.name, campus=chosen.campus, floor_offset=0)
-        draft.step = FLOOR
-    elif pick.what == "floor":
-        floors = await places.list_floors(uow(), int(d["building_id"]))
-        if not 0 <= pick.value < len(floors):
-            return await _stale(update, context, draft)
-        d.update(floor=floors[pick.value], room_offset=0)
-        draft.step = ROOM
-    elif pick.what == "page":
-        d[f"{draft.step}_offset"] = max(pick.value, 0)
-    elif pick.what == "room":
-        try:
-            place = await places.get_room_place(uow(), pick.value)
-        except NotFound:  # the press was answered already: a refusal alert can't follow
-            return await _stale(update, context, draft)
-        if place.building_id != d.get("building_id"):
-            return await _stale(update, context, draft)
-        d.update(_place_data(place))
-        return await _after_place(update, context, draft, edit=True)
-    elif pick.what == "cat":
+        if outcome == "placed":
+            return await _after_place(update, context, draft, edit=True)
+        return await _go(update, context, draft, edit=True)
+    if pick.what == "cat":
         categories = await list_categories(uow())
         chosen_cat = next((c for c in categories if c.id == pick.value), None)
         if chosen_cat is None:
@@ -407,29 +363,16 @@ async def on_pick(update: Update, context: Ctx) -> None:
         d.update(category_id=chosen_cat.id, category=chosen_cat.key)
         d.pop("file_anyway", None)
         return await _after_category(update, context, draft)
-    elif pick.what == "urg":
-        urgencies = list(Urgency)
-        if not 0 <= pick.value < len(urgencies):
-            return await _stale(update, context, draft)
-        d["urgency"] = urgencies[pick.value].value
-        if urgencies[pick.value] is Urgency.EMERGENCY:
-            phone = context.settings.service.emergency_phone
-            await reply(update, context.texts("report.emergency_notice", phone=phone))
-        draft.step = _after(draft, URGENCY)
-        return await _go(update, context, draft)
-    else:
+    # The urgency list (from Edit): 🚨 Emergency is chosen there.
+    urgencies = list(Urgency)
+    if not 0 <= pick.value < len(urgencies):
         return await _stale(update, context, draft)
-    await _go(update, context, draft, edit=True)
-
-
-def _page(context: Ctx, d: dict[str, Any], step: str, buttons: list[Button]) -> list[list[Button]]:
-    """One page of a place list laid out in its grid, and its ◀️/▶️ row."""
-    size, total = PER_PAGE[step], len(buttons)
-    offset = min(max(int(d.get(f"{step}_offset", 0)), 0), max((total - 1) // size * size, 0))
-    newer = Pick(step, "page", offset - size) if offset > 0 else None
-    older = Pick(step, "page", offset + size) if offset + size < total else None
-    shown = buttons[offset : offset + size]
-    return [*grid(shown, COLUMNS[step]), pager(context.texts, newer, older)]
+    d["urgency"] = urgencies[pick.value].value
+    if urgencies[pick.value] is Urgency.EMERGENCY:
+        phone = context.settings.service.emergency_phone
+        await reply(update, context.texts("report.emergency_notice", phone=phone))
+    await _to_summary(context, draft)
+    return await _go(update, context, draft)
 
 
 async def _stale(update: Update, context: Ctx, draft: DraftView) -> None:
@@ -440,7 +383,7 @@ async def _stale(update: Update, context: Ctx, draft: DraftView) -> None:
 
 
 async def on_nav(update: Update, context: Ctx) -> None:
-    """Back, Cancel, Skip, Done, Edit, Confirm and "file anyway"."""
+    """Back, Cancel, Edit, Submit, the summary's toggles and "file anyway"."""
     nav = data_of(update, Nav)
     if nav.action == "confirm" and await _answer_if_filed(update, context):
         return
@@ -454,26 +397,55 @@ async def navigate(
     update: Update, context: Ctx, draft: DraftView, action: str, *, edit: bool
 ) -> None:
     """Apply a navigation action to the draft."""
+    d, step = draft.data, draft.step
     if action == "cancel":
         await drafts.drop_draft(context.store.uow(), context.person.id)
-        await reply(update, context.texts("common.cancelled"), edit=edit)
-        if not edit:
-            await reply(update, "⬇️", ReplyKeyboardRemove())
+        # Typed (the phone step's keyboard): the answer also takes that keyboard away.
+        markup = None if edit else ReplyKeyboardRemove()
+        await reply(update, context.texts("common.cancelled"), markup, edit=edit)
         return
     if action == "back":
-        draft.data.pop("editing", None)
-        draft.step = BACK.get(draft.step, CAMPUS)
-        if draft.step == CATEGORY and "room_id" not in draft.data:
-            draft.step = CAMPUS
-    elif action in ("skip", "done") and draft.step in (PHOTOS, CONTACT):
-        draft.step = _after(draft, draft.step)
-    elif action == "file_anyway" and draft.step == DUPLICATE:
-        draft.data["file_anyway"] = True
-        draft.data.pop("duplicate", None)
-        draft.step = _after(draft, CATEGORY)
-    elif action == "edit" and draft.step == SUMMARY:
+        if step == WHERE and "room_id" not in d:
+            return await _stale(update, context, draft)
+        d.pop("editing", None)
+        draft.step = BACK.get(step, WHERE)
+        if draft.step == CATEGORY and "room_id" not in d:
+            draft.step = WHERE
+        if draft.step == CAMPUS and len(await places.list_campuses(context.store.uow())) == 1:
+            draft.step = WHERE  # nothing to choose there: the list started at the buildings
+        if draft.step == WHERE:
+            d.pop("where_query", None)
+    elif action == "where" and step == CATEGORY:
+        d.pop("where_query", None)
+        draft.step = WHERE
+    elif action == "list" and step == WHERE:
+        campuses = await places.list_campuses(context.store.uow())
+        draft.step = CAMPUS
+        if len(campuses) == 1:  # nothing to choose: straight to the buildings
+            d.update(campus_id=campuses[0].id, building_offset=0)
+            draft.step = BUILDING
+    elif action == "skip" and step == CONTACT:
+        d["phone"] = None
+        await _to_summary(context, draft)
+    elif action == "done" and step == MESSAGE and (d.get("description") or d.get("photos")):
+        await _to_summary(context, draft)  # an older draft's photo step's "Done"
+    elif action == "file_anyway" and step == DUPLICATE:
+        d["file_anyway"] = True
+        d.pop("duplicate", None)
+        await _after_message_choice(context, draft)
+    elif action == "urgent" and step == SUMMARY:
+        d["urgency"] = "urgent" if d.get("urgency", "normal") == "normal" else "normal"
+    elif action == "nophone" and step == SUMMARY:
+        d["phone"] = None
+    elif action == "usephone" and step == SUMMARY:
+        d["phone"] = await _saved_phone(context)
+    elif action == "addphone" and step == SUMMARY:
+        d["editing"] = True
+        draft.step = CONTACT
+        edit = False  # the phone step's keyboard comes with a message of its own
+    elif action == "edit" and step == SUMMARY:
         draft.step = EDIT
-    elif action == "confirm" and draft.step == SUMMARY:
+    elif action == "confirm" and step == SUMMARY:
         await _submit(update, context, draft)
         return
     else:
@@ -492,7 +464,7 @@ async def on_edit_field(update: Update, context: Ctx) -> None:
     draft.step = EDITABLE[field]
     if field == "photos":
         draft.data["photos"] = []
-    await _go(update, context, draft, edit=True)
+    await _go(update, context, draft, edit=draft.step != CONTACT)
 
 
 async def on_follow(update: Update, context: Ctx) -> None:
@@ -510,15 +482,17 @@ async def on_follow(update: Update, context: Ctx) -> None:
 
 
 async def _submit(update: Update, context: Ctx, draft: DraftView) -> None:
-    """File the draft: one ticket per draft however often Confirm is pressed or retried
+    """File the draft: one ticket per draft however often Submit is pressed or retried
     (the draft's submission key is stored with the ticket, and the draft becomes a "filed"
     marker in the same transaction)."""
-    d = draft.data
+    d, t = draft.data, context.texts
+    # A photo alone is enough: the ticket's text then says so, in the reporter's words.
+    description = d.get("description") or t("report.photo_only", count=len(d.get("photos", [])))
     new = NewTicket(
         requester_id=context.person.id,
         room_id=int(d["room_id"]),
         category_key=str(d["category"]),
-        description=str(d["description"]),
+        description=str(description),
         urgency=Urgency(d.get("urgency", "normal")),
         photos=list(d.get("photos", [])),
         contact_phone=d.get("phone"),
@@ -531,15 +505,15 @@ async def _submit(update: Update, context: Ctx, draft: DraftView) -> None:
         result = await report(context.store.uow(), new, draft_owner=context.person.id)
         context.nudge_sender()  # before the reply: a failed edit must not hold notices up
         if result.already_filed:
-            text = context.texts("report.already_filed", number=result.ticket.number)
+            text = t("report.already_filed", number=result.ticket.number)
         else:
-            text = context.texts("report.submitted")
+            text = t("report.submitted")
         await reply(update, text, edit=True)
     await drafts.acknowledge_filed(context.store.uow(), context.person.id)
 
 
 async def _answer_if_filed(update: Update, context: Ctx) -> bool:
-    """A Confirm on a draft that was already filed: say which ticket it became."""
+    """A Submit on a draft that was already filed: say which ticket it became."""
     filed = await drafts.filed_draft(context.store.uow(), context.person.id)
     if filed is None:
         return False
@@ -561,16 +535,77 @@ async def on_message(update: Update, context: Ctx, draft: DraftView) -> None:
     """A message while a report is in progress: text, photo, contact or something else."""
     message = update.effective_message
     assert message is not None
-    t, d, step = context.texts, draft.data, draft.step
+    t, step = context.texts, draft.step
+    if step == OLD_PHOTOS:
+        draft.step = step = MESSAGE
     text = (message.text or "").strip()
-    if step == CONTACT and text in (t("common.skip"), t("common.back"), t("common.cancel")):
-        action = {t("common.skip"): "skip", t("common.back"): "back"}.get(text, "cancel")
-        if action != "cancel":
-            await reply(update, "👌", ReplyKeyboardRemove())
-        return await navigate(update, context, draft, action, edit=False)
-    if step == PHOTOS:
-        return await _on_photo_step(update, context, draft)
-    if step == CONTACT and message.contact is not None:
+    if step == CONTACT:
+        return await _on_contact_step(update, context, draft)
+    if step in (MESSAGE, SUMMARY) and (message.photo or text):
+        return await _on_report_message(update, context, draft)
+    if step == MESSAGE:
+        return await reply(update, t("report.not_a_photo"))
+    if step in PLACE_STEPS and text:
+        outcome = await typed_place(update, context, draft, text)
+        if outcome == "placed":
+            return await _after_place(update, context, draft, edit=False)
+        if outcome == "moved":
+            return await _go(update, context, draft)
+        return None
+    await reply(update, t("common.use_buttons"))
+    await render(update, context, draft)
+
+
+async def _on_report_message(update: Update, context: Ctx, draft: DraftView) -> None:
+    """The one message of the report (a photo with or without a caption, or text), or
+    more of it at the summary: photos are added, a caption or text becomes the description
+    (at the summary it is added to it). Either alone is enough to go on to the summary."""
+    message = update.effective_message
+    assert message is not None
+    t, d, limit = context.texts, draft.data, context.store.policy.photos_max
+    words = (message.caption if message.photo else message.text) or ""
+    note = ""
+    if message.photo:
+        photos: list[str] = list(d.get("photos", []))
+        if len(photos) >= limit:
+            return await reply(update, t("report.too_many_photos", limit=limit))
+        # The largest size is last; its file id is what technicians will be shown.
+        photos.append(message.photo[-1].file_id)
+        d["photos"] = photos
+        note = t("report.photo_added", count=len(photos), limit=limit)
+    if words.strip():
+        earlier = d.get("description") if draft.step == SUMMARY else None
+        combined = f"{earlier}\n{words}" if earlier else words
+        try:
+            d["description"] = validate_description(context.store.uow(), combined)
+        except DescriptionTooLong as exc:
+            # A photo that came with it is kept: only the words are to be sent again.
+            await drafts.save_draft(context.store.uow(), context.person.id, draft)
+            return await reply(update, t("report.description_too_long", **exc.params))
+        except InvalidInput:
+            return await reply(update, t("report.description_empty"))
+    await _to_summary(context, draft)
+    await drafts.save_draft(context.store.uow(), context.person.id, draft)
+    await render(update, context, draft, note=note)
+
+
+async def _on_contact_step(update: Update, context: Ctx, draft: DraftView) -> None:
+    """The phone step's reply keyboard: the saved number, a shared contact, Skip, Back,
+    Cancel. Each answer takes the keyboard away with a sentence saying what happened."""
+    message = update.effective_message
+    assert message is not None
+    t, d = context.texts, draft.data
+    text = (message.text or "").strip()
+    if text == t("common.cancel"):
+        return await navigate(update, context, draft, "cancel", edit=False)
+    if text in (t("common.skip"), t("common.back")):
+        said = "report.phone_skipped" if text == t("common.skip") else "report.phone_unchanged"
+        if text == t("common.skip"):
+            d["phone"] = None
+        await reply(update, t(said), ReplyKeyboardRemove())
+        await _to_summary(context, draft)
+        return await _go(update, context, draft)
+    if message.contact is not None:
         user = update.effective_user
         if user is None or message.contact.user_id != user.id:
             return await reply(update, t("report.contact_not_own"))
@@ -580,53 +615,16 @@ async def on_message(update: Update, context: Ctx, draft: DraftView) -> None:
         )
         d["phone"] = person.phone
         await reply(update, t("report.contact_saved"), ReplyKeyboardRemove())
-        draft.step = _after(draft, CONTACT)
+        await _to_summary(context, draft)
         return await _go(update, context, draft)
-    if step == CONTACT and text:
-        saved = await _saved_phone(context)
-        if saved and text == t("report.use_saved_phone", phone=mask_phone(saved)):
-            d["phone"] = saved
-            await reply(update, "👌", ReplyKeyboardRemove())
-            draft.step = _after(draft, CONTACT)
-            return await _go(update, context, draft)
-    if step == DESCRIPTION and text:
-        try:
-            d["description"] = validate_description(context.store.uow(), text)
-        except DescriptionTooLong as exc:
-            return await reply(update, t("report.description_too_long", **exc.params))
-        except InvalidInput:
-            return await reply(update, t("report.description_empty"))
-        draft.step = _after(draft, DESCRIPTION)
+    saved = await _saved_phone(context)
+    if text and saved and text == t("report.use_saved_phone", phone=mask_phone(saved)):
+        d["phone"] = saved
+        await reply(update, t("report.phone_used", phone=mask_phone(saved)), ReplyKeyboardRemove())
+        await _to_summary(context, draft)
         return await _go(update, context, draft)
-    if step in (FLOOR, ROOM) and text and d.get("building_id"):
-        place = await places.find_room(context.store.uow(), int(d["building_id"]), text)
-        if place is None:
-            building = d.get("building", "")
-            return await reply(
-                update, t("report.room_not_found", text=clip(text, 40), building=building)
-            )
-        d.update(_place_data(place))
-        return await _after_place(update, context, draft, edit=False)
     await reply(update, t("common.use_buttons"))
     await render(update, context, draft)
-
-
-async def _on_photo_step(update: Update, context: Ctx, draft: DraftView) -> None:
-    message = update.effective_message
-    assert message is not None
-    t, limit = context.texts, context.store.policy.photos_max
-    if not message.photo:
-        return await reply(update, t("report.not_a_photo"))
-    photos: list[str] = list(draft.data.get("photos", []))
-    if len(photos) >= limit:
-        return await reply(update, t("report.too_many_photos", limit=limit))
-    # The largest size is last; its file id is what technicians will be shown.
-    photos.append(message.photo[-1].file_id)
-    draft.data["photos"] = photos
-    await drafts.save_draft(context.store.uow(), context.person.id, draft)
-    rows: list[list[Button]] = [[(t("common.done"), Nav(PHOTOS, "done"))]]
-    rows.append(_nav_row(context, PHOTOS))
-    await reply(update, t("report.photo_added", count=len(photos), limit=limit), keyboard(rows))
 
 
 def handlers() -> list[BaseHandler[Update, Ctx, object]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func
+from sqlalchemy import ColumnElement, and_, func, or_
 from sqlmodel import col, select
 
 from store.directory.location_csv import LocationRow
@@ -345,3 +345,70 @@ async def get_room_place(uow: UnitOfWork, room_id: int) -> PlaceView:
     """The room with its building and campus, or NotFound."""
     async with uow.reading():
         return _place_view(await get_place(uow, room_id))
+
+
+# --- searching: a typed room code or the first letters of a building ---------------------
+
+SEARCH_LIMIT = 200  # matches read at most: more means the person should type more
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceMatches:
+    """What a typed place search found: the one room whose code it is (`exact`), else the
+    buildings whose name (or rooms' code prefix) starts with it and the rooms whose code
+    starts with it, each list in natural order; `more` when a list was cut at the limit."""
+
+    exact: PlaceView | None
+    buildings: tuple[BuildingView, ...]
+    rooms: tuple[RoomView, ...]
+    more: bool = False
+
+
+def _code_range(prefix: str) -> ColumnElement[bool]:
+    """Codes starting with `prefix` as a range over the unique index on room.code (a
+    LIKE on lower(code) would read every room); the caller re-checks the prefix, so a
+    database collation that orders otherwise can only add rows, which are dropped."""
+    return and_(col(Room.code) >= prefix, col(Room.code) < prefix + "\U0010ffff")
+
+
+async def search_places(uow: UnitOfWork, text: str, *, limit: int = SEARCH_LIMIT) -> PlaceMatches:
+    """Rooms and buildings for what a person typed at "where is it?": a room code
+    ("E1-103", any case) names that room; otherwise a code prefix ("E1-1") or the first
+    letters of a building's name ("E1公", "libr") list the candidates."""
+    wanted = " ".join(normalise_key(text).split())
+    folded = wanted.casefold()
+    if not wanted:
+        return PlaceMatches(None, (), ())
+    exact = await room_by_code(uow, wanted)
+    if exact is not None:
+        return PlaceMatches(exact, (), ())
+    variants = list(dict.fromkeys([wanted, wanted.upper(), wanted.lower()]))
+    async with uow.reading():
+        stmt = select(Room).where(or_(*(_code_range(v) for v in variants))).limit(limit + 1)
+        rooms = [
+            _room_view(r)
+            for r in (await uow.session.execute(stmt)).scalars()
+            if r.code.casefold().startswith(folded)
+        ]
+        # A building's short code (the part of its rooms' codes before the dash) names it
+        # too: "E1" finds the building of E1-101, E1-102 ...
+        coded_stmt = (
+            select(Room.building_id)
+            .where(or_(*(_code_range(v + "-") for v in variants)))
+            .distinct()
+            .limit(limit + 1)
+        )
+        coded = set((await uow.session.execute(coded_stmt)).scalars())
+        stmt_b = select(Building, Campus).join(Campus, col(Campus.id) == Building.campus_id)
+        buildings = [
+            BuildingView(b.id or 0, b.name, c.id or 0, c.name)
+            for b, c in (await uow.session.execute(stmt_b)).all()
+            if b.id in coded or " ".join(b.name.split()).casefold().startswith(folded)
+        ]
+    more = len(rooms) > limit or len(buildings) > limit
+    buildings.sort(key=lambda b: (natural_key(b.name), natural_key(b.campus)))
+    rooms.sort(key=lambda r: natural_key(r.code))
+    if len(buildings) == 1 and rooms and all(r.building_id == buildings[0].id for r in rooms):
+        # "E1" lists the building, not every one of its rooms.
+        rooms = [] if len(rooms) > limit // 8 else rooms
+    return PlaceMatches(None, tuple(buildings[:limit]), tuple(rooms[:limit]), more)

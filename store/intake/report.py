@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
 
 from store.domain.filing import NewTicket, file_in, filed_as, filed_view
 from store.domain.ticket_views import ticket_view
@@ -12,7 +13,7 @@ from store.errors import (
 )
 from store.intake import drafts
 from store.lifecycle import Status
-from store.models import TicketFollower
+from store.models import Ticket, TicketFollower
 from store.uow import UnitOfWork
 from store.views import ReportResult
 
@@ -69,3 +70,16 @@ async def follow(uow: UnitOfWork, ticket_id: int, person_id: int) -> None:
                 return  # a double tap: the other press is already following
             log_event(uow, ctx, "follow", None, None)
         await uow.commit()
+
+
+async def last_room(uow: UnitOfWork, person_id: int) -> int | None:
+    """The room of the person's newest own report (ix_ticket_requester_newest), if any."""
+    async with uow.reading():
+        stmt = (
+            select(Ticket.room_id)
+            .where(Ticket.requester_id == person_id)
+            .order_by(col(Ticket.id).desc())
+            .limit(1)
+        )
+        found: int | None = (await uow.session.execute(stmt)).scalar_one_or_none()
+        return found

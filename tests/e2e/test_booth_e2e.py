@@ -101,13 +101,13 @@ async def test_booth_intake_waits_for_the_staff_members_own_report_in_progress(
     await user.command("start", room_payload("E1-101"))
     step = await user.expect(text_contains="What kind of problem")
     await user.press(step, "🚰 Water & plumbing")
-    await user.wait_for_edit(step, lambda m: "Describe what happened" in m.body)
+    await user.wait_for_edit(step, lambda m: "What's wrong?" in m.body)
     await user.send("My own office tap drips.")
-    await user.expect(text_contains="Send up to")
+    await user.expect(text_contains="Please check your report")
     # /booth would replace her draft (one per person): she is told, and it comes back.
     await user.command("booth")
     await user.expect(text_contains="You have a report of your own in progress")
-    await user.expect(text_contains="Send up to")
+    await user.expect(text_contains="Please check your report")
     draft = await get_draft(bot.store.uow(), bea.id)
     assert draft is not None and draft.data["description"] == "My own office tap drips."
     assert "walkup" not in draft.data
@@ -116,7 +116,7 @@ async def test_booth_intake_waits_for_the_staff_members_own_report_in_progress(
 async def test_booth_staff_filing_outside_their_buildings_are_told_so(bot: Harness) -> None:
     eve = await actor(bot, 4002, "Eve", Role.DISPATCHER, buildings=(E2,))
     summary = await booth_summary(eve.user, "-")
-    await eve.user.press(summary, "✅ Confirm")
+    await eve.user.press(summary, "✅ Submit")
     await until(bot, shows(eve.user, NOT_PERMITTED), "Eve to be told she may not file there")
     async with bot.store.uow() as uow:
         assert (await uow.session.execute(select(Ticket.id))).first() is None
@@ -128,7 +128,7 @@ async def test_a_supervisor_files_for_a_walk_up_person_at_the_booth(bot: Harness
     sue = await actor(bot, 5001, "Sue", Role.SUPERVISOR, buildings=(E1,))
     user = sue.user
     summary = await booth_summary(user, "-")
-    answer = await user.press(summary, "✅ Confirm")
+    answer = await user.press(summary, "✅ Submit")
     assert answer is not None and not answer.show_alert, answer
     filed = await user.wait_for_edit(summary, lambda m: "filed for Wang Wei" in m.body)
     found = NUMBER.search(filed.body)

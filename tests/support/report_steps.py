@@ -22,28 +22,30 @@ async def open_room(user: UserHandle, code: str = "E1-101") -> BotMessage:
     return await user.expect(text_contains="What kind of problem")
 
 
-async def to_photos(
+MESSAGE_PROMPT = "What's wrong? Send one message"
+SUMMARY_PROMPT = "Please check your report"
+SUBMIT = "✅ Submit"
+
+
+async def to_message(
+    user: UserHandle, category: str = "🚰 Water & plumbing", code: str = "E1-101"
+) -> BotMessage:
+    """From the QR code through the category; returns the message prompt."""
+    step = await open_room(user, code)
+    await user.press(step, category)
+    return await user.wait_for_edit(step, lambda m: MESSAGE_PROMPT in m.body)
+
+
+async def to_summary(
     user: UserHandle,
     category: str = "🚰 Water & plumbing",
     code: str = "E1-101",
     description: str = "The tap drips.",
 ) -> BotMessage:
-    """From the QR code to the photo step; returns the photo prompt."""
-    step = await open_room(user, code)
-    await user.press(step, category)
-    await user.wait_for_edit(step, lambda m: "Describe" in m.body)
+    """From the QR code to the summary with a text alone; returns the summary."""
+    await to_message(user, category, code)
     await user.send(description)
-    return await user.expect(text_contains="Send up to")
-
-
-async def skip_to_summary(user: UserHandle, photos: BotMessage) -> BotMessage:
-    """From the photo prompt on: no photos, normal urgency, no phone; returns the summary."""
-    await user.press(photos, "Skip ➡️")
-    urgency = await user.wait_for_edit(photos, lambda m: "How urgent" in m.body)
-    await user.press(urgency, "Normal")
-    await user.expect(text_contains="Share a phone number")
-    await user.send("Skip ➡️")
-    return await user.expect(text_contains="Please check your report")
+    return await user.expect(text_contains=SUMMARY_PROMPT)
 
 
 async def file_report(
@@ -52,10 +54,10 @@ async def file_report(
     code: str = "E1-101",
     description: str = "The tap drips.",
 ) -> str:
-    """A whole report without photos or phone; returns the ticket number."""
-    photos = await to_photos(user, category, code, description)
-    summary = await skip_to_summary(user, photos)
-    await user.press(summary, "✅ Confirm")
+    """A whole report with a text alone (no photo, normal, the phone as offered); returns
+    the ticket number."""
+    summary = await to_summary(user, category, code, description)
+    await user.press(summary, SUBMIT)
     received = await user.expect(text_contains="received")
     found = NUMBER.search(received.text or "")
     assert found is not None, received
@@ -71,17 +73,21 @@ async def file_report_with_photo(
     urgency: str = "Urgent",
     phone: str = "+8613800000001",
 ) -> str:
-    """A whole report with one photo and a shared phone number; returns the ticket number."""
-    step = await to_photos(user, category, code, description)
-    await user.send_photo()
-    added = await user.expect(text_contains="Photo 1/")
-    await user.press(added, "Done ✅")
-    step = await user.wait_for_edit(added, lambda m: "How urgent" in (m.text or ""))
-    await user.press(step, urgency)
-    await user.expect(text_contains="Share a phone number")
-    await user.share_contact(phone)
-    summary = await user.expect(text_contains="Please check your report")
-    await user.press(summary, "✅ Confirm")
+    """A whole report: one photo with the description as its caption, the urgency, and
+    `phone` shared (when no number is saved yet); returns the ticket number."""
+    await to_message(user, category, code)
+    await user.send_photo(caption=description)
+    summary = await user.expect(text_contains=SUMMARY_PROMPT)
+    if urgency == "Urgent":
+        await user.press(summary, "⚡ Mark as urgent")
+        await user.wait_for_edit(summary, lambda m: "⚡ Urgent" in m.body)
+    if "📱 Add a phone number" in summary.button_texts:
+        await user.press(summary, "📱 Add a phone number")
+        await user.expect(text_contains="Share a phone number")
+        await user.share_contact(phone)
+        await user.expect(text_contains="phone number saved")
+        summary = await user.expect(text_contains=SUMMARY_PROMPT)
+    await user.press(summary, SUBMIT)
     received = await user.expect(text_contains="received")
     found = NUMBER.search(received.body)
     assert found is not None, received
@@ -89,14 +95,16 @@ async def file_report_with_photo(
 
 
 async def booth_summary(user: UserHandle, phone: str) -> BotMessage:
-    """/booth for Wang Wei (`phone`, "-" for none): E1公寓 101, a blocked shower drain, no
-    photos, normal urgency; returns the report's summary, not yet confirmed."""
+    """/booth for Wang Wei (`phone`, "-" for none): E1公寓 101 through the guided list, a
+    blocked shower drain, no photos, normal urgency; returns the summary, not yet submitted."""
     await user.command("booth")
     await user.expect(text="Booth intake: what is the person's name?")
     await user.send("Wang Wei")
     await user.expect(text_contains="Phone number of Wang Wei?")
     await user.send(phone)
-    step = await user.expect(text_contains="Choose the campus")
+    step = await user.expect(text_contains="Where is it?")
+    await user.press(step, "📋 Choose on a list")  # the guided list, as at a booth
+    await user.wait_for_edit(step, lambda m: "Choose the campus" in m.body)
     await user.press(step, "東校區")
     await user.wait_for_edit(step, lambda m: "Choose the building" in m.body)
     await user.press(step, "E1公寓")
@@ -104,15 +112,15 @@ async def booth_summary(user: UserHandle, phone: str) -> BotMessage:
     await user.send("101")  # the room typed as on the door
     step = await user.expect(text_contains="What kind of problem")
     await user.press(step, "🚰 Water & plumbing")
-    await user.wait_for_edit(step, lambda m: "Describe what happened" in m.body)
+    await user.wait_for_edit(step, lambda m: MESSAGE_PROMPT in m.body)
     await user.send("The shower drain is blocked.")
-    return await skip_to_summary(user, await user.expect(text_contains="Send up to"))
+    return await user.expect(text_contains=SUMMARY_PROMPT)
 
 
 async def file_at_the_booth(bot: Harness, user: UserHandle) -> tuple[str, str]:
     """/booth → name → phone → the report steps; returns (ticket number, claim code)."""
     summary = await booth_summary(user, "+86 138 0000 1111")
-    await user.press(summary, "✅ Confirm")
+    await user.press(summary, SUBMIT)
     filed = await user.wait_for_edit(summary, lambda m: "filed for Wang Wei" in m.body)
     number, code = NUMBER.search(filed.body), CLAIM_CODE.search(filed.body)
     assert number is not None and code is not None, filed
@@ -125,11 +133,8 @@ async def file_at_the_booth(bot: Harness, user: UserHandle) -> tuple[str, str]:
 
 # What a requester does at each step of the report, told by the bot's last message there.
 _NEXT_MOVE: tuple[tuple[str, str, str], ...] = (
-    ("Please check your report", "press", "✅ Confirm"),
-    ("Share a phone number", "send", "Skip ➡️"),
-    ("How urgent", "press", "Normal"),
-    ("Send up to", "press", "Skip ➡️"),
-    ("Describe", "send", "The tap drips."),
+    (SUMMARY_PROMPT, "press", SUBMIT),
+    (MESSAGE_PROMPT, "send", "The tap drips."),
     ("What kind of problem", "press", "🚰 Water & plumbing"),
 )
 _FILED = ("received", "was filed as", "already filed as")
@@ -138,7 +143,7 @@ _FILED = ("received", "was filed as", "already filed as")
 async def file_report_resuming(
     user: UserHandle, code: str, *, patience: float = 20.0
 ) -> tuple[str, int]:
-    """A whole report (no photos, normal, no phone) by someone who reads the bot's last
+    """A whole report (a text alone, normal) by someone who reads the bot's last
     message and does what it asks, and who, when the bot says something unexpected or
     nothing for `patience` seconds (an instance died mid-update), sends /report to be
     shown where the report stands, as the README tells. Returns (ticket number, how many
