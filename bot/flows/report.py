@@ -543,7 +543,8 @@ async def on_message(update: Update, context: Ctx, draft: DraftView) -> None:
         return await _on_contact_step(update, context, draft)
     if step in (MESSAGE, SUMMARY) and (message.photo or text):
         return await _on_report_message(update, context, draft)
-    if step == MESSAGE:
+    if step in (MESSAGE, SUMMARY) and not message.contact:
+        # A file, sticker, voice or video where a photo or words were expected.
         return await reply(update, t("report.not_a_photo"))
     if step in PLACE_STEPS and text:
         outcome = await typed_place(update, context, draft, text)

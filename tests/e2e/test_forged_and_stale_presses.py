@@ -20,7 +20,7 @@ from store.models import SweepCampaign
 from store.repair import dispatch, requester, work
 from tests.support.chats import NOT_FOUND, NOT_PERMITTED, STALE, WAIT, actor, shows, until
 from tests.support.harness import Harness
-from tests.support.report_steps import to_photos
+from tests.support.report_steps import SUMMARY_PROMPT, to_summary
 from tests.support.rows import event_actions, ticket_row
 from tests.support.world import E1, W1, file_in_room
 
@@ -200,15 +200,15 @@ async def test_accepting_an_older_visit_proposal_does_not_confirm_a_newer_one(
 
 async def test_report_from_an_old_menu_picks_up_the_report_in_progress(bot: Harness) -> None:
     alice = await actor(bot, 1001, "Alice")
-    await to_photos(alice.user, description="The tap drips all night.")
+    await to_summary(alice.user, description="The tap drips all night.")
     await alice.user.send_photo()
     await alice.user.expect(text_contains="Photo 1/5 added")
     # The menu from /start is still on screen; its Report button must not start afresh.
     await alice.user.press(alice.menu, "🛠 Report a repair")
     await alice.user.expect(text="Let's continue your report where you left it.")
-    await alice.user.expect(text_contains="Send up to")
+    await alice.user.expect(text_contains=SUMMARY_PROMPT)
     draft = await drafts.get_draft(bot.store.uow(), alice.id)
-    assert draft is not None and draft.step == "photos"
+    assert draft is not None and draft.step == "summary"
     assert draft.data["description"] == "The tap drips all night."
     assert len(draft.data["photos"]) == 1
 
@@ -220,9 +220,9 @@ async def test_report_while_a_question_is_parked_starts_a_report(bot: Harness) -
     await alice.user.command("report")
     step = await alice.user.next_message()
     # Not an empty "check your report" summary whose Confirm could only be stale.
-    assert "Choose the campus" in step.body, step
+    assert "Where is it?" in step.body, step
     draft = await drafts.get_draft(bot.store.uow(), alice.id)
-    assert draft is not None and draft.step == "campus"
+    assert draft is not None and draft.step == "where"
 
 
 # --- sweeps ---------------------------------------------------------------------------------

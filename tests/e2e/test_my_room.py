@@ -1,5 +1,5 @@
-"""/myroom: a resident sets their room once; reports start there, and Back picks another
-room for one report without changing "my room"."""
+"""/myroom: a resident sets their room once; reports start there, and "Another room" picks
+another for one report without changing "my room"."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from sqlmodel import select
 from store.models import Person, Room
 from tests.support.chats import MENU, WAIT
 from tests.support.harness import Harness
-from tests.support.report_steps import NUMBER, skip_to_summary
+from tests.support.report_steps import MESSAGE_PROMPT, NUMBER, SUMMARY_PROMPT
 from tests.support.rows import ticket_by_number
 
 CATEGORY_PROMPT = "What kind of problem"
@@ -41,25 +41,24 @@ async def test_reports_start_in_my_room_and_back_picks_another_for_one_report(
     # /report starts at the category step with her room filled in.
     await rita.command("report")
     await rita.expect(text_contains="Your room E1-101 (E1公寓 101) is filled in")
-    step = await rita.expect(text_contains=CATEGORY_PROMPT, has_buttons=["⬅️ Back"])
-    assert "🚰 Water & plumbing" in step.button_texts
+    step = await rita.expect(text_contains=CATEGORY_PROMPT, has_buttons=["📍 Another room"])
+    assert "🚰 Water & plumbing" in step.button_texts and "⬅️ Back" in step.button_texts
 
-    # Back: another room for this report only (floor 2, room 201).
-    await rita.press(step, "⬅️ Back")
-    await rita.wait_for_edit(step, lambda m: "Choose the room on floor 1" in m.body)
-    assert "101" in step.button_texts and "102" in step.button_texts
-    await rita.press(step, "⬅️ Back")
-    await rita.wait_for_edit(step, lambda m: "Choose the floor in E1公寓" in m.body)
-    await rita.press(step, "2")
-    await rita.wait_for_edit(step, lambda m: "Choose the room on floor 2" in m.body)
-    await rita.press(step, "201")
-    await rita.wait_for_edit(step, lambda m: CATEGORY_PROMPT in m.body)
+    # Another room for this report only: "E1-2" narrows to floor 2's rooms.
+    await rita.press(step, "📍 Another room")
+    await rita.wait_for_edit(step, lambda m: "Where is it?" in m.body)
+    await rita.send("E1-2")
+    matches = await rita.expect(text_contains="Matching “E1-2”")
+    assert "E1-201" in matches.button_texts and "E1-101" not in matches.button_texts
+    await rita.press(matches, "E1-201")
+    step = await rita.wait_for_edit(matches, lambda m: CATEGORY_PROMPT in m.body)
+    assert "E1-201" in step.body
     await rita.press(step, "💡 Electrical")
-    await rita.wait_for_edit(step, lambda m: "Describe what happened" in m.body)
+    await rita.wait_for_edit(step, lambda m: MESSAGE_PROMPT in m.body)
     await rita.send("The corridor light outside 201 is out.")
-    summary = await skip_to_summary(rita, await rita.expect(text_contains="Send up to"))
+    summary = await rita.expect(text_contains=SUMMARY_PROMPT)
     assert "E1公寓 · 201" in summary.body
-    await rita.press(summary, "✅ Confirm")
+    await rita.press(summary, "✅ Submit")
     received = await rita.expect(text_contains="received", timeout=WAIT)
     found = NUMBER.search(received.body)
     assert found is not None
@@ -74,11 +73,12 @@ async def test_reports_start_in_my_room_and_back_picks_another_for_one_report(
     await rita.command("cancel")
     await rita.expect(text_contains="Cancelled")
 
-    # "-" clears it: reports start by choosing the place again.
+    # "-" clears it: reports then start in the room of her last report, one tap away.
     await rita.command("myroom")
     await rita.expect(text_contains="Type the code of your room")
     await rita.send("-")
     await rita.expect(text="Your room was cleared.")
     assert await _my_room_code(bot, 1101) is None
     await rita.command("report")
-    await rita.expect(text_contains="Choose the campus")
+    await rita.expect(text_contains="E1-201 (E1公寓 201), same as last time?")
+    await rita.expect(text_contains=CATEGORY_PROMPT, has_buttons=["📍 Another room"])

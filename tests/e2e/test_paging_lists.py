@@ -38,7 +38,9 @@ async def test_a_campus_of_70_buildings_and_a_building_of_45_floors_page(bot: Ha
     await make_places(bot.store, rows)
     alice = await actor(bot, 1001, "Alice")
     await alice.user.command("report")
-    step = await alice.user.expect(text_contains="Choose the campus")
+    step = await alice.user.expect(text_contains="Where is it?")
+    await alice.user.press(step, "📋 Choose on a list")
+    await alice.user.wait_for_edit(step, lambda m: "Choose the campus" in m.body)
     await alice.user.press(step, NORTH)
     buildings = await alice.user.wait_for_edit(step, lambda m: "Choose the building" in m.body)
     pages = [[b for b in p if BUILDING.fullmatch(b)] for p in await _walk(alice.user, buildings)]

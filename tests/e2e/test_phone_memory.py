@@ -6,19 +6,24 @@ from sandbox.client import UserHandle
 from sandbox.views import BotMessage
 from store.directory.profiles import person_by_telegram_id
 from tests.support.harness import Harness
-from tests.support.report_steps import NUMBER, file_report_with_photo, to_photos
+from tests.support.report_steps import NUMBER, SUMMARY_PROMPT, file_report_with_photo, to_summary
 from tests.support.rows import ticket_by_number
 
 PHONE = "+8613812345678"
 OFFER = "Use +86138****5678"
 
 
-async def _to_contact_step(user: UserHandle) -> BotMessage:
+async def _to_summary(user: UserHandle) -> BotMessage:
     # Another problem than the first report's, so no duplicate question comes between.
-    photos = await to_photos(user, "💡 Electrical", description="The lamp flickers.")
-    await user.press(photos, "Skip ➡️")
-    urgency = await user.wait_for_edit(photos, lambda m: "How urgent" in m.body)
-    await user.press(urgency, "Normal")
+    return await to_summary(user, "💡 Electrical", description="The lamp flickers.")
+
+
+async def _to_contact_step(user: UserHandle) -> BotMessage:
+    """The summary's phone step, through Edit → Phone."""
+    summary = await _to_summary(user)
+    await user.press(summary, "✏️ Edit")
+    menu = await user.wait_for_edit(summary, lambda m: "What would you like to change" in m.body)
+    await user.press(menu, "📱 Phone")
     return await user.expect(text_contains="Share a phone number")
 
 
@@ -27,10 +32,14 @@ def _keys(message: BotMessage) -> list[str]:
 
 
 async def _confirm(user: UserHandle) -> tuple[str, str]:
-    """Confirm the report; returns the summary as it read, and the ticket number."""
-    summary = await user.expect(text_contains="Please check your report")
+    """Submit the report; returns the summary as it read, and the ticket number."""
+    summary = await user.expect(text_contains=SUMMARY_PROMPT)
+    return await _submit(user, summary)
+
+
+async def _submit(user: UserHandle, summary: BotMessage) -> tuple[str, str]:
     shown = summary.body
-    await user.press(summary, "✅ Confirm")
+    await user.press(summary, "✅ Submit")
     received = await user.expect(text_contains="received")
     found = NUMBER.search(received.body)
     assert found is not None
@@ -43,29 +52,60 @@ async def _saved_phone(bot: Harness, telegram_id: int) -> str | None:
     return person.phone
 
 
-async def test_a_shared_number_is_offered_back_on_the_next_report(bot: Harness) -> None:
+async def test_a_shared_number_is_on_the_next_report_with_dont_share_one_tap_away(
+    bot: Harness,
+) -> None:
     alice = bot.sandbox.user(1001, "Alice", language_code="en")
     first = await file_report_with_photo(alice, phone=PHONE)
     assert (await ticket_by_number(bot.store, first)).contact_phone == PHONE
     assert await _saved_phone(bot, 1001) == PHONE
 
+    summary = await _to_summary(alice)
+    assert PHONE in summary.body and "🙈 Don't share my phone" in summary.button_texts
+    shown, number = await _submit(alice, summary)
+    assert PHONE in shown
+    assert (await ticket_by_number(bot.store, number)).contact_phone == PHONE
+
+
+async def test_the_phone_step_offers_the_saved_number_back_masked(bot: Harness) -> None:
+    alice = bot.sandbox.user(1001, "Alice", language_code="en")
+    await file_report_with_photo(alice, phone=PHONE)
     ask = await _to_contact_step(alice)
     assert _keys(ask)[:2] == [OFFER, "📱 Share another number"]
     await alice.send(OFFER)
+    said = await alice.expect(text_contains="is on this report")
+    assert "+86138****5678" in said.body and said.body != "👌"
     summary, number = await _confirm(alice)
     assert PHONE in summary
     assert (await ticket_by_number(bot.store, number)).contact_phone == PHONE
 
 
-async def test_skip_means_no_number_on_this_ticket_even_when_one_is_saved(bot: Harness) -> None:
+async def test_dont_share_means_no_number_on_this_ticket_even_when_one_is_saved(
+    bot: Harness,
+) -> None:
+    alice = bot.sandbox.user(1001, "Alice", language_code="en")
+    await file_report_with_photo(alice, phone=PHONE)
+    summary = await _to_summary(alice)
+    await alice.press(summary, "🙈 Don't share my phone")
+    summary = await alice.wait_for_edit(summary, lambda m: "not given" in m.body)
+    assert PHONE not in summary.body
+    assert "📱 Share +86138****5678" in summary.button_texts  # and back, one tap
+    _shown, number = await _submit(alice, summary)
+    assert (await ticket_by_number(bot.store, number)).contact_phone is None
+    assert await _saved_phone(bot, 1001) == PHONE  # still remembered for next time
+
+
+async def test_skip_at_the_phone_step_says_so_in_words(bot: Harness) -> None:
     alice = bot.sandbox.user(1001, "Alice", language_code="en")
     await file_report_with_photo(alice, phone=PHONE)
     await _to_contact_step(alice)
     await alice.send("Skip ➡️")
+    said = await alice.expect(text_contains="no phone number on this report")
+    assert said.body != "👌"
     summary, number = await _confirm(alice)
     assert "not given" in summary
     assert (await ticket_by_number(bot.store, number)).contact_phone is None
-    assert await _saved_phone(bot, 1001) == PHONE  # still remembered for next time
+    assert await _saved_phone(bot, 1001) == PHONE
 
 
 async def test_the_number_can_be_forgotten_from_the_menu(bot: Harness) -> None:
@@ -81,7 +121,10 @@ async def test_the_number_can_be_forgotten_from_the_menu(bot: Harness) -> None:
     assert "forgotten" in gone.body
     assert await _saved_phone(bot, 1001) is None
 
-    ask = await _to_contact_step(alice)
+    summary = await _to_summary(alice)
+    assert "not given" in summary.body and "🙈 Don't share my phone" not in summary.button_texts
+    await alice.press(summary, "📱 Add a phone number")
+    ask = await alice.expect(text_contains="Share a phone number")
     assert not any(key.startswith("Use ") for key in _keys(ask))
     # A typed imitation of the old offer is not taken as a number.
     await alice.send(OFFER)

@@ -10,7 +10,15 @@ from store.intake.drafts import DraftView
 from store.models import Draft, Outbox, Person, Ticket
 from store.uow import Store
 from tests.support.harness import Harness
-from tests.support.report_steps import NUMBER, file_report, open_room, to_photos
+from tests.support.report_steps import (
+    MESSAGE_PROMPT,
+    NUMBER,
+    SUMMARY_PROMPT,
+    file_report,
+    open_room,
+    to_message,
+    to_summary,
+)
 
 
 async def test_text_where_a_button_was_expected(bot: Harness) -> None:
@@ -28,7 +36,7 @@ async def test_button_from_an_old_message_is_stale(bot: Harness) -> None:
     await alice.press(first, "🚰 Water & plumbing")
     await alice.wait_for_edit(first)
     await alice.send("Leaking pipe under the sink.")
-    await alice.expect(text_contains="Send up to")
+    await alice.expect(text_contains=SUMMARY_PROMPT)
     # The category prompt was edited away; an old copy of its button is now out of date.
     second = await open_room(alice)
     await alice.press(second, "💡 Electrical")
@@ -48,12 +56,31 @@ async def test_over_long_description_is_refused_and_kept_at_the_step(bot: Harnes
     refusal = await alice.expect(text_contains="the limit is 1000")
     assert "1001 characters" in refusal.body
     await alice.send("Short and clear.")
-    await alice.expect(text_contains="Send up to 5 photos")
+    summary = await alice.expect(text_contains=SUMMARY_PROMPT)
+    assert "Short and clear." in summary.body
+
+
+async def test_over_long_caption_keeps_the_photo_and_asks_for_the_words_again(
+    bot: Harness,
+) -> None:
+    alice = bot.sandbox.user(1001, "Alice")
+    await to_message(alice)
+    await alice.send_photo(caption="y" * 1001)
+    refusal = await alice.expect(text_contains="the limit is 1000")
+    assert "1001 characters" in refusal.body
+    person = await _person(bot, 1001)
+    async with bot.store.uow() as uow:
+        draft = await uow.session.get(Draft, person)
+        assert draft is not None and draft.step == "description"
+        assert len(draft.data["photos"]) == 1 and "description" not in draft.data
+    await alice.send("The tap drips.")
+    summary = await alice.expect(text_contains=SUMMARY_PROMPT)
+    assert "1 photo" in summary.body and "The tap drips." in summary.body
 
 
 async def test_sixth_photo_is_refused(bot: Harness) -> None:
     alice = bot.sandbox.user(1001, "Alice")
-    await to_photos(alice)
+    await to_message(alice)
     for n in range(1, 6):
         await alice.send_photo()
         await alice.expect(text_contains=f"Photo {n}/5 added")
@@ -66,12 +93,22 @@ async def test_sixth_photo_is_refused(bot: Harness) -> None:
 
 
 async def test_document_in_the_photo_step(bot: Harness) -> None:
+    """A file (or a sticker) where the photo or text was expected: a clear answer, the
+    step stays, and a photo then goes on to the summary."""
     alice = bot.sandbox.user(1001, "Alice")
-    await to_photos(alice)
+    await to_message(alice)
     await alice.send_document(b"%PDF-1.4 fake", "tap.pdf", "application/pdf")
     await alice.expect(text_contains="send it as a photo")
-    await alice.send("here is the photo")
+    await alice.send_sticker()
     await alice.expect(text_contains="send it as a photo")
+    person = await _person(bot, 1001)
+    async with bot.store.uow() as uow:
+        draft = await uow.session.get(Draft, person)
+        assert draft is not None and draft.step == "description"
+        assert not draft.data.get("photos")
+    await alice.send_photo()
+    summary = await alice.expect(text_contains=SUMMARY_PROMPT)
+    assert "1 photo" in summary.body and "photo only" in summary.body
 
 
 async def test_start_with_an_over_long_or_unknown_payload(bot: Harness) -> None:
@@ -96,17 +133,17 @@ async def test_draft_survives_a_restart(bot: Harness) -> None:
     await alice.wait_for_edit(step)
     await bot.restart()
     await alice.send("The air-con blows warm air.")
-    await alice.expect(text_contains="Send up to 5 photos")
+    await alice.expect(text_contains=SUMMARY_PROMPT)
     person = await _person(bot, 1001)
     async with bot.store.uow() as uow:
         draft = await uow.session.get(Draft, person)
-        assert draft is not None and draft.step == "photos"
+        assert draft is not None and draft.step == "summary"
         assert draft.data["category"] == "hvac" and draft.data["room_code"] == "E1-101"
 
 
 async def test_cancel_anywhere(bot: Harness) -> None:
     alice = bot.sandbox.user(1001, "Alice")
-    await to_photos(alice)
+    await to_summary(alice)
     await alice.command("cancel")
     await alice.expect(text_contains="Cancelled")
     person = await _person(bot, 1001)
@@ -146,17 +183,19 @@ async def test_duplicate_guard_file_anyway(bot: Harness) -> None:
     await bob.press(step, "🚰 Water & plumbing")
     guard = await bob.wait_for_edit(step, lambda m: "already an open ticket" in m.body)
     await bob.press(guard, "📝 File a new one anyway")
-    await bob.wait_for_edit(guard, lambda m: "Describe" in m.body)
+    await bob.wait_for_edit(guard, lambda m: MESSAGE_PROMPT in m.body)
     await bob.send("Second leak, other sink.")
-    photos = await bob.expect(text_contains="Send up to")
-    await bob.press(photos, "Skip ➡️")
-    urgency = await bob.wait_for_edit(photos, lambda m: "How urgent" in m.body)
+    summary = await bob.expect(text_contains=SUMMARY_PROMPT)
+    # An emergency is chosen through Edit → Urgency (the summary toggles Urgent only).
+    await bob.press(summary, "✏️ Edit")
+    menu = await bob.wait_for_edit(summary, lambda m: "What would you like to change" in m.body)
+    await bob.press(menu, "⚡ Urgency")
+    urgency = await bob.wait_for_edit(menu, lambda m: "How urgent" in m.body)
     await bob.press(urgency, "🚨 Emergency")
     await bob.expect(text_contains="call 110-999 now")
-    await bob.expect(text_contains="Share a phone number")
-    await bob.send("Skip ➡️")
-    summary = await bob.expect(text_contains="Please check your report")
-    await bob.press(summary, "✅ Confirm")
+    summary = await bob.expect(text_contains=SUMMARY_PROMPT)
+    assert "🚨 Emergency" in summary.body
+    await bob.press(summary, "✅ Submit")
     received = await bob.expect(text_contains="received")
     second = NUMBER.search(received.text or "")
     assert second is not None and second.group() != first
@@ -278,4 +317,4 @@ async def test_a_draft_changed_by_another_instance_is_not_overwritten(bot: Harne
         assert draft is not None and draft.step == "description"
         assert draft.data["category"] == "power"
     await alice.send("/report")
-    await alice.expect(text_contains="Describe")
+    await alice.expect(text_contains=MESSAGE_PROMPT)

@@ -26,7 +26,13 @@ from store.lifecycle import Role, Status
 from store.models import Category, Draft, FollowUp, Outbox, Person, Ticket, TicketEvent
 from store.repair import dispatch, work
 from tests.support.harness import Harness
-from tests.support.report_steps import file_report, open_room, skip_to_summary, to_photos
+from tests.support.report_steps import (
+    MESSAGE_PROMPT,
+    SUMMARY_PROMPT,
+    file_report,
+    open_room,
+    to_message,
+)
 from tests.support.world import make_person
 
 NOT_FOUND = "That ticket doesn't exist or isn't yours."
@@ -157,7 +163,7 @@ async def _write_lock(bot: Harness) -> AsyncIterator[None]:
 
 async def test_sticker_voice_and_video_in_the_photo_step(bot: Harness) -> None:
     alice = bot.sandbox.user(1001, "Alice")
-    await to_photos(alice)
+    await to_message(alice)
     await alice.send_photo()
     await alice.expect(text_contains="Photo 1/5 added")
     before = await _draft(bot, 1001)
@@ -169,7 +175,7 @@ async def test_sticker_voice_and_video_in_the_photo_step(bot: Harness) -> None:
     await alice.send_video(caption="see the leak")
     await alice.expect(text_contains="send it as a photo")
     after = await _draft(bot, 1001)
-    assert after is not None and after.step == "photos"
+    assert after is not None and after.step == "summary"
     assert after.data["photos"] == before.data["photos"]
     # The step still works afterwards.
     await alice.send_photo()
@@ -247,7 +253,7 @@ async def test_forged_inactive_or_unknown_category_is_refused(bot: Harness) -> N
         assert "retired" not in " ".join(fresh.button_texts)
     # The real buttons still work.
     await alice.press(fresh, "🚰 Water & plumbing")
-    await alice.wait_for_edit(fresh, lambda m: "Describe" in (m.text or ""))
+    await alice.wait_for_edit(fresh, lambda m: MESSAGE_PROMPT in (m.text or ""))
 
 
 async def test_deep_link_with_garbage(bot: Harness) -> None:
@@ -269,17 +275,16 @@ async def test_briefly_locked_database_only_delays_the_answer(bot: Harness) -> N
     alice = bot.sandbox.user(1001, "Alice")
     step = await open_room(alice)
     await alice.press(step, "🚰 Water & plumbing")
-    await alice.wait_for_edit(step, lambda m: "Describe" in (m.text or ""))
+    await alice.wait_for_edit(step, lambda m: MESSAGE_PROMPT in (m.text or ""))
     async with _write_lock(bot):
         await alice.send("Water under the sink.")
         await alice.assert_no_message(within=0.6)  # the bot waits on the lock
-    photos = await alice.expect(text_contains="Send up to")
+    summary = await alice.expect(text_contains=SUMMARY_PROMPT)
     draft = await _draft(bot, 1001)
-    assert draft is not None and draft.step == "photos"
+    assert draft is not None and draft.step == "summary"
     assert draft.data["description"] == "Water under the sink."
-    summary = await skip_to_summary(alice, photos)
     async with _write_lock(bot):
-        await alice.press(summary, "✅ Confirm", wait_answer=False)
+        await alice.press(summary, "✅ Submit", wait_answer=False)
         await alice.assert_no_message(within=0.4)
         assert summary.edits == 0
     await alice.wait_for_edit(summary, lambda m: "Submitted" in (m.text or ""))
@@ -309,7 +314,7 @@ async def test_database_locked_too_long_answers_busy(
     alice = bot.sandbox.user(1001, "Alice")
     step = await open_room(alice)
     await alice.press(step, "🚰 Water & plumbing")
-    await alice.wait_for_edit(step, lambda m: "Describe" in (m.text or ""))
+    await alice.wait_for_edit(step, lambda m: MESSAGE_PROMPT in (m.text or ""))
     async with _write_lock(bot):
         await alice.send("Water under the sink.")
         busy = await alice.expect(text_contains=BUSY)
@@ -326,7 +331,7 @@ async def test_database_locked_too_long_answers_busy(
     draft = await _draft(bot, 1001)
     assert draft is not None and draft.step == "description" and "description" not in draft.data
     await alice.send("Water under the sink.")
-    await alice.expect(text_contains="Send up to")
+    await alice.expect(text_contains=SUMMARY_PROMPT)
 
 
 async def test_the_busy_answer_comes_in_the_askers_own_language(

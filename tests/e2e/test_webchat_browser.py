@@ -59,21 +59,19 @@ async def test_report_with_a_photo_in_the_browser_keeps_the_last_message_in_view
     await tab.press("#text", "Enter")
     step = await _bubble(tab, "What kind of problem")
     await step.get_by_role("button", name="🚰 Water & plumbing").click()
-    await _bubble(tab, "Describe what happened")
+    await _bubble(tab, "What's wrong? Send one message")
     await tab.fill("#text", "The tap drips all night.")
     await tab.press("#text", "Enter")
-    await _bubble(tab, "Send up to")
+    await _bubble(tab, "Please check your report")
 
-    # A tall photo: the page must scroll again once it has loaded.
+    # A tall photo, sent to the summary: the page must scroll again once it has loaded.
     photo = tmp_path / "tap.png"
     photo.write_bytes(tiny_png(600, 900))
     await tab.set_input_files("#photo", str(photo))
     added = await _bubble(tab, "Photo 1/")
     await _photos_loaded(tab)
     assert await _last_message_in_view(tab), "the reply to the photo arrived out of sight"
-    await added.get_by_role("button", name="Done ✅").click()
-    urgency = await _bubble(tab, "How urgent")
-    await urgency.get_by_role("button", name="Normal").click()
+    await added.get_by_role("button", name="📱 Add a phone number").click()
     await _bubble(tab, "Share a phone number")
     # Reply-keyboard buttons show their own label once: one icon, not two.
     share = tab.locator("#kb button", has_text="Share my phone number")
@@ -84,7 +82,7 @@ async def test_report_with_a_photo_in_the_browser_keeps_the_last_message_in_view
     assert await _last_message_in_view(tab), "the summary arrived out of sight"
 
     # Buttons keep their words whole in a narrow bubble.
-    confirm = summary.get_by_role("button", name="✅ Confirm")
+    confirm = summary.get_by_role("button", name="✅ Submit")
     box = await confirm.bounding_box()
     assert box is not None and box["height"] < 40, box
     await confirm.click()
