@@ -88,26 +88,20 @@ def _campus_csv() -> str:
 async def _report(
     user: UserHandle, code: str, category: str, text: str, *, phone: str | None
 ) -> str:
-    """A whole report from a QR scan, with one photo; returns the ticket number."""
+    """A whole report from a QR scan: the category, one photo with `text` as its caption,
+    the phone (when given), Submit; returns the ticket number."""
     await user.command("start", room_payload(code))
     step = await user.expect(text_contains="What kind of problem", timeout=STEP)
     await user.press(step, category)
     await user.wait_for_edit(step, timeout=STEP)
-    await user.send(text)
-    await user.expect(text_contains="Send up to", timeout=STEP)
-    await user.send_photo()
-    added = await user.expect(text_contains="added", timeout=STEP)
-    await user.press(added, "Done ✅")
-    urgency = await user.wait_for_edit(added, lambda m: "How urgent" in m.body, timeout=STEP)
-    await user.press(urgency, "Normal")
-    ask = await user.expect(text_contains="phone number", timeout=STEP)
-    if phone is not None:
-        await user.share_contact(phone)
-    else:
-        skip = next(b.text for row in ask.reply_keyboard or [] for b in row if "Skip" in b.text)
-        await user.send(skip)
+    await user.send_photo(caption=text)
     summary = await user.expect(text_contains="Please check your report", timeout=STEP)
-    await user.press(summary, "✅ Confirm")
+    if phone is not None and "📱 Add a phone number" in summary.button_texts:
+        await user.press(summary, "📱 Add a phone number")
+        await user.expect(text_contains="phone number", timeout=STEP)
+        await user.share_contact(phone)
+        summary = await user.expect(text_contains="Please check your report", timeout=STEP)
+    await user.press(summary, "✅ Submit")
     received = await user.expect(text_contains="received", timeout=STEP)
     found = TICKET_NUMBER.search(received.body)
     if found is None:
