@@ -4,10 +4,10 @@ per filed report, side by side in one run. Prints a table; never fails on time.
     .venv/bin/python bench/durability.py [--users 30] [--rounds 4]
 
 Each round files `--users` reports through the whole guided flow (QR /start → category →
-description → skip photos → urgency → skip phone → Confirm: 7 updates, each a committed
+the one message → Submit: 4 updates, each a committed
 write) with bench/updates.py's in-process bot, once with each setting on a fresh SQLite
 file, the order alternating between rounds (this machine's speed drifts within a run).
-A report's cost is the sum of its 7 updates: wall (perf_counter) and CPU (process time).
+A report's cost is the sum of its 4 updates: wall (perf_counter) and CPU (process time).
 Beside it, a bare one-row commit with raw sqlite3 in WAL mode: what one disk sync costs
 on this disk. The temporary files live in --dir (default: the system's temp folder), which
 should be on the disk the bot's database would be on.
@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.updates import full
 from store.migrate import upgrade
 
-STEPS = 7  # updates per filed report
+STEPS = 4  # updates per filed report
 
 
 def raw_commit_us(folder: Path, synchronous: str, n: int = 200) -> float:
@@ -51,7 +51,7 @@ def raw_commit_us(folder: Path, synchronous: str, n: int = 200) -> float:
 
 
 def per_report(values: list[float]) -> list[float]:
-    """The 7 updates of each report summed, in ms."""
+    """The 4 updates of each report summed, in ms."""
     return [sum(values[i : i + STEPS]) * 1e3 for i in range(0, len(values), STEPS)]
 
 
@@ -83,7 +83,9 @@ async def main() -> None:
                 raw[mode].append(raw_commit_us(folder, mode))
                 print(f"round {r + 1}: {mode} done", file=sys.stderr)
     reports = args.users * args.rounds
-    print(f"{reports} reports per setting ({args.rounds} rounds x {args.users} users x 7 updates)")
+    print(
+        f"{reports} reports per setting ({args.rounds} rounds x {args.users} users x {STEPS} updates)"
+    )
     print()
     head = (
         f"{'sqlite_synchronous':<19} {'wall ms p50':>12} {'wall ms mean':>13} {'wall ms p95':>12}"

@@ -2,8 +2,8 @@
 
     .venv/bin/python bench/updates.py [--users 40] [--db sqlite|postgres]
 
-Feeds the whole report flow (QR /start → category → description → skip photos → urgency →
-skip phone → Confirm: 7 updates per user) through `Application.process_update` in process,
+Feeds the whole report flow (QR /start → category → the one message (a text) → Submit:
+4 updates per user) through `Application.process_update` in process,
 with every Bot API call answered from memory by PTB's request hook (bench/stub_api.py), on
 a SQLite file with the sample campus (synchronous=FULL, the default; bench/durability.py
 compares it with NORMAL). In the same run, a bare PTB Application whose /start
@@ -101,10 +101,7 @@ async def report_flow(
     await feed(users.text(user, f"/start {room_payload(code)}"))
     await feed(press("🚰 Water & plumbing"))
     await feed(users.text(user, "The tap in the corner drips all night."))
-    await feed(press("Skip ➡️"))
-    await feed(press("Normal"))
-    await feed(users.text(user, "Skip ➡️"))
-    await feed(press("✅ Confirm"))
+    await feed(press("✅ Submit"))
     if "Submitted" not in api.last[user]["text"]:
         raise RuntimeError(f"the flow did not file a ticket: {api.last[user]['text']!r}")
 
@@ -246,7 +243,7 @@ async def main() -> None:
         base_after = await bare(n)
     check = "and mark left to the poller (polling)" if args.polling else "and mark per update"
     print(
-        f"report flow: {args.users} users x 7 updates on {args.db}, handled check {check}; "
+        f"report flow: {args.users} users x 4 updates on {args.db}, handled check {check}; "
         f"bare: {n} /start updates"
     )
     print()
