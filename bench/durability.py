@@ -83,9 +83,8 @@ async def main() -> None:
                 raw[mode].append(raw_commit_us(folder, mode))
                 print(f"round {r + 1}: {mode} done", file=sys.stderr)
     reports = args.users * args.rounds
-    print(
-        f"{reports} reports per setting ({args.rounds} rounds x {args.users} users x {STEPS} updates)"
-    )
+    rounds = f"{args.rounds} rounds x {args.users} users x {STEPS} updates"
+    print(f"{reports} reports per setting ({rounds})")
     print()
     head = (
         f"{'sqlite_synchronous':<19} {'wall ms p50':>12} {'wall ms mean':>13} {'wall ms p95':>12}"

@@ -50,7 +50,7 @@ def _no_bare_emoji(user: UserHandle) -> None:
 
 async def _person_id(bot: Harness, telegram_id: int) -> int:
     async with bot.store.uow() as uow:
-        found = (
+        found: int | None = (
             await uow.session.execute(select(Person.id).where(Person.telegram_id == telegram_id))
         ).scalar_one()
     assert found is not None
