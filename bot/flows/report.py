@@ -407,7 +407,10 @@ async def navigate(
     if action == "back":
         if step == WHERE and "room_id" not in d:
             return await _stale(update, context, draft)
-        d.pop("editing", None)
+        if d.pop("editing", None) and d.get("category_id") and step != SUMMARY:
+            # Back from a field opened through Edit: the summary it came from.
+            await _to_summary(context, draft)
+            return await _go(update, context, draft, edit=edit)
         draft.step = BACK.get(step, WHERE)
         if draft.step == CATEGORY and "room_id" not in d:
             draft.step = WHERE

@@ -321,6 +321,15 @@ async def test_back_from_every_step(bot: Harness) -> None:
     await alice.press(edit, "⚡ Urgency")
     urgency = await alice.wait_for_edit(edit, lambda m: "How urgent" in m.body)
     summary = await _back(alice, urgency, SUMMARY_PROMPT)
+    # A field opened through Edit goes back to the summary, not to the step before it.
+    for field, prompt in (("📍 Place", WHERE_PROMPT), ("🏷 Category", CATEGORY_PROMPT)):
+        await alice.press(summary, "✏️ Edit")
+        edit = await alice.wait_for_edit(summary, lambda m: "change" in m.body)
+        await alice.press(edit, field)
+        opened = await alice.wait_for_edit(edit)
+        assert prompt in opened.body
+        summary = await _back(alice, opened, SUMMARY_PROMPT)
+        assert "sink is loose" in summary.body
     # The phone step's keyboard is under the text field: its Back is typed.
     await alice.press(summary, "📱 Add a phone number")
     ask = await alice.expect(text_contains="Share a phone number")
