@@ -318,3 +318,36 @@ async def test_a_draft_changed_by_another_instance_is_not_overwritten(bot: Harne
         assert draft.data["category"] == "power"
     await alice.send("/report")
     await alice.expect(text_contains=MESSAGE_PROMPT)
+
+
+async def test_a_draft_saved_at_the_old_photo_step_carries_on(bot: Harness) -> None:
+    """A draft written by the bot before the one-message step (at "photos", its text
+    given) resumes after the upgrade: a photo then lands on the summary, nothing lost."""
+    alice = bot.sandbox.user(1001, "Alice")
+    await alice.command("start")
+    await alice.expect(text_contains="What would you like to do")
+    person = await _person(bot, 1001)
+    place = bot.places.room("E1-102")
+    data = {
+        "campus_id": place.campus_id,
+        "campus": place.campus,
+        "building_id": place.building_id,
+        "building": place.building,
+        "floor": place.floor,
+        "room_id": place.room_id,
+        "room": place.room,
+        "room_code": place.code,
+        "category_id": 1,
+        "category": "water",
+        "description": "Written before the upgrade.",
+    }
+    await drafts.save_draft(bot.store.uow(), person, DraftView("photos", data))
+    await alice.command("report")
+    await alice.expect(text_contains="continue your report")
+    await alice.expect(text_contains=MESSAGE_PROMPT)
+    await alice.send_photo()
+    summary = await alice.expect(text_contains=SUMMARY_PROMPT)
+    assert "Written before the upgrade." in summary.body and "1 photo" in summary.body
+    await alice.press(summary, "✅ Submit")
+    received = await alice.expect(text_contains="received")
+    assert NUMBER.search(received.body) is not None
