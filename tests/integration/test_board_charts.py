@@ -58,14 +58,13 @@ class Charts:
 async def _more_tickets(w: Scenario, e1: int, e2: int) -> None:
     """Eleven more tickets, one every 4 days from END on, alternately in E1 and E2; all
     but every third completed the same hour or the day after (some crossing midnight)."""
-    rooms = {}
+    rooms: dict[int, int] = {}
     async with w.store.uow() as uow:
         for building in (e1, e2):
-            rooms[building] = (
-                await uow.session.execute(
-                    select(col(Room.id)).where(col(Room.building_id) == building).limit(1)
-                )
-            ).scalar_one()
+            room = await uow.session.execute(
+                select(col(Room.id)).where(col(Room.building_id) == building).limit(1)
+            )
+            rooms[building] = int(str(room.scalar_one()))
     for n in range(11):
         w.clock.now = END + timedelta(days=4 * n, hours=n * 2.5)
         building = e1 if n % 2 == 0 else e2
@@ -86,8 +85,9 @@ async def _more_tickets(w: Scenario, e1: int, e2: int) -> None:
 async def board(store: Any) -> AsyncIterator[Charts]:
     w = await build(store)
     async with w.store.uow() as uow:
-        ids = dict((await uow.session.execute(select(col(Building.name), col(Building.id)))).all())
-    e1, e2 = int(ids["E1公寓"]), int(ids["E2公寓"])
+        found = await uow.session.execute(select(col(Building.name), col(Building.id)))
+        ids = {str(name): int(str(i)) for name, i in found.all()}
+    e1, e2 = ids["E1公寓"], ids["E2公寓"]
     await _more_tickets(w, e1, e2)
     token = f"{secrets.randbelow(10**9) + 10**9}:FAKE-test-secret-{secrets.token_urlsafe(16)}"
     settings = Settings.model_validate({"telegram": {"token": token}})
