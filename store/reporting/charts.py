@@ -16,6 +16,7 @@ completion, goes to that day's week). Weeks start on Monday, campus time.
 
 from __future__ import annotations
 
+from array import array
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -31,7 +32,7 @@ from store.errors import InvalidInput, NotFound, NotPermitted
 from store.models import Building, Category, DaySummary, Room, SummaryState, Ticket
 from store.reporting import figures, summaries
 from store.reporting.periods import raw, utc
-from store.reporting.tally import Tally, median_of, micros
+from store.reporting.tally import as_list, median_of, micros, office_counts
 from store.uow import UnitOfWork
 
 PERIODS = (30, 90)  # the days a chart page may show
@@ -113,18 +114,46 @@ class _Sums:
         self.received: Counter[date] = Counter()
         self.completed: Counter[date] = Counter()
         self.durations: dict[date, list[int]] = {}  # by week
+        self.packed: dict[date, array[int]] = {}  # by week, from the summaries (packed)
         self.category: Counter[str] = Counter()
         self.building_received: Counter[int] = Counter()
         self.building_completed: Counter[int] = Counter()
 
-    def add_day(self, day: date, building: int, tally: Tally) -> None:
-        filed = tally.by_status.total()
-        self.received[day] += filed
-        self.completed[day] += len(tally.resolution)
-        self.durations.setdefault(_monday(day), []).extend(tally.resolution)
-        self.category.update(tally.by_category)
-        self.building_received[building] += filed
-        self.building_completed[building] += len(tally.resolution)
+    def add_days(self, covered: list[Any]) -> None:
+        """The summary rows (day, building id, packed tally): their filings, completions
+        and repair times, without reading the technicians' parts (`office_counts`). One
+        loop with local names: a 90-day chart over a campus reads thousands of rows."""
+        received, completed, category = self.received, self.completed, self.category
+        by_building_r, by_building_c, packed_by_week = (
+            self.building_received,
+            self.building_completed,
+            self.packed,
+        )
+        mondays: dict[date, date] = {}
+        heads: dict[bytes, tuple[dict[str, int], int]] = {}
+        for day, building, packed in covered:
+            week = mondays.get(day)
+            if week is None:
+                week = mondays[day] = _monday(day)
+            values = packed_by_week.get(week)
+            if values is None:
+                values = packed_by_week[week] = array("q")
+            before = len(values)
+            by_category, filed = office_counts(packed, values, heads)
+            done = len(values) - before
+            received[day] += filed
+            completed[day] += done
+            for key, n in by_category.items():
+                category[key] += n
+            by_building_r[building] += filed
+            by_building_c[building] += done
+
+    def weeks(self) -> dict[date, list[int]]:
+        """Repair times (µs) by week, from the summaries and the rows."""
+        out = {week: as_list(values) for week, values in self.packed.items()}
+        for week, values in self.durations.items():
+            out.setdefault(week, []).extend(values)
+        return out
 
     def add_row(self, row: Any, counts: Any) -> None:
         created, completed = utc(row.created_at), utc(row.completed_at)
@@ -188,8 +217,7 @@ async def charts(
         end = summaries.local_midnight(tomorrow, zone)
         sums = _Sums(zone)
         inner, covered = await _covered(uow, scope, first, tomorrow, zone)
-        for day, building, packed in covered:
-            sums.add_day(day, building, Tally.from_bytes(packed))
+        sums.add_days(covered)
         span = summaries.Span(start, end, inner=inner)
         moments = summaries.live_ranges(span, moments=(Ticket.created_at, Ticket.completed_at))
         live = await uow.session.execute(
@@ -226,12 +254,13 @@ def _charts(sums: _Sums, days: int, first: date, today: date, names: dict[int, s
         d = first + timedelta(days=offset)
         daily.append(DayCount(d, sums.received[d], sums.completed[d]))
     weekly = []
+    weeks = sums.weeks()
     week = _monday(first)
     while week <= today:
-        spans = sums.durations.get(week, [])
+        spans = weeks.get(week, [])
         weekly.append(WeekTimes(week, len(spans), median_of(spans), p90_of(spans)))
         week += timedelta(days=7)
-    everything = [v for spans in sums.durations.values() for v in spans]
+    everything = [v for spans in weeks.values() for v in spans]
     by_category = [
         Part(key, key, n, 0)
         for key, n in sorted(sums.category.items(), key=lambda item: (-item[1], item[0]))
