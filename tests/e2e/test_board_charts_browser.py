@@ -24,6 +24,13 @@ if TYPE_CHECKING:
     from playwright.async_api import Page
 
 
+# As the browser does when the tab goes to the background and back.
+HIDE = """(hidden) => {
+  Object.defineProperty(document, "hidden", { configurable: true, get: () => hidden });
+  document.dispatchEvent(new Event("visibilitychange"));
+}"""
+
+
 async def _signed_in(bot: Harness, tab: Page, telegram_id: int) -> None:
     user = bot.sandbox.user(telegram_id, "Sam", language_code="en")
     await user.command("board")
@@ -92,6 +99,13 @@ async def test_charts_refresh_and_campus_times_in_a_browser(
     assert await tab.locator("#building-daily-table").get_attribute("open") is not None
     assert await tab.evaluate("location.search") == "?from=morning"
     assert await tab.locator("svg#building-daily").get_attribute("aria-label") is not None
+    # Hidden, the page waits; shown again, it catches up.
+    await tab.evaluate(HIDE, True)
+    third = await file_report(alice, code="E1-201", description="The door sticks.")
+    await tab.wait_for_timeout(2500)
+    assert await tab.get_by_text(third).count() == 0
+    await tab.evaluate(HIDE, False)
+    await tab.get_by_text(third).wait_for(timeout=5000)
     now = datetime.now(zone)
     assert await tab.locator("p.updated").inner_text() in {
         f"updated {(now - timedelta(minutes=m)):%H:%M}" for m in (0, 1)
