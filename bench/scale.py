@@ -388,6 +388,7 @@ def screens(
         return f"{len(p.items)} shown of {p.total}"
 
     return {
+        **chart_screens(store, s),
         "my tickets p1": (my, page),
         "queue unassigned": (unassigned, page),
         "queue overdue": (overdue, page),
@@ -405,6 +406,64 @@ def screens(
             ops_figures,
             lambda f: f"{sum(f[0].values()):,} open, {f[1].due} notices due",
         ),
+    }
+
+
+# --- the board's charts page (issue 27): its own rows, kept apart from the others ---------
+
+CHART_TARGETS_MS = {  # the board's p95 target
+    "charts 30 days": 300,
+    "charts 90 days": 300,
+    "charts page 90 days": 300,
+    "building chart 30 days": 300,
+}
+TARGETS_MS.update(CHART_TARGETS_MS)
+
+
+def chart_screens(
+    store: Store, s: Seeded
+) -> dict[str, tuple[Callable[[int], Awaitable[Any]], Callable[[Any], str]]]:
+    """/board/charts as its JSON twin reads it (30 and 90 days, every building the
+    supervisor oversees), the 90-day page with its four SVG charts drawn, and a building
+    page's 30-day chart."""
+    from bot.board import charts as svg
+    from bot.i18n import Texts
+    from store.reporting import charts
+
+    t = Texts("en", ZONE.key)
+
+    async def data(days: int, building: int | None = None) -> charts.Charts:
+        return await charts.charts(store.uow(), s.supervisor, days=days, building_id=building)
+
+    async def page(i: int) -> Any:
+        c = await data(90)
+        drawn = [
+            svg.daily(t, c),
+            svg.weekly(t, c),
+            svg.bars(t, c.by_category, category=True, ident="c"),
+            svg.bars(t, c.by_building, category=False, ident="b"),
+        ]
+        return c, sum(len(d) for d in drawn)
+
+    async def busiest() -> int:
+        c = await data(30)
+        return int(c.by_building[0].key)
+
+    first: list[int] = []
+
+    async def building(i: int) -> Any:
+        if not first:
+            first.append(await busiest())
+        return await data(30, first[0])
+
+    def said(c: charts.Charts) -> str:
+        return f"{c.received:,} received, {c.completed:,} completed, {len(c.by_building)} bars"
+
+    return {
+        "charts 30 days": (lambda i: data(30), said),
+        "charts 90 days": (lambda i: data(90), said),
+        "charts page 90 days": (page, lambda r: f"{said(r[0])}, {r[1] // 1024} KiB of SVG"),
+        "building chart 30 days": (building, said),
     }
 
 

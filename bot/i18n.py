@@ -21,6 +21,9 @@ LOCALES_DIR = Path(__file__).parent / "locales"
 LANGUAGES = ("zh_Hans", "zh_Hant", "en")
 FALLBACK = "en"
 BABEL_LOCALE = {"zh_Hans": "zh_Hans_CN", "zh_Hant": "zh_Hant_TW", "en": "en_GB"}
+# Timeline events whose note is a moment (ISO 8601 with its UTC offset, as stored):
+# shown in campus time like every other time, not as the stored text.
+TIMED_NOTES = frozenset({"visit_proposed", "promise_missed"})
 
 
 def _flatten(prefix: str, table: dict[str, Any], out: dict[str, str]) -> None:
@@ -93,6 +96,17 @@ class Texts:
         local = moment.astimezone(self.zone)
         pattern = "yyyy-MM-dd HH:mm" if fmt == "short" else fmt
         return format_datetime(local, pattern, locale=BABEL_LOCALE[self.language])
+
+    def event_note(self, action: str, note: str | None) -> str | None:
+        """A timeline event's note as shown: a moment (TIMED_NOTES) in campus time in this
+        language's style, any other note as written."""
+        if not note or action not in TIMED_NOTES:
+            return note
+        try:
+            moment = datetime.fromisoformat(note)
+        except ValueError:
+            return note
+        return self.when(moment)
 
     def to_utc(self, local: datetime) -> datetime:
         """A naive campus-local moment (typed or picked by a user) to aware UTC."""

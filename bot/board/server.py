@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ from aiohttp import web
 from telegram import Bot
 from telegram.error import TelegramError
 
+from bot.board import charts as svg
 from bot.board.auth import (
     COOKIE,
     SESSION_SECONDS,
@@ -35,8 +36,8 @@ from bot.settings import Settings
 from bot.ui import duration, share
 from store.directory import sign_in
 from store.domain.board_access import Viewer
-from store.errors import NotFound, NotPermitted
-from store.reporting import board, figures
+from store.errors import InvalidInput, NotFound, NotPermitted
+from store.reporting import board, charts, figures
 from store.uow import Store
 
 log = logging.getLogger(__name__)
@@ -84,6 +85,9 @@ class BoardServer:
         r.add_get("/board/technicians", self._page(self._technicians_page))
         r.add_get("/board/tickets/{id}", self._page(self._ticket_page))
         r.add_get("/board/tickets/{id}/photos/{n}", self._photo)
+        # Charts (issue 27): the page and its JSON twin.
+        r.add_get("/board/charts", self._page(self._charts_page))
+        r.add_get("/board/api/charts", self._api(self._charts))
         r.add_static("/board/static/", HERE / "static", append_version=True)
         return app
 
@@ -190,6 +194,8 @@ class BoardServer:
             dur=lambda value: duration(t, value),
             pct=share,
             static=lambda file: f"/board/static/{file}",
+            svg=svg,
+            updated=t.when(self.store.clock(), "HH:mm"),
             **context,
         )
         return web.Response(text=html, status=status, content_type="text/html")
@@ -270,13 +276,25 @@ class BoardServer:
         t = self._texts(viewer)
         by_status = [(t.status(s), n) for s, n in sorted(data.open_by_status.items())]
         followups = figures.capped(data.open_followups)
+        compact = None
+        if viewer.office:
+            compact = await charts.charts(self.store.uow(), person_id, days=charts.DEFAULT_DAYS)
         return self._render(
-            "overview.html", viewer, o=data, status_bars=by_status, followups=followups
+            "overview.html",
+            viewer,
+            o=data,
+            status_bars=by_status,
+            followups=followups,
+            c=compact,
         )
 
     async def _building_page(self, request: web.Request, person_id: int) -> web.StreamResponse:
         viewer = await self._viewer(person_id)
-        return self._render("building.html", viewer, b=await self._building(request, person_id))
+        page = await self._building(request, person_id)
+        month = await charts.charts(
+            self.store.uow(), person_id, days=charts.DEFAULT_DAYS, building_id=page.building_id
+        )
+        return self._render("building.html", viewer, b=page, c=month)
 
     async def _technicians_page(self, request: web.Request, person_id: int) -> web.StreamResponse:
         viewer = await self._viewer(person_id)
@@ -291,6 +309,25 @@ class BoardServer:
             p=await self._ticket(request, person_id),
             photo_days=self.store.policy.photo_retention.days,
         )
+
+    # -- charts (issue 27) -------------------------------------------------------------------
+
+    async def _charts(self, request: web.Request, person_id: int) -> charts.Charts:
+        try:
+            days = charts.period_days(request.query.get("days"))
+        except InvalidInput:
+            raise web.HTTPBadRequest(text="days: 30 or 90") from None
+        return await charts.charts(self.store.uow(), person_id, days=days)
+
+    async def _charts_page(self, request: web.Request, person_id: int) -> web.StreamResponse:
+        viewer = await self._viewer(person_id)
+        try:
+            days = charts.period_days(request.query.get("days"))
+        except InvalidInput:
+            key = "charts.bad_days"
+            return self._render("message.html", viewer, status=400, key=key)
+        data = await charts.charts(self.store.uow(), person_id, days=days)
+        return self._render("charts.html", viewer, c=data)
 
     async def _photo(self, request: web.Request) -> web.StreamResponse:
         """A ticket's photo, fetched from Telegram for someone who may see the ticket."""
@@ -333,7 +370,7 @@ def _plain(value: Any) -> Any:
         return [_plain(v) for v in value]
     if isinstance(value, Enum):
         return value.value
-    if isinstance(value, datetime):
+    if isinstance(value, date):  # datetimes too
         return value.isoformat()
     if isinstance(value, timedelta):
         return value.total_seconds()

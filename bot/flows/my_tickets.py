@@ -147,7 +147,8 @@ async def show_detail(update: Update, context: Ctx, ticket_id: int, *, edit: boo
     for event in events:
         actor = t("former.user") if event.actor_former else event.actor_name or ""
         what = t(f"action.{event.action}", actor=actor)
-        note = f" ({clip(event.note, 80)})" if event.note and event.action != "offer" else ""
+        said = t.event_note(event.action, event.note)
+        note = f" ({clip(said, 80)})" if said and event.action != "offer" else ""
         history.append(t("my.event", when=t.when(event.at), what=what + note))
     # The whole timeline, unless it would not fit one message: then the oldest entries
     # give way (the newest are what the requester is looking for).
