@@ -53,6 +53,11 @@ def schedule(
     if queue is None:
         raise RuntimeError("python-telegram-bot was installed without the job-queue extra")
 
+    def going() -> bool:
+        # A catch-up ends after its current batch once the bot is stopping: PTB's stop
+        # waits for running jobs, and the rest of a backlog is due again next start.
+        return bool(app.running)
+
     async def leader(_: Any) -> None:
         await leadership.refresh()
 
@@ -77,7 +82,7 @@ def schedule(
         return job
 
     async def sla() -> None:
-        done = await sla_tick(store)
+        done = await sla_tick(store, going=going)
         if any(done.values()):
             # Counts and a few numbers: after downtime a catch-up flags tens of thousands,
             # and one log line with all of them was megabytes.
@@ -90,7 +95,7 @@ def schedule(
             log.info("digest: sent to %d supervisor(s)", len(sent))
 
     async def summaries() -> None:
-        await summaries_tick(store)
+        await summaries_tick(store, going=going)
 
     async def handled_updates() -> None:
         pruned = await prune_handled(store.uow())
@@ -98,7 +103,7 @@ def schedule(
             log.info("handled updates: forgot %d older than a day", pruned)
 
     async def retention() -> None:
-        done = await privacy_tick(store)
+        done = await privacy_tick(store, going=going)
         if any(done.values()):
             log.info("privacy retention: %s", {k: len(v) for k, v in done.items()})
 
