@@ -53,9 +53,7 @@ async def sla_tick(
         "overdue": await run_batches(store, sla.flag_overdue_batch, wait, going),
         "closed": await run_batches(store, sla.auto_close_batch, wait, going),
         "sweeps_started": (
-            [str(i) for i in await campaigns.repeat_due_campaigns(store.uow())]
-            if going()
-            else []
+            [str(i) for i in await campaigns.repeat_due_campaigns(store.uow())] if going() else []
         ),
     }
 
