@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy.exc import OperationalError
 from telegram.ext import Application, JobQueue
 
+from bot import menus
 from bot.digest import send_due_digests
 from bot.metrics import Metrics
 from bot.sender import OutboxSender
@@ -66,6 +67,9 @@ def schedule(
         briefly away is logged and the next tick tries again."""
 
         async def job(_: Any) -> None:
+            # A catch-up after downtime is work for both cores: not before the first
+            # user's answer (at most QUIET_START_S more on a quiet start).
+            await menus.after_first_answer(app)
             if not leadership.leading:
                 return
             started = time.perf_counter()
