@@ -1,24 +1,28 @@
 """Start-up on a big database: how soon does the first user get an answer, next to a bare
 python-telegram-bot bot on the same machine, and how much memory does the scheduler's
-catch-up take? Prints a table.
+catch-up take? Prints a table (medians of `--runs`).
 
     .venv/bin/python bench/startup.py [--db FILE] [--tickets 100000] [--overdue 5000]
+    .venv/bin/python bench/startup.py --overdue 100000 --mix --runs 3   # issue 28's case
     .venv/bin/python bench/startup.py --tree OLD_TREE    # the bot from another source tree
 
 Seeds a SQLite file once (kept at `--db`, reused by later runs) with bulk inserts: the
 sample campus, `--tickets` tickets (all closed and not yet in the day summaries, but
-`--overdue` in progress, past their completion target and not yet flagged) and one admin
-who gets the overdue notices. Each run works on a copy, brought to the schema of the tree
-under test before the clock starts (the seed stays at SEED_REVISION, which every tree
-compared knows).
+`--overdue` open past their targets and not yet flagged: in progress, or with `--mix` a
+third each dispatching, in progress and deferred past the promised date), one admin who
+gets the overdue notices and one supervisor whose daily digest (text and chart) is due
+at the start, as after a night's downtime. Each run works on a copy, brought to the
+schema of the tree under test before the clock starts (the seed stays at SEED_REVISION,
+which every tree compared knows), and the tree's sources are byte-compiled first, as
+`pip install` leaves an installed copy.
 
 Then, against the sandbox Bot API stand-in (in this process), a user sends /start and:
   1. a bare PTB bot (a /start handler, polling, nothing else) is spawned as its own
      process: seconds from spawn to its answer, its CPU seconds and RSS then;
   2. `repairbot run` is spawned as its own process on the copy: seconds from spawn to the
      answer, its CPU seconds and RSS then, and for the scheduler's first `--minute`
-     seconds a /my every second (p50/p95/max), its RSS at the end and its high-water
-     mark (VmHWM).
+     seconds a /my every second (p50/p95/max), its RSS 20 s after the answer and at the
+     end, its high-water mark (VmHWM) and its CPU seconds by then.
 The bare bot runs before and after the repairbot and the better of its two is shown (the
 machine is shared). The bot's log is left in the temp folder (repairbot-startup.log).
 Never fails on time.
