@@ -251,14 +251,13 @@ async def repairbot(
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot.cli", "run", cwd=folder, env=env, stdout=log, stderr=log
     )
+    out: dict[str, float] = {}
     try:
         await user.next_message(timeout=TIMEOUT)
         answered = time.perf_counter()
-        out: dict[str, float] = {
-            "first": answered - began,
-            "rss_first": _status_kib(process.pid, "VmRSS") * 1024,
-            "cpu_first": _cpu_s(process.pid),
-        }
+        out["first"] = answered - began
+        out["rss_first"] = _status_kib(process.pid, "VmRSS") * 1024
+        out["cpu_first"] = _cpu_s(process.pid)
         answers: list[float] = []
         rss: list[int] = []
         while time.perf_counter() - answered < minute:
@@ -277,25 +276,30 @@ async def repairbot(
         out["p50"] = statistics.median(answers)
         out["p95"] = statistics.quantiles(answers, n=20)[18] if len(answers) > 1 else answers[0]
         out["max"] = max(answers)
+        out.update(_done_so_far(db))
     finally:
+        stopping = time.perf_counter()
         await _stop(process)
+        out["stop"] = time.perf_counter() - stopping
         log.close()
     said = (folder / "bot.log").read_text(encoding="utf-8", errors="replace")
     out["digests"] = said.count("digest: sent to")
-    with sqlite3.connect(db) as conn:
-        out["flagged"] = conn.execute(
-            "SELECT count(*) FROM ticket WHERE overdue_at IS NOT NULL"
-        ).fetchone()[0]
-        out["summarized"] = conn.execute(
-            "SELECT count(*) FROM ticket WHERE summarized"
-        ).fetchone()[0]
-        out["escalated"] = conn.execute(
-            "SELECT count(*) FROM ticket WHERE escalated_at IS NOT NULL"
-        ).fetchone()[0]
-        out["promise_missed"] = conn.execute(
-            "SELECT count(*) FROM ticket WHERE promise_missed_at IS NOT NULL"
-        ).fetchone()[0]
     return out
+
+
+def _done_so_far(db: Path) -> dict[str, float]:
+    """What the catch-up has committed (read beside the running bot: WAL)."""
+    counted = {
+        "flagged": "overdue_at IS NOT NULL",
+        "summarized": "summarized",
+        "escalated": "escalated_at IS NOT NULL",
+        "promise_missed": "promise_missed_at IS NOT NULL",
+    }
+    with sqlite3.connect(db) as conn:
+        return {
+            key: conn.execute(f"SELECT count(*) FROM ticket WHERE {where}").fetchone()[0]
+            for key, where in counted.items()
+        }
 
 
 async def run(seeded: Path, tree: Path | None, minute: float) -> dict[str, float]:
@@ -335,7 +339,8 @@ ROWS = [
     ("/my meanwhile, p50 ms", "p50", 1e-3, "{:.0f}"),
     ("/my meanwhile, p95 ms", "p95", 1e-3, "{:.0f}"),
     ("/my meanwhile, max ms", "max", 1e-3, "{:.0f}"),
-    ("digests sent by then (a chart each)", "digests", 1, "{:.0f}"),
+    ("SIGINT to exit at the minute's end, s", "stop", 1, "{:.1f}"),
+    ("digests sent (a chart each)", "digests", 1, "{:.0f}"),
     ("offers escalated by then", "escalated", 1, "{:,.0f}"),
     ("missed promises followed up by then", "promise_missed", 1, "{:,.0f}"),
     ("overdue flagged by then", "flagged", 1, "{:,.0f}"),
