@@ -1,12 +1,80 @@
-"""The digest's chart: 14 days of received against completed, and the median repair time."""
+"""The digest's chart: 14 days of received against completed, and the median repair time.
+
+The bot draws it in a short-lived child process (`render_apart`, `python -m bot.chart`):
+matplotlib, numpy and their fonts take ~50 MiB that an import would keep in the bot for
+good, for a chart drawn once a day per supervisor (issue 28: the start-up's digest
+catch-up grew the bot's memory by that much).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import io
+import json
+import sys
 from collections.abc import Sequence
+from datetime import date
 
 from bot.fonts import label_fonts
 from store.reporting.digest import DayPoint
+
+CHILD_TIMEOUT_S = 120.0
+
+
+class ChartFailed(RuntimeError):
+    """The child drawing the chart failed or took too long (the digest is retried)."""
+
+
+async def render_apart(
+    series: Sequence[DayPoint], *, title: str, received: str, completed: str, median_label: str
+) -> bytes:
+    """`digest_chart` drawn by a child process: the same PNG, and matplotlib never loaded
+    in this one. The series and labels go in as JSON on stdin, the PNG comes back on
+    stdout."""
+    request = {
+        "series": [
+            [p.day.isoformat(), p.received, p.completed, p.median_completion_minutes]
+            for p in series
+        ],
+        "labels": {
+            "title": title,
+            "received": received,
+            "completed": completed,
+            "median_label": median_label,
+        },
+    }
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot.chart",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        png, err = await asyncio.wait_for(
+            child.communicate(json.dumps(request).encode()), CHILD_TIMEOUT_S
+        )
+    except TimeoutError:
+        child.kill()
+        await child.wait()
+        raise ChartFailed(f"no chart after {CHILD_TIMEOUT_S:.0f} s") from None
+    if child.returncode != 0 or not png:
+        said = err.decode(errors="replace").strip().splitlines()
+        last = said[-1] if said else "no output"
+        raise ChartFailed(f"chart child exited {child.returncode}: {last}")
+    return png
+
+
+def _serve_one() -> None:
+    """The child's side of `render_apart`: one request on stdin, the PNG on stdout."""
+    request = json.loads(sys.stdin.buffer.read())
+    series = [
+        DayPoint(date.fromisoformat(day), int(got), int(done), median)
+        for day, got, done, median in request["series"]
+    ]
+    sys.stdout.buffer.write(digest_chart(series, **request["labels"]))
+    sys.stdout.buffer.flush()
 
 
 def digest_chart(
@@ -68,3 +136,7 @@ def digest_chart(
         return buffer.getvalue()
     finally:
         plt.close(fig)
+
+
+if __name__ == "__main__":
+    _serve_one()

@@ -3,7 +3,6 @@ by the scheduler at the set local time (once per day) and by /digest on demand."
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import date, time, timedelta
@@ -12,7 +11,7 @@ from zoneinfo import ZoneInfo
 from telegram import Bot, InlineKeyboardMarkup, InputFile
 from telegram.error import TelegramError
 
-from bot.chart import digest_chart
+from bot.chart import render_apart
 from bot.flows.board import board_markup
 from bot.i18n import Texts
 from bot.ratelimit import bulk
@@ -82,8 +81,8 @@ async def build(
     figures = await digest_service.digest_figures(
         store.uow(), viewer_id=person_id, day=day, zone=zone
     )
-    png = await asyncio.to_thread(
-        digest_chart,
+    # Drawn by a child process: matplotlib's ~50 MiB never stay in the bot (bot/chart.py).
+    png = await render_apart(
         figures.series,
         title=texts("digest.chart_title"),
         received=texts("digest.chart_received"),

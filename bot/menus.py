@@ -100,18 +100,32 @@ def install(app: AnyApp) -> None:
     app.add_handler(TypeHandler(Update, handled), group=AFTER_ALL_GROUP)
 
 
+def first_answered(app: AnyApp) -> asyncio.Event:
+    """Set once the first update after a start has been handled (`install` watches)."""
+    first: asyncio.Event = app.bot_data.extras.setdefault(_FIRST, asyncio.Event())
+    return first
+
+
+async def after_first_answer(app: AnyApp) -> None:
+    """Return once the first update was answered, or QUIET_START_S after the first wait
+    without one (a quiet start): what is not urgent waits for this (menus, the
+    scheduler's catch-up)."""
+    first = first_answered(app)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(first.wait(), QUIET_START_S)
+    first.set()  # a quiet start: nobody waits again
+
+
 def start(app: AnyApp) -> asyncio.Task[int]:
     """After a start (post_init): publish the staff menus in the background, once the
     first update was answered. The task is in `bot_data.extras` for `stop` and tests."""
     data = app.bot_data
     assert data.store is not None and data.settings is not None
     store, settings = data.store, data.settings
-    first: asyncio.Event = data.extras.setdefault(_FIRST, asyncio.Event())
     mini_app = settings.board.mini_app_url() if data.board is not None else None
 
     async def publish() -> int:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(first.wait(), QUIET_START_S)
+        await after_first_answer(app)
         try:
             await publish_default_menus(app.bot)
             sent = await publish_staff_menus(

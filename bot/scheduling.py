@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy.exc import OperationalError
 from telegram.ext import Application, JobQueue
 
+from bot import menus
 from bot.digest import send_due_digests
 from bot.metrics import Metrics
 from bot.sender import OutboxSender
@@ -53,6 +54,11 @@ def schedule(
     if queue is None:
         raise RuntimeError("python-telegram-bot was installed without the job-queue extra")
 
+    def going() -> bool:
+        # A catch-up ends after its current batch once the bot is stopping: PTB's stop
+        # waits for running jobs, and the rest of a backlog is due again next start.
+        return bool(app.running)
+
     async def leader(_: Any) -> None:
         await leadership.refresh()
 
@@ -61,6 +67,9 @@ def schedule(
         briefly away is logged and the next tick tries again."""
 
         async def job(_: Any) -> None:
+            # A catch-up after downtime is work for both cores: not before the first
+            # user's answer (at most QUIET_START_S more on a quiet start).
+            await menus.after_first_answer(app)
             if not leadership.leading:
                 return
             started = time.perf_counter()
@@ -77,7 +86,7 @@ def schedule(
         return job
 
     async def sla() -> None:
-        done = await sla_tick(store)
+        done = await sla_tick(store, going=going)
         if any(done.values()):
             # Counts and a few numbers: after downtime a catch-up flags tens of thousands,
             # and one log line with all of them was megabytes.
@@ -90,7 +99,7 @@ def schedule(
             log.info("digest: sent to %d supervisor(s)", len(sent))
 
     async def summaries() -> None:
-        await summaries_tick(store)
+        await summaries_tick(store, going=going)
 
     async def handled_updates() -> None:
         pruned = await prune_handled(store.uow())
@@ -98,7 +107,7 @@ def schedule(
             log.info("handled updates: forgot %d older than a day", pruned)
 
     async def retention() -> None:
-        done = await privacy_tick(store)
+        done = await privacy_tick(store, going=going)
         if any(done.values()):
             log.info("privacy retention: %s", {k: len(v) for k, v in done.items()})
 

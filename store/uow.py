@@ -7,16 +7,19 @@ import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any, Self, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Self, TypeVar, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from store import db
 from store.db import READ_ONLY
 from store.policy import Policy
+
+if TYPE_CHECKING:  # the PostgreSQL dialect is imported only where it runs (start-up time)
+    from sqlalchemy.dialects import postgresql
 
 
 def utcnow() -> datetime:
@@ -127,7 +130,9 @@ class UnitOfWork:
         a conflict (`on_conflict_do_nothing`, `on_conflict_do_update`): one statement
         where a savepoint and a retry would take three."""
         if self.session.get_bind().dialect.name == "postgresql":
-            return postgresql.insert(table)
+            from sqlalchemy.dialects.postgresql import insert
+
+            return insert(table)
         return sqlite.insert(table)
 
     async def flush(self) -> None:

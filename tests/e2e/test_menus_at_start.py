@@ -3,6 +3,7 @@ goes out, and a restart republishes only the staff menus that changed."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass, field
 
@@ -10,7 +11,7 @@ import pytest
 from telegram._utils.types import ODVInput
 from telegram.request import BaseRequest, HTTPXRequest, RequestData
 
-from bot import menus
+from bot import menus, scheduling
 from bot.app import BotApp, build_application
 from sandbox.testing import start_polling
 from store.directory import staff
@@ -158,3 +159,40 @@ async def test_the_first_update_is_answered_before_the_menus_go_out(bot: Harness
     menus_at = [i for i, c in enumerate(calls) if c.method == "setMyCommands"]
     assert menus_at and min(menus_at) > answer
     assert request.staff_menus() == [TOM]
+
+
+async def test_the_scheduler_catch_up_waits_for_the_first_answer(
+    bot: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # After downtime the catch-up is minutes of work for the machine's cores: it starts
+    # once the first waiting user has had their answer, not before.
+    await bot.stop()
+    monkeypatch.setattr(menus, "QUIET_START_S", 60.0)  # only the answer lets it go
+    walk_in = bot.sandbox.user(WALK_IN, "Walk-in", language_code="en")
+    await walk_in.command("start")  # waiting before the bot starts
+    request = Recording()
+    answered_at_tick: list[bool] = []
+
+    async def tick(*_: object, **__: object) -> dict[str, list[str]]:
+        answered_at_tick.append(
+            any(c.method == "sendMessage" and c.chat == WALK_IN for c in request.calls)
+        )
+        return {}
+
+    monkeypatch.setattr(scheduling, "sla_tick", tick)
+    app = build_application(bot.settings, bot.store, sender_poll_interval=0.1, request=request)
+    await app.initialize()
+    try:
+        if app.post_init is not None:
+            await app.post_init(app)
+        assert app.job_queue is not None
+        [sla] = app.job_queue.get_jobs_by_name("sla")
+        due = asyncio.create_task(sla.run(app))  # due at once, as after downtime
+        await asyncio.sleep(0.5)
+        assert answered_at_tick == []  # still waiting: nobody has been answered
+        await start_polling(app)
+        await walk_in.next_message()
+        await asyncio.wait_for(due, 30)
+    finally:
+        await stopped(app)
+    assert answered_at_tick == [True]

@@ -189,7 +189,7 @@ async def test_scheduler_runs_are_measured_and_readyz_shows_the_last_tick(
         [sla] = app.job_queue.get_jobs_by_name("sla")
         await sla.run(app)
 
-        async def away(_: object) -> None:
+        async def away(*_: object, **__: object) -> None:
             raise OperationalError("UPDATE", {}, Exception("database is locked"))
 
         monkeypatch.setattr(scheduling, "sla_tick", away)

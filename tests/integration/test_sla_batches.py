@@ -164,3 +164,39 @@ async def test_one_failing_ticket_does_not_stop_the_auto_close_tick(
     assert await outbox_rows(st, ticket_id=bad, kind="ticket.closed") == []
     assert len(await run_check(st, sla.auto_close_batch)) == 1
     assert (await ticket_row(st, bad)).status == Status.CLOSED
+
+
+async def test_a_stopping_bot_ends_the_catch_up_after_the_current_batch(
+    store: Store,
+) -> None:
+    # PTB's stop waits for running jobs: a catch-up of a long backlog must not hold the
+    # shutdown until it is done. What is left stays due and the next tick does it.
+    env = await make_env(store)
+    tickets = await _started(env, 5)
+    env.clock.advance(timedelta(hours=5))
+    stopping = False
+
+    async def stop_after_a_batch() -> None:
+        nonlocal stopping
+        stopping = True
+
+    def going() -> bool:
+        return not stopping
+
+    check = partial(sla.flag_overdue_batch, limit=2)
+    done = await run_batches(env.store, check, stop_after_a_batch, going)
+    assert done == [number for _, number in tickets[:2]]
+    assert await _flagged(env) == 2
+    # The bot already stopping when a tick starts: it does nothing.
+    assert await sla_tick(env.store, pause=_noop, going=going) == {
+        "escalated": [],
+        "promise_missed": [],
+        "overdue": [],
+        "closed": [],
+        "sweeps_started": [],
+    }
+    assert await _flagged(env) == 2
+    # The next start's tick does the rest, each ticket once.
+    rest = (await sla_tick(env.store, pause=_noop))["overdue"]
+    assert rest == [number for _, number in tickets[2:]]
+    assert await _flagged(env) == 5

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import struct
+import subprocess
+import sys
 import zlib
 from datetime import date, timedelta
 
 import pytest
 
-from bot.chart import digest_chart
+from bot.chart import ChartFailed, digest_chart, render_apart
 from store.reporting.digest import SERIES_DAYS, DayPoint
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -61,3 +64,29 @@ def test_digest_chart_is_a_png_of_about_1000_by_500(empty: bool) -> None:
     assert found[-1] == (b"IEND", b"")
     assert any(kind == b"IDAT" for kind, _ in found)
     assert 10_000 <= len(png) <= 500_000
+
+
+def test_the_bot_draws_the_chart_in_a_child_and_never_loads_matplotlib() -> None:
+    # The same PNG as drawn in process, and the bot's own memory keeps no matplotlib
+    # (~50 MiB for good after one chart): run in a fresh interpreter, since other tests in
+    # this one may have imported it.
+    code = (
+        "import asyncio, json, sys; from tests.unit.test_chart import LABELS, series; "
+        "from bot.chart import render_apart; "
+        "png = asyncio.run(render_apart(series(), **LABELS)); "
+        "sys.stdout.buffer.write(png); "
+        "sys.stderr.write(json.dumps('matplotlib' in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, check=True, timeout=180
+    )
+    assert json.loads(done.stderr.decode().strip().splitlines()[-1]) is False
+    assert done.stdout == digest_chart(series(), **LABELS)
+
+
+async def test_a_chart_child_that_fails_says_so() -> None:
+    # A broken request (a label the chart does not know) ends the child with an error:
+    # the digest sees ChartFailed, logs it and is retried by its stale claim.
+    broken = [DayPoint(date(2026, 3, 10), "many", 0, None)]  # type: ignore[arg-type]
+    with pytest.raises(ChartFailed, match="exited 1: ValueError"):
+        await render_apart(broken, **LABELS)
