@@ -18,6 +18,7 @@ from bot.flows.common import (
     pattern,
     refused_answer,
     reply,
+    stale_press,
     typed_text,
 )
 from bot.notices import rating_keyboard
@@ -224,7 +225,7 @@ async def on_action(update: Update, context: Ctx) -> None:
         phone = context.settings.service.complaint_phone
         rows = [[(t("common.cancel"), TicketAction("open", tid))]]
         return await reply(update, t("my.complain_ask", phone=phone), keyboard(rows))
-    await answer(query, t("common.stale_button"), alert=True)
+    await stale_press(update, context)
 
 
 async def on_visit_answer(update: Update, context: Ctx) -> None:
@@ -237,7 +238,7 @@ async def on_visit_answer(update: Update, context: Ctx) -> None:
     view, _caps = await queries.ticket_detail(uow(), tid, me)
     proposed = work.epoch_minutes(view.visit_at) if view.visit_at is not None else None
     if ans.action not in ("ok", "no") or proposed != ans.at_minutes:
-        return await answer(query, t("common.stale_button"), alert=True)
+        return await stale_press(update, context)
     accepted = ans.action == "ok"
     view = await work.answer_visit(
         uow(), tid, me, accepted=accepted, proposed_minutes=ans.at_minutes
