@@ -50,14 +50,11 @@ button:disabled { opacity: .5; cursor: default; }
 #kb { padding: 6px 8px; background: #eef2f5; border-top: 1px solid #ccc; }
 #composer { border-top: 1px solid #ddd; }
 #text { flex: 1; resize: none; field-sizing: content; max-height: 7em; }
-/* A press's answer shows over the header, away from the buttons of the chat and the
-   keyboard below it; a short one lets clicks through, an alert is dismissed by a click. */
-#toast { position: fixed; top: 4px; left: 50%; transform: translateX(-50%); z-index: 2;
-  width: max-content; max-width: min(500px, 94%); max-height: 40vh; overflow: auto;
-  padding: 8px 12px; border-radius: 10px; background: #333e; color: #fff;
-  white-space: pre-wrap; pointer-events: none; }
-#toast.alert { background: #fff; color: #000; border: 2px solid #1a5fa0; cursor: pointer;
-  pointer-events: auto; box-shadow: 0 2px 8px #0004; }
+/* A press's answer is a bar above the chat, in the page's flow: it covers nothing (the
+   chat below keeps its newest messages where they were); a click dismisses it. */
+#toast { margin: 0; max-height: 30vh; overflow: auto; padding: 7px 12px; background: #3a4450;
+  color: #fff; white-space: pre-wrap; cursor: pointer; font-size: 14px; }
+#toast.alert { background: #fff; color: #000; border: 2px solid #1a5fa0; }
 """
 
 _BODY = """
@@ -75,6 +72,7 @@ _BODY = """
   <select id="nlang" aria-label="Language"></select>
   <button>Create</button>
 </form>
+<div id="toast" role="alert" hidden></div>
 <main id="log" aria-live="polite"><p class="hint">Choose a user above, or create one.</p></main>
 <div id="kb" hidden></div>
 <form id="composer">
@@ -84,7 +82,6 @@ _BODY = """
   <textarea id="text" rows="1" placeholder="Message" aria-label="Message"></textarea>
   <button id="send">Send</button>
 </form>
-<div id="toast" role="alert" hidden></div>
 """
 
 _SCRIPT = """
@@ -108,23 +105,33 @@ async function api(path, body) {
   if (!res.ok) throw new Error(data.error || res.status + " " + res.statusText);
   return data;
 }
+// Show or hide the answer bar; the chat scrolls by its height, so what is at the bottom
+// (the buttons to press next) stays where it was on screen.
+function bar(change) {
+  const box = $("toast"), log = $("log");
+  const before = box.hidden ? 0 : box.offsetHeight;
+  change(box);
+  log.scrollTop += (box.hidden ? 0 : box.offsetHeight) - before;
+}
+const hideToast = () => bar((box) => { box.hidden = true; });
 function toast(text, alert) {
-  const box = $("toast");
-  box.textContent = text;
-  box.className = alert ? "alert" : "";
-  box.hidden = false;
+  bar((box) => {
+    box.textContent = text;
+    box.className = alert ? "alert" : "";
+    box.hidden = false;
+  });
   clearTimeout(S.timer);
-  S.timer = setTimeout(() => { box.hidden = true; }, alert ? 8000 : 1500);
+  S.timer = setTimeout(hideToast, alert ? 8000 : 1500);
 }
 // A toast never repeats what a message in the chat already says.
 function dropRepeatedToast(items) {
   const box = $("toast");
   const said = box.hidden ? "" : box.textContent.trim();
   if (said && items.some((i) => ((i.message.text ?? i.message.caption) || "").includes(said))) {
-    box.hidden = true;
+    hideToast();
   }
 }
-$("toast").addEventListener("click", () => { $("toast").hidden = true; });
+$("toast").addEventListener("click", hideToast);
 
 async function loadUsers() {
   S.users = await api("users");

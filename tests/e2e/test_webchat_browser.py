@@ -110,18 +110,23 @@ async def _open_chat(bot: Harness, tab: Page, user_id: int, name: str) -> None:
 
 
 async def _toast_covers_a_button(tab: Page) -> list[str]:
-    """The labels of the buttons the shown toast overlaps (none when it is hidden)."""
+    """The labels of the buttons (on screen: a chat's scrolled-away ones do not count) that
+    the shown toast overlaps, or that are drawn under it; none when it is hidden."""
     covered: list[str] = await tab.evaluate(
         """() => {
           const box = document.getElementById("toast");
           if (box.hidden) return [];
           const t = box.getBoundingClientRect();
+          const log = document.getElementById("log").getBoundingClientRect();
           return [...document.querySelectorAll("button, .btn, select, textarea")]
             .filter((b) => b.offsetParent !== null)
             .filter((b) => {
               const r = b.getBoundingClientRect();
-              return r.width && r.height && r.left < t.right && t.left < r.right
-                && r.top < t.bottom && t.top < r.bottom;
+              const inLog = b.closest("#log") !== null;
+              const top = inLog ? Math.max(r.top, log.top) : r.top;
+              const bottom = inLog ? Math.min(r.bottom, log.bottom) : r.bottom;
+              return r.width && bottom > top && r.left < t.right && t.left < r.right
+                && top < t.bottom && t.top < bottom;
             })
             .map((b) => b.textContent || b.id);
         }"""
