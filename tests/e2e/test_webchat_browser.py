@@ -242,7 +242,10 @@ async def test_the_chat_says_which_fonts_to_install_when_it_cannot_draw_chinese(
 
     from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
 
-    env = {**os.environ, "FONTCONFIG_FILE": str(_latin_fonts_only(tmp_path))}
+    env: dict[str, str | float | bool] = {
+        **os.environ,
+        "FONTCONFIG_FILE": str(_latin_fonts_only(tmp_path)),
+    }
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, env=env)
         try:
