@@ -228,8 +228,8 @@ def _pressed(query: CallbackQuery | None) -> object:
 async def _asked(context: Ctx, ticket_id: int, *kinds: str) -> bool:
     """Whether one of these questions about the ticket is still open for this person.
 
-    A picker's buttons stay on screen after their answer was taken; a second tap (or a
-    double tap) must not act again, e.g. defer twice or send two visit proposals.
+    A picker loses its buttons once answered, but a double tap (the second press sent
+    before they were gone) must not act again, e.g. defer twice or send two proposals.
     """
     draft = await drafts.get_draft(context.store.uow(), context.person.id)
     if draft is None or draft.step != pending.PENDING:
