@@ -55,6 +55,22 @@ async def ask(context: Ctx, kind: str, *, shown_in: object = None, **data: Any) 
     await drafts.save_draft(uow(), context.person.id, DraftView(PENDING, kept))
 
 
+async def shown_in_message(context: Ctx, kind: str, message: Message | None) -> None:
+    """The question of `kind` just parked was asked in a new message, with buttons: note
+    it (see `ask`), unless the question was answered or replaced meanwhile."""
+    if message is None:
+        return
+    uow = context.store.uow
+    draft = await drafts.get_draft(uow(), context.person.id)
+    if draft is None or draft.step != PENDING:
+        return
+    question = draft.data.get("pending") or {}
+    if question.get("kind") != kind or KEYBOARD_OF in question:
+        return
+    data = {**draft.data, "pending": {**question, KEYBOARD_OF: message.message_id}}
+    await drafts.save_draft(uow(), context.person.id, DraftView(PENDING, data))
+
+
 async def clear(context: Ctx) -> dict[str, Any] | None:
     """Drop the parked question (resuming any report kept aside); return it."""
     uow = context.store.uow

@@ -181,3 +181,24 @@ async def test_a_forged_press_leaves_the_real_buttons_alone(bot: Harness) -> Non
     assert answer is not None and answer.show_alert and answer.text == STALE
     await alice.assert_no_message(0.3)
     assert menu.button_texts == buttons and menu.edits == 0
+
+
+async def test_a_typed_comment_takes_the_skip_button_away(bot: Harness) -> None:
+    bot.store.clock = Clock(MONDAY_8_UTC)
+    (tom,) = await technicians(bot, "Tom")
+    alice = await started(bot, 1001, "Alice")
+    number = await file_report(alice)
+    await tom.user.press(await offer_for(tom.user, number), ACCEPT)
+    card = await open_job(tom.user, number)
+    await tom.user.press(card, "▶️ Start work")
+    card = await tom.user.wait_for_edit(card, lambda m: "In progress" in m.body)
+    await tom.user.press(card, "✅ Complete")
+    ask = await tom.user.wait_for_edit(card, lambda m: "Send a photo" in m.body)
+    await tom.user.press(ask, "✅ Complete without a photo")
+    done = await alice.expect(text_contains=f"{number} is done")
+    await alice.press(done, "4★")
+    prompt = await alice.expect(text_contains="Add a comment?")
+    assert prompt.button_texts == ["Skip ➡️"]
+    await alice.send("Quick and tidy.")
+    await alice.expect(text_contains="your comment was saved")
+    await _keyboard_gone(alice, prompt)
