@@ -20,15 +20,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 from bot.callbacks import Menu, SetLanguage
 from bot.context import Ctx
 from bot.flows import report
-from bot.flows.common import (
-    answer,
-    data_of,
-    guarded,
-    pattern,
-    remember_language,
-    reply,
-    stale_press,
-)
+from bot.flows.common import answer, data_of, guarded, pattern, remember_language, reply
 from bot.i18n import LANGUAGES, Texts
 from bot.ui import keyboard, mask_phone
 from store import roles as store_roles
@@ -203,7 +195,7 @@ async def on_language(update: Update, context: Ctx) -> None:
     """Switch the catalog for this person."""
     code = data_of(update, SetLanguage).code
     if code not in context.settings.service.languages:
-        await stale_press(update, context)
+        await answer(update.callback_query, context.texts("common.stale_button"), alert=True)
         return
     person = await set_language(context.store.uow(), context.person.id, code)
     await publish_personal_commands(
