@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import logging
 
-from telegram import Bot, InlineKeyboardMarkup, MaybeInaccessibleMessage, Message
-from telegram.error import BadRequest
+from telegram import Bot, CallbackQuery, InlineKeyboardMarkup, MaybeInaccessibleMessage, Message
+from telegram.error import BadRequest, TelegramError
 
 log = logging.getLogger(__name__)
 CAPTION_MAX = 1024
@@ -94,11 +94,41 @@ async def clear_keyboard(message: MaybeInaccessibleMessage | None) -> None:
     """Remove the inline keyboard of a message; done already, or gone, counts as done."""
     if message is None:
         return
+    await clear_keyboard_at(message.get_bot(), message.chat.id, message.message_id)
+
+
+async def clear_keyboard_at(bot: Bot, chat_id: int, message_id: int) -> None:
+    """`clear_keyboard` for a message known by its id (a question asked earlier)."""
     try:
-        await message.get_bot().edit_message_reply_markup(
-            chat_id=message.chat.id, message_id=message.message_id, reply_markup=None
+        await bot.edit_message_reply_markup(
+            chat_id=chat_id, message_id=message_id, reply_markup=None
         )
     except BadRequest as exc:
         if not _matches(exc, (*_DONE, "message can't be edited")):
             raise
         log.debug("keyboard already gone: %s", exc.message)
+
+
+def pressed_button_shown(query: CallbackQuery | None) -> bool:
+    """Whether the press came from a button the message really shows (not forged data):
+    only then are that message's buttons out of date when the press is refused."""
+    if query is None or not isinstance(query.message, Message):
+        return False
+    markup = query.message.reply_markup
+    if markup is None:
+        return False
+    return any(
+        button.callback_data == query.data for row in markup.inline_keyboard for button in row
+    )
+
+
+async def retire_pressed(query: CallbackQuery | None) -> None:
+    """Take the buttons off the message whose button was pressed, when they are out of
+    date (the press was stale, or refused because the ticket moved on): nothing on it
+    stays pressable to meet the same answer again."""
+    if query is None or not pressed_button_shown(query):
+        return
+    try:
+        await clear_keyboard(query.message)
+    except TelegramError:  # the answer was given; tidying up must not turn into an error
+        log.debug("could not take the buttons off a stale message", exc_info=True)

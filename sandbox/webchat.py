@@ -16,10 +16,18 @@ _STYLE = """
 body { margin: 0 auto; max-width: 520px; height: 100vh; height: 100dvh; display: flex;
   flex-direction: column; font: 15px/1.4 system-ui, sans-serif; background: #dfe7ee; }
 header, form { display: flex; gap: 6px; padding: 8px; background: #fff; align-items: center; }
-header strong { flex: 1; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
-#playing { color: #555; font-size: 13px; white-space: nowrap; }
+/* The bot's name stays whole (it wraps if it must); "Playing: ..." gives way first. */
+header { flex-wrap: wrap; }
+header strong { flex: 0 1 auto; overflow-wrap: anywhere; }
+#playing { flex: 1 1 0; min-width: 4em; color: #555; font-size: 13px; white-space: nowrap;
+  overflow: hidden; text-overflow: ellipsis; }
+#who { flex: 0 1 auto; max-width: 100%; }
+#fonts { margin: 0; padding: 6px 10px; background: #fff6d6; border-bottom: 1px solid #e3c766;
+  font-size: 13px; }
+#fonts code { font-size: 12px; }
 #newuser { flex-wrap: wrap; border-top: 1px solid #ddd; }
 #newuser input { flex: 1 1 120px; }
+#newuser label { flex: 1 1 100%; color: #555; font-size: 13px; }
 input, select, button, textarea, .btn { font: inherit; padding: 6px 9px; border: 1px solid #bbb;
   border-radius: 8px; background: #fff; min-width: 0; }
 button, .btn { cursor: pointer; background: #f2f6fa; }
@@ -42,11 +50,11 @@ button:disabled { opacity: .5; cursor: default; }
 #kb { padding: 6px 8px; background: #eef2f5; border-top: 1px solid #ccc; }
 #composer { border-top: 1px solid #ddd; }
 #text { flex: 1; resize: none; field-sizing: content; max-height: 7em; }
-#toast { position: fixed; left: 50%; bottom: 84px; transform: translateX(-50%);
-  max-width: 90%; padding: 10px 14px; border-radius: 10px; background: #333d;
-  color: #fff; white-space: pre-wrap; cursor: pointer; }
-#toast.alert { background: #fff; color: #000; border: 2px solid #1a5fa0; top: 35%;
-  bottom: auto; }
+/* A press's answer is a bar above the chat, in the page's flow: it covers nothing (the
+   chat below keeps its newest messages where they were); a click dismisses it. */
+#toast { margin: 0; max-height: 30vh; overflow: auto; padding: 7px 12px; background: #3a4450;
+  color: #fff; white-space: pre-wrap; cursor: pointer; font-size: 14px; }
+#toast.alert { background: #fff; color: #000; border: 2px solid #1a5fa0; }
 """
 
 _BODY = """
@@ -55,12 +63,16 @@ _BODY = """
   <span id="playing">Playing: nobody</span>
   <select id="who" aria-label="Play as"></select>
 </header>
+<p id="fonts" role="status" hidden></p>
 <form id="newuser" hidden>
+  <label for="nid">User id: a number that identifies this test user, like a Telegram user
+    id. A free one is filled in.</label>
   <input id="nid" type="number" min="1" placeholder="User id, e.g. 1003" required>
   <input id="nname" placeholder="First name" required>
   <select id="nlang" aria-label="Language"></select>
   <button>Create</button>
 </form>
+<div id="toast" role="alert" hidden></div>
 <main id="log" aria-live="polite"><p class="hint">Choose a user above, or create one.</p></main>
 <div id="kb" hidden></div>
 <form id="composer">
@@ -70,7 +82,6 @@ _BODY = """
   <textarea id="text" rows="1" placeholder="Message" aria-label="Message"></textarea>
   <button id="send">Send</button>
 </form>
-<div id="toast" role="alert" hidden></div>
 """
 
 _SCRIPT = """
@@ -94,15 +105,33 @@ async function api(path, body) {
   if (!res.ok) throw new Error(data.error || res.status + " " + res.statusText);
   return data;
 }
-function toast(text, alert) {
-  const box = $("toast");
-  box.textContent = text;
-  box.className = alert ? "alert" : "";
-  box.hidden = false;
-  clearTimeout(S.timer);
-  S.timer = setTimeout(() => { box.hidden = true; }, alert ? 8000 : 2500);
+// Show or hide the answer bar; the chat scrolls by its height, so what is at the bottom
+// (the buttons to press next) stays where it was on screen.
+function bar(change) {
+  const box = $("toast"), log = $("log");
+  const before = box.hidden ? 0 : box.offsetHeight;
+  change(box);
+  log.scrollTop += (box.hidden ? 0 : box.offsetHeight) - before;
 }
-$("toast").addEventListener("click", () => { $("toast").hidden = true; });
+const hideToast = () => bar((box) => { box.hidden = true; });
+function toast(text, alert) {
+  bar((box) => {
+    box.textContent = text;
+    box.className = alert ? "alert" : "";
+    box.hidden = false;
+  });
+  clearTimeout(S.timer);
+  S.timer = setTimeout(hideToast, alert ? 8000 : 1500);
+}
+// A toast never repeats what a message in the chat already says.
+function dropRepeatedToast(items) {
+  const box = $("toast");
+  const said = box.hidden ? "" : box.textContent.trim();
+  if (said && items.some((i) => ((i.message.text ?? i.message.caption) || "").includes(said))) {
+    hideToast();
+  }
+}
+$("toast").addEventListener("click", hideToast);
 
 async function loadUsers() {
   S.users = await api("users");
@@ -113,6 +142,13 @@ async function loadUsers() {
   }
   who.append(option("➕ New user…", "new"));
   who.value = S.me ? String(S.me) : "";
+}
+// The next id nobody in the stand-in has: one more than the highest known.
+const freeId = () => S.users.reduce((top, u) => Math.max(top, u.id), 1000) + 1;
+function newUserForm() {
+  $("newuser").hidden = false;
+  $("nid").value = String(freeId());
+  $("nname").focus();
 }
 function choose(id) {
   S.me = id; S.seen = ""; S.hiddenKb = 0; S.stick = true;
@@ -149,6 +185,7 @@ function render(items) {
   log.replaceChildren(...items.filter((i) => !i.deleted).map(bubble));
   if (!log.childElementCount) log.append(el("p", "hint", "No messages yet: tap /start."));
   keyboard(items);
+  dropRepeatedToast(items);
   follow();
 }
 const fileUrl = (id) => "/_sandbox/files/" + encodeURIComponent(id);
@@ -268,7 +305,7 @@ $("photo").addEventListener("change", () => {
 });
 $("who").addEventListener("change", () => {
   const value = $("who").value;
-  if (value === "new") { $("newuser").hidden = false; $("nid").focus(); }
+  if (value === "new") newUserForm();
   else if (value) choose(Number(value));
 });
 $("newuser").addEventListener("submit", async (ev) => {
@@ -284,13 +321,49 @@ $("newuser").addEventListener("submit", async (ev) => {
   } catch (e) { toast(e.message, true); }
 });
 
+// Whether the browser draws `ch` with a real glyph: one no font has (a private-use and an
+// unassigned code point) draws as the same box, or as nothing.
+function drawable(ch) {
+  const canvas = document.createElement("canvas");
+  canvas.width = canvas.height = 48;
+  const pen = canvas.getContext("2d", { willReadFrequently: true });
+  if (!pen) return true;
+  const ink = (text) => {
+    pen.clearRect(0, 0, 48, 48);
+    pen.font = "32px " + getComputedStyle(document.body).fontFamily;
+    pen.textBaseline = "top";
+    pen.fillStyle = "#000";
+    pen.fillText(text, 4, 4);
+    return pen.getImageData(0, 0, 48, 48).data.join(",");
+  };
+  const drawn = ink(ch);
+  return drawn !== ink("") && drawn !== ink("\\uE83A") && drawn !== ink("\\u0378");
+}
+const FONT_PACKAGES = { cjk: "fonts-noto-cjk", emoji: "fonts-noto-color-emoji" };
+function checkFonts() {
+  const missing = [];
+  const cjk = drawable("\\u4E2D") && drawable("\\u6821");  // 中 校
+  if (!cjk) missing.push(FONT_PACKAGES.cjk);
+  if (!drawable("\\u{1F6B0}")) missing.push(FONT_PACKAGES.emoji);  // 🚰
+  const box = $("fonts");
+  box.hidden = !missing.length;
+  if (!missing.length) return missing;
+  const what = cjk ? "Icons" : missing.length > 1 ? "Chinese names and icons" : "Chinese names";
+  box.replaceChildren(`${what} show as boxes: this computer lacks the fonts. Install `,
+    el("code", "", missing.join(" ")), " (Debian/Ubuntu: apt-get install), then reload.");
+  // In Chinese too, when Chinese can be drawn at all.
+  if (cjk) box.append(` 图标显示为方框：请安装 ${missing.join(" ")} 字体后刷新。`);
+  return missing;
+}
+
 async function init() {
+  checkFonts();
   for (const code of LANGS) $("nlang").append(option(code, code));
   api("info").then((info) => { $("bot").textContent = info.bot.first_name; }, () => {});
   await loadUsers();
   const wanted = Number(new URLSearchParams(location.search).get("user"));
   if (S.users.some((u) => u.id === wanted)) choose(wanted);
-  else if (!S.users.length) $("newuser").hidden = false;
+  else if (!S.users.length) newUserForm();
   setInterval(refresh, 800);
 }
 init().catch((e) => toast(e.message, true));

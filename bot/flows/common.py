@@ -22,13 +22,19 @@ from telegram.ext import ApplicationHandlerStop
 from bot import metrics
 from bot.callbacks import Callback, StaleButton
 from bot.context import Ctx
-from bot.edits import clear_keyboard, edit_message
+from bot.edits import clear_keyboard, edit_message, retire_pressed
 from bot.i18n import Texts, language_from_telegram
 from bot.ui import error_text
 from store.delivery import outbox
 from store.directory.profiles import PersonView, ensure_person, known_person
 from store.domain import person_changes
-from store.errors import DomainError, InvalidInput
+from store.errors import (
+    DomainError,
+    InvalidInput,
+    NotFound,
+    OfferWithdrawn,
+    TransitionNotAllowed,
+)
 
 log = logging.getLogger(__name__)
 GONE = (ChatMember.BANNED, ChatMember.LEFT)  # "kicked" is what blocking the bot looks like
@@ -182,12 +188,27 @@ async def answer(
             log.debug("callback answer too late", exc_info=True)
 
 
+async def stale_press(update: Update, context: Ctx) -> None:
+    """A press of a button that is out of date: say so, and take that message's buttons
+    away (when the press came from one of them), so it is not pressed again."""
+    query = update.callback_query
+    await answer(query, context.texts("common.stale_button"), alert=True)
+    await retire_pressed(query)
+
+
+# Refusals meaning the pressed message is out of date: the ticket moved on, the offer
+# was withdrawn, the thing is gone. Its buttons go (others, e.g. no permission, keep them).
+OUTDATED = (TransitionNotAllowed, OfferWithdrawn, NotFound)
+
+
 async def refuse(update: Update, context: Ctx, exc: DomainError) -> None:
     """Tell the user, in their language, why a domain action was refused."""
     text = error_text(context.texts, exc.code, exc.params)
     if update.callback_query is not None:
         try:
             await update.callback_query.answer(text, show_alert=True)
+            if isinstance(exc, OUTDATED):
+                await retire_pressed(update.callback_query)
             return
         except BadRequest:
             # The flow answered the press before the refusal came (a press can be answered

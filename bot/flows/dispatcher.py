@@ -11,7 +11,16 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 from bot.callbacks import AssignPage, AssignTo, QueueItem, QueueView, StaleBulk
 from bot.context import Ctx
 from bot.flows import pending
-from bot.flows.common import answer, data_of, guarded, pattern, refused_answer, reply, typed_text
+from bot.flows.common import (
+    answer,
+    data_of,
+    guarded,
+    pattern,
+    refused_answer,
+    reply,
+    stale_press,
+    typed_text,
+)
 from bot.ui import Button, clip, keyboard, pager, ticket_lines
 from store.errors import DomainError, InvalidInput
 from store.intake import drafts
@@ -91,7 +100,7 @@ async def on_queue_view(update: Update, context: Ctx) -> None:
     view = data_of(update, QueueView)
     flt = QueueFilter(view.filter) if view.filter in {f.value for f in QueueFilter} else None
     if flt is None:
-        return await answer(update.callback_query, context.texts("common.stale_button"), True)
+        return await stale_press(update, context)
     await answer(update.callback_query)
     await show_queue(update, context, flt, max(view.offset, 0), edit=True)
 
@@ -123,13 +132,18 @@ async def show_ticket(update: Update, context: Ctx, view: TicketView) -> None:
     await reply(update, "\n".join(lines), keyboard(rows), edit=True)
 
 
+def _pressed(update: Update) -> object:
+    """The message a press came from (a question shown there replaces its text)."""
+    return update.callback_query.message if update.callback_query is not None else None
+
+
 async def on_item(update: Update, context: Ctx) -> None:
     """open, assign (pick a technician), cancel (reason), duplicate (original's number)."""
     dispatch.check_dispatcher(context.person.roles)
     item = data_of(update, QueueItem)
     t, tid = context.texts, item.ticket_id
     if item.action not in ITEM_ACTIONS:
-        return await answer(update.callback_query, t("common.stale_button"), alert=True)
+        return await stale_press(update, context)
     # Scope and state are checked before the press is answered: a refusal must reach the
     # presser as an alert, and no question may be asked that could never be answered.
     view = await dispatch.ticket_in_scope(
@@ -143,10 +157,10 @@ async def on_item(update: Update, context: Ctx) -> None:
         await pending.ask(context, "assign_name", ticket_id=tid)
         return await show_picker(update, context, view, 0, None, edit=True)
     if item.action == "cancel":
-        await pending.ask(context, "dispatch_cancel", ticket_id=tid)
+        await pending.ask(context, "dispatch_cancel", ticket_id=tid, shown_in=_pressed(update))
         rows = [[(t("common.back"), QueueItem("open", tid))]]
         return await reply(update, t("queue.cancel_why"), keyboard(rows), edit=True)
-    await pending.ask(context, "dispatch_duplicate", ticket_id=tid)
+    await pending.ask(context, "dispatch_duplicate", ticket_id=tid, shown_in=_pressed(update))
     rows = [[(t("common.back"), QueueItem("open", tid))]]
     await reply(update, t("queue.duplicate_of"), keyboard(rows), edit=True)
 
@@ -323,7 +337,7 @@ async def on_stale_bulk(update: Update, context: Ctx) -> None:
     press = data_of(update, StaleBulk)
     bulk = {"close": stale.close_stale, "revive": stale.revive_stale}.get(press.action)
     if bulk is None:
-        return await answer(update.callback_query, context.texts("common.stale_button"), True)
+        return await stale_press(update, context)
     done = await bulk(
         context.store.uow(), context.person.id, after=max(press.after, 0), upto=press.upto
     )

@@ -7,7 +7,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, MessageHandler, filt
 
 from bot.context import Ctx
 from bot.flows import my_tickets, pending, report  # noqa: F401 - registers answers
-from bot.flows.common import answer, guarded, reply
+from bot.flows.common import guarded, reply, stale_press
 from store.intake import drafts
 
 
@@ -28,7 +28,7 @@ async def on_message(update: Update, context: Ctx) -> None:
 
 async def on_unknown_button(update: Update, context: Ctx) -> None:
     """A button whose data no flow recognises: old, foreign or forged."""
-    await answer(update.callback_query, context.texts("common.stale_button"), alert=True)
+    await stale_press(update, context)
 
 
 def handlers() -> list[BaseHandler[Update, Ctx, object]]:

@@ -7,11 +7,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from telegram import Update
+from telegram import CallbackQuery, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.callbacks import DeferPick, JobAction, JobsPage, ReleaseReason, VisitSlot
 from bot.context import Ctx
+from bot.edits import retire_pressed
 from bot.flows import pending
 from bot.flows.common import (
     answer,
@@ -20,6 +21,7 @@ from bot.flows.common import (
     pattern,
     refused_answer,
     reply,
+    stale_press,
     typed_text,
 )
 from bot.ui import Button, capped, clip, grid, keyboard, pager, place_label, ticket_lines
@@ -186,12 +188,12 @@ async def on_job(update: Update, context: Ctx) -> None:
             *grid(buttons, 2),
             [(t("common.back"), JobAction("open", tid))],
         ]
-        await pending.ask(context, "visit_time", ticket_id=tid)
+        await pending.ask(context, "visit_time", ticket_id=tid, shown_in=_pressed(query))
         return await reply(update, t("jobs.visit_ask"), keyboard(rows), edit=True)
     elif act.action == "complete":
         await work.check_own_job(uow(), tid, me, Action.COMPLETE)
         await answer(query)
-        await pending.ask(context, "result_photo", ticket_id=tid)
+        await pending.ask(context, "result_photo", ticket_id=tid, shown_in=_pressed(query))
         rows = [
             [(t("jobs.complete_now"), JobAction("complete_now", tid))],
             [(t("common.back"), JobAction("open", tid))],
@@ -202,27 +204,32 @@ async def on_job(update: Update, context: Ctx) -> None:
         await answer(query)
         buttons = [(t("jobs.in_days", days=d), DeferPick(tid, d, "-")) for d in DEFER_DAYS]
         rows = [*grid(buttons, 3), [(t("common.back"), JobAction("open", tid))]]
-        await pending.ask(context, "defer_date", ticket_id=tid)
+        await pending.ask(context, "defer_date", ticket_id=tid, shown_in=_pressed(query))
         return await reply(update, t("jobs.defer_when"), keyboard(rows), edit=True)
     elif act.action == "release":
         await work.check_own_job(uow(), tid, me, Action.RELEASE)
         await answer(query)
         buttons = [(t(f"jobs.release_{r}"), ReleaseReason(tid, r)) for r in RELEASE_REASONS]
         rows = [[b] for b in buttons] + [[(t("common.back"), JobAction("open", tid))]]
-        await pending.ask(context, "release_reason", ticket_id=tid)
+        await pending.ask(context, "release_reason", ticket_id=tid, shown_in=_pressed(query))
         return await reply(update, t("jobs.release_why"), keyboard(rows), edit=True)
     else:
-        return await answer(query, t("common.stale_button"), alert=True)
+        return await stale_press(update, context)
     context.nudge_sender()
     await answer(query, t("jobs.done"))
     await show_job(update, context, tid, edit=True)
 
 
+def _pressed(query: CallbackQuery | None) -> object:
+    """The message a press came from: a picker shown there replaces its text."""
+    return query.message if query is not None else None
+
+
 async def _asked(context: Ctx, ticket_id: int, *kinds: str) -> bool:
     """Whether one of these questions about the ticket is still open for this person.
 
-    A picker's buttons stay on screen after their answer was taken; a second tap (or a
-    double tap) must not act again, e.g. defer twice or send two visit proposals.
+    A picker loses its buttons once answered, but a double tap (the second press sent
+    before they were gone) must not act again, e.g. defer twice or send two proposals.
     """
     draft = await drafts.get_draft(context.store.uow(), context.person.id)
     if draft is None or draft.step != pending.PENDING:
@@ -236,11 +243,11 @@ async def on_visit_slot(update: Update, context: Ctx) -> None:
     slot = data_of(update, VisitSlot)
     await work.check_own_job(context.store.uow(), slot.ticket_id, context.person.id, None)
     if not await _asked(context, slot.ticket_id, "visit_time"):
-        return await answer(update.callback_query, context.texts("common.stale_button"), True)
+        return await stale_press(update, context)
     try:
         when = datetime.fromtimestamp(slot.at_minutes * 60, UTC)
     except (OverflowError, ValueError, OSError):  # a forged time no calendar holds
-        return await answer(update.callback_query, context.texts("common.stale_button"), True)
+        return await stale_press(update, context)
     await _propose(update, context, slot.ticket_id, when)
 
 
@@ -249,6 +256,7 @@ async def _propose(update: Update, context: Ctx, ticket_id: int, when: datetime)
     await pending.clear(context)
     context.nudge_sender()
     await answer(update.callback_query)
+    await retire_pressed(update.callback_query)  # the picker was answered
     await reply(
         update, context.texts("jobs.visit_sent", when=context.texts.when(when), number=view.number)
     )
@@ -259,16 +267,16 @@ async def on_defer_pick(update: Update, context: Ctx) -> None:
     pick = data_of(update, DeferPick)
     t, tid = context.texts, pick.ticket_id
     if not 1 <= pick.days <= context.store.policy.max_defer.days:
-        return await answer(update.callback_query, t("common.stale_button"), alert=True)
+        return await stale_press(update, context)
     await work.check_own_job(context.store.uow(), tid, context.person.id, Action.DEFER)
     if not await _asked(context, tid, "defer_date", "defer_reason"):
-        return await answer(update.callback_query, t("common.stale_button"), alert=True)
+        return await stale_press(update, context)
     promised = _promise_day(context, pick.days)
     if pick.reason == "-":
         await answer(update.callback_query)
         return await _ask_defer_reason(update, context, tid, promised)
     if pick.reason not in DEFER_REASONS:
-        return await answer(update.callback_query, t("common.stale_button"), alert=True)
+        return await stale_press(update, context)
     await _defer(update, context, tid, promised, t(f"jobs.reason_{pick.reason}"))
 
 
@@ -285,7 +293,13 @@ async def _ask_defer_reason(update: Update, context: Ctx, tid: int, promised: da
     ).days
     buttons = [(t(f"jobs.reason_{r}"), DeferPick(tid, days, r)) for r in DEFER_REASONS]
     rows = [[b] for b in buttons] + [[(t("common.back"), JobAction("open", tid))]]
-    await pending.ask(context, "defer_reason", ticket_id=tid, promised=promised.isoformat())
+    await pending.ask(
+        context,
+        "defer_reason",
+        ticket_id=tid,
+        promised=promised.isoformat(),
+        shown_in=_pressed(update.callback_query),
+    )
     await reply(update, t("jobs.defer_why", when=t.when(promised)), keyboard(rows), edit=True)
 
 
@@ -294,6 +308,7 @@ async def _defer(update: Update, context: Ctx, tid: int, promised: datetime, rea
     await pending.clear(context)
     context.nudge_sender()
     await answer(update.callback_query)
+    await retire_pressed(update.callback_query)  # the picker was answered
     t = context.texts
     await reply(update, t("jobs.deferred", number=view.number, when=t.when(promised)))
 
@@ -302,7 +317,7 @@ async def on_release_reason(update: Update, context: Ctx) -> None:
     """Release with a preset reason."""
     rel = data_of(update, ReleaseReason)
     if rel.reason not in RELEASE_REASONS:
-        return await answer(update.callback_query, context.texts("common.stale_button"), True)
+        return await stale_press(update, context)
     await _release(update, context, rel.ticket_id, context.texts(f"jobs.release_{rel.reason}"))
 
 
@@ -311,6 +326,7 @@ async def _release(update: Update, context: Ctx, tid: int, reason: str) -> None:
     await pending.clear(context)
     context.nudge_sender()
     await answer(update.callback_query)
+    await retire_pressed(update.callback_query)  # the picker was answered
     await reply(update, context.texts("jobs.released", number=view.number))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from telegram import InputMediaPhoto, Update
+from telegram import InlineKeyboardMarkup, InputMediaPhoto, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.callbacks import Menu, MyPage, Rate, TicketAction, VisitAnswer
@@ -18,6 +18,7 @@ from bot.flows.common import (
     pattern,
     refused_answer,
     reply,
+    stale_press,
     typed_text,
 )
 from bot.notices import rating_keyboard
@@ -224,8 +225,9 @@ async def on_action(update: Update, context: Ctx) -> None:
         await answer(query)
         phone = context.settings.service.complaint_phone
         rows = [[(t("common.cancel"), TicketAction("open", tid))]]
-        return await reply(update, t("my.complain_ask", phone=phone), keyboard(rows))
-    await answer(query, t("common.stale_button"), alert=True)
+        ask = t("my.complain_ask", phone=phone)
+        return await _ask_below(update, context, "complaint", ask, keyboard(rows))
+    await stale_press(update, context)
 
 
 async def on_visit_answer(update: Update, context: Ctx) -> None:
@@ -238,7 +240,7 @@ async def on_visit_answer(update: Update, context: Ctx) -> None:
     view, _caps = await queries.ticket_detail(uow(), tid, me)
     proposed = work.epoch_minutes(view.visit_at) if view.visit_at is not None else None
     if ans.action not in ("ok", "no") or proposed != ans.at_minutes:
-        return await answer(query, t("common.stale_button"), alert=True)
+        return await stale_press(update, context)
     accepted = ans.action == "ok"
     view = await work.answer_visit(
         uow(), tid, me, accepted=accepted, proposed_minutes=ans.at_minutes
@@ -266,7 +268,17 @@ async def on_rate(update: Update, context: Ctx) -> None:
     )
     await pending.ask(context, "rating_comment", ticket_id=rate.ticket_id)
     rows = [[(t("common.skip"), TicketAction("skip", rate.ticket_id))]]
-    await reply(update, t("my.comment_ask"), keyboard(rows))
+    await _ask_below(update, context, "rating_comment", t("my.comment_ask"), keyboard(rows))
+
+
+async def _ask_below(
+    update: Update, context: Ctx, kind: str, text: str, markup: InlineKeyboardMarkup
+) -> None:
+    """Send the just parked question with its buttons; they go once it is answered."""
+    chat = update.effective_chat
+    assert chat is not None
+    sent = await chat.send_message(text, reply_markup=markup)
+    await pending.shown_in_message(context, kind, sent)
 
 
 @pending.on_answer("rating_comment")

@@ -27,6 +27,7 @@ from bot.flows.common import (
     guarded,
     pattern,
     reply,
+    stale_press,
 )
 from bot.i18n import Texts
 from bot.ui import Button, keyboard
@@ -87,7 +88,7 @@ async def on_press(update: Update, context: Ctx) -> None:
         # erased: nothing happens.
         return await answer(query, t("mydata.not_yours"), alert=True)
     if press.action not in ACTIONS:
-        return await answer(query, t("common.stale_button"), alert=True)
+        return await stale_press(update, context)
     if press.action == "show":
         await answer(query)
         return await show(update, context, edit=True)

@@ -6,16 +6,21 @@ in progress is kept aside and resumed afterwards: answering a question never los
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from telegram import Update
+from telegram import Message, Update
+from telegram.error import TelegramError
 
 from bot.context import Ctx
+from bot.edits import clear_keyboard_at
 from store.intake import drafts
 from store.intake.drafts import DraftView
 
+log = logging.getLogger(__name__)
 PENDING = "pending"
+KEYBOARD_OF = "keyboard_of"  # the id of the message whose buttons asked the question
 # Returns True when the answer was taken; False keeps the question parked (ask again).
 Answer = Callable[[Update, Ctx, dict[str, Any]], Awaitable[bool]]
 _ANSWERS: dict[str, Answer] = {}
@@ -31,8 +36,14 @@ def on_answer(kind: str) -> Callable[[Answer], Answer]:
     return register
 
 
-async def ask(context: Ctx, kind: str, **data: Any) -> None:
-    """Park a question; the person's next message answers it."""
+async def ask(context: Ctx, kind: str, *, shown_in: object = None, **data: Any) -> None:
+    """Park a question; the person's next message answers it.
+
+    `shown_in`, the message that asked it with buttons (a picker: "Complete without a
+    photo", the day to defer to...): once a typed answer is taken, those buttons are taken
+    off that message, so nothing answered stays pressable."""
+    if isinstance(shown_in, Message):
+        data[KEYBOARD_OF] = shown_in.message_id
     uow = context.store.uow
     draft = await drafts.get_draft(uow(), context.person.id)
     kept: dict[str, Any] = {}
@@ -42,6 +53,22 @@ async def ask(context: Ctx, kind: str, **data: Any) -> None:
             kept["resume_step"] = draft.step
     kept["pending"] = {"kind": kind, **data}
     await drafts.save_draft(uow(), context.person.id, DraftView(PENDING, kept))
+
+
+async def shown_in_message(context: Ctx, kind: str, message: Message | None) -> None:
+    """The question of `kind` just parked was asked in a new message, with buttons: note
+    it (see `ask`), unless the question was answered or replaced meanwhile."""
+    if message is None:
+        return
+    uow = context.store.uow
+    draft = await drafts.get_draft(uow(), context.person.id)
+    if draft is None or draft.step != PENDING:
+        return
+    question = draft.data.get("pending") or {}
+    if question.get("kind") != kind or KEYBOARD_OF in question:
+        return
+    data = {**draft.data, "pending": {**question, KEYBOARD_OF: message.message_id}}
+    await drafts.save_draft(uow(), context.person.id, DraftView(PENDING, data))
 
 
 async def clear(context: Ctx) -> dict[str, Any] | None:
@@ -72,3 +99,10 @@ async def dispatch(update: Update, context: Ctx, draft: DraftView) -> None:
         return
     if await fn(update, context, question):
         await clear(context)
+        asked_in = question.get(KEYBOARD_OF)
+        chat = update.effective_chat
+        if isinstance(asked_in, int) and chat is not None:
+            try:
+                await clear_keyboard_at(context.bot, chat.id, asked_in)
+            except TelegramError:  # the answer was taken; tidying up must not fail it
+                log.debug("could not take the buttons off the question", exc_info=True)

@@ -10,7 +10,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.callbacks import StaffGrant, StaffPage
 from bot.context import Ctx
-from bot.flows.common import answer, data_of, guarded, pattern, reply
+from bot.flows.common import answer, data_of, guarded, pattern, reply, stale_press
 from bot.flows.start import mini_app_of, reset_personal_commands
 from bot.ui import Button, clip, keyboard
 from store.directory import staff
@@ -76,7 +76,7 @@ async def on_grant(update: Update, context: Ctx) -> None:
     t, query = context.texts, update.callback_query
     await staff.check_admin(context.store.uow(), context.person.id)
     if press.action not in ("ask", "remove"):
-        await answer(query, t("common.stale_button"), alert=True)
+        await stale_press(update, context)
         return
     try:
         member, grant = await staff.find_grant(context.store.uow(), press.grant_id)

@@ -12,7 +12,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 from bot.callbacks import FollowUpAction, FollowUpPage
 from bot.context import Ctx
 from bot.flows import pending
-from bot.flows.common import answer, data_of, guarded, pattern, refused_answer, reply
+from bot.flows.common import answer, data_of, guarded, pattern, refused_answer, reply, stale_press
 from bot.ui import Button, clip, keyboard, pager, stars
 from store import roles
 from store.directory import places
@@ -75,7 +75,7 @@ async def on_followup(update: Update, context: Ctx) -> None:
     act = data_of(update, FollowUpAction)
     t = context.texts
     if act.action not in ("open", "resolve"):
-        return await answer(update.callback_query, t("common.stale_button"), alert=True)
+        return await stale_press(update, context)
     items = await followups.open_followups(context.store.uow(), context.person.id)
     item = next((f for f in items if f.id == act.followup_id), None)
     if item is None:

@@ -13,7 +13,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 from bot.callbacks import NobodyHomeReply, SweepAct, SweepChecklist, SweepPage
 from bot.context import Ctx
 from bot.flows import pending
-from bot.flows.common import answer, data_of, guarded, pattern, refused_answer, reply
+from bot.flows.common import answer, data_of, guarded, pattern, refused_answer, reply, stale_press
 from bot.ui import Button, clip, keyboard, pager
 from store.directory import places
 from store.domain.sweeps import check_sweeper
@@ -105,7 +105,7 @@ async def on_checklist(update: Update, context: Ctx) -> None:
     key = data_of(update, SweepChecklist).checklist
     question = await pending.clear(context)
     if question is None or question.get("kind") != "sweep_start":
-        return await answer(update.callback_query, context.texts("common.stale_button"), True)
+        return await stale_press(update, context)
     view = await campaigns.start_campaign(
         context.store.uow(),
         actor_id=context.person.id,
@@ -201,7 +201,7 @@ async def on_act(update: Update, context: Ctx) -> None:
     except (TransitionNotAllowed, NotFound):
         # The room was finished or taken over, or the campaign closed: the button is
         # stale (a ticket's "now {status}" text would name a room state as a status).
-        await answer(update.callback_query, context.texts("common.stale_button"), alert=True)
+        await stale_press(update, context)
 
 
 async def _act(update: Update, context: Ctx) -> None:
@@ -222,7 +222,7 @@ async def _act(update: Update, context: Ctx) -> None:
         try:
             await sweep.check_fault(uow(), cid, rid, me, act.item)
         except InvalidInput:
-            return await answer(query, t("common.stale_button"), alert=True)
+            return await stale_press(update, context)
         await pending.ask(context, "sweep_fault", campaign_id=cid, room_id=rid, item=act.item)
         await answer(query)
         rows = [[(t("common.back"), SweepAct("open", cid, 0, "-"))]]
@@ -270,7 +270,7 @@ async def _act(update: Update, context: Ctx) -> None:
             ),
             edit=True,
         )
-    await answer(query, t("common.stale_button"), alert=True)
+    await stale_press(update, context)
 
 
 @pending.on_answer("sweep_fault")

@@ -7,8 +7,8 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.callbacks import OfferAnswer
 from bot.context import Ctx
-from bot.edits import clear_keyboard
-from bot.flows.common import answer, data_of, guarded, pattern, reply
+from bot.edits import clear_keyboard, retire_pressed
+from bot.flows.common import answer, data_of, guarded, pattern, reply, stale_press
 from bot.flows.jobs import show_job
 from store.directory.staff import set_duty
 from store.errors import AlreadyTaken
@@ -24,9 +24,11 @@ async def on_offer(update: Update, context: Ctx) -> None:
             view = await dispatch.accept(context.store.uow(), offer.ticket_id, context.person.id)
         except AlreadyTaken as exc:
             await answer(query, t("error.already_taken", taken_by=exc.taken_by or "—"), True)
+            await retire_pressed(query)  # the offer is someone else's now
             return
         context.nudge_sender()
-        await answer(query, t("staff.accepted", number=view.number), alert=False)
+        # No toast: the job card below says "is yours" (a toast would say it twice).
+        await answer(query)
         assert query is not None
         await clear_keyboard(query.message)
         # The job card with its next steps (visit time, Start, Give back) right away, not
@@ -45,7 +47,7 @@ async def on_offer(update: Update, context: Ctx) -> None:
         assert query is not None
         await clear_keyboard(query.message)
     else:
-        await answer(query, t("common.stale_button"), alert=True)
+        await stale_press(update, context)
 
 
 async def duty(update: Update, context: Ctx) -> None:

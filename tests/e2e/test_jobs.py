@@ -91,11 +91,14 @@ async def test_visit_time_proposed_and_confirmed(bot: Harness) -> None:
     slots = await tom.wait_for_edit(card, lambda m: "When can you come" in m.body)
     # Campus time is 16:00 on Monday: the first bookable slot is 19:00 that day.
     assert slots.button_texts[0] == "Mon 2 Mar 19:00" and "⬅️ Back" in slots.button_texts
-    await tom.press(slots, "Tue 3 Mar 09:00")
-    await tom.expect(text_contains=f"Proposed 2026-03-03 09:00 for {job.number}")
-    # The slots stay on screen; a second tap does not send Alice a second proposal.
+    # A double tap: the second press comes before the slots are gone, and does not send
+    # Alice a second proposal.
+    await tom.press(slots, "Tue 3 Mar 09:00", wait_answer=False)
     again = await tom.press(slots, "Tue 3 Mar 11:00")
     assert again is not None and again.show_alert and again.text == STALE
+    await tom.expect(text_contains=f"Proposed 2026-03-03 09:00 for {job.number}")
+    # The answered picker keeps no buttons to press.
+    await tom.wait_for_edit(slots, lambda m: not m.buttons)
 
     proposal = await alice.expect(text_contains="proposes to come at 2026-03-03 09:00")
     assert proposal.button_texts == ["👍 That time works", "🕒 Ask for another time"]

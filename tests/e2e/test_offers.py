@@ -65,8 +65,11 @@ async def _accept_race(bot: Harness) -> None:
         await tech.user.press(offer, ACCEPT, wait_answer=False)
     answers = [(await answers_to(bot, offer))[0] for offer in offered]
 
-    won = [i for i, a in enumerate(answers) if a.text and "is yours" in a.text]
+    # The winner's press is answered quietly (the job card below says "is yours"); each
+    # loser's with an alert saying who took it.
+    won = [i for i, a in enumerate(answers) if not a.show_alert]
     assert len(won) == 1, answers
+    assert answers[won[0]].text is None, answers
     winner, winner_offer = techs[won[0]], offered[won[0]]
     name = winner.person.name
     losers = [(t, o, a) for t, o, a in zip(techs, offered, answers, strict=True) if t != winner]

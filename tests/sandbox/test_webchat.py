@@ -265,3 +265,32 @@ async def test_bad_photo_is_a_clear_400(bot_api: SandboxServer, raw_api: RawApi)
         assert status == 400 and "base64" in body["error"], garbage
     status, messages = await _get(session, f"{base}/chats/7/messages?all=1")
     assert messages == []
+
+
+async def test_a_keyboard_taken_off_shows_in_the_chat_and_its_buttons_no_longer_press(
+    bot_api: SandboxServer, raw_api: RawApi
+) -> None:
+    base, session = f"{bot_api.url}/_sandbox", raw_api.session
+    await _post(session, f"{base}/users", {"id": 7, "first_name": "Ann"})
+    await _post(session, f"{base}/users/7/send", {"text": "/start"})
+    markup = {"inline_keyboard": [[{"text": "Go", "callback_data": "go"}]]}
+    await raw_api.ok("sendMessage", chat_id=7, text="menu", reply_markup=markup)
+    [start] = await raw_api.ok("getUpdates")
+    pressing = asyncio.create_task(
+        _post(session, f"{base}/users/7/press", {"message_id": 2, "data": "go"})
+    )
+    [update] = await raw_api.ok("getUpdates", offset=start["update_id"] + 1, timeout=5)
+    # The press carries the message as shown, buttons included: the bot tells a press of a
+    # button it shows from forged data by them.
+    query = update["callback_query"]
+    assert query["message"]["reply_markup"] == markup
+    await raw_api.ok("answerCallbackQuery", callback_query_id=query["id"])
+    await raw_api.ok("editMessageReplyMarkup", chat_id=7, message_id=2)
+    assert await pressing == (200, {"answer": {"text": None, "show_alert": False}})
+    # The chat shows the message without buttons; its history keeps both versions.
+    status, [_, edited] = await _get(session, f"{base}/chats/7/messages?all=1")
+    assert status == 200 and edited["message"]["text"] == "menu"
+    assert edited["reply_markup"] is None and "reply_markup" not in edited["message"]
+    assert [h["reply_markup"] for h in edited["history"]] == [markup, None]
+    status, body = await _post(session, f"{base}/users/7/press", {"message_id": 2, "data": "go"})
+    assert status == 400 and "no callback button" in body["error"]
