@@ -89,6 +89,7 @@ async def build(
         received=texts("digest.chart_received"),
         completed=texts("digest.chart_completed"),
         median_label=texts("digest.chart_median"),
+        empty=texts("digest.chart_empty"),
     )
     return render_text(figures, texts), png
 

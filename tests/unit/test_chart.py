@@ -7,8 +7,10 @@ import zlib
 from datetime import date, timedelta
 
 import pytest
+from matplotlib import pyplot as plt
+from matplotlib.axes import Axes
 
-from bot.chart import digest_chart
+from bot.chart import digest_chart, digest_figure
 from store.reporting.digest import SERIES_DAYS, DayPoint
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -17,6 +19,7 @@ LABELS = {
     "received": "received",
     "completed": "completed",
     "median_label": "median repair time (h)",
+    "empty": "No tickets in these 14 days",
 }
 
 
@@ -61,3 +64,37 @@ def test_digest_chart_is_a_png_of_about_1000_by_500(empty: bool) -> None:
     assert found[-1] == (b"IEND", b"")
     assert any(kind == b"IDAT" for kind, _ in found)
     assert 10_000 <= len(png) <= 500_000
+
+
+def count_axis(points: list[DayPoint]) -> tuple[tuple[float, float], list[float], list[str]]:
+    """The drawn figure's count axis: its limits, the ticks shown within them, and every
+    text written on it."""
+    fig = digest_figure(points, **LABELS)
+    try:
+        fig.canvas.draw()
+        ax: Axes = fig.axes[0]
+        low, high = ax.get_ylim()
+        shown = [t for t in ax.get_yticks() if low <= t <= high]
+        return (low, high), shown, [text.get_text() for text in ax.texts]
+    finally:
+        plt.close(fig)
+
+
+def test_a_fortnight_without_tickets_draws_0_to_1_and_says_so() -> None:
+    (low, high), ticks, texts = count_axis(series(empty=True))
+    assert (low, high) == (0, 1)  # not -0.04..0.04
+    assert ticks == [0, 1]
+    assert texts == ["No tickets in these 14 days"]
+
+
+@pytest.mark.parametrize("most", [1, 3, 7, 250])
+def test_counts_start_at_0_with_whole_number_ticks(most: int) -> None:
+    last = date(2026, 3, 10)
+    points = [
+        DayPoint(last - timedelta(days=SERIES_DAYS - 1 - k), most if k == 5 else 0, 0, None)
+        for k in range(SERIES_DAYS)
+    ]
+    (low, high), ticks, texts = count_axis(points)
+    assert low == 0 and high >= most
+    assert len(ticks) >= 2 and all(t >= 0 and t == int(t) for t in ticks)
+    assert texts == []  # the empty-chart label only on an empty chart
