@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from datetime import date, time, timedelta
 from zoneinfo import ZoneInfo
@@ -24,6 +25,31 @@ from store.reporting.digest import Digest
 from store.uow import Store
 
 log = logging.getLogger(__name__)
+ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def asked_day(text: str, today: date, texts: Texts) -> date:
+    """The local day `/digest TEXT` names: nothing or "yesterday" (what the morning digest
+    covers), "today" (either word in English or the asker's language), or an ISO date
+    (YYYY-MM-DD). ValueError for anything else, an impossible date included."""
+    spec = text.strip().lower()
+    if not spec or spec in ("yesterday", texts("digest.word_yesterday").lower()):
+        return today - timedelta(days=1)
+    if spec in ("today", texts("digest.word_today").lower()):
+        return today
+    if ISO_DAY.fullmatch(spec):
+        return date.fromisoformat(spec)
+    raise ValueError(f"not a day: {text!r}")
+
+
+def day_examples(today: date, texts: Texts) -> str:
+    """`/digest today · /digest yesterday · /digest 2026-12-06`: forms that work today."""
+    words = (
+        texts("digest.word_today"),
+        texts("digest.word_yesterday"),
+        (today - timedelta(days=1)).isoformat(),
+    )
+    return " · ".join(f"/digest {word}" for word in words)
 
 
 def render_text(d: Digest, texts: Texts) -> str:
