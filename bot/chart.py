@@ -96,7 +96,8 @@ def _draw(
     else:
         ax.set_ylim(0, highest * 1.1)
     hours = [
-        p.median_completion_minutes / 60 if p.median_completion_minutes else None for p in series
+        None if p.median_completion_minutes is None else p.median_completion_minutes / 60
+        for p in series
     ]
     twin = ax.twinx()
     twin.plot(
@@ -109,8 +110,9 @@ def _draw(
     twin.set_ylabel("h")
     if any(h is not None for h in hours):
         twin.set_ylim(bottom=0)
-    else:
+    else:  # no repair finished: no hours to mark
         twin.set_ylim(0, 1)
+        twin.set_yticks([])
     handles = ax.get_legend_handles_labels()
     twin_handles = twin.get_legend_handles_labels()
     ax.legend(handles[0] + twin_handles[0], handles[1] + twin_handles[1], loc="upper left")
