@@ -204,8 +204,8 @@ async def _scenario(
     await sam.expect(text_contains="Office:", timeout=STEP)
     # The digest of the day just played (plain /digest is yesterday's, as the morning one).
     await sam.command("digest", "today")
-    # (Past his digest time the scheduled one, yesterday's, may arrive too; a day played
-    # over midnight shows the new day.)
+    # (No scheduled one comes: the office had no ticket yesterday. A day played over
+    # midnight shows the new day.)
     played = [f"Daily digest for {d.isoformat()}" for d in (today, today + timedelta(days=1))]
     await sam.next_message(
         lambda m: m.photo is not None and any(title in m.body for title in played),

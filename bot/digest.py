@@ -152,13 +152,18 @@ async def send(
 
 async def send_due_digests(bot: Bot, store: Store, settings: Settings) -> list[int]:
     """Every supervisor past their digest time today who has not had it: claim, send, mark.
-    Returns who got one. A failed send leaves the claim to go stale and be retried."""
+    Returns who got one. A failed send leaves the claim to go stale and be retried. No
+    digest reports on a day before the office's first ticket (a new office, the demo)."""
     hour, minute = (int(part) for part in settings.service.digest_time.split(":"))
     due = await digest_service.supervisors_due(
         store.uow(), at=time(hour, minute), default_zone=settings.service.timezone
     )
     sent: list[int] = []
+    first = await digest_service.first_ticket_at(store.uow()) if due else None
     for person_id, today, zone in due:
+        first_day = digest_service.local_day(first, ZoneInfo(zone))
+        if first_day is None or today - timedelta(days=1) < first_day:
+            continue  # the office had no ticket yet that day: nothing to report on
         if not await digest_service.claim_digest(store.uow(), person_id, today):
             continue
         person = await get_person_view(store.uow(), person_id)

@@ -163,17 +163,26 @@ def _p90(values: list[int]) -> timedelta | None:
     return timedelta(microseconds=ordered[rank - 1])
 
 
-async def first_ticket_day(uow: UnitOfWork, zone: ZoneInfo) -> date | None:
-    """The local day the office's first ticket came in (None before any): no digest
-    reports on a day before it."""
+async def first_ticket_at(uow: UnitOfWork) -> datetime | None:
+    """When the office's first ticket came in (aware UTC; None before any)."""
     async with uow.reading():
         first = (
             await uow.session.execute(
                 sa_select(type_coerce(func.min(col(Ticket.created_at)), String))
             )
         ).scalar_one_or_none()
-    moment = utc(first)
+    return utc(first)
+
+
+def local_day(moment: datetime | None, zone: ZoneInfo) -> date | None:
+    """The local calendar day of a moment (None stays None)."""
     return None if moment is None else moment.astimezone(zone).date()
+
+
+async def first_ticket_day(uow: UnitOfWork, zone: ZoneInfo) -> date | None:
+    """The local day the office's first ticket came in (None before any): no digest
+    reports on a day before it."""
+    return local_day(await first_ticket_at(uow), zone)
 
 
 OVERDUE_SHOWN = 15  # overdue numbers the digest lists; the rest is a count

@@ -236,3 +236,20 @@ async def test_chinese_day_words_and_answers(bot: Harness) -> None:
     assert answer.body == (
         "无法把“明天”识别为日期。可以这样用：/digest 今天 · /digest 昨天 · /digest 2026-03-11"
     )
+
+
+async def test_no_scheduled_digest_of_a_day_before_the_first_ticket(bot: Harness) -> None:
+    sue = await staff(bot, 4109, "Sue", Role.SUPERVISOR)
+    clock = Clock(datetime(2026, 3, 10, 3, 0, tzinfo=UTC))  # 11:00 in Shanghai
+    bot.store.clock = clock
+    sue.user.mark()
+    assert await scheduler_tick(bot) == []  # a new office: no ticket yet
+    rita = await make_person(bot.store, name="Rita")
+    room = bot.places.room("E1-101").room_id
+    await report(bot.store.uow(), NewTicket(rita.id, room, "water", "The tap drips"))
+    assert await scheduler_tick(bot) == []  # yesterday came before it
+    await sue.user.assert_no_message(within=0.3)
+    clock.now += timedelta(days=1)  # the next morning: the first ticket's day
+    assert await scheduler_tick(bot) == [sue.id]
+    first = await sue.user.next_message(is_digest, timeout=10)
+    assert "Daily digest for 2026-03-10" in first.body and "Received 1" in first.body
