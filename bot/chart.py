@@ -108,8 +108,9 @@ def _draw(
         label=median_label,
     )
     twin.set_ylabel("h")
-    if any(h is not None for h in hours):
-        twin.set_ylim(bottom=0)
+    marked = [h for h in hours if h is not None]
+    if marked:  # at least an hour high: a repair of seconds is not drawn on a µh scale
+        twin.set_ylim(0, max(1.0, max(marked) * 1.15))
     else:  # no repair finished: no hours to mark
         twin.set_ylim(0, 1)
         twin.set_yticks([])

@@ -98,3 +98,18 @@ def test_counts_start_at_0_with_whole_number_ticks(most: int) -> None:
     assert low == 0 and high >= most
     assert len(ticks) >= 2 and all(t >= 0 and t == int(t) for t in ticks)
     assert texts == []  # the empty-chart label only on an empty chart
+
+
+def test_the_hours_axis_is_at_least_an_hour_high() -> None:
+    last = date(2026, 3, 10)
+    quick = [  # a repair done in seconds, and one of 30 hours
+        DayPoint(last - timedelta(days=SERIES_DAYS - 1 - k), 1, 1, minutes)
+        for k, minutes in enumerate([0.02] + [None] * (SERIES_DAYS - 2) + [1800.0])
+    ]
+    for points, top in (([*quick[:-1], DayPoint(last, 0, 0, None)], 1.0), (quick, 30.0)):
+        fig = digest_figure(points, **LABELS)
+        try:
+            low, high = fig.axes[1].get_ylim()
+        finally:
+            plt.close(fig)
+        assert low == 0 and top <= high <= top * 1.2
