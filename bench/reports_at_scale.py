@@ -661,6 +661,7 @@ async def run_engine(url: str, n: int, args: argparse.Namespace) -> Measured:
                 received="received",
                 completed="completed",
                 median_label="median",
+                empty="no tickets",
             )
 
         measured.figures["digest_chart (14 days)"] = await measure(

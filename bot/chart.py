@@ -14,6 +14,7 @@ import json
 import sys
 from collections.abc import Sequence
 from datetime import date
+from typing import TYPE_CHECKING
 
 from bot.fonts import label_fonts
 from store.reporting.digest import DayPoint
@@ -26,7 +27,13 @@ class ChartFailed(RuntimeError):
 
 
 async def render_apart(
-    series: Sequence[DayPoint], *, title: str, received: str, completed: str, median_label: str
+    series: Sequence[DayPoint],
+    *,
+    title: str,
+    received: str,
+    completed: str,
+    median_label: str,
+    empty: str,
 ) -> bytes:
     """`digest_chart` drawn by a child process: the same PNG, and matplotlib never loaded
     in this one. The series and labels go in as JSON on stdin, the PNG comes back on
@@ -41,6 +48,7 @@ async def render_apart(
             "received": received,
             "completed": completed,
             "median_label": median_label,
+            "empty": empty,
         },
     }
     child = await asyncio.create_subprocess_exec(
@@ -77,10 +85,23 @@ def _serve_one() -> None:
     sys.stdout.buffer.flush()
 
 
-def digest_chart(
-    series: Sequence[DayPoint], *, title: str, received: str, completed: str, median_label: str
-) -> bytes:
-    """A PNG (about 1000×500 px) of the series; labels come from the caller's catalog."""
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+
+def digest_figure(
+    series: Sequence[DayPoint],
+    *,
+    title: str,
+    received: str,
+    completed: str,
+    median_label: str,
+    empty: str,
+) -> Figure:
+    """The chart as a matplotlib Figure (the caller closes it). Counts are whole tickets:
+    the count axis starts at 0 with whole-number ticks; a fortnight without a ticket draws
+    that axis 0..1 with `empty` written across it, never negative ticks."""
     import matplotlib
 
     matplotlib.use("Agg")  # no display on a server
@@ -95,42 +116,107 @@ def digest_chart(
     x = list(range(len(series)))
     fig, ax = plt.subplots(figsize=(10, 5), dpi=100)
     try:
-        width = 0.4
-        ax.bar(
-            [i - width / 2 for i in x],
-            [p.received for p in series],
-            width,
-            label=received,
-            color="#8da0cb",
+        _draw(fig, ax, series, days, x, received, completed, title, median_label, empty)
+    except BaseException:
+        plt.close(fig)
+        raise
+    return fig
+
+
+def _draw(
+    fig: Figure,
+    ax: Axes,
+    series: Sequence[DayPoint],
+    days: list[str],
+    x: list[int],
+    received: str,
+    completed: str,
+    title: str,
+    median_label: str,
+    empty: str,
+) -> None:
+    from matplotlib.ticker import MaxNLocator
+
+    width = 0.4
+    ax.bar(
+        [i - width / 2 for i in x],
+        [p.received for p in series],
+        width,
+        label=received,
+        color="#8da0cb",
+    )
+    ax.bar(
+        [i + width / 2 for i in x],
+        [p.completed for p in series],
+        width,
+        label=completed,
+        color="#66c2a5",
+    )
+    ax.set_xticks(x, days, rotation=45, ha="right")
+    ax.set_ylabel("#")
+    ax.set_title(title)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    highest = max((max(p.received, p.completed) for p in series), default=0)
+    if highest == 0:
+        ax.set_ylim(0, 1)
+        ax.text(
+            0.5,
+            0.5,
+            empty,
+            transform=ax.transAxes,
+            ha="center",
+            va="center",
+            fontsize=16,
+            color="#666666",
         )
-        ax.bar(
-            [i + width / 2 for i in x],
-            [p.completed for p in series],
-            width,
-            label=completed,
-            color="#66c2a5",
-        )
-        ax.set_xticks(x, days, rotation=45, ha="right")
-        ax.set_ylabel("#")
-        ax.set_title(title)
-        hours = [
-            p.median_completion_minutes / 60 if p.median_completion_minutes else None
-            for p in series
-        ]
-        twin = ax.twinx()
-        twin.plot(
-            [i for i, h in zip(x, hours, strict=True) if h is not None],
-            [h for h in hours if h is not None],
-            color="#fc8d62",
-            marker="o",
-            label=median_label,
-        )
-        twin.set_ylabel("h")
-        twin.set_ylim(bottom=0)
-        handles = ax.get_legend_handles_labels()
-        twin_handles = twin.get_legend_handles_labels()
-        ax.legend(handles[0] + twin_handles[0], handles[1] + twin_handles[1], loc="upper left")
-        fig.tight_layout()
+    else:
+        ax.set_ylim(0, highest * 1.1)
+    hours = [
+        None if p.median_completion_minutes is None else p.median_completion_minutes / 60
+        for p in series
+    ]
+    twin = ax.twinx()
+    twin.plot(
+        [i for i, h in zip(x, hours, strict=True) if h is not None],
+        [h for h in hours if h is not None],
+        color="#fc8d62",
+        marker="o",
+        label=median_label,
+    )
+    twin.set_ylabel("h")
+    marked = [h for h in hours if h is not None]
+    if marked:  # at least an hour high: a repair of seconds is not drawn on a µh scale
+        twin.set_ylim(0, max(1.0, max(marked) * 1.15))
+    else:  # no repair finished: no hours to mark
+        twin.set_ylim(0, 1)
+        twin.set_yticks([])
+    handles = ax.get_legend_handles_labels()
+    twin_handles = twin.get_legend_handles_labels()
+    ax.legend(handles[0] + twin_handles[0], handles[1] + twin_handles[1], loc="upper left")
+    fig.tight_layout()
+
+
+def digest_chart(
+    series: Sequence[DayPoint],
+    *,
+    title: str,
+    received: str,
+    completed: str,
+    median_label: str,
+    empty: str,
+) -> bytes:
+    """A PNG (about 1000×500 px) of the series; labels come from the caller's catalog."""
+    from matplotlib import pyplot as plt
+
+    fig = digest_figure(
+        series,
+        title=title,
+        received=received,
+        completed=completed,
+        median_label=median_label,
+        empty=empty,
+    )
+    try:
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png")
         return buffer.getvalue()

@@ -2,8 +2,9 @@
 
 It starts the stand-in on 127.0.0.1, a throw-away SQLite database with a sample campus,
 an on-duty technician, and the bot itself; plays one repair from a QR scan to a rating;
-prints what every chat saw; and then (unless --once) keeps running so the stand-in's
-HTTP endpoints (/_sandbox/...) can drive more users.
+prints what every chat saw, each chat in the order things reached it; and then (unless
+--once) keeps running so the stand-in's HTTP endpoints (/_sandbox/...) can drive more
+users. With --once nothing it prints points at an address that closed with it.
 """
 
 from __future__ import annotations
@@ -12,8 +13,11 @@ import asyncio
 import contextlib
 import re
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from bot.app import build_application
 from bot.settings import Settings
@@ -118,9 +122,12 @@ async def _accept(tech: UserHandle, number: str) -> BotMessage:
     return await tech.expect(text_contains=f"{number} is yours", timeout=STEP)
 
 
-async def _scenario(server: SandboxServer, cast: dict[str, UserHandle], rooms: list[str]) -> None:
-    """A day of the office: an easy repair start to finish, a hard one deferred, and the
-    supervisor's figures. Everything happens through the chats."""
+async def _scenario(
+    server: SandboxServer, cast: dict[str, UserHandle], rooms: list[str], today: date
+) -> None:
+    """A day of the office (`today`, the campus's local date): an easy repair start to
+    finish, a hard one deferred, and the supervisor's figures. Everything happens through
+    the chats."""
     alice, bob, tom, wendy, sam = (cast[n] for n in ("Alice", "Bob", "Tom", "Wendy", "Sam"))
     for user in cast.values():
         await user.command("start")
@@ -134,6 +141,9 @@ async def _scenario(server: SandboxServer, cast: dict[str, UserHandle], rooms: l
         "The tap in the bathroom drips all night.",
         phone="+8613800000000",
     )
+    # Everyone acts once what reached them was read: Alice hears her report is offered
+    # before Tom takes it (the transcript shows each chat in the order things reached it).
+    await alice.expect(text_contains="offered to", timeout=STEP)
     # 2. Tom, on duty for her campus, accepts; the job card comes with its next steps.
     card = await _accept(tom, number)
     await alice.expect(text_contains="took your job", timeout=STEP)
@@ -167,9 +177,12 @@ async def _scenario(server: SandboxServer, cast: dict[str, UserHandle], rooms: l
     hard = await _report(
         bob, rooms[1], "❄️ Air-con & heating", "The radiator is cold and leaks.", phone=None
     )
+    await bob.expect(text_contains="offered to", timeout=STEP)
     card = await _accept(wendy, hard)
+    await bob.expect(text_contains="took your job", timeout=STEP)
     await wendy.press(card, "▶️ Start work")
     card = await wendy.wait_for_edit(card, lambda m: "In progress" in m.body, timeout=STEP)
+    await bob.expect(text_contains="work has started", timeout=STEP)
     await wendy.press(card, "📅 Needs more time")
     days = await wendy.wait_for_edit(card, lambda m: "By when" in m.body, timeout=STEP)
     await wendy.press(days, "+2 d")
@@ -183,10 +196,14 @@ async def _scenario(server: SandboxServer, cast: dict[str, UserHandle], rooms: l
     # 7. Sam, the supervisor, looks at the figures and the digest with its chart.
     await sam.command("stats")
     await sam.expect(text_contains="Office:", timeout=STEP)
-    await sam.command("digest")
-    # (Past his digest time the scheduled one arrives too; /digest's answer is enough.)
+    # The digest of the day just played (plain /digest is yesterday's, as the morning one).
+    await sam.command("digest", "today")
+    # (No scheduled one comes: the office had no ticket yesterday. A day played over
+    # midnight shows the new day.)
+    played = [f"Daily digest for {d.isoformat()}" for d in (today, today + timedelta(days=1))]
     await sam.next_message(
-        lambda m: m.photo is not None and "Daily digest" in m.body, timeout=STEP
+        lambda m: m.photo is not None and any(title in m.body for title in played),
+        timeout=STEP,
     )
     # 8. And asks for the office board in his browser: a one-time sign-in link.
     await sam.command("board")
@@ -234,8 +251,19 @@ async def _cast(
     return cast
 
 
-def closing_lines(url: str, campuses: list[str], board: str | None = None) -> str:
-    """Who is who, and where to play them (and see the office board) in a browser."""
+def closing_lines(
+    url: str, campuses: list[str], board: str | None = None, *, once: bool = False
+) -> str:
+    """Who is who, and where to play them (and see the office board) in a browser; with
+    `once` no address (they close as the demo exits), but how to keep them open."""
+    if once:
+        lines = ["", "Who is who:"]
+        lines += [f"  {persona.describe()}" for persona in personas(campuses)]
+        lines.append(
+            "The demo has stopped (--once). Run `repairbot demo` without --once to play "
+            "them in a browser chat and to open the office board."
+        )
+        return "\n".join(lines)
     lines = ["", "Who is who (play any of them in the browser chat):"]
     lines += [f"  {persona.describe()}" for persona in personas(campuses)]
     lines.append(f"Browser chat: {url}/_sandbox/chat  (Ctrl-C stops the demo)")
@@ -247,9 +275,27 @@ def closing_lines(url: str, campuses: list[str], board: str | None = None) -> st
     return "\n".join(lines)
 
 
-async def run_demo(settings: Settings, *, port: int, once: bool) -> str:
-    """Run the demo; returns the chat transcript of the scripted day. Raises
-    DemoStepFailed (or TimeoutError) when a step did not happen."""
+CLOSED_LINK = "[link: closed with the demo]"
+
+
+def without_addresses(transcript: str, bases: list[str]) -> str:
+    """The transcript with every link to the demo's own servers (the board's one-time
+    sign-in link) marked closed: after --once nothing answers there."""
+    for base in bases:
+        transcript = re.sub(re.escape(base) + r"\S*", CLOSED_LINK, transcript)
+    return transcript
+
+
+async def run_demo(
+    settings: Settings,
+    *,
+    port: int,
+    once: bool,
+    after_play: Callable[[SandboxServer], None] | None = None,
+) -> str:
+    """Run the demo; returns the chat transcript of the scripted day as printed. Raises
+    DemoStepFailed (or TimeoutError) when a step did not happen. `after_play` sees the
+    stand-in once the day is played (tests read its chats)."""
     server = SandboxServer(port=port, default_timeout=STEP)
     await server.start()
     with tempfile.TemporaryDirectory() as tmp:
@@ -286,11 +332,18 @@ async def run_demo(settings: Settings, *, port: int, once: bool) -> str:
         assert app.updater is not None
         await app.updater.start_polling(poll_interval=0, timeout=1)
         try:
-            await _scenario(server, cast, rooms if len(rooms) > 1 else rooms * 2)
-            transcript = server.chat_transcript()
-            print(transcript, flush=True)
+            today = store.clock().astimezone(ZoneInfo(demo.service.timezone)).date()
+            played = rooms if len(rooms) > 1 else rooms * 2
+            await _scenario(server, cast, played, today)
+            if after_play is not None:
+                after_play(server)
             board = app.bot_data.board.base_url() if app.bot_data.board else None
-            print(closing_lines(server.url, campuses, board), flush=True)
+            transcript = server.chat_transcript()
+            if once:
+                bases = [server.url] + ([board] if board else [])
+                transcript = without_addresses(transcript, bases)
+            print(transcript, flush=True)
+            print(closing_lines(server.url, campuses, board, once=once), flush=True)
             if not once:
                 with contextlib.suppress(asyncio.CancelledError):
                     await asyncio.Event().wait()

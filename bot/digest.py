@@ -4,6 +4,7 @@ by the scheduler at the set local time (once per day) and by /digest on demand."
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from datetime import date, time, timedelta
 from zoneinfo import ZoneInfo
@@ -23,6 +24,31 @@ from store.reporting.digest import Digest
 from store.uow import Store
 
 log = logging.getLogger(__name__)
+ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def asked_day(text: str, today: date, texts: Texts) -> date:
+    """The local day `/digest TEXT` names: nothing or "yesterday" (what the morning digest
+    covers), "today" (either word in English or the asker's language), or an ISO date
+    (YYYY-MM-DD). ValueError for anything else, an impossible date included."""
+    spec = text.strip().lower()
+    if not spec or spec in ("yesterday", texts("digest.word_yesterday").lower()):
+        return today - timedelta(days=1)
+    if spec in ("today", texts("digest.word_today").lower()):
+        return today
+    if ISO_DAY.fullmatch(spec):
+        return date.fromisoformat(spec)
+    raise ValueError(f"not a day: {text!r}")
+
+
+def day_examples(today: date, texts: Texts) -> str:
+    """`/digest today · /digest yesterday · /digest 2026-12-06`: forms that work today."""
+    words = (
+        texts("digest.word_today"),
+        texts("digest.word_yesterday"),
+        (today - timedelta(days=1)).isoformat(),
+    )
+    return " · ".join(f"/digest {word}" for word in words)
 
 
 def render_text(d: Digest, texts: Texts) -> str:
@@ -88,6 +114,7 @@ async def build(
         received=texts("digest.chart_received"),
         completed=texts("digest.chart_completed"),
         median_label=texts("digest.chart_median"),
+        empty=texts("digest.chart_empty"),
     )
     return render_text(figures, texts), png
 
@@ -124,13 +151,18 @@ async def send(
 
 async def send_due_digests(bot: Bot, store: Store, settings: Settings) -> list[int]:
     """Every supervisor past their digest time today who has not had it: claim, send, mark.
-    Returns who got one. A failed send leaves the claim to go stale and be retried."""
+    Returns who got one. A failed send leaves the claim to go stale and be retried. No
+    digest reports on a day before the office's first ticket (a new office, the demo)."""
     hour, minute = (int(part) for part in settings.service.digest_time.split(":"))
     due = await digest_service.supervisors_due(
         store.uow(), at=time(hour, minute), default_zone=settings.service.timezone
     )
     sent: list[int] = []
+    first = await digest_service.first_ticket_at(store.uow()) if due else None
     for person_id, today, zone in due:
+        first_day = digest_service.local_day(first, ZoneInfo(zone))
+        if first_day is None or today - timedelta(days=1) < first_day:
+            continue  # the office had no ticket yet that day: nothing to report on
         if not await digest_service.claim_digest(store.uow(), person_id, today):
             continue
         person = await get_person_view(store.uow(), person_id)

@@ -2,7 +2,8 @@
 
 The API log (`Transcript`) records calls; this records the conversation: whole texts,
 buttons as `[Accept] [Decline]`, photos as `[photo]`, edits and alerts, in the order they
-happened across every chat.
+happened across every chat: a message's line is written as the stand-in stores it, so in
+each chat the lines follow the order (and message ids) in which things reached it.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ class ChatLine:
     kind: Kind
     body: str
     buttons: tuple[tuple[str, ...], ...] = ()
+    message_id: int | None = None  # the chat's message this line shows (not for presses)
 
 
 def keyboard(content: Content) -> tuple[tuple[str, ...], ...]:
@@ -77,13 +79,25 @@ class ChatLog:
         """A new message, from a person or from the bot."""
         kind: Kind = "bot" if message.from_bot else "user"
         self.lines.append(
-            ChatLine(message.chat_id, kind, seen(message), keyboard(message.content))
+            ChatLine(
+                message.chat_id,
+                kind,
+                seen(message),
+                keyboard(message.content),
+                message.message_id,
+            )
         )
 
     def edit(self, message: StoredMessage) -> None:
         """The bot changed one of its messages (text, caption or buttons)."""
         self.lines.append(
-            ChatLine(message.chat_id, "edit", seen(message), keyboard(message.content))
+            ChatLine(
+                message.chat_id,
+                "edit",
+                seen(message),
+                keyboard(message.content),
+                message.message_id,
+            )
         )
 
     def press(self, chat_id: int, label: str) -> None:
@@ -96,7 +110,9 @@ class ChatLog:
 
     def deleted(self, message: StoredMessage) -> None:
         """The bot deleted a message."""
-        self.lines.append(ChatLine(message.chat_id, "deleted", seen(message)))
+        self.lines.append(
+            ChatLine(message.chat_id, "deleted", seen(message), message_id=message.message_id)
+        )
 
     def clear(self) -> None:
         """Forget every line."""

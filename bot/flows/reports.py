@@ -45,6 +45,15 @@ async def _period(
         return None
 
 
+def period_examples(context: Ctx) -> str:
+    """`/stats today · /stats 7d · /stats 2026-11` (last month): other periods, as
+    commands that work as they are."""
+    today = context.store.clock().astimezone(context.texts.zone).date()
+    last_month = today.replace(day=1) - timedelta(days=1)
+    periods = ("today", "7d", f"{last_month:%Y-%m}")
+    return " · ".join(f"/stats {period}" for period in periods)
+
+
 async def stats_command(update: Update, context: Ctx) -> None:
     """Per technician: jobs, median accept and repair times, rating, rework, overdue; and the
     office totals with the share repaired within an hour."""
@@ -89,7 +98,7 @@ async def stats_command(update: Update, context: Ctx) -> None:
         )
     if not techs:
         lines.append(t("stats.no_technicians"))
-    lines.append(t("stats.period_help", forms=PERIOD_HELP))
+    lines.append(t("stats.other_periods", examples=period_examples(context)))
     await reply(update, clip("\n".join(lines), 4000), board_button(context))
 
 
@@ -163,17 +172,53 @@ async def export_command(update: Update, context: Ctx) -> None:
 
 
 async def digest_command(update: Update, context: Ctx) -> None:
-    """/digest: yesterday's digest now (does not count as the scheduled one)."""
+    """/digest [today | yesterday | YYYY-MM-DD]: a day's digest now (default yesterday,
+    as the morning one; it does not count as the scheduled one). A day that has not come
+    yet, or came before the office's first ticket, is answered with one that works."""
     from bot import digest
+    from store.reporting import digest as digest_service
 
     figures.check_figures(context.person.roles)
     assert context.person.telegram_id is not None
+    t = context.texts
     zone = context.person.timezone or context.settings.service.timezone
     local_today = context.store.clock().astimezone(ZoneInfo(zone)).date()
-    yesterday = local_today - timedelta(days=1)
-    text, png = await digest.build(
-        context.store, context.settings, context.person.id, yesterday, zone
-    )
+    given = " ".join(context.args or [])
+    try:
+        day = digest.asked_day(given, local_today, t)
+    except ValueError:
+        examples = digest.day_examples(local_today, t)
+        await reply(update, t("digest.bad_day", given=clip(given, 40), examples=examples))
+        return
+    today_example = f"/digest {t('digest.word_today')}"
+    if day > local_today:
+        await reply(
+            update,
+            t(
+                "digest.future_day",
+                day=day.isoformat(),
+                today=local_today.isoformat(),
+                example=today_example,
+            ),
+        )
+        return
+    first = await digest_service.first_ticket_day(context.store.uow(), ZoneInfo(zone))
+    if first is None:
+        await reply(update, t("digest.no_tickets", example=today_example))
+        return
+    if day < first:
+        example = f"/digest {first.isoformat()}"
+        await reply(
+            update,
+            t(
+                "digest.before_first",
+                day=day.isoformat(),
+                first=first.isoformat(),
+                example=example,
+            ),
+        )
+        return
+    text, png = await digest.build(context.store, context.settings, context.person.id, day, zone)
     markup = board_button(context)
     await digest.send(context.bot, context.person.telegram_id, text, png, markup=markup)
 

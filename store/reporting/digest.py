@@ -8,7 +8,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, func, update
+from sqlalchemy import ColumnElement, String, and_, func, type_coerce, update
 from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 
@@ -161,6 +161,28 @@ def _p90(values: list[int]) -> timedelta | None:
     ordered = sorted(values)
     rank = max(1, -(-9 * len(ordered) // 10))  # ceil(0.9 n)
     return timedelta(microseconds=ordered[rank - 1])
+
+
+async def first_ticket_at(uow: UnitOfWork) -> datetime | None:
+    """When the office's first ticket came in (aware UTC; None before any)."""
+    async with uow.reading():
+        first = (
+            await uow.session.execute(
+                sa_select(type_coerce(func.min(col(Ticket.created_at)), String))
+            )
+        ).scalar_one_or_none()
+    return utc(first)
+
+
+def local_day(moment: datetime | None, zone: ZoneInfo) -> date | None:
+    """The local calendar day of a moment (None stays None)."""
+    return None if moment is None else moment.astimezone(zone).date()
+
+
+async def first_ticket_day(uow: UnitOfWork, zone: ZoneInfo) -> date | None:
+    """The local day the office's first ticket came in (None before any): no digest
+    reports on a day before it."""
+    return local_day(await first_ticket_at(uow), zone)
 
 
 OVERDUE_SHOWN = 15  # overdue numbers the digest lists; the rest is a count

@@ -353,3 +353,12 @@ async def test_supervisors_due_follow_their_local_digest_time(store: Store) -> N
     assert await due(store) == {(sue, D3, shanghai)}
     clock.now = datetime(2026, 3, 11, 8, 0, tzinfo=UTC)  # London 08:00 on 03-11
     assert await due(store) == {(sue, D3, shanghai), (lou, D3, london)}
+
+
+async def test_the_first_ticket_day_is_local(store: Store) -> None:
+    assert await digest.first_ticket_day(store.uow(), ZONE) is None  # no ticket yet
+    world = await build(store)
+    # Ticket a, filed 03-05 10:00 in Shanghai: 02:00 UTC, still 03-04 in Los Angeles.
+    assert await digest.first_ticket_day(world.store.uow(), ZONE) == date(2026, 3, 5)
+    los_angeles = ZoneInfo("America/Los_Angeles")
+    assert await digest.first_ticket_day(world.store.uow(), los_angeles) == date(2026, 3, 4)

@@ -126,6 +126,7 @@ def screens(e: Env) -> dict[str, Callable[[], Awaitable[Any]]]:
         "digest": lambda: digest.digest_figures(
             st.uow(), viewer_id=w.sam, day=yesterday, zone=zone
         ),
+        "digest's first ticket": lambda: digest.first_ticket_at(st.uow()),
     }
 
     async def rolled_up() -> Any:
@@ -160,6 +161,7 @@ SCREENS = [
     "/stats technicians",
     "/stats",
     "digest",
+    "digest's first ticket",
     "rolled up, then /stats and digest",
     *[f"queue {f.value}" for f in QueueFilter if f is not QueueFilter.STALE],
 ]

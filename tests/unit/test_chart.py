@@ -11,7 +11,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from bot.chart import ChartFailed, digest_chart, render_apart
+from bot.chart import ChartFailed, digest_chart, digest_figure, render_apart
 from store.reporting.digest import SERIES_DAYS, DayPoint
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -20,6 +20,7 @@ LABELS = {
     "received": "received",
     "completed": "completed",
     "median_label": "median repair time (h)",
+    "empty": "No tickets in these 14 days",
 }
 
 
@@ -90,3 +91,56 @@ async def test_a_chart_child_that_fails_says_so() -> None:
     broken = [DayPoint(date(2026, 3, 10), "many", 0, None)]  # type: ignore[arg-type]
     with pytest.raises(ChartFailed, match="exited 1: ValueError"):
         await render_apart(broken, **LABELS)
+
+
+def count_axis(points: list[DayPoint]) -> tuple[tuple[float, float], list[float], list[str]]:
+    """The drawn figure's count axis: its limits, the ticks shown within them, and every
+    text written on it."""
+    from matplotlib import pyplot as plt  # here: the child test imports this module
+
+    fig = digest_figure(points, **LABELS)
+    try:
+        fig.canvas.draw()
+        ax = fig.axes[0]
+        low, high = ax.get_ylim()
+        shown = [t for t in ax.get_yticks() if low <= t <= high]
+        return (low, high), shown, [text.get_text() for text in ax.texts]
+    finally:
+        plt.close(fig)
+
+
+def test_a_fortnight_without_tickets_draws_0_to_1_and_says_so() -> None:
+    (low, high), ticks, texts = count_axis(series(empty=True))
+    assert (low, high) == (0, 1)  # not -0.04..0.04
+    assert ticks == [0, 1]
+    assert texts == ["No tickets in these 14 days"]
+
+
+@pytest.mark.parametrize("most", [1, 3, 7, 250])
+def test_counts_start_at_0_with_whole_number_ticks(most: int) -> None:
+    last = date(2026, 3, 10)
+    points = [
+        DayPoint(last - timedelta(days=SERIES_DAYS - 1 - k), most if k == 5 else 0, 0, None)
+        for k in range(SERIES_DAYS)
+    ]
+    (low, high), ticks, texts = count_axis(points)
+    assert low == 0 and high >= most
+    assert len(ticks) >= 2 and all(t >= 0 and t == int(t) for t in ticks)
+    assert texts == []  # the empty-chart label only on an empty chart
+
+
+def test_the_hours_axis_is_at_least_an_hour_high() -> None:
+    last = date(2026, 3, 10)
+    quick = [  # a repair done in seconds, and one of 30 hours
+        DayPoint(last - timedelta(days=SERIES_DAYS - 1 - k), 1, 1, minutes)
+        for k, minutes in enumerate([0.02] + [None] * (SERIES_DAYS - 2) + [1800.0])
+    ]
+    from matplotlib import pyplot as plt
+
+    for points, top in (([*quick[:-1], DayPoint(last, 0, 0, None)], 1.0), (quick, 30.0)):
+        fig = digest_figure(points, **LABELS)
+        try:
+            low, high = fig.axes[1].get_ylim()
+        finally:
+            plt.close(fig)
+        assert low == 0 and top <= high <= top * 1.2
