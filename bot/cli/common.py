@@ -41,9 +41,15 @@ class CliError(Exception):
         self.exit_code = exit_code
 
 
+def printable(text: str) -> str:
+    """`text` with control characters (a line or record separator the operator typed or
+    a file held) written as escapes, so that a message quoting it stays one line."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def err(message: str) -> None:
     """One line for the operator, on stderr."""
-    print(message, file=sys.stderr)
+    print(printable(message), file=sys.stderr)
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -52,7 +58,8 @@ class OneLineParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         """Print `prog: message (see prog --help)` and exit 2."""
-        self.exit(EXIT_CONFIG, f"{self.prog}: {message} (see {self.prog} --help)\n")
+        said = printable(f"{self.prog}: {message} (see {self.prog} --help)")
+        self.exit(EXIT_CONFIG, said + "\n")
 
 
 def number_between(low: float, high: float, *, whole: bool = False) -> Callable[[str], float]:
