@@ -80,6 +80,17 @@ def test_random_arguments_end_in_an_exit_code_never_a_traceback(
     assert_one_line_if_refused(code, err)
 
 
+@pytest.mark.parametrize("typed", ["\x1e", "1\x85", "a\u2028b", "\x1c\x1d"])
+def test_control_characters_in_arguments_are_quoted_on_one_line(cli_dir: Path, typed: str) -> None:
+    # splitlines() breaks at these too; the answer escapes them instead.
+    for argv in (["run", typed], [typed], ["staff", "remove", typed]):
+        code, err = run(argv)
+        assert code in (1, 2), (argv, err)  # int() reads "1\x85" as 1: nobody with id 1
+        assert len(err.splitlines()) == 1, err
+        if code == 2:
+            assert repr(typed[-1])[1:-1] in err, err
+
+
 @FUZZ
 @given(hours=NUMBERS, port=NUMBERS)
 def test_numeric_options_out_of_range_are_one_line(cli_dir: Path, hours: str, port: str) -> None:
