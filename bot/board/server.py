@@ -30,6 +30,7 @@ from bot.board.auth import (
     make_session,
     read_session,
 )
+from bot.board.lists import BoardLists
 from bot.i18n import Texts, language_from_telegram
 from bot.settings import Settings
 from bot.ui import duration, share
@@ -84,6 +85,8 @@ class BoardServer:
         r.add_get("/board/technicians", self._page(self._technicians_page))
         r.add_get("/board/tickets/{id}", self._page(self._ticket_page))
         r.add_get("/board/tickets/{id}/photos/{n}", self._photo)
+        # The list pages (buildings, tickets, search, export): bot/board/lists.py.
+        BoardLists(self).add_routes(r)
         r.add_static("/board/static/", HERE / "static", append_version=True)
         return app
 
