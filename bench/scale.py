@@ -427,8 +427,8 @@ def board_list_screens(
     """The board's list pages as the service calls they make, as the supervisor of every
     building: the buildings table; search for words (in the last 90 days' descriptions),
     for words no ticket has (the whole 90 days read), and for a room's code; the tickets
-    list of one building and category over the last 366 days, its first page and its
-    tenth (by cursor)."""
+    list of one building (the one with most rooms) over the last 366 days, its first
+    page and its tenth (by cursor)."""
     from sqlalchemy import func
 
     from store.reporting import board_lists
@@ -437,9 +437,10 @@ def board_list_screens(
     end = summaries.local_midnight(today + timedelta(days=1), ZONE)
     words = board_lists.TicketFilter(end - timedelta(days=90), end)
     cursors: dict[str, board_lists.Cursor] = {}
+    codes: dict[str, str] = {}
 
     async def filtered() -> board_lists.TicketFilter:
-        # The building with the most rooms, and the commonest category.
+        # The building with the most rooms.
         async with store.uow() as uow:
             building = (
                 await uow.session.execute(
@@ -449,12 +450,19 @@ def board_list_screens(
                     .limit(1)
                 )
             ).scalar_one()
-            water = (
-                await uow.session.execute(select(Category.id).where(Category.key == "water"))
+        return board_lists.TicketFilter(end - timedelta(days=366), end, building_id=building)
+
+    async def room_code() -> str:
+        # The room of the newest ticket: a room with a history.
+        async with store.uow() as uow:
+            return (
+                await uow.session.execute(
+                    select(Room.code)
+                    .join(Ticket, col(Ticket.room_id) == Room.id)
+                    .order_by(col(Ticket.id).desc())
+                    .limit(1)
+                )
             ).scalar_one()
-        return board_lists.TicketFilter(
-            end - timedelta(days=366), end, building_id=building, category_id=water
-        )
 
     async def buildings(i: int) -> Any:
         return await board_lists.buildings(store.uow(), s.supervisor)
@@ -466,7 +474,9 @@ def board_list_screens(
         return await board_lists.search(store.uow(), s.supervisor, "no such words", words)
 
     async def search_room(i: int) -> Any:
-        return await board_lists.search(store.uow(), s.supervisor, "E1-101", words)
+        if "room" not in codes:
+            codes["room"] = await room_code()
+        return await board_lists.search(store.uow(), s.supervisor, codes["room"], words)
 
     async def tickets_first(i: int) -> Any:
         return await board_lists.tickets(store.uow(), s.supervisor, await filtered())

@@ -202,10 +202,13 @@ async def _hot_rooms(uow: UnitOfWork, scope: ColumnElement[bool], now: datetime)
     `ix_ticket_created_room` alone (the period's filing moments and rooms), then the
     rooms mapped to buildings."""
     since = now - timedelta(days=board.HOT_ROOM_DAYS)
+    # SQLite would group by walking the room index over the whole history (it needs no
+    # sort that way): `room_id + 0` (board._room_of_ticket) leaves it the period's range.
+    room = board._room_of_ticket(uow)
     per_room = (
-        sa_select(col(Ticket.room_id).label("room_id"))
+        sa_select(room.label("room_id"))
         .where(col(Ticket.created_at) >= since)
-        .group_by(col(Ticket.room_id))
+        .group_by(room)
         .having(func.count() >= board.HOT_ROOM_MIN)
         .subquery()
     )
