@@ -107,7 +107,7 @@ def _pick(
 ) -> int | None:
     """An id among the viewer's choices; anything else (garbage, another campus's, a
     missing one) gets the same message."""
-    if raw.isdigit() and len(raw) <= 12 and int(raw) in {c.id for c in choices}:
+    if raw.isascii() and raw.isdigit() and len(raw) <= 12 and int(raw) in {c.id for c in choices}:
         return int(raw)
     errors.append(t("boardlists.not_yours", field=label, value=raw[:40]))
     return None
@@ -227,7 +227,8 @@ class BoardLists:
     async def _find(
         self, request: web.Request, person_id: int, t: Texts
     ) -> tuple[str, Parsed, board_lists.SearchResult | None]:
-        query = request.query.get("q", "").strip()
+        # NUL is no character a ticket holds (and PostgreSQL refuses it in text).
+        query = request.query.get("q", "").replace("\x00", "").strip()
         errors: list[str] = []
         first, last = _dates(self.server, request.query, t, errors, SEARCH_DAYS)
         start, end = _bounds(self.server, first, last)

@@ -293,9 +293,13 @@ class Cursor:
     def parse(cls, text: str) -> Cursor:
         """ValueError unless `text` is a token `token()` made."""
         micros, sep, ticket = text.partition(".")
-        if not sep or not micros.isdigit() or not ticket.isdigit() or len(text) > 40:
+        ok = micros.isascii() and micros.isdigit() and ticket.isascii() and ticket.isdigit()
+        if not (sep and ok and len(micros) <= 17 and len(ticket) <= 12):
             raise ValueError(text)
-        at = _EPOCH + timedelta(microseconds=int(micros))
+        try:
+            at = _EPOCH + timedelta(microseconds=int(micros))
+        except OverflowError:
+            raise ValueError(text) from None
         return cls(at, int(ticket))
 
 

@@ -220,6 +220,10 @@ async def test_the_tickets_list_pages_by_cursor_both_ways(
         ("from=2020-01-01&to=2031-03-04", "A list covers at most 366 days"),
         ("after=12.x", "That page link is damaged"),
         ("before=" + "9" * 60, "That page link is damaged"),
+        ("after=999999999999999999.1", "That page link is damaged"),
+        ("after=1.99999999999999999999", "That page link is damaged"),
+        ("after=%C2%B2.1", "That page link is damaged"),
+        ("building=%C2%B2", "Building: “²” is not one of your buildings"),
     ],
 )
 async def test_a_bad_filter_gets_a_message_and_no_list(
@@ -346,3 +350,16 @@ async def test_search_by_number_room_and_words_within_scope(lists: Lists) -> Non
 async def test_a_bad_search_gets_a_message(lists: Lists, query: str, message: str) -> None:
     status, page = await lists.get(f"/board/search?{query}", lists.env.world.sam)
     assert status == 400 and message in page
+
+
+@pytest.mark.parametrize("query", ["%00", "%00sparks%00", "%ED%A0%80", "%FF%FE", "%25", "_"])
+async def test_odd_characters_in_a_search_find_nothing_and_break_nothing(
+    lists: Lists, query: str
+) -> None:
+    w = lists.env.world
+    status, page = await lists.get(f"/board/search?q={query}", w.sam)
+    assert status in (200, 400) and "Search" in page
+    status, data = await lists.get(f"/board/api/search?q={query}", w.sam)
+    assert status in (200, 400)
+    if status == 200 and "sparks" not in query:
+        assert data["items"] == []
