@@ -37,7 +37,7 @@ from store.models import (
     Ticket,
 )
 from store.reporting import board, figures, summaries
-from store.reporting.tally import Tally, median_of
+from store.reporting.tally import Tally, median_of, office_filed_and_resolution
 from store.uow import UnitOfWork
 from store.views import TicketView
 
@@ -181,7 +181,7 @@ async def buildings(uow: UnitOfWork, person_id: int) -> list[BuildingRow]:
         tallies = await _tallies(uow, scope, now - timedelta(days=FIGURE_DAYS), now)
     out = []
     for b, name, _c, campus in places:
-        tally = tallies.get(b) or Tally()
+        filed, resolution = tallies.get(b) or (0, [])
         out.append(
             BuildingRow(
                 building_id=b,
@@ -190,8 +190,8 @@ async def buildings(uow: UnitOfWork, person_id: int) -> list[BuildingRow]:
                 open=open_by.get(b, 0),
                 overdue=late_by.get(b, 0),
                 hot_rooms=hot_by.get(b, 0),
-                reported_30d=sum(tally.by_category.values()),
-                median_completion_30d=median_of(tally.resolution),
+                reported_30d=filed,
+                median_completion_30d=median_of(resolution),
             )
         )
     return out
@@ -225,9 +225,11 @@ async def _hot_rooms(uow: UnitOfWork, scope: ColumnElement[bool], now: datetime)
 
 async def _tallies(
     uow: UnitOfWork, scope: ColumnElement[bool], start: datetime, end: datetime
-) -> dict[int, Tally]:
-    """figures.period_tally per building: the day summaries of the whole campus days in
-    [start, end) by building, plus the rows read live (see summaries.Span)."""
+) -> dict[int, tuple[int, list[int]]]:
+    """Per building, the tickets filed in [start, end) and the repair times of those
+    completed in it (microseconds), as figures.period_tally counts them: the day
+    summaries of the whole campus days inside by building (only these two figures read
+    from them), plus the rows read live (see summaries.Span)."""
     span = summaries.Span(start, end)
     days = await _summary_days(uow, start, end)
     by_building: dict[int, list[bytes]] = defaultdict(list)
@@ -240,8 +242,8 @@ async def _tallies(
             .where(scope, col(DaySummary.day) >= first, col(DaySummary.day) < last)
         )
         for b, packed in rows.all():
-            by_building[int(b)].append(packed)
-    out = {b: Tally.sum_packed(parts) for b, parts in by_building.items()}
+            by_building[_int(b)].append(packed)
+    live: dict[int, Tally] = defaultdict(Tally)
     stmt = (
         sa_select(*summaries.FACT_COLUMNS, col(Room.building_id))
         .join(Category, col(Category.id) == Ticket.category_id)
@@ -251,10 +253,12 @@ async def _tallies(
     )
     fresh, summarized = span.counts(False), span.counts(True)
     for row in await uow.session.execute(stmt):
-        tally = out.get(row.building_id)
-        if tally is None:
-            tally = out[row.building_id] = Tally()
-        tally.add(summaries.facts(row), summarized if row.summarized else fresh)
+        live[row.building_id].add(summaries.facts(row), summarized if row.summarized else fresh)
+    out = {}
+    for b in set(by_building) | set(live):
+        filed, resolution = office_filed_and_resolution(by_building.get(b, ()))
+        tally = live.get(b) or Tally()
+        out[b] = (filed + sum(tally.by_category.values()), resolution + tally.resolution)
     return out
 
 
