@@ -363,3 +363,20 @@ async def test_odd_characters_in_a_search_find_nothing_and_break_nothing(
     assert status in (200, 400)
     if status == 200 and "sparks" not in query:
         assert data["items"] == []
+
+
+async def test_a_technician_lists_only_their_own_jobs_and_has_no_office_pages(
+    lists: Lists,
+) -> None:
+    w, env = lists.env.world, lists.env
+    a1, a2 = [await _number(env, t) for t in (lists.a1, lists.a2)]
+    assert await lists.numbers("/board/api/tickets", w.tom) == [a2, a1]
+    assert await lists.numbers("/board/api/tickets", w.bob) == []  # Building B's technician
+    status, page = await lists.get("/board/tickets", w.tom)
+    assert status == 200 and a1 in page and "Export CSV" not in page
+    assert 'href="/board/buildings"' not in page  # no office navigation
+    assert (await lists.get("/board/buildings", w.tom))[0] == 403
+    _status, found = await lists.get(f"/board/api/search?q={a1}", w.tom)
+    assert found["ticket_id"] == lists.a1
+    _status, found = await lists.get(f"/board/api/search?q={a1}", w.bob)
+    assert found["ticket_id"] is None and found["items"] == []
