@@ -337,6 +337,10 @@ class BoardLists:
         opts = await board_lists.options(server.store.uow(), person_id)
         parsed = parse_list(server, request.query, t, opts)
         with_phones = request.query.get("phones", "") == "1"
+        if with_phones and not opts.phones:
+            # As /export --with-phones: admins only (store.domain.phones).
+            key = "boardlists.phones_admins_only"
+            return server._render("message.html", viewer, status=403, key=key)
         if parsed.errors:
             return server._render(
                 "tickets.html",
