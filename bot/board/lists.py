@@ -174,6 +174,15 @@ def parse_list(server: BoardServer, query: Any, t: Texts, opts: Options) -> Pars
     return Parsed(f, values, errors, after, before, first, last)
 
 
+def _resolved(parsed: Parsed) -> dict[str, str]:
+    """The filters with the dates the view used: the pager's and the export's links name
+    the same days even after midnight has moved the default range on."""
+    values = dict(parsed.values)
+    if not parsed.errors and parsed.start_day and parsed.end_day:
+        values["from"], values["to"] = parsed.start_day.isoformat(), parsed.end_day.isoformat()
+    return values
+
+
 def _link(path: str, values: dict[str, str], **extra: str) -> str:
     params = {k: v for k, v in {**values, **extra}.items() if v}
     return f"{path}?{urlencode(params)}" if params else path
@@ -279,7 +288,7 @@ class BoardLists:
         viewer = await self.server._viewer(person_id)
         t = self.server._texts(viewer)
         parsed, opts, page = await self._list(request, person_id, t)
-        values = parsed.values
+        values = _resolved(parsed)
         return self.server._render(
             "tickets.html",
             viewer,
@@ -302,7 +311,7 @@ class BoardLists:
         if result is not None and result.ticket_id is not None:
             raise web.HTTPSeeOther(f"/board/tickets/{result.ticket_id}")
         page = result.page if result else None
-        values = parsed.values
+        values = _resolved(parsed)
         return self.server._render(
             "search.html",
             viewer,

@@ -168,6 +168,8 @@ async def test_the_tickets_list_filters_and_keeps_closed_tickets(lists: Lists) -
     status, page = await lists.get("/board/tickets?status=closed", w.sam)
     assert status == 200 and a2 in page and a1 not in page
     assert "status=closed" in page.split("Export CSV")[0]
+    # The links name the days shown (the last 30, campus time), not "the default".
+    assert "/board/export/tickets.csv?from=2031-02-03&amp;to=2031-03-04&amp;status=closed" in page
     assert "2031-03-04 17:0" in page and "2031-03-04 09:0" not in page
 
 
