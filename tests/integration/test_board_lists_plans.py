@@ -127,3 +127,11 @@ async def test_a_rooms_tickets_are_read_by_that_room(env: Env) -> None:
     [plan] = [plan for sql, plan in found if "ORDER BY" in sql and "LIMIT" in sql]
     assert "ix_ticket_room_category_status (room_id=?)" in plan, plan
     assert not FULL_SCAN.search(plan)
+
+
+async def test_a_technicians_tickets_are_a_range_of_their_own_in_order(env: Env) -> None:
+    # Not their whole history from ix_ticket_assignee_id, sorted afterwards.
+    found = await plans(env.store, pages(env)["tickets, a technician's 1-star jobs"])
+    [plan] = [plan for sql, plan in found if "LIMIT" in sql and "ORDER BY" in sql]
+    assert "ix_ticket_assignee_created (assignee_id=? AND created_at>? AND created_at<?)" in plan
+    assert "TEMP B-TREE" not in plan, plan
