@@ -467,6 +467,120 @@ def chart_screens(
     }
 
 
+# --- the board's list pages (store.reporting.board_lists) ---------------------------------
+# Kept apart from `screens`: the buildings table, search and the filtered tickets list,
+# with their own p95 targets (the board's 300 ms at 1,000,000 tickets).
+BOARD_LIST_TARGETS_MS = {
+    "board buildings": 300,
+    "board search words": 300,
+    "board search no match": 300,
+    "board search room": 300,
+    "board tickets p1": 300,
+    "board tickets p10": 300,
+    "board tickets sparse": 300,
+}
+
+
+def board_list_screens(
+    store: Store, s: Seeded
+) -> dict[str, tuple[Callable[[int], Awaitable[Any]], Callable[[Any], str]]]:
+    """The board's list pages as the service calls they make, as the supervisor of every
+    building: the buildings table; search for words (in the last 90 days' descriptions),
+    for words no ticket has (the whole 90 days read), and for a room's code; the tickets
+    list of one building (the one with most rooms) over the last 366 days, its first
+    page and its tenth (by cursor), and of a technician's 1-star jobs over the same
+    year (few rows: the filters decide the cost, not the page)."""
+    from sqlalchemy import func
+
+    from store.reporting import board_lists
+
+    today = NOW.astimezone(ZONE).date()
+    end = summaries.local_midnight(today + timedelta(days=1), ZONE)
+    words = board_lists.TicketFilter(end - timedelta(days=90), end)
+    cursors: dict[str, board_lists.Cursor] = {}
+    codes: dict[str, str] = {}
+
+    async def filtered() -> board_lists.TicketFilter:
+        # The building with the most rooms.
+        async with store.uow() as uow:
+            building = (
+                await uow.session.execute(
+                    select(Room.building_id)
+                    .group_by(col(Room.building_id))
+                    .order_by(func.count().desc(), col(Room.building_id))
+                    .limit(1)
+                )
+            ).scalar_one()
+        return board_lists.TicketFilter(end - timedelta(days=366), end, building_id=building)
+
+    async def room_code() -> str:
+        # The room of the newest ticket: a room with a history.
+        async with store.uow() as uow:
+            return (
+                await uow.session.execute(
+                    select(Room.code)
+                    .join(Ticket, col(Ticket.room_id) == Room.id)
+                    .order_by(col(Ticket.id).desc())
+                    .limit(1)
+                )
+            ).scalar_one()
+
+    async def buildings(i: int) -> Any:
+        return await board_lists.buildings(store.uow(), s.supervisor)
+
+    async def search(i: int) -> Any:
+        return await board_lists.search(store.uow(), s.supervisor, "Strange smell", words)
+
+    async def search_none(i: int) -> Any:
+        return await board_lists.search(store.uow(), s.supervisor, "no such words", words)
+
+    async def search_room(i: int) -> Any:
+        if "room" not in codes:
+            codes["room"] = await room_code()
+        return await board_lists.search(store.uow(), s.supervisor, codes["room"], words)
+
+    async def tickets_first(i: int) -> Any:
+        return await board_lists.tickets(store.uow(), s.supervisor, await filtered())
+
+    async def tickets_tenth(i: int) -> Any:
+        f = await filtered()
+        if "p10" not in cursors:
+            page = await board_lists.tickets(store.uow(), s.supervisor, f)
+            for _ in range(8):
+                assert page.next is not None
+                after = board_lists.Cursor.parse(page.next)
+                page = await board_lists.tickets(store.uow(), s.supervisor, f, after=after)
+            assert page.next is not None
+            cursors["p10"] = board_lists.Cursor.parse(page.next)
+        return await board_lists.tickets(store.uow(), s.supervisor, f, after=cursors["p10"])
+
+    async def tickets_sparse(i: int) -> Any:
+        # A technician's 1-star jobs of a year: a few rows, found among a year's.
+        f = board_lists.TicketFilter(
+            end - timedelta(days=366),
+            end,
+            technician_id=s.technicians[i % len(s.technicians)],
+            rating=1,
+        )
+        return await board_lists.tickets(store.uow(), s.supervisor, f)
+
+    def found(r: Any) -> str:
+        return f"{len(r.page.items)} shown" + (f" of room {r.room_code}" if r.room_code else "")
+
+    return {
+        "board buildings": (
+            buildings,
+            lambda rows: f"{len(rows)} buildings, {sum(r.reported_30d for r in rows):,} filed",
+        ),
+        "board search words": (search, found),
+        "board search no match": (search_none, found),
+        "board search room": (search_room, found),
+        "board tickets p1": (tickets_first, lambda p: f"{len(p.items)} shown"),
+        "board tickets p10": (tickets_tenth, lambda p: f"{len(p.items)} shown"),
+        "board tickets sparse": (tickets_sparse, lambda p: f"{len(p.items)} shown"),
+    }
+
+
 @contextmanager
 def statements(store: Store) -> Iterator[list[tuple[str, Any]]]:
     """Every SELECT the engine runs meanwhile, with its parameters."""
@@ -526,13 +640,16 @@ async def run_engine(url: str, n: int, args: argparse.Namespace) -> dict[str, Ti
         if batches:
             await vacuum(store)
         result: dict[str, Timing] = {}
-        for name, (fn, describe) in screens(store, s).items():
+        every = {**screens(store, s), **board_list_screens(store, s)}
+        for name, (fn, describe) in every.items():
             if args.only and name not in args.only.split(","):
                 continue
             result[name] = await timed(fn, args.runs, describe)
             print(f"    {name}: {result[name]}", file=sys.stderr)
         if args.explain:
-            for name, (fn, _) in screens(store, s).items():
+            for name, (fn, _) in every.items():
+                if args.only and name not in args.only.split(","):
+                    continue
                 print(await explain(store, name, fn))
         # Peak RSS of this process so far: with --keep (no seeding in it) that is what the
         # screens themselves needed over the whole history.
@@ -582,7 +699,8 @@ def table(results: dict[tuple[str, int], dict[str, Timing]], sizes: list[int]) -
     head += ["target p95 at 1M", f"result at {sizes[-1]:,}"]
     lines = [head]
     dbs = sorted({db for db, _ in results}, key=lambda d: d != "sqlite")
-    for screen in TARGETS_MS:
+    targets = {**TARGETS_MS, **BOARD_LIST_TARGETS_MS}
+    for screen in targets:
         for db in dbs:
             figures = [results.get((db, n), {}).get(screen) for n in sizes]
             row = [screen, db]
@@ -590,7 +708,7 @@ def table(results: dict[tuple[str, int], dict[str, Timing]], sizes: list[int]) -
             if len(sizes) > 1:
                 a, b = figures[0], figures[-1]
                 row.append("—" if a is None or b is None else f"{b.p50_ms / a.p50_ms:.2f}")
-            row.append(f"≤ {TARGETS_MS[screen]}")
+            row.append(f"≤ {targets[screen]}")
             row.append("—" if figures[-1] is None else figures[-1].note)
             lines.append(row)
     widths = [max(len(r[i]) for r in lines) for i in range(len(head))]

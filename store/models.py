@@ -188,6 +188,11 @@ class Ticket(SQLModel, table=True):
         # completed or changed in it, or still open) one index per timestamp, so their
         # cost follows the period's activity, not the office's history (figures.any_ticket).
         Index("ix_ticket_created_at", "created_at"),
+        # The board's buildings table counts each room's faults of the last 90 days from
+        # this index alone (store.reporting.board_lists).
+        Index("ix_ticket_created_room", "created_at", "room_id"),
+        # The board's tickets list by technician: their tickets of a date range, in order.
+        Index("ix_ticket_assignee_created", "assignee_id", "created_at"),
         Index("ix_ticket_accepted_at", "accepted_at"),
         Index("ix_ticket_completed_at", "completed_at"),
         Index("ix_ticket_updated_at", "updated_at"),

@@ -31,6 +31,7 @@ from bot.board.auth import (
     make_session,
     read_session,
 )
+from bot.board.lists import BoardLists
 from bot.i18n import Texts, language_from_telegram
 from bot.settings import Settings
 from bot.ui import duration, share
@@ -88,6 +89,8 @@ class BoardServer:
         # Charts (issue 27): the page and its JSON twin.
         r.add_get("/board/charts", self._page(self._charts_page))
         r.add_get("/board/api/charts", self._api(self._charts))
+        # The list pages (buildings, tickets, search, export): bot/board/lists.py.
+        BoardLists(self).add_routes(r)
         r.add_static("/board/static/", HERE / "static", append_version=True)
         return app
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, null
+from sqlalchemy import ColumnElement, and_, null
 from sqlalchemy import select as sa_select
 from sqlalchemy.orm import aliased
 from sqlmodel import col
@@ -69,6 +69,7 @@ async def stream_export(
     write: Callable[[list[ExportRow]], Awaitable[object]],
     batch_size: int | None = None,
     with_phones: bool = False,
+    where: Sequence[ColumnElement[bool]] = (),
 ) -> int:
     """Every ticket filed in the period within the viewer's scope, oldest first, handed to
     `write` in batches of at most `batch_size` rows (default EXPORT_BATCH); returns how
@@ -81,7 +82,8 @@ async def stream_export(
 
     `with_phones` adds each ticket's requester phone, for admins only
     (store.domain.phones.may_export_phones; NotPermitted for anyone else); without it no
-    phone is read at all."""
+    phone is read at all. `where`: further terms on Ticket, Room and Building (the
+    board's filtered tickets list exports exactly its rows)."""
     start, end = period_bounds(start, end)
     batch_size = batch_size or EXPORT_BATCH
     technician = aliased(Person)
@@ -129,6 +131,7 @@ async def stream_export(
                 any_ticket(
                     uow, and_(col(Ticket.created_at) >= start, col(Ticket.created_at) < end)
                 ),
+                *where,
             )
             .order_by(col(Ticket.created_at), col(Ticket.id))
             .execution_options(yield_per=batch_size)
