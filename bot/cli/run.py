@@ -99,6 +99,9 @@ def register(commands: Commands, config: argparse.ArgumentParser) -> None:
     demo.add_argument(
         "--once",
         action="store_true",
-        help="exit after the scripted day (exit 0 only if every step happened)",
+        help=(
+            "exit after the scripted day (exit 0 only if every step happened); prints no "
+            "address, since the browser chat and the board close with it"
+        ),
     )
     demo.set_defaults(func=cmd_demo)
