@@ -13,6 +13,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 
 from store.db import rowcount
+from store.domain.scope import tickets_in
 from store.lifecycle import OPEN_STATUSES, Role, Status
 from store.models import Building, DigestRun, Person, RoleGrant, Room, Ticket
 from store.reporting import summaries
@@ -183,13 +184,9 @@ async def digest_figures(uow: UnitOfWork, *, viewer_id: int, day: date, zone: Zo
             return any_ticket(uow, and_(*terms))
 
         def in_scope(*columns: Any, where: ColumnElement[bool]) -> Any:
-            return (
-                sa_select(*columns)
-                .select_from(Ticket)
-                .join(Room, col(Room.id) == Ticket.room_id)
-                .join(Building, col(Building.id) == Room.building_id)
-                .where(scope, where)
-            )
+            # The building judged by room on the index entry (scope.tickets_in): the open
+            # backlog is counted from `ix_ticket_status_backlog` alone.
+            return sa_select(*columns).select_from(Ticket).where(tickets_in(uow, scope), where)
 
         async def fetch(*columns: Any, where: ColumnElement[bool], group: Any = None) -> list[Any]:
             stmt = in_scope(*columns, where=where)

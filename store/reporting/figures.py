@@ -18,7 +18,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import col
 
 from store import roles
-from store.domain.scope import buildings_clause, grants_of
+from store.domain.scope import buildings_clause, grants_of, tickets_in
 from store.domain.ticket_views import HELD_STATUSES
 from store.errors import NotPermitted
 from store.lifecycle import OPEN_STATUSES, Role, Status
@@ -165,8 +165,9 @@ async def period_tally(
 
 async def _held(uow: UnitOfWork, scope: ColumnElement[bool], now: datetime) -> list[Any]:
     """Per technician, how many of the jobs they hold now are late, counted by the database
-    from `ix_ticket_status_backlog`: the open backlog (with every job left open for
-    years) is never fetched row by row."""
+    from `ix_ticket_status_backlog` alone (the building judged by room on the index entry,
+    `scope.tickets_in`): the open backlog (with every job left open for years) is never
+    fetched row by row."""
     stmt = (
         sa_select(
             col(Ticket.assignee_id),
@@ -175,9 +176,7 @@ async def _held(uow: UnitOfWork, scope: ColumnElement[bool], now: datetime) -> l
             col(Person.erased_at),
         )
         .join(Person, col(Person.id) == Ticket.assignee_id)
-        .join(Room, col(Room.id) == Ticket.room_id)
-        .join(Building, col(Building.id) == Room.building_id)
-        .where(scope, col(Ticket.status).in_(HELD_STATUSES))
+        .where(tickets_in(uow, scope), col(Ticket.status).in_(HELD_STATUSES))
         .group_by(col(Ticket.assignee_id), col(Person.name), col(Person.erased_at))
     )
     return list((await uow.session.execute(stmt)).all())
@@ -296,15 +295,14 @@ def _office(
 
 
 async def count_open(uow: UnitOfWork, scope: ColumnElement[bool]) -> int:
-    """Open tickets in scope, counted by the database (seek on the status indexes)."""
+    """Open tickets in scope, counted by the database from a status index alone (the
+    building judged by room on the index entry, `scope.tickets_in`)."""
     return int(
         (
             await uow.session.execute(
                 sa_select(func.count())
                 .select_from(Ticket)
-                .join(Room, col(Room.id) == Ticket.room_id)
-                .join(Building, col(Building.id) == Room.building_id)
-                .where(scope, col(Ticket.status).in_(list(OPEN_STATUSES)))
+                .where(tickets_in(uow, scope), col(Ticket.status).in_(list(OPEN_STATUSES)))
             )
         ).scalar_one()
     )
