@@ -15,7 +15,7 @@ from sqlmodel import col, select
 from store.db import rowcount
 from store.domain.scope import tickets_in
 from store.lifecycle import OPEN_STATUSES, Role, Status
-from store.models import Building, DigestRun, Person, RoleGrant, Room, Ticket
+from store.models import DigestRun, Person, RoleGrant, Ticket
 from store.reporting import summaries
 from store.reporting.figures import (
     OfficeStats,
@@ -286,10 +286,9 @@ async def _series(
         durations.setdefault(d, []).extend(tally.resolution)
     moments = summaries.live_ranges(span, moments=(Ticket.created_at, Ticket.completed_at))
     rows = await uow.session.execute(
-        sa_select(raw(Ticket.created_at), raw(Ticket.completed_at), col(Ticket.summarized))
-        .join(Room, col(Room.id) == Ticket.room_id)
-        .join(Building, col(Building.id) == Room.building_id)
-        .where(scope, any_ticket(uow, *moments))
+        sa_select(raw(Ticket.created_at), raw(Ticket.completed_at), col(Ticket.summarized)).where(
+            tickets_in(uow, scope), any_ticket(uow, *moments)
+        )
     )
     fresh, summarized = span.counts(False), span.counts(True)
     for r in rows:

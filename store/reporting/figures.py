@@ -153,9 +153,7 @@ async def period_tally(
     stmt = (
         sa_select(*summaries.FACT_COLUMNS)
         .join(Category, col(Category.id) == Ticket.category_id)
-        .join(Room, col(Room.id) == Ticket.room_id)
-        .join(Building, col(Building.id) == Room.building_id)
-        .where(scope, any_ticket(uow, *summaries.live_ranges(span)))
+        .where(tickets_in(uow, scope), any_ticket(uow, *summaries.live_ranges(span)))
     )
     fresh, summarized = span.counts(False), span.counts(True)
     for row in await uow.session.execute(stmt):
