@@ -1,9 +1,8 @@
 """Which open tickets are live work and which are stale, as SQL on the ticket's target:
 `due_at` (set at filing, reset by a new round), or the promised date while deferred.
 
-Each clause is a range on `ix_ticket_status_due_queue` /
-`ix_ticket_status_promised_queue`, so the
-everyday queues and job lists seek to the live part of a long history.
+Each clause is a range on `ix_ticket_status_due_queue` / `ix_ticket_status_promised_queue`,
+so the everyday queues and job lists seek to the live part of a long history.
 """
 
 from __future__ import annotations
