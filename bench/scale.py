@@ -578,6 +578,13 @@ async def check_counts(store: Store, s: Seeded) -> list[str]:
     same("/stats open now", office.open_now, await direct(col(Ticket.status).in_(open_)))
     reported = await direct(col(Ticket.created_at) >= start, col(Ticket.created_at) < end)
     same("/stats filed", office.reported, reported)
+    yesterday = NOW.astimezone(ZONE).date() - timedelta(days=1)
+    d = await digest.digest_figures(store.uow(), viewer_id=s.supervisor, day=yesterday, zone=ZONE)
+    for status, n in d.backlog.items():
+        same(f"digest open {status}", n, await direct(col(Ticket.status) == status))
+    # Late now: past the promise when deferred, else past the target (stale ones too).
+    late = await direct(col(Ticket.status).in_(open_), figures.late_clause(now))
+    same("digest overdue", d.overdue_count, late)
     summary = (
         f"backlog: {overdue:,} overdue, {unassigned:,} unassigned live, "
         f"{sum(jobs) / len(jobs):.0f} live jobs per technician (max {max(jobs)})"
