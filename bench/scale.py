@@ -45,6 +45,7 @@ import argparse
 import asyncio
 import heapq
 import math
+import os
 import random
 import resource
 import secrets
@@ -407,6 +408,9 @@ class Timing:
     p50_ms: float
     p95_ms: float
     note: str
+    # CPU of this process per call (the event loop and SQLite's driver thread; not the
+    # PostgreSQL server's): steadier than wall time on a loaded shared machine.
+    cpu_p50_ms: float = 0.0
 
 
 def _rank(ordered: list[float], q: float) -> float:
@@ -417,13 +421,16 @@ async def timed(
     fn: Callable[[int], Awaitable[Any]], runs: int, describe: Callable[[Any], str]
 ) -> Timing:
     result = await fn(0)  # warm-up: caches, prepared statements
-    times = []
+    times, cpu = [], []
     for i in range(runs):
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         await fn(i)
         times.append((time.perf_counter() - started) * 1000)
+        cpu.append((time.process_time() - cpu_started) * 1000)
     ordered = sorted(times)
-    return Timing(_rank(ordered, 0.5), _rank(ordered, 0.95), describe(result))
+    return Timing(
+        _rank(ordered, 0.5), _rank(ordered, 0.95), describe(result), _rank(sorted(cpu), 0.5)
+    )
 
 
 def screens(
@@ -774,6 +781,10 @@ async def main() -> None:
             results["pg", n] = await on_postgres(n, args)
     print(f"{args.runs} runs each, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
     print(table(results, sizes))
+    print(f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}; CPU p50 ms:")
+    for (db, n), timings in results.items():
+        cpu = ", ".join(f"{name} {t.cpu_p50_ms:.1f}" for name, t in timings.items())
+        print(f"  {db} {n:,}: {cpu}")
 
 
 if __name__ == "__main__":
