@@ -178,24 +178,28 @@ async def dispatcher_queue(
     offset = max(offset, 0)
     async with uow.reading():
         scope = await ticket_views.dispatcher_scope(uow, person_id, roles.DISPATCHERS)
-        in_scope = tickets_in(uow, scope)
         parts = [
             sa_select(
                 col(Ticket.id).label("id"),
                 URGENCY_RANK.label("rank"),
                 col(Ticket.created_at).label("created_at"),
-            ).where(branch, in_scope)
+                col(Ticket.room_id).label("room_id"),
+            ).where(branch)
             for branch in _queue_branches(flt, uow.now())
         ]
-        matching = (parts[0] if len(parts) == 1 else union_all(*parts)).subquery()
+        found = (parts[0] if len(parts) == 1 else union_all(*parts)).subquery()
+        # The scope judged once over both branches' rows (PostgreSQL: one hash of the
+        # rooms, not a semi join per row of a branch it misjudged as small).
+        in_scope = tickets_in(uow, scope, found.c.room_id)
         order = (URGENCY_RANK, col(Ticket.created_at), col(Ticket.id))
         # The page's ids and the count in one pass over the matching index entries (a
         # window count), sorted on them alone; then only the page's tickets are joined to
         # their places and people.
         rows = (
             await uow.session.execute(
-                sa_select(matching.c.id, func.count().over())
-                .order_by(matching.c.rank, matching.c.created_at, matching.c.id)
+                sa_select(found.c.id, func.count().over())
+                .where(in_scope)
+                .order_by(found.c.rank, found.c.created_at, found.c.id)
                 .offset(offset)
                 .limit(limit)
             )
@@ -203,7 +207,7 @@ async def dispatcher_queue(
         if rows:
             total = int(rows[0][1])
         elif offset:  # a page past the end (the queue shrank): count on its own
-            counted = sa_select(func.count()).select_from(matching)
+            counted = sa_select(func.count()).select_from(found).where(in_scope)
             total = int((await uow.session.execute(counted)).scalar_one())
         else:
             total = 0
