@@ -285,7 +285,8 @@ async def _series(
         received[d] += tally.by_status.total()
         durations.setdefault(d, []).extend(tally.resolution)
     moments = summaries.live_ranges(span, moments=(Ticket.created_at, Ticket.completed_at))
-    rows = await uow.session.execute(
+    connection = await uow.session.connection()  # plain rows, as figures.period_tally
+    rows = await connection.execute(
         sa_select(raw(Ticket.created_at), raw(Ticket.completed_at), col(Ticket.summarized)).where(
             tickets_in(uow, scope), any_ticket(uow, *moments)
         )
