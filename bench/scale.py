@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/scale.py [--sizes 100000,1000000 | --tickets N] [--db sqlite|pg|both]
         [--runs 20] [--pg postgresql+asyncpg://postgres@127.0.0.1:5432] [--explain] [--keep DIR]
-        [--only 'digest figures,/stats 30 days']
+        [--only 'digest figures,/stats 30 days'] [--backlog none|busy|month]
 
 For each size, a fresh SQLite file and/or a throw-away PostgreSQL database (created and
 dropped here) gets the sample campus (examples/campus.csv, ~3,000 rooms, through the
@@ -12,7 +12,11 @@ supervisor over every building, and N tickets filed over the three years before 
 bench/reports_at_scale.py's generator (accept, start, defer, complete, rate, reopen,
 cancel, auto-close, 1% forgotten in progress); on top of that 0.2% are forgotten
 unassigned or assigned for good, so ~2.4% of the history is still open, most of it far
-past its targets. Some tickets
+past its targets. `--backlog busy` makes the office a busy one whose forgotten jobs pile
+up: of the N tickets, ~8,400 are filed over the last 90 days and left open (~200 held
+jobs per technician, ~400 never accepted; ~2,800 of them past their target);
+`--backlog month` is a month-long backlog (~14,600 held, ~364 per technician, ~9,600
+overdue). Some tickets
 are filed on the requester's behalf by an inspector, some are followed by a neighbour.
 Rows go in with one executemany per 20,000 tickets on SQLite and asyncpg's COPY
 (copy_records_to_table) on PostgreSQL; PostgreSQL is VACUUM ANALYZEd after seeding and
@@ -23,7 +27,9 @@ screens make, with p50 and p95 (nearest rank):
   my tickets p1     queries.my_tickets, first page of 5, a different requester each run
   queue unassigned  queries.dispatcher_queue(UNASSIGNED), first page of 8
   queue overdue     queries.dispatcher_queue(OVERDUE), first page of 8
-  technician jobs   queries.technician_jobs, a different technician each run
+  technician jobs   queries.technician_job_page, first page of 10, a different technician
+                    each run (what /jobs shows)
+  technician jobs p5  the same, the fifth page (keyset: after the last job of page 4)
   digest figures    digest.digest_figures for yesterday, every building
   /stats 30 days    figures.period_stats (office and technicians), as /stats calls it
 
@@ -37,7 +43,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import heapq
 import math
+import os
 import random
 import resource
 import secrets
@@ -51,7 +59,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, insert, text, update
+from sqlalchemy import event, func, insert, or_, text, update
 from sqlmodel import col, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -62,7 +70,8 @@ from store.delivery import outbox
 from store.directory import places, staff
 from store.directory.categories import sync_categories
 from store.directory.location_csv import parse_locations_csv
-from store.lifecycle import Role, Status
+from store.domain import targets, ticket_views
+from store.lifecycle import OPEN_STATUSES, Role, Status
 from store.migrate import upgrade
 from store.models import (
     Building,
@@ -85,12 +94,33 @@ REQUESTERS = 2_000
 TECHNICIANS = 40
 INSPECTORS = 10
 CHUNK = 20_000
+JOB_PAGE = 10  # bot/flows: /jobs shows ten a page
 FORGOTTEN = 0.002  # on top of the generator's own forgotten (1%) and slipped jobs
+LIVE_DAYS = 90  # targets.STALE_AFTER: what is left open longer is on the stale list
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """Tickets filed over the last LIVE_DAYS and left open: `held` with technicians
+    (assigned, in progress or deferred), `unassigned` never accepted; `late` of each
+    past its target (the rest due, or promised, within the next weeks)."""
+
+    held: int
+    unassigned: int
+    late: float
+
+
+BACKLOGS: dict[str, Backlog | None] = {
+    "none": None,
+    "busy": Backlog(held=8_000, unassigned=400, late=0.30),
+    "month": Backlog(held=14_600, unassigned=800, late=0.62),
+}
 TARGETS_MS = {  # the issue's p95 targets at 1,000,000 tickets
     "my tickets p1": 5,
     "queue unassigned": 10,
     "queue overdue": 20,
     "technician jobs": 10,
+    "technician jobs p5": 10,
     "digest figures": 300,
     "/stats 30 days": 300,
     "board overview": 300,
@@ -119,6 +149,56 @@ def _forget(rng: random.Random, t: Ticket) -> None:
     t.rating = None
     t.rating_comment = None
     t.updated_at = t.accepted_at or t.created_at
+
+
+def _backlog_times(rng: random.Random, backlog: Backlog) -> list[tuple[datetime, str, bool]]:
+    """(filed at, "held" or "unassigned", late) for each backlog ticket, in filing order.
+    A late one was filed 2-85 days ago, the others over the last 30 days."""
+    out = []
+    for kind, count in (("held", backlog.held), ("unassigned", backlog.unassigned)):
+        for _ in range(count):
+            late = rng.random() < backlog.late
+            ago = rng.uniform(2, LIVE_DAYS - 5) if late else rng.uniform(0.05, 30)
+            out.append((NOW - timedelta(days=ago), kind, late))
+    return sorted(out)
+
+
+def _pile_up(
+    rng: random.Random, t: Ticket, kind: str, late: bool, techs: list[tuple[int, float]]
+) -> None:
+    """Leave a recent ticket open: held by a technician (assigned, in progress or
+    deferred) or never accepted; past its target (within LIVE_DAYS) when `late`, else
+    due (or promised) within the next weeks."""
+    created = t.created_at
+    t.started_at = t.completed_at = t.closed_at = t.overdue_at = None
+    t.promised_at = t.defer_reason = t.promise_missed_at = None
+    t.rating, t.rating_comment = None, None
+    if kind == "unassigned":
+        t.status, t.assignee_id, t.accepted_at = Status.DISPATCHING, None, None
+    else:
+        t.assignee_id = rng.choices([p for p, _ in techs], [w for _, w in techs])[0]
+        t.accepted_at = created + timedelta(minutes=rng.uniform(5, 120))
+        t.status = rng.choices(
+            [Status.ASSIGNED, Status.IN_PROGRESS, Status.DEFERRED], [50, 30, 20]
+        )[0]
+        if t.status is not Status.ASSIGNED:
+            t.started_at = t.accepted_at + timedelta(minutes=rng.uniform(10, 60))
+    if late:
+        target = created + (NOW - created) * rng.uniform(0.05, 0.95)
+    else:
+        target = NOW + timedelta(hours=rng.uniform(1, 24 * 21))
+    if t.status is Status.DEFERRED:
+        t.promised_at, t.defer_reason = target, rng.choice(gen.DEFER_REASONS)
+        t.due_at = min(t.due_at or target, target)
+        if late:
+            t.promise_missed_at = target + timedelta(seconds=30)
+    else:
+        t.due_at = target
+        if late:
+            t.overdue_at = target + timedelta(seconds=30)
+    t.updated_at = max(
+        d for d in (created, t.accepted_at, t.started_at) if d is not None and d < NOW
+    )
 
 
 async def _people(store: Store, rng: random.Random, rooms: list[int]) -> Seeded:
@@ -173,8 +253,10 @@ def _rows(
     seeded: Seeded,
     rooms: list[int],
     cats: dict[str, int],
+    backlog: Backlog | None = None,
 ) -> Iterator[tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]]:
-    """Chunks of (tickets, followers, follow-ups) as column dicts, ids in filing order."""
+    """Chunks of (tickets, followers, follow-ups) as column dicts, ids in filing order:
+    N in all, the backlog's among them."""
     requesters = seeded.requesters[:REQUESTERS]
     inspectors = seeded.requesters[REQUESTERS:]
     home = {p: rng.choice(rooms) for p in requesters}
@@ -187,7 +269,10 @@ def _rows(
     tickets: list[dict[str, Any]] = []
     followers: list[dict[str, Any]] = []
     followups: list[dict[str, Any]] = []
-    for number, created in enumerate(gen._created_times(rng, n, HISTORY_DAYS), start=1):
+    piled = _backlog_times(rng, backlog) if backlog else []
+    history = gen._created_times(rng, n - len(piled), HISTORY_DAYS)
+    stream = heapq.merge(((at, None, False) for at in history), piled, key=lambda r: r[0])
+    for number, (created, pile, late) in enumerate(stream, start=1):
         requester = rng.choice(requesters)
         room = home[requester] if rng.random() < 0.7 else rng.choice(rooms)
         key = rng.choices(keys, weights)[0]
@@ -196,6 +281,9 @@ def _rows(
         )
         if created < forgotten_before and rng.random() < FORGOTTEN:
             _forget(rng, t)
+            kind = None
+        if pile is not None:
+            _pile_up(rng, t, pile, late, techs)
             kind = None
         t.id = number
         t.number = f"{created.astimezone(ZONE).year}-{number:07d}"
@@ -245,8 +333,8 @@ async def _copy(conn: Any, table: Any, rows: list[dict[str, Any]]) -> None:
         await conn.execute(insert(table), rows)
 
 
-async def seed(store: Store, n: int) -> Seeded:
-    """The sample campus, its people and N tickets over three years."""
+async def seed(store: Store, n: int, backlog: Backlog | None = None) -> Seeded:
+    """The sample campus, its people and N tickets over three years (with the backlog)."""
     rng = random.Random(gen.SEED + n)
     rows = parse_locations_csv(gen.SAMPLE.read_text(encoding="utf-8-sig"))
     await places.import_locations(store.uow(), rows)
@@ -258,7 +346,7 @@ async def seed(store: Store, n: int) -> Seeded:
     seeded = await _people(store, rng, rooms)
     counts: dict[str, int] = {}
     async with store.engine.begin() as conn:
-        for tickets, followers, followups in _rows(store, rng, n, seeded, rooms, cats):
+        for tickets, followers, followups in _rows(store, rng, n, seeded, rooms, cats, backlog):
             await _copy(conn, table_of(Ticket), tickets)
             await _copy(conn, table_of(TicketFollower), followers)
             await _copy(conn, table_of(FollowUp), followups)
@@ -320,6 +408,9 @@ class Timing:
     p50_ms: float
     p95_ms: float
     note: str
+    # CPU of this process per call (the event loop and SQLite's driver thread; not the
+    # PostgreSQL server's): steadier than wall time on a loaded shared machine.
+    cpu_p50_ms: float = 0.0
 
 
 def _rank(ordered: list[float], q: float) -> float:
@@ -330,13 +421,16 @@ async def timed(
     fn: Callable[[int], Awaitable[Any]], runs: int, describe: Callable[[Any], str]
 ) -> Timing:
     result = await fn(0)  # warm-up: caches, prepared statements
-    times = []
+    times, cpu = [], []
     for i in range(runs):
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         await fn(i)
         times.append((time.perf_counter() - started) * 1000)
+        cpu.append((time.process_time() - cpu_started) * 1000)
     ordered = sorted(times)
-    return Timing(_rank(ordered, 0.5), _rank(ordered, 0.95), describe(result))
+    return Timing(
+        _rank(ordered, 0.5), _rank(ordered, 0.95), describe(result), _rank(sorted(cpu), 0.5)
+    )
 
 
 def screens(
@@ -362,7 +456,27 @@ def screens(
         )
 
     async def jobs(i: int) -> Any:
-        return await queries.technician_jobs(store.uow(), s.technicians[i % len(s.technicians)])
+        tech = s.technicians[i % len(s.technicians)]
+        return await queries.technician_job_page(store.uow(), tech, limit=JOB_PAGE)
+
+    # The cursor of each technician's fifth page: the last job of their fourth, as the
+    # "Next" button carries it (read for all of them in the warm-up, before timing).
+    fifth: dict[int, int | None] = {}
+
+    async def jobs_p5(i: int) -> Any:
+        if not fifth:
+            for tech in s.technicians:
+                after = None
+                for _ in range(4):
+                    w = await queries.technician_job_page(
+                        store.uow(), tech, after=after, limit=JOB_PAGE
+                    )
+                    after = w.items[-1].id if w.items and w.has_older else None
+                fifth[tech] = after
+        tech = s.technicians[i % len(s.technicians)]
+        return await queries.technician_job_page(
+            store.uow(), tech, after=fifth[tech], limit=JOB_PAGE
+        )
 
     async def the_digest(i: int) -> Any:
         return await digest.digest_figures(
@@ -387,12 +501,18 @@ def screens(
     def page(p: Any) -> str:
         return f"{len(p.items)} shown of {p.total}"
 
+    def window(w: Any) -> str:
+        more = "+" if w.capped else ""
+        where = " (restarted)" if w.restarted else ""
+        return f"{len(w.items)} shown of {w.total}{more}{where}"
+
     return {
         **chart_screens(store, s),
         "my tickets p1": (my, page),
         "queue unassigned": (unassigned, page),
         "queue overdue": (overdue, page),
-        "technician jobs": (jobs, lambda v: f"{len(v)} jobs"),
+        "technician jobs": (jobs, window),
+        "technician jobs p5": (jobs_p5, window),
         "digest figures": (
             the_digest,
             lambda d: f"{d.office.reported} filed, {sum(d.backlog.values())} open",
@@ -581,6 +701,77 @@ def board_list_screens(
     }
 
 
+async def check_counts(store: Store, s: Seeded) -> list[str]:
+    """Each screen's figures beside a direct count of the same tickets (the dispatcher
+    and the supervisor oversee every building): exact where the screen counts exactly,
+    the cap and its "+" where it caps. Returns the backlog's size and any mismatch."""
+    now = store.clock()
+    since = now - targets.STALE_AFTER
+    open_ = list(OPEN_STATUSES)
+
+    async def direct(*where: Any) -> int:
+        async with store.uow() as uow:
+            stmt = select(func.count()).select_from(Ticket).where(*where)
+            return int((await uow.session.execute(stmt)).scalar_one())
+
+    problems: list[str] = []
+
+    def same(what: str, shown: Any, expected: Any) -> None:
+        if shown != expected:
+            problems.append(f"{what}: shown {shown}, counted {expected}")
+
+    overdue = await direct(targets.targets_between(open_, since=since, until=now))
+    unassigned = await direct(
+        targets.targets_between([Status.RECEIVED, Status.DISPATCHING], since=since)
+    )
+    for flt, expected in (
+        (queries.QueueFilter.OVERDUE, overdue),
+        (queries.QueueFilter.UNASSIGNED, unassigned),
+    ):
+        page = await queries.dispatcher_queue(store.uow(), s.dispatcher, flt, limit=8)
+        same(f"queue {flt.value}", page.total, expected)
+    jobs = []
+    for tech in s.technicians:
+        held = targets.targets_between(ticket_views.HELD_STATUSES, since=since)
+        n = await direct(col(Ticket.assignee_id) == tech, held)
+        jobs.append(n)
+        w = await queries.technician_job_page(store.uow(), tech, limit=JOB_PAGE)
+        cap = queries.JOBS_COUNT_CAP
+        same(f"jobs of {tech}", (w.total, w.capped), (min(n, cap), n > cap))
+    for who in s.requesters[:: max(1, REQUESTERS // 20)]:
+        mine = await direct(
+            or_(
+                col(Ticket.requester_id) == who,
+                col(Ticket.filed_by_id) == who,
+                col(Ticket.id).in_(
+                    select(TicketFollower.ticket_id).where(TicketFollower.person_id == who)
+                ),
+            )
+        )
+        w = await queries.my_tickets(store.uow(), who, limit=5)
+        cap = queries.COUNT_CAP
+        same(f"my tickets of {who}", (w.total, w.capped), (min(mine, cap), mine > cap))
+    start, end = parse_period(None, NOW)
+    office, _ = await figures.period_stats(
+        store.uow(), start=start, end=end, viewer_id=s.supervisor
+    )
+    same("/stats open now", office.open_now, await direct(col(Ticket.status).in_(open_)))
+    reported = await direct(col(Ticket.created_at) >= start, col(Ticket.created_at) < end)
+    same("/stats filed", office.reported, reported)
+    yesterday = NOW.astimezone(ZONE).date() - timedelta(days=1)
+    d = await digest.digest_figures(store.uow(), viewer_id=s.supervisor, day=yesterday, zone=ZONE)
+    for status, n in d.backlog.items():
+        same(f"digest open {status}", n, await direct(col(Ticket.status) == status))
+    # Late now: past the promise when deferred, else past the target (stale ones too).
+    late = await direct(col(Ticket.status).in_(open_), figures.late_clause(now))
+    same("digest overdue", d.overdue_count, late)
+    summary = (
+        f"backlog: {overdue:,} overdue, {unassigned:,} unassigned live, "
+        f"{sum(jobs) / len(jobs):.0f} live jobs per technician (max {max(jobs)})"
+    )
+    return [summary, *problems]
+
+
 @contextmanager
 def statements(store: Store) -> Iterator[list[tuple[str, Any]]]:
     """Every SELECT the engine runs meanwhile, with its parameters."""
@@ -618,7 +809,7 @@ async def run_engine(url: str, n: int, args: argparse.Namespace) -> dict[str, Ti
     store = Store(create_engine(url), clock=lambda: NOW)
     try:
         started = time.perf_counter()
-        s = await _find(store) or await seed(store, n)
+        s = await _find(store) or await seed(store, n, BACKLOGS[args.backlog])
         print(
             f"  {store.engine.dialect.name} seeded {n:,} tickets in "
             f"{time.perf_counter() - started:.0f} s: {s.counts}",
@@ -646,6 +837,12 @@ async def run_engine(url: str, n: int, args: argparse.Namespace) -> dict[str, Ti
                 continue
             result[name] = await timed(fn, args.runs, describe)
             print(f"    {name}: {result[name]}", file=sys.stderr)
+        checked = await check_counts(store, s)
+        print(f"  {checked[0]}", file=sys.stderr)
+        for problem in checked[1:]:
+            print(f"  COUNT MISMATCH {problem}", file=sys.stderr)
+        if len(checked) == 1:
+            print("  every count shown equals a direct count (or its cap)", file=sys.stderr)
         if args.explain:
             for name, (fn, _) in every.items():
                 if args.only and name not in args.only.split(","):
@@ -660,17 +857,28 @@ async def run_engine(url: str, n: int, args: argparse.Namespace) -> dict[str, Ti
         await store.dispose()
 
 
+def _tag(args: argparse.Namespace) -> str:
+    """What a kept database's name adds for its backlog ("" without one, as before)."""
+    return "" if args.backlog == "none" else f"-{args.backlog}"
+
+
 async def on_sqlite(n: int, args: argparse.Namespace) -> dict[str, Timing]:
     if args.keep:
         # Seeded once, timed again and again (migrations newer than the file still run).
-        return await run_engine(f"sqlite+aiosqlite:///{args.keep}/scale-{n}.db", n, args)
+        return await run_engine(
+            f"sqlite+aiosqlite:///{args.keep}/scale-{n}{_tag(args)}.db", n, args
+        )
     with tempfile.TemporaryDirectory() as tmp:
         return await run_engine(f"sqlite+aiosqlite:///{tmp}/scale.db", n, args)
 
 
 async def on_postgres(n: int, args: argparse.Namespace) -> dict[str, Timing]:
     # With --keep the database is named for its size and kept, like the SQLite file.
-    name = f"repairbot_scale_{n}" if args.keep else f"repairbot_scale_{secrets.token_hex(4)}"
+    name = (
+        f"repairbot_scale_{n}{_tag(args).replace('-', '_')}"
+        if args.keep
+        else f"repairbot_scale_{secrets.token_hex(4)}"
+    )
     admin = create_engine(f"{args.pg}/postgres")
     try:
         async with admin.connect() as conn:
@@ -731,6 +939,13 @@ async def main() -> None:
         "named repairbot_scale_N; a later run with --keep times them again without seeding",
     )
     parser.add_argument("--only", help="comma-separated screens to time (default: all)")
+    parser.add_argument(
+        "--backlog",
+        choices=list(BACKLOGS),
+        default="none",
+        help="open work piled up over the last 90 days: busy (~200 jobs per technician, "
+        "~2,800 overdue) or month (~364 per technician, ~9,600 overdue)",
+    )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else [args.tickets or 100_000]
     explain_flag = args.explain
@@ -743,6 +958,10 @@ async def main() -> None:
             results["pg", n] = await on_postgres(n, args)
     print(f"{args.runs} runs each, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
     print(table(results, sizes))
+    print(f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}; CPU p50 ms:")
+    for (db, n), timings in results.items():
+        cpu = ", ".join(f"{name} {t.cpu_p50_ms:.1f}" for name, t in timings.items())
+        print(f"  {db} {n:,}: {cpu}")
 
 
 if __name__ == "__main__":

@@ -171,6 +171,10 @@ _NOT_SUMMARIZED: dict[str, Any] = {
 }
 
 
+# What the queues sort by (urgency, then age) and scope by (room), after a ticket's target.
+_QUEUE_TAIL = ("urgency", "created_at", "room_id")
+
+
 _CONTACT_KEPT: dict[str, Any] = {
     "sqlite_where": text("contact_phone IS NOT NULL"),
     "postgresql_where": text("contact_phone IS NOT NULL"),
@@ -201,12 +205,37 @@ class Ticket(SQLModel, table=True):
         Index("ix_ticket_requester_newest", "requester_id", "id"),
         Index("ix_ticket_filed_by_newest", "filed_by_id", "id"),
         # The queues, overdue and stale lists and the technician's jobs read open tickets
-        # by status and target, so they seek to the live part of a long history.
-        Index("ix_ticket_status_due", "status", "due_at"),
-        Index("ix_ticket_status_promised", "status", "promised_at"),
+        # by status and target, so they seek to the live part of a long history; what the
+        # queues sort and scope by follows, so a backlog of thousands is sorted and counted
+        # from the index alone and only the page's tickets are read (PostgreSQL: the id
+        # INCLUDEd, for index-only scans).
+        Index(
+            "ix_ticket_status_due_queue",
+            "status",
+            "due_at",
+            *_QUEUE_TAIL,
+            postgresql_include=["id"],
+        ),
+        Index(
+            "ix_ticket_status_promised_queue",
+            "status",
+            "promised_at",
+            *_QUEUE_TAIL,
+            postgresql_include=["id"],
+        ),
         # A technician's jobs: a range seek per held status on the target, so the jobs
-        # they left open for years are skipped in the index (targets.live_clause).
-        Index("ix_ticket_assignee_targets", "assignee_id", "status", "due_at", "promised_at"),
+        # they left open for years are skipped in the index (targets.live_clause), then
+        # sorted by urgency and age (queries.JOB_ORDER) from the index alone.
+        Index(
+            "ix_ticket_assignee_jobs",
+            "assignee_id",
+            "status",
+            "due_at",
+            "promised_at",
+            "urgency",
+            "created_at",
+            postgresql_include=["id"],
+        ),
         # The open backlog the digest and /stats count (open now, per status, per
         # technician, late ones) read from this index alone, never the ticket rows:
         # ten times faster over the tickets left open for years.

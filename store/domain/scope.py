@@ -4,13 +4,14 @@ staff a building answers to. Read at the moment of action, never trusted from a 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from sqlalchemy import ColumnElement, or_, true
 from sqlmodel import col, select
 
 from store import roles as store_roles
 from store.lifecycle import Role
-from store.models import Building, RoleGrant
+from store.models import Building, RoleGrant, Room, Ticket
 from store.uow import UnitOfWork
 
 
@@ -78,3 +79,21 @@ async def responsible_supervisors(uow: UnitOfWork, building: Building) -> list[i
         return [named]
     supervisors = await staff_covering(uow, building, frozenset({Role.SUPERVISOR}))
     return supervisors or await staff_covering(uow, building, frozenset({Role.ADMIN}))
+
+
+def tickets_in(
+    uow: UnitOfWork, scope: ColumnElement[bool], room_id: Any = None
+) -> ColumnElement[bool]:
+    """Tickets in the rooms of the buildings `scope` (a `buildings_clause`) covers, as
+    `ticket.room_id IN (those rooms)`: judged on a ticket index that carries room_id
+    (the queues', the open backlog's), so a list or count over thousands of open tickets
+    never joins room and building per ticket, nor reads the ticket rows. On SQLite the
+    column goes in as an expression: given the bare column its planner (no statistics)
+    would start from the rooms and walk every ticket each room ever had
+    (`ix_ticket_room_category_status`). `room_id`: the column to judge (default the
+    ticket's; a subquery's, to judge a UNION's rows once)."""
+    rooms = select(col(Room.id)).join(Building, col(Building.id) == Room.building_id).where(scope)
+    room: Any = col(Ticket.room_id) if room_id is None else room_id
+    if uow.session.get_bind().dialect.name != "postgresql":
+        room = room + 0
+    return room.in_(rooms)  # type: ignore[no-any-return]

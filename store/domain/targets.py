@@ -1,8 +1,8 @@
 """Which open tickets are live work and which are stale, as SQL on the ticket's target:
 `due_at` (set at filing, reset by a new round), or the promised date while deferred.
 
-Each clause is a range on `ix_ticket_status_due` / `ix_ticket_status_promised`, so the
-everyday queues and job lists seek to the live part of a long history.
+Each clause is a range on `ix_ticket_status_due_queue` / `ix_ticket_status_promised_queue`,
+so the everyday queues and job lists seek to the live part of a long history.
 """
 
 from __future__ import annotations
@@ -23,13 +23,12 @@ TARGET_DUE_STATUSES = tuple(s for s in Status if s in OPEN_STATUSES and s is not
 STALE_AFTER = timedelta(days=90)
 
 
-def targets_between(
+def target_branches(
     statuses: Sequence[Status], *, since: datetime | None = None, until: datetime | None = None
-) -> ColumnElement[bool]:
-    """Open tickets of `statuses` whose target (`due_at`, or the promise when deferred)
-    lies in [since, until): each side a range seek on `ix_ticket_status_due` or
-    `ix_ticket_status_promised`. `due_at` is set at filing and `promised_at` on deferral,
-    so an open ticket always has the target it is judged by."""
+) -> list[ColumnElement[bool]]:
+    """`targets_between` as its branches, one per target column: each alone a range seek on
+    `ix_ticket_status_due_queue` or `ix_ticket_status_promised_queue` (a query that wants
+    each read from its index alone reads them as a UNION ALL)."""
     branches: list[ColumnElement[bool]] = []
     by_due: list[Status] = [s for s in statuses if s in TARGET_DUE_STATUSES]
     by_promise: list[Status] = [Status.DEFERRED] if Status.DEFERRED in statuses else []
@@ -42,7 +41,17 @@ def targets_between(
         if until is not None:
             terms.append(column < until)
         branches.append(and_(*terms))
-    return or_(*branches)
+    return branches
+
+
+def targets_between(
+    statuses: Sequence[Status], *, since: datetime | None = None, until: datetime | None = None
+) -> ColumnElement[bool]:
+    """Open tickets of `statuses` whose target (`due_at`, or the promise when deferred)
+    lies in [since, until): each side a range seek on `ix_ticket_status_due_queue` or
+    `ix_ticket_status_promised_queue`. `due_at` is set at filing and `promised_at` on
+    deferral, so an open ticket always has the target it is judged by."""
+    return or_(*target_branches(statuses, since=since, until=until))
 
 
 def live_clause(now: datetime) -> ColumnElement[bool]:

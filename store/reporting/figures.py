@@ -18,7 +18,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import col
 
 from store import roles
-from store.domain.scope import buildings_clause, grants_of
+from store.domain.scope import buildings_clause, grants_of, tickets_in
 from store.domain.ticket_views import HELD_STATUSES
 from store.errors import NotPermitted
 from store.lifecycle import OPEN_STATUSES, Role, Status
@@ -153,12 +153,14 @@ async def period_tally(
     stmt = (
         sa_select(*summaries.FACT_COLUMNS)
         .join(Category, col(Category.id) == Ticket.category_id)
-        .join(Room, col(Room.id) == Ticket.room_id)
-        .join(Building, col(Building.id) == Room.building_id)
-        .where(scope, any_ticket(uow, *summaries.live_ranges(span)))
+        .where(tickets_in(uow, scope), any_ticket(uow, *summaries.live_ranges(span)))
     )
     fresh, summarized = span.counts(False), span.counts(True)
-    for row in await uow.session.execute(stmt):
+    # Through the unit's connection (same transaction and snapshot), not the ORM session:
+    # plain rows, without the ORM's per-row result processing, which cost SQLite about
+    # as much again as the read itself for the ~10,000 live rows of a busy office.
+    connection = await uow.session.connection()
+    for row in await connection.execute(stmt):
         tally.add(summaries.facts(row), summarized if row.summarized else fresh)
     return tally
 
@@ -166,7 +168,8 @@ async def period_tally(
 async def _held(uow: UnitOfWork, scope: ColumnElement[bool], now: datetime) -> list[Any]:
     """Per technician, how many of the jobs they hold now are late, counted by the database
     from `ix_ticket_status_backlog`: the open backlog (with every job left open for
-    years) is never fetched row by row."""
+    years) is never fetched row by row. (Joined to room and building: `scope.tickets_in`
+    read 25% more CPU here at 1,000,000 tickets with a busy backlog.)"""
     stmt = (
         sa_select(
             col(Ticket.assignee_id),
@@ -296,15 +299,14 @@ def _office(
 
 
 async def count_open(uow: UnitOfWork, scope: ColumnElement[bool]) -> int:
-    """Open tickets in scope, counted by the database (seek on the status indexes)."""
+    """Open tickets in scope, counted by the database from a status index alone (the
+    building judged by room on the index entry, `scope.tickets_in`)."""
     return int(
         (
             await uow.session.execute(
                 sa_select(func.count())
                 .select_from(Ticket)
-                .join(Room, col(Room.id) == Ticket.room_id)
-                .join(Building, col(Building.id) == Room.building_id)
-                .where(scope, col(Ticket.status).in_(list(OPEN_STATUSES)))
+                .where(tickets_in(uow, scope), col(Ticket.status).in_(list(OPEN_STATUSES)))
             )
         ).scalar_one()
     )

@@ -9,8 +9,8 @@ range seek in the list's order; SQLite read the technician's whole history from
 `ix_ticket_assignee_id` and sorted it (643 ms p95 at 1,000,000 tickets). Plain index
 ops: on SQLite a batch would rebuild the whole ticket table.
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-12-07 14:00:00
 
 """
@@ -20,8 +20,8 @@ from alembic import op
 
 
 # revision identifiers, used by Alembic.
-revision: str = '0012'
-down_revision: Union[str, Sequence[str], None] = '0011'
+revision: str = '0013'
+down_revision: Union[str, Sequence[str], None] = '0012'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
