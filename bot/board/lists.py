@@ -15,15 +15,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import tempfile
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from bot.board.headers import SECURITY_HEADERS
 from bot.i18n import Texts
 from store.lifecycle import Status
 from store.reporting import board_lists
@@ -31,10 +33,43 @@ from store.reporting.board_lists import Cursor, Options, TicketFilter
 from store.reporting.summaries import local_midnight
 
 if TYPE_CHECKING:
-    from bot.board.server import BoardServer
+    from bot.settings import Settings
+    from store.domain.board_access import Viewer
     from store.reporting.export import ExportRow
+    from store.uow import Store
 
 log = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class BoardServer(Protocol):
+    """What the list pages use of bot.board.server.BoardServer (which adds them: a
+    Protocol here, so that neither module imports the other)."""
+
+    settings: Settings
+    store: Store
+
+    async def _viewer(self, person_id: int) -> Viewer: ...
+
+    def _texts(self, viewer: Viewer | None, request: web.Request | None = None) -> Texts: ...
+
+    def _render(
+        self,
+        name: str,
+        viewer: Viewer | None,
+        *,
+        status: int = 200,
+        request: web.Request | None = None,
+        **context: Any,
+    ) -> web.Response: ...
+
+    def _page(
+        self, build: Callable[[web.Request, int], Awaitable[web.StreamResponse]]
+    ) -> Handler: ...
+
+    def _api(self, build: Callable[[web.Request, int], Awaitable[Any]]) -> Handler: ...
+
 
 MAX_DAYS = 366  # the longest date range a list or an export covers
 LIST_DAYS = 30  # the tickets list's default range: the last 30 days
@@ -399,15 +434,10 @@ class BoardLists:
                 if sheet
                 else "text/csv; charset=utf-8"
             )
-            from bot.board.server import CSP
-
             # The middleware's headers, set before the body starts.
             response = web.StreamResponse(
                 headers={
-                    "Content-Security-Policy": CSP,
-                    "X-Content-Type-Options": "nosniff",
-                    "Referrer-Policy": "no-referrer",
-                    "Cache-Control": "no-store",
+                    **SECURITY_HEADERS,
                     "Content-Type": kind,
                     "Content-Disposition": f'attachment; filename="{path.name}"',
                     "Content-Length": str(path.stat().st_size),

@@ -31,6 +31,7 @@ from bot.board.auth import (
     make_session,
     read_session,
 )
+from bot.board.headers import SECURITY_HEADERS
 from bot.board.lists import BoardLists
 from bot.i18n import Texts, language_from_telegram
 from bot.settings import Settings
@@ -44,11 +45,6 @@ from store.uow import Store
 log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-# Pages are read by phones inside Telegram and by browsers: nothing loads from elsewhere.
-CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors *"
-)
 
 
 class BoardServer:
@@ -148,10 +144,8 @@ class BoardServer:
     @web.middleware
     async def _headers(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         response = await handler(request)
-        response.headers.setdefault("Content-Security-Policy", CSP)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
-        response.headers.setdefault("Cache-Control", "no-store")
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
         return response
 
     def _api(self, build: Callable[[web.Request, int], Awaitable[Any]]) -> Handler:

@@ -120,22 +120,24 @@ def _sqlite(uow: UnitOfWork) -> bool:
     return uow.session.get_bind().dialect.name != "postgresql"
 
 
-def _room_of_ticket(uow: UnitOfWork) -> Any:
+def room_of_ticket(uow: UnitOfWork) -> Any:
     """`ticket.room_id` to join room on: `+ 0` on SQLite (see above)."""
-    room_of_ticket: Any = col(Ticket.room_id)
-    return room_of_ticket + 0 if _sqlite(uow) else room_of_ticket
+    room: Any = col(Ticket.room_id)
+    return room + 0 if _sqlite(uow) else room
 
 
-def _from_tickets(uow: UnitOfWork, *columns: Any) -> Any:
+def from_tickets(uow: UnitOfWork, *columns: Any) -> Any:
+    """SELECT `columns` FROM ticket joined to its room and building (scope clauses name
+    Building)."""
     return (
         sa_select(*columns)
         .select_from(Ticket)
-        .join(Room, col(Room.id) == _room_of_ticket(uow))
+        .join(Room, col(Room.id) == room_of_ticket(uow))
         .join(Building, col(Building.id) == Room.building_id)
     )
 
 
-async def _scope(uow: UnitOfWork, who: Viewer) -> ColumnElement[bool]:
+async def scope_clause(uow: UnitOfWork, who: Viewer) -> ColumnElement[bool]:
     """Tickets the viewer may see, as a clause on Ticket and Building."""
     office: ColumnElement[bool] | None = None
     if who.office:
@@ -152,8 +154,8 @@ async def _views(uow: UnitOfWork, who: Viewer, *where: ColumnElement[bool]) -> l
     then the views by id."""
     newest: Any = col(Ticket.id) + 0 if _sqlite(uow) else col(Ticket.id)
     stmt = (
-        _from_tickets(uow, col(Ticket.id))
-        .where(await _scope(uow, who), *where)
+        from_tickets(uow, col(Ticket.id))
+        .where(await scope_clause(uow, who), *where)
         .order_by(newest.desc())
         .limit(LIST_LIMIT)
     )
@@ -166,7 +168,7 @@ async def _views(uow: UnitOfWork, who: Viewer, *where: ColumnElement[bool]) -> l
 
 
 async def _count(uow: UnitOfWork, scope: ColumnElement[bool], *where: ColumnElement[bool]) -> int:
-    stmt = _from_tickets(uow, func.count()).where(scope, *where)
+    stmt = from_tickets(uow, func.count()).where(scope, *where)
     return int((await uow.session.execute(stmt)).scalar_one())
 
 
@@ -181,7 +183,7 @@ async def _durations(
     uow: UnitOfWork, scope: ColumnElement[bool], start: datetime, end: datetime
 ) -> Durations:
     rows = await uow.session.execute(
-        _from_tickets(uow, raw(Ticket.created_at), raw(Ticket.completed_at)).where(
+        from_tickets(uow, raw(Ticket.created_at), raw(Ticket.completed_at)).where(
             scope, col(Ticket.completed_at) >= start, col(Ticket.completed_at) < end
         )
     )
@@ -213,15 +215,15 @@ async def overview(
             return _jobs_only(await _views(uow, who, mine, live))
     async with uow.reading():
         now = uow.now()
-        scope = await _scope(uow, who)
+        scope = await scope_clause(uow, who)
         live = targets.live_clause(now)
         by_status_rows = await uow.session.execute(
-            _from_tickets(uow, col(Ticket.status), func.count())
+            from_tickets(uow, col(Ticket.status), func.count())
             .where(scope, live)
             .group_by(col(Ticket.status))
         )
         by_building_rows = await uow.session.execute(
-            _from_tickets(uow, col(Building.id), col(Building.name), func.count())
+            from_tickets(uow, col(Building.id), col(Building.name), func.count())
             .where(scope, live)
             .group_by(col(Building.id), col(Building.name))
             .order_by(func.count().desc(), col(Building.name))

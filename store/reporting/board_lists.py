@@ -163,7 +163,7 @@ async def buildings(uow: UnitOfWork, person_id: int) -> list[BuildingRow]:
         places = await _in_scope_buildings(uow, scope)
         live = targets.live_clause(now)
         open_rows = await uow.session.execute(
-            board._from_tickets(uow, col(Building.id), func.count())
+            board.from_tickets(uow, col(Building.id), func.count())
             .where(scope, live)
             .group_by(col(Building.id))
         )
@@ -172,7 +172,7 @@ async def buildings(uow: UnitOfWork, person_id: int) -> list[BuildingRow]:
             targets.TARGET_DUE_STATUSES, since=now - targets.STALE_AFTER, until=now
         )
         late_rows = await uow.session.execute(
-            board._from_tickets(uow, col(Building.id), func.count())
+            board.from_tickets(uow, col(Building.id), func.count())
             .where(scope, overdue)
             .group_by(col(Building.id))
         )
@@ -203,8 +203,8 @@ async def _hot_rooms(uow: UnitOfWork, scope: ColumnElement[bool], now: datetime)
     rooms mapped to buildings."""
     since = now - timedelta(days=board.HOT_ROOM_DAYS)
     # SQLite would group by walking the room index over the whole history (it needs no
-    # sort that way): `room_id + 0` (board._room_of_ticket) leaves it the period's range.
-    room = board._room_of_ticket(uow)
+    # sort that way): `room_id + 0` (board.room_of_ticket) leaves it the period's range.
+    room = board.room_of_ticket(uow)
     per_room = (
         sa_select(room.label("room_id"))
         .where(col(Ticket.created_at) >= since)
@@ -391,7 +391,7 @@ async def _page(
     after: Cursor | None,
     before: Cursor | None,
 ) -> TicketPage:
-    scope = await board._scope(uow, who)
+    scope = await board.scope_clause(uow, who)
     where = [scope, *f.clauses()]
     backwards = before is not None and after is None
     if after is not None:
@@ -400,7 +400,7 @@ async def _page(
         where.append(_keyset(before, older=False))
     created, ident = col(Ticket.created_at), col(Ticket.id)
     order = (created.asc(), ident.asc()) if backwards else (created.desc(), ident.desc())
-    stmt = board._from_tickets(uow, ident).where(*where).order_by(*order).limit(PAGE + 1)
+    stmt = board.from_tickets(uow, ident).where(*where).order_by(*order).limit(PAGE + 1)
     ids = list((await uow.session.execute(stmt)).scalars())
     more = len(ids) > PAGE
     ids = ids[:PAGE]
