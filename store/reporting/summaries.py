@@ -71,11 +71,6 @@ def _raw(column: Any) -> Any:
     return type_coerce(column, String).label(column.key)
 
 
-def raw_moment(column: Any) -> Any:
-    """A timestamp selected as `FACT_COLUMNS` selects it (read back with `utc`)."""
-    return _raw(column)
-
-
 def utc(value: Any) -> datetime | None:
     """A `_raw` timestamp as aware UTC: SQLite's stored text, or the driver's datetime."""
     if value is None:

@@ -82,6 +82,9 @@ ticket = st.fixed_dictionaries(
         "assignee": st.none() | st.integers(0, 2),
         "rework": st.integers(0, 1),
         "followup": st.none() | st.booleans(),
+        # Microseconds off the minute for filing and accept: the waits the database
+        # works out must carry (and borrow) them exactly.
+        "micros": st.tuples(st.integers(0, 999_999), st.integers(0, 999_999)),
     }
 )
 
@@ -89,8 +92,11 @@ ticket = st.fixed_dictionaries(
 def _row(i: int, w: World, t: dict[str, Any]) -> dict[str, Any]:
     """A ticket as the columns the reports read; updated_at is the latest write, as every
     write bumps it."""
-    created = NOW - t["created"] * MINUTE
-    accepted = None if t["accept_after"] is None else created + t["accept_after"] * MINUTE
+    filed_us, accepted_us = t["micros"]
+    created = NOW - t["created"] * MINUTE - timedelta(microseconds=filed_us)
+    accepted = None
+    if t["accept_after"] is not None:
+        accepted = created + t["accept_after"] * MINUTE + timedelta(microseconds=accepted_us)
     completed = None
     if accepted is not None and t["work"] is not None:
         completed = accepted + t["work"] * MINUTE
