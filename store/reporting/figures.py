@@ -217,18 +217,22 @@ def _accept_wait_micros(uow: UnitOfWork) -> ColumnElement[int]:
     """`tally.accept_wait` in whole microseconds, computed by the database, exactly: the
     timestamps are stored naive UTC with microseconds. PostgreSQL: the interval's epoch
     (numeric since 14, so exact) times 10^6. SQLite: whole seconds by `strftime('%s')`
-    plus the difference of the stored text's microsecond digits (none stored: 0)."""
+    of the text up to the seconds, plus the difference of the stored text's microsecond
+    digits (none stored: 0)."""
     accepted = col(Ticket.accepted_at)
     since = func.coalesce(col(Ticket.dispatched_at), col(Ticket.created_at))
     if uow.session.get_bind().dialect.name == "postgresql":
         return cast(extract("epoch", accepted - since) * 1_000_000, BigInteger)
 
+    def whole_seconds(moment: Any) -> ColumnElement[int]:
+        # Of the text up to the seconds: SQLite reads the fraction only to milliseconds
+        # and rounds, so `.999999` would count as the next second.
+        return cast(func.strftime("%s", func.substr(moment, 1, 19)), Integer)
+
     def micro_digits(moment: Any) -> ColumnElement[int]:
         return cast(func.substr(moment, 21, 6), Integer)
 
-    seconds: ColumnElement[int] = cast(func.strftime("%s", accepted), Integer) - cast(
-        func.strftime("%s", since), Integer
-    )
+    seconds = whole_seconds(accepted) - whole_seconds(since)
     return seconds * 1_000_000 + micro_digits(accepted) - micro_digits(since)
 
 

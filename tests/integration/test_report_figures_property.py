@@ -409,3 +409,37 @@ async def test_figures_equal_a_direct_count_over_random_histories(store: Store) 
         )
 
     await loop.run_in_executor(None, check)
+
+
+async def test_an_accept_wait_across_a_second_is_exact_to_the_microsecond(store: Store) -> None:
+    # Filed at hh:mm:59.999999 and accepted 1 µs later, at the next whole second: the
+    # database works the wait out (SQLite reads a time's fraction to the millisecond
+    # only, and would round .999999 up to the next second).
+    w = await _world(store)
+    t = {
+        "room": 0,
+        "category": 0,
+        "status": Status.ASSIGNED,
+        "created": 10,
+        "accept_after": 0,
+        "dispatched": False,
+        "work": None,
+        "due_in": 0,
+        "promise_in": None,
+        "closed_after": None,
+        "rating": None,
+        "requester": 0,
+        "assignee": 1,
+        "rework": 0,
+        "followup": None,
+        "micros": (1, 1),
+    }
+    row = _row(1, w, t)
+    assert row["created_at"].microsecond == 999_999 and row["accepted_at"].microsecond == 0
+    async with w.store.engine.begin() as conn:
+        await conn.execute(insert(Ticket), [row])
+    office, techs = await figures.period_stats(
+        w.store.uow(), start=PERIOD[0], end=PERIOD[1], viewer_id=w.supervisor
+    )
+    assert office.median_accept == timedelta(microseconds=1)
+    assert [t.median_accept for t in techs] == [timedelta(microseconds=1)]
