@@ -125,11 +125,19 @@ class Tally:
     ratings: list[int] = field(default_factory=list)
     techs: dict[int, TechTally] = field(default_factory=dict)
 
-    def add(self, f: Facts, counts: Callable[[datetime | None], bool]) -> None:
+    def add(
+        self,
+        f: Facts,
+        counts: Callable[[datetime | None], bool],
+        *,
+        filing: bool = True,
+        accept: bool = True,
+    ) -> None:
         """Add the ticket's contributions whose moment `counts`: its filing (by category
         and current status), its accept (the wait), its completion (the repair time,
-        the rating; for the technician only when the job is done)."""
-        filed, accepted = counts(f.created), counts(f.accepted)
+        the rating; for the technician only when the job is done). `filing` / `accept`
+        False: that part is counted elsewhere (`add_filed`, `add_accept`), not here."""
+        filed, accepted = filing and counts(f.created), accept and counts(f.accepted)
         completed = f.completed is not None and counts(f.completed)
         if filed:
             self.by_category[f.category] += 1
@@ -143,9 +151,7 @@ class Tally:
         if accepted:
             wait = accept_wait(f.created, f.dispatched, f.accepted)
             assert wait is not None
-            self.accept.append(micros(wait))
-            if tech is not None:
-                tech.accept.append(micros(wait))
+            self.add_accept(f.assignee_id, micros(wait))
         if completed:
             assert f.completed is not None
             repair = micros(f.completed - f.created)
@@ -161,6 +167,21 @@ class Tally:
                     tech.ratings.append(rating)
                 if f.due is not None and f.completed > f.due:
                     tech.overdue += 1
+
+    def add_filed(self, category: str, status: str, assignee_id: int | None, n: int) -> None:
+        """`n` filings (counted by the database) of one category, current status and
+        assignee: what `add` counts of a filing."""
+        self.by_category[category] += n
+        self.by_status[status] += n
+        if assignee_id is not None and assignee_id not in self.techs:
+            self.techs[assignee_id] = TechTally()
+
+    def add_accept(self, assignee_id: int | None, wait: int) -> None:
+        """One accept wait (µs): what `add` counts of an accept."""
+        self.accept.append(wait)
+        if assignee_id is not None:
+            tech = self.techs.get(assignee_id) or self.techs.setdefault(assignee_id, TechTally())
+            tech.accept.append(wait)
 
     def merge(self, other: Tally) -> Tally:
         """Add `other` into this tally; returns self."""
