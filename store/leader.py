@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,10 @@ class LeaderLock:
         if self._conn is not None:
             try:
                 await self._conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": self.key})
+            except (DBAPIError, OSError):
+                # The connection died (a restarted server, a terminated backend): the lock
+                # went with it, and a shutdown must not fail over it.
+                log.info("leader: the lock's connection was already gone at release")
             finally:
                 await self._drop()
 

@@ -114,6 +114,23 @@ async def _one_leader_then_the_other(a: LeaderLock, b: LeaderLock, operator: Asy
     assert await b.check() is False
 
 
+@pytest.mark.postgres
+async def test_a_leader_whose_session_was_killed_shuts_down_cleanly(
+    pg: tuple[AsyncEngine, AsyncEngine, AsyncEngine],
+) -> None:
+    # The lock's session terminated under it (a restarted server, an operator's
+    # pg_terminate_backend) before it learned so: releasing at shutdown must not raise.
+    a, b, operator = LeaderLock(pg[0]), LeaderLock(pg[1]), pg[2]
+    try:
+        assert await a.check() is True
+        await kill_leader(operator)
+        await a.release()
+        assert a.is_leader is False
+        assert await b.check() is True  # the lock went with the session
+    finally:
+        await b.release()
+
+
 async def test_sqlite_is_a_single_instance_and_always_leads(sqlite_url: str) -> None:
     engine = create_engine(sqlite_url)
     try:
