@@ -10,45 +10,19 @@ tickets before `room_id + 0`). SQLite only: its planner has no statistics.
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event
 
 from store.db import create_engine
 from store.repair import dispatch, requester, work
 from store.reporting import board_lists, summaries
 from store.reporting.board_lists import Cursor, TicketFilter
 from store.uow import Store
+from tests.support.plans import FULL_SCAN, ROOM_WALK, plans
 from tests.support.world import Env, file_ticket, make_env
-
-FULL_SCAN = re.compile(r"\bSCAN ticket\b")
-ROOM_WALK = re.compile(r"SEARCH ticket USING (COVERING )?INDEX ix_ticket_room_category_status")
-
-
-async def plans(store: Store, call: Callable[[], Awaitable[Any]]) -> list[tuple[str, str]]:
-    """(statement, its plan) for each ticket-reading SELECT the call made."""
-    seen: list[tuple[str, Any]] = []
-
-    def record(_c: Any, _cur: Any, statement: str, params: Any, *_: Any) -> None:
-        if statement.lstrip().upper().startswith("SELECT") and "ticket" in statement:
-            seen.append((statement, params))
-
-    event.listen(store.engine.sync_engine, "before_cursor_execute", record)
-    try:
-        await call()
-    finally:
-        event.remove(store.engine.sync_engine, "before_cursor_execute", record)
-    assert seen, "the page read no ticket at all"
-    out = []
-    async with store.engine.connect() as conn:
-        for sql, params in seen:
-            rows = (await conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, params)).all()
-            out.append((sql, "\n".join(str(r[-1]) for r in rows)))
-    return out
 
 
 @pytest.fixture

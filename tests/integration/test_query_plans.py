@@ -13,14 +13,12 @@ the data; its plans are in bench/README.md).
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import event
 from sqlmodel import col, select
 
 from store.db import create_engine
@@ -30,38 +28,8 @@ from store.repair.queries import QueueFilter
 from store.reporting import digest, figures, summaries
 from store.reporting.periods import parse_period
 from store.uow import Store
+from tests.support.plans import FULL_SCAN, ROOM_WALK, plans
 from tests.support.world import Env, file_ticket, make_env
-
-FULL_SCAN = re.compile(r"\bSCAN ticket\b")
-ROOM_WALK = re.compile(r"SEARCH ticket USING (COVERING )?INDEX ix_ticket_room_category_status")
-
-
-@contextmanager
-def recorded(store: Store) -> Iterator[list[tuple[str, Any]]]:
-    seen: list[tuple[str, Any]] = []
-
-    def record(_c: Any, _cur: Any, statement: str, params: Any, *_: Any) -> None:
-        if statement.lstrip().upper().startswith("SELECT") and "ticket" in statement:
-            seen.append((statement, params))
-
-    event.listen(store.engine.sync_engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(store.engine.sync_engine, "before_cursor_execute", record)
-
-
-async def plans(store: Store, call: Callable[[], Awaitable[Any]]) -> list[tuple[str, str]]:
-    """(statement, its plan) for each ticket-reading statement the call made."""
-    with recorded(store) as seen:
-        await call()
-    assert seen, "the screen read no ticket at all"
-    out = []
-    async with store.engine.connect() as conn:
-        for sql, params in seen:
-            rows = (await conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, params)).all()
-            out.append((sql, "\n".join(str(r[-1]) for r in rows)))
-    return out
 
 
 @pytest.fixture
