@@ -61,6 +61,11 @@ async def test_an_instance_that_loses_the_lock_stops_polling(
     assert app.post_init is not None
     await app.post_init(app)  # takes the lock: this instance leads
     await app.start()
+    # The test plays the periodic leader check itself (leadership.refresh below): the
+    # scheduler's own, every 3 s, could take the freed lock back before the rival does.
+    assert app.job_queue is not None
+    for job in app.job_queue.get_jobs_by_name("leader"):
+        job.schedule_removal()
     running = asyncio.create_task(poller.run(stop))
     try:
         assert leadership.leading
@@ -78,7 +83,12 @@ async def test_an_instance_that_loses_the_lock_stops_polling(
                 ),
                 {"hi": LOCK_KEY >> 32, "lo": LOCK_KEY & 0xFFFF_FFFF},
             )
-        assert await rival.check()
+        # The backend ends a moment after the signal: the lock is free once it has.
+        for _ in range(250):
+            if await rival.check():
+                break
+            await asyncio.sleep(0.02)
+        assert rival.is_leader, "the rival did not get the freed lock within 5 s"
         assert not await leadership.refresh()  # the periodic leader check
         await until(lambda: not poller.polling, seconds=1.0)
         # The new leader's long poll runs its full course: no poll of ours ends it (409).
