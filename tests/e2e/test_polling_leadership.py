@@ -79,7 +79,8 @@ async def test_an_instance_that_loses_the_lock_stops_polling(
             await conn.execute(
                 text(
                     "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = "
-                    "'advisory' AND granted AND classid = :hi AND objid = :lo"
+                    "'advisory' AND granted AND classid = :hi AND objid = :lo AND database ="
+                    " (SELECT oid FROM pg_database WHERE datname = current_database())"
                 ),
                 {"hi": LOCK_KEY >> 32, "lo": LOCK_KEY & 0xFFFF_FFFF},
             )
